@@ -1,0 +1,168 @@
+//===- NNDialect.cpp - nn dialect, weight attribute, shape helpers --------===//
+#include "NN/NNDialect.h"
+#include "NN/NNOps.h"
+
+#include "mlir/IR/DialectImplementation.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+using namespace moela::nn;
+
+#include "NN/NNDialect.cpp.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "NN/NNAttrs.cpp.inc"
+
+void NNDialect::initialize() {
+  addOperations<
+#define GET_OP_LIST
+#include "NN/NNOps.cpp.inc"
+      >();
+  addAttributes<
+#define GET_ATTRDEF_LIST
+#include "NN/NNAttrs.cpp.inc"
+      >();
+}
+
+//===----------------------------------------------------------------------===//
+// #nn.weight<"name" : dtype[d0, d1] (, scale "name"[s0, s1])?>
+//===----------------------------------------------------------------------===//
+
+static ParseResult parseDims(AsmParser &parser, SmallVectorImpl<int64_t> &dims) {
+  return parser.parseCommaSeparatedList(AsmParser::Delimiter::Square, [&]() {
+    int64_t d;
+    if (parser.parseInteger(d))
+      return failure();
+    dims.push_back(d);
+    return success();
+  });
+}
+
+Attribute WeightAttr::parse(AsmParser &parser, Type) {
+  std::string name, scaleName;
+  Type dtype;
+  SmallVector<int64_t> shape, scaleShape;
+  if (parser.parseLess() || parser.parseString(&name) || parser.parseColon() ||
+      parser.parseType(dtype) || parseDims(parser, shape))
+    return {};
+  if (succeeded(parser.parseOptionalComma())) {
+    if (parser.parseKeyword("scale") || parser.parseString(&scaleName) ||
+        parseDims(parser, scaleShape))
+      return {};
+  }
+  if (parser.parseGreater())
+    return {};
+  return parser.getChecked<WeightAttr>(parser.getContext(), name, dtype, shape,
+                                       scaleName, scaleShape);
+}
+
+void WeightAttr::print(AsmPrinter &printer) const {
+  auto printDims = [&](ArrayRef<int64_t> dims) {
+    printer << "[";
+    llvm::interleaveComma(dims, printer);
+    printer << "]";
+  };
+  printer << "<\"" << getName() << "\" : " << getDtype();
+  printDims(getShape());
+  if (isBlockScaled()) {
+    printer << ", scale \"" << getScaleName() << "\"";
+    printDims(getScaleShape());
+  }
+  printer << ">";
+}
+
+LogicalResult WeightAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                 StringRef name, Type dtype,
+                                 ArrayRef<int64_t> shape, StringRef scaleName,
+                                 ArrayRef<int64_t> scaleShape) {
+  if (name.empty())
+    return emitError() << "weight needs a checkpoint tensor name";
+  if (shape.empty() || shape.size() > 2)
+    return emitError() << "weight '" << name << "' must have rank 1 or 2, got "
+                       << shape.size();
+  for (int64_t d : shape)
+    if (d <= 0)
+      return emitError() << "weight '" << name << "' has a non-positive dim "
+                         << d;
+  if (!dtype.isF32() && !dtype.isBF16() && !dtype.isF16() &&
+      !dtype.isFloat8E4M3FN())
+    return emitError() << "weight '" << name
+                       << "' must be f32, bf16, f16 or f8E4M3FN, got " << dtype;
+  bool fp8 = dtype.isFloat8E4M3FN();
+  if (fp8 != !scaleName.empty())
+    return emitError() << "weight '" << name
+                       << "': an f8E4M3FN weight needs a block scale and only "
+                          "an f8E4M3FN weight may have one";
+  if (fp8) {
+    if (shape.size() != 2)
+      return emitError() << "f8E4M3FN weight '" << name << "' must have rank 2";
+    // One F32 scale per 128x128 block, the last block of a dim may be partial.
+    SmallVector<int64_t> expected{(shape[0] + 127) / 128, (shape[1] + 127) / 128};
+    if (ArrayRef<int64_t>(expected) != scaleShape)
+      return emitError() << "weight '" << name << "' has scale shape "
+                         << shapeToString(scaleShape) << ", expected "
+                         << shapeToString(expected)
+                         << " (ceil(shape / 128), spec 2)";
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Shape helpers shared by the verifiers of nn, mla and moe
+//===----------------------------------------------------------------------===//
+
+std::string moela::nn::shapeToString(ArrayRef<int64_t> shape) {
+  std::string s = "[";
+  llvm::raw_string_ostream os(s);
+  llvm::interleave(
+      shape, os,
+      [&](int64_t d) {
+        if (ShapedType::isDynamic(d))
+          os << "?";
+        else
+          os << d;
+      },
+      ", ");
+  os << "]";
+  return s;
+}
+
+int64_t moela::nn::dimOf(Type type, unsigned dim) {
+  auto tensor = cast<RankedTensorType>(type);
+  return tensor.getDimSize(dim);
+}
+
+LogicalResult moela::nn::verifyWeightShape(Operation *op, StringRef role,
+                                           WeightAttr weight,
+                                           ArrayRef<int64_t> expected,
+                                           StringRef rule) {
+  ArrayRef<int64_t> shape = weight.getShape();
+  bool ok = shape.size() == expected.size();
+  for (size_t i = 0; ok && i < shape.size(); ++i)
+    ok = expected[i] < 0 || expected[i] == shape[i];
+  if (ok)
+    return success();
+  SmallVector<int64_t> shown;
+  for (int64_t e : expected)
+    shown.push_back(e < 0 ? ShapedType::kDynamic : e);
+  return op->emitOpError() << role << " weight '" << weight.getName()
+                           << "' has shape " << shapeToString(shape)
+                           << ", expected " << shapeToString(shown) << " ("
+                           << rule << ")";
+}
+
+LogicalResult moela::nn::verifyTensorShape(Operation *op, StringRef what,
+                                           Type type, ArrayRef<int64_t> dims,
+                                           StringRef rule) {
+  auto tensor = dyn_cast<RankedTensorType>(type);
+  bool ok = tensor && tensor.getRank() == static_cast<int64_t>(dims.size());
+  for (size_t i = 0; ok && i < dims.size(); ++i)
+    ok = dims[i] < 0 || tensor.isDynamicDim(i) || tensor.getDimSize(i) == dims[i];
+  if (ok)
+    return success();
+  SmallVector<int64_t> shown;
+  for (int64_t e : dims)
+    shown.push_back(e < 0 ? ShapedType::kDynamic : e);
+  return op->emitOpError() << what << " has type " << type << ", expected shape "
+                           << shapeToString(shown) << " (" << rule << ")";
+}

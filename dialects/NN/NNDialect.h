@@ -1,0 +1,43 @@
+//===- NNDialect.h - The nn dialect -----------------------------*- C++ -*-===//
+#ifndef MOELA_DIALECTS_NN_NNDIALECT_H
+#define MOELA_DIALECTS_NN_NNDIALECT_H
+
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Dialect.h"
+#include "mlir/IR/OpDefinition.h"
+
+#include "NN/NNDialect.h.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "NN/NNAttrs.h.inc"
+
+namespace moela::nn {
+
+/// Checks that `weight` has the shape `expected` (a negative entry matches any
+/// size). On mismatch emits "<role> weight '<name>' has shape [..], expected
+/// [..] (<rule>)" on `op`.
+mlir::LogicalResult verifyWeightShape(mlir::Operation *op, llvm::StringRef role,
+                                      WeightAttr weight,
+                                      llvm::ArrayRef<int64_t> expected,
+                                      llvm::StringRef rule);
+
+/// Checks that `type` is a ranked tensor of rank `rank` whose static trailing
+/// dims equal `dims` (a negative entry matches any size); names `what` and
+/// `rule` in the error.
+mlir::LogicalResult verifyTensorShape(mlir::Operation *op, llvm::StringRef what,
+                                      mlir::Type type,
+                                      llvm::ArrayRef<int64_t> dims,
+                                      llvm::StringRef rule);
+
+/// The size of dimension `dim` of a ranked tensor type.
+int64_t dimOf(mlir::Type type, unsigned dim);
+
+/// Formats [a, b, ?] for diagnostics.
+std::string shapeToString(llvm::ArrayRef<int64_t> shape);
+
+} // namespace moela::nn
+
+#endif // MOELA_DIALECTS_NN_NNDIALECT_H

@@ -1,0 +1,77 @@
+//===- NNOps.cpp - nn operation verifiers ---------------------------------===//
+#include "NN/NNOps.h"
+
+#include "mlir/IR/OpImplementation.h"
+
+using namespace mlir;
+using namespace moela::nn;
+
+#define GET_OP_CLASSES
+#include "NN/NNOps.cpp.inc"
+
+static constexpr int64_t kAny = -1;
+
+LogicalResult EmbeddingOp::verify() {
+  auto table = getTable();
+  if (table.getRank() != 2)
+    return emitOpError() << "table '" << table.getName()
+                         << "' must be [V, D] (rank 2)";
+  return verifyTensorShape(*this, "result", getType(),
+                           {dimOf(getTokens().getType(), 0), table.getDim(1)},
+                           "result is [T, D] with D = table dim 1");
+}
+
+LogicalResult RmsNormOp::verify() {
+  int64_t n = dimOf(getType(), getType().getRank() - 1);
+  if (getEps().convertToDouble() <= 0)
+    return emitOpError() << "eps must be > 0, got " << getEps().convertToDouble();
+  return verifyWeightShape(*this, "norm", getWeight(), {n},
+                           "norm weight is [N], N = last input dim");
+}
+
+LogicalResult LinearOp::verify() {
+  auto in = getInput().getType(), out = getType();
+  if (in.getRank() != out.getRank())
+    return emitOpError() << "input and result ranks differ (" << in.getRank()
+                         << " vs " << out.getRank() << ")";
+  int64_t k = dimOf(in, in.getRank() - 1), n = dimOf(out, out.getRank() - 1);
+  return verifyWeightShape(*this, "linear", getWeight(), {n, k},
+                           "weight is [N, K] for input [.., K] and result [.., N]");
+}
+
+LogicalResult MlpOp::verify() {
+  int64_t d = dimOf(getType(), 1);
+  int64_t f = getGate().getRank() == 2 ? getGate().getDim(0) : kAny;
+  if (failed(verifyWeightShape(*this, "gate", getGate(), {f, d},
+                               "gate_proj is [F, D]")) ||
+      failed(verifyWeightShape(*this, "up", getUp(), {f, d},
+                               "up_proj is [F, D], like gate_proj")) ||
+      failed(verifyWeightShape(*this, "down", getDown(), {d, f},
+                               "down_proj is [D, F]")))
+    return failure();
+  return success();
+}
+
+LogicalResult GatherRowsOp::verify() {
+  return verifyTensorShape(*this, "result", getType(),
+                           {kAny, dimOf(getInput().getType(), 1)},
+                           "result is [R, D] for input [T, D]");
+}
+
+LogicalResult LmHeadOp::verify() {
+  int64_t d = dimOf(getInput().getType(), 1);
+  int64_t v = dimOf(getType(), 1);
+  return verifyWeightShape(*this, "lm_head", getWeight(), {v, d},
+                           "lm_head is [V, D] for logits [R, V]");
+}
+
+LogicalResult MtpProjOp::verify() {
+  int64_t d = dimOf(getType(), 1);
+  if (failed(verifyTensorShape(*this, "embedded input", getEmbedded().getType(),
+                               {kAny, d}, "inputs are [T, D]")) ||
+      failed(verifyTensorShape(*this, "hidden input", getHidden().getType(),
+                               {kAny, d}, "inputs are [T, D]")))
+    return failure();
+  return verifyWeightShape(*this, "eh_proj", getWeight(), {d, 2 * d},
+                           "eh_proj is [D, 2D]");
+}

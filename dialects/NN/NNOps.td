@@ -1,0 +1,176 @@
+//===- NNOps.td - nn operations ---------------------------------*- tablegen -*-===//
+#ifndef MOELA_NN_OPS
+#define MOELA_NN_OPS
+
+include "NN/NNDialect.td"
+include "NN/NNAttrs.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+// Activations: tensors of f32 (the logical type; storage precision is chosen
+// when lowering to kernels). Token ids and row indices: tensors of i32.
+def NN_Activation : RankedTensorOf<[F32]>;
+def NN_Indices : 1DTensorOf<[I32]>;
+
+def NN_EmbeddingOp : NN_Op<"embedding", [Pure]> {
+  let summary = "Row lookup of token embeddings";
+  let description = [{
+    `h[t] = table[tokens[t]]`, with no scaling (spec 3).
+
+    Example:
+    ```mlir
+    %h = nn.embedding %tokens table #nn.weight<"model.embed_tokens.weight" : bf16[1280, 192]>
+        : tensor<?xi32> -> tensor<?x192xf32>
+    ```
+  }];
+  let arguments = (ins NN_Indices:$tokens, NN_WeightAttr:$table);
+  let results = (outs NN_Activation:$result);
+  let assemblyFormat = "$tokens `table` $table attr-dict `:` type($tokens) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def NN_RmsNormOp : NN_Op<"rms_norm", [Pure, SameOperandsAndResultType]> {
+  let summary = "RMSNorm over the last dimension";
+  let description = [{
+    `y = w * x / sqrt(mean(x^2) + eps)`, statistics in fp32 (spec 3).
+
+    Example:
+    ```mlir
+    %y = nn.rms_norm %x weight #nn.weight<"model.norm.weight" : bf16[192]> eps 1.0e-06
+        : tensor<?x192xf32>
+    ```
+  }];
+  let arguments = (ins NN_Activation:$input, NN_WeightAttr:$weight, F64Attr:$eps);
+  let results = (outs NN_Activation:$result);
+  let assemblyFormat = "$input `weight` $weight `eps` $eps attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+def NN_LinearOp : NN_Op<"linear", [Pure]> {
+  let summary = "y = x @ W^T with a checkpoint weight";
+  let description = [{
+    A linear layer without bias. The weight is `[N, K]` (Hugging Face
+    `[out, in]`); the input's last dimension is K and the result's is N.
+    An FP8 weight is dequantized with its block scales (spec 2).
+
+    Example:
+    ```mlir
+    %y = nn.linear %x weight #nn.weight<"model.layers.0.self_attn.o_proj.weight" : bf16[192, 192]>
+        : tensor<?x192xf32> -> tensor<?x192xf32>
+    ```
+  }];
+  let arguments = (ins NN_Activation:$input, NN_WeightAttr:$weight);
+  let results = (outs NN_Activation:$result);
+  let assemblyFormat = "$input `weight` $weight attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def NN_AddOp : NN_Op<"add", [Pure, Commutative, SameOperandsAndResultType]> {
+  let summary = "Residual add";
+  let description = [{
+    Element-wise sum; the residual connections of the decoder blocks.
+
+    Example:
+    ```mlir
+    %h1 = nn.add %h0, %attn : tensor<?x192xf32>
+    ```
+  }];
+  let arguments = (ins NN_Activation:$lhs, NN_Activation:$rhs);
+  let results = (outs NN_Activation:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($result)";
+}
+
+def NN_MlpOp : NN_Op<"mlp", [Pure, SameOperandsAndResultType]> {
+  let summary = "Dense SwiGLU MLP: down(silu(gate(x)) * up(x))";
+  let description = [{
+    The feed-forward block of the dense layers (`i < first_k_dense_replace`).
+    `gate` and `up` are `[F, D]`, `down` is `[D, F]`.
+
+    Example:
+    ```mlir
+    %y = nn.mlp %x gate #nn.weight<"model.layers.0.mlp.gate_proj.weight" : bf16[448, 192]>
+                   up #nn.weight<"model.layers.0.mlp.up_proj.weight" : bf16[448, 192]>
+                   down #nn.weight<"model.layers.0.mlp.down_proj.weight" : bf16[192, 448]>
+        : tensor<?x192xf32>
+    ```
+  }];
+  let arguments = (ins NN_Activation:$input, NN_WeightAttr:$gate,
+                       NN_WeightAttr:$up, NN_WeightAttr:$down);
+  let results = (outs NN_Activation:$result);
+  let assemblyFormat = [{
+    $input `gate` $gate `up` $up `down` $down attr-dict `:` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def NN_SiluMulOp : NN_Op<"silu_mul", [Pure, SameOperandsAndResultType]> {
+  let summary = "SwiGLU activation: silu(gate) * up";
+  let description = [{
+    The element-wise part of a SwiGLU MLP, produced when an MLP is split
+    into its GEMMs.
+
+    Example:
+    ```mlir
+    %a = nn.silu_mul %g, %u : tensor<?x448xf32>
+    ```
+  }];
+  let arguments = (ins NN_Activation:$gate, NN_Activation:$up);
+  let results = (outs NN_Activation:$result);
+  let assemblyFormat = "$gate `,` $up attr-dict `:` type($result)";
+}
+
+def NN_GatherRowsOp : NN_Op<"gather_rows", [Pure]> {
+  let summary = "Select rows: y[r] = x[rows[r]]";
+  let description = [{
+    Picks the token rows whose logits are wanted (the last prompt position of
+    each sequence in a prefill, every row in a decode step).
+
+    Example:
+    ```mlir
+    %last = nn.gather_rows %h, %logit_rows : tensor<?x192xf32>, tensor<?xi32> -> tensor<?x192xf32>
+    ```
+  }];
+  let arguments = (ins NN_Activation:$input, NN_Indices:$rows);
+  let results = (outs NN_Activation:$result);
+  let assemblyFormat = "$input `,` $rows attr-dict `:` type($input) `,` type($rows) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def NN_LmHeadOp : NN_Op<"lm_head", [Pure]> {
+  let summary = "Vocabulary projection: logits = x @ lm_head^T";
+  let description = [{
+    The output head `[V, D]`, applied to the final-normed hidden state of the
+    rows whose logits are wanted. Logits are fp32.
+
+    Example:
+    ```mlir
+    %logits = nn.lm_head %x weight #nn.weight<"lm_head.weight" : bf16[1280, 192]>
+        : tensor<?x192xf32> -> tensor<?x1280xf32>
+    ```
+  }];
+  let arguments = (ins NN_Activation:$input, NN_WeightAttr:$weight);
+  let results = (outs NN_Activation:$result);
+  let assemblyFormat = "$input `weight` $weight attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def NN_MtpProjOp : NN_Op<"mtp_proj", [Pure, SameOperandsAndResultType]> {
+  let summary = "MTP input projection: eh_proj(concat(e, h))";
+  let description = [{
+    The entry of a multi-token-prediction module (spec 3.3): the normed
+    embedding of the next token and the normed main-model hidden state are
+    concatenated `[T, 2D]` and projected by `eh_proj` `[D, 2D]`.
+
+    Example:
+    ```mlir
+    %x = nn.mtp_proj %e, %h weight #nn.weight<"model.layers.3.eh_proj.weight" : bf16[192, 384]>
+        : tensor<?x192xf32>
+    ```
+  }];
+  let arguments = (ins NN_Activation:$embedded, NN_Activation:$hidden, NN_WeightAttr:$weight);
+  let results = (outs NN_Activation:$result);
+  let assemblyFormat = "$embedded `,` $hidden `weight` $weight attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+#endif // MOELA_NN_OPS

@@ -1,0 +1,48 @@
+//===- Backend.h - What the engine asks of an execution backend -----------===//
+//
+// A backend executes the steps of a plan's programs: the host backend on the
+// CPU in fp32 (runtime/host), the CUDA backend on a GPU (runtime/cuda). The
+// engine (runtime/Engine.cpp) owns the generation loop and talks to a backend
+// only through this interface.
+//
+//===----------------------------------------------------------------------===//
+#ifndef MOELA_RUNTIME_BACKEND_H
+#define MOELA_RUNTIME_BACKEND_H
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace moela {
+
+class Plan;
+class WeightSource;
+
+/// The inputs of one program run (plan.fbs, Program): T tokens, each with its
+/// absolute position and its sequence slot, and the R rows whose logits are wanted.
+struct StepInputs {
+  std::vector<int32_t> tokens;    // [T]
+  std::vector<int32_t> positions; // [T]
+  std::vector<int32_t> seqIds;    // [T] KV cache slot of each token
+  std::vector<int32_t> logitRows; // [R] indices into the T tokens
+};
+
+class Backend {
+public:
+  virtual ~Backend() = default;
+  /// "host" or "cuda".
+  virtual std::string name() const = 0;
+  /// Binds every weight the plan names (checking dtype and shape) and allocates
+  /// the KV cache for `slots` sequences of up to `maxSeqLen` positions.
+  virtual void prepare(const Plan &plan, WeightSource &weights, int slots,
+                       int maxSeqLen) = 0;
+  /// Runs the program named `program` ("prefill" or "decode"); returns the
+  /// logits [R, V] row-major. T must not exceed the program's max_tokens.
+  virtual std::vector<float> run(const std::string &program,
+                                 const StepInputs &inputs) = 0;
+};
+
+} // namespace moela
+
+#endif // MOELA_RUNTIME_BACKEND_H

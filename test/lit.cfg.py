@@ -1,0 +1,23 @@
+# lit configuration for moela: FileCheck tests of the dialects, passes, codegen and tools.
+import os
+
+import lit.formats
+from lit.llvm import llvm_config
+
+config.name = "moela"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".test", ".json"]
+config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "unit", "data", "gpu", "Inputs"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.moela_binary_dir, "test")
+
+config.substitutions.append(("%models", os.path.join(config.moela_source_dir, "models")))
+config.substitutions.append(("%testdata", config.moela_test_data))
+config.substitutions.append(("%srcroot", config.moela_source_dir))
+
+llvm_config.with_system_environment(["HOME", "TMPDIR"])
+llvm_config.use_default_substitutions()
+llvm_config.with_environment("PATH", config.moela_tools_dir, append_path=True)
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+# No GPU is assumed: tools must behave the same with or without one unless asked.
+config.environment["MOELA_NUM_THREADS"] = "2"
