@@ -73,6 +73,9 @@ struct ModelConfig {
   Fp8Config fp8;
   int64_t bosTokenId = 0;
   int64_t eosTokenId = 1;
+  /// torch_dtype: the dtype of the tensors that are not FP8-quantized
+  /// ("bfloat16", "float16" or "float32").
+  std::string torchDtype = "bfloat16";
 
   // ---- Derived quantities ------------------------------------------------
   bool hasQLora() const { return qLoraRank > 0; }
