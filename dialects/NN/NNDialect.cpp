@@ -111,6 +111,15 @@ LogicalResult WeightAttr::verify(function_ref<InFlightDiagnostic()> emitError,
 // Shape helpers shared by the verifiers of nn, mla and moe
 //===----------------------------------------------------------------------===//
 
+RankedTensorType moela::nn::getIndexVectorType(MLIRContext *context) {
+  return RankedTensorType::get({ShapedType::kDynamic},
+                               IntegerType::get(context, 32));
+}
+
+bool moela::nn::isIndexVector(Type type) {
+  return type == getIndexVectorType(type.getContext());
+}
+
 std::string moela::nn::shapeToString(ArrayRef<int64_t> shape) {
   std::string s = "[";
   llvm::raw_string_ostream os(s);

@@ -16,6 +16,10 @@
 
 namespace moela::nn {
 
+/// tensor<?xi32>: token ids, positions, sequence slots, row indices.
+mlir::RankedTensorType getIndexVectorType(mlir::MLIRContext *context);
+bool isIndexVector(mlir::Type type);
+
 /// Checks that `weight` has the shape `expected` (a negative entry matches any
 /// size). On mismatch emits "<role> weight '<name>' has shape [..], expected
 /// [..] (<rule>)" on `op`.

@@ -8,6 +8,7 @@
 #ifndef MOELA_NN_DIALECT
 #define MOELA_NN_DIALECT
 
+include "mlir/IR/AttrTypeBase.td"
 include "mlir/IR/OpBase.td"
 
 def NN_Dialect : Dialect {
@@ -22,6 +23,18 @@ def NN_Dialect : Dialect {
     Face name, with its dtype, shape and (for FP8) block scale tensor.
   }];
   let useDefaultAttributePrinterParser = 1;
+}
+
+// A floating-point attribute parameter held as an f64 APFloat (hashable,
+// compared bitwise), written as a plain number: `factor = 4.000000e+01`.
+class DoubleParameter<string desc> : APFloatParameter<desc> {
+  let parser = [{ [&]() -> ::mlir::FailureOr<::llvm::APFloat> {
+    double value;
+    if ($_parser.parseFloat(value))
+      return ::mlir::failure();
+    return ::llvm::APFloat(value);
+  }() }];
+  let printer = "$_printer.printFloat($_self)";
 }
 
 class NN_Op<string mnemonic, list<Trait> traits = []>

@@ -4,13 +4,9 @@
 
 include "NN/NNDialect.td"
 include "NN/NNAttrs.td"
+include "NN/NNTypes.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
-
-// Activations: tensors of f32 (the logical type; storage precision is chosen
-// when lowering to kernels). Token ids and row indices: tensors of i32.
-def NN_Activation : RankedTensorOf<[F32]>;
-def NN_Indices : 1DTensorOf<[I32]>;
 
 def NN_EmbeddingOp : NN_Op<"embedding", [Pure]> {
   let summary = "Row lookup of token embeddings";
@@ -20,12 +16,12 @@ def NN_EmbeddingOp : NN_Op<"embedding", [Pure]> {
     Example:
     ```mlir
     %h = nn.embedding %tokens table #nn.weight<"model.embed_tokens.weight" : bf16[1280, 192]>
-        : tensor<?xi32> -> tensor<?x192xf32>
+        : tensor<?x192xf32>
     ```
   }];
   let arguments = (ins NN_Indices:$tokens, NN_WeightAttr:$table);
   let results = (outs NN_Activation:$result);
-  let assemblyFormat = "$tokens `table` $table attr-dict `:` type($tokens) `->` type($result)";
+  let assemblyFormat = "$tokens `table` $table attr-dict `:` type($result)";
   let hasVerifier = 1;
 }
 
@@ -127,12 +123,12 @@ def NN_GatherRowsOp : NN_Op<"gather_rows", [Pure]> {
 
     Example:
     ```mlir
-    %last = nn.gather_rows %h, %logit_rows : tensor<?x192xf32>, tensor<?xi32> -> tensor<?x192xf32>
+    %last = nn.gather_rows %h, %logit_rows : tensor<?x192xf32> -> tensor<?x192xf32>
     ```
   }];
   let arguments = (ins NN_Activation:$input, NN_Indices:$rows);
   let results = (outs NN_Activation:$result);
-  let assemblyFormat = "$input `,` $rows attr-dict `:` type($input) `,` type($rows) `->` type($result)";
+  let assemblyFormat = "$input `,` $rows attr-dict `:` type($input) `->` type($result)";
   let hasVerifier = 1;
 }
 
