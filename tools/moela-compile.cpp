@@ -1,37 +1,54 @@
-//===- moela-compile.cpp - config.json -> model IR -> plan ----------------===//
-#include "moela/Compiler/Config.h"
-#include "moela/Compiler/Importer.h"
+//===- moela-compile.cpp - config.json -> model IR -> kernels -> plan -----===//
+#include "moela/Compiler/Driver.h"
 #include "moela/InitAll.h"
 
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
-#include "mlir/IR/Verifier.h"
-#include "mlir/Support/FileUtilities.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/Timing.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
-#include "llvm/Support/ToolOutputFile.h"
-#include "llvm/Support/WithColor.h"
 
 using namespace llvm;
 
 namespace {
 
-enum class EmitKind { Mlir };
-
 cl::opt<std::string> inputPath(cl::Positional, cl::Required,
                                cl::desc("<config.json | checkpoint dir>"));
 cl::opt<std::string> outputPath("o", cl::desc("Output file ('-' for stdout)"),
                                 cl::value_desc("file"), cl::init("-"));
-cl::opt<EmitKind> emit(
-    "emit", cl::desc("What to produce"), cl::init(EmitKind::Mlir),
-    cl::values(clEnumValN(EmitKind::Mlir, "mlir",
-                          "the verified model IR as imported from the config")));
+cl::opt<moela::EmitKind> emit(
+    "emit", cl::desc("What to produce"), cl::init(moela::EmitKind::Plan),
+    cl::values(
+        clEnumValN(moela::EmitKind::ModelMlir, "mlir",
+                   "the verified model IR as imported from the config"),
+        clEnumValN(moela::EmitKind::KernelMlir, "kernel-mlir",
+                   "the planned kernel IR after the default pipeline"),
+        clEnumValN(moela::EmitKind::Plan, "plan", "the plan file (default)")));
+cl::opt<std::string> target("target", cl::desc("host | sm_90a (default)"),
+                            cl::init("sm_90a"));
+cl::opt<int64_t> maxPrefillTokens(
+    "max-prefill-tokens",
+    cl::desc("Tokens per prefill step; longer prompts run in chunks"),
+    cl::init(2048));
+cl::opt<int64_t> maxBatch("max-batch", cl::desc("Sequences per step"),
+                          cl::init(64));
+cl::opt<std::string> dumpIrDir(
+    "dump-ir-dir",
+    cl::desc("Write the IR after import and after every pass, one numbered "
+             ".mlir file each, to this directory"),
+    cl::value_desc("dir"));
+cl::opt<bool> explain("explain",
+                      cl::desc("Print the per-device memory report to stderr"));
 
-/// Prints "moela-compile: <message>" and returns 1.
-int fail(const Twine &message) {
-  WithColor::error(errs(), "moela-compile") << message << "\n";
-  return 1;
+/// Applies --mlir-print-ir-*, --mlir-timing and friends.
+void configurePassManager(mlir::PassManager &pm) {
+  (void)mlir::applyPassManagerCLOptions(pm);
+  auto timing = std::make_unique<mlir::DefaultTimingManager>();
+  mlir::applyDefaultTimingManagerCLOptions(*timing);
+  if (timing->isEnabled())
+    pm.enableTiming(std::move(timing));
 }
 
 } // namespace
@@ -40,24 +57,23 @@ int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
   mlir::registerAsmPrinterCLOptions();
   mlir::registerMLIRContextCLOptions();
+  mlir::registerPassManagerCLOptions();
+  mlir::registerDefaultTimingManagerCLOptions();
   cl::ParseCommandLineOptions(argc, argv, "moela compiler\n");
-
-  Expected<moela::ModelConfig> config = moela::loadModelConfig(inputPath);
-  if (!config)
-    return fail(toString(config.takeError()));
 
   mlir::DialectRegistry registry;
   moela::registerAllDialects(registry);
   mlir::MLIRContext context(registry);
-  mlir::OwningOpRef<mlir::ModuleOp> module = moela::importModel(context, *config);
-  if (failed(mlir::verify(*module)))
-    return fail("the imported model IR does not verify (a moela bug)");
+  context.loadAllAvailableDialects();
 
-  std::string error;
-  std::unique_ptr<ToolOutputFile> out = mlir::openOutputFile(outputPath, &error);
-  if (!out)
-    return fail(error);
-  module->print(out->os());
-  out->keep();
-  return 0;
+  moela::CompileOptions options;
+  options.input = inputPath;
+  options.output = outputPath;
+  options.emit = emit;
+  options.target = target;
+  options.maxPrefillTokens = maxPrefillTokens;
+  options.maxBatch = maxBatch;
+  options.dumpIrDir = dumpIrDir;
+  options.explain = explain;
+  return moela::runCompiler(options, context, configurePassManager);
 }

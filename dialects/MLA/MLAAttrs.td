@@ -6,6 +6,7 @@ include "MLA/MLADialect.td"
 include "NN/NNDialect.td"
 include "mlir/IR/AttrTypeBase.td"
 include "mlir/IR/EnumAttr.td"
+include "MLA/MLAEnums.td"
 
 def MLA_YarnAttr : AttrDef<MLA_Dialect, "Yarn"> {
   let mnemonic = "yarn";
@@ -52,13 +53,6 @@ def MLA_RopeAttr : AttrDef<MLA_Dialect, "Rope"> {
   );
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
-}
-
-def MLA_AttentionForm : I32EnumAttr<"AttentionForm", "how MLA attention is computed", [
-    I32EnumAttrCase<"absorbed", 0>,
-    I32EnumAttrCase<"expanded", 1>]> {
-  let cppNamespace = "::moela::mla";
-  let genSpecializedAttr = 0;
 }
 
 def MLA_AttentionFormAttr : EnumAttr<MLA_Dialect, MLA_AttentionForm, "form">;

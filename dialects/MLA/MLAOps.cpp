@@ -18,8 +18,13 @@ LogicalResult QProjOp::verify() {
   RankedTensorType out = getType();
   if (out.getRank() != 3)
     return emitOpError() << "result must be [T, H, Dn + Dr], got " << out;
+  if (failed(verifyTensorShape(*this, "input", getInput().getType(),
+                               {kAny, kAny}, "input is [T, D]")))
+    return failure();
   int64_t d = dimOf(getInput().getType(), 1);
-  int64_t rows = dimOf(out, 1) * dimOf(out, 2);
+  int64_t rows = out.isDynamicDim(1) || out.isDynamicDim(2)
+                     ? kAny
+                     : dimOf(out, 1) * dimOf(out, 2);
   bool lora = getQA() || getQNorm() || getQB() || getEps();
   bool complete = getQA() && getQNorm() && getQB() && getEps();
   if (lora == bool(getQ()) || (lora && !complete))
@@ -42,11 +47,22 @@ LogicalResult QProjOp::verify() {
 }
 
 LogicalResult KvProjOp::verify() {
+  if (failed(verifyTensorShape(*this, "input", getInput().getType(),
+                               {kAny, kAny}, "input is [T, D]")) ||
+      failed(verifyTensorShape(*this, "latent", getLatent().getType(),
+                               {kAny, kAny}, "latent is [T, R]")) ||
+      failed(verifyTensorShape(*this, "k_pe", getKPe().getType(), {kAny, kAny},
+                               "k_pe is [T, Dr]")))
+    return failure();
   int64_t d = dimOf(getInput().getType(), 1);
   int64_t r = dimOf(getLatent().getType(), 1);
   int64_t dr = dimOf(getKPe().getType(), 1);
   if (failed(verifyWeightShape(*this, "kv_a_proj_with_mqa", getKvA(),
-                               {r + dr, d}, "kv_a_proj_with_mqa is [R + Dr, D]")) ||
+                               {ShapedType::isDynamic(r) || ShapedType::isDynamic(dr)
+                                    ? kAny
+                                    : r + dr,
+                                d},
+                               "kv_a_proj_with_mqa is [R + Dr, D]")) ||
       failed(verifyWeightShape(*this, "kv_a_layernorm", getKvNorm(), {r},
                                "kv_a_layernorm is [R]")))
     return failure();
@@ -57,11 +73,12 @@ LogicalResult KvProjOp::verify() {
 
 LogicalResult RopeOp::verify() {
   RankedTensorType type = getType();
-  int64_t last = type.getDimSize(type.getRank() - 1);
-  if (type.getRank() < 2 || getRope().getDim() > last)
+  int64_t last = type.getRank() < 2 ? 0 : dimOf(type, type.getRank() - 1);
+  if (type.getRank() < 2 || type.isDynamicDim(type.getRank() - 1) ||
+      getRope().getDim() > last)
     return emitOpError() << "rotates the last " << getRope().getDim()
                          << " channels, but the input is " << type
-                         << " (rope dim <= last dim, rank >= 2)";
+                         << " (rank >= 2, static last dim >= rope dim)";
   return success();
 }
 
@@ -69,13 +86,18 @@ LogicalResult AttentionOp::verify() {
   RankedTensorType q = getQuery().getType();
   if (q.getRank() != 3)
     return emitOpError() << "query must be [T, H, Dn + Dr], got " << q;
-  int64_t h = getHeads(), dr = getRopeDim(), r = getLatentDim();
-  int64_t dn = getNopeDim();
   if (failed(verifyTensorShape(*this, "latent", getLatent().getType(),
                                {kAny, kAny}, "latent is [T, R]")) ||
       failed(verifyTensorShape(*this, "k_pe", getKPe().getType(), {kAny, kAny},
                                "k_pe is [T, Dr]")))
     return failure();
+  if (q.isDynamicDim(1) || q.isDynamicDim(2) ||
+      getLatent().getType().isDynamicDim(1) || getKPe().getType().isDynamicDim(1))
+    return emitOpError() << "needs static model dims H, Dn + Dr, R and Dr";
+  int64_t h = getHeads(), dr = getRopeDim(), r = getLatentDim();
+  int64_t dn = getNopeDim();
+  if (h < 1)
+    return emitOpError() << "query needs H >= 1 heads, got " << h;
   if (dn <= 0)
     return emitOpError() << "query head dim " << dimOf(q, 2)
                          << " must exceed the rope dim " << dr << " (Dn > 0)";

@@ -6,19 +6,7 @@ include "MoE/MoEDialect.td"
 include "NN/NNDialect.td"
 include "mlir/IR/AttrTypeBase.td"
 include "mlir/IR/EnumAttr.td"
-
-def MoE_ScoringFunc : I32EnumAttr<"ScoringFunc", "router scoring function", [
-    I32EnumAttrCase<"softmax", 0>,
-    I32EnumAttrCase<"sigmoid", 1>]> {
-  let cppNamespace = "::moela::moe";
-}
-
-def MoE_TopkMethod : I32EnumAttr<"TopkMethod", "expert selection method", [
-    I32EnumAttrCase<"greedy", 0>,
-    I32EnumAttrCase<"group_limited_greedy", 1>,
-    I32EnumAttrCase<"noaux_tc", 2>]> {
-  let cppNamespace = "::moela::moe";
-}
+include "MoE/MoEEnums.td"
 
 def MoE_RoutingAttr : AttrDef<MoE_Dialect, "Routing"> {
   let mnemonic = "routing";

@@ -49,6 +49,9 @@ LogicalResult ExpertsOp::verify() {
 }
 
 LogicalResult SharedExpertOp::verify() {
+  if (failed(verifyTensorShape(*this, "input", getType(), {kAny, kAny},
+                               "input is [T, D]")))
+    return failure();
   int64_t d = dimOf(getType(), 1);
   int64_t f = getGate().getRank() == 2 ? getGate().getDim(0) : kAny;
   if (failed(verifyWeightShape(*this, "gate", getGate(), {f, d},

@@ -84,7 +84,8 @@ def MoE_SharedExpertOp : MoE_Op<"shared_expert", [Pure, SameOperandsAndResultTyp
 }
 
 def MoE_CombineOp : MoE_Op<"combine", [Pure,
-    TypesMatchWith<"shared has the result type", "result", "shared", "$_self">]> {
+    OptionalTypesMatchWith<"shared has the result type", "result", "shared",
+                           "$_self">]> {
   let summary = "Weighted sum of the expert outputs plus the shared expert";
   let description = [{
     `out[t] = sum_k weights[t, k] * y[t, k] (+ shared[t])` `[T, D]`.

@@ -62,10 +62,13 @@ void WeightAttr::print(AsmPrinter &printer) const {
     llvm::interleaveComma(dims, printer);
     printer << "]";
   };
-  printer << "<\"" << getName() << "\" : " << getDtype();
+  printer << "<";
+  printer.printString(getName());
+  printer << " : " << getDtype();
   printDims(getShape());
   if (isBlockScaled()) {
-    printer << ", scale \"" << getScaleName() << "\"";
+    printer << ", scale ";
+    printer.printString(getScaleName());
     printDims(getScaleShape());
   }
   printer << ">";
@@ -137,7 +140,9 @@ std::string moela::nn::shapeToString(ArrayRef<int64_t> shape) {
 }
 
 int64_t moela::nn::dimOf(Type type, unsigned dim) {
-  auto tensor = cast<RankedTensorType>(type);
+  auto tensor = dyn_cast<RankedTensorType>(type);
+  if (!tensor || dim >= tensor.getRank())
+    return ShapedType::kDynamic;
   return tensor.getDimSize(dim);
 }
 

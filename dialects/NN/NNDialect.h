@@ -36,7 +36,9 @@ mlir::LogicalResult verifyTensorShape(mlir::Operation *op, llvm::StringRef what,
                                       llvm::ArrayRef<int64_t> dims,
                                       llvm::StringRef rule);
 
-/// The size of dimension `dim` of a ranked tensor type.
+/// The size of dimension `dim` of a ranked tensor type; ShapedType::kDynamic
+/// (which shape checks treat as "any") when the type has no such dimension.
+/// Verifiers check ranks first, so that this never hides a rank mismatch.
 int64_t dimOf(mlir::Type type, unsigned dim);
 
 /// Formats [a, b, ?] for diagnostics.

@@ -22,6 +22,8 @@ LogicalResult EmbeddingOp::verify() {
 }
 
 LogicalResult RmsNormOp::verify() {
+  if (getType().getRank() < 1)
+    return emitOpError() << "input must be [.., N] (rank >= 1), got " << getType();
   int64_t n = dimOf(getType(), getType().getRank() - 1);
   if (getEps().convertToDouble() <= 0)
     return emitOpError() << "eps must be > 0, got " << getEps().convertToDouble();
@@ -34,12 +36,17 @@ LogicalResult LinearOp::verify() {
   if (in.getRank() != out.getRank())
     return emitOpError() << "input and result ranks differ (" << in.getRank()
                          << " vs " << out.getRank() << ")";
+  if (in.getRank() < 1)
+    return emitOpError() << "input must be [.., K] (rank >= 1), got " << in;
   int64_t k = dimOf(in, in.getRank() - 1), n = dimOf(out, out.getRank() - 1);
   return verifyWeightShape(*this, "linear", getWeight(), {n, k},
                            "weight is [N, K] for input [.., K] and result [.., N]");
 }
 
 LogicalResult MlpOp::verify() {
+  if (failed(verifyTensorShape(*this, "input", getType(), {kAny, kAny},
+                               "input is [T, D]")))
+    return failure();
   int64_t d = dimOf(getType(), 1);
   int64_t f = getGate().getRank() == 2 ? getGate().getDim(0) : kAny;
   if (failed(verifyWeightShape(*this, "gate", getGate(), {f, d},
@@ -53,12 +60,20 @@ LogicalResult MlpOp::verify() {
 }
 
 LogicalResult GatherRowsOp::verify() {
+  if (failed(verifyTensorShape(*this, "input", getInput().getType(),
+                               {kAny, kAny}, "input is [T, D]")))
+    return failure();
   return verifyTensorShape(*this, "result", getType(),
                            {kAny, dimOf(getInput().getType(), 1)},
                            "result is [R, D] for input [T, D]");
 }
 
 LogicalResult LmHeadOp::verify() {
+  if (failed(verifyTensorShape(*this, "input", getInput().getType(),
+                               {kAny, kAny}, "input is [R, D]")) ||
+      failed(verifyTensorShape(*this, "result", getType(), {kAny, kAny},
+                               "logits are [R, V]")))
+    return failure();
   int64_t d = dimOf(getInput().getType(), 1);
   int64_t v = dimOf(getType(), 1);
   return verifyWeightShape(*this, "lm_head", getWeight(), {v, d},
@@ -66,12 +81,12 @@ LogicalResult LmHeadOp::verify() {
 }
 
 LogicalResult MtpProjOp::verify() {
-  int64_t d = dimOf(getType(), 1);
-  if (failed(verifyTensorShape(*this, "embedded input", getEmbedded().getType(),
-                               {kAny, d}, "inputs are [T, D]")) ||
-      failed(verifyTensorShape(*this, "hidden input", getHidden().getType(),
-                               {kAny, d}, "inputs are [T, D]")))
+  // SameOperandsAndResultType: both inputs have the result's type.
+  if (failed(verifyTensorShape(*this, "result", getType(), {kAny, kAny},
+                               "inputs and result are [T, D]")))
     return failure();
-  return verifyWeightShape(*this, "eh_proj", getWeight(), {d, 2 * d},
+  int64_t d = dimOf(getType(), 1);
+  return verifyWeightShape(*this, "eh_proj", getWeight(),
+                           {d, ShapedType::isDynamic(d) ? kAny : 2 * d},
                            "eh_proj is [D, 2D]");
 }

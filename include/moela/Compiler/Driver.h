@@ -1,0 +1,40 @@
+//===- Driver.h - moela-compile's pipeline, callable as a library -*- C++ -*-===//
+#ifndef MOELA_COMPILER_DRIVER_H
+#define MOELA_COMPILER_DRIVER_H
+
+#include <cstdint>
+#include <string>
+
+namespace mlir {
+class MLIRContext;
+class PassManager;
+} // namespace mlir
+
+namespace moela {
+
+enum class EmitKind {
+  ModelMlir,  // the verified model IR as imported
+  KernelMlir, // the planned kernel IR after the default pipeline
+  Plan,       // the plan file
+};
+
+struct CompileOptions {
+  std::string input;         // config.json or a checkpoint directory
+  std::string output = "-";  // "-" = stdout
+  EmitKind emit = EmitKind::Plan;
+  std::string target = "sm_90a";
+  int64_t maxPrefillTokens = 2048;
+  int64_t maxBatch = 64;
+  std::string dumpIrDir;     // one numbered .mlir per pass when not empty
+  bool explain = false;      // print the memory report to stderr
+};
+
+/// Runs config -> model IR -> passes -> plan. Errors are printed as one line
+/// each ("moela-compile: ..."); returns the process exit code (0 or 1).
+/// `configure` may adjust the pass manager (command-line instrumentation).
+int runCompiler(const CompileOptions &options, mlir::MLIRContext &context,
+                void (*configure)(mlir::PassManager &) = nullptr);
+
+} // namespace moela
+
+#endif // MOELA_COMPILER_DRIVER_H

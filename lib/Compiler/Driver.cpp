@@ -1,0 +1,134 @@
+//===- Driver.cpp - config -> model IR -> passes -> plan ------------------===//
+#include "moela/Compiler/Driver.h"
+
+#include "moela/Compiler/Config.h"
+#include "moela/Compiler/Explain.h"
+#include "moela/Compiler/Importer.h"
+#include "moela/Compiler/PlanWriter.h"
+#include "passes/Passes.h"
+
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Pass/PassInstrumentation.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/WithColor.h"
+
+using namespace mlir;
+using namespace llvm;
+
+namespace moela {
+namespace {
+
+int fail(const Twine &message) {
+  WithColor::error(errs(), "moela-compile") << message << "\n";
+  return 1;
+}
+
+/// Writes the module after every pass to DIR/NN-<pass>.mlir, each file
+/// re-parseable by moela-opt.
+class DumpIrInstrumentation : public PassInstrumentation {
+public:
+  explicit DumpIrInstrumentation(std::string dir) : dir(std::move(dir)) {}
+
+  void dump(Operation *op, StringRef what) {
+    SmallString<256> path(dir);
+    sys::path::append(path, formatv("{0:2}-{1}.mlir", counter++, what).str());
+    std::error_code ec;
+    raw_fd_ostream os(path, ec);
+    if (ec) {
+      WithColor::warning(errs(), "moela-compile")
+          << "cannot write " << path << ": " << ec.message() << "\n";
+      return;
+    }
+    op->print(os, OpPrintingFlags().enableDebugInfo(/*enable=*/true, /*prettyForm=*/false));
+  }
+
+  void runAfterPass(Pass *pass, Operation *op) override {
+    if (isa<ModuleOp>(op))
+      dump(op, pass->getArgument());
+  }
+
+private:
+  std::string dir;
+  int counter = 0;
+};
+
+LogicalResult writeOutput(StringRef path,
+                          llvm::function_ref<void(raw_ostream &)> write) {
+  std::string error;
+  std::unique_ptr<ToolOutputFile> out = openOutputFile(path, &error);
+  if (!out) {
+    fail(error);
+    return failure();
+  }
+  write(out->os());
+  out->keep();
+  return success();
+}
+
+} // namespace
+
+int runCompiler(const CompileOptions &options, MLIRContext &context,
+                void (*configure)(PassManager &)) {
+  Expected<ModelConfig> config = loadModelConfig(options.input);
+  if (!config)
+    return fail(toString(config.takeError()));
+
+  OwningOpRef<ModuleOp> module = importModel(context, *config);
+  if (failed(verify(*module)))
+    return fail("the imported model IR does not verify (a moela bug)");
+  if (options.emit == EmitKind::ModelMlir)
+    return failed(writeOutput(options.output,
+                              [&](raw_ostream &os) { module->print(os); }));
+
+  if (options.target != "host" && options.target != "sm_90a")
+    return fail("--target=" + options.target + " is not supported (host, sm_90a)");
+
+  PassManager pm(&context);
+  std::unique_ptr<DumpIrInstrumentation> dumper;
+  if (!options.dumpIrDir.empty()) {
+    if (std::error_code ec = sys::fs::create_directories(options.dumpIrDir))
+      return fail("cannot create --dump-ir-dir " + options.dumpIrDir + ": " +
+                  ec.message());
+    auto instrumentation = std::make_unique<DumpIrInstrumentation>(options.dumpIrDir);
+    instrumentation->dump(*module, "import");
+    pm.addInstrumentation(std::move(instrumentation));
+  }
+  if (configure)
+    configure(pm);
+  PipelineOptions pipeline;
+  pipeline.target = options.target;
+  pipeline.maxPrefillTokens = options.maxPrefillTokens;
+  pipeline.maxBatch = options.maxBatch;
+  buildDefaultPipeline(pm, pipeline);
+  if (failed(pm.run(*module)))
+    return fail("the pass pipeline failed (see the error above)");
+
+  if (options.explain)
+    explainMemory(*module, *config, errs());
+  if (options.emit == EmitKind::KernelMlir)
+    return failed(writeOutput(options.output,
+                              [&](raw_ostream &os) { module->print(os); }));
+
+  PlanWriterOptions writer;
+  writer.target = options.target;
+  std::string pipelineText;
+  raw_string_ostream pipelineStream(pipelineText);
+  pm.printAsTextualPipeline(pipelineStream);
+  writer.pipeline = pipelineText;
+  FailureOr<std::vector<uint8_t>> plan = writePlan(*module, *config, writer);
+  if (failed(plan))
+    return fail("cannot write the plan (see the error above)");
+  if (options.output == "-")
+    return fail("a plan is binary: give an output file with -o");
+  return failed(writeOutput(options.output, [&](raw_ostream &os) {
+           os.write(reinterpret_cast<const char *>(plan->data()), plan->size());
+         }));
+}
+
+} // namespace moela

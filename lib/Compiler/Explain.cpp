@@ -1,0 +1,100 @@
+//===- Explain.cpp - The memory report of a planned module ----------------===//
+#include "moela/Compiler/Explain.h"
+
+#include "Kernel/KernelOps.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/ADT/StringSet.h"
+#include "llvm/Support/FormatVariadic.h"
+
+using namespace mlir;
+
+namespace moela {
+namespace {
+
+int64_t bytesOf(nn::WeightAttr w) {
+  int64_t elements = 1;
+  for (int64_t d : w.getShape())
+    elements *= d;
+  int64_t bytes = elements * ((w.getDtype().getIntOrFloatBitWidth() + 7) / 8);
+  if (w.isBlockScaled())
+    bytes += w.getScaleShape()[0] * w.getScaleShape()[1] * 4;
+  return bytes;
+}
+
+std::string human(int64_t bytes) {
+  double b = static_cast<double>(bytes);
+  if (b >= (1LL << 30))
+    return llvm::formatv("{0:F2} GiB", b / (1LL << 30)).str();
+  if (b >= (1LL << 20))
+    return llvm::formatv("{0:F2} MiB", b / (1LL << 20)).str();
+  return llvm::formatv("{0:F2} KiB", b / 1024).str();
+}
+
+} // namespace
+
+MemoryReport computeMemoryReport(ModuleOp module, const ModelConfig &config,
+                                 int64_t kvElementBytes) {
+  MemoryReport report;
+  llvm::StringSet<> seen;
+  auto add = [&](nn::WeightAttr w) {
+    if (seen.insert(w.getName()).second) {
+      report.weightBytes += bytesOf(w);
+      ++report.weightTensors;
+    }
+  };
+  module.walk([&](Operation *op) {
+    for (NamedAttribute attr : op->getAttrs()) {
+      if (auto w = dyn_cast<nn::WeightAttr>(attr.getValue()))
+        add(w);
+      if (auto array = dyn_cast<ArrayAttr>(attr.getValue()))
+        for (Attribute a : array)
+          if (auto w = dyn_cast<nn::WeightAttr>(a))
+            add(w);
+      if (auto experts = dyn_cast<moe::ExpertWeightsAttr>(attr.getValue()))
+        for (int64_t e = 0; e < experts.getCount(); ++e)
+          for (StringRef proj : {"gate_proj", "up_proj", "down_proj"})
+            add(experts.getWeight(e, proj));
+    }
+  });
+  report.kvBytesPerToken =
+      config.numHiddenLayers * config.kvCacheElemsPerToken() * kvElementBytes;
+  for (func::FuncOp func : module.getOps<func::FuncOp>()) {
+    auto arena = func->getAttrOfType<IntegerAttr>(kernel::kArenaBytesAttr);
+    auto tokens = func->getAttrOfType<IntegerAttr>(kernel::kMaxTokensAttr);
+    report.arenas.push_back({func.getSymName().str(), arena ? arena.getInt() : 0});
+    report.maxTokens.push_back({func.getSymName().str(), tokens ? tokens.getInt() : 0});
+  }
+  return report;
+}
+
+void explainMemory(ModuleOp module, const ModelConfig &config, llvm::raw_ostream &os) {
+  // The KV cache is f32 on the host and bf16 on a GPU.
+  bool host = llvm::any_of(module.getOps<func::FuncOp>(), [](func::FuncOp f) {
+    auto table = f->getAttrOfType<ArrayAttr>(kernel::kBufferTableAttr);
+    return table && !table.empty() &&
+           llvm::all_of(table, [](Attribute a) {
+             Type t = cast<kernel::BufferAttr>(a).getDtype();
+             return t.isF32() || t.isInteger(32);
+           });
+  });
+  MemoryReport r = computeMemoryReport(module, config, host ? 4 : 2);
+  int64_t contextBytes = r.kvBytesPerToken * config.maxPositionEmbeddings;
+  os << "moela memory report (one device, before anything runs)\n";
+  os << llvm::formatv("  weights       {0,12}  ({1} tensors, checkpoint dtypes, FP8 "
+                      "block scales included)\n",
+                      human(r.weightBytes), r.weightTensors);
+  os << llvm::formatv("  KV cache      {0,12}  per token per sequence ({1} layers x "
+                      "(R {2} + Dr {3}) x {4} B); {5} for one sequence of {6} tokens\n",
+                      human(r.kvBytesPerToken), config.numHiddenLayers,
+                      config.kvLoraRank, config.qkRopeHeadDim, host ? 4 : 2,
+                      human(contextBytes), config.maxPositionEmbeddings);
+  for (size_t i = 0; i < r.arenas.size(); ++i)
+    os << llvm::formatv("  activations   {0,12}  arena of @{1} (up to {2} tokens per step)\n",
+                        human(r.arenas[i].second), r.arenas[i].first,
+                        r.maxTokens[i].second);
+  os << llvm::formatv("  workspace     {0,12}  (no kernel needs scratch memory)\n",
+                      human(r.workspaceBytes));
+}
+
+} // namespace moela

@@ -1,0 +1,42 @@
+//===- MlaSelectForm.cpp - absorbed MLA for decode, expanded for prefill --===//
+#include "passes/Passes.h"
+
+namespace moela {
+#define GEN_PASS_DEF_MLASELECTFORMPASS
+#include "passes/Passes.h.inc"
+} // namespace moela
+
+using namespace mlir;
+using namespace moela;
+
+namespace {
+
+struct MlaSelectFormPass
+    : public moela::impl::MlaSelectFormPassBase<MlaSelectFormPass> {
+  using MlaSelectFormPassBase::MlaSelectFormPassBase;
+
+  void runOnOperation() override {
+    std::optional<mla::AttentionForm> prefill =
+        mla::symbolizeAttentionForm(prefillForm);
+    std::optional<mla::AttentionForm> decode =
+        mla::symbolizeAttentionForm(decodeForm);
+    if (!prefill || !decode) {
+      getOperation().emitError()
+          << "moela-mla-select-form: forms must be 'absorbed' or 'expanded', got '"
+          << prefillForm << "' and '" << decodeForm << "'";
+      return signalPassFailure();
+    }
+    for (func::FuncOp func : getOperation().getOps<func::FuncOp>()) {
+      mla::AttentionForm form = func.getSymName() == "prefill" ? *prefill
+                                : func.getSymName() == "decode"
+                                    ? *decode
+                                    : mla::AttentionForm::absorbed;
+      func.walk([&](mla::AttentionOp op) {
+        if (!op.getForm())
+          op.setForm(form);
+      });
+    }
+  }
+};
+
+} // namespace

@@ -1,0 +1,43 @@
+//===- Passes.h - moela passes ----------------------------------*- C++ -*-===//
+#ifndef MOELA_PASSES_PASSES_H
+#define MOELA_PASSES_PASSES_H
+
+#include "Kernel/KernelOps.h"
+#include "MLA/MLAOps.h"
+#include "MoE/MoEOps.h"
+#include "NN/NNOps.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/Pass.h"
+#include "mlir/Pass/PassOptions.h"
+
+namespace moela {
+
+#define GEN_PASS_DECL
+#include "passes/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "passes/Passes.h.inc"
+
+/// Options of the default pipeline ("moela-default").
+struct PipelineOptions : public mlir::PassPipelineOptions<PipelineOptions> {
+  Option<std::string> target{*this, "target",
+                             llvm::cl::desc("host | sm_90a"),
+                             llvm::cl::init("sm_90a")};
+  Option<int64_t> maxPrefillTokens{
+      *this, "max-prefill-tokens",
+      llvm::cl::desc("tokens per prefill step (longer prompts are chunked)"),
+      llvm::cl::init(2048)};
+  Option<int64_t> maxBatch{*this, "max-batch",
+                           llvm::cl::desc("sequences per decode step"),
+                           llvm::cl::init(64)};
+};
+
+/// Builds the default pipeline from the model IR to planned kernel IR.
+void buildDefaultPipeline(mlir::OpPassManager &pm, const PipelineOptions &options);
+void registerPipelines();
+
+} // namespace moela
+
+#endif // MOELA_PASSES_PASSES_H

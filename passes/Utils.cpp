@@ -1,0 +1,23 @@
+//===- Utils.cpp - Small helpers shared by moela passes -------------------===//
+#include "passes/Utils.h"
+
+#include "mlir/IR/BuiltinAttributes.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+
+std::string moela::locationName(Location loc) {
+  return TypeSwitch<LocationAttr, std::string>(loc)
+      .Case([](NameLoc name) { return name.getName().str(); })
+      .Case([](FusedLoc fused) {
+        std::string joined;
+        for (Location part : fused.getLocations()) {
+          std::string name = locationName(part);
+          if (name.empty() || StringRef(joined).contains(name))
+            continue;
+          joined += (joined.empty() ? "" : "+") + name;
+        }
+        return joined;
+      })
+      .Default([](LocationAttr) { return std::string(); });
+}
