@@ -40,8 +40,8 @@ struct TensorSpec {
 struct RawTensor {
   TensorSpec spec;
   std::vector<uint8_t> data; // [numel * dtypeSize(spec.dtype)], row-major
-  std::vector<float>
-      scales; // [scaleShape] F32 block scales; empty without scaleName
+  // [scaleShape] F32 block scales; empty without scaleName.
+  std::vector<float> scales;
 };
 
 /// [ceil(rows/128), ceil(cols/128)] for a [rows, cols] weight.
