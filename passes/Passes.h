@@ -32,7 +32,17 @@ struct PipelineOptions : public mlir::PassPipelineOptions<PipelineOptions> {
   Option<int64_t> maxBatch{*this, "max-batch",
                            llvm::cl::desc("sequences per decode step"),
                            llvm::cl::init(64)};
+  ListOption<std::string> disable{
+      *this, "disable",
+      llvm::cl::desc("optional passes to leave out, by name (e.g. moela-fuse-rope)")};
+  Option<bool> quantizeActivations{
+      *this, "quantize-activations",
+      llvm::cl::desc("FP8 activations with block scales into FP8 GEMMs (spec 3.4)"),
+      llvm::cl::init(false)};
 };
+
+/// The passes of the default pipeline that may be disabled, in order.
+llvm::ArrayRef<llvm::StringRef> optionalPassNames();
 
 /// Builds the default pipeline from the model IR to planned kernel IR.
 void buildDefaultPipeline(mlir::OpPassManager &pm, const PipelineOptions &options);

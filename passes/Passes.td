@@ -42,6 +42,97 @@ def LowerToKernelPass : Pass<"moela-lower-to-kernel", "mlir::ModuleOp"> {
   let dependentDialects = ["::moela::kernel::KernelDialect"];
 }
 
+def FuseQkvAPass : Pass<"moela-fuse-qkv-a", "mlir::func::FuncOp"> {
+  let summary = "Merge the q_a and kv_a projections into one GEMM";
+  let description = [{
+    `q_a_proj` and `kv_a_proj_with_mqa` both read the normed hidden state:
+    one GEMM with their weights concatenated (`[Rq + R + Dr, D]`) reads the
+    activations once and launches once; slices split the result.
+  }];
+}
+
+def MlaFuseKvAppendPass : Pass<"moela-mla-fuse-kv-append", "mlir::func::FuncOp"> {
+  let summary = "Fuse the latent RMSNorm and the k_pe RoPE into the cache append";
+  let description = [{
+    `kernel.kv_append(rms_norm(slice(kv)), rope(slice(kv)))` becomes one
+    `kernel.kv_append` that normalises, rotates and writes the cache row
+    straight from the projection's output.
+  }];
+}
+
+def FuseRopePass : Pass<"moela-fuse-rope", "mlir::func::FuncOp"> {
+  let summary = "Fuse the query RoPE into the epilogue of the GEMM that produces q";
+  let description = [{
+    `kernel.rope(kernel.gemm(x))` becomes a GEMM with a rope epilogue, so the
+    query is rotated before it is first written.
+  }];
+}
+
+def MlaAbsorbPass : Pass<"moela-mla-absorb", "mlir::func::FuncOp"> {
+  let summary = "Decompose absorbed MLA into W_UK, latent attention and W_UV";
+  let description = [{
+    An absorbed `kernel.mla_attention` becomes a per-head GEMM with W_UK^T
+    (`q_lat = Wuk^T q_nope`, `[T, H*R]`), attention over the latent cache
+    (`kernel.mla_latent_attention`), and a per-head GEMM with W_UV
+    (`o = Wuv o_lat`). Expanded attention is left as is.
+  }];
+}
+
+def FuseSwiGluPass : Pass<"moela-fuse-swiglu", "mlir::func::FuncOp"> {
+  let summary = "Fuse gate and up projections and SwiGLU into one GEMM";
+  let description = [{
+    `silu_mul(gemm(x, gate), gemm(x, up))` becomes `gemm(x, [gate; up])`
+    with the `silu_mul` epilogue: one pass over x and no `[T, 2F]` round trip.
+  }];
+}
+
+def FuseRouterPass : Pass<"moela-fuse-router", "mlir::func::FuncOp"> {
+  let summary = "Fuse the router GEMM into expert selection";
+  let description = [{
+    `route(gemm(x, gate))` becomes `route(x)` with the gate weight: the
+    `[T, E]` logits never leave the kernel.
+  }];
+}
+
+def MoeDispatchPass : Pass<"moela-moe-dispatch", "mlir::func::FuncOp"> {
+  let summary = "Lower routed experts to dispatch, grouped GEMMs and a permuted combine";
+  let description = [{
+    `moe_combine(moe_experts(x, idx), w, shared)` becomes `moe_dispatch`
+    (slots sorted by expert, offsets computed on the device),
+    a grouped GEMM with gate/up and the SwiGLU epilogue, a grouped GEMM with
+    down, and a combine that reads the sorted rows through the permutation.
+    Nothing waits for the host.
+  }];
+}
+
+def FuseAddNormPass : Pass<"moela-fuse-add-norm", "mlir::func::FuncOp"> {
+  let summary = "Fuse the residual add into the RMSNorm that follows it";
+  let description = [{
+    `rms_norm(add(a, b))` becomes `add_rms_norm(a, b)`, which writes both
+    the sum (the residual stream) and the normed value in one pass. With
+    `quantize`, norms whose only users are FP8 GEMMs also produce FP8
+    activations with 128-wide block scales (spec 3.4).
+  }];
+  let options = [
+    Option<"quantize", "quantize", "bool", /*default=*/"false",
+           "mark norms that feed only FP8 GEMMs for FP8 output">,
+  ];
+}
+
+def TilePass : Pass<"moela-tile", "mlir::func::FuncOp"> {
+  let summary = "Choose tile shapes and launch geometry from the target";
+  let description = [{
+    Sets `tile` on every GEMM, per-head GEMM, grouped GEMM and attention from
+    the target description (SM count, shared memory per block, tensor-core
+    generation): wgmma-sized tiles for sm_90a, sized so that the program's
+    typical row count fills the SMs.
+  }];
+  let options = [
+    Option<"target", "target", "std::string", /*default=*/"\"sm_90a\"",
+           "host | sm_90a">,
+  ];
+}
+
 def PlanMemoryPass : Pass<"moela-plan-memory", "mlir::ModuleOp"> {
   let summary = "Assign every kernel tensor a buffer and an arena offset";
   let description = [{

@@ -3,14 +3,51 @@
 
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
-#include "mlir/Transforms/Passes.h"
 
 using namespace mlir;
 
+llvm::ArrayRef<llvm::StringRef> moela::optionalPassNames() {
+  static const llvm::StringRef names[] = {
+      "moela-fuse-rope",   "moela-fuse-qkv-a",  "moela-mla-fuse-kv-append",
+      "moela-mla-absorb",  "moela-fuse-swiglu", "moela-fuse-router",
+      "moela-moe-dispatch", "moela-fuse-add-norm", "moela-tile"};
+  return names;
+}
+
 void moela::buildDefaultPipeline(OpPassManager &pm,
                                  const PipelineOptions &options) {
+  auto enabled = [&](llvm::StringRef name) {
+    return !llvm::is_contained(options.disable, name.str());
+  };
   pm.addPass(createMlaSelectFormPass());
   pm.addPass(createLowerToKernelPass());
+
+  OpPassManager &fpm = pm.nest<func::FuncOp>();
+  if (enabled("moela-fuse-rope"))
+    fpm.addPass(createFuseRopePass());
+  if (enabled("moela-fuse-qkv-a"))
+    fpm.addPass(createFuseQkvAPass());
+  if (enabled("moela-mla-fuse-kv-append"))
+    fpm.addPass(createMlaFuseKvAppendPass());
+  if (enabled("moela-mla-absorb"))
+    fpm.addPass(createMlaAbsorbPass());
+  if (enabled("moela-fuse-swiglu"))
+    fpm.addPass(createFuseSwiGluPass());
+  if (enabled("moela-fuse-router"))
+    fpm.addPass(createFuseRouterPass());
+  if (enabled("moela-moe-dispatch"))
+    fpm.addPass(createMoeDispatchPass());
+  if (enabled("moela-fuse-add-norm")) {
+    FuseAddNormPassOptions norm;
+    norm.quantize = options.quantizeActivations;
+    fpm.addPass(createFuseAddNormPass(norm));
+  }
+  if (enabled("moela-tile")) {
+    TilePassOptions tile;
+    tile.target = options.target;
+    fpm.addPass(createTilePass(tile));
+  }
+
   PlanMemoryPassOptions memory;
   memory.maxPrefillTokens = options.maxPrefillTokens;
   memory.maxBatch = options.maxBatch;

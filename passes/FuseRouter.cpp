@@ -1,0 +1,45 @@
+//===- FuseRouter.cpp - The router GEMM into expert selection -------------===//
+#include "passes/Passes.h"
+
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace moela {
+#define GEN_PASS_DEF_FUSEROUTERPASS
+#include "passes/Passes.h.inc"
+} // namespace moela
+
+using namespace mlir;
+using namespace moela;
+
+namespace {
+
+/// route(gemm(x, gate)) -> route(x) with the gate weight.
+struct FuseGateIntoRoute : public OpRewritePattern<kernel::RouteOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(kernel::RouteOp route,
+                                PatternRewriter &rewriter) const override {
+    auto gemm = route.getInput().getDefiningOp<kernel::GemmOp>();
+    if (route.getGateAttr() || !gemm || !gemm->hasOneUse() ||
+        gemm.getWeights().size() != 1 || gemm.getPositions() ||
+        gemm.getResidual() || gemm.getSiluMul())
+      return rewriter.notifyMatchFailure(route, "no plain gate GEMM to fuse");
+    auto gate = cast<nn::WeightAttr>(gemm.getWeights()[0]);
+    rewriter.replaceOpWithNewOp<kernel::RouteOp>(
+        route, route.getResultTypes(), gemm.getInput(), route.getRouting(), gate,
+        route.getBiasAttr());
+    rewriter.eraseOp(gemm);
+    return success();
+  }
+};
+
+struct FuseRouterPass : public moela::impl::FuseRouterPassBase<FuseRouterPass> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    patterns.add<FuseGateIntoRoute>(&getContext());
+    if (failed(applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
+      signalPassFailure();
+  }
+};
+
+} // namespace

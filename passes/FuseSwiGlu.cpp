@@ -1,0 +1,55 @@
+//===- FuseSwiGlu.cpp - gate + up + SwiGLU into one GEMM ------------------===//
+#include "passes/Passes.h"
+
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace moela {
+#define GEN_PASS_DEF_FUSESWIGLUPASS
+#include "passes/Passes.h.inc"
+} // namespace moela
+
+using namespace mlir;
+using namespace moela;
+
+namespace {
+
+/// A GEMM with no epilogue whose only user is `user`.
+kernel::GemmOp plainGemm(Value v) {
+  auto gemm = v.getDefiningOp<kernel::GemmOp>();
+  if (!gemm || !gemm->hasOneUse() || gemm.getPositions() || gemm.getResidual() ||
+      gemm.getSiluMul() || gemm.getRopeAttr())
+    return {};
+  return gemm;
+}
+
+/// silu_mul(gemm(x, gate), gemm(x, up)) -> gemm(x, [gate; up]) silu_mul.
+struct FuseGateUp : public OpRewritePattern<kernel::SiluMulOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(kernel::SiluMulOp op,
+                                PatternRewriter &rewriter) const override {
+    kernel::GemmOp gate = plainGemm(op.getGate()), up = plainGemm(op.getUp());
+    if (!gate || !up || gate.getInput() != up.getInput())
+      return rewriter.notifyMatchFailure(op, "operands are not GEMMs of one input");
+    SmallVector<Attribute> weights(gate.getWeights().begin(), gate.getWeights().end());
+    weights.append(up.getWeights().begin(), up.getWeights().end());
+    rewriter.replaceOpWithNewOp<kernel::GemmOp>(
+        op, op.getType(), gate.getInput(), /*positions=*/Value(),
+        /*residual=*/Value(), rewriter.getArrayAttr(weights),
+        rewriter.getUnitAttr(), kernel::HeadRopeAttr(), kernel::TileAttr());
+    rewriter.eraseOp(gate);
+    rewriter.eraseOp(up);
+    return success();
+  }
+};
+
+struct FuseSwiGluPass : public moela::impl::FuseSwiGluPassBase<FuseSwiGluPass> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    patterns.add<FuseGateUp>(&getContext());
+    if (failed(applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
+      signalPassFailure();
+  }
+};
+
+} // namespace

@@ -1,0 +1,68 @@
+//===- MoeDispatch.cpp - experts as dispatch, grouped GEMMs, combine ------===//
+#include "passes/Passes.h"
+
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace moela {
+#define GEN_PASS_DEF_MOEDISPATCHPASS
+#include "passes/Passes.h.inc"
+} // namespace moela
+
+using namespace mlir;
+using namespace moela;
+
+namespace {
+
+/// moe_combine(moe_experts(x, idx), w, shared) ->
+///   xs, offsets, perm = moe_dispatch(x, idx)
+///   a  = grouped_gemm(xs, offsets, gate_up) silu_mul      [K*T, Fm]
+///   ys = grouped_gemm(a, offsets, down)                    [K*T, D]
+///   moe_combine(ys, w, perm, shared)
+struct DispatchExperts : public OpRewritePattern<kernel::MoeCombineOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(kernel::MoeCombineOp combine,
+                                PatternRewriter &rewriter) const override {
+    auto experts = combine.getExpertOutputs().getDefiningOp<kernel::MoeExpertsOp>();
+    if (combine.getPerm() || !experts || !experts->hasOneUse())
+      return rewriter.notifyMatchFailure(combine, "not fed by moe_experts");
+    Location loc = experts.getLoc();
+    moe::ExpertWeightsAttr weights = experts.getWeights();
+    int64_t e = weights.getCount();
+    auto i32 = rewriter.getI32Type();
+    auto rows = [&](int64_t cols) {
+      return RankedTensorType::get({ShapedType::kDynamic, cols},
+                                   rewriter.getF32Type());
+    };
+    Value x = experts.getInput();
+    auto dispatch = rewriter.create<kernel::MoeDispatchOp>(
+        loc, x.getType(), RankedTensorType::get({e + 1}, i32),
+        RankedTensorType::get({ShapedType::kDynamic}, i32), x,
+        experts.getIndices(), rewriter.getI64IntegerAttr(e));
+    Value act = rewriter.create<kernel::GroupedGemmOp>(
+        loc, rows(weights.getIntermediate()), dispatch.getSorted(),
+        dispatch.getOffsets(), weights,
+        kernel::ExpertProjAttr::get(getContext(), kernel::ExpertProj::gate_up),
+        rewriter.getUnitAttr(), kernel::TileAttr());
+    Value ys = rewriter.create<kernel::GroupedGemmOp>(
+        loc, rows(weights.getHidden()), act, dispatch.getOffsets(), weights,
+        kernel::ExpertProjAttr::get(getContext(), kernel::ExpertProj::down), UnitAttr(),
+        kernel::TileAttr());
+    rewriter.replaceOpWithNewOp<kernel::MoeCombineOp>(
+        combine, combine.getType(), ys, combine.getWeights(), dispatch.getPerm(),
+        combine.getShared(), combine.getResidual());
+    rewriter.eraseOp(experts);
+    return success();
+  }
+};
+
+struct MoeDispatchPass : public moela::impl::MoeDispatchPassBase<MoeDispatchPass> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    patterns.add<DispatchExperts>(&getContext());
+    if (failed(applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
+      signalPassFailure();
+  }
+};
+
+} // namespace

@@ -1,0 +1,79 @@
+//===- Tile.cpp - tile shapes and launch geometry from the target ---------===//
+//
+// Rows per step decide the shape: a prefill step has up to thousands of rows
+// (compute bound: 128-row wgmma tiles, deep pipelines), a decode step a few
+// (weight-bandwidth bound: 64-row tiles, narrow N so that enough CTAs stream
+// the weights on every SM). The K step of FP8 GEMMs is 128, one scale block.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/Passes.h"
+#include "passes/Target.h"
+
+namespace moela {
+#define GEN_PASS_DEF_TILEPASS
+#include "passes/Passes.h.inc"
+} // namespace moela
+
+using namespace mlir;
+using namespace moela;
+
+const TargetDescription *moela::lookupTarget(llvm::StringRef name) {
+  // H100 / H200 (SXM): 132 SMs, 227 KiB of shared memory per block.
+  static const TargetDescription kHopper{"sm_90a", 132, 232448, 9};
+  return name == kHopper.arch ? &kHopper : nullptr;
+}
+
+namespace {
+
+/// Largest pipeline depth whose A and B stages fit in shared memory.
+int64_t stagesThatFit(const TargetDescription &t, int64_t bm, int64_t bn,
+                      int64_t bk, int64_t bytes) {
+  int64_t perStage = (bm + bn) * bk * bytes;
+  return std::clamp<int64_t>(t.sharedMemPerBlock / perStage, 2, 8);
+}
+
+struct TilePass : public moela::impl::TilePassBase<TilePass> {
+  using TilePassBase::TilePassBase;
+
+  void runOnOperation() override {
+    if (target == "host")
+      return; // the host backend has no tiles
+    const TargetDescription *t = lookupTarget(target);
+    if (!t) {
+      getOperation().emitError() << "moela-tile: unknown target '" << target << "'";
+      return signalPassFailure();
+    }
+    bool manyRows = getOperation().getSymName() == "prefill";
+    MLIRContext *ctx = &getContext();
+    auto tile = [&](int64_t bm, int64_t bn, int64_t bk, int64_t stages,
+                    int64_t threads) {
+      return kernel::TileAttr::get(ctx, bm, bn, bk, stages, threads);
+    };
+    // Matrix tiles: 128 x 128 for many rows (two consumer warpgroups and a
+    // producer), 64 x 64 for few rows (one consumer warpgroup).
+    auto gemmTile = [&](bool fp8) {
+      int64_t bm = manyRows ? 128 : 64, bn = manyRows ? 128 : 64;
+      int64_t bk = fp8 ? 128 : 64, bytes = fp8 ? 1 : 2;
+      return tile(bm, bn, bk, stagesThatFit(*t, bm, bn, bk, bytes),
+                  manyRows ? 384 : 256);
+    };
+    auto isFp8 = [](Attribute w) {
+      return cast<nn::WeightAttr>(w).getDtype().isFloat8E4M3FN();
+    };
+    getOperation().walk([&](Operation *op) {
+      if (auto gemm = dyn_cast<kernel::GemmOp>(op))
+        gemm.setTileAttr(gemmTile(llvm::all_of(gemm.getWeights(), isFp8)));
+      else if (auto g = dyn_cast<kernel::GroupedGemmOp>(op))
+        g.setTileAttr(gemmTile(g.getWeights().getDtype().isFloat8E4M3FN()));
+      else if (auto h = dyn_cast<kernel::HeadGemmOp>(op))
+        h.setTileAttr(tile(64, 64, 64, 4, 128));
+      else if (auto a = dyn_cast<kernel::MlaLatentAttentionOp>(op))
+        // FlashMLA-like: 64 query rows (heads) x 64 cached positions per step.
+        a.setTileAttr(tile(64, 64, a.getLatentDim() + a.getRopeDim(), 2, 256));
+      else if (auto a = dyn_cast<kernel::MlaAttentionOp>(op))
+        a.setTileAttr(tile(64, 64, a.getNopeDim() + a.getRopeDim(), 2, 128));
+    });
+  }
+};
+
+} // namespace
