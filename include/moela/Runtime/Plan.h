@@ -1,0 +1,85 @@
+//===- Plan.h - Opening and checking a compiled plan ----------------------===//
+//
+// A plan file (runtime/schema/plan.fbs) is read whole, checked with the
+// flatbuffers Verifier and then with moela's own semantic rules (indices in
+// range, operand counts per step family, column views inside their buffers,
+// operand widths against the step's parameters and weights, schema version),
+// so that the backends can trust it.
+//
+//===----------------------------------------------------------------------===//
+#ifndef MOELA_RUNTIME_PLAN_H
+#define MOELA_RUNTIME_PLAN_H
+
+#include "moela/Runtime/ModelConfig.h"
+
+#include "plan_generated.h"
+
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace moela {
+
+struct TensorSpec; // moela/Runtime/Weights.h
+
+/// Bumped whenever a reader must know about a schema change (plan.fbs).
+constexpr uint32_t kPlanSchemaVersion = 1;
+
+/// The matrix a Weight binds: its parts' rows concatenated. A 1-D tensor [n]
+/// is n rows of one column. For an expert set this is one expert's matrix.
+struct WeightShape {
+  int64_t rows = 0;
+  int64_t cols = 0;
+  int rank = 0;    // of the parts: 1 or 2
+  int experts = 0; // 0 = a single matrix, else an expert set of that many
+};
+
+/// "Gemm", "MlaAttention", ...: the family of a step (its params' union type).
+const char *stepFamilyName(plan::StepParams type);
+
+class Plan {
+public:
+  /// Reads and verifies `path`; throws moela::Error naming the file and the
+  /// broken rule (not a plan, truncated, wrong version, index out of range...).
+  static Plan load(const std::string &path);
+  /// Verifies an in-memory plan; `origin` names it in errors.
+  static Plan fromBytes(std::vector<uint8_t> bytes, const std::string &origin);
+
+  Plan(Plan &&) = default;
+  Plan &operator=(Plan &&) = default;
+  Plan(const Plan &) = delete;
+  Plan &operator=(const Plan &) = delete;
+
+  const plan::Plan &root() const { return *root_; }
+  const ModelConfig &config() const { return config_; }
+  /// The program called `name`; throws if the plan has none.
+  const plan::Program &program(const std::string &name) const;
+  bool hasProgram(const std::string &name) const;
+  /// The bound shape of weight `index` (checked against every step using it).
+  const WeightShape &weightShape(uint32_t index) const;
+  /// The checkpoint tensors of weight `index` (one per part; expert sets
+  /// expanded for expert `expert`, i.e. "{e}" replaced by its number).
+  std::vector<TensorSpec> tensorSpecs(uint32_t index, int expert = -1) const;
+  const std::string &origin() const { return origin_; }
+
+private:
+  Plan() = default;
+
+  std::vector<uint8_t> bytes_; // the whole file; root_ points into it
+  const plan::Plan *root_ = nullptr;
+  ModelConfig config_;
+  std::vector<WeightShape> weightShapes_;
+  std::string origin_;
+};
+
+/// Human-readable listing: config, programs with their steps and buffers,
+/// weights, kernels.
+void dumpPlan(const Plan &plan, std::ostream &os);
+/// The same as JSON; has a "kernels" array of {name, family, arch, cubin_bytes,
+/// ...}.
+void dumpPlanJson(const Plan &plan, std::ostream &os);
+
+} // namespace moela
+
+#endif // MOELA_RUNTIME_PLAN_H

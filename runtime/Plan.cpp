@@ -1,0 +1,250 @@
+//===- Plan.cpp - Opening and checking a compiled plan --------------------===//
+//
+// Order of checks: file identifier (is it a plan at all), flatbuffers Verifier
+// (can it be read safely), schema version (does this runtime understand it),
+// then the semantic rules of PlanVerify.cpp. Each failure is one line that
+// names the file.
+//
+//===----------------------------------------------------------------------===//
+#include "moela/Runtime/Plan.h"
+
+#include "PlanVerify.h"
+
+#include "moela/Runtime/Error.h"
+#include "moela/Runtime/Weights.h"
+
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+
+namespace moela {
+namespace {
+
+/// The 4 identifier bytes, printable characters as is, others as \xNN.
+std::string printableIdentifier(const uint8_t *id) {
+  static const char hex[] = "0123456789abcdef";
+  std::string s;
+  for (int i = 0; i < 4; ++i) {
+    if (std::isprint(id[i]) && id[i] != '\'' && id[i] != '\\') {
+      s += char(id[i]);
+    } else {
+      s += "\\x";
+      s += hex[id[i] >> 4];
+      s += hex[id[i] & 15];
+    }
+  }
+  return s;
+}
+
+std::string str(const flatbuffers::String *s) {
+  return s ? s->str() : std::string();
+}
+
+ModelConfig convertConfig(const plan::ModelConfig &m) {
+  ModelConfig c;
+  c.architecture = str(m.architecture());
+  c.modelType = str(m.model_type());
+  c.vocabSize = m.vocab_size();
+  c.hiddenSize = m.hidden_size();
+  c.intermediateSize = m.intermediate_size();
+  c.moeIntermediateSize = m.moe_intermediate_size();
+  c.numHiddenLayers = m.num_hidden_layers();
+  c.numAttentionHeads = m.num_attention_heads();
+  c.qLoraRank = m.q_lora_rank();
+  c.kvLoraRank = m.kv_lora_rank();
+  c.qkNopeHeadDim = m.qk_nope_head_dim();
+  c.qkRopeHeadDim = m.qk_rope_head_dim();
+  c.vHeadDim = m.v_head_dim();
+  c.nRoutedExperts = m.n_routed_experts();
+  c.numExpertsPerTok = m.num_experts_per_tok();
+  c.nSharedExperts = m.n_shared_experts();
+  c.firstKDenseReplace = m.first_k_dense_replace();
+  c.nGroup = m.n_group();
+  c.topkGroup = m.topk_group();
+  c.topkMethod = m.topk_method() == plan::TopkMethod::NoauxTc
+                     ? TopkMethod::NoauxTc
+                 : m.topk_method() == plan::TopkMethod::GroupLimitedGreedy
+                     ? TopkMethod::GroupLimitedGreedy
+                     : TopkMethod::Greedy;
+  c.scoringFunc = m.scoring_func() == plan::ScoringFunc::Sigmoid
+                      ? ScoringFunc::Sigmoid
+                      : ScoringFunc::Softmax;
+  c.normTopkProb = m.norm_topk_prob();
+  c.routedScalingFactor = m.routed_scaling_factor();
+  c.rmsNormEps = m.rms_norm_eps();
+  c.ropeTheta = m.rope_theta();
+  if (const plan::Yarn *y = m.yarn()) {
+    c.yarn.enabled = true;
+    c.yarn.factor = y->factor();
+    c.yarn.originalMaxPositionEmbeddings =
+        y->original_max_position_embeddings();
+    c.yarn.betaFast = y->beta_fast();
+    c.yarn.betaSlow = y->beta_slow();
+    c.yarn.mscale = y->mscale();
+    c.yarn.mscaleAllDim = y->mscale_all_dim();
+  }
+  c.maxPositionEmbeddings = m.max_position_embeddings();
+  c.numNextnPredictLayers = m.num_nextn_predict_layers();
+  c.tieWordEmbeddings = m.tie_word_embeddings();
+  c.fp8.enabled = m.fp8();
+  c.fp8.blockRows = m.fp8_block_rows();
+  c.fp8.blockCols = m.fp8_block_cols();
+  c.fp8.scaleFmt = m.fp8_scale_fmt() == plan::ScaleFmt::Ue8m0 ? ScaleFmt::Ue8m0
+                                                              : ScaleFmt::Float;
+  c.bosTokenId = m.bos_token_id();
+  c.eosTokenId = m.eos_token_id();
+  if (m.torch_dtype())
+    c.torchDtype = m.torch_dtype()->str();
+  return c;
+}
+
+} // namespace
+
+const char *stepFamilyName(plan::StepParams type) {
+  switch (type) {
+  case plan::StepParams::NONE:
+    return "None";
+  case plan::StepParams::EmbeddingParams:
+    return "Embedding";
+  case plan::StepParams::RmsNormParams:
+    return "RmsNorm";
+  case plan::StepParams::AddParams:
+    return "Add";
+  case plan::StepParams::SiluMulParams:
+    return "SiluMul";
+  case plan::StepParams::RopeParams:
+    return "Rope";
+  case plan::StepParams::GemmParams:
+    return "Gemm";
+  case plan::StepParams::KvAppendParams:
+    return "KvAppend";
+  case plan::StepParams::MlaAttentionParams:
+    return "MlaAttention";
+  case plan::StepParams::MlaLatentAttentionParams:
+    return "MlaLatentAttention";
+  case plan::StepParams::HeadGemmParams:
+    return "HeadGemm";
+  case plan::StepParams::RouteParams:
+    return "Route";
+  case plan::StepParams::MoeExpertsParams:
+    return "MoeExperts";
+  case plan::StepParams::MoeDispatchParams:
+    return "MoeDispatch";
+  case plan::StepParams::GroupedGemmParams:
+    return "GroupedGemm";
+  case plan::StepParams::MoeCombineParams:
+    return "MoeCombine";
+  case plan::StepParams::GatherRowsParams:
+    return "GatherRows";
+  case plan::StepParams::ArgmaxParams:
+    return "Argmax";
+  }
+  return "Unknown";
+}
+
+Plan Plan::load(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    fail(path, ": cannot open plan file (", std::strerror(errno), ")");
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
+  if (in.bad())
+    fail(path, ": cannot read plan file");
+  return fromBytes(std::move(bytes), path);
+}
+
+Plan Plan::fromBytes(std::vector<uint8_t> bytes, const std::string &origin) {
+  // A flatbuffer starts with the root offset and the 4-byte file identifier.
+  if (bytes.size() < 8)
+    fail(origin, ": not a moela plan (", bytes.size(),
+         " bytes, too short for a plan header)");
+  if (!flatbuffers::BufferHasIdentifier(bytes.data(), plan::PlanIdentifier()))
+    fail(origin, ": not a moela plan (file identifier '",
+         printableIdentifier(bytes.data() + 4), "', expected '",
+         plan::PlanIdentifier(), "')");
+
+  // Generous limits: a whole-model plan has thousands of steps and large
+  // cubins.
+  flatbuffers::Verifier::Options options;
+  options.max_depth = 64;
+  options.max_tables = 100'000'000;
+  flatbuffers::Verifier verifier(bytes.data(), bytes.size(), options);
+  if (!plan::VerifyPlanBuffer(verifier))
+    fail(origin, ": corrupt or truncated plan (flatbuffers verifier failed)");
+
+  Plan result;
+  result.origin_ = origin;
+  result.bytes_ = std::move(bytes);
+  result.root_ = plan::GetPlan(result.bytes_.data());
+  const plan::Plan &root = *result.root_;
+  if (root.schema_version() != kPlanSchemaVersion)
+    fail(origin, ": plan schema version ", root.schema_version(),
+         ", but this runtime reads version ", kPlanSchemaVersion,
+         "; recompile the model with a matching moela-compile");
+  if (!root.model())
+    fail(origin, ": the plan has no model config");
+  result.config_ = convertConfig(*root.model());
+  result.weightShapes_ =
+      verifyPlanSemantics(root, result.config_, result.origin_);
+  return result;
+}
+
+bool Plan::hasProgram(const std::string &name) const {
+  for (const plan::Program *p : *root_->programs())
+    if (p->name()->str() == name)
+      return true;
+  return false;
+}
+
+const plan::Program &Plan::program(const std::string &name) const {
+  std::string names;
+  for (const plan::Program *p : *root_->programs()) {
+    if (p->name()->str() == name)
+      return *p;
+    names += (names.empty() ? "" : ", ") + p->name()->str();
+  }
+  fail(origin_, ": no program '", name, "' (the plan has: ", names, ")");
+}
+
+const WeightShape &Plan::weightShape(uint32_t index) const {
+  if (index >= weightShapes_.size())
+    fail(origin_, ": weight index ", index, " out of range (plan has ",
+         weightShapes_.size(), " weights)");
+  return weightShapes_[index];
+}
+
+std::vector<TensorSpec> Plan::tensorSpecs(uint32_t index, int expert) const {
+  const WeightShape &shape = weightShape(index);
+  const plan::Weight &w = *root_->weights()->Get(index);
+  if (shape.experts > 0 && (expert < 0 || expert >= shape.experts))
+    fail(origin_, ": weight ", index, " is a set of ", shape.experts,
+         " experts; expert ", expert, " out of range");
+  // Expert e's tensors are named with "{e}" replaced by e.
+  auto expand = [&](std::string name) {
+    if (shape.experts == 0)
+      return name;
+    const std::string e = std::to_string(expert);
+    for (size_t at; (at = name.find("{e}")) != std::string::npos;)
+      name.replace(at, 3, e);
+    return name;
+  };
+  std::vector<TensorSpec> specs;
+  for (const plan::TensorRef *t : *w.parts()) {
+    TensorSpec spec;
+    spec.name = expand(t->name()->str());
+    spec.dtype = static_cast<DType>(t->dtype());
+    spec.shape.assign(t->shape()->begin(), t->shape()->end());
+    if (t->scale_name()) {
+      spec.scaleName = expand(t->scale_name()->str());
+      if (t->scale_shape())
+        spec.scaleShape.assign(t->scale_shape()->begin(),
+                               t->scale_shape()->end());
+    }
+    specs.push_back(std::move(spec));
+  }
+  return specs;
+}
+
+} // namespace moela

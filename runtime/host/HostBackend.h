@@ -1,0 +1,91 @@
+//===- HostBackend.h - The CPU backend: every step in fp32 (internal) -----===//
+//
+// prepare() binds every weight of the plan once as float32 (parts concatenated
+// by rows, expert sets as one matrix per expert), allocates every activation
+// buffer of every program at its largest size and the latent KV cache.
+// run() checks the inputs, sizes the buffers for T tokens and R logit rows,
+// and executes the steps in order.
+//
+//===----------------------------------------------------------------------===//
+#ifndef MOELA_RUNTIME_HOST_HOSTBACKEND_H
+#define MOELA_RUNTIME_HOST_HOSTBACKEND_H
+
+#include "Kernels.h"
+
+#include "moela/Runtime/Backend.h"
+#include "moela/Runtime/Plan.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace moela {
+
+class HostBackend final : public Backend {
+public:
+  std::string name() const override { return "host"; }
+  void prepare(const Plan &plan, WeightSource &weights, int slots,
+               int maxSeqLen) override;
+  std::vector<float> run(const std::string &program,
+                         const StepInputs &inputs) override;
+
+  /// Buffer `buffer` of `program` as the last run left it, [rows, cols]
+  /// row-major (I32 values converted to float): for tests, and for comparing
+  /// intermediates with reference dumps.
+  std::vector<float> bufferContents(const std::string &program,
+                                    const std::string &buffer) const;
+
+private:
+  /// One plan Weight as float32: a matrix, or one per expert.
+  struct BoundWeight {
+    WeightShape shape;
+    std::vector<std::vector<float>> data; // [max(experts, 1)][rows * cols]
+
+    host::Weight matrix(size_t expert = 0) const {
+      return {data[expert].data(), shape.rows, shape.cols};
+    }
+    std::vector<host::Weight> experts() const;
+  };
+
+  /// An activation buffer, allocated at its largest row count.
+  struct Buffer {
+    const plan::Buffer *spec = nullptr;
+    std::vector<float> floats; // [maxRows * cols] for float buffers
+    std::vector<int32_t> ints; // [maxRows * cols] for I32 buffers
+    int64_t rows = 0;          // in the current run
+  };
+
+  /// What a step needs beyond its plan entry: its RoPE frequencies.
+  struct StepState {
+    std::vector<float> invFreq; // [Dr/2]; empty without rope
+    float magnitude = 1.0f;
+  };
+
+  struct ProgramState {
+    const plan::Program *program = nullptr;
+    std::vector<Buffer> buffers;
+    std::vector<StepState> steps;
+  };
+
+  void bindWeights(WeightSource &weights);
+  void execute(ProgramState &p, const plan::Step &step, const StepState &state);
+
+  host::Mat mat(ProgramState &p, const plan::Operand &op) const;
+  host::IMat imat(ProgramState &p, const plan::Operand &op) const;
+  host::KvLayer kvLayer(int layer);
+  /// Throws unless every position is in [0, maxSeqLen) and slot in [0, slots).
+  void checkCacheIndices(host::CIMat positions, host::CIMat seqIds) const;
+
+  const Plan *plan_ = nullptr;
+  int slots_ = 0, maxSeqLen_ = 0;
+  std::vector<BoundWeight> weights_;
+  std::vector<std::vector<float>>
+      kvCache_; // per layer [slots, maxSeqLen, R_l + Dr]
+  std::map<std::string, ProgramState> programs_;
+  std::vector<float>
+      scratch_; // GEMM epilogues, router logits, experts, expanded KV
+};
+
+} // namespace moela
+
+#endif // MOELA_RUNTIME_HOST_HOSTBACKEND_H

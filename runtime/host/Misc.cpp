@@ -1,0 +1,50 @@
+//===- Misc.cpp - Embedding lookup, row gather, argmax --------------------===//
+#include "Kernels.h"
+
+#include "moela/Runtime/Error.h"
+#include "moela/Runtime/ThreadPool.h"
+
+#include <algorithm>
+
+namespace moela::host {
+
+void embedding(CIMat tokens, const Weight &embed, Mat h) {
+  for (int64_t t = 0; t < tokens.rows; ++t) {
+    const int32_t id = *tokens.row(t);
+    if (id < 0 || id >= embed.rows)
+      fail("token id ", id, " at row ", t, " out of range [0, ", embed.rows,
+           ") (vocab size)");
+  }
+  parallelFor(tokens.rows, std::max<int64_t>(1, 8192 / embed.cols),
+              [&](int64_t begin, int64_t end) {
+                for (int64_t t = begin; t < end; ++t) {
+                  const float *src = embed.row(*tokens.row(t));
+                  std::copy(src, src + embed.cols, h.row(t));
+                }
+              });
+}
+
+void gatherRows(CMat x, CIMat rows, Mat y) {
+  for (int64_t i = 0; i < rows.rows; ++i) {
+    const int32_t r = *rows.row(i);
+    if (r < 0 || r >= x.rows)
+      fail("row index ", r, " at ", i, " out of range [0, ", x.rows, ")");
+  }
+  for (int64_t i = 0; i < rows.rows; ++i) {
+    const float *src = x.row(*rows.row(i));
+    std::copy(src, src + x.cols, y.row(i));
+  }
+}
+
+void argmax(CMat logits, IMat ids) {
+  for (int64_t r = 0; r < logits.rows; ++r) {
+    const float *row = logits.row(r);
+    int64_t best = 0;
+    for (int64_t i = 1; i < logits.cols; ++i)
+      if (row[i] > row[best]) // strict: the first index wins ties
+        best = i;
+    *ids.row(r) = int32_t(best);
+  }
+}
+
+} // namespace moela::host

@@ -1,0 +1,214 @@
+//===- HostAttentionTest.cpp - Host backend: KV cache and MLA attention ---===//
+//
+// One plan appends to the latent cache and then computes MLA attention three
+// ways: absorbed, expanded, and HeadGemm + MlaLatentAttention + HeadGemm. All
+// must agree with each other and with a direct double computation that keeps
+// its own cache, over three runs: a prefill of two interleaved sequences, a
+// decode step of both, and a chunk of one sequence at a non-zero start.
+//
+//===----------------------------------------------------------------------===//
+#include "HostTestHarness.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+namespace moela::test {
+namespace {
+
+using plan::StepParams;
+
+constexpr int kHeads = 3, kNope = 8, kRope = 6, kV = 5, kLatent = 12;
+constexpr int kQHead = kNope + kRope, kKvHead = kNope + kV;
+constexpr float kEps = 1e-6f;
+
+/// The double-precision reference: its own cache per slot.
+struct RefMla {
+  RopeDesc rope;
+  std::vector<float> normW, kvB; // [R_l], [H*(Dn+Dv), R_l]
+  double scale = 0;
+  std::map<std::pair<int, int>, std::vector<double>>
+      cache; // (slot, pos) -> [c | k_pe]
+
+  void append(const float *kv, int slot, int pos) {
+    std::vector<double> lat(kv, kv + kLatent),
+        pe(kv + kLatent, kv + kLatent + kRope);
+    auto c = refRmsNorm(lat, normW, kEps);
+    auto freq = refInvFreq(rope.theta, rope.dim, rope.yarn);
+    refRope(pe.data(), kRope, pos, freq, 1.0);
+    c.insert(c.end(), pe.begin(), pe.end());
+    cache[{slot, pos}] = c;
+  }
+
+  /// o [H*Dv] for query q [H*(Dn+Dr)] at (slot, pos).
+  std::vector<double> attend(const float *q, int slot, int pos) const {
+    std::vector<double> o;
+    for (int h = 0; h < kHeads; ++h) {
+      std::vector<double> scores;
+      for (int j = 0; j <= pos; ++j) {
+        const auto &row = cache.at({slot, j});
+        double s = 0;
+        for (int i = 0; i < kNope; ++i) { // q_nope . (Wuk c_j)
+          double k = 0;
+          for (int r = 0; r < kLatent; ++r)
+            k += kvB[size_t((h * kKvHead + i) * kLatent + r)] * row[size_t(r)];
+          s += q[h * kQHead + i] * k;
+        }
+        for (int i = 0; i < kRope; ++i)
+          s += q[h * kQHead + kNope + i] * row[size_t(kLatent + i)];
+        scores.push_back(s * scale);
+      }
+      double max = *std::max_element(scores.begin(), scores.end()), sum = 0;
+      for (double &s : scores)
+        sum += (s = std::exp(s - max));
+      for (int v = 0; v < kV; ++v) {
+        double acc = 0;
+        for (int j = 0; j <= pos; ++j) {
+          double val = 0; // (Wuv c_j)[v]
+          for (int r = 0; r < kLatent; ++r)
+            val += kvB[size_t((h * kKvHead + kNope + v) * kLatent + r)] *
+                   cache.at({slot, j})[size_t(r)];
+          acc += scores[size_t(j)] / sum * val;
+        }
+        o.push_back(acc);
+      }
+    }
+    return o;
+  }
+};
+
+TEST(HostAttention, AbsorbedExpandedLatentAgree) {
+  const int maxTokens = 8, slots = 2, maxSeqLen = 32;
+  Harness h(maxTokens, /*tableRows=*/16);
+  h.plan.hasKvCache = true;
+  h.plan.kvLayers = 2;
+  h.plan.kvLatent = kLatent;
+  h.plan.kvRope = kRope;
+
+  RefMla ref;
+  ref.rope.dim = kRope;
+  ref.rope.headDim = kRope;
+  ref.rope.yarn.enabled = true;
+  ref.rope.yarn.factor = 40;
+  ref.rope.yarn.originalMaxPositionEmbeddings = 16;
+  ref.rope.yarn.betaFast = 32;
+  ref.rope.yarn.betaSlow = 1;
+  ref.rope.yarn.mscale = ref.rope.yarn.mscaleAllDim = 1;
+  ref.scale = 0.3;
+
+  uint32_t q = h.input("q", kHeads * kQHead);
+  uint32_t kv = h.input("kv", kLatent + kRope);
+  uint32_t wNorm = h.plan.addWeight({{"kv_norm", {kLatent}}});
+  ref.normW.resize(kLatent);
+  for (int i = 0; i < kLatent; ++i)
+    ref.normW[size_t(i)] = 0.8f + 0.03f * float(i);
+  h.weights.set("kv_norm", {kLatent}, ref.normW);
+  uint32_t wKvB = h.weight("kv_b", {kHeads * kKvHead, kLatent}, 0.3f);
+  ref.kvB = h.weights.get("kv_b");
+
+  const int layer = 1; // the second layer's cache, to check layer indexing
+  RopeDesc rope = ref.rope;
+  h.step({"kv_append",
+          StepParams::KvAppendParams,
+          [rope](flatbuffers::FlatBufferBuilder &b) {
+            return plan::CreateKvAppendParams(b, layer, kEps, rope.build(b))
+                .Union();
+          },
+          {h.op(kv), h.op(kPositions), h.op(kSeqIds)},
+          {},
+          {wNorm}});
+  auto mla = [&](plan::AttentionForm form, uint32_t out) {
+    h.step(
+        {"mla",
+         StepParams::MlaAttentionParams,
+         [form, scale = float(ref.scale)](flatbuffers::FlatBufferBuilder &b) {
+           return plan::CreateMlaAttentionParams(b, layer, kHeads, kNope, kRope,
+                                                 kV, kLatent, scale, form)
+               .Union();
+         },
+         {h.op(q), h.op(kPositions), h.op(kSeqIds)},
+         {h.op(out)},
+         {wKvB}});
+  };
+  uint32_t oAbs = h.buffer("o_abs", kHeads * kV);
+  uint32_t oExp = h.buffer("o_exp", kHeads * kV);
+  mla(plan::AttentionForm::Absorbed, oAbs);
+  mla(plan::AttentionForm::Expanded, oExp);
+
+  // q_lat = Wuk_h^T q_nope_h; latent attention reading q_pe in place inside
+  // q (stride Dn+Dr); o = Wuv_h o_lat_h.
+  uint32_t qLat = h.buffer("q_lat", kHeads * kLatent);
+  uint32_t oLat = h.buffer("o_lat", kHeads * kLatent);
+  uint32_t oLatV = h.buffer("o_latent_path", kHeads * kV);
+  h.step({"q_abs",
+          StepParams::HeadGemmParams,
+          [](flatbuffers::FlatBufferBuilder &b) {
+            return plan::CreateHeadGemmParams(b, kHeads, kKvHead, 0, kNope,
+                                              true, kQHead)
+                .Union();
+          },
+          {h.op(q, 0, (kHeads - 1) * kQHead + kNope)},
+          {h.op(qLat)},
+          {wKvB}});
+  h.step({"latent_attn",
+          StepParams::MlaLatentAttentionParams,
+          [scale = float(ref.scale)](flatbuffers::FlatBufferBuilder &b) {
+            return plan::CreateMlaLatentAttentionParams(
+                       b, layer, kHeads, kLatent, kRope, scale, 0, 0, kQHead)
+                .Union();
+          },
+          {h.op(qLat), h.op(q, kNope, (kHeads - 1) * kQHead + kRope),
+           h.op(kPositions), h.op(kSeqIds)},
+          {h.op(oLat)},
+          {}});
+  h.step({"o_v",
+          StepParams::HeadGemmParams,
+          [](flatbuffers::FlatBufferBuilder &b) {
+            return plan::CreateHeadGemmParams(b, kHeads, kKvHead, kNope, kV,
+                                              false)
+                .Union();
+          },
+          {h.op(oLat)},
+          {h.op(oLatV)},
+          {wKvB}});
+  h.prepare(slots, maxSeqLen);
+
+  struct Run {
+    std::vector<int32_t> tokens, positions, seqIds;
+  };
+  const std::vector<Run> runs = {
+      // Prefill: slot 0 positions 0..4 and slot 1 positions 0..2, interleaved.
+      {{0, 1, 2, 3, 4, 5, 6, 7},
+       {0, 1, 0, 2, 1, 3, 4, 2},
+       {0, 0, 1, 0, 1, 0, 0, 1}},
+      // Decode: one token of each slot.
+      {{8, 9}, {5, 3}, {0, 1}},
+      // A chunk of slot 1 at a non-zero start position.
+      {{10, 11, 12}, {4, 5, 6}, {1, 1, 1}},
+  };
+  const auto &qTable = h.table("q"), &kvTable = h.table("kv");
+  for (size_t n = 0; n < runs.size(); ++n) {
+    const Run &run = runs[n];
+    h.run(run.tokens, run.positions, run.seqIds);
+    std::vector<double> expected;
+    for (size_t t = 0; t < run.tokens.size(); ++t)
+      ref.append(&kvTable[size_t(run.tokens[t]) * (kLatent + kRope)],
+                 run.seqIds[t], run.positions[t]);
+    for (size_t t = 0; t < run.tokens.size(); ++t) {
+      auto o = ref.attend(&qTable[size_t(run.tokens[t]) * kHeads * kQHead],
+                          run.seqIds[t], run.positions[t]);
+      expected.insert(expected.end(), o.begin(), o.end());
+    }
+    const std::string which = "run " + std::to_string(n);
+    auto absorbed = h.read("o_abs");
+    expectClose(absorbed, expected, 1e-5, which + " absorbed vs double");
+    expectClose(h.read("o_exp"), expected, 1e-5, which + " expanded vs double");
+    expectClose(h.read("o_exp"), absorbed, 1e-5,
+                which + " expanded vs absorbed");
+    expectClose(h.read("o_latent_path"), absorbed, 1e-5,
+                which + " HeadGemm+MlaLatentAttention vs absorbed");
+  }
+}
+
+} // namespace
+} // namespace moela::test
