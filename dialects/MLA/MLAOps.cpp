@@ -57,12 +57,12 @@ LogicalResult KvProjOp::verify() {
   int64_t d = dimOf(getInput().getType(), 1);
   int64_t r = dimOf(getLatent().getType(), 1);
   int64_t dr = dimOf(getKPe().getType(), 1);
-  if (failed(verifyWeightShape(*this, "kv_a_proj_with_mqa", getKvA(),
-                               {ShapedType::isDynamic(r) || ShapedType::isDynamic(dr)
-                                    ? kAny
-                                    : r + dr,
-                                d},
-                               "kv_a_proj_with_mqa is [R + Dr, D]")) ||
+  if (failed(verifyWeightShape(
+          *this, "kv_a_proj_with_mqa", getKvA(),
+          {ShapedType::isDynamic(r) || ShapedType::isDynamic(dr) ? kAny
+                                                                 : r + dr,
+           d},
+          "kv_a_proj_with_mqa is [R + Dr, D]")) ||
       failed(verifyWeightShape(*this, "kv_a_layernorm", getKvNorm(), {r},
                                "kv_a_layernorm is [R]")))
     return failure();
@@ -92,7 +92,8 @@ LogicalResult AttentionOp::verify() {
                                "k_pe is [T, Dr]")))
     return failure();
   if (q.isDynamicDim(1) || q.isDynamicDim(2) ||
-      getLatent().getType().isDynamicDim(1) || getKPe().getType().isDynamicDim(1))
+      getLatent().getType().isDynamicDim(1) ||
+      getKPe().getType().isDynamicDim(1))
     return emitOpError() << "needs static model dims H, Dn + Dr, R and Dr";
   int64_t h = getHeads(), dr = getRopeDim(), r = getLatentDim();
   int64_t dn = getNopeDim();
@@ -112,8 +113,10 @@ LogicalResult AttentionOp::verify() {
       failed(verifyTensorShape(*this, "result", getType(), {kAny, h * dv},
                                "result is [T, H * Dv]")))
     return failure();
-  if (getLayer() < 0)
-    return emitOpError() << "layer must be >= 0, got " << getLayer();
+  // I64Attr's getLayer() is unsigned; read the signed value.
+  if (getLayerAttr().getInt() < 0)
+    return emitOpError() << "layer must be >= 0, got "
+                         << getLayerAttr().getInt();
   if (getScale().convertToDouble() <= 0)
     return emitOpError() << "scale must be > 0";
   return success();

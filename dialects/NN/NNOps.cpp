@@ -23,7 +23,8 @@ LogicalResult EmbeddingOp::verify() {
 
 LogicalResult RmsNormOp::verify() {
   if (getType().getRank() < 1)
-    return emitOpError() << "input must be [.., N] (rank >= 1), got " << getType();
+    return emitOpError() << "input must be [.., N] (rank >= 1), got "
+                         << getType();
   int64_t n = dimOf(getType(), getType().getRank() - 1);
   if (getEps().convertToDouble() <= 0)
     return emitOpError() << "eps must be > 0, got " << getEps().convertToDouble();

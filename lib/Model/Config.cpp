@@ -10,6 +10,7 @@
 
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -51,6 +52,12 @@ public:
     raw_string_ostream os(text);
     os << value;
     return text;
+  }
+
+  /// Shows a number for messages: "1e-06", "32", "0.707" (formatv's default
+  /// would print 1e-06 as "0.00").
+  static std::string showNumber(double value) {
+    return formatv("{0}", format("%g", value)).str();
   }
 
   /// Takes over the first error of a reader of a nested object.
@@ -114,7 +121,7 @@ public:
   double positive(StringRef field, std::optional<double> fallback) {
     double d = number(field, fallback);
     if (!failed() && !(d > 0))
-      fail(field, formatv("= {0} must be > 0", d));
+      fail(field, "= " + showNumber(d) + " must be > 0");
     return d;
   }
 
@@ -155,13 +162,18 @@ public:
 /// Reads `rope_scaling` (or the newer `rope_parameters`) into `yarn`.
 void readRopeScaling(const json::Object &root, StringRef origin,
                      FieldReader &top, YarnConfig &yarn, double &ropeTheta) {
-  StringRef key = root.get("rope_scaling") ? "rope_scaling" : "rope_parameters";
+  // A null rope_scaling next to rope_parameters defers to the latter.
+  const json::Value *scaling = root.get("rope_scaling");
+  StringRef key = scaling && scaling->kind() != json::Value::Null
+                      ? "rope_scaling"
+                      : "rope_parameters";
   const json::Value *value = root.get(key);
   if (!value || value->kind() == json::Value::Null)
     return;
   const json::Object *object = value->getAsObject();
   if (!object) {
-    top.fail(key, "= " + FieldReader::show(*value) + " must be an object or null");
+    top.fail(key,
+             "= " + FieldReader::show(*value) + " must be an object or null");
     return;
   }
   std::string prefix = (key + ".").str();
@@ -169,7 +181,11 @@ void readRopeScaling(const json::Object &root, StringRef origin,
   // Newer transformers keep rope_theta inside rope_parameters.
   if (r.has("rope_theta") && !top.has("rope_theta"))
     ropeTheta = r.positive("rope_theta", std::nullopt);
-  StringRef typeKey = object->get("type") ? "type" : "rope_type";
+  // rope_scaling spells it "type", rope_parameters "rope_type".
+  StringRef typeKey = object->get("type")        ? "type"
+                      : object->get("rope_type") ? "rope_type"
+                      : key == "rope_scaling"    ? "type"
+                                                 : "rope_type";
   const json::Value *type = object->get(typeKey);
   std::optional<StringRef> typeName = type ? type->getAsString() : std::nullopt;
   if (!typeName) {
@@ -189,8 +205,9 @@ void readRopeScaling(const json::Object &root, StringRef origin,
     yarn.mscale = r.number("mscale", 1.0);
     yarn.mscaleAllDim = r.number("mscale_all_dim", 0.0);
     if (!r.failed() && !(yarn.betaFast > yarn.betaSlow))
-      r.fail("beta_fast", formatv("= {0} must be > beta_slow = {1}",
-                                  yarn.betaFast, yarn.betaSlow));
+      r.fail("beta_fast", "= " + FieldReader::showNumber(yarn.betaFast) +
+                              " must be > beta_slow = " +
+                              FieldReader::showNumber(yarn.betaSlow));
   }
   top.adopt(r);
 }
@@ -291,7 +308,8 @@ Expected<ModelConfig> parseModelConfig(StringRef text, StringRef origin) {
         c.architecture = s->str();
   if (c.architecture.empty())
     r.fail("architectures",
-           (archs ? "= " + FieldReader::show(*archs) : std::string("is missing")) +
+           (archs ? "= " + FieldReader::show(*archs)
+                  : std::string("is required and")) +
                " must name DeepseekV2ForCausalLM or DeepseekV3ForCausalLM");
   if (std::optional<StringRef> type = root->getString("model_type"))
     c.modelType = type->str();
