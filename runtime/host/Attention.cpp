@@ -5,11 +5,14 @@
 // the same numbers:
 //  - absorbed: q_abs = Wuk^T q_nope, so the scores are [q_abs | q_pe] . row_j
 //    (one dot product with the whole cache row), and the output is
-//    Wuv (sum_j P_j c_j). Cheap per query, used for decode.
+//    Wuv (sum_j P_j c_j). Cheap per query, used for decode. All heads of a
+//    token share the cache rows, so heads are processed in blocks: the rows
+//    are read once per block.
 //  - expanded: k_nope_j = Wuk c_j and v_j = Wuv c_j are computed once per step
-//    for the visible rows of each slot (one GEMM), then ordinary attention.
-// The score and weighted-sum loops are GEMM calls on the cache rows, so they
-// are vectorised like every GEMM. Work is parallel over (token, head).
+//    for the visible rows of each slot (one GEMM), then ordinary attention,
+//    for blocks of queries of one slot at a time (they share keys and values).
+// Scores and weighted sums are GEMM calls on the cache rows, so they are
+// vectorised like every GEMM.
 //
 //===----------------------------------------------------------------------===//
 #include "Kernels.h"
@@ -25,7 +28,9 @@ namespace moela::host {
 namespace {
 
 /// Work (multiply-adds) below which a parallel chunk costs more than it saves.
-constexpr int64_t kMinChunkWork = 1 << 17;
+constexpr int64_t kMinChunkWork = 1 << 20;
+/// Heads per task of latent attention; queries per task of expanded attention.
+constexpr int64_t kHeadBlock = 16, kQueryBlock = 4;
 
 int64_t grainFor(int64_t workPerTask) {
   return std::max<int64_t>(1,
@@ -39,19 +44,23 @@ int maxPosition(CIMat positions) {
   return p;
 }
 
-/// Softmax-weighted sum over the visible cache rows 0..pos of `slot`:
-/// scores[j] = scale * q . row_j with q = [q_lat | q_pe] [R_l + Dr], then
-/// ctx [R_l] = sum_j softmax(scores)_j c_j. scores has room for pos + 1.
-void attendLatent(const float *q, const KvLayer &cache, int slot, int pos,
-                  float scale, float *scores, float *ctx) {
+/// Latent attention of `heads` query rows of one token over the visible cache
+/// rows 0..pos of `slot`: scores [heads, pos+1] = scale * q . row_j with
+/// q [heads, R_l + Dr] = [q_lat | q_pe] per head, softmax per head, then
+/// ctx [heads, R_l] (row stride ldCtx) = P @ c.
+void attendLatent(const float *q, int64_t heads, const KvLayer &cache, int slot,
+                  int pos, float scale, float *scores, float *ctx,
+                  int64_t ldCtx) {
   const int64_t visible = int64_t(pos) + 1, width = cache.width();
   const float *rows = cache.row(slot, 0); // [visible, R_l + Dr]
-  gemmSerial(q, width, rows, width, scores, visible, 1, visible, width);
-  for (int64_t j = 0; j < visible; ++j)
-    scores[j] *= scale;
-  softmax(scores, visible);
-  // ctx [1, R_l] = P [1, visible] @ C [visible, R_l]
-  gemmNNSerial(scores, visible, rows, width, ctx, cache.latent, 1, cache.latent,
+  gemmSerial(q, width, rows, width, scores, visible, heads, visible, width);
+  for (int64_t h = 0; h < heads; ++h) {
+    float *sh = scores + h * visible;
+    for (int64_t j = 0; j < visible; ++j)
+      sh[j] *= scale;
+    softmax(sh, visible);
+  }
+  gemmNNSerial(scores, visible, rows, width, ctx, ldCtx, heads, cache.latent,
                visible);
 }
 
@@ -90,28 +99,36 @@ void kvAppend(CMat kv, CIMat positions, CIMat seqIds, const float *normW,
 void mlaAttentionAbsorbed(CMat q, CIMat positions, CIMat seqIds,
                           const Weight &kvB, const MlaDims &d,
                           const KvLayer &cache, Mat o) {
-  const int64_t tokens = q.rows, heads = d.heads, latent = d.latent;
+  const int64_t heads = d.heads, latent = d.latent, width = latent + d.rope;
   const int64_t qHead = d.nope + d.rope, kvHead = d.nope + d.v;
+  const int64_t blocks = (heads + kHeadBlock - 1) / kHeadBlock;
   const int maxPos = maxPosition(positions);
   const int64_t work =
-      (int64_t(maxPos) + 1) * (2 * latent + d.rope) + (d.nope + d.v) * latent;
-  parallelFor(tokens * heads, grainFor(work), [&](int64_t begin, int64_t end) {
-    std::vector<float> qFull(latent + d.rope); // [R_l + Dr] = [q_abs | q_pe]
-    std::vector<float> scores(size_t(maxPos) + 1), ctx(latent);
+      std::min(kHeadBlock, heads) *
+      ((int64_t(maxPos) + 1) * (2 * latent + d.rope) + kvHead * latent);
+  parallelFor(q.rows * blocks, grainFor(work), [&](int64_t begin, int64_t end) {
+    std::vector<float> qFull(kHeadBlock * width); // [hb, R_l + Dr]
+    std::vector<float> ctx(kHeadBlock * latent);  // [hb, R_l]
+    std::vector<float> scores(kHeadBlock * (size_t(maxPos) + 1));
     for (int64_t task = begin; task < end; ++task) {
-      const int64_t t = task / heads, h = task % heads;
-      const float *qh = q.row(t) + h * qHead;          // [Dn | Dr]
-      const float *wuk = kvB.row(h * kvHead);          // [Dn, R_l]
-      const float *wuv = kvB.row(h * kvHead + d.nope); // [Dv, R_l]
-      // q_abs [1, R_l] = q_nope [1, Dn] @ Wuk [Dn, R_l]
-      gemmNNSerial(qh, d.nope, wuk, latent, qFull.data(), latent, 1, latent,
-                   d.nope);
-      std::copy(qh + d.nope, qh + qHead, qFull.begin() + latent);
-      attendLatent(qFull.data(), cache, *seqIds.row(t), *positions.row(t),
-                   d.scale, scores.data(), ctx.data());
-      // out [1, Dv] = ctx [1, R_l] @ Wuv^T
-      gemmSerial(ctx.data(), latent, wuv, latent, o.row(t) + h * d.v, d.v, 1,
-                 d.v, latent);
+      const int64_t t = task / blocks, h0 = (task % blocks) * kHeadBlock;
+      const int64_t hb = std::min(kHeadBlock, heads - h0);
+      for (int64_t i = 0; i < hb; ++i) {
+        const float *qh = q.row(t) + (h0 + i) * qHead; // [Dn | Dr]
+        const float *wuk = kvB.row((h0 + i) * kvHead); // [Dn, R_l]
+        float *qi = qFull.data() + i * width;
+        // q_abs [1, R_l] = q_nope [1, Dn] @ Wuk [Dn, R_l]
+        gemmNNSerial(qh, d.nope, wuk, latent, qi, latent, 1, latent, d.nope);
+        std::copy(qh + d.nope, qh + qHead, qi + latent);
+      }
+      attendLatent(qFull.data(), hb, cache, *seqIds.row(t), *positions.row(t),
+                   d.scale, scores.data(), ctx.data(), latent);
+      for (int64_t i = 0; i < hb; ++i) {
+        const float *wuv = kvB.row((h0 + i) * kvHead + d.nope); // [Dv, R_l]
+        // out [1, Dv] = ctx [1, R_l] @ Wuv^T
+        gemmSerial(ctx.data() + i * latent, latent, wuv, latent,
+                   o.row(t) + (h0 + i) * d.v, d.v, 1, d.v, latent);
+      }
     }
   });
 }
@@ -137,32 +154,54 @@ void mlaAttentionExpanded(CMat q, CIMat positions, CIMat seqIds,
     Mat kvx{scratch.data(), visible, kvCols, kvCols};
     CMat latent{cache.row(slot, 0), visible, d.latent, cache.width()};
     gemm(latent, kvB, kvx);
+    const float *kPe =
+        cache.row(slot, 0) + d.latent; // [visible, Dr], stride width
 
-    const int64_t tasks = int64_t(tokens.size()) * heads;
-    const int64_t work = visible * (qHead + d.v);
-    parallelFor(tasks, grainFor(work), [&](int64_t begin, int64_t end) {
-      std::vector<float> scores(visible);
-      for (int64_t task = begin; task < end; ++task) {
-        const int64_t t = tokens[task / heads], h = task % heads;
-        const int64_t seen = int64_t(*positions.row(t)) + 1;
-        const float *qh = q.row(t) + h * qHead; // [Dn | Dr]
-        const float *kNope = kvx.row(0) + h * kvHead;
-        const float *v = kNope + d.nope;
-        // scores [1, seen] = q_nope . k_nope_j + q_pe . k_pe_j
-        gemmSerial(qh, qHead, kNope, kvCols, scores.data(), seen, 1, seen,
-                   d.nope);
-        if (d.rope)
-          gemmSerial(qh + d.nope, qHead, cache.row(slot, 0) + d.latent,
-                     cache.width(), scores.data(), seen, 1, seen, d.rope,
-                     scores.data(), seen);
-        for (int64_t j = 0; j < seen; ++j)
-          scores[j] *= d.scale;
-        softmax(scores.data(), seen);
-        // out [1, Dv] = P [1, seen] @ v [seen, Dv]
-        gemmNNSerial(scores.data(), seen, v, kvCols, o.row(t) + h * d.v, d.v, 1,
-                     d.v, seen);
-      }
-    });
+    // Tasks: (block of up to 4 of the slot's queries, head).
+    const int64_t blocks =
+        (int64_t(tokens.size()) + kQueryBlock - 1) / kQueryBlock;
+    const int64_t work = kQueryBlock * visible * (qHead + d.v);
+    parallelFor(
+        blocks * heads, grainFor(work), [&](int64_t begin, int64_t end) {
+          std::vector<float> qb(kQueryBlock * qHead); // [mb, Dn+Dr]
+          std::vector<float> ob(kQueryBlock * d.v);   // [mb, Dv]
+          std::vector<float> scores(kQueryBlock * visible);
+          for (int64_t task = begin; task < end; ++task) {
+            const int64_t b0 = (task / heads) * kQueryBlock, h = task % heads;
+            const int64_t mb =
+                std::min<int64_t>(kQueryBlock, tokens.size() - b0);
+            int64_t seenMax = 0;
+            for (int64_t i = 0; i < mb; ++i) {
+              const int64_t t = tokens[size_t(b0 + i)];
+              const float *qh = q.row(t) + h * qHead;
+              std::copy(qh, qh + qHead, qb.begin() + i * qHead);
+              seenMax = std::max<int64_t>(seenMax, *positions.row(t) + 1);
+            }
+            const float *kNope = kvx.row(0) + h * kvHead, *v = kNope + d.nope;
+            // scores [mb, seenMax] = q_nope . k_nope_j + q_pe . k_pe_j
+            gemmSerial(qb.data(), qHead, kNope, kvCols, scores.data(), seenMax,
+                       mb, seenMax, d.nope);
+            if (d.rope)
+              gemmSerial(qb.data() + d.nope, qHead, kPe, cache.width(),
+                         scores.data(), seenMax, mb, seenMax, d.rope,
+                         scores.data(), seenMax);
+            for (int64_t i = 0; i < mb; ++i) { // each query sees its own prefix
+              const int64_t seen =
+                  int64_t(*positions.row(tokens[size_t(b0 + i)])) + 1;
+              float *si = scores.data() + i * seenMax;
+              for (int64_t j = 0; j < seen; ++j)
+                si[j] *= d.scale;
+              softmax(si, seen);
+              std::fill(si + seen, si + seenMax, 0.0f);
+            }
+            // out [mb, Dv] = P [mb, seenMax] @ v [seenMax, Dv]
+            gemmNNSerial(scores.data(), seenMax, v, kvCols, ob.data(), d.v, mb,
+                         d.v, seenMax);
+            for (int64_t i = 0; i < mb; ++i)
+              std::copy(ob.begin() + i * d.v, ob.begin() + (i + 1) * d.v,
+                        o.row(tokens[size_t(b0 + i)]) + h * d.v);
+          }
+        });
   }
 }
 
@@ -171,22 +210,29 @@ void mlaLatentAttention(CMat qLat, int64_t latStride, CMat qPe,
                         int heads, float scale, const KvLayer &cache,
                         Mat oLat) {
   const int64_t latent = cache.latent, rope = cache.rope;
+  const int64_t width = latent + rope;
+  const int64_t blocks = (heads + kHeadBlock - 1) / kHeadBlock;
   const int maxPos = maxPosition(positions);
-  const int64_t work = (int64_t(maxPos) + 1) * (2 * latent + rope);
+  const int64_t work = std::min<int64_t>(kHeadBlock, heads) *
+                       (int64_t(maxPos) + 1) * (2 * latent + rope);
   parallelFor(
-      qLat.rows * heads, grainFor(work), [&](int64_t begin, int64_t end) {
-        std::vector<float> qFull(latent + rope); // [R_l + Dr] = [q_lat | q_pe]
-        std::vector<float> scores(size_t(maxPos) + 1);
+      qLat.rows * blocks, grainFor(work), [&](int64_t begin, int64_t end) {
+        std::vector<float> qFull(kHeadBlock * width); // [hb, R_l + Dr]
+        std::vector<float> scores(kHeadBlock * (size_t(maxPos) + 1));
         for (int64_t task = begin; task < end; ++task) {
-          const int64_t t = task / heads, h = task % heads;
-          const float *ql = qLat.row(t) + h * latStride;
-          std::copy(ql, ql + latent, qFull.begin());
-          if (rope) {
-            const float *qp = qPe.row(t) + h * peStride;
-            std::copy(qp, qp + rope, qFull.begin() + latent);
+          const int64_t t = task / blocks, h0 = (task % blocks) * kHeadBlock;
+          const int64_t hb = std::min<int64_t>(kHeadBlock, heads - h0);
+          for (int64_t i = 0; i < hb; ++i) { // gather [q_lat | q_pe] per head
+            const float *ql = qLat.row(t) + (h0 + i) * latStride;
+            std::copy(ql, ql + latent, qFull.begin() + i * width);
+            if (rope) {
+              const float *qp = qPe.row(t) + (h0 + i) * peStride;
+              std::copy(qp, qp + rope, qFull.begin() + i * width + latent);
+            }
           }
-          attendLatent(qFull.data(), cache, *seqIds.row(t), *positions.row(t),
-                       scale, scores.data(), oLat.row(t) + h * latent);
+          attendLatent(qFull.data(), hb, cache, *seqIds.row(t),
+                       *positions.row(t), scale, scores.data(),
+                       oLat.row(t) + h0 * latent, latent);
         }
       });
 }

@@ -1,11 +1,12 @@
 //===- Gemm.cpp - fp32 GEMM x @ W^T and the per-head GEMM -----------------===//
 //
 // Both operands of x @ W^T are row-major with K contiguous, so every output is
-// a dot product. The serial core computes 4x2 output tiles with 8-wide vector
-// accumulators (GCC/Clang vector extensions: the compiler emits SSE, or AVX2
-// with FMA in the x86-64-v3 clone), blocked over K so that a tile's operands
-// stay in L1. gemm() splits the output into row x column blocks for
-// parallelFor, each block big enough to be worth a thread.
+// a dot product. The serial core computes output tiles (4x2, or 1x8 for a
+// single row as in decode) with 8-wide vector accumulators (GCC/Clang vector
+// extensions: the compiler emits SSE, or AVX2 with FMA in the x86-64-v3 clone),
+// blocked over K so that a tile's operands stay in L1. gemm() splits the output
+// into row x column blocks for parallelFor, each block big enough to be worth a
+// thread.
 //
 //===----------------------------------------------------------------------===//
 #include "Kernels.h"
@@ -38,13 +39,15 @@ inline __attribute__((always_inline)) float sum8(Vec8 v) {
   return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
 }
 
-/// Tile rows of a and w: out[i][j] = sum_k a[i, k] w[j, k] for k < kLen.
-constexpr int kTileM = 4, kTileN = 2;
+/// Tile of MT rows of a and NT rows of w: out[i][j] = sum_k a[i, k] w[j, k]
+/// for k < kLen. MT x NT independent accumulators hide the FMA latency; the
+/// shapes used keep 8 to 12 of them in registers.
+constexpr int kMaxTileM = 4, kMaxTileN = 8;
 
 template <int MT, int NT>
 inline __attribute__((always_inline)) void
 dotTile(const float *a, int64_t lda, const float *w, int64_t ldw, int64_t kLen,
-        float out[kTileM][kTileN]) {
+        float out[kMaxTileM][kMaxTileN]) {
   Vec8 acc[MT][NT] = {};
   int64_t k = 0;
   for (; k + 8 <= kLen; k += 8) {
@@ -66,18 +69,28 @@ dotTile(const float *a, int64_t lda, const float *w, int64_t ldw, int64_t kLen,
     }
 }
 
+/// Tile width for a tile of mt rows: 1x8, 2x4, 3x4 or 4x2 accumulators.
+constexpr int tileN(int mt) { return mt == 1 ? 8 : mt == 4 ? 2 : 4; }
+
+/// A full-width tile of MT rows, or one weight row at a time at the edge.
 template <int MT>
 inline __attribute__((always_inline)) void
-dotTileN(int nt, const float *a, int64_t lda, const float *w, int64_t ldw,
-         int64_t kLen, float out[kTileM][kTileN]) {
-  if (nt == 2)
-    dotTile<MT, 2>(a, lda, w, ldw, kLen, out);
-  else
-    dotTile<MT, 1>(a, lda, w, ldw, kLen, out);
+dotTileRows(int nt, const float *a, int64_t lda, const float *w, int64_t ldw,
+            int64_t kLen, float out[kMaxTileM][kMaxTileN]) {
+  if (nt == tileN(MT)) {
+    dotTile<MT, tileN(MT)>(a, lda, w, ldw, kLen, out);
+    return;
+  }
+  for (int j = 0; j < nt; ++j) {
+    float col[kMaxTileM][kMaxTileN];
+    dotTile<MT, 1>(a, lda, w + j * ldw, ldw, kLen, col);
+    for (int i = 0; i < MT; ++i)
+      out[i][j] = col[i][0];
+  }
 }
 
 /// Work (multiply-adds) below which a parallel chunk costs more than it saves.
-constexpr int64_t kMinChunkWork = 1 << 18;
+constexpr int64_t kMinChunkWork = 1 << 20;
 
 } // namespace
 
@@ -91,29 +104,31 @@ void gemmSerial(const float *a, int64_t lda, const float *w, int64_t ldw,
         c[i * ldc + j] = add ? add[i * ldadd + j] : 0.0f;
     return;
   }
-  // K blocks of 512: a 4-row tile of a and 2 rows of w then take 24 KiB.
+  // K blocks of 512: a 4-row tile of a then takes 8 KiB of L1, and the
+  // weight rows of a column block (at most 32 x 2 KiB) stay in L2.
   constexpr int64_t kBlockK = 512;
   for (int64_t k0 = 0; k0 < k; k0 += kBlockK) {
     const int64_t kLen = std::min(kBlockK, k - k0);
     const bool first = k0 == 0;
-    for (int64_t j0 = 0; j0 < n; j0 += kTileN) {
-      const int nt = int(std::min<int64_t>(kTileN, n - j0));
-      for (int64_t i0 = 0; i0 < m; i0 += kTileM) {
-        const int mt = int(std::min<int64_t>(kTileM, m - i0));
-        float acc[kTileM][kTileN];
+    for (int64_t i0 = 0; i0 < m; i0 += kMaxTileM) {
+      const int mt = int(std::min<int64_t>(kMaxTileM, m - i0));
+      const int64_t width = tileN(mt);
+      for (int64_t j0 = 0; j0 < n; j0 += width) {
+        const int nt = int(std::min<int64_t>(width, n - j0));
+        float acc[kMaxTileM][kMaxTileN];
         const float *at = a + i0 * lda + k0, *wt = w + j0 * ldw + k0;
         switch (mt) {
         case 4:
-          dotTileN<4>(nt, at, lda, wt, ldw, kLen, acc);
+          dotTileRows<4>(nt, at, lda, wt, ldw, kLen, acc);
           break;
         case 3:
-          dotTileN<3>(nt, at, lda, wt, ldw, kLen, acc);
+          dotTileRows<3>(nt, at, lda, wt, ldw, kLen, acc);
           break;
         case 2:
-          dotTileN<2>(nt, at, lda, wt, ldw, kLen, acc);
+          dotTileRows<2>(nt, at, lda, wt, ldw, kLen, acc);
           break;
         default:
-          dotTileN<1>(nt, at, lda, wt, ldw, kLen, acc);
+          dotTileRows<1>(nt, at, lda, wt, ldw, kLen, acc);
           break;
         }
         for (int i = 0; i < mt; ++i) {

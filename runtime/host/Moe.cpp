@@ -20,7 +20,7 @@ namespace moela::host {
 namespace {
 
 /// Work (multiply-adds) below which a parallel chunk costs more than it saves.
-constexpr int64_t kMinChunkWork = 1 << 18;
+constexpr int64_t kMinChunkWork = 1 << 20;
 
 /// Copies row i of x to row i of y for each i, in parallel.
 void copyRows(int64_t rows, int64_t cols,

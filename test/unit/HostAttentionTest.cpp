@@ -18,7 +18,8 @@ namespace {
 
 using plan::StepParams;
 
-constexpr int kHeads = 3, kNope = 8, kRope = 6, kV = 5, kLatent = 12;
+// 18 heads: more than one block of 16 heads in the latent kernels.
+constexpr int kHeads = 18, kNope = 8, kRope = 6, kV = 5, kLatent = 12;
 constexpr int kQHead = kNope + kRope, kKvHead = kNope + kV;
 constexpr float kEps = 1e-6f;
 

@@ -33,6 +33,8 @@ struct TensorDesc {
   std::string name;
   std::vector<int64_t> shape;
   plan::DType dtype = plan::DType::F32;
+  std::string scaleName; // FP8 block scales; empty = none
+  std::vector<int64_t> scaleShape;
 };
 
 struct WeightDesc {
@@ -148,9 +150,17 @@ struct PlanDesc {
     std::vector<flatbuffers::Offset<plan::Weight>> ws;
     for (const WeightDesc &w : weights) {
       std::vector<flatbuffers::Offset<plan::TensorRef>> parts;
-      for (const TensorDesc &t : w.parts)
-        parts.push_back(plan::CreateTensorRef(
-            b, b.CreateString(t.name), t.dtype, b.CreateVector(t.shape)));
+      for (const TensorDesc &t : w.parts) {
+        flatbuffers::Offset<flatbuffers::String> scaleName;
+        flatbuffers::Offset<flatbuffers::Vector<int64_t>> scaleShape;
+        if (!t.scaleName.empty()) {
+          scaleName = b.CreateString(t.scaleName);
+          scaleShape = b.CreateVector(t.scaleShape);
+        }
+        parts.push_back(plan::CreateTensorRef(b, b.CreateString(t.name),
+                                              t.dtype, b.CreateVector(t.shape),
+                                              scaleName, scaleShape));
+      }
       ws.push_back(plan::CreateWeight(b, b.CreateVector(parts), w.experts));
     }
 
