@@ -55,6 +55,7 @@ json stepParamsJson(const plan::Step &step) {
   case T::KvAppendParams: {
     const auto *p = step.params_as_KvAppendParams();
     return {{"layer", p->layer()},
+            {"normalize", p->normalize()},
             {"eps", p->eps()},
             {"rope", ropeJson(p->rope())}};
   }

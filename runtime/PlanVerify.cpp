@@ -427,26 +427,30 @@ void checkStepFamily(StepChecker &s, const plan::Plan &plan,
   }
   case T::KvAppendParams: {
     const auto *p = step.params_as_KvAppendParams();
-    s.expect({"kv", "positions", "seq_ids"}, {}, 1);
+    s.expect({"latent", "k_pe", "positions", "seq_ids"}, {},
+             p->normalize() ? 1 : 0);
     const plan::KvCache &kv = kvCacheFor(s, plan, p->layer());
-    checkFloat(s, p->eps(), "eps");
-    s.weight(0, "kv_a_layernorm", false, 1);
-    s.weightRows(0, "kv_a_layernorm", kv.latent_dim(), "kv_cache latent_dim");
-    s.floating(s.in("kv"));
-    s.cols(s.in("kv"), int64_t(kv.latent_dim()) + kv.rope_dim(),
-           "kv_cache latent_dim + rope_dim");
-    if (kv.rope_dim() > 0) {
-      if (!p->rope())
-        s.error("has no rope");
+    if (kv.rope_dim() <= 0)
+      s.error("needs a kv_cache with rope_dim > 0");
+    if (p->normalize()) {
+      checkFloat(s, p->eps(), "eps");
+      s.weight(0, "kv_a_layernorm", false, 1);
+      s.weightRows(0, "kv_a_layernorm", kv.latent_dim(), "kv_cache latent_dim");
+    }
+    if (p->rope()) {
       checkRope(s, *p->rope());
       if (p->rope()->dim() != kv.rope_dim())
         s.error("rope dim ", p->rope()->dim(), " != kv_cache rope_dim ",
                 kv.rope_dim());
     }
-    for (const char *r : {"positions", "seq_ids"}) {
-      s.i32Vector(s.in(r));
-      s.rowsOf(s.in(r), s.in("kv"));
-    }
+    s.floating(s.in("latent"));
+    s.cols(s.in("latent"), kv.latent_dim(), "kv_cache latent_dim");
+    s.floating(s.in("k_pe"));
+    s.cols(s.in("k_pe"), kv.rope_dim(), "kv_cache rope_dim");
+    for (const char *r : {"k_pe", "positions", "seq_ids"})
+      s.rowsOf(s.in(r), s.in("latent"));
+    s.i32Vector(s.in("positions"));
+    s.i32Vector(s.in("seq_ids"));
     return;
   }
   case T::MlaAttentionParams: {

@@ -80,18 +80,21 @@ void softmax(float *s, int64_t n) {
     s[i] *= inv;
 }
 
-void kvAppend(CMat kv, CIMat positions, CIMat seqIds, const float *normW,
-              float eps, const RopeTable &rope, const KvLayer &cache) {
-  const int64_t latent = cache.latent, ropeDim = cache.rope;
-  parallelFor(kv.rows, std::max<int64_t>(1, 4096 / cache.width()),
+void kvAppend(CMat latent, CMat kPe, CIMat positions, CIMat seqIds,
+              const float *normW, float eps, const RopeTable *rope,
+              const KvLayer &cache) {
+  const int64_t r = cache.latent, dr = cache.rope;
+  parallelFor(latent.rows, std::max<int64_t>(1, 4096 / cache.width()),
               [&](int64_t begin, int64_t end) {
                 for (int64_t t = begin; t < end; ++t) {
-                  const float *src = kv.row(t); // [R_l + Dr]
                   float *dst = cache.row(*seqIds.row(t), *positions.row(t));
-                  rmsNormRow(src, normW, eps, latent, dst);
-                  std::copy(src + latent, src + latent + ropeDim, dst + latent);
-                  if (ropeDim)
-                    rope.rotate(dst + latent, t);
+                  if (normW)
+                    rmsNormRow(latent.row(t), normW, eps, r, dst);
+                  else
+                    std::copy(latent.row(t), latent.row(t) + r, dst);
+                  std::copy(kPe.row(t), kPe.row(t) + dr, dst + r);
+                  if (rope)
+                    rope->rotate(dst + r, t);
                 }
               });
 }

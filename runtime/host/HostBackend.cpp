@@ -386,11 +386,14 @@ void HostBackend::execute(ProgramState &p, const plan::Step &step,
 
   case StepParams::KvAppendParams: {
     const auto *params = step.params_as_KvAppendParams();
-    checkCacheIndices(inI(1), inI(2));
+    checkCacheIndices(inI(2), inI(3));
     host::RopeTable table;
-    table.build(state.invFreq, state.magnitude, inI(1));
-    host::kvAppend(in(0), inI(1), inI(2), weight(0).matrix().data,
-                   params->eps(), table, kvLayer(params->layer()));
+    if (params->rope())
+      table.build(state.invFreq, state.magnitude, inI(2));
+    host::kvAppend(in(0), in(1), inI(2), inI(3),
+                   params->normalize() ? weight(0).matrix().data : nullptr,
+                   params->eps(), params->rope() ? &table : nullptr,
+                   kvLayer(params->layer()));
     return;
   }
 

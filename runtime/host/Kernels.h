@@ -128,10 +128,14 @@ struct KvLayer {
   }
 };
 
-/// cache[seq[t]][pos[t]] = [RMSNorm(kv[t, :R_l], normW, eps) | rope(kv[t,
-/// R_l:])]. kv [T, R_l + Dr]; positions, seqIds [T] (checked by the backend).
-void kvAppend(CMat kv, CIMat positions, CIMat seqIds, const float *normW,
-              float eps, const RopeTable &rope, const KvLayer &cache);
+/// cache[seq[t]][pos[t]] = [normW ? RMSNorm(latent[t], normW, eps) : latent[t]
+/// |
+///                          rope ? rope(kPe[t]) : kPe[t]].
+/// latent [T, R_l]; kPe [T, Dr]; positions, seqIds [T] (checked by the
+/// backend).
+void kvAppend(CMat latent, CMat kPe, CIMat positions, CIMat seqIds,
+              const float *normW, float eps, const RopeTable *rope,
+              const KvLayer &cache);
 
 struct MlaDims {
   int heads = 0, nope = 0, rope = 0, v = 0, latent = 0;

@@ -109,15 +109,44 @@ TEST(HostAttention, AbsorbedExpandedLatentAgree) {
 
   const int layer = 1; // the second layer's cache, to check layer indexing
   RopeDesc rope = ref.rope;
+  // Fused: KvAppend normalises and rotates (layer 1).
   h.step({"kv_append",
           StepParams::KvAppendParams,
           [rope](flatbuffers::FlatBufferBuilder &b) {
-            return plan::CreateKvAppendParams(b, layer, kEps, rope.build(b))
+            return plan::CreateKvAppendParams(b, layer, kEps, rope.build(b),
+                                              /*normalize=*/true)
                 .Union();
           },
-          {h.op(kv), h.op(kPositions), h.op(kSeqIds)},
+          {h.op(kv, 0, kLatent), h.op(kv, kLatent, kRope), h.op(kPositions),
+           h.op(kSeqIds)},
           {},
           {wNorm}});
+  // Unfused: RmsNorm and Rope steps, then a plain KvAppend (layer 0).
+  uint32_t c = h.buffer("c", kLatent), kPe = h.buffer("k_pe", kRope);
+  h.step({"kv_norm",
+          StepParams::RmsNormParams,
+          [](flatbuffers::FlatBufferBuilder &b) {
+            return plan::CreateRmsNormParams(b, kEps).Union();
+          },
+          {h.op(kv, 0, kLatent)},
+          {h.op(c)},
+          {wNorm}});
+  h.step({"k_rope",
+          StepParams::RopeParams,
+          [rope](flatbuffers::FlatBufferBuilder &b) {
+            return plan::CreateRopeParams(b, rope.build(b)).Union();
+          },
+          {h.op(kv, kLatent, kRope), h.op(kPositions)},
+          {h.op(kPe)},
+          {}});
+  h.step({"kv_append.unfused",
+          StepParams::KvAppendParams,
+          [](flatbuffers::FlatBufferBuilder &b) {
+            return plan::CreateKvAppendParams(b, 0).Union();
+          },
+          {h.op(c), h.op(kPe), h.op(kPositions), h.op(kSeqIds)},
+          {},
+          {}});
   auto mla = [&](plan::AttentionForm form, uint32_t out) {
     h.step(
         {"mla",
@@ -135,6 +164,17 @@ TEST(HostAttention, AbsorbedExpandedLatentAgree) {
   uint32_t oExp = h.buffer("o_exp", kHeads * kV);
   mla(plan::AttentionForm::Absorbed, oAbs);
   mla(plan::AttentionForm::Expanded, oExp);
+  uint32_t oUnfused = h.buffer("o_unfused", kHeads * kV);
+  h.step({"mla.layer0",
+          StepParams::MlaAttentionParams,
+          [scale = float(ref.scale)](flatbuffers::FlatBufferBuilder &b) {
+            return plan::CreateMlaAttentionParams(b, 0, kHeads, kNope, kRope,
+                                                  kV, kLatent, scale)
+                .Union();
+          },
+          {h.op(q), h.op(kPositions), h.op(kSeqIds)},
+          {h.op(oUnfused)},
+          {wKvB}});
 
   // q_lat = Wuk_h^T q_nope_h; latent attention reading q_pe in place inside
   // q (stride Dn+Dr); o = Wuv_h o_lat_h.
@@ -206,6 +246,8 @@ TEST(HostAttention, AbsorbedExpandedLatentAgree) {
     expectClose(h.read("o_exp"), expected, 1e-5, which + " expanded vs double");
     expectClose(h.read("o_exp"), absorbed, 1e-5,
                 which + " expanded vs absorbed");
+    expectClose(h.read("o_unfused"), absorbed, 1e-6,
+                which + " unfused KvAppend vs fused");
     expectClose(h.read("o_latent_path"), absorbed, 1e-5,
                 which + " HeadGemm+MlaLatentAttention vs absorbed");
   }

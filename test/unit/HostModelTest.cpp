@@ -86,6 +86,7 @@ struct Variant {
   Attention attention = Attention::Absorbed;
   bool moeDispatch = false;  // MoeDispatch + GroupedGemm instead of MoeExperts
   bool fusedAddNorm = false; // o_proj's residual fused into the next RMSNorm
+  bool unfusedKvAppend = false; // kv norm and k_pe rope as steps of their own
 };
 
 /// Writes one program of a whole DeepSeek-V3 forward pass into `d`.
@@ -144,14 +145,34 @@ public:
       RopeDesc kRope = ropeDesc(1, int(rope), 0);
       const int layer = int(l);
       const float eps = float(c_.rmsNormEps);
-      step("kv_append", StepParams::KvAppendParams,
-           [=](auto &b) {
-             return plan::CreateKvAppendParams(b, layer, eps, kRope.build(b))
-                 .Union();
-           },
-           {p_.op(qkva, uint32_t(rq), uint32_t(lat + rope)), op(kPositions),
-            op(kSeqIds)},
-           {}, {weight(at + "kv_a_layernorm.weight", {lat})});
+      const plan::Operand latentIn = p_.op(qkva, uint32_t(rq), uint32_t(lat));
+      const plan::Operand kPeIn =
+          p_.op(qkva, uint32_t(rq + lat), uint32_t(rope));
+      const uint32_t kvNorm = weight(at + "kv_a_layernorm.weight", {lat});
+      if (v.unfusedKvAppend) {
+        const uint32_t cBuf = p_.add("c." + std::to_string(l), lat);
+        const uint32_t kBuf = p_.add("k_pe." + std::to_string(l), rope);
+        step("kv_a_layernorm", StepParams::RmsNormParams, normParams(false),
+             {latentIn}, {op(cBuf)}, {kvNorm});
+        step("k_rope", StepParams::RopeParams,
+             [kRope](auto &b) {
+               return plan::CreateRopeParams(b, kRope.build(b)).Union();
+             },
+             {kPeIn, op(kPositions)}, {op(kBuf)}, {});
+        step("kv_append", StepParams::KvAppendParams,
+             [=](auto &b) {
+               return plan::CreateKvAppendParams(b, layer).Union();
+             },
+             {op(cBuf), op(kBuf), op(kPositions), op(kSeqIds)}, {}, {});
+      } else {
+        step("kv_append", StepParams::KvAppendParams,
+             [=](auto &b) {
+               return plan::CreateKvAppendParams(b, layer, eps, kRope.build(b),
+                                                 /*normalize=*/true)
+                   .Union();
+             },
+             {latentIn, kPeIn, op(kPositions), op(kSeqIds)}, {}, {kvNorm});
+      }
       const uint32_t kvB = weight(
           {linear(at + "kv_b_proj.weight", {heads * (nope + vdim), lat})});
       const float scale = float(c_.softmaxScale());
@@ -495,8 +516,9 @@ TEST(HostModel, Fp8Batch3AbsorbedPrefillExpandedDecode) {
   runCase({"fp8w", "batch3", prefill, decode});
 }
 
-TEST(HostModel, Fp8SingleLatent) {
-  runCase({"fp8w", "single", {Attention::Latent}, {Attention::Latent, true}});
+TEST(HostModel, Fp8SingleLatentUnfusedKvAppend) {
+  Variant v{Attention::Latent, true, false, true};
+  runCase({"fp8w", "single", v, v});
 }
 
 } // namespace
