@@ -140,9 +140,9 @@ json operandsJson(const flatbuffers::Vector<const plan::Operand *> *ops) {
 std::string
 operandsText(const plan::Program &program,
              const flatbuffers::Vector<const plan::Operand *> *ops) {
+  if (!ops || ops->size() == 0)
+    return "-";
   std::string s;
-  if (!ops)
-    return s;
   for (const plan::Operand *o : *ops) {
     if (!s.empty())
       s += ' ';
@@ -157,6 +157,13 @@ std::string firstTensorName(const plan::Plan &root, uint32_t index) {
   return str(root.weights()->Get(index)->parts()->Get(0)->name());
 }
 
+std::string floatText(double v) {
+  std::ostringstream os;
+  os.precision(7);
+  os << v;
+  return os.str();
+}
+
 /// Compact "k=v" text of a params object (nested objects in parentheses).
 std::string paramsText(const json &j) {
   std::string s;
@@ -168,6 +175,8 @@ std::string paramsText(const json &j) {
       item = it.key() + "=(" + paramsText(*it) + ")";
     else if (it->is_string())
       item = it.key() + "=" + it->get<std::string>();
+    else if (it->is_number_float()) // float fields: 7 significant digits
+      item = it.key() + "=" + floatText(it->get<double>());
     else if (!it->is_null())
       item = it.key() + "=" + it->dump();
     if (!item.empty())

@@ -1,6 +1,8 @@
 //===- HostBackend.cpp - The CPU backend: every step in fp32 --------------===//
 #include "HostBackend.h"
 
+#include "BufferLayout.h"
+
 #include "moela/Runtime/Error.h"
 #include "moela/Runtime/HostBackend.h"
 #include "moela/Runtime/Rope.h"
@@ -142,21 +144,18 @@ void HostBackend::prepare(const Plan &plan, WeightSource &weights, int slots,
   for (const plan::Program *program : *plan.root().programs()) {
     ProgramState &state = programs_[program->name()->str()];
     state.program = program;
-    for (const plan::Buffer *b : *program->buffers()) {
+    const host::BufferLayout layout =
+        host::layoutBuffers(*program, reuseBuffers_);
+    state.floatArena.assign(layout.floatElements, 0.0f);
+    state.intArena.assign(layout.intElements, 0);
+    for (size_t i = 0; i < program->buffers()->size(); ++i) {
       Buffer buffer;
-      buffer.spec = b;
-      const int64_t maxRows =
-          b->row_factor() * (b->row_kind() == plan::RowKind::PerToken
-                                 ? program->max_tokens()
-                             : b->row_kind() == plan::RowKind::PerLogitRow
-                                 ? program->max_logit_rows()
-                                 : 1);
-      const size_t size = size_t(maxRows) * size_t(b->cols());
-      if (b->dtype() == plan::DType::I32)
-        buffer.ints.assign(size, 0);
+      buffer.spec = program->buffers()->Get(flatbuffers::uoffset_t(i));
+      if (buffer.spec->dtype() == plan::DType::I32)
+        buffer.ints = state.intArena.data() + layout.offset[i];
       else
-        buffer.floats.assign(size, 0.0f);
-      state.buffers.push_back(std::move(buffer));
+        buffer.floats = state.floatArena.data() + layout.offset[i];
+      state.buffers.push_back(buffer);
     }
     if (program->steps())
       for (const plan::Step *step : *program->steps()) {
@@ -175,14 +174,13 @@ void HostBackend::prepare(const Plan &plan, WeightSource &weights, int slots,
 
 host::Mat HostBackend::mat(ProgramState &p, const plan::Operand &op) const {
   Buffer &b = p.buffers[op.buffer()];
-  return {b.floats.data() + op.col_offset(), b.rows, int64_t(op.cols()),
+  return {b.floats + op.col_offset(), b.rows, int64_t(op.cols()),
           b.spec->cols()};
 }
 
 host::IMat HostBackend::imat(ProgramState &p, const plan::Operand &op) const {
   Buffer &b = p.buffers[op.buffer()];
-  return {b.ints.data() + op.col_offset(), b.rows, int64_t(op.cols()),
-          b.spec->cols()};
+  return {b.ints + op.col_offset(), b.rows, int64_t(op.cols()), b.spec->cols()};
 }
 
 host::KvLayer HostBackend::kvLayer(int layer) {
@@ -252,8 +250,7 @@ std::vector<float> HostBackend::run(const std::string &name,
                                            &in.seqIds, &in.logitRows};
   for (size_t i = 0; i < 4; ++i)
     std::copy(sources[i]->begin(), sources[i]->end(),
-              p.buffers[program.inputs()->Get(flatbuffers::uoffset_t(i))]
-                  .ints.begin());
+              p.buffers[program.inputs()->Get(flatbuffers::uoffset_t(i))].ints);
 
   if (program.steps())
     for (size_t i = 0; i < program.steps()->size(); ++i) {
@@ -268,8 +265,8 @@ std::vector<float> HostBackend::run(const std::string &name,
     }
 
   const Buffer &out = p.buffers[program.outputs()->Get(0)];
-  return std::vector<float>(out.floats.begin(),
-                            out.floats.begin() + out.rows * out.spec->cols());
+  return std::vector<float>(out.floats,
+                            out.floats + out.rows * out.spec->cols());
 }
 
 std::vector<float>
@@ -283,8 +280,8 @@ HostBackend::bufferContents(const std::string &program,
       continue;
     const size_t n = size_t(b.rows * b.spec->cols());
     if (b.spec->dtype() == plan::DType::I32)
-      return std::vector<float>(b.ints.begin(), b.ints.begin() + n);
-    return std::vector<float>(b.floats.begin(), b.floats.begin() + n);
+      return std::vector<float>(b.ints, b.ints + n);
+    return std::vector<float>(b.floats, b.floats + n);
   }
   fail("host backend: program '", program, "' has no buffer '", buffer, "'");
 }

@@ -29,9 +29,14 @@ public:
   std::vector<float> run(const std::string &program,
                          const StepInputs &inputs) override;
 
+  /// Whether buffers whose lifetimes do not overlap share memory (default
+  /// true). Set before prepare(); false keeps every intermediate readable.
+  void setBufferReuse(bool reuse) { reuseBuffers_ = reuse; }
+
   /// Buffer `buffer` of `program` as the last run left it, [rows, cols]
   /// row-major (I32 values converted to float): for tests, and for comparing
-  /// intermediates with reference dumps.
+  /// intermediates with reference dumps (with buffer reuse off; with it on
+  /// only the program's inputs and output are sure to be intact).
   std::vector<float> bufferContents(const std::string &program,
                                     const std::string &buffer) const;
 
@@ -48,11 +53,12 @@ private:
   };
 
   /// An activation buffer, allocated at its largest row count.
+  /// An activation buffer: its place in the program's arenas.
   struct Buffer {
     const plan::Buffer *spec = nullptr;
-    std::vector<float> floats; // [maxRows * cols] for float buffers
-    std::vector<int32_t> ints; // [maxRows * cols] for I32 buffers
-    int64_t rows = 0;          // in the current run
+    float *floats = nullptr; // [maxRows, cols] for float buffers
+    int32_t *ints = nullptr; // [maxRows, cols] for I32 buffers
+    int64_t rows = 0;        // in the current run
   };
 
   /// What a step needs beyond its plan entry: its RoPE frequencies.
@@ -63,6 +69,8 @@ private:
 
   struct ProgramState {
     const plan::Program *program = nullptr;
+    std::vector<float> floatArena; // every float buffer (BufferLayout.h)
+    std::vector<int32_t> intArena; // every I32 buffer
     std::vector<Buffer> buffers;
     std::vector<StepState> steps;
   };
@@ -77,6 +85,7 @@ private:
   void checkCacheIndices(host::CIMat positions, host::CIMat seqIds) const;
 
   const Plan *plan_ = nullptr;
+  bool reuseBuffers_ = true;
   int slots_ = 0, maxSeqLen_ = 0;
   std::vector<BoundWeight> weights_;
   std::vector<std::vector<float>>

@@ -76,6 +76,7 @@ public:
   void prepare(int slots = 1, int maxSeqLen = 64) {
     plan.programs = {program};
     loaded.emplace(Plan::fromBytes(plan.build(), "test.plan"));
+    backend.setBufferReuse(false); // tests read intermediates back
     backend.prepare(*loaded, weights, slots, maxSeqLen);
   }
 
