@@ -6,6 +6,8 @@
 //===----------------------------------------------------------------------===//
 #include "HostTestHarness.h"
 
+#include "host/BufferLayout.h"
+
 #include "moela/Runtime/Error.h"
 
 #include <gtest/gtest.h>
@@ -461,6 +463,68 @@ TEST(HostBackendInputs, Errors) {
   in = StepInputs{};
   EXPECT_EQ(runError(h, in), "program 'p': needs at least 1 token, got 0");
   EXPECT_THROW(h.backend.run("decode", ok), Error);
+}
+
+} // namespace
+} // namespace moela::test
+
+namespace moela::test {
+namespace {
+
+// Tests that buffers share memory only when their lifetimes do not overlap,
+// and that a chain of steps gives the same logits with and without reuse.
+TEST(HostBufferLayout, ReuseKeepsLiveBuffersApart) {
+  const int d = 12, t = 5;
+  auto build = [&](Harness &h) {
+    h.plan.config.vocabSize = d;
+    h.program.buffers[kLogits].cols = d;
+    uint32_t x = h.input("x", d);
+    uint32_t prev = x;
+    for (int i = 0; i < 6; ++i) { // x -> a0 -> a1 ... each a GEMM of the last
+      uint32_t next = h.buffer("a" + std::to_string(i), d);
+      uint32_t w = h.weight("w" + std::to_string(i), {d, d}, 0.3f);
+      h.step({"gemm" + std::to_string(i),
+              StepParams::GemmParams,
+              gemmParams(false, i % 2 == 1), // odd steps add x as residual
+              i % 2 == 1 ? std::vector<plan::Operand>{h.op(prev), h.op(x)}
+                         : std::vector<plan::Operand>{h.op(prev)},
+              {h.op(next)},
+              {w}});
+      prev = next;
+    }
+    h.step({"last",
+            StepParams::GatherRowsParams,
+            [](auto &b) { return plan::CreateGatherRowsParams(b).Union(); },
+            {h.op(prev), h.op(kLogitRows)},
+            {h.op(kLogits)},
+            {}});
+  };
+  Harness reused(8, 8, 3), separate(8, 8, 3);
+  build(reused);
+  build(separate);
+  separate.prepare();
+  reused.plan.programs = {reused.program};
+  reused.loaded.emplace(Plan::fromBytes(reused.plan.build(), "test.plan"));
+  reused.backend.prepare(*reused.loaded, reused.weights, 1, 64); // reuse on
+  const std::vector<int32_t> rows = {4, 0, 2};
+  auto a = reused.run(Harness::iota(t), {}, {}, rows);
+  auto b = separate.run(Harness::iota(t), {}, {}, rows);
+  EXPECT_EQ(a, b);
+
+  const plan::Program &program = *reused.loaded->root().programs()->Get(0);
+  host::BufferLayout layout = host::layoutBuffers(program, true);
+  host::BufferLayout own = host::layoutBuffers(program, false);
+  EXPECT_LT(layout.floatElements, own.floatElements);
+  // x (buffer 5) is read by every odd step: nothing written meanwhile may
+  // share its memory; a0 (6) is dead after step 2 and a2 (8) may reuse it.
+  auto overlaps = [&](size_t i, size_t j) {
+    return layout.offset[i] < layout.offset[j] + layout.elements[j] &&
+           layout.offset[j] < layout.offset[i] + layout.elements[i];
+  };
+  for (size_t i = 6; i < 12; ++i)
+    EXPECT_FALSE(overlaps(5, i)) << "buffer " << i;
+  for (size_t i = 6; i < 11; ++i)
+    EXPECT_FALSE(overlaps(i, i + 1)) << "buffers " << i << ", " << i + 1;
 }
 
 } // namespace
