@@ -39,6 +39,11 @@ cl::opt<std::string> dumpIrDir(
     cl::desc("Write the IR after import and after every pass, one numbered "
              ".mlir file each, to this directory"),
     cl::value_desc("dir"));
+cl::list<std::string> disablePasses(
+    "disable-pass", cl::CommaSeparated,
+    cl::desc("Leave optional passes of the default pipeline out (e.g. "
+             "moela-fuse-rope,moela-mla-absorb)"),
+    cl::value_desc("pass"));
 cl::opt<bool> explain("explain",
                       cl::desc("Print the per-device memory report to stderr"));
 
@@ -74,6 +79,7 @@ int main(int argc, char **argv) {
   options.maxPrefillTokens = maxPrefillTokens;
   options.maxBatch = maxBatch;
   options.dumpIrDir = dumpIrDir;
+  options.disable.assign(disablePasses.begin(), disablePasses.end());
   options.explain = explain;
   return moela::runCompiler(options, context, configurePassManager);
 }

@@ -89,6 +89,15 @@ int runCompiler(const CompileOptions &options, MLIRContext &context,
   if (options.target != "host" && options.target != "sm_90a")
     return fail("--target=" + options.target + " is not supported (host, sm_90a)");
 
+  for (const std::string &name : options.disable)
+    if (!llvm::is_contained(optionalPassNames(), name)) {
+      std::string known;
+      for (StringRef n : optionalPassNames())
+        known += (known.empty() ? "" : ", ") + n.str();
+      return fail("--disable-pass=" + name +
+                  " is not an optional pass of the default pipeline (" + known + ")");
+    }
+
   PassManager pm(&context);
   std::unique_ptr<DumpIrInstrumentation> dumper;
   if (!options.dumpIrDir.empty()) {
@@ -105,6 +114,7 @@ int runCompiler(const CompileOptions &options, MLIRContext &context,
   pipeline.target = options.target;
   pipeline.maxPrefillTokens = options.maxPrefillTokens;
   pipeline.maxBatch = options.maxBatch;
+  pipeline.disable = options.disable;
   buildDefaultPipeline(pm, pipeline);
   if (failed(pm.run(*module)))
     return fail("the pass pipeline failed (see the error above)");

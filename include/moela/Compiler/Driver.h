@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace mlir {
 class MLIRContext;
@@ -25,6 +26,7 @@ struct CompileOptions {
   std::string target = "sm_90a";
   int64_t maxPrefillTokens = 2048;
   int64_t maxBatch = 64;
+  std::vector<std::string> disable; // optional passes to leave out, by name
   std::string dumpIrDir;     // one numbered .mlir per pass when not empty
   bool explain = false;      // print the memory report to stderr
 };

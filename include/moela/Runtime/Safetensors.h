@@ -119,6 +119,20 @@ private:
   std::unordered_map<std::string, const SafetensorsFile *> byName_;
 };
 
+/// A tensor to write: `data` holds numel * dtypeSize(dtype) bytes, row-major.
+struct TensorToWrite {
+  std::string name;
+  DType dtype = DType::F32;
+  std::vector<int64_t> shape;
+  const void *data = nullptr;
+};
+
+/// Writes `tensors` as one safetensors file at `path` (8-byte header length,
+/// JSON header, data in the given order). Throws Error naming the path if it
+/// cannot be written.
+void writeSafetensors(const std::string &path,
+                      const std::vector<TensorToWrite> &tensors);
+
 } // namespace moela
 
 #endif // MOELA_RUNTIME_SAFETENSORS_H

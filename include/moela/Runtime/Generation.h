@@ -1,0 +1,43 @@
+//===- Generation.h - Prompt in, tokens out (spec 4) ----------------------===//
+#ifndef MOELA_RUNTIME_GENERATION_H
+#define MOELA_RUNTIME_GENERATION_H
+
+#include "moela/Runtime/Engine.h"
+#include "moela/Runtime/Sampler.h"
+
+#include <functional>
+#include <vector>
+
+namespace moela {
+
+struct GenerationOptions {
+  int maxNewTokens = 64;
+  SamplingOptions sampling;
+  int32_t eosId = 1;
+  bool ignoreEos = false; // run all maxNewTokens steps even after EOS
+  bool keepLogits = false;
+};
+
+struct GenerationResult {
+  std::vector<std::vector<int32_t>> ids;              // [B][<= maxNewTokens]
+  std::vector<std::vector<std::vector<float>>> logits; // [B][steps][V] if kept
+};
+
+/// Feeds prompts[b] to sequence b, then samples up to maxNewTokens tokens per
+/// sequence, feeding each back, until EOS (which is kept in ids but not fed)
+/// or the context is full. `onToken(b, id)` sees every token as it is made.
+GenerationResult generate(Engine &engine,
+                          const std::vector<std::vector<int32_t>> &prompts,
+                          const GenerationOptions &options,
+                          const std::function<void(int, int32_t)> &onToken = {});
+
+/// Feeds prompts[b], then forced[b][k] one per step (teacher forcing), and
+/// returns the logits [B][N+1][V]: index 0 after the prompt, index k after
+/// forced[:, k-1]; ids are the argmax of each.
+GenerationResult teacherForce(Engine &engine,
+                              const std::vector<std::vector<int32_t>> &prompts,
+                              const std::vector<std::vector<int32_t>> &forced);
+
+} // namespace moela
+
+#endif // MOELA_RUNTIME_GENERATION_H

@@ -1,0 +1,340 @@
+//===- moela-run.cpp - Generate text from a compiled plan -----------------===//
+//
+// moela-run model.plan --weights DIR --prompt "..."   (or --random-weights)
+// Modes: one prompt (streamed), --interactive chat, --input-file (batched),
+// --prompt-ids / --teacher-force with --logits-out / --ids-out for scoring,
+// --dump-plan [--json]. Every error is one line on stderr and exit code 1.
+//
+//===----------------------------------------------------------------------===//
+#include "moela/Runtime/Backends.h"
+#include "moela/Runtime/Engine.h"
+#include "moela/Runtime/Error.h"
+#include "moela/Runtime/Generation.h"
+#include "moela/Runtime/Plan.h"
+#include "moela/Runtime/Safetensors.h"
+#include "moela/Runtime/ThreadPool.h"
+#include "moela/Runtime/Tokenizer.h"
+#include "moela/Runtime/Weights.h"
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+using namespace moela;
+using json = nlohmann::json;
+
+namespace {
+
+struct Options {
+  std::string plan, weights, tokenizer, backend = "auto";
+  bool randomWeights = false;
+  uint64_t seed = 0;
+  std::string prompt, system, inputFile, promptIds, teacherForce, logitsOut, idsOut;
+  bool chat = false, interactive = false, ignoreEos = false;
+  int maxNewTokens = 64, topK = 0, maxSeqLen = 0, threads = 0;
+  float temperature = 0.0f, topP = 1.0f;
+  bool dumpPlan = false, dumpJson = false;
+};
+
+/// A JSON array of arrays of token ids from `path` ("[[0, 5, 7], ...]").
+std::vector<std::vector<int32_t>> readIdArrays(const std::string &path,
+                                               const char *what) {
+  std::ifstream in(path);
+  if (!in)
+    fail(path, ": cannot open ", what);
+  json doc = json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded() || !doc.is_array() || doc.empty())
+    fail(path, ": ", what, " must be a JSON array of arrays of token ids");
+  std::vector<std::vector<int32_t>> rows;
+  for (size_t b = 0; b < doc.size(); ++b) {
+    if (!doc[b].is_array())
+      fail(path, ": element ", b, " is not an array of token ids");
+    std::vector<int32_t> row;
+    for (const json &id : doc[b]) {
+      if (!id.is_number_integer() || id.get<int64_t>() < 0 ||
+          id.get<int64_t>() > INT32_MAX)
+        fail(path, ": element ", b, " holds ", id.dump(), ", not a token id");
+      row.push_back(id.get<int32_t>());
+    }
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+/// The tokenizer: --tokenizer, else one next to the weights, else the
+/// DeepSeek-V3 tokenizer bundled with moela when the vocabulary fits.
+std::unique_ptr<Tokenizer> openTokenizer(const Options &o, const ModelConfig &config) {
+  namespace fs = std::filesystem;
+  std::string dir = o.tokenizer;
+  if (dir.empty() && !o.weights.empty() && fs::is_directory(o.weights) &&
+      fs::exists(fs::path(o.weights) / "tokenizer.json"))
+    dir = o.weights;
+  if (dir.empty() && fs::exists(fs::path(MOELA_DEFAULT_TOKENIZER) / "tokenizer.json"))
+    dir = MOELA_DEFAULT_TOKENIZER;
+  if (dir.empty())
+    fail("no tokenizer found: pass --tokenizer DIR (a folder with tokenizer.json)");
+  auto tokenizer = std::make_unique<Tokenizer>(dir);
+  if (tokenizer->vocabSize() > config.vocabSize)
+    fail("the tokenizer in ", dir, " has ", tokenizer->vocabSize(),
+         " tokens but the model only ", config.vocabSize,
+         ": pass the model's own --tokenizer");
+  return tokenizer;
+}
+
+std::vector<int32_t> encodePrompt(const Tokenizer &tokenizer, const Options &o,
+                                  const std::string &text) {
+  if (!o.chat)
+    return tokenizer.encode(text, /*addBos=*/true);
+  std::vector<ChatMessage> messages;
+  if (!o.system.empty())
+    messages.push_back({"system", o.system});
+  messages.push_back({"user", text});
+  return tokenizer.encode(tokenizer.applyChatTemplate(messages, true), false);
+}
+
+void printStats(const Engine &engine, const Backend &backend) {
+  const EngineStats &s = engine.stats();
+  auto rate = [](int64_t n, double t) { return t > 0 ? n / t : 0.0; };
+  std::fprintf(stderr,
+               "moela-run: prefill %lld tokens in %.3f s (%.1f tokens/s), decode "
+               "%lld tokens in %.3f s (%.1f tokens/s) [%s backend, %d threads]\n",
+               static_cast<long long>(s.prefillTokens), s.prefillSeconds,
+               rate(s.prefillTokens, s.prefillSeconds),
+               static_cast<long long>(s.decodeTokens), s.decodeSeconds,
+               rate(s.decodeTokens, s.decodeSeconds), backend.name().c_str(),
+               hostThreadCount());
+}
+
+void writeOutputs(const Options &o, const GenerationResult &result, int64_t vocab) {
+  if (!o.idsOut.empty()) {
+    std::ofstream out(o.idsOut);
+    out << json(result.ids).dump() << "\n";
+    if (!out)
+      fail(o.idsOut, ": cannot write");
+  }
+  if (!o.logitsOut.empty()) {
+    // [B, steps, V]; every sequence has the same number of steps here.
+    size_t batch = result.logits.size(), steps = result.logits[0].size();
+    std::vector<float> flat;
+    flat.reserve(batch * steps * vocab);
+    for (const auto &seq : result.logits) {
+      if (seq.size() != steps)
+        fail("--logits-out needs the same number of steps for every sequence "
+             "(use --ignore-eos)");
+      for (const auto &row : seq)
+        flat.insert(flat.end(), row.begin(), row.end());
+    }
+    writeSafetensors(o.logitsOut,
+                     {{"logits", DType::F32,
+                       {static_cast<int64_t>(batch), static_cast<int64_t>(steps), vocab},
+                       flat.data()}});
+  }
+}
+
+/// Multi-turn chat on one sequence: each turn appends only its new tokens
+/// (prefill from the current position).
+void runInteractive(Engine &engine, const Tokenizer &tokenizer, const Options &o,
+                    GenerationOptions gen) {
+  std::string line;
+  bool first = true;
+  std::cout << "moela chat: /clear starts over, /exit quits\n";
+  while (true) {
+    std::cout << "> " << std::flush;
+    if (!std::getline(std::cin, line) || line == "/exit")
+      break;
+    if (line == "/clear") {
+      engine.reset(0);
+      first = true;
+      continue;
+    }
+    if (line.empty())
+      continue;
+    // The first turn carries BOS and the system prompt; later turns close the
+    // previous answer with EOS, as the chat template does.
+    std::string text;
+    if (first) {
+      std::vector<ChatMessage> messages;
+      if (!o.system.empty())
+        messages.push_back({"system", o.system});
+      messages.push_back({"user", line});
+      text = tokenizer.applyChatTemplate(messages, true);
+    } else {
+      text = "<｜end▁of▁sentence｜><｜User｜>" + line + "<｜Assistant｜>";
+    }
+    try {
+      StreamDecoder decoder(tokenizer, /*skipSpecial=*/true);
+      generate(engine, {tokenizer.encode(text, false)}, gen, [&](int, int32_t id) {
+        std::cout << decoder.push(id) << std::flush;
+      });
+      std::cout << decoder.flush() << "\n";
+      first = false;
+    } catch (const Error &e) {
+      std::cout << "\n";
+      std::cerr << "moela-run: " << e.what() << " (conversation cleared)\n";
+      engine.reset(0);
+      first = true;
+    }
+  }
+}
+
+int run(const Options &o) {
+  if (o.threads > 0)
+    setenv("MOELA_NUM_THREADS", std::to_string(o.threads).c_str(), 1);
+  Plan plan = Plan::load(o.plan);
+  if (o.dumpPlan) {
+    if (o.dumpJson)
+      dumpPlanJson(plan, std::cout);
+    else
+      dumpPlan(plan, std::cout);
+    return 0;
+  }
+  const ModelConfig &config = plan.config();
+  if (o.weights.empty() == !o.randomWeights)
+    fail("give exactly one of --weights DIR and --random-weights");
+  int modes = !o.prompt.empty() + o.interactive + !o.inputFile.empty() +
+              !o.promptIds.empty();
+  if (modes != 1)
+    fail("give exactly one of --prompt, --interactive, --input-file and --prompt-ids");
+  if (!o.teacherForce.empty() && o.promptIds.empty())
+    fail("--teacher-force needs --prompt-ids");
+
+  // Prompts first: bad input fails before weights are read.
+  std::unique_ptr<Tokenizer> tokenizer;
+  std::vector<std::vector<int32_t>> prompts, forced;
+  if (o.promptIds.empty())
+    tokenizer = openTokenizer(o, config);
+  if (!o.promptIds.empty()) {
+    prompts = readIdArrays(o.promptIds, "--prompt-ids");
+    for (const auto &p : prompts)
+      if (p.size() != prompts[0].size() || p.empty())
+        fail(o.promptIds, ": the prompts must be non-empty and of equal length");
+    if (!o.teacherForce.empty())
+      forced = readIdArrays(o.teacherForce, "--teacher-force");
+  } else if (!o.prompt.empty()) {
+    prompts.push_back(encodePrompt(*tokenizer, o, o.prompt));
+  } else if (!o.inputFile.empty()) {
+    std::ifstream in(o.inputFile);
+    if (!in)
+      fail(o.inputFile, ": cannot open --input-file");
+    for (std::string line; std::getline(in, line);)
+      if (!line.empty())
+        prompts.push_back(encodePrompt(*tokenizer, o, line));
+    if (prompts.empty())
+      fail(o.inputFile, ": no prompts (one per line)");
+  }
+  for (const auto &p : prompts)
+    for (int32_t id : p)
+      if (id >= config.vocabSize)
+        fail("token id ", id, " is outside the model's vocabulary of ",
+             config.vocabSize);
+
+  int maxSeqLen = o.maxSeqLen > 0
+                      ? o.maxSeqLen
+                      : static_cast<int>(std::min<int64_t>(config.maxPositionEmbeddings, 4096));
+  if (maxSeqLen > config.maxPositionEmbeddings)
+    fail("--max-seq-len ", maxSeqLen, " exceeds the model's max_position_embeddings = ",
+         config.maxPositionEmbeddings);
+  for (const auto &p : prompts)
+    if (static_cast<int>(p.size()) > maxSeqLen)
+      fail("the prompt has ", p.size(), " tokens but the context holds ", maxSeqLen,
+           " (--max-seq-len)");
+
+  std::string note;
+  std::unique_ptr<Backend> backend = createBackend(o.backend, plan, &note);
+  if (!note.empty())
+    std::cerr << "moela-run: " << note << "\n";
+  std::unique_ptr<WeightSource> weights =
+      o.randomWeights ? makeRandomWeights(o.seed) : openCheckpoint(o.weights);
+  int slots = std::max<int>(1, static_cast<int>(prompts.size()));
+  Engine engine(plan, *backend, *weights, slots, maxSeqLen);
+
+  GenerationOptions gen;
+  gen.maxNewTokens = o.maxNewTokens;
+  gen.sampling = {o.temperature, o.topK, o.topP, o.seed};
+  gen.eosId = static_cast<int32_t>(config.eosTokenId);
+  gen.ignoreEos = o.ignoreEos;
+  gen.keepLogits = !o.logitsOut.empty();
+
+  if (o.interactive) {
+    runInteractive(engine, *tokenizer, o, gen);
+  } else if (!forced.empty() || !o.teacherForce.empty()) {
+    writeOutputs(o, teacherForce(engine, prompts, forced), config.vocabSize);
+  } else if (tokenizer && prompts.size() == 1) {
+    StreamDecoder decoder(*tokenizer, /*skipSpecial=*/true);
+    GenerationResult result = generate(engine, prompts, gen, [&](int, int32_t id) {
+      std::cout << decoder.push(id) << std::flush;
+    });
+    std::cout << decoder.flush() << "\n";
+    writeOutputs(o, result, config.vocabSize);
+  } else {
+    GenerationResult result = generate(engine, prompts, gen);
+    if (tokenizer)
+      for (size_t b = 0; b < result.ids.size(); ++b)
+        std::cout << "[" << b << "] " << tokenizer->decode(result.ids[b], true) << "\n";
+    else if (o.idsOut.empty())
+      for (const auto &ids : result.ids)
+        std::cout << json(ids).dump() << "\n";
+    writeOutputs(o, result, config.vocabSize);
+  }
+  printStats(engine, *backend);
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  Options o;
+  CLI::App app{"moela-run: generate text from a compiled moela plan"};
+  app.add_option("plan", o.plan, "The plan written by moela-compile")->required();
+  app.add_option("--weights", o.weights, "Checkpoint directory or .safetensors file");
+  app.add_flag("--random-weights", o.randomWeights,
+               "Deterministic random weights (by --seed) instead of a checkpoint");
+  app.add_option("--seed", o.seed, "Seed of --random-weights and of sampling");
+  app.add_option("--tokenizer", o.tokenizer,
+                 "Folder with tokenizer.json (default: next to the weights, else "
+                 "the bundled DeepSeek-V3 tokenizer)");
+  app.add_option("--prompt", o.prompt, "Text to continue");
+  app.add_flag("--chat", o.chat, "Wrap prompts in the DeepSeek-V3 chat template");
+  app.add_option("--system", o.system, "System prompt for --chat and --interactive");
+  app.add_flag("--interactive", o.interactive,
+               "Multi-turn chat on stdin (/clear, /exit)");
+  app.add_option("--input-file", o.inputFile, "One prompt per line, run as a batch");
+  app.add_option("--prompt-ids", o.promptIds,
+                 "JSON array of B equal-length arrays of token ids");
+  app.add_option("--teacher-force", o.teacherForce,
+                 "JSON array of B arrays of N ids, fed one per decode step");
+  app.add_option("--logits-out", o.logitsOut,
+                 "Write the F32 tensor 'logits' [B, steps, vocab] as safetensors");
+  app.add_option("--ids-out", o.idsOut, "Write the generated ids as JSON (B arrays)");
+  app.add_option("--max-new-tokens", o.maxNewTokens, "Tokens to generate")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--temperature", o.temperature, "0 = greedy (default)");
+  app.add_option("--top-k", o.topK, "Sample among the k most likely tokens");
+  app.add_option("--top-p", o.topP, "Sample within probability mass p");
+  app.add_flag("--ignore-eos", o.ignoreEos, "Keep generating after EOS");
+  app.add_option("--backend", o.backend, "host | cuda | auto (default)");
+  app.add_option("--max-seq-len", o.maxSeqLen,
+                 "Context length of the KV cache (default min(4096, model))");
+  app.add_option("--threads", o.threads, "Host threads (default: all cores)");
+  app.add_flag("--dump-plan", o.dumpPlan, "Print the plan and exit");
+  app.add_flag("--json", o.dumpJson, "With --dump-plan: as JSON");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success &) {
+    std::cout << app.help();
+    return 0;
+  } catch (const CLI::ParseError &e) {
+    std::cerr << "moela-run: " << e.what() << "\n";
+    return 1;
+  }
+  try {
+    return run(o);
+  } catch (const std::exception &e) {
+    std::cerr << "moela-run: " << e.what() << "\n";
+    return 1;
+  }
+}
