@@ -831,9 +831,18 @@ private:
              int(b.row_kind()));
       if (b.row_factor() < 1 || b.cols() < 1)
         fail(where, ": buffer ", i, " '", name,
-             "' needs row_factor >= 1 and "
-             "cols >= 1, got ",
-             b.row_factor(), " and ", b.cols());
+             "' needs row_factor >= 1 and cols >= 1, got ", b.row_factor(),
+             " and ", b.cols());
+      // Sizes stay far from overflow: at most 2^40 elements per buffer.
+      const double rows =
+          double(b.row_factor()) * (b.row_kind() == plan::RowKind::PerToken
+                                        ? program.max_tokens()
+                                    : b.row_kind() == plan::RowKind::PerLogitRow
+                                        ? program.max_logit_rows()
+                                        : 1);
+      if (rows * double(b.cols()) > double(int64_t(1) << 40))
+        fail(where, ": buffer ", i, " '", name, "' of ", rows, " x ", b.cols(),
+             " elements is larger than 2^40 elements");
       if (!b.name())
         fail(where, ": buffer ", i, " has no name");
     }

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <exception>
 #include <mutex>
+#include <new>
 
 namespace moela {
 namespace {
@@ -113,9 +114,17 @@ void HostBackend::bindWeights(WeightSource &source) {
           dst.insert(dst.end(), part.begin(), part.end());
         }
       } catch (...) {
+        std::exception_ptr error = std::current_exception();
+        try {
+          std::rethrow_exception(error);
+        } catch (const std::bad_alloc &) {
+          error = std::make_exception_ptr(Error(
+              "host backend: out of memory binding the weights as float32"));
+        } catch (...) {
+        }
         std::lock_guard<std::mutex> lock(mutex);
         if (!firstError)
-          firstError = std::current_exception();
+          firstError = error;
       }
     }
   });
@@ -135,19 +144,33 @@ void HostBackend::prepare(const Plan &plan, WeightSource &weights, int slots,
   bindWeights(weights);
 
   kvCache_.clear();
-  if (const plan::KvCache *kv = plan.root().kv_cache())
-    kvCache_.assign(
-        size_t(kv->layers()),
-        std::vector<float>(size_t(slots) * size_t(maxSeqLen) *
-                           size_t(kv->latent_dim() + kv->rope_dim())));
+  if (const plan::KvCache *kv = plan.root().kv_cache()) {
+    const size_t perLayer = size_t(slots) * size_t(maxSeqLen) *
+                            size_t(kv->latent_dim() + kv->rope_dim());
+    try {
+      kvCache_.assign(size_t(kv->layers()), std::vector<float>(perLayer));
+    } catch (const std::bad_alloc &) {
+      fail("host backend: out of memory for the KV cache (", kv->layers(),
+           " layers x ", perLayer * sizeof(float), " bytes for ", slots,
+           " slots of ", maxSeqLen, " positions)");
+    }
+  }
 
   for (const plan::Program *program : *plan.root().programs()) {
     ProgramState &state = programs_[program->name()->str()];
     state.program = program;
     const host::BufferLayout layout =
         host::layoutBuffers(*program, reuseBuffers_);
-    state.floatArena.assign(layout.floatElements, 0.0f);
-    state.intArena.assign(layout.intElements, 0);
+    try {
+      state.floatArena.assign(layout.floatElements, 0.0f);
+      state.intArena.assign(layout.intElements, 0);
+    } catch (const std::bad_alloc &) {
+      fail("host backend: out of memory for the buffers of program '",
+           program->name()->str(), "' (",
+           layout.floatElements * sizeof(float) +
+               layout.intElements * sizeof(int32_t),
+           " bytes)");
+    }
     for (size_t i = 0; i < program->buffers()->size(); ++i) {
       Buffer buffer;
       buffer.spec = program->buffers()->Get(flatbuffers::uoffset_t(i));

@@ -529,3 +529,32 @@ TEST(HostBufferLayout, ReuseKeepsLiveBuffersApart) {
 
 } // namespace
 } // namespace moela::test
+
+namespace moela::test {
+namespace {
+
+// Tests that prepare() reports a weight the source cannot provide (here: a
+// shape mismatch) as an error naming the tensor.
+TEST(HostBackendPrepare, WeightErrorsNameTheTensor) {
+  Harness h;
+  uint32_t x = h.input("x", 4);
+  uint32_t y = h.buffer("y", 3);
+  h.weights.set("w", {3, 5}, std::vector<float>(15, 1.0f));
+  uint32_t w = h.plan.addWeight({{"w", {3, 4}}});
+  h.step({"gemm",
+          StepParams::GemmParams,
+          gemmParams(false, false),
+          {h.op(x)},
+          {h.op(y)},
+          {w}});
+  try {
+    h.prepare();
+    FAIL() << "expected an error";
+  } catch (const Error &e) {
+    EXPECT_STREQ(e.what(), "tensor 'w': shape [3, 5], plan expects [3, 4]");
+  }
+  EXPECT_THROW(h.backend.run("p", StepInputs{{0}, {0}, {0}, {}}), Error);
+}
+
+} // namespace
+} // namespace moela::test
