@@ -91,9 +91,11 @@ private:
         .Default([&](Operation *o) { return of(o->getOperand(0)); });
   }
 
-  /// Storage precision on the target: the host computes everything in f32;
-  /// on a GPU the residual stream, routing and logits stay f32 and the other
-  /// activations are bf16.
+  /// Storage precision on the target: the host computes everything in f32.
+  /// On a GPU a tensor is bf16 when it is only ever read as the A operand of
+  /// a matrix multiply (tensor cores take bf16), and f32 otherwise: the
+  /// residual stream, norms' inputs, routing, attention queries and logits
+  /// keep full precision.
   Type storageType(Value v) {
     Builder b(func.getContext());
     auto type = cast<RankedTensorType>(v.getType());
@@ -101,18 +103,31 @@ private:
       return b.getI32Type();
     if (host)
       return b.getF32Type();
-    Operation *def = v.getDefiningOp();
-    bool residualStream =
-        !def ||
-        isa<kernel::EmbeddingOp, kernel::AddOp, kernel::MoeCombineOp,
-            kernel::RouteOp>(def) ||
-        (isa<kernel::AddRmsNormOp>(def) && v == def->getResult(1)) ||
-        (isa<kernel::GemmOp>(def) && cast<kernel::GemmOp>(def).getResidual());
-    bool feedsRouteOrOutput = llvm::any_of(v.getUsers(), [](Operation *user) {
-      return isa<kernel::RouteOp, func::ReturnOp>(user);
-    });
-    return residualStream || feedsRouteOrOutput ? Type(b.getF32Type())
-                                                : Type(b.getBF16Type());
+    return onlyMatmulInput(v) ? Type(b.getBF16Type()) : Type(b.getF32Type());
+  }
+
+  /// Whether every use of `v` (through slices) is the A operand of a GEMM,
+  /// grouped GEMM or per-head GEMM.
+  static bool onlyMatmulInput(Value v) {
+    if (v.use_empty())
+      return false;
+    for (OpOperand &use : v.getUses()) {
+      Operation *user = use.getOwner();
+      if (auto slice = dyn_cast<kernel::SliceOp>(user)) {
+        if (!onlyMatmulInput(slice.getResult()))
+          return false;
+        continue;
+      }
+      bool a = (isa<kernel::GemmOp>(user) &&
+                use.get() == cast<kernel::GemmOp>(user).getInput()) ||
+               (isa<kernel::GroupedGemmOp>(user) &&
+                use.get() == cast<kernel::GroupedGemmOp>(user).getInput()) ||
+               (isa<kernel::HeadGemmOp>(user) &&
+                use.get() == cast<kernel::HeadGemmOp>(user).getInput());
+      if (!a)
+        return false;
+    }
+    return true;
   }
 
   void assignBuffers() {

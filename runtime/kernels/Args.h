@@ -52,7 +52,15 @@ struct Rope {
   int heads, head_dim, offset, dim;
 };
 
-/// Launch geometry a backend computes for a step.
+/// A step's tile (plan.fbs Tile), chosen by moela-tile; 0s when absent.
+struct Tile {
+  int block_m, block_n, block_k, stages, threads;
+};
+
+/// Launch geometry of a step: MatmulLaunch.h and OpsLaunch.h give one
+/// MOELA_HOST_DEVICE `Launch launch<Family>(const <Family>Args &, const Tile &)`
+/// per family, which the CUDA backend calls with the step's run-time row
+/// count in the args (they compile as plain C++ too).
 struct Launch {
   unsigned grid_x, grid_y, grid_z, block, shared_bytes;
 };
