@@ -772,10 +772,16 @@ private:
         if (!t.shape() || t.shape()->size() < 1 || t.shape()->size() > 2)
           fail(where(), ": part '", name,
                "' must have a shape of 1 or 2 dimensions");
-        for (int64_t d : *t.shape())
+        double elements = 1;
+        for (int64_t d : *t.shape()) {
           if (d <= 0)
             fail(where(), ": part '", name, "' has shape ",
                  shapeString(*t.shape()), " with a dimension <= 0");
+          elements *= double(d);
+        }
+        if (elements > double(int64_t(1) << 40))
+          fail(where(), ": part '", name, "' of shape ",
+               shapeString(*t.shape()), " is larger than 2^40 elements");
         if (w.experts() > 0 && name.find("{e}") == std::string::npos)
           fail(where(), ": part '", name,
                "' of an expert set must contain \"{e}\"");
@@ -806,6 +812,18 @@ private:
            ": kv_cache needs layers > 0, latent_dim > 0 and an even "
            "rope_dim >= 0, got ",
            kv->layers(), ", ", kv->latent_dim(), ", ", kv->rope_dim());
+    // The cache holds the model's latent and rope key: no other sizes.
+    if (kv->latent_dim() != config_.kvLoraRank ||
+        kv->rope_dim() != config_.qkRopeHeadDim)
+      fail(origin_, ": kv_cache latent_dim ", kv->latent_dim(),
+           " and rope_dim ", kv->rope_dim(),
+           " must equal the model's kv_lora_rank ", config_.kvLoraRank,
+           " and qk_rope_head_dim ", config_.qkRopeHeadDim);
+    if (kv->layers() > config_.numHiddenLayers + config_.numNextnPredictLayers)
+      fail(origin_, ": kv_cache has ", kv->layers(),
+           " layers, more than the model's num_hidden_layers + "
+           "num_nextn_predict_layers = ",
+           config_.numHiddenLayers + config_.numNextnPredictLayers);
   }
 
   void checkProgram(const plan::Program &program) {

@@ -114,12 +114,17 @@ void HostBackend::bindWeights(WeightSource &source) {
           dst.insert(dst.end(), part.begin(), part.end());
         }
       } catch (...) {
+        // Errors of the weight source pass through; anything else (out of
+        // memory) becomes a moela::Error naming the weight.
         std::exception_ptr error = std::current_exception();
         try {
           std::rethrow_exception(error);
-        } catch (const std::bad_alloc &) {
-          error = std::make_exception_ptr(Error(
-              "host backend: out of memory binding the weights as float32"));
+        } catch (const Error &) {
+        } catch (const std::exception &e) {
+          error = std::make_exception_ptr(
+              Error("host backend: binding weight " +
+                    std::to_string(tasks[size_t(t)].first) +
+                    " as float32: " + e.what()));
         } catch (...) {
         }
         std::lock_guard<std::mutex> lock(mutex);

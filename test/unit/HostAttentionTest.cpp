@@ -81,6 +81,9 @@ struct RefMla {
 TEST(HostAttention, AbsorbedExpandedLatentAgree) {
   const int maxTokens = 8, slots = 2, maxSeqLen = 32;
   Harness h(maxTokens, /*tableRows=*/16);
+  h.plan.config.numHiddenLayers = 2;
+  h.plan.config.kvLoraRank = kLatent;
+  h.plan.config.qkRopeHeadDim = kRope;
   h.plan.hasKvCache = true;
   h.plan.kvLayers = 2;
   h.plan.kvLatent = kLatent;

@@ -13,6 +13,8 @@
 
 #include "moela/Runtime/Safetensors.h"
 
+#include "host/BufferLayout.h"
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -569,6 +571,89 @@ TEST(HostModel, DISABLED_DecodeSpeed) {
                   seconds / steps * 1e6, steps - 1);
     }
   }
+}
+
+} // namespace
+} // namespace moela::test
+
+namespace moela::test {
+namespace {
+
+/// A small DeepSeek-V3-shaped config for plans run on random weights.
+ModelConfig fuzzConfig() {
+  ModelConfig c = testConfig(64);
+  c.hiddenSize = 32;
+  c.intermediateSize = 48;
+  c.moeIntermediateSize = 16;
+  c.numHiddenLayers = 2;
+  c.numAttentionHeads = 2;
+  c.qLoraRank = 16;
+  c.kvLoraRank = 16;
+  c.qkNopeHeadDim = 8;
+  c.qkRopeHeadDim = 4;
+  c.vHeadDim = 8;
+  c.nRoutedExperts = 4;
+  c.numExpertsPerTok = 2;
+  c.nSharedExperts = 1;
+  c.firstKDenseReplace = 1;
+  c.nGroup = 2;
+  c.topkGroup = 1;
+  c.normTopkProb = true;
+  c.routedScalingFactor = 2.0;
+  c.yarn.enabled = true;
+  c.yarn.factor = 4;
+  c.yarn.originalMaxPositionEmbeddings = 16;
+  return c;
+}
+
+// Tests that plans with random byte corruption either fail to load or
+// prepare, or run (possibly failing with moela::Error): never a crash.
+TEST(HostFuzz, CorruptedPlansNeverCrash) {
+  PlanDesc d;
+  d.config = fuzzConfig();
+  d.hasKvCache = true;
+  d.kvLayers = 2;
+  d.kvLatent = 16;
+  d.kvRope = 4;
+  ModelPlanBuilder builder(d, false);
+  builder.program("prefill", 16, 2, {Attention::Expanded, true, true});
+  builder.program("decode", 2, 2, {Attention::Latent, false, false, true});
+  const std::vector<uint8_t> bytes = d.build();
+  auto weights = makeRandomWeights(7);
+  std::mt19937 rng(11);
+  int loaded = 0, ran = 0;
+  for (int i = 0; i < 300; ++i) {
+    std::vector<uint8_t> broken = bytes;
+    if (i > 0) // iteration 0 checks that the intact plan runs
+      for (int n = 0; n < 2; ++n)
+        broken[rng() % broken.size()] = uint8_t(rng());
+    try {
+      Plan plan = Plan::fromBytes(broken, "fuzz.plan");
+      ++loaded;
+      double elements = 0; // keep clear of allocations that would swap
+      for (const plan::Program *p : *plan.root().programs())
+        for (const plan::Buffer *b : *p->buffers())
+          elements += double(host::maxRows(*p, *b)) * double(b->cols());
+      for (uint32_t w = 0; w < plan.root().weights()->size(); ++w) {
+        const WeightShape &shape = plan.weightShape(w);
+        elements += double(shape.rows) * double(shape.cols) *
+                    std::max(1, shape.experts);
+      }
+      if (elements > 5e7)
+        continue;
+      HostBackend backend;
+      backend.prepare(plan, *weights, 2, 32);
+      StepInputs prefill{
+          {1, 2, 3, 4, 5}, {0, 1, 2, 0, 1}, {0, 0, 0, 1, 1}, {2, 4}};
+      backend.run("prefill", prefill);
+      backend.run("decode", StepInputs{{6, 7}, {3, 2}, {0, 1}, {0, 1}});
+      ++ran;
+    } catch (const Error &) {
+    }
+  }
+  std::printf("fuzz: %d of 300 plans loaded, %d ran\n", loaded, ran);
+  EXPECT_GT(loaded, 1);
+  EXPECT_GT(ran, 0);
 }
 
 } // namespace

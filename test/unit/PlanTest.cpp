@@ -358,3 +358,29 @@ TEST(Plan, Weights) {
 
 } // namespace
 } // namespace moela::test
+
+namespace moela::test {
+namespace {
+
+TEST(Plan, KvCacheMustMatchModel) {
+  PlanDesc d = validPlan();
+  d.config.kvLoraRank = 16;
+  d.config.qkRopeHeadDim = 4;
+  d.hasKvCache = true;
+  d.kvLayers = 1;
+  d.kvLatent = 16;
+  d.kvRope = 4;
+  EXPECT_EQ(loadError(d), "");
+  d.kvLatent = 32;
+  EXPECT_EQ(loadError(d), "model.plan: kv_cache latent_dim 32 and rope_dim 4 "
+                          "must equal the model's kv_lora_rank 16 and "
+                          "qk_rope_head_dim 4");
+  d.kvLatent = 16;
+  d.kvLayers = 2;
+  EXPECT_EQ(loadError(d), "model.plan: kv_cache has 2 layers, more than the "
+                          "model's num_hidden_layers + "
+                          "num_nextn_predict_layers = 1");
+}
+
+} // namespace
+} // namespace moela::test
