@@ -4,7 +4,8 @@
 // by rows, expert sets as one matrix per expert), allocates every activation
 // buffer of every program at its largest size and the latent KV cache.
 // run() checks the inputs, sizes the buffers for T tokens and R logit rows,
-// and executes the steps in order.
+// and executes the steps in order. One run at a time: runs share the buffers,
+// the scratch memory and the KV cache.
 //
 //===----------------------------------------------------------------------===//
 #ifndef MOELA_RUNTIME_HOST_HOSTBACKEND_H
