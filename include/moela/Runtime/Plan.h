@@ -11,6 +11,7 @@
 #define MOELA_RUNTIME_PLAN_H
 
 #include "moela/Runtime/ModelConfig.h"
+#include "moela/Runtime/Weights.h"
 
 #include "plan_generated.h"
 
@@ -20,8 +21,6 @@
 #include <vector>
 
 namespace moela {
-
-struct TensorSpec; // moela/Runtime/Weights.h
 
 /// Bumped whenever a reader must know about a schema change (plan.fbs).
 constexpr uint32_t kPlanSchemaVersion = 1;
