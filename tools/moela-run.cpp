@@ -19,6 +19,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -83,6 +84,19 @@ std::unique_ptr<Tokenizer> openTokenizer(const Options &o, const ModelConfig &co
          " tokens but the model only ", config.vocabSize,
          ": pass the model's own --tokenizer");
   return tokenizer;
+}
+
+/// Text of a generated token; the model's padding ids beyond the tokenizer's
+/// vocabulary (random weights can pick them) have none.
+std::string pushText(StreamDecoder &decoder, const Tokenizer &tokenizer, int32_t id) {
+  return id < tokenizer.vocabSize() ? decoder.push(id) : std::string();
+}
+
+std::string decodeText(const Tokenizer &tokenizer, std::vector<int32_t> ids) {
+  ids.erase(std::remove_if(ids.begin(), ids.end(),
+                           [&](int32_t id) { return id >= tokenizer.vocabSize(); }),
+            ids.end());
+  return tokenizer.decode(ids, /*skipSpecial=*/true);
 }
 
 std::vector<int32_t> encodePrompt(const Tokenizer &tokenizer, const Options &o,
@@ -168,7 +182,7 @@ void runInteractive(Engine &engine, const Tokenizer &tokenizer, const Options &o
     try {
       StreamDecoder decoder(tokenizer, /*skipSpecial=*/true);
       generate(engine, {tokenizer.encode(text, false)}, gen, [&](int, int32_t id) {
-        std::cout << decoder.push(id) << std::flush;
+        std::cout << pushText(decoder, tokenizer, id) << std::flush;
       });
       std::cout << decoder.flush() << "\n";
       first = false;
@@ -266,7 +280,7 @@ int run(const Options &o) {
   } else if (tokenizer && prompts.size() == 1) {
     StreamDecoder decoder(*tokenizer, /*skipSpecial=*/true);
     GenerationResult result = generate(engine, prompts, gen, [&](int, int32_t id) {
-      std::cout << decoder.push(id) << std::flush;
+      std::cout << pushText(decoder, *tokenizer, id) << std::flush;
     });
     std::cout << decoder.flush() << "\n";
     writeOutputs(o, result, config.vocabSize);
@@ -274,7 +288,7 @@ int run(const Options &o) {
     GenerationResult result = generate(engine, prompts, gen);
     if (tokenizer)
       for (size_t b = 0; b < result.ids.size(); ++b)
-        std::cout << "[" << b << "] " << tokenizer->decode(result.ids[b], true) << "\n";
+        std::cout << "[" << b << "] " << decodeText(*tokenizer, result.ids[b]) << "\n";
     else if (o.idsOut.empty())
       for (const auto &ids : result.ids)
         std::cout << json(ids).dump() << "\n";
