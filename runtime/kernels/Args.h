@@ -157,6 +157,8 @@ struct LatentAttentionArgs {
   View out;               // [T, H*R] packed
   int rows, heads, latent_dim, rope_dim;
   float scale;
+  float *workspace;       // split-KV partials: OpsLaunch.h latentAttentionWorkspaceBytes
+  int phase;              // 0, then 1 when OpsLaunch.h latentAttentionLaunches says 2
 };
 
 /// y[t,h] = transpose ? W_h^T x[t,h] : W_h x[t,h], W_h = rows
@@ -197,6 +199,7 @@ struct DispatchArgs {
   int *perm;    // [rows * top_k]
   int *counters;
   int rows, cols, experts, top_k;
+  int phase;    // 0 (offsets, perm), then 1 (rows): OpsLaunch.h dispatchLaunches
 };
 
 /// Rows offsets[e]..offsets[e+1] of `a` times expert e's weight.
@@ -225,6 +228,7 @@ struct CombineArgs { // out[t] = sum_k w[t,k] y[slot] (+ shared[t]) (+ residual[
   const int *perm; // 0: y is in slot order
   int *inverse;    // workspace [rows*top_k]: slot -> sorted row
   int rows, cols, top_k;
+  int phase;       // OpsLaunch.h combineLaunches: with perm 0 = inverse, 1 = sums
 };
 
 struct GatherRowsArgs { View x; const int *index; View out; int rows, cols; };
