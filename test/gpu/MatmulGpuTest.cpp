@@ -12,6 +12,11 @@
 //
 //   moela-gpu-matmul-test [--seed N] [--quick] [--filter SUBSTRING]
 //
+// --quick: the tiny-model shapes only (every type and epilogue; no V3 dims,
+// no timing). --filter: only the cases whose line contains SUBSTRING. All
+// kernels are compiled first, on all cores, through the NVRTC disk cache
+// ($MOELA_CACHE_DIR, see Nvrtc.h: carry a warm one to skip compiling).
+//
 // Exit status 0 when every case passes. Output: one line per case, then
 // "N passed, N failed".
 //
