@@ -34,11 +34,13 @@ struct FuseAddIntoNorm : public OpRewritePattern<kernel::RmsNormOp> {
   }
 };
 
-/// True when every user of `v` is a GEMM over FP8 weights.
+/// True when every use of `v` is the input (A operand) of a GEMM over FP8
+/// weights; a residual operand stays at full precision.
 bool feedsOnlyFp8Gemms(Value v) {
-  return !v.use_empty() && llvm::all_of(v.getUsers(), [](Operation *user) {
-    auto gemm = dyn_cast<kernel::GemmOp>(user);
-    return gemm && llvm::all_of(gemm.getWeights(), [](Attribute w) {
+  return !v.use_empty() && llvm::all_of(v.getUses(), [](OpOperand &use) {
+    auto gemm = dyn_cast<kernel::GemmOp>(use.getOwner());
+    return gemm && &use == &gemm.getInputMutable() &&
+           llvm::all_of(gemm.getWeights(), [](Attribute w) {
              return cast<nn::WeightAttr>(w).getDtype().isFloat8E4M3FN();
            });
   });

@@ -21,15 +21,14 @@ std::unique_ptr<Backend> createBackend(const std::string &name, const Plan &plan
   if (name != "cuda" && name != "auto")
     fail("--backend must be host, cuda or auto, got '", name, "'");
   std::string why;
-  bool usable = cudaAvailable(&why);
-  if (usable && !planHasCudaKernels(plan)) {
-    usable = false;
+  bool device = cudaAvailable(&why);
+  bool usable = device && planHasCudaKernels(plan);
+  if (device && !usable)
     why = "the plan has no CUDA kernels; compile it with --target=sm_90a";
-  }
   if (usable)
     return makeCudaBackend();
   if (name == "cuda")
-    fail("--backend cuda: ", why);
+    fail("--backend cuda: ", device ? why : "no CUDA device (" + why + ")");
   *note = "no CUDA device (" + why + "); running on the host backend";
   return makeHostBackend();
 }

@@ -60,6 +60,8 @@ void configurePassManager(mlir::PassManager &pm) {
 
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
+  // Registered passes are what --mlir-print-ir-{before,after}=<pass> name.
+  moela::registerAllPasses();
   mlir::registerAsmPrinterCLOptions();
   mlir::registerMLIRContextCLOptions();
   mlir::registerPassManagerCLOptions();

@@ -257,12 +257,14 @@ int run(const Options &o) {
       fail("the prompt has ", p.size(), " tokens but the context holds ", maxSeqLen,
            " (--max-seq-len)");
 
+  // The checkpoint before the backend: a bad --weights is one line, with no
+  // note about the backend before it.
+  std::unique_ptr<WeightSource> weights =
+      o.randomWeights ? makeRandomWeights(o.seed) : openCheckpoint(o.weights);
   std::string note;
   std::unique_ptr<Backend> backend = createBackend(o.backend, plan, &note);
   if (!note.empty())
     std::cerr << "moela-run: " << note << "\n";
-  std::unique_ptr<WeightSource> weights =
-      o.randomWeights ? makeRandomWeights(o.seed) : openCheckpoint(o.weights);
   int slots = std::max<int>(1, static_cast<int>(prompts.size()));
   Engine engine(plan, *backend, *weights, slots, maxSeqLen);
 

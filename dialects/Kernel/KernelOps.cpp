@@ -70,19 +70,24 @@ LogicalResult GemmOp::verify() {
 }
 
 LogicalResult HeadGemmOp::verify() {
+  // I64Attr getters return uint64_t: take signed copies so that negative
+  // offsets are caught and printed as such.
   WeightAttr w = getWeight();
-  int64_t heads = getHeads();
-  if (w.getRank() != 2 || w.getDim(0) != heads * getHeadRows())
-    return emitOpError() << "weight '" << w.getName() << "' must have heads * "
+  const int64_t heads = getHeads(), headRows = getHeadRows();
+  const int64_t rowOffset = getRowOffset(), rows = getRows();
+  const int64_t inOffset = getInOffset(), inStride = getInStride();
+  if (w.getRank() != 2 || w.getDim(0) != heads * headRows)
+    return emitOpError() << "weight '" << w.getName()
+                         << "' must have heads * "
                             "head_rows = "
-                         << heads * getHeadRows() << " rows";
-  if (getRowOffset() < 0 || getRowOffset() + getRows() > getHeadRows())
-    return emitOpError() << "row block [" << getRowOffset() << ", "
-                         << getRowOffset() + getRows()
-                         << ") must lie within head_rows = " << getHeadRows();
-  int64_t in = getTranspose() ? getRows() : w.getDim(1);
-  int64_t out = getTranspose() ? w.getDim(1) : getRows();
-  if (getInOffset() + (heads - 1) * getInStride() + in > cols(getInput()))
+                         << heads * headRows << " rows";
+  if (rowOffset < 0 || rowOffset + rows > headRows)
+    return emitOpError() << "row block [" << rowOffset << ", "
+                         << rowOffset + rows
+                         << ") must lie within head_rows = " << headRows;
+  int64_t in = getTranspose() ? rows : w.getDim(1);
+  int64_t out = getTranspose() ? w.getDim(1) : rows;
+  if (inOffset < 0 || inOffset + (heads - 1) * inStride + in > cols(getInput()))
     return emitOpError() << "head " << heads - 1 << " reads past the input's "
                          << cols(getInput()) << " columns";
   if (cols(getResult()) != heads * out)
@@ -92,12 +97,11 @@ LogicalResult HeadGemmOp::verify() {
 }
 
 LogicalResult SliceOp::verify() {
-  if (getOffset() < 0 || getSize() < 1 ||
-      getOffset() + getSize() > cols(getInput()))
-    return emitOpError() << "columns [" << getOffset() << ", "
-                         << getOffset() + getSize() << ") exceed the input's "
-                         << cols(getInput());
-  if (cols(getResult()) != getSize())
-    return emitOpError() << "result must have " << getSize() << " columns";
+  const int64_t offset = getOffset(), size = getSize(); // signed: see above
+  if (offset < 0 || size < 1 || offset + size > cols(getInput()))
+    return emitOpError() << "columns [" << offset << ", " << offset + size
+                         << ") exceed the input's " << cols(getInput());
+  if (cols(getResult()) != size)
+    return emitOpError() << "result must have " << size << " columns";
   return success();
 }

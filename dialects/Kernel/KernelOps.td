@@ -100,7 +100,7 @@ def Kernel_RopeOp : Kernel_Op<"rope", [Pure, AllTypesMatch<["input", "result"]>]
   let summary = "RoPE on a column slice of every head";
   let description = [{
     ```mlir
-    %q2 = kernel.rope %q, %positions rope #kernel.head_rope<heads = 4, head_dim = 96, offset = 64, rope = #rope>
+    %q2 = kernel.rope %q, %positions rope <heads = 4, head_dim = 96, offset = 64, rope = #rope>
         : tensor<?x384xf32>
     ```
   }];
@@ -119,7 +119,7 @@ def Kernel_GemmOp : Kernel_Op<"gemm", [Pure, AttrSizedOperandSegments]> {
     `rope` (rotate the rope slice of each head of acc; needs `positions`),
     `residual` (`c = acc + residual`).
     ```mlir
-    %y = kernel.gemm %x weights [<"...gate_proj.weight" : bf16[448, 192]>, <"...up_proj.weight" : bf16[448, 192]>]
+    %y = kernel.gemm %x weights [#nn.weight<"...gate_proj.weight" : bf16[448, 192]>, #nn.weight<"...up_proj.weight" : bf16[448, 192]>]
         silu_mul : tensor<?x192xf32> -> tensor<?x448xf32>
     ```
   }];
@@ -311,8 +311,8 @@ def Kernel_GroupedGemmOp : Kernel_Op<"grouped_gemm", [Pure]> {
     `proj = gate_up` multiplies by `[gate_e; up_e]` (`[2 Fm, D]`; with
     `silu_mul` the result is `[K*T, Fm]`), `proj = down` by `down_e` `[D, Fm]`.
     ```mlir
-    %a = kernel.grouped_gemm %xs, %offsets weights #moe.expert_weights<...> proj gate_up silu_mul
-        : tensor<?x192xf32> -> tensor<?x64xf32>
+    %a = kernel.grouped_gemm %xs, %offsets weights <...> proj gate_up silu_mul
+        : tensor<?x192xf32>, tensor<17xi32> -> tensor<?x64xf32>
     ```
   }];
   let arguments = (ins Kernel_Tensor:$input, Kernel_IndexTensor:$offsets,
@@ -332,7 +332,7 @@ def Kernel_MoeCombineOp : Kernel_Op<"moe_combine", [Pure, AttrSizedOperandSegmen
     `out[t] = sum_k w[t,k] * y[slot t*K+k] (+ shared[t]) (+ residual[t])`; with
     `perm`, y is in sorted order and `perm` maps its rows to slots.
     ```mlir
-    %out = kernel.moe_combine %y, %w perm %perm shared %s
+    %out = kernel.moe_combine %y, %w perm %perm : tensor<?xi32> shared %s : tensor<?x192xf32>
         : tensor<?x192xf32>, tensor<?x4xf32> -> tensor<?x192xf32>
     ```
   }];

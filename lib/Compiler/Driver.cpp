@@ -7,6 +7,7 @@
 #include "moela/Compiler/PlanWriter.h"
 #include "passes/Passes.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/Pass/PassInstrumentation.h"
@@ -17,6 +18,8 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/WithColor.h"
+
+#include <mutex>
 
 using namespace mlir;
 using namespace llvm;
@@ -31,9 +34,16 @@ int fail(const Twine &message) {
 
 /// Writes the module after every pass to DIR/NN-<pass>.mlir, each file
 /// re-parseable by moela-opt.
+///
+/// Function passes run nested, each function through the whole nest before
+/// (or in parallel with) the next, so the module is never in the state
+/// "after nested pass k" as a whole: after each nested pass a copy of the
+/// function is kept, and when the nest ends one module per nested pass is
+/// assembled from the copies and written.
 class DumpIrInstrumentation : public PassInstrumentation {
 public:
   explicit DumpIrInstrumentation(std::string dir) : dir(std::move(dir)) {}
+  ~DumpIrInstrumentation() override { dropSnapshots(); }
 
   void dump(Operation *op, StringRef what) {
     SmallString<256> path(dir);
@@ -49,13 +59,60 @@ public:
   }
 
   void runAfterPass(Pass *pass, Operation *op) override {
-    if (isa<ModuleOp>(op))
-      dump(op, pass->getArgument());
+    if (auto func = dyn_cast<func::FuncOp>(op)) {
+      // Threads run copies of the nest: the k-th nested pass a function
+      // leaves is the nest's k-th pass.
+      std::lock_guard<std::mutex> lock(mutex);
+      size_t k = passesSeen[func.getSymName()]++;
+      if (k == nested.size())
+        nested.push_back(Nested{pass->getArgument().str(), {}});
+      nested[k].functions[func.getSymName()] = func.clone();
+      return;
+    }
+    auto module = dyn_cast<ModuleOp>(op);
+    if (!module)
+      return;
+    if (nested.empty()) {
+      dump(module, pass->getArgument());
+      return;
+    }
+    // A nest of function passes ended: the module after each of them.
+    for (Nested &n : nested) {
+      OwningOpRef<ModuleOp> copy = module.clone();
+      for (func::FuncOp func :
+           llvm::make_early_inc_range(copy->getOps<func::FuncOp>())) {
+        auto snapshot = n.functions.find(func.getSymName());
+        if (snapshot == n.functions.end())
+          continue;
+        func->getBlock()->getOperations().insert(func->getIterator(),
+                                                 snapshot->second);
+        n.functions.erase(snapshot);
+        func.erase();
+      }
+      dump(*copy, n.name);
+    }
+    dropSnapshots();
   }
 
 private:
+  struct Nested {
+    std::string name;
+    llvm::StringMap<Operation *> functions; // detached copies, owned here
+  };
+
+  void dropSnapshots() {
+    for (Nested &n : nested)
+      for (auto &entry : n.functions)
+        entry.second->erase();
+    nested.clear();
+    passesSeen.clear();
+  }
+
   std::string dir;
   int counter = 0;
+  std::mutex mutex;
+  std::vector<Nested> nested;         // in pipeline order
+  llvm::StringMap<size_t> passesSeen; // per function, in the current nest
 };
 
 LogicalResult writeOutput(StringRef path,
