@@ -1,0 +1,89 @@
+// Tests of moela-tile: on sm_90a every GEMM, grouped GEMM, per-head GEMM and
+// attention gets a tile from the target description (132 SMs, 227 KiB of
+// shared memory per block, wgmma): 128x128 tiles with 3 warpgroups for the
+// many rows of @prefill, 64x64 tiles with 2 for the few rows of @decode, a K
+// step of 128 (one scale block) for FP8 and 64 for bf16, and as many
+// pipeline stages as fit in shared memory (2..8). The host target has no
+// tiles; an unknown target is an error.
+// RUN: moela-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(moela-tile{target=sm_90a}))' | FileCheck %s --check-prefix=SM90
+// RUN: moela-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(moela-tile))' | FileCheck %s --check-prefix=SM90
+// RUN: moela-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(moela-tile{target=host}))' | FileCheck %s --check-prefix=HOST
+// RUN: not moela-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(moela-tile{target=sm_80}))' 2>&1 | FileCheck %s --check-prefix=BAD
+
+// BAD: error: moela-tile: unknown target 'sm_80'
+
+// Tests prefill shapes: bf16 GEMMs take 128x128x64 tiles in 7 stages
+// (7 * (128+128)*64*2 B fit in 227 KiB), FP8 GEMMs 128x128x128 in 7 stages;
+// a GEMM mixing bf16 and FP8 weights counts as bf16; grouped GEMMs follow
+// their expert dtype; attention and norms are as below.
+// SM90-LABEL: func.func @prefill
+// SM90: kernel.gemm %arg0 weights [#nn.weight<"bf16" : bf16[256, 64]>] tile <block_m = 128, block_n = 128, block_k = 64, stages = 7, threads = 384>
+// SM90: kernel.gemm %arg0 weights [#nn.weight<"fp8" : f8E4M3FN[256, 64], scale "fp8_scale_inv"[2, 1]>] tile <block_m = 128, block_n = 128, block_k = 128, stages = 7, threads = 384>
+// SM90: kernel.gemm %arg0 weights [#nn.weight<"fp8" : f8E4M3FN[256, 64], scale "fp8_scale_inv"[2, 1]>, #nn.weight<"bf16" : bf16[256, 64]>] tile <block_m = 128, block_n = 128, block_k = 64, stages = 7, threads = 384>
+// SM90: kernel.grouped_gemm {{.*}} dtype = f8E4M3FN> proj gate_up silu_mul tile <block_m = 128, block_n = 128, block_k = 128, stages = 7, threads = 384>
+// SM90: kernel.grouped_gemm {{.*}} dtype = bf16> proj down tile <block_m = 128, block_n = 128, block_k = 64, stages = 7, threads = 384>
+// SM90: kernel.mla_attention {{.*}} form expanded tile <block_m = 64, block_n = 64, block_k = 24, stages = 2, threads = 128>
+// SM90: kernel.rms_norm
+// SM90-NOT: tile
+// SM90: return
+// HOST-LABEL: func.func @prefill
+// HOST-NOT: tile
+// HOST: return
+func.func @prefill(%x: tensor<?x64xf32>, %pos: tensor<?xi32>, %seq: tensor<?xi32>, %q: tensor<?x96xf32>,
+                   %xs: tensor<?x64xf32>, %off: tensor<9xi32>) {
+  %a = kernel.gemm %x weights [#nn.weight<"bf16" : bf16[256, 64]>] : tensor<?x64xf32> -> tensor<?x256xf32>
+  %b = kernel.gemm %x weights [#nn.weight<"fp8" : f8E4M3FN[256, 64], scale "fp8_scale_inv"[2, 1]>] : tensor<?x64xf32> -> tensor<?x256xf32>
+  %c = kernel.gemm %x weights [#nn.weight<"fp8" : f8E4M3FN[256, 64], scale "fp8_scale_inv"[2, 1]>, #nn.weight<"bf16" : bf16[256, 64]>] : tensor<?x64xf32> -> tensor<?x512xf32>
+  %g = kernel.grouped_gemm %xs, %off weights <prefix = "e", count = 8, hidden = 64, intermediate = 32, dtype = f8E4M3FN> proj gate_up silu_mul
+      : tensor<?x64xf32>, tensor<9xi32> -> tensor<?x32xf32>
+  %d = kernel.grouped_gemm %g, %off weights <prefix = "e", count = 8, hidden = 64, intermediate = 32, dtype = bf16> proj down
+      : tensor<?x32xf32>, tensor<9xi32> -> tensor<?x64xf32>
+  %o = kernel.mla_attention %q, %pos, %seq kv_b <"kv_b" : bf16[128, 32]> layer 0 heads 4 nope 16 rope 8 v 16 latent 32 scale 0.25 form expanded
+      : tensor<?x96xf32> -> tensor<?x64xf32>
+  %n = kernel.rms_norm %d weight <"n" : bf16[64]> eps 1.0e-06 : tensor<?x64xf32>
+  return
+}
+
+// -----
+
+// Tests decode shapes: 64x64 tiles with 256 threads and the deepest
+// pipeline (8 stages) for bf16 and FP8 GEMMs and grouped GEMMs; per-head
+// GEMMs 64x64x64 in 4 stages; latent attention 64 heads x 64 positions with
+// the whole cache row (R + Dr) as K.
+// SM90-LABEL: func.func @decode
+// SM90: kernel.gemm %arg0 weights [#nn.weight<"bf16" : bf16[256, 64]>] tile <block_m = 64, block_n = 64, block_k = 64, stages = 8, threads = 256>
+// SM90: kernel.gemm %arg0 weights [#nn.weight<"fp8" : f8E4M3FN[256, 64], scale "fp8_scale_inv"[2, 1]>] tile <block_m = 64, block_n = 64, block_k = 128, stages = 8, threads = 256>
+// SM90: kernel.grouped_gemm {{.*}} proj gate_up silu_mul tile <block_m = 64, block_n = 64, block_k = 128, stages = 8, threads = 256>
+// SM90: kernel.head_gemm {{.*}} transpose in_offset 0 in_stride 24 tile <block_m = 64, block_n = 64, block_k = 64, stages = 4, threads = 128>
+// SM90: kernel.mla_latent_attention {{.*}} tile <block_m = 64, block_n = 64, block_k = 40, stages = 2, threads = 256>
+// SM90: kernel.head_gemm {{.*}} in_offset 0 in_stride 32 tile <block_m = 64, block_n = 64, block_k = 64, stages = 4, threads = 128>
+// HOST-LABEL: func.func @decode
+// HOST-NOT: tile
+// HOST: return
+func.func @decode(%x: tensor<?x64xf32>, %pos: tensor<?xi32>, %seq: tensor<?xi32>, %q: tensor<?x96xf32>,
+                  %xs: tensor<?x64xf32>, %off: tensor<9xi32>) -> tensor<?x64xf32> {
+  %a = kernel.gemm %x weights [#nn.weight<"bf16" : bf16[256, 64]>] : tensor<?x64xf32> -> tensor<?x256xf32>
+  %b = kernel.gemm %x weights [#nn.weight<"fp8" : f8E4M3FN[256, 64], scale "fp8_scale_inv"[2, 1]>] : tensor<?x64xf32> -> tensor<?x256xf32>
+  %g = kernel.grouped_gemm %xs, %off weights <prefix = "e", count = 8, hidden = 64, intermediate = 32, dtype = f8E4M3FN> proj gate_up silu_mul
+      : tensor<?x64xf32>, tensor<9xi32> -> tensor<?x32xf32>
+  %ql = kernel.head_gemm %q weight <"kv_b" : bf16[128, 32]> heads 4 head_rows 32 row_offset 0 rows 16 transpose in_offset 0 in_stride 24
+      : tensor<?x96xf32> -> tensor<?x128xf32>
+  %ol = kernel.mla_latent_attention %ql, %q, %pos, %seq layer 0 heads 4 latent 32 rope 8 q_pe_offset 16 q_pe_stride 24 scale 0.25
+      : tensor<?x128xf32>, tensor<?x96xf32> -> tensor<?x128xf32>
+  %o = kernel.head_gemm %ol weight <"kv_b" : bf16[128, 32]> heads 4 head_rows 32 row_offset 16 rows 16 in_offset 0 in_stride 32
+      : tensor<?x128xf32> -> tensor<?x64xf32>
+  return %o : tensor<?x64xf32>
+}
+
+// -----
+
+// Tests that a function other than @prefill (an MTP draft) is tiled for few
+// rows, like @decode.
+// SM90-LABEL: func.func @mtp_0
+// SM90: tile <block_m = 64, block_n = 64, block_k = 64, stages = 8, threads = 256>
+// HOST-LABEL: func.func @mtp_0
+// HOST-NOT: tile
+func.func @mtp_0(%x: tensor<?x64xf32>) -> tensor<?x256xf32> {
+  %a = kernel.gemm %x weights [#nn.weight<"bf16" : bf16[256, 64]>] : tensor<?x64xf32> -> tensor<?x256xf32>
+  return %a : tensor<?x256xf32>
+}
