@@ -19,7 +19,12 @@ void moela::buildDefaultPipeline(OpPassManager &pm,
   auto enabled = [&](llvm::StringRef name) {
     return !llvm::is_contained(options.disable, name.str());
   };
-  pm.addPass(createMlaSelectFormPass());
+  // The CUDA backend's attention kernel works on the latent cache: GPU plans
+  // use the absorbed form for prefill too (an expanded flash kernel would be
+  // faster for long prompts; see README); the host keeps the expanded form.
+  MlaSelectFormPassOptions forms;
+  forms.prefillForm = options.target == "host" ? "expanded" : "absorbed";
+  pm.addPass(createMlaSelectFormPass(forms));
   pm.addPass(createLowerToKernelPass());
 
   OpPassManager &fpm = pm.nest<func::FuncOp>();

@@ -25,6 +25,8 @@ cl::opt<moela::EmitKind> emit(
                    "the verified model IR as imported from the config"),
         clEnumValN(moela::EmitKind::KernelMlir, "kernel-mlir",
                    "the planned kernel IR after the default pipeline"),
+        clEnumValN(moela::EmitKind::Cuda, "cuda",
+                   "the CUDA C++ of every kernel, as given to NVRTC"),
         clEnumValN(moela::EmitKind::Plan, "plan", "the plan file (default)")));
 cl::opt<std::string> target("target", cl::desc("host | sm_90a (default)"),
                             cl::init("sm_90a"));
@@ -44,6 +46,12 @@ cl::list<std::string> disablePasses(
     cl::desc("Leave optional passes of the default pipeline out (e.g. "
              "moela-fuse-rope,moela-mla-absorb)"),
     cl::value_desc("pass"));
+cl::opt<std::string> cacheDir(
+    "cache-dir",
+    cl::desc("NVRTC cubin cache (default $MOELA_CACHE_DIR, else "
+             "$XDG_CACHE_HOME/moela/kernels or ~/.cache/moela/kernels)"),
+    cl::value_desc("dir"));
+cl::opt<bool> noCache("no-cache", cl::desc("Compile every kernel afresh"));
 cl::opt<bool> explain("explain",
                       cl::desc("Print the per-device memory report to stderr"));
 
@@ -83,5 +91,7 @@ int main(int argc, char **argv) {
   options.dumpIrDir = dumpIrDir;
   options.disable.assign(disablePasses.begin(), disablePasses.end());
   options.explain = explain;
+  options.cacheDir = cacheDir;
+  options.noCache = noCache;
   return moela::runCompiler(options, context, configurePassManager);
 }

@@ -2,9 +2,11 @@
 #include "moela/Compiler/Driver.h"
 
 #include "moela/Compiler/Config.h"
+#include "moela/Compiler/CudaEmitter.h"
 #include "moela/Compiler/Explain.h"
 #include "moela/Compiler/Importer.h"
 #include "moela/Compiler/PlanWriter.h"
+#include "moela/Runtime/Nvrtc.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -184,6 +186,27 @@ int runCompiler(const CompileOptions &options, MLIRContext &context,
 
   PlanWriterOptions writer;
   writer.target = options.target;
+  if (options.target != "host") {
+    CodegenOptions codegen;
+    codegen.arch = options.target;
+    codegen.cacheDir = options.noCache ? ""
+                       : options.cacheDir.empty() ? defaultKernelCacheDir()
+                                                  : options.cacheDir;
+    codegen.compile = options.emit != EmitKind::Cuda;
+    FailureOr<std::vector<CompiledKernel>> kernels = emitCudaKernels(*module, codegen);
+    if (failed(kernels))
+      return fail("CUDA code generation failed (see the error above)");
+    if (options.emit == EmitKind::Cuda)
+      return failed(writeOutput(options.output, [&](raw_ostream &os) {
+               for (const CompiledKernel &k : *kernels)
+                 os << "// ---- " << k.name << " (" << k.family << ", " << k.arch
+                    << ")\n"
+                    << k.source << "\n";
+             }));
+    writer.kernels = std::move(*kernels);
+  } else if (options.emit == EmitKind::Cuda) {
+    return fail("--emit=cuda needs a CUDA --target such as sm_90a");
+  }
   std::string pipelineText;
   raw_string_ostream pipelineStream(pipelineText);
   pm.printAsTextualPipeline(pipelineStream);

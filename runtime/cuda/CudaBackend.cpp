@@ -1,18 +1,339 @@
-//===- CudaBackend.cpp - The GPU backend ----------------------------------===//
-#include "moela/Runtime/CudaBackend.h"
+//===- CudaBackend.cpp - Running a plan's cubins on one GPU ---------------===//
+#include "CudaBackendImpl.h"
 
+#include "moela/Runtime/CudaBackend.h"
+#include "moela/Runtime/DType.h"
 #include "moela/Runtime/Error.h"
-#include "moela/Runtime/Plan.h"
+#include "moela/Runtime/Rope.h"
+#include "moela/Runtime/Weights.h"
+
+#include <algorithm>
+#include <cstring>
+#include <sstream>
 
 namespace moela {
 
 bool planHasCudaKernels(const Plan &plan) {
   const auto *kernels = plan.root().kernels();
-  return kernels && kernels->size() > 0;
+  if (!kernels || kernels->size() == 0)
+    return false;
+  for (const plan::Kernel *k : *kernels)
+    if (!k->cubin() || k->cubin()->size() == 0)
+      return false;
+  return true;
 }
 
 std::unique_ptr<Backend> makeCudaBackend() {
-  fail("the CUDA backend is not part of this build yet");
+  return std::make_unique<cuda::CudaBackend>();
 }
 
+namespace cuda {
+
+namespace {
+
+size_t planDTypeSize(plan::DType t) {
+  return dtypeSize(static_cast<DType>(t));
+}
+
+/// The key of a RoPE table: everything that changes its frequencies.
+std::string ropeKey(const plan::Rope &r) {
+  std::ostringstream os;
+  os << r.theta() << "/" << r.dim();
+  if (const plan::Yarn *y = r.yarn())
+    os << "/" << y->factor() << "/" << y->original_max_position_embeddings() << "/"
+       << y->beta_fast() << "/" << y->beta_slow() << "/" << y->mscale() << "/"
+       << y->mscale_all_dim();
+  return os.str();
+}
+
+RopeSpec ropeSpec(const plan::Rope &r) {
+  RopeSpec spec;
+  spec.theta = r.theta();
+  spec.dim = r.dim();
+  if (const plan::Yarn *y = r.yarn()) {
+    spec.yarn.enabled = true;
+    spec.yarn.factor = y->factor();
+    spec.yarn.originalMaxPositionEmbeddings = y->original_max_position_embeddings();
+    spec.yarn.betaFast = y->beta_fast();
+    spec.yarn.betaSlow = y->beta_slow();
+    spec.yarn.mscale = y->mscale();
+    spec.yarn.mscaleAllDim = y->mscale_all_dim();
+  }
+  return spec;
+}
+
+/// Every Rope table referenced by the steps of a program.
+template <typename F> void forEachRope(const plan::Program &program, F f) {
+  if (!program.steps())
+    return;
+  for (const plan::Step *step : *program.steps()) {
+    if (auto *p = step->params_as_RopeParams(); p && p->rope())
+      f(*p->rope());
+    if (auto *p = step->params_as_GemmParams(); p && p->rope())
+      f(*p->rope());
+    if (auto *p = step->params_as_KvAppendParams(); p && p->rope())
+      f(*p->rope());
+  }
+}
+
+} // namespace
+
+CudaBackend::CudaBackend() : driver(Driver::get()) {
+  std::string why;
+  if (Driver::deviceCount(&why) == 0)
+    fail("CUDA backend: ", why);
+  check(driver.cuDeviceGet(&device, 0), "cuDeviceGet");
+  check(driver.cuDevicePrimaryCtxRetain(&context, device), "cuDevicePrimaryCtxRetain");
+  check(driver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
+  check(driver.cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING), "cuStreamCreate");
+}
+
+CudaBackend::~CudaBackend() {
+  driver.cuCtxSetCurrent(context);
+  for (auto &[name, state] : programs)
+    for (auto &[key, exec] : state.graphs)
+      driver.cuGraphExecDestroy(exec);
+  for (CUmodule m : modules)
+    driver.cuModuleUnload(m);
+  if (stream)
+    driver.cuStreamDestroy(stream);
+  // Device buffers are freed by their destructors while the context lives;
+  // the primary context is released last (after members, see below).
+  arena = DeviceBuffer();
+  kvCache = DeviceBuffer();
+  workspace = DeviceBuffer();
+  weights_.clear();
+  ropeTables.clear();
+  staging = PinnedBuffer();
+  driver.cuDevicePrimaryCtxRelease(device);
+}
+
+void CudaBackend::prepare(const Plan &plan, WeightSource &weights, int slots,
+                          int maxSeqLen) {
+  if (!planHasCudaKernels(plan))
+    fail(plan.origin(), ": the plan has no CUDA kernels; compile it with "
+                        "--target=sm_90a");
+  check(driver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
+  plan_ = &plan;
+  slots_ = slots;
+  maxSeqLen_ = maxSeqLen;
+  loadKernels();
+  uploadWeights(weights);
+  prepareRopeTables();
+
+  // One arena for every program, the largest layout.
+  size_t arenaBytes = 0;
+  programs.clear();
+  for (const plan::Program *program : *plan.root().programs()) {
+    arenaBytes = std::max<size_t>(arenaBytes, program->arena_bytes());
+    programs[program->name()->str()].program = program;
+  }
+  arena = DeviceBuffer(arenaBytes, "cuMemAlloc (activation arena)");
+
+  const plan::KvCache &kv = *plan.root().kv_cache();
+  long long width = kv.latent_dim() + kv.rope_dim();
+  kvSlotStride = static_cast<long long>(maxSeqLen) * width;
+  kvLayerStride = kvSlotStride * slots;
+  kvCache = DeviceBuffer(static_cast<size_t>(kvLayerStride) * kv.layers() *
+                             planDTypeSize(kv.dtype()),
+                         "cuMemAlloc (KV cache)");
+
+  // Workspace: the largest any step asks for (CudaSteps.cpp), at max rows.
+  size_t workspaceBytes = 0;
+  for (auto &[name, state] : programs)
+    workspaceBytes = std::max(workspaceBytes, stepWorkspaceBytes(*state.program));
+  workspace = DeviceBuffer(workspaceBytes, "cuMemAlloc (workspace)");
+
+  // Staging for the 4 input vectors and the logits.
+  size_t stagingBytes = 0;
+  for (auto &[name, state] : programs) {
+    const plan::Program &p = *state.program;
+    size_t in = 4 * sizeof(int32_t) * std::max(p.max_tokens(), p.max_logit_rows());
+    size_t out = sizeof(float) * p.max_logit_rows() * plan.config().vocabSize;
+    stagingBytes = std::max(stagingBytes, in + out);
+  }
+  staging = PinnedBuffer(stagingBytes);
+}
+
+void CudaBackend::loadKernels() {
+  const auto &kernels = *plan_->root().kernels();
+  modules.assign(kernels.size(), nullptr);
+  functions.assign(kernels.size(), nullptr);
+  for (size_t i = 0; i < kernels.size(); ++i) {
+    const plan::Kernel &k = *kernels[i];
+    std::string what = "loading kernel " + k.name()->str() + " (" + k.arch()->str() + ")";
+    check(driver.cuModuleLoadData(&modules[i], k.cubin()->data()), what.c_str());
+    check(driver.cuModuleGetFunction(&functions[i], modules[i], k.name()->c_str()),
+          what.c_str());
+    if (k.dynamic_shared_bytes() > 0)
+      check(driver.cuFuncSetAttribute(functions[i],
+                                      CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                                      k.dynamic_shared_bytes()),
+            what.c_str());
+  }
+}
+
+void CudaBackend::uploadWeights(WeightSource &source) {
+  const auto *weights = plan_->root().weights();
+  weights_.clear();
+  weights_.resize(weights ? weights->size() : 0);
+  for (uint32_t i = 0; i < weights_.size(); ++i)
+    uploadWeight(i, source);
+}
+
+/// Uploads weight `index` part by part; an expert set puts its experts back
+/// to back so that a kernel reaches expert e at data + e * expert_stride.
+void CudaBackend::uploadWeight(uint32_t index, WeightSource &source) {
+  const plan::Weight &w = *plan_->root().weights()->Get(index);
+  const int experts = std::max(1, w.experts());
+  const size_t parts = w.parts()->size();
+  std::vector<DeviceWeight> &bound = weights_[index];
+  bound.resize(parts);
+  for (size_t p = 0; p < parts; ++p) {
+    DeviceWeight &dw = bound[p];
+    for (int e = 0; e < experts; ++e) {
+      TensorSpec spec = plan_->tensorSpecs(index, w.experts() > 0 ? e : -1)[p];
+      RawTensor raw = source.loadRaw(spec);
+      // F16 has no kernel: widen it to F32 once, here.
+      if (raw.spec.dtype == DType::F16) {
+        std::vector<float> wide = toF32(raw);
+        raw.data.assign(reinterpret_cast<uint8_t *>(wide.data()),
+                        reinterpret_cast<uint8_t *>(wide.data() + wide.size()));
+        raw.spec.dtype = DType::F32;
+      }
+      if (e == 0) {
+        dw.dtype = static_cast<plan::DType>(raw.spec.dtype);
+        int rows = static_cast<int>(spec.shape[0]);
+        int cols = spec.shape.size() > 1 ? static_cast<int>(spec.shape[1]) : 1;
+        dw.data = DeviceBuffer(raw.data.size() * experts, "cuMemAlloc (weights)");
+        if (!raw.scales.empty())
+          dw.scales = DeviceBuffer(raw.scales.size() * sizeof(float) * experts,
+                                   "cuMemAlloc (weight scales)");
+        dw.view.rows = rows;
+        dw.view.cols = cols;
+        dw.view.scale_ld = spec.scaleShape.size() > 1 ? static_cast<int>(spec.scaleShape[1]) : 0;
+        dw.view.expert_stride = static_cast<long long>(rows) * cols;
+        dw.view.scale_expert_stride = static_cast<long long>(raw.scales.size());
+      }
+      check(driver.cuMemcpyHtoD(dw.data.get() + raw.data.size() * e, raw.data.data(),
+                                raw.data.size()),
+            ("uploading " + spec.name).c_str());
+      if (!raw.scales.empty())
+        check(driver.cuMemcpyHtoD(dw.scales.get() + raw.scales.size() * sizeof(float) * e,
+                                  raw.scales.data(), raw.scales.size() * sizeof(float)),
+              ("uploading " + spec.scaleName).c_str());
+    }
+    dw.view.data = dw.data.pointer();
+    dw.view.scales = dw.scales.bytes() ? static_cast<const float *>(dw.scales.pointer())
+                                       : nullptr;
+  }
+}
+
+void CudaBackend::prepareRopeTables() {
+  ropeTables.clear();
+  for (const plan::Program *program : *plan_->root().programs())
+    forEachRope(*program, [&](const plan::Rope &r) {
+      std::string key = ropeKey(r);
+      if (ropeTables.count(key))
+        return;
+      std::vector<float> freq = ropeInvFreq(ropeSpec(r));
+      DeviceBuffer table(freq.size() * sizeof(float), "cuMemAlloc (rope table)");
+      table.upload(freq.data(), freq.size() * sizeof(float), "uploading a rope table");
+      ropeTables.emplace(key, std::move(table));
+    });
+}
+
+kernels::Rope CudaBackend::rope(const plan::Rope *r) const {
+  kernels::Rope out{};
+  if (!r)
+    return out; // dim = 0: none
+  out.inv_freq = static_cast<const float *>(ropeTables.at(ropeKey(*r)).pointer());
+  out.magnitude = ropeMagnitude(ropeSpec(*r));
+  out.heads = r->heads();
+  out.head_dim = r->head_dim();
+  out.offset = r->offset();
+  out.dim = r->dim();
+  return out;
+}
+
+void *CudaBackend::cacheLayer(int layer) const {
+  size_t elem = planDTypeSize(plan_->root().kv_cache()->dtype());
+  return reinterpret_cast<void *>(kvCache.get() + layer * kvLayerStride * elem);
+}
+
+std::vector<float> CudaBackend::run(const std::string &name, const StepInputs &in) {
+  if (!plan_)
+    fail("cuda backend: run('", name, "') before prepare()");
+  auto found = programs.find(name);
+  if (found == programs.end())
+    plan_->program(name); // throws, naming the programs the plan has
+  ProgramState &state = found->second;
+  const plan::Program &program = *state.program;
+  const int tokens = static_cast<int>(in.tokens.size());
+  const int logitRows = static_cast<int>(in.logitRows.size());
+  const std::string where = "program '" + name + "': ";
+  if (tokens < 1 || tokens > program.max_tokens())
+    fail(where, tokens, " tokens, expected 1..", program.max_tokens());
+  if (logitRows > program.max_logit_rows())
+    fail(where, logitRows, " logit rows exceed ", program.max_logit_rows());
+  if (static_cast<int>(in.positions.size()) != tokens ||
+      static_cast<int>(in.seqIds.size()) != tokens)
+    fail(where, "positions and sequence ids must match the ", tokens, " tokens");
+  for (int t = 0; t < tokens; ++t) {
+    if (in.positions[t] < 0 || in.positions[t] >= maxSeqLen_)
+      fail(where, "position ", in.positions[t], " out of range [0, ", maxSeqLen_, ")");
+    if (in.seqIds[t] < 0 || in.seqIds[t] >= slots_)
+      fail(where, "sequence slot ", in.seqIds[t], " out of range [0, ", slots_, ")");
+  }
+  for (int r = 0; r < logitRows; ++r)
+    if (in.logitRows[r] < 0 || in.logitRows[r] >= tokens)
+      fail(where, "logit row ", in.logitRows[r], " out of range [0, ", tokens, ")");
+  check(driver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
+
+  // Inputs: staged in pinned memory, copied into their arena buffers.
+  auto *stage = static_cast<int32_t *>(staging.get());
+  const std::vector<int32_t> *sources[] = {&in.tokens, &in.positions, &in.seqIds,
+                                           &in.logitRows};
+  for (int i = 0; i < 4; ++i) {
+    const plan::Buffer &b = *program.buffers()->Get(program.inputs()->Get(i));
+    std::memcpy(stage, sources[i]->data(), sources[i]->size() * sizeof(int32_t));
+    check(driver.cuMemcpyHtoDAsync(arena.get() + b.offset(), stage,
+                                   sources[i]->size() * sizeof(int32_t), stream),
+          "copying the step's inputs");
+    stage += sources[i]->size();
+  }
+
+  // The decode step replays a CUDA graph per (T, R): launch gaps vanish.
+  if (useGraphs && name == "decode") {
+    CUgraphExec &exec = state.graphs[{tokens, logitRows}];
+    if (!exec) {
+      check(driver.cuStreamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL),
+            "cuStreamBeginCapture");
+      launchSteps(state, tokens, logitRows);
+      CUgraph graph = nullptr;
+      check(driver.cuStreamEndCapture(stream, &graph), "cuStreamEndCapture");
+      check(driver.cuGraphInstantiate(&exec, graph, 0), "cuGraphInstantiate");
+      driver.cuGraphDestroy(graph);
+    }
+    check(driver.cuGraphLaunch(exec, stream), "cuGraphLaunch");
+  } else {
+    launchSteps(state, tokens, logitRows);
+  }
+
+  const plan::Buffer &out = *program.buffers()->Get(program.outputs()->Get(0));
+  size_t bytes = sizeof(float) * logitRows * out.cols();
+  check(driver.cuMemcpyDtoHAsync(stage, arena.get() + out.offset(), bytes, stream),
+        "copying the logits");
+  check(driver.cuStreamSynchronize(stream), "running the step");
+  const float *logits = reinterpret_cast<const float *>(stage);
+  return std::vector<float>(logits, logits + logitRows * out.cols());
+}
+
+void CudaBackend::launchSteps(const ProgramState &state, int tokens, int logitRows) {
+  const plan::Program &program = *state.program;
+  for (const plan::Step *step : *program.steps())
+    launchStep(*step, program, tokens, logitRows);
+}
+
+} // namespace cuda
 } // namespace moela

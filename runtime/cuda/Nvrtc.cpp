@@ -183,4 +183,16 @@ NvrtcResult compileCuda(const std::string &name, const std::string &source,
   return result;
 }
 
+bool compileCuda(const std::string &name, const std::string &source,
+                 const NvrtcOptions &options, NvrtcResult &result,
+                 std::string &error) noexcept {
+  try {
+    result = compileCuda(name, source, options);
+    return true;
+  } catch (const std::exception &e) {
+    error = e.what();
+    return false;
+  }
+}
+
 } // namespace moela

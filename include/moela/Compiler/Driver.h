@@ -16,6 +16,7 @@ namespace moela {
 enum class EmitKind {
   ModelMlir,  // the verified model IR as imported
   KernelMlir, // the planned kernel IR after the default pipeline
+  Cuda,       // the CUDA C++ of every kernel, as given to NVRTC
   Plan,       // the plan file
 };
 
@@ -29,6 +30,8 @@ struct CompileOptions {
   std::vector<std::string> disable; // optional passes to leave out, by name
   std::string dumpIrDir;     // one numbered .mlir per pass when not empty
   bool explain = false;      // print the memory report to stderr
+  std::string cacheDir;      // NVRTC cubin cache ("" = the default folder)
+  bool noCache = false;      // compile every kernel afresh
 };
 
 /// Runs config -> model IR -> passes -> plan. Errors are printed as one line

@@ -38,6 +38,12 @@ struct NvrtcResult {
 NvrtcResult compileCuda(const std::string &name, const std::string &source,
                         const NvrtcOptions &options);
 
+/// The same without exceptions, for the compiler (built with
+/// -fno-exceptions): returns false and sets `error` on failure.
+bool compileCuda(const std::string &name, const std::string &source,
+                 const NvrtcOptions &options, NvrtcResult &result,
+                 std::string &error) noexcept;
+
 /// "13.0": the NVRTC version, part of the cache key.
 std::string nvrtcVersionString();
 

@@ -1,0 +1,98 @@
+//===- CudaBackendImpl.h - The CUDA backend's state (internal) ------------===//
+//
+// Device 0's primary context and one stream; the plan's cubins as modules;
+// every weight uploaded once in its checkpoint dtype (FP8 with its block
+// scales; expert sets back to back); one activation arena shared by the
+// programs (they never run at the same time) laid out by the plan's memory
+// planner; the latent KV cache; RoPE frequency tables; one workspace. A
+// decode step is captured in a CUDA graph per token count and replayed.
+//
+//===----------------------------------------------------------------------===//
+#ifndef MOELA_RUNTIME_CUDA_CUDABACKENDIMPL_H
+#define MOELA_RUNTIME_CUDA_CUDABACKENDIMPL_H
+
+#include "DeviceMemory.h"
+
+#include "kernels/Args.h"
+#include "moela/Runtime/Backend.h"
+#include "moela/Runtime/Plan.h"
+
+#include <map>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace moela::cuda {
+
+/// One part of a bound weight on the device (an expert set: all experts).
+struct DeviceWeight {
+  DeviceBuffer data, scales;
+  plan::DType dtype = plan::DType::F32; // as stored on the device
+  kernels::Weight view;                  // pointers and strides for kernel args
+};
+
+class CudaBackend : public Backend {
+public:
+  CudaBackend();
+  ~CudaBackend() override;
+
+  std::string name() const override { return "cuda"; }
+  void prepare(const Plan &plan, WeightSource &weights, int slots,
+               int maxSeqLen) override;
+  std::vector<float> run(const std::string &program,
+                         const StepInputs &inputs) override;
+
+  /// Whether decode steps are captured in CUDA graphs (default on).
+  void setUseGraphs(bool use) { useGraphs = use; }
+
+private:
+  struct ProgramState {
+    const plan::Program *program = nullptr;
+    std::map<std::pair<int, int>, CUgraphExec> graphs; // (T, R) -> decode graph
+  };
+
+  void loadKernels();
+  void uploadWeights(WeightSource &weights);
+  void uploadWeight(uint32_t index, WeightSource &weights);
+  void prepareRopeTables();
+  void launchSteps(const ProgramState &state, int tokens, int logitRows);
+  void launchStep(const plan::Step &step, const plan::Program &program,
+                  int tokens, int logitRows);
+  /// Launches `function` with `args` as its only parameter.
+  template <typename Args>
+  void launch(CUfunction function, const Args &args, const kernels::Launch &l);
+
+  // ---- helpers for building kernel arguments (CudaSteps.cpp) ----
+  kernels::View view(const plan::Program &program, const plan::Operand &op) const;
+  int rowsOf(const plan::Program &program, const plan::Operand &op, int tokens,
+             int logitRows) const;
+  const DeviceWeight &weightPart(const plan::Step &step, size_t weight,
+                                 size_t part) const;
+  kernels::Rope rope(const plan::Rope *rope) const;
+  void *cacheLayer(int layer) const;
+  /// Workspace bytes the steps of `program` need at its maximum sizes.
+  size_t stepWorkspaceBytes(const plan::Program &program) const;
+
+  const Driver &driver;
+  CUdevice device = 0;
+  CUcontext context = nullptr;
+  CUstream stream = nullptr;
+  bool useGraphs = true;
+
+  const Plan *plan_ = nullptr;
+  int slots_ = 0, maxSeqLen_ = 0;
+  std::vector<CUmodule> modules;
+  std::vector<CUfunction> functions; // per plan kernel
+  std::vector<std::vector<DeviceWeight>> weights_; // per plan weight, per part
+  DeviceBuffer arena, kvCache, workspace;
+  long long kvSlotStride = 0, kvLayerStride = 0; // elements
+  PinnedBuffer staging; // inputs in, logits out
+  std::map<std::string, DeviceBuffer> ropeTables; // by rope parameters
+  std::map<CUfunction, unsigned> sharedLimits; // dynamic shared memory opted in
+  std::map<std::string, ProgramState> programs;
+};
+
+} // namespace moela::cuda
+
+#endif // MOELA_RUNTIME_CUDA_CUDABACKENDIMPL_H
