@@ -1,18 +1,21 @@
 // Tests of the whole default pipeline, moela-default, on a one-layer module
 // per program (@prefill: MLA + dense MLP, @decode: MLA + MoE): mla forms are
-// chosen, the model IR is lowered to kernels, then fused (rope into q_b,
-// q_a + kv_a, kv append, absorption in decode only, SwiGLU, router, MoE
-// dispatch, add + norm), tiled for the target, and planned. `disable=`
-// leaves named optional passes out; their ops stay.
+// chosen (decode absorbed; prefill expanded on the host, absorbed for GPU
+// targets, whose attention kernel reads the latent cache), the model IR is
+// lowered to kernels, then fused (rope into q_b, q_a + kv_a, kv append,
+// absorption, SwiGLU, router, MoE dispatch, add + norm), tiled for the
+// target, and planned. `disable=` leaves named optional passes out; their
+// ops stay.
 // RUN: moela-opt %s --pass-pipeline='builtin.module(moela-default{target=host max-prefill-tokens=16 max-batch=4})' | FileCheck %s --check-prefixes=CHECK,HOST
 // RUN: moela-opt %s --pass-pipeline='builtin.module(moela-default{max-prefill-tokens=16 max-batch=4})' | FileCheck %s --check-prefixes=CHECK,GPU
 // RUN: moela-opt %s --pass-pipeline='builtin.module(moela-default{target=host disable=moela-mla-absorb,moela-fuse-add-norm})' | FileCheck %s --check-prefix=DISABLE
 // RUN: moela-opt %s --pass-pipeline='builtin.module(moela-default{target=sm_90a disable=moela-fuse-rope,moela-fuse-qkv-a,moela-mla-fuse-kv-append,moela-mla-absorb,moela-fuse-swiglu,moela-fuse-router,moela-moe-dispatch,moela-fuse-add-norm,moela-tile})' | FileCheck %s --check-prefix=NONE
 
-// The prefill program: expanded attention, one merged q_a/kv_a GEMM, the
-// rope in q_b's epilogue, norm and rope inside the cache append, add + norm
-// fused, gate/up fused; planned for 16 tokens and 4 logit rows. Only sm_90a
-// has tiles (128x128 for prefill).
+// The prefill program: one merged q_a/kv_a GEMM, the rope in q_b's
+// epilogue, norm and rope inside the cache append, attention expanded on the
+// host and absorbed (per-head GEMMs around the latent attention) on sm_90a,
+// add + norm fused, gate/up fused; planned for 16 tokens and 4 logit rows.
+// Only sm_90a has tiles (128x128 for prefill GEMMs).
 // CHECK-LABEL: func.func @prefill
 // CHECK-SAME: kernel.arena_bytes =
 // CHECK-SAME: kernel.buffer_table = [#kernel.buffer<name = "tokens"
@@ -29,7 +32,10 @@
 // CHECK-NEXT: %[[K:.*]] = kernel.slice %[[KV]][32, 8]
 // CHECK-NEXT: %[[Q:.*]] = kernel.gemm %[[QN]] positions %arg1 weights [#nn.weight<"l0.q_b" : bf16[96, 48]>] rope <heads = 4, head_dim = 24, offset = 16
 // CHECK-NEXT: kernel.kv_append %[[C]], %[[K]], %arg1, %arg2 layer 0 norm <"l0.kv_norm" : bf16[32]> eps {{.*}} rope <heads = 1, head_dim = 8, offset = 0
-// CHECK-NEXT: %[[O:.*]] = kernel.mla_attention %[[Q]], %arg1, %arg2 kv_b <"l0.kv_b" : bf16[128, 32]> layer 0 heads 4 nope 16 rope 8 v 16 latent 32 scale {{.*}} form expanded
+// HOST-NEXT: %[[O:.*]] = kernel.mla_attention %[[Q]], %arg1, %arg2 kv_b <"l0.kv_b" : bf16[128, 32]> layer 0 heads 4 nope 16 rope 8 v 16 latent 32 scale {{.*}} form expanded
+// GPU-NEXT: %[[QL:.*]] = kernel.head_gemm %[[Q]] weight <"l0.kv_b" : bf16[128, 32]> heads 4 head_rows 32 row_offset 0 rows 16 transpose
+// GPU-NEXT: %[[OL:.*]] = kernel.mla_latent_attention %[[QL]], %[[Q]], %arg1, %arg2 layer 0
+// GPU-NEXT: %[[O:.*]] = kernel.head_gemm %[[OL]] weight <"l0.kv_b" : bf16[128, 32]> heads 4 head_rows 32 row_offset 16 rows 16
 // CHECK-NEXT: %[[A:.*]] = kernel.gemm %[[O]] weights [#nn.weight<"l0.o" : bf16[64, 64]>]
 // CHECK-NEXT: %[[Y:.*]], %[[H1:.*]] = kernel.add_rms_norm %[[H]], %[[A]] weight <"l0.post_norm"
 // CHECK-NEXT: %[[M:.*]] = kernel.gemm %[[Y]] weights [#nn.weight<"l0.gate" : bf16[128, 64]>, #nn.weight<"l0.up" : bf16[128, 64]>] silu_mul
@@ -83,6 +89,7 @@
 // NONE-NOT: tile
 // NONE: kernel.rope
 // NONE: kernel.kv_append {{.*}} layer 0 : tensor<?x32xf32>, tensor<?x8xf32>
+// NONE-NEXT: kernel.mla_attention {{.*}} form absorbed
 // NONE: kernel.silu_mul
 // NONE-LABEL: func.func @decode
 // NONE-NOT: tile
