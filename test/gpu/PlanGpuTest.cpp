@@ -1,0 +1,189 @@
+//===- PlanGpuTest.cpp - Whole plans on the GPU against host and goldens --===//
+//
+// moela-gpu-plan-test PLANS_DIR FIXTURE_DIR
+//
+// 1. DeepSeek's goldens (spec 6): for the v3_a fixture, bf16 and fp8
+//    weights, single and batch3 prompts, the CUDA backend runs prefill and 32
+//    teacher-forced decode steps of the sm_90a plan; per step the relative
+//    L2 error against truth_fp32 and the top-1 agreement must be no worse
+//    than DeepSeek's own bf16 demo (metrics.json: max and median rel-L2,
+//    top-1 agreement).
+// 2. CUDA against the host backend on the same plan, for the tiny configs
+//    with fresh random weights (seed printed): rel-L2 of every step's logits
+//    <= 3e-2 and top-1 agreement >= 90 %.
+// Prints one line per case and "N passed, M failed" last; SKIPs without a GPU.
+//
+//===----------------------------------------------------------------------===//
+#include "moela/Runtime/Backends.h"
+#include "moela/Runtime/CudaBackend.h"
+#include "moela/Runtime/Engine.h"
+#include "moela/Runtime/Generation.h"
+#include "moela/Runtime/HostBackend.h"
+#include "moela/Runtime/Plan.h"
+#include "moela/Runtime/Safetensors.h"
+#include "moela/Runtime/Sampler.h"
+#include "moela/Runtime/Weights.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <random>
+
+using namespace moela;
+
+namespace {
+
+int passed = 0, failed = 0;
+
+void verdict(bool ok, const std::string &what) {
+  std::printf("%s %s\n", ok ? "PASS" : "FAIL", what.c_str());
+  (ok ? passed : failed)++;
+}
+
+double relL2(const std::vector<float> &got, const float *want, size_t n) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < n; ++i) {
+    double d = double(got[i]) - want[i];
+    if (!std::isfinite(got[i]))
+      return INFINITY;
+    num += d * d;
+    den += double(want[i]) * want[i];
+  }
+  return std::sqrt(num / std::max(den, 1e-30));
+}
+
+std::vector<std::vector<int32_t>> readIds(const Checkpoint &golden, const std::string &name) {
+  TensorView t = golden.tensor(name);
+  std::vector<std::vector<int32_t>> rows(t.shape[0]);
+  for (int64_t b = 0; b < t.shape[0]; ++b)
+    for (int64_t i = 0; i < t.shape[1]; ++i) {
+      int64_t v;
+      std::memcpy(&v, t.data + (b * t.shape[1] + i) * 8, 8);
+      rows[b].push_back(static_cast<int32_t>(v));
+    }
+  return rows;
+}
+
+void goldenCase(const std::string &plansDir, const std::string &fixture,
+                const nlohmann::json &metrics, const std::string &weights,
+                const std::string &prompts) {
+  std::string what = "golden " + weights + "/" + prompts;
+  Checkpoint golden = Checkpoint::open(fixture + "/golden.safetensors");
+  std::string prefix = weights + "." + prompts + ".truth_fp32";
+  auto promptIds = readIds(golden, "prompts." + prompts);
+  auto tokens = readIds(golden, prefix + ".tokens");
+  TensorView truth = golden.tensor(prefix + ".logits"); // [B, 33, V]
+  std::vector<std::vector<int32_t>> forced(tokens.size());
+  for (size_t b = 0; b < tokens.size(); ++b)
+    forced[b].assign(tokens[b].begin(), tokens[b].end() - 1);
+
+  Plan plan = Plan::load(plansDir + "/v3_a-" + weights + ".plan");
+  auto source = openCheckpoint(weights == "fp8w" ? fixture + "/model-fp8" : fixture);
+  std::unique_ptr<Backend> cuda = makeCudaBackend();
+  Engine engine(plan, *cuda, *source, static_cast<int>(promptIds.size()), 256);
+  GenerationResult result = teacherForce(engine, promptIds, forced);
+
+  const int64_t vocab = plan.config().vocabSize;
+  const size_t steps = tokens[0].size();
+  std::vector<double> errors;
+  int agree = 0, total = 0;
+  std::vector<float> want(truth.numel());
+  std::memcpy(want.data(), truth.data, truth.bytes);
+  for (size_t b = 0; b < promptIds.size(); ++b)
+    for (size_t k = 0; k < steps; ++k) {
+      errors.push_back(relL2(result.logits[b][k], want.data() + (b * steps + k) * vocab, vocab));
+      agree += result.ids[b][k] == tokens[b][k];
+      ++total;
+    }
+  std::vector<double> sorted = errors;
+  std::sort(sorted.begin(), sorted.end());
+  double median = sorted[sorted.size() / 2], worst = sorted.back();
+  double top1 = double(agree) / total;
+  const nlohmann::json &demo = metrics["cases"][prompts][weights]["demo_bf16_vs_truth"];
+  double demoMedian = demo["rel_l2_median"], demoMax = demo["rel_l2_max"];
+  double demoTop1 = demo["top1_agree"];
+  char line[512];
+  std::snprintf(line, sizeof line,
+                "%s: rel-L2 median %.4f (demo %.4f), max %.4f (demo %.4f), top-1 %.3f "
+                "(demo %.3f)",
+                what.c_str(), median, demoMedian, worst, demoMax, top1, demoTop1);
+  verdict(median <= demoMedian && worst <= demoMax && top1 >= demoTop1, line);
+}
+
+void hostCase(const std::string &plansDir, const std::string &model, uint64_t seed) {
+  Plan plan = Plan::load(plansDir + "/" + model + ".plan");
+  std::unique_ptr<WeightSource> weights = makeRandomWeights(seed);
+  std::unique_ptr<Backend> cuda = makeCudaBackend(), host = makeHostBackend();
+  Engine onCuda(plan, *cuda, *weights, 3, 256), onHost(plan, *host, *weights, 3, 256);
+  std::mt19937 rng(static_cast<uint32_t>(seed));
+  std::uniform_int_distribution<int32_t> token(
+      2, static_cast<int32_t>(std::min<int64_t>(plan.config().vocabSize, 100000) - 1));
+  std::vector<std::vector<int32_t>> prompts(3);
+  for (int b = 0; b < 3; ++b) {
+    prompts[b].push_back(static_cast<int32_t>(plan.config().bosTokenId));
+    for (int i = 0; i < 9 + 17 * b; ++i)
+      prompts[b].push_back(token(rng));
+  }
+  double worst = 0;
+  int agree = 0, total = 0;
+  auto compare = [&](const std::vector<std::vector<float>> &g,
+                     const std::vector<std::vector<float>> &h) {
+    std::vector<std::vector<int32_t>> next(3);
+    for (int b = 0; b < 3; ++b) {
+      worst = std::max(worst, relL2(g[b], h[b].data(), h[b].size()));
+      int32_t hostChoice = argmax(h[b].data(), h[b].size());
+      agree += argmax(g[b].data(), g[b].size()) == hostChoice;
+      ++total;
+      next[b] = {hostChoice};
+    }
+    return next;
+  };
+  auto next = compare(onCuda.feed(prompts), onHost.feed(prompts));
+  for (int step = 0; step < 12; ++step)
+    next = compare(onCuda.feed(next), onHost.feed(next));
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "%s cuda vs host (seed %llu): max rel-L2 %.4f (<= 0.03), top-1 %.3f (>= 0.9)",
+                model.c_str(), static_cast<unsigned long long>(seed), worst,
+                double(agree) / total);
+  verdict(worst <= 3e-2 && double(agree) / total >= 0.9, line);
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  if (argc != 3) {
+    std::fprintf(stderr, "usage: moela-gpu-plan-test PLANS_DIR FIXTURE_DIR\n");
+    return 1;
+  }
+  std::string plans = argv[1], fixture = argv[2];
+  std::string why;
+  if (!cudaAvailable(&why)) {
+    std::printf("SKIP moela-gpu-plan-test: no CUDA device: %s\n", why.c_str());
+    return 0;
+  }
+  std::ifstream metricsFile(fixture + "/metrics.json");
+  nlohmann::json metrics = nlohmann::json::parse(metricsFile);
+  uint64_t seed = std::random_device{}();
+  for (std::string weights : {"bf16w", "fp8w"})
+    for (std::string prompts : {"single", "batch3"}) {
+      try {
+        goldenCase(plans, fixture, metrics, weights, prompts);
+      } catch (const std::exception &e) {
+        verdict(false, "golden " + weights + "/" + prompts + ": " + e.what());
+      }
+    }
+  for (std::string model : {"tiny", "tiny-v2", "tiny-v2-lite", "tiny-v3-fp8"}) {
+    try {
+      hostCase(plans, model, seed);
+    } catch (const std::exception &e) {
+      verdict(false, model + ": " + e.what());
+    }
+  }
+  std::printf("%d passed, %d failed\n", passed, failed);
+  return failed ? 1 : 0;
+}

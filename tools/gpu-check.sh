@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The GPU check, in one call on a machine with an NVIDIA GPU (run
+# tools/gpu-prepare.sh first, here, and carry .gpu): builds the runtime from
+# source (no MLIR needed), runs every kernel family against the host backend
+# on fresh random inputs, whole plans against DeepSeek's goldens and the host
+# backend, and the deepseek-v3-4l benchmark with roofline ratios; prints a
+# short table last. Logs go to $OUT (or /tmp/moela-gpu).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=${OUT:-/tmp/moela-gpu}
+mkdir -p "$out"
+jobs=$(nproc)
+export MOELA_CACHE_DIR=$PWD/.gpu/kernel-cache
+declare -a rows
+
+step() { # step NAME TIMEOUT COMMAND...: runs, logs, records PASS/FAIL and seconds
+  local name=$1 limit=$2; shift 2
+  local start=$SECONDS
+  timeout "$limit" "$@" >"$out/$name.log" 2>&1
+  local rc=$?
+  local verdict=PASS; [ $rc -ne 0 ] && verdict="FAIL(rc=$rc)"
+  local summary; summary=$(grep -E "passed|SKIP" "$out/$name.log" | tail -n 1)
+  rows+=("$(printf '%-22s %-12s %5ss  %s' "$name" "$verdict" $((SECONDS - start)) "$summary")")
+  tail -n 40 "$out/$name.log"
+}
+
+nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv | tee "$out/gpu.txt"
+step build 400 bash -c "cmake -G Ninja -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release \
+    -DMOELA_RUNTIME_ONLY=ON -DMOELA_THIRD_PARTY_DIR=$PWD/.gpu/third_party && \
+  cmake --build build-gpu -j $jobs --target moela-run moela-bench \
+    moela-gpu-plan-test moela-gpu-ops-test moela-gpu-matmul-test"
+bin=build-gpu/bin
+step plans 300 "$bin/moela-gpu-plan-test" .gpu/plans test/data/v3_a
+step ops-kernels 300 "$bin/moela-gpu-ops-test"
+step matmul-kernels 400 "$bin/moela-gpu-matmul-test"
+step generate 120 "$bin/moela-run" .gpu/plans/tiny.plan --random-weights --seed 1 \
+  --prompt "The capital of France is" --max-new-tokens 32 --backend cuda
+step bench-v3-4l 600 "$bin/moela-bench" .gpu/plans/deepseek-v3-4l.plan --random-weights \
+  --backend cuda --prefill 4096 --batch 1,8,64 --context 1024 --steps 16 --roofline
+
+echo
+echo "== moela GPU check, $(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD 2>/dev/null || echo ?)"
+head -n 2 "$out/gpu.txt" | tail -n 1
+printf '%s\n' "${rows[@]}"
+echo "-- deepseek-v3-4l (4 layers of DeepSeek-V3, FP8 random weights), cuda backend:"
+grep -E "^(backend|cuda)" "$out/bench-v3-4l.log" || true

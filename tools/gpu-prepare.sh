@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Prepares, on this (CPU) machine, what tools/gpu-check.sh needs on a GPU machine
+# that can install nothing and has no MLIR: .gpu/third_party (header-only
+# dependencies, libpcre2, the generated plan header), .gpu/plans (sm_90a plans
+# compiled here by moela-compile) and .gpu/kernel-cache (the NVRTC cache).
+# Then call the device tool with: command "bash tools/gpu-check.sh", carry [".gpu"].
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${MOELA_BUILD_DIR:-build}
+cmake -G Ninja -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$build" --target moela-compile moela_schema_gen
+dest=.gpu
+rm -rf "$dest/third_party" "$dest/plans"
+mkdir -p "$dest/third_party/include" "$dest/third_party/lib" "$dest/third_party/schema" "$dest/plans"
+cp -r /usr/include/nlohmann /usr/include/CLI /usr/include/flatbuffers "$dest/third_party/include/"
+cp /usr/include/pcre2.h "$dest/third_party/include/"
+cp -L /usr/lib/x86_64-linux-gnu/libpcre2-8.so.0 "$dest/third_party/lib/libpcre2-8.so.0"
+cp -L /usr/lib/x86_64-linux-gnu/libpcre2-8.so.0 "$dest/third_party/lib/libpcre2-8.so"
+cp "$build/runtime/schema/plan_generated.h" "$dest/third_party/schema/"
+
+export MOELA_CACHE_DIR=$PWD/$dest/kernel-cache
+compile() { "$build/bin/moela-compile" "$@" --target=sm_90a; }
+compile test/data/v3_a/config.json -o "$dest/plans/v3_a-bf16w.plan"
+compile test/data/v3_a/model-fp8/config.json -o "$dest/plans/v3_a-fp8w.plan"
+for m in tiny tiny-v2 tiny-v2-lite tiny-v3-fp8; do
+  compile "models/$m/config.json" -o "$dest/plans/$m.plan"
+done
+compile models/deepseek-v3-4l/config.json -o "$dest/plans/deepseek-v3-4l.plan" \
+  --max-prefill-tokens 4096 --max-batch 64
+du -sh "$dest"
