@@ -42,11 +42,11 @@ __device__ __forceinline__ int expertOf(const DispatchArgs &args, int slot) {
 
 /// Phase 0; blockDim.x must be a multiple of 32, at most 1024.
 __device__ __forceinline__ void sortSlots(const DispatchArgs &args) {
-  extern __shared__ int sm[];
+  extern __shared__ int dispatchSmem[];
   const int E = args.experts, N = args.rows * args.top_k;
   const int warps = blockDim.x >> 5, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  int *count = sm;           // [32][E]: per (warp, expert) counts, then bases
-  int *next = sm + 32 * E;   // [E + 1]: histogram, then next free row per expert
+  int *count = dispatchSmem;           // [32][E]: per (warp, expert) counts, then bases
+  int *next = dispatchSmem + 32 * E;   // [E + 1]: histogram, then next free row per expert
   for (int e = threadIdx.x; e <= E; e += blockDim.x)
     next[e] = 0;
   __syncthreads();

@@ -98,12 +98,6 @@ __device__ __forceinline__ void splitsOf(int n, int S, int &count, int &perSplit
   count = (tiles + perSplit - 1) / perSplit;
 }
 
-__device__ __forceinline__ unsigned dynamicSmemBytes() {
-  unsigned v;
-  asm("mov.u32 %0, %%dynamic_smem_size;" : "=r"(v));
-  return v;
-}
-
 /// Phase 1: out[t, h, :] = sum_s 2^(m_s - M) O_s / sum_s 2^(m_s - M) l_s for
 /// the tokens with more than one split; one thread per 4 output columns.
 template <typename TO, int R, int MT>
@@ -164,7 +158,7 @@ __device__ __forceinline__ void latentAttention(const LatentAttentionArgs &args)
     latent::latentCombine<TO, R, MT>(args);
     return;
   }
-  if (latent::dynamicSmemBytes() < static_cast<unsigned>(Geo::BYTES))
+  if (ops::dynamicSmemBytes() < static_cast<unsigned>(Geo::BYTES))
     __trap();
 
   const int T = args.rows, H = args.heads;
@@ -185,11 +179,11 @@ __device__ __forceinline__ void latentAttention(const LatentAttentionArgs &args)
   const int tileEnd = min((n + NK - 1) / NK, tileBegin + perSplit);
   const int keyEnd = min(n, tileEnd * NK); // keys [tileBegin*NK, keyEnd)
 
-  extern __shared__ __align__(16) unsigned char smem[];
-  const unsigned sQ = ops::smemAddr(smem);
+  extern __shared__ __align__(16) unsigned char latentSmem[];
+  const unsigned sQ = ops::smemAddr(latentSmem);
   const unsigned sK = sQ + 16 * Geo::Q_CHUNKS;      // [2][NK rows]
   const unsigned sP = sK + 16 * 2 * Geo::K_CHUNKS;  // [HB][64] bf16
-  float *red = reinterpret_cast<float *>(smem + 16 * (Geo::Q_CHUNKS + 2 * Geo::K_CHUNKS +
+  float *red = reinterpret_cast<float *>(latentSmem + 16 * (Geo::Q_CHUNKS + 2 * Geo::K_CHUNKS +
                                                       Geo::P_CHUNKS)); // [2][HB]
 
   const __nv_bfloat16 *base = static_cast<const __nv_bfloat16 *>(args.cache) +
@@ -239,14 +233,14 @@ __device__ __forceinline__ void latentAttention(const LatentAttentionArgs &args)
       packed.y = ops::packBf16(v[2], v[3]);
       packed.z = ops::packBf16(v[4], v[5]);
       packed.w = ops::packBf16(v[6], v[7]);
-      *reinterpret_cast<uint4 *>(smem + 16 * Geo::at(row, ch)) = packed;
+      *reinterpret_cast<uint4 *>(latentSmem + 16 * Geo::at(row, ch)) = packed;
     }
     // The pad chunks [GCH, CH) of both K buffers: zero once, never loaded.
     constexpr int PAD = Geo::CH - Geo::GCH;
     if constexpr (PAD > 0) {
       for (int c = threadIdx.x; c < 2 * NK * PAD; c += THREADS) {
         const int row = c / PAD % NK, buf = c / (PAD * NK), ch = Geo::GCH + c % PAD;
-        *reinterpret_cast<uint4 *>(smem + 16 * (Geo::Q_CHUNKS + buf * Geo::K_CHUNKS +
+        *reinterpret_cast<uint4 *>(latentSmem + 16 * (Geo::Q_CHUNKS + buf * Geo::K_CHUNKS +
                                                 Geo::at(row, ch))) =
             make_uint4(0u, 0u, 0u, 0u);
       }
@@ -351,10 +345,10 @@ __device__ __forceinline__ void latentAttention(const LatentAttentionArgs &args)
 #pragma unroll
     for (int nt = 0; nt < 4; ++nt) {
       const int ch = 4 * wn + nt;
-      *reinterpret_cast<unsigned *>(smem + 16 * (Geo::Q_CHUNKS + 2 * Geo::K_CHUNKS +
+      *reinterpret_cast<unsigned *>(latentSmem + 16 * (Geo::Q_CHUNKS + 2 * Geo::K_CHUNKS +
                                                  Geo::atP(r0, ch)) +
                                     4 * tq) = ops::packBf16(s[nt][0], s[nt][1]);
-      *reinterpret_cast<unsigned *>(smem + 16 * (Geo::Q_CHUNKS + 2 * Geo::K_CHUNKS +
+      *reinterpret_cast<unsigned *>(latentSmem + 16 * (Geo::Q_CHUNKS + 2 * Geo::K_CHUNKS +
                                                  Geo::atP(r1, ch)) +
                                     4 * tq) = ops::packBf16(s[nt][2], s[nt][3]);
     }

@@ -36,14 +36,14 @@ namespace kernels {
 
 template <typename TQ, typename TO, typename TW>
 __device__ __forceinline__ void mlaAttention(const MlaAttentionArgs &args) {
-  extern __shared__ float sm[];
+  extern __shared__ float mlaSmem[];
   const int H = args.heads, Dn = args.nope_dim, Dr = args.rope_dim, Dv = args.v_dim;
   const int R = args.latent_dim;
   const int t = static_cast<int>(blockIdx.x) / H, h = static_cast<int>(blockIdx.x) % H;
   if (t >= args.rows)
     return;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
-  float *qn = sm, *qp = qn + Dn, *qa = qp + Dr; // q_nope, q_pe, q_abs
+  float *qn = mlaSmem, *qp = qn + Dn, *qa = qp + Dr; // q_nope, q_pe, q_abs
   float *ctxw = qa + R;                         // [8][R] per-warp sums
   float *ml = ctxw + 8 * R;                     // [8][2] per-warp (max, sum)
   float *ctx = ml + 16;                         // [R]

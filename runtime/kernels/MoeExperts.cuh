@@ -33,7 +33,7 @@ namespace kernels {
 
 template <typename TX, typename TY, typename TW>
 __device__ __forceinline__ void moeExperts(const MoeExpertsArgs &args) {
-  extern __shared__ float sm[]; // x [hidden] | h [intermediate]
+  extern __shared__ float moeSmem[]; // x [hidden] | h [intermediate]
   const int slot = blockIdx.x, K = args.top_k;
   if (slot >= args.rows * K)
     return;
@@ -44,7 +44,7 @@ __device__ __forceinline__ void moeExperts(const MoeExpertsArgs &args) {
       storeF<TY>(args.y, slot, c, __int_as_float(0x7fc00000));
     return;
   }
-  float *x = sm, *h = sm + D;
+  float *x = moeSmem, *h = moeSmem + D;
   for (int c = threadIdx.x; c < D; c += blockDim.x)
     x[c] = loadF<TX>(args.x, t, c);
   __syncthreads();

@@ -77,6 +77,13 @@ __device__ __forceinline__ void cpAsyncWaitAll() {
   asm volatile("cp.async.wait_group 0;\n" ::: "memory");
 }
 
+/// The dynamic shared memory of this launch, in bytes.
+__device__ __forceinline__ unsigned dynamicSmemBytes() {
+  unsigned v;
+  asm("mov.u32 %0, %%dynamic_smem_size;" : "=r"(v));
+  return v;
+}
+
 /// Two floats as bf16x2 (round to nearest even); `lo` in the low half, i.e.
 /// at the lower address / lower column.
 __device__ __forceinline__ unsigned packBf16(float lo, float hi) {

@@ -52,7 +52,7 @@ __device__ __forceinline__ float rmsInverse(float sumSquares, int n, float eps) 
 
 template <typename TX, typename TR, typename TY, typename TW>
 __device__ __forceinline__ void rmsNorm(const RmsNormArgs &args) {
-  extern __shared__ float row[]; // [cols]
+  extern __shared__ float rmsRow[]; // [cols]
   __shared__ float scratch[32];
   const int r = blockIdx.x, n = args.cols;
   if (r >= args.rows)
@@ -66,14 +66,14 @@ __device__ __forceinline__ void rmsNorm(const RmsNormArgs &args) {
       if (args.sum.ptr)
         storeF<TR>(args.sum, r, c, v);
     }
-    row[c] = v;
+    rmsRow[c] = v;
     squares = __fmaf_rn(v, v, squares);
   }
   const float inv = rmsInverse(blockSum(squares, scratch), n, args.eps); // has barriers
   const TW *w = static_cast<const TW *>(args.weight.data);
   if constexpr (!IsFp8<TY>::value) {
     for (int c = threadIdx.x; c < n; c += blockDim.x)
-      storeF<TY>(args.y, r, c, __fmul_rn(toFloat(w[c]), __fmul_rn(row[c], inv)));
+      storeF<TY>(args.y, r, c, __fmul_rn(toFloat(w[c]), __fmul_rn(rmsRow[c], inv)));
   } else {
     // One warp per 128-column block; lane holds columns 32k + lane.
     const int lane = threadIdx.x & 31, warps = blockDim.x >> 5;
@@ -84,7 +84,7 @@ __device__ __forceinline__ void rmsNorm(const RmsNormArgs &args) {
 #pragma unroll
       for (int k = 0; k < 4; ++k) {
         const int c = b * 128 + 32 * k + lane;
-        v[k] = c < n ? __fmul_rn(toFloat(w[c]), __fmul_rn(row[c], inv)) : 0.0f;
+        v[k] = c < n ? __fmul_rn(toFloat(w[c]), __fmul_rn(rmsRow[c], inv)) : 0.0f;
         amax = fmaxf(amax, fabsf(v[k]));
       }
       amax = warpMax(amax);

@@ -30,7 +30,7 @@ namespace kernels {
 
 template <typename TX, typename TY>
 __device__ __forceinline__ void rope(const RopeArgs &args) {
-  extern __shared__ float table[]; // cos [dim/2] | sin [dim/2]
+  extern __shared__ float ropeTable[]; // cos [dim/2] | sin [dim/2]
   const int r = blockIdx.x;
   if (r >= args.rows)
     return;
@@ -38,7 +38,7 @@ __device__ __forceinline__ void rope(const RopeArgs &args) {
   const int half = p.dim / 2;
   const int position = args.positions[r];
   for (int i = threadIdx.x; i < half; i += blockDim.x)
-    ops::ropeCosSin(position, p.inv_freq[i], p.magnitude, table[i], table[half + i]);
+    ops::ropeCosSin(position, p.inv_freq[i], p.magnitude, ropeTable[i], ropeTable[half + i]);
   __syncthreads();
   const int width = p.heads * p.head_dim;
   for (int c = threadIdx.x; c < width; c += blockDim.x) {
@@ -48,8 +48,8 @@ __device__ __forceinline__ void rope(const RopeArgs &args) {
         continue; // the pair's first column does both
       const int i = rel / 2;
       float ya, yb;
-      ops::ropeRotate(loadF<TX>(args.x, r, c), loadF<TX>(args.x, r, c + 1), table[i],
-                      table[half + i], ya, yb);
+      ops::ropeRotate(loadF<TX>(args.x, r, c), loadF<TX>(args.x, r, c + 1), ropeTable[i],
+                      ropeTable[half + i], ya, yb);
       storeF<TY>(args.y, r, c, ya);
       storeF<TY>(args.y, r, c + 1, yb);
     } else {

@@ -196,11 +196,11 @@ __device__ __forceinline__ void route(const RouteArgs &args) {
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int E = args.experts;
   if (args.fused_gate) {
-    extern __shared__ float dyn[]; // x [D] | logits [E]
+    extern __shared__ float routeSmem[]; // x [D] | logits [E]
     const int t = blockIdx.x, D = args.dim;
     if (t >= args.rows)
       return;
-    float *x = dyn, *logits = dyn + D;
+    float *x = routeSmem, *logits = routeSmem + D;
     for (int d = threadIdx.x; d < D; d += blockDim.x)
       x[d] = loadF<TI>(args.input, t, d);
     __syncthreads();

@@ -2,7 +2,7 @@
 //
 // A backend executes the steps of a plan's programs: the host backend on the
 // CPU in fp32 (runtime/host), the CUDA backend on a GPU (runtime/cuda). The
-// engine (runtime/Engine.cpp) owns the generation loop and talks to a backend
+// engine (runtime/engine/Engine.cpp) owns the generation loop and talks to a backend
 // only through this interface.
 //
 //===----------------------------------------------------------------------===//
