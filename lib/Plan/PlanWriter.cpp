@@ -24,7 +24,7 @@ namespace p = moela::plan;
 namespace moela {
 namespace {
 
-/// The plan schema version this writer produces (runtime/Plan.h reads it).
+/// The plan schema version this writer produces (include/moela/Runtime/Plan.h reads it).
 constexpr uint32_t kSchemaVersion = 1;
 
 FailureOr<p::DType> toDType(Type type) {
