@@ -9,6 +9,7 @@
 #include "moela/Compiler/PlanWriter.h"
 
 #include "Kernel/KernelOps.h"
+#include "moela/Runtime/Plan.h"
 #include "passes/Utils.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -23,9 +24,6 @@ namespace p = moela::plan;
 
 namespace moela {
 namespace {
-
-/// The plan schema version this writer produces (include/moela/Runtime/Plan.h reads it).
-constexpr uint32_t kSchemaVersion = 1;
 
 FailureOr<p::DType> toDType(Type type) {
   if (type.isF32())
@@ -91,7 +89,7 @@ public:
     auto cacheOffset = cache.Finish();
 
     p::PlanBuilder plan(fbb);
-    plan.add_schema_version(kSchemaVersion);
+    plan.add_schema_version(kPlanSchemaVersion);
     plan.add_generator(generator);
     plan.add_model(modelConfig);
     plan.add_target(target);
