@@ -92,9 +92,9 @@ private:
   }
 
   /// Storage precision on the target: the host computes everything in f32.
-  /// On a GPU a tensor is bf16 when it is only ever read as the A operand of
-  /// a matrix multiply (tensor cores take bf16), and f32 otherwise: the
-  /// residual stream, norms' inputs, routing, attention queries and logits
+  /// On a GPU a tensor is bf16 when it is only ever read by tensor cores (the
+  /// A operand of a matrix multiply, the latent attention's queries), and
+  /// f32 otherwise: the residual stream, norms' inputs, routing and logits
   /// keep full precision.
   Type storageType(Value v) {
     Builder b(func.getContext());
@@ -106,8 +106,9 @@ private:
     return onlyMatmulInput(v) ? Type(b.getBF16Type()) : Type(b.getF32Type());
   }
 
-  /// Whether every use of `v` (through slices) is the A operand of a GEMM,
-  /// grouped GEMM or per-head GEMM.
+  /// Whether every use of `v` (through slices) is a tensor-core input: the A
+  /// operand of a GEMM, grouped GEMM or per-head GEMM, or a query of the
+  /// latent attention (which multiplies in bf16 on tensor cores).
   static bool onlyMatmulInput(Value v) {
     if (v.use_empty())
       return false;
@@ -123,7 +124,8 @@ private:
                (isa<kernel::GroupedGemmOp>(user) &&
                 use.get() == cast<kernel::GroupedGemmOp>(user).getInput()) ||
                (isa<kernel::HeadGemmOp>(user) &&
-                use.get() == cast<kernel::HeadGemmOp>(user).getInput());
+                use.get() == cast<kernel::HeadGemmOp>(user).getInput()) ||
+               (isa<kernel::MlaLatentAttentionOp>(user) && use.getOperandNumber() < 2);
       if (!a)
         return false;
     }

@@ -2,6 +2,7 @@
 #include "moela/Compiler/Explain.h"
 
 #include "Kernel/KernelOps.h"
+#include "kernels/OpsLaunch.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/ADT/StringSet.h"
@@ -62,8 +63,29 @@ MemoryReport computeMemoryReport(ModuleOp module, const ModelConfig &config,
   for (func::FuncOp func : module.getOps<func::FuncOp>()) {
     auto arena = func->getAttrOfType<IntegerAttr>(kernel::kArenaBytesAttr);
     auto tokens = func->getAttrOfType<IntegerAttr>(kernel::kMaxTokensAttr);
+    int64_t maxTokens = tokens ? tokens.getInt() : 0;
     report.arenas.push_back({func.getSymName().str(), arena ? arena.getInt() : 0});
-    report.maxTokens.push_back({func.getSymName().str(), tokens ? tokens.getInt() : 0});
+    report.maxTokens.push_back({func.getSymName().str(), maxTokens});
+    // The CUDA kernels' scratch: split-KV partials of the latent attention
+    // (at the longest context) and the combine's inverse permutation.
+    func.walk([&](Operation *op) {
+      int64_t need = 0;
+      if (auto a = dyn_cast<kernel::MlaLatentAttentionOp>(op)) {
+        kernels::LatentAttentionArgs args{};
+        args.rows = static_cast<int>(maxTokens);
+        args.heads = static_cast<int>(a.getHeads());
+        args.latent_dim = static_cast<int>(a.getLatentDim());
+        args.rope_dim = static_cast<int>(a.getRopeDim());
+        args.slot_stride = config.maxPositionEmbeddings * (args.latent_dim + args.rope_dim);
+        need = kernels::latentAttentionWorkspaceBytes(args);
+      } else if (auto c = dyn_cast<kernel::MoeCombineOp>(op); c && c.getPerm()) {
+        kernels::CombineArgs args{};
+        args.rows = static_cast<int>(maxTokens);
+        args.top_k = static_cast<int>(nn::dimOf(c.getWeights().getType(), 1));
+        need = kernels::combineWorkspaceBytes(args);
+      }
+      report.workspaceBytes = std::max(report.workspaceBytes, need);
+    });
   }
   return report;
 }
@@ -93,8 +115,12 @@ void explainMemory(ModuleOp module, const ModelConfig &config, llvm::raw_ostream
     os << llvm::formatv("  activations   {0,12}  arena of @{1} (up to {2} tokens per step)\n",
                         human(r.arenas[i].second), r.arenas[i].first,
                         r.maxTokens[i].second);
-  os << llvm::formatv("  workspace     {0,12}  (no kernel needs scratch memory)\n",
-                      human(r.workspaceBytes));
+  if (host)
+    os << "  workspace         0.00 KiB  (the host backend needs none)\n";
+  else
+    os << llvm::formatv("  workspace     {0,12}  CUDA kernels' scratch (split-KV attention "
+                        "partials, MoE combine), at the largest step\n",
+                        human(r.workspaceBytes));
 }
 
 } // namespace moela
