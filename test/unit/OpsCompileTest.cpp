@@ -19,6 +19,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -142,6 +143,10 @@ TEST_P(OpsCompile, CompilesWithoutSpills) {
   const Instance &in = GetParam();
   moela::NvrtcResult r = moela::compileCuda(in.name, source(in), options());
   SCOPED_TRACE(source(in) + r.log);
+  std::printf("ptxas %-40s %3d registers, %5d B static + %6lld B dynamic smem, %d B stack, "
+              "%d B spills\n",
+              in.name.c_str(), r.registers, r.sharedBytes, in.dynamicShared, r.stackBytes,
+              r.spillBytes);
   EXPECT_FALSE(r.cubin.empty());
   EXPECT_EQ(r.spillBytes, 0);
   EXPECT_GT(r.registers, 0);
