@@ -22,12 +22,12 @@ def MLA_QProjOp : MLA_Op<"q_proj", [Pure]> {
 
     Example:
     ```mlir
-    %q = mla.q_proj %x lora(q_a = #nn.weight<"model.layers.0.self_attn.q_a_proj.weight" : bf16[160, 192]>,
-                            norm = #nn.weight<"model.layers.0.self_attn.q_a_layernorm.weight" : bf16[160]>,
-                            q_b = #nn.weight<"model.layers.0.self_attn.q_b_proj.weight" : bf16[384, 160]>,
+    %q = mla.q_proj %x lora(q_a = <"model.layers.0.self_attn.q_a_proj.weight" : bf16[160, 192]>,
+                            norm = <"model.layers.0.self_attn.q_a_layernorm.weight" : bf16[160]>,
+                            q_b = <"model.layers.0.self_attn.q_b_proj.weight" : bf16[384, 160]>,
                             eps = 1.0e-06)
         : tensor<?x192xf32> -> tensor<?x4x96xf32>
-    %q2 = mla.q_proj %x q = #nn.weight<"model.layers.0.self_attn.q_proj.weight" : bf16[384, 192]>
+    %q2 = mla.q_proj %x q = <"model.layers.0.self_attn.q_proj.weight" : bf16[384, 192]>
         : tensor<?x192xf32> -> tensor<?x4x96xf32>
     ```
   }];
@@ -57,8 +57,8 @@ def MLA_KvProjOp : MLA_Op<"kv_proj", [Pure]> {
 
     Example:
     ```mlir
-    %c, %k_pe = mla.kv_proj %x kv_a #nn.weight<"model.layers.0.self_attn.kv_a_proj_with_mqa.weight" : bf16[128, 192]>
-                               norm #nn.weight<"model.layers.0.self_attn.kv_a_layernorm.weight" : bf16[96]>
+    %c, %k_pe = mla.kv_proj %x kv_a <"model.layers.0.self_attn.kv_a_proj_with_mqa.weight" : bf16[128, 192]>
+                               norm <"model.layers.0.self_attn.kv_a_layernorm.weight" : bf16[96]>
                                eps 1.0e-06
         : tensor<?x192xf32> -> tensor<?x96xf32>, tensor<?x32xf32>
     ```
@@ -82,7 +82,7 @@ def MLA_RopeOp : MLA_Op<"rope", [Pure, AllTypesMatch<["input", "result"]>]> {
 
     Example:
     ```mlir
-    %q_rot = mla.rope %q, %positions rope #mla.rope<theta = 1.000000e+04, dim = 32> : tensor<?x4x96xf32>
+    %q_rot = mla.rope %q, %positions rope <theta = 1.000000e+04, dim = 32> : tensor<?x4x96xf32>
     ```
   }];
   let arguments = (ins NN_Activation:$input, NN_Indices:$positions, MLA_RopeAttr:$rope);
@@ -108,7 +108,7 @@ def MLA_AttentionOp : MLA_Op<"attention",
     Example:
     ```mlir
     %o = mla.attention %q, %c, %k_pe, %positions, %seq_ids
-        kv_b #nn.weight<"model.layers.0.self_attn.kv_b_proj.weight" : bf16[448, 96]>
+        kv_b <"model.layers.0.self_attn.kv_b_proj.weight" : bf16[448, 96]>
         layer 0 scale 1.912494e-01 form absorbed
         : tensor<?x4x96xf32>, tensor<?x96xf32>, tensor<?x32xf32> -> tensor<?x192xf32>
     ```

@@ -19,10 +19,10 @@ def MoE_RouteOp : MoE_Op<"route", [Pure]> {
 
     Example:
     ```mlir
-    %idx, %w = moe.route %logits routing #moe.routing<scoring = sigmoid, method = noaux_tc,
+    %idx, %w = moe.route %logits routing <scoring = sigmoid, method = noaux_tc,
         experts = 16, top_k = 4, groups = 4, topk_groups = 2, norm_topk_prob = true,
         scaling = 2.500000e+00>
-        bias #nn.weight<"model.layers.1.mlp.gate.e_score_correction_bias" : f32[16]>
+        bias <"model.layers.1.mlp.gate.e_score_correction_bias" : f32[16]>
         : tensor<?x16xf32> -> tensor<?x4xi32>, tensor<?x4xf32>
     ```
   }];
@@ -45,7 +45,7 @@ def MoE_ExpertsOp : MoE_Op<"experts", [Pure]> {
 
     Example:
     ```mlir
-    %y = moe.experts %x, %idx weights #moe.expert_weights<prefix = "model.layers.1.mlp.experts",
+    %y = moe.experts %x, %idx weights <prefix = "model.layers.1.mlp.experts",
         count = 16, hidden = 192, intermediate = 64, dtype = bf16>
         : tensor<?x192xf32>, tensor<?x4xi32> -> tensor<?x4x192xf32>
     ```
@@ -68,9 +68,9 @@ def MoE_SharedExpertOp : MoE_Op<"shared_expert", [Pure, SameOperandsAndResultTyp
 
     Example:
     ```mlir
-    %s = moe.shared_expert %x gate #nn.weight<"model.layers.1.mlp.shared_experts.gate_proj.weight" : bf16[64, 192]>
-                              up #nn.weight<"model.layers.1.mlp.shared_experts.up_proj.weight" : bf16[64, 192]>
-                              down #nn.weight<"model.layers.1.mlp.shared_experts.down_proj.weight" : bf16[192, 64]>
+    %s = moe.shared_expert %x gate <"model.layers.1.mlp.shared_experts.gate_proj.weight" : bf16[64, 192]>
+                              up <"model.layers.1.mlp.shared_experts.up_proj.weight" : bf16[64, 192]>
+                              down <"model.layers.1.mlp.shared_experts.down_proj.weight" : bf16[192, 64]>
         : tensor<?x192xf32>
     ```
   }];

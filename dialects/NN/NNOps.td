@@ -15,7 +15,7 @@ def NN_EmbeddingOp : NN_Op<"embedding", [Pure]> {
 
     Example:
     ```mlir
-    %h = nn.embedding %tokens table #nn.weight<"model.embed_tokens.weight" : bf16[1280, 192]>
+    %h = nn.embedding %tokens table <"model.embed_tokens.weight" : bf16[1280, 192]>
         : tensor<?x192xf32>
     ```
   }];
@@ -32,7 +32,7 @@ def NN_RmsNormOp : NN_Op<"rms_norm", [Pure, SameOperandsAndResultType]> {
 
     Example:
     ```mlir
-    %y = nn.rms_norm %x weight #nn.weight<"model.norm.weight" : bf16[192]> eps 1.0e-06
+    %y = nn.rms_norm %x weight <"model.norm.weight" : bf16[192]> eps 1.0e-06
         : tensor<?x192xf32>
     ```
   }];
@@ -51,7 +51,7 @@ def NN_LinearOp : NN_Op<"linear", [Pure]> {
 
     Example:
     ```mlir
-    %y = nn.linear %x weight #nn.weight<"model.layers.0.self_attn.o_proj.weight" : bf16[192, 192]>
+    %y = nn.linear %x weight <"model.layers.0.self_attn.o_proj.weight" : bf16[192, 192]>
         : tensor<?x192xf32> -> tensor<?x192xf32>
     ```
   }];
@@ -84,9 +84,9 @@ def NN_MlpOp : NN_Op<"mlp", [Pure, SameOperandsAndResultType]> {
 
     Example:
     ```mlir
-    %y = nn.mlp %x gate #nn.weight<"model.layers.0.mlp.gate_proj.weight" : bf16[448, 192]>
-                   up #nn.weight<"model.layers.0.mlp.up_proj.weight" : bf16[448, 192]>
-                   down #nn.weight<"model.layers.0.mlp.down_proj.weight" : bf16[192, 448]>
+    %y = nn.mlp %x gate <"model.layers.0.mlp.gate_proj.weight" : bf16[448, 192]>
+                   up <"model.layers.0.mlp.up_proj.weight" : bf16[448, 192]>
+                   down <"model.layers.0.mlp.down_proj.weight" : bf16[192, 448]>
         : tensor<?x192xf32>
     ```
   }];
@@ -140,7 +140,7 @@ def NN_LmHeadOp : NN_Op<"lm_head", [Pure]> {
 
     Example:
     ```mlir
-    %logits = nn.lm_head %x weight #nn.weight<"lm_head.weight" : bf16[1280, 192]>
+    %logits = nn.lm_head %x weight <"lm_head.weight" : bf16[1280, 192]>
         : tensor<?x192xf32> -> tensor<?x1280xf32>
     ```
   }];
@@ -159,7 +159,7 @@ def NN_MtpProjOp : NN_Op<"mtp_proj", [Pure, SameOperandsAndResultType]> {
 
     Example:
     ```mlir
-    %x = nn.mtp_proj %e, %h weight #nn.weight<"model.layers.3.eh_proj.weight" : bf16[192, 384]>
+    %x = nn.mtp_proj %e, %h weight <"model.layers.3.eh_proj.weight" : bf16[192, 384]>
         : tensor<?x192xf32>
     ```
   }];
