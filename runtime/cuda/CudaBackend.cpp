@@ -46,22 +46,6 @@ std::string ropeKey(const plan::Rope &r) {
   return os.str();
 }
 
-RopeSpec ropeSpec(const plan::Rope &r) {
-  RopeSpec spec;
-  spec.theta = r.theta();
-  spec.dim = r.dim();
-  if (const plan::Yarn *y = r.yarn()) {
-    spec.yarn.enabled = true;
-    spec.yarn.factor = y->factor();
-    spec.yarn.originalMaxPositionEmbeddings = y->original_max_position_embeddings();
-    spec.yarn.betaFast = y->beta_fast();
-    spec.yarn.betaSlow = y->beta_slow();
-    spec.yarn.mscale = y->mscale();
-    spec.yarn.mscaleAllDim = y->mscale_all_dim();
-  }
-  return spec;
-}
-
 /// Every Rope table referenced by the steps of a program.
 template <typename F> void forEachRope(const plan::Program &program, F f) {
   if (!program.steps())
@@ -236,7 +220,7 @@ void CudaBackend::prepareRopeTables() {
       std::string key = ropeKey(r);
       if (ropeTables.count(key))
         return;
-      std::vector<float> freq = ropeInvFreq(ropeSpec(r));
+      std::vector<float> freq = ropeInvFreq(toRopeSpec(r));
       DeviceBuffer table(freq.size() * sizeof(float), "cuMemAlloc (rope table)");
       table.upload(freq.data(), freq.size() * sizeof(float), "uploading a rope table");
       ropeTables.emplace(key, std::move(table));
@@ -248,7 +232,7 @@ kernels::Rope CudaBackend::rope(const plan::Rope *r) const {
   if (!r)
     return out; // dim = 0: none
   out.inv_freq = static_cast<const float *>(ropeTables.at(ropeKey(*r)).pointer());
-  out.magnitude = ropeMagnitude(ropeSpec(*r));
+  out.magnitude = ropeMagnitude(toRopeSpec(*r));
   out.heads = r->heads();
   out.head_dim = r->head_dim();
   out.offset = r->offset();

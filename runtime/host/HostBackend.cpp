@@ -20,23 +20,6 @@ namespace {
 
 using plan::StepParams;
 
-RopeSpec ropeSpec(const plan::Rope &r) {
-  RopeSpec spec;
-  spec.theta = r.theta();
-  spec.dim = r.dim();
-  if (const plan::Yarn *y = r.yarn()) {
-    spec.yarn.enabled = true;
-    spec.yarn.factor = y->factor();
-    spec.yarn.originalMaxPositionEmbeddings =
-        y->original_max_position_embeddings();
-    spec.yarn.betaFast = y->beta_fast();
-    spec.yarn.betaSlow = y->beta_slow();
-    spec.yarn.mscale = y->mscale();
-    spec.yarn.mscaleAllDim = y->mscale_all_dim();
-  }
-  return spec;
-}
-
 /// The step's RoPE, if its family has one.
 const plan::Rope *stepRope(const plan::Step &step) {
   switch (step.params_type()) {
@@ -189,7 +172,7 @@ void HostBackend::prepare(const Plan &plan, WeightSource &weights, int slots,
       for (const plan::Step *step : *program->steps()) {
         StepState s;
         if (const plan::Rope *rope = stepRope(*step)) {
-          RopeSpec spec = ropeSpec(*rope);
+          RopeSpec spec = toRopeSpec(*rope);
           s.invFreq = ropeInvFreq(spec);
           s.magnitude = ropeMagnitude(spec);
         }

@@ -75,16 +75,7 @@ ModelConfig convertConfig(const plan::ModelConfig &m) {
   c.routedScalingFactor = m.routed_scaling_factor();
   c.rmsNormEps = m.rms_norm_eps();
   c.ropeTheta = m.rope_theta();
-  if (const plan::Yarn *y = m.yarn()) {
-    c.yarn.enabled = true;
-    c.yarn.factor = y->factor();
-    c.yarn.originalMaxPositionEmbeddings =
-        y->original_max_position_embeddings();
-    c.yarn.betaFast = y->beta_fast();
-    c.yarn.betaSlow = y->beta_slow();
-    c.yarn.mscale = y->mscale();
-    c.yarn.mscaleAllDim = y->mscale_all_dim();
-  }
+  c.yarn = toYarnConfig(m.yarn());
   c.maxPositionEmbeddings = m.max_position_embeddings();
   c.numNextnPredictLayers = m.num_nextn_predict_layers();
   c.tieWordEmbeddings = m.tie_word_embeddings();
@@ -245,6 +236,28 @@ std::vector<TensorSpec> Plan::tensorSpecs(uint32_t index, int expert) const {
     specs.push_back(std::move(spec));
   }
   return specs;
+}
+
+YarnConfig toYarnConfig(const plan::Yarn *y) {
+  YarnConfig yarn;
+  if (!y)
+    return yarn;
+  yarn.enabled = true;
+  yarn.factor = y->factor();
+  yarn.originalMaxPositionEmbeddings = y->original_max_position_embeddings();
+  yarn.betaFast = y->beta_fast();
+  yarn.betaSlow = y->beta_slow();
+  yarn.mscale = y->mscale();
+  yarn.mscaleAllDim = y->mscale_all_dim();
+  return yarn;
+}
+
+RopeSpec toRopeSpec(const plan::Rope &rope) {
+  RopeSpec spec;
+  spec.theta = rope.theta();
+  spec.dim = rope.dim();
+  spec.yarn = toYarnConfig(rope.yarn());
+  return spec;
 }
 
 } // namespace moela

@@ -24,18 +24,8 @@ class CodegenTest : public testing::TestWithParam<std::string> {};
 
 TEST_P(CodegenTest, EveryStepHasASpillFreeSm90aKernel) {
   std::string config = std::string(MOELA_SOURCE_DIR) + "/models/" + GetParam() + "/config.json";
-  std::string path = (std::filesystem::temp_directory_path() /
-                      ("moela-codegen-" + GetParam() + ".plan"))
-                         .string();
-  mlir::DialectRegistry registry;
-  registerAllDialects(registry);
-  mlir::MLIRContext context(registry);
-  CompileOptions options;
-  options.input = config;
-  options.output = path;
-  options.target = "sm_90a";
-  options.cacheDir = cacheDir();
-  ASSERT_EQ(runCompiler(options, context), 0);
+  std::string path = compilePlan(config, "sm_90a", {}, 2048, cacheDir());
+  ASSERT_FALSE(testing::Test::HasFailure());
 
   Plan plan = Plan::load(path);
   const auto *kernels = plan.root().kernels();

@@ -38,7 +38,8 @@ inline std::vector<std::string> &disabledPasses() {
 /// returns the plan's path (in the test's temporary folder).
 inline std::string compilePlan(const std::string &config, const std::string &target,
                                const std::vector<std::string> &disable = {},
-                               int64_t maxPrefillTokens = 2048) {
+                               int64_t maxPrefillTokens = 2048,
+                               const std::string &kernelCache = "") {
   static int counter = 0;
   std::string path = (std::filesystem::temp_directory_path() /
                       ("moela-test-" + std::to_string(::getpid()) + "-" +
@@ -54,6 +55,7 @@ inline std::string compilePlan(const std::string &config, const std::string &tar
   options.disable = disable;
   options.maxPrefillTokens = maxPrefillTokens;
   options.maxBatch = 8;
+  options.cacheDir = kernelCache;
   EXPECT_EQ(runCompiler(options, context), 0) << "compiling " << config;
   return path;
 }

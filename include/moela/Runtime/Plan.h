@@ -11,6 +11,7 @@
 #define MOELA_RUNTIME_PLAN_H
 
 #include "moela/Runtime/ModelConfig.h"
+#include "moela/Runtime/Rope.h"
 #include "moela/Runtime/Weights.h"
 
 #include "plan_generated.h"
@@ -74,6 +75,10 @@ private:
 
 /// Human-readable listing: config, programs with their steps and buffers,
 /// weights, kernels.
+/// The plan's YaRN parameters (absent: disabled) and a step's RoPE.
+YarnConfig toYarnConfig(const plan::Yarn *yarn);
+RopeSpec toRopeSpec(const plan::Rope &rope);
+
 void dumpPlan(const Plan &plan, std::ostream &os);
 /// The same as JSON; has a "kernels" array of {name, family, arch, cubin_bytes,
 /// ...}.
