@@ -18,9 +18,11 @@
 // are built with clear margins so that both backends must pick the same
 // experts.
 //
-// The big LatentAttention cases are timed with CUDA events (median of 20
-// after warm-up) and printed as GB/s against 4.3 TB/s (the H200 copy rate
-// measured here) and TFLOP/s. Last line: "N passed, N failed".
+// Timing (CUDA events, median of 20 after 3 warm-ups), printed as TIME lines
+// in GB/s against 4.3 TB/s (the H200 copy rate measured here): LatentAttention
+// for V3 decode at batch 1, 8, 64 with 4096 visible rows (also TFLOP/s), and
+// RmsNorm, Argmax, the fused Route, Dispatch and Combine at prefill/decode
+// sizes. Last line: "N passed, N failed".
 //
 //===----------------------------------------------------------------------===//
 #include "cuda/CudaDriver.h"
@@ -38,6 +40,7 @@
 #include <cstring>
 #include <functional>
 #include <map>
+#include <memory>
 #include <numeric>
 #include <random>
 #include <string>
@@ -644,6 +647,7 @@ struct LatentCase {
   int slots, maxSeq;
   std::vector<std::pair<int, int>> tokens; // (slot, position)
   std::string out = kF32;
+  std::string q = kBF16;     // q_lat and q_pe (the emitter stores them bf16)
   bool interleavedQ = false; // q_lat and q_pe in one [T, H*(R+Dr)] buffer
   int timeBatch = 0; // > 0: also time the first timeBatch tokens, then the next
                      // timeBatch, ... (tokens must be one per slot, slot = index)
@@ -686,13 +690,26 @@ void runLatent(const LatentCase &c) {
   const long long qPeCols = c.interleavedQ ? qLatCols : Hh * Dr;
   std::vector<float> qLat = randomF(size_t(T) * qLatCols, -1, 1);
   std::vector<float> qPe = c.interleavedQ ? qLat : randomF(size_t(T) * qPeCols, -1, 1);
-  Buffer dCache(cache), dQLat(qLat), dQPe(qPe), dPos(pos), dSeq(seq);
+  const size_t qSize = c.q == kF32 ? 4 : 2;
+  auto qBuffer = [&](std::vector<float> &q) { // bf16 q: the reference gets the rounded values
+    if (qSize == 4)
+      return std::make_unique<Buffer>(q);
+    std::vector<uint16_t> b(q.size());
+    for (size_t i = 0; i < q.size(); ++i) {
+      b[i] = toBf16(q[i]);
+      q[i] = fromBf16(b[i]);
+    }
+    return std::make_unique<Buffer>(b);
+  };
+  std::unique_ptr<Buffer> qLatBuf = qBuffer(qLat), qPeBuf = qBuffer(qPe);
+  const Buffer &dQLat = *qLatBuf, &dQPe = *qPeBuf;
+  Buffer dCache(cache), dPos(pos), dSeq(seq);
   const size_t outSize = c.out == kF32 ? 4 : 2;
   Buffer dOut(size_t(T) * Hh * R * outSize);
   K::LatentAttentionArgs a{};
   a.q_lat = view(dQLat, qLatCols);
   a.q_lat_stride = latStride;
-  a.q_pe = c.interleavedQ ? view(dQLat, qLatCols, size_t(R) * 4) : view(dQPe, qPeCols);
+  a.q_pe = c.interleavedQ ? view(dQLat, qLatCols, size_t(R) * qSize) : view(dQPe, qPeCols);
   a.q_pe_stride = peStride;
   a.positions = dPos.as<int>();
   a.seq_ids = dSeq.as<int>();
@@ -708,7 +725,7 @@ void runLatent(const LatentCase &c) {
   a.workspace = dWork.as<float>();
   const int mt = K::latentAttentionMTiles(Hh);
   CUfunction f = kernel({"LatentAttention.cuh", "LatentAttentionArgs",
-                         tmpl("latentAttention", {kF32, kF32, c.out, std::to_string(R),
+                         tmpl("latentAttention", {c.q, c.q, c.out, std::to_string(R),
                                                   std::to_string(Dr), std::to_string(mt)}),
                          K::latentAttentionThreads(Hh), true});
   const int launches = K::latentAttentionLaunches(a);
@@ -740,7 +757,7 @@ void runLatent(const LatentCase &c) {
                         scale, layer, mat(ref, T, int64_t(Hh) * R));
   Compare cmp = compare(out, ref);
   const int splits = K::latentAttentionSplitsFor(a, T);
-  report("latent_attention " + c.name + " out=" + c.out, cmp.ok(1e-2),
+  report("latent_attention " + c.name + " q=" + c.q + " out=" + c.out, cmp.ok(1e-2),
          relText(cmp, 1e-2) + " S=" + std::to_string(splits) + " launches " +
              std::to_string(launches));
 
@@ -788,7 +805,7 @@ void runLatent(const LatentCase &c) {
     bytes += double(p + 1) * width * 2;
     flops += 2.0 * Hh * (p + 1) * (width + R);
   }
-  bytes += double(Tt) * Hh * (width * 4 + R * outSize); // q in, out
+  bytes += double(Tt) * Hh * (width * qSize + R * outSize); // q in, out
   std::printf("TIME latent_attention %-20s T=%-3d %8.1f us  %7.1f GB/s (%4.1f%% of 4.3 TB/s)  "
               "%6.1f TFLOP/s  S=%d launches %d\n",
               c.name.c_str(), Tt, sec * 1e6, bytes / sec * 1e-9, bytes / sec / 4.3e12 * 100,
@@ -822,10 +839,18 @@ void testLatentAttention() {
       {"v3 prefill chunk T200", 128, 512, 64, 2, 1300, chunk},
   };
   cases.back().interleavedQ = true;
+  // As emitted (bf16 q, bf16 out) and, for the small-T V3 cases and two tiny
+  // ones, with fp32 q and/or fp32 out too.
   for (LatentCase c : cases) {
+    c.out = kBF16;
     runLatent(c);
     if (c.heads == 128 && c.tokens.size() <= 8) {
-      c.out = kBF16;
+      c.q = kF32;
+      runLatent(c);
+      c.out = kF32;
+      runLatent(c);
+    } else if (c.heads < 16) {
+      c.out = kF32;
       runLatent(c);
     }
   }
@@ -1316,6 +1341,151 @@ void testMoeExperts() {
   }
 }
 
+// ---- Timing of the other big launches -------------------------------------------------
+
+/// Median time of `run` over 20 launches after 3 warm-ups, printed with the
+/// bytes it must move (each input read once, each output written once).
+void timeIt(const std::string &name, double bytes, const std::function<void()> &run) {
+  CUevent start, stop;
+  ck(drv().cuEventCreate(&start, 0), "cuEventCreate");
+  ck(drv().cuEventCreate(&stop, 0), "cuEventCreate");
+  std::vector<float> times;
+  for (int i = 0; i < 23; ++i) {
+    ck(drv().cuEventRecord(start, nullptr), "cuEventRecord");
+    run();
+    ck(drv().cuEventRecord(stop, nullptr), "cuEventRecord");
+    ck(drv().cuEventSynchronize(stop), "cuEventSynchronize");
+    float ms = 0;
+    ck(drv().cuEventElapsedTime(&ms, start, stop), "cuEventElapsedTime");
+    if (i >= 3)
+      times.push_back(ms);
+  }
+  drv().cuEventDestroy(start);
+  drv().cuEventDestroy(stop);
+  std::sort(times.begin(), times.end());
+  const double sec = times[times.size() / 2] * 1e-3;
+  std::printf("TIME %-50s %9.1f us  %7.1f GB/s (%4.1f%% of 4.3 TB/s)\n", name.c_str(), sec * 1e6,
+              bytes / sec * 1e-9, bytes / sec / 4.3e12 * 100);
+  std::fflush(stdout);
+}
+
+/// n floats of a repeated random pattern (never zeros; fast for big buffers).
+std::vector<float> patternF(size_t n) {
+  std::vector<float> base = randomF(1 << 20, -1, 1), v(n);
+  for (size_t i = 0; i < n; ++i)
+    v[i] = base[i & ((1 << 20) - 1)];
+  return v;
+}
+
+void benchOthers() {
+  const int T = 4096, D = 7168, K = 8, E = 256;
+  { // add + RMSNorm of a prefill chunk, bf16 out
+    std::vector<float> w;
+    Buffer dX(patternF(size_t(T) * D)), dR(patternF(size_t(T) * D)), dY(size_t(T) * D * 2),
+        dW(randomBf16(D, 0.5f, 1.5f, w));
+    K::RmsNormArgs a{};
+    a.x = view(dX, D);
+    a.residual = view(dR, D);
+    a.sum = view(dX, D);
+    a.y = view(dY, D);
+    a.weight = K::Weight{dW.p(), nullptr, 1, D, 0, 0, 0};
+    a.rows = T;
+    a.cols = D;
+    a.eps = 1e-6f;
+    CUfunction f = kernel(
+        {"RmsNorm.cuh", "RmsNormArgs", tmpl("rmsNorm", {kF32, kF32, kBF16, kBF16}), 256});
+    timeIt("rms_norm +residual 4096x7168 -> bf16", double(T) * D * (4 + 4 + 4 + 2),
+           [&] { launch(f, a, K::launchRmsNorm(a, kTile)); });
+  }
+  { // argmax of 64 logit rows
+    const int rows = 64, V = 129280;
+    Buffer dL(patternF(size_t(rows) * V)), dO(rows * 4);
+    K::ArgmaxArgs a{view(dL, V), dO.as<int>(), rows, V};
+    CUfunction f = kernel({"Argmax.cuh", "ArgmaxArgs", tmpl("argmax", {kF32}), 1024});
+    timeIt("argmax 64x129280", double(rows) * V * 4,
+           [&] { launch(f, a, K::launchArgmax(a, kTile)); });
+  }
+  { // fused router of a decode batch: the gate is read once ideally
+    const int rows = 64;
+    std::vector<float> g;
+    Buffer dX(patternF(size_t(rows) * D)), dGate(randomBf16(size_t(E) * D, -0.03f, 0.03f, g)),
+        dBias(randomF(E, -0.02f, 0.02f)), dIdx(size_t(rows) * K * 4), dW(size_t(rows) * K * 4);
+    K::RouteArgs a{};
+    a.input = view(dX, D);
+    a.gate = K::Weight{dGate.p(), nullptr, E, D, 0, 0, 0};
+    a.bias = dBias.as<float>();
+    a.idx = dIdx.as<int>();
+    a.idx_ld = K;
+    a.w = view(dW, K);
+    a.rows = rows;
+    a.dim = D;
+    a.experts = E;
+    a.top_k = K;
+    a.groups = 8;
+    a.topk_groups = 4;
+    a.sigmoid = 1;
+    a.method = 2;
+    a.norm_topk_prob = 1;
+    a.fused_gate = 1;
+    a.scaling = 2.5f;
+    CUfunction f = kernel({"Route.cuh", "RouteArgs", tmpl("route", {kF32, kBF16}), 256});
+    timeIt("route fused gate T=64 E=256 D=7168", double(E) * D * 2 + double(rows) * D * 4,
+           [&] { launch(f, a, K::launchRoute(a, kTile)); });
+  }
+  std::vector<int32_t> idx = randomIdx(T, K, E, false);
+  { // dispatch of a prefill chunk: f32 rows -> bf16 sorted rows
+    Buffer dX(patternF(size_t(T) * D)), dIdx(idx), dSorted(size_t(T) * K * D * 2),
+        dOff((E + 1) * 4), dPerm(size_t(T) * K * 4);
+    K::DispatchArgs a{};
+    a.x = view(dX, D);
+    a.idx = dIdx.as<int>();
+    a.idx_ld = K;
+    a.sorted = view(dSorted, D);
+    a.offsets = dOff.as<int>();
+    a.perm = dPerm.as<int>();
+    a.rows = T;
+    a.cols = D;
+    a.experts = E;
+    a.top_k = K;
+    CUfunction f = kernel({"Dispatch.cuh", "DispatchArgs", tmpl("dispatch", {kF32, kBF16}), 1024});
+    timeIt("dispatch T=4096 K=8 D=7168 -> bf16", double(T) * D * 4 + double(T) * K * D * 2, [&] {
+      for (int phase = 0; phase < K::dispatchLaunches(a); ++phase) {
+        a.phase = phase;
+        launch(f, a, K::launchDispatch(a, kTile));
+      }
+    });
+  }
+  { // combine of a prefill chunk with perm, shared and residual (in place)
+    std::vector<int32_t> perm(size_t(T) * K), offsets(E + 1);
+    std::vector<float> dummyX(T, 0.0f), dummyS(size_t(T) * K, 0.0f);
+    H::moeDispatch(cmat(dummyX, T, 1), cimat(idx, T, K), E, mat(dummyS, T * K, 1),
+                   imat(offsets, E + 1, 1), imat(perm, T * K, 1));
+    Buffer dY(patternF(size_t(T) * K * D)), dW(randomF(size_t(T) * K, 0, 1)),
+        dShared(patternF(size_t(T) * D)), dRes(patternF(size_t(T) * D)), dPerm(perm),
+        dInv(size_t(T) * K * 4);
+    K::CombineArgs a{};
+    a.y = view(dY, D);
+    a.w = view(dW, K);
+    a.shared = view(dShared, D);
+    a.residual = view(dRes, D);
+    a.out = view(dRes, D);
+    a.perm = dPerm.as<int>();
+    a.inverse = dInv.as<int>();
+    a.rows = T;
+    a.cols = D;
+    a.top_k = K;
+    CUfunction f = kernel(
+        {"Combine.cuh", "CombineArgs", tmpl("combine", {kF32, kF32, kF32, kF32}), 256});
+    timeIt("combine T=4096 K=8 D=7168 perm+shared+residual",
+           double(T) * K * D * 4 + double(T) * D * 4 * 3, [&] {
+             for (int phase = 0; phase < K::combineLaunches(a); ++phase) {
+               a.phase = phase;
+               launch(f, a, K::launchCombine(a, kTile));
+             }
+           });
+  }
+}
+
 } // namespace
 
 int main() {
@@ -1351,6 +1521,7 @@ int main() {
       {"latent_attention", testLatentAttention}, {"mla_attention", testMlaAttention},
       {"route", testRoute},           {"dispatch", testDispatch},
       {"combine", testCombine},       {"moe_experts", testMoeExperts},
+      {"timing", benchOthers},
   };
   for (const auto &[name, fn] : tests) {
     try {

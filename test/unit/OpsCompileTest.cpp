@@ -101,12 +101,13 @@ std::vector<Instance> instances() {
   };
   for (Mla m : {Mla{512, 64, 128}, Mla{512, 64, 16}, Mla{512, 64, 40}, Mla{32, 8, 4},
                 Mla{64, 16, 2}, Mla{96, 16, 2}})
-    for (const char *to : {kF32, kBF16}) {
+    for (const char *tq : {kBF16, kF32})
+    for (const char *to : {kBF16, kF32}) {
       const int mt = latentAttentionMTiles(m.heads);
       add("latent_attention_r" + std::to_string(m.r) + "_dr" + std::to_string(m.dr) + "_mt" +
-              std::to_string(mt) + "_" + tag(to),
+              std::to_string(mt) + "_q" + tag(tq) + "_" + tag(to),
           "LatentAttention.cuh", "LatentAttentionArgs",
-          tmpl("latentAttention", {kF32, kF32, to, std::to_string(m.r),
+          tmpl("latentAttention", {tq, tq, to, std::to_string(m.r),
                                    std::to_string(m.dr), std::to_string(mt)}),
           latentAttentionThreads(m.heads),
           latentAttentionMaxSharedBytes(m.r, m.dr, m.heads), true);
