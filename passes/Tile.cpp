@@ -1,13 +1,16 @@
 //===- Tile.cpp - tile shapes and launch geometry from the target ---------===//
 //
 // Rows per step decide the shape: a prefill step has up to thousands of rows
-// (compute bound: 128-row wgmma tiles, deep pipelines), a decode step a few
-// (weight-bandwidth bound: 64-row tiles, narrow N so that enough CTAs stream
+// (compute bound: 128 x 128 tensor-core tiles, deep pipelines), a decode step
+// a few (weight-bandwidth bound: 64 x 64 tiles, so that enough blocks stream
 // the weights on every SM). The K step of FP8 GEMMs is 128, one scale block.
+// Threads per block are the device templates' own (runtime/kernels).
 //
 //===----------------------------------------------------------------------===//
 #include "passes/Passes.h"
 #include "passes/Target.h"
+#include "runtime/kernels/MatmulLaunch.h"
+#include "runtime/kernels/OpsLaunch.h"
 
 namespace moela {
 #define GEN_PASS_DEF_TILEPASS
@@ -49,13 +52,12 @@ struct TilePass : public moela::impl::TilePassBase<TilePass> {
                     int64_t threads) {
       return kernel::TileAttr::get(ctx, bm, bn, bk, stages, threads);
     };
-    // Matrix tiles: 128 x 128 for many rows (two consumer warpgroups and a
-    // producer), 64 x 64 for few rows (one consumer warpgroup).
+    // Matrix tiles: 128 x 128 for many rows, 64 x 64 for few; eight warps.
+    const int64_t matmulThreads = kernels::kMatmulThreads;
     auto gemmTile = [&](bool fp8) {
       int64_t bm = manyRows ? 128 : 64, bn = manyRows ? 128 : 64;
       int64_t bk = fp8 ? 128 : 64, bytes = fp8 ? 1 : 2;
-      return tile(bm, bn, bk, stagesThatFit(*t, bm, bn, bk, bytes),
-                  manyRows ? 384 : 256);
+      return tile(bm, bn, bk, stagesThatFit(*t, bm, bn, bk, bytes), matmulThreads);
     };
     auto isFp8 = [](Attribute w) {
       return cast<nn::WeightAttr>(w).getDtype().isFloat8E4M3FN();
@@ -66,12 +68,14 @@ struct TilePass : public moela::impl::TilePassBase<TilePass> {
       else if (auto g = dyn_cast<kernel::GroupedGemmOp>(op))
         g.setTileAttr(gemmTile(g.getWeights().getDtype().isFloat8E4M3FN()));
       else if (auto h = dyn_cast<kernel::HeadGemmOp>(op))
-        h.setTileAttr(tile(64, 64, 64, 4, 128));
+        h.setTileAttr(tile(64, 64, 64, stagesThatFit(*t, 64, 64, 64, 2), matmulThreads));
       else if (auto a = dyn_cast<kernel::MlaLatentAttentionOp>(op))
-        // FlashMLA-like: 64 query rows (heads) x 64 cached positions per step.
-        a.setTileAttr(tile(64, 64, a.getLatentDim() + a.getRopeDim(), 2, 256));
+        // FlashMLA-like: up to 64 heads x 64 cached positions per step, the
+        // next 64 positions loading meanwhile.
+        a.setTileAttr(tile(64, 64, a.getLatentDim() + a.getRopeDim(), 2,
+                           kernels::latentAttentionThreads(static_cast<int>(a.getHeads()))));
       else if (auto a = dyn_cast<kernel::MlaAttentionOp>(op))
-        a.setTileAttr(tile(64, 64, a.getNopeDim() + a.getRopeDim(), 2, 128));
+        a.setTileAttr(tile(1, 64, a.getNopeDim() + a.getRopeDim(), 1, 256));
     });
   }
 };

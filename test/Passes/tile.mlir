@@ -17,12 +17,12 @@
 // a GEMM mixing bf16 and FP8 weights counts as bf16; grouped GEMMs follow
 // their expert dtype; attention and norms are as below.
 // SM90-LABEL: func.func @prefill
-// SM90: kernel.gemm %arg0 weights [#nn.weight<"bf16" : bf16[256, 64]>] tile <block_m = 128, block_n = 128, block_k = 64, stages = 7, threads = 384>
-// SM90: kernel.gemm %arg0 weights [#nn.weight<"fp8" : f8E4M3FN[256, 64], scale "fp8_scale_inv"[2, 1]>] tile <block_m = 128, block_n = 128, block_k = 128, stages = 7, threads = 384>
-// SM90: kernel.gemm %arg0 weights [#nn.weight<"fp8" : f8E4M3FN[256, 64], scale "fp8_scale_inv"[2, 1]>, #nn.weight<"bf16" : bf16[256, 64]>] tile <block_m = 128, block_n = 128, block_k = 64, stages = 7, threads = 384>
-// SM90: kernel.grouped_gemm {{.*}} dtype = f8E4M3FN> proj gate_up silu_mul tile <block_m = 128, block_n = 128, block_k = 128, stages = 7, threads = 384>
-// SM90: kernel.grouped_gemm {{.*}} dtype = bf16> proj down tile <block_m = 128, block_n = 128, block_k = 64, stages = 7, threads = 384>
-// SM90: kernel.mla_attention {{.*}} form expanded tile <block_m = 64, block_n = 64, block_k = 24, stages = 2, threads = 128>
+// SM90: kernel.gemm %arg0 weights [#nn.weight<"bf16" : bf16[256, 64]>] tile <block_m = 128, block_n = 128, block_k = 64, stages = 7, threads = 256>
+// SM90: kernel.gemm %arg0 weights [#nn.weight<"fp8" : f8E4M3FN[256, 64], scale "fp8_scale_inv"[2, 1]>] tile <block_m = 128, block_n = 128, block_k = 128, stages = 7, threads = 256>
+// SM90: kernel.gemm %arg0 weights [#nn.weight<"fp8" : f8E4M3FN[256, 64], scale "fp8_scale_inv"[2, 1]>, #nn.weight<"bf16" : bf16[256, 64]>] tile <block_m = 128, block_n = 128, block_k = 64, stages = 7, threads = 256>
+// SM90: kernel.grouped_gemm {{.*}} dtype = f8E4M3FN> proj gate_up silu_mul tile <block_m = 128, block_n = 128, block_k = 128, stages = 7, threads = 256>
+// SM90: kernel.grouped_gemm {{.*}} dtype = bf16> proj down tile <block_m = 128, block_n = 128, block_k = 64, stages = 7, threads = 256>
+// SM90: kernel.mla_attention {{.*}} form expanded tile <block_m = 1, block_n = 64, block_k = 24, stages = 1, threads = 256>
 // SM90: kernel.rms_norm
 // SM90-NOT: tile
 // SM90: return
@@ -54,9 +54,9 @@ func.func @prefill(%x: tensor<?x64xf32>, %pos: tensor<?xi32>, %seq: tensor<?xi32
 // SM90: kernel.gemm %arg0 weights [#nn.weight<"bf16" : bf16[256, 64]>] tile <block_m = 64, block_n = 64, block_k = 64, stages = 8, threads = 256>
 // SM90: kernel.gemm %arg0 weights [#nn.weight<"fp8" : f8E4M3FN[256, 64], scale "fp8_scale_inv"[2, 1]>] tile <block_m = 64, block_n = 64, block_k = 128, stages = 8, threads = 256>
 // SM90: kernel.grouped_gemm {{.*}} proj gate_up silu_mul tile <block_m = 64, block_n = 64, block_k = 128, stages = 8, threads = 256>
-// SM90: kernel.head_gemm {{.*}} transpose in_offset 0 in_stride 24 tile <block_m = 64, block_n = 64, block_k = 64, stages = 4, threads = 128>
-// SM90: kernel.mla_latent_attention {{.*}} tile <block_m = 64, block_n = 64, block_k = 40, stages = 2, threads = 256>
-// SM90: kernel.head_gemm {{.*}} in_offset 0 in_stride 32 tile <block_m = 64, block_n = 64, block_k = 64, stages = 4, threads = 128>
+// SM90: kernel.head_gemm {{.*}} transpose in_offset 0 in_stride 24 tile <block_m = 64, block_n = 64, block_k = 64, stages = 8, threads = 256>
+// SM90: kernel.mla_latent_attention {{.*}} tile <block_m = 64, block_n = 64, block_k = 40, stages = 2, threads = 64>
+// SM90: kernel.head_gemm {{.*}} in_offset 0 in_stride 32 tile <block_m = 64, block_n = 64, block_k = 64, stages = 8, threads = 256>
 // HOST-LABEL: func.func @decode
 // HOST-NOT: tile
 // HOST: return
