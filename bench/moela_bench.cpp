@@ -49,13 +49,15 @@ ModelSizes modelSizes(const ModelConfig &c) {
   double q = c.hasQLora() ? (c.qLoraRank * d + h * c.qkHeadDim() * c.qLoraRank)
                           : h * c.qkHeadDim() * d;
   double attn = q + (c.kvLoraRank + c.qkRopeHeadDim) * d +
-                h * (c.qkNopeHeadDim + c.vHeadDim) * c.kvLoraRank + d * h * c.vHeadDim;
+                h * (c.qkNopeHeadDim + c.vHeadDim) * c.kvLoraRank +
+                d * h * c.vHeadDim;
   ModelSizes s;
   s.attentionBytesPerLayer = attn * wb;
   s.denseBytesPerLayer = 3 * d * c.intermediateSize * wb;
   s.expertBytes = 3 * d * c.moeIntermediateSize * wb;
   s.embedBytes = s.headBytes = c.vocabSize * d * 2;
-  double moeActive = 3 * d * c.moeIntermediateSize * (c.numExpertsPerTok + c.nSharedExperts);
+  double moeActive =
+      3 * d * c.moeIntermediateSize * (c.numExpertsPerTok + c.nSharedExperts);
   double dense = 3 * d * c.intermediateSize;
   double layers = c.numHiddenLayers, moeLayers = layers - c.firstKDenseReplace;
   s.activeParamsPerToken = layers * attn + c.firstKDenseReplace * dense +
@@ -72,8 +74,10 @@ Floor decodeFloor(const ModelConfig &c, int batch, int context) {
   Floor f;
   f.bytes = c.numHiddenLayers * s.attentionBytesPerLayer +
             c.firstKDenseReplace * s.denseBytesPerLayer +
-            moeLayers * (touched + c.nSharedExperts) * s.expertBytes + s.headBytes +
-            double(batch) * context * c.numHiddenLayers * c.kvCacheElemsPerToken() * 2;
+            moeLayers * (touched + c.nSharedExperts) * s.expertBytes +
+            s.headBytes +
+            double(batch) * context * c.numHiddenLayers *
+                c.kvCacheElemsPerToken() * 2;
   f.flops = 2 * s.activeParamsPerToken * batch +
             4.0 * batch * context * c.numHiddenLayers * c.numAttentionHeads *
                 (c.kvLoraRank + c.qkRopeHeadDim);
@@ -106,7 +110,8 @@ std::vector<int> parseList(const std::string &text) {
 }
 
 double seconds(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since)
+      .count();
 }
 
 } // namespace
@@ -121,9 +126,11 @@ int main(int argc, char **argv) {
   app.add_option("--weights", weightsPath, "Checkpoint");
   app.add_flag("--random-weights", randomWeights, "Random weights");
   app.add_option("--backend", backends, "Comma-separated backends: host,cuda");
-  app.add_option("--prefill", prefill, "Prompt tokens of the prefill measurement");
+  app.add_option("--prefill", prefill,
+                 "Prompt tokens of the prefill measurement");
   app.add_option("--batch", batches, "Comma-separated decode batch sizes");
-  app.add_option("--context", context, "Cached tokens per sequence during decode");
+  app.add_option("--context", context,
+                 "Cached tokens per sequence during decode");
   app.add_option("--steps", steps, "Decode steps measured (after one warm-up)");
   app.add_flag("--roofline", roofline, "Compare with the device limits");
   app.add_option("--bandwidth", bandwidth, "Device memory bandwidth, bytes/s");
@@ -143,12 +150,14 @@ int main(int argc, char **argv) {
     int maxBatch = *std::max_element(batchSizes.begin(), batchSizes.end());
     int maxSeq = std::max(prefill, context) + steps + 2;
     std::mt19937 rng(3);
-    std::uniform_int_distribution<int32_t> token(2, static_cast<int32_t>(
-                                                        std::min<int64_t>(config.vocabSize, 100000) - 1));
+    std::uniform_int_distribution<int32_t> token(
+        2,
+        static_cast<int32_t>(std::min<int64_t>(config.vocabSize, 100000) - 1));
     double flopRate = config.fp8.enabled ? fp8Flops : bf16Flops;
 
-    std::printf("%-6s %-8s %6s %8s %12s %12s%s\n", "backend", "phase", "batch", "tokens",
-                "ms", "tokens/s", roofline ? "      floor ms  x floor" : "");
+    std::printf("%-6s %-8s %6s %8s %12s %12s%s\n", "backend", "phase", "batch",
+                "tokens", "ms", "tokens/s",
+                roofline ? "      floor ms  x floor" : "");
     std::vector<std::string> names;
     for (size_t start = 0; start <= backends.size();) {
       size_t end = std::min(backends.find(',', start), backends.size());
@@ -164,11 +173,13 @@ int main(int argc, char **argv) {
         continue;
       }
       Engine engine(plan, *backend, *weights, maxBatch, maxSeq);
-      auto report = [&](const char *phase, int batch, int tokens, double t, Floor floor) {
-        std::printf("%-6s %-8s %6d %8d %12.3f %12.1f", name.c_str(), phase, batch, tokens,
-                    t * 1e3, tokens / t);
+      auto report = [&](const char *phase, int batch, int tokens, double t,
+                        Floor floor) {
+        std::printf("%-6s %-8s %6d %8d %12.3f %12.1f", name.c_str(), phase,
+                    batch, tokens, t * 1e3, tokens / t);
         if (roofline) {
-          double ms = 1e3 * std::max(floor.bytes / bandwidth, floor.flops / flopRate);
+          double ms =
+              1e3 * std::max(floor.bytes / bandwidth, floor.flops / flopRate);
           std::printf("  %12.3f %8.2f", ms, t * 1e3 / ms);
         }
         std::printf("\n");
@@ -201,7 +212,8 @@ int main(int argc, char **argv) {
         for (int i = 0; i < steps; ++i)
           engine.feed(next);
         double perStep = seconds(t1) / steps;
-        report("decode", batch, batch, perStep, decodeFloor(config, batch, context));
+        report("decode", batch, batch, perStep,
+               decodeFloor(config, batch, context));
       }
     }
   } catch (const std::exception &e) {

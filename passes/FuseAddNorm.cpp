@@ -27,7 +27,8 @@ struct FuseAddIntoNorm : public OpRewritePattern<kernel::RmsNormOp> {
     rewriter.setInsertionPoint(add);
     auto fused = rewriter.create<kernel::AddRmsNormOp>(
         rewriter.getFusedLoc({add.getLoc(), norm.getLoc()}), add.getLhs(),
-        add.getRhs(), norm.getWeight(), norm.getEpsAttr(), norm.getQuantizeAttr());
+        add.getRhs(), norm.getWeight(), norm.getEpsAttr(),
+        norm.getQuantizeAttr());
     rewriter.replaceOp(norm, fused.getResult());
     rewriter.replaceOp(add, fused.getSum());
     return success();
@@ -46,13 +47,15 @@ bool feedsOnlyFp8Gemms(Value v) {
   });
 }
 
-struct FuseAddNormPass : public moela::impl::FuseAddNormPassBase<FuseAddNormPass> {
+struct FuseAddNormPass
+    : public moela::impl::FuseAddNormPassBase<FuseAddNormPass> {
   using FuseAddNormPassBase::FuseAddNormPassBase;
 
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     patterns.add<FuseAddIntoNorm>(&getContext());
-    if (failed(applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
+    if (failed(
+            applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
     if (!quantize)
       return;

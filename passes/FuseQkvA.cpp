@@ -62,7 +62,8 @@ struct FuseQkvAPass : public moela::impl::FuseQkvAPassBase<FuseQkvAPass> {
       SmallVector<kernel::GemmOp> group;
       for (Operation *user : kv.getInput().getUsers())
         if (auto gemm = dyn_cast<kernel::GemmOp>(user);
-            gemm && gemm != kv && isPlain(gemm) && gemm.getInput() == kv.getInput())
+            gemm && gemm != kv && isPlain(gemm) &&
+            gemm.getInput() == kv.getInput())
           group.push_back(gemm);
       if (group.empty())
         return;
@@ -92,7 +93,8 @@ struct FuseQkvAPass : public moela::impl::FuseQkvAPassBase<FuseQkvAPass> {
       rewriter.setInsertionPoint(first);
       auto merged = rewriter.create<kernel::GemmOp>(
           rewriter.getFusedLoc(locs),
-          RankedTensorType::get({ShapedType::kDynamic, cols}, rewriter.getF32Type()),
+          RankedTensorType::get({ShapedType::kDynamic, cols},
+                                rewriter.getF32Type()),
           first.getInput(), Value(), Value(), rewriter.getArrayAttr(weights),
           UnitAttr(), kernel::HeadRopeAttr(), kernel::TileAttr());
       int64_t offset = 0;

@@ -26,8 +26,8 @@ struct FuseGateIntoRoute : public OpRewritePattern<kernel::RouteOp> {
       return rewriter.notifyMatchFailure(route, "no plain gate GEMM to fuse");
     auto gate = cast<nn::WeightAttr>(gemm.getWeights()[0]);
     rewriter.replaceOpWithNewOp<kernel::RouteOp>(
-        route, route.getResultTypes(), gemm.getInput(), route.getRouting(), gate,
-        route.getBiasAttr());
+        route, route.getResultTypes(), gemm.getInput(), route.getRouting(),
+        gate, route.getBiasAttr());
     rewriter.eraseOp(gemm);
     return success();
   }
@@ -37,7 +37,8 @@ struct FuseRouterPass : public moela::impl::FuseRouterPassBase<FuseRouterPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     patterns.add<FuseGateIntoRoute>(&getContext());
-    if (failed(applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
+    if (failed(
+            applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }
 };

@@ -16,8 +16,8 @@ namespace {
 /// A GEMM with no epilogue whose only user is `user`.
 kernel::GemmOp plainGemm(Value v) {
   auto gemm = v.getDefiningOp<kernel::GemmOp>();
-  if (!gemm || !gemm->hasOneUse() || gemm.getPositions() || gemm.getResidual() ||
-      gemm.getSiluMul() || gemm.getRopeAttr())
+  if (!gemm || !gemm->hasOneUse() || gemm.getPositions() ||
+      gemm.getResidual() || gemm.getSiluMul() || gemm.getRopeAttr())
     return {};
   return gemm;
 }
@@ -30,8 +30,10 @@ struct FuseGateUp : public OpRewritePattern<kernel::SiluMulOp> {
                                 PatternRewriter &rewriter) const override {
     kernel::GemmOp gate = plainGemm(op.getGate()), up = plainGemm(op.getUp());
     if (!gate || !up || gate.getInput() != up.getInput())
-      return rewriter.notifyMatchFailure(op, "operands are not GEMMs of one input");
-    SmallVector<Attribute> weights(gate.getWeights().begin(), gate.getWeights().end());
+      return rewriter.notifyMatchFailure(op,
+                                         "operands are not GEMMs of one input");
+    SmallVector<Attribute> weights(gate.getWeights().begin(),
+                                   gate.getWeights().end());
     weights.append(up.getWeights().begin(), up.getWeights().end());
     rewriter.replaceOpWithNewOp<kernel::GemmOp>(
         op, op.getType(), gate.getInput(), /*positions=*/Value(),
@@ -47,7 +49,8 @@ struct FuseSwiGluPass : public moela::impl::FuseSwiGluPassBase<FuseSwiGluPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     patterns.add<FuseGateUp>(&getContext());
-    if (failed(applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
+    if (failed(
+            applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }
 };

@@ -24,7 +24,8 @@ namespace {
 /// Rebuilds one function's body in kernel ops.
 class FunctionLowering {
 public:
-  explicit FunctionLowering(func::FuncOp func) : func(func), b(func.getContext()) {}
+  explicit FunctionLowering(func::FuncOp func)
+      : func(func), b(func.getContext()) {}
 
   LogicalResult run() {
     SmallVector<Operation *> old;
@@ -68,8 +69,8 @@ private:
     }
     return b.create<kernel::GemmOp>(loc, rows(n), x, /*positions=*/Value(),
                                     /*residual=*/Value(), b.getArrayAttr(attrs),
-                                    /*silu_mul=*/UnitAttr(), kernel::HeadRopeAttr(),
-                                    kernel::TileAttr());
+                                    /*silu_mul=*/UnitAttr(),
+                                    kernel::HeadRopeAttr(), kernel::TileAttr());
   }
 
   Value rmsNorm(Location loc, Value x, WeightAttr w, FloatAttr eps) {
@@ -77,7 +78,8 @@ private:
   }
 
   /// down(silu(gate(x)) * up(x)) as three GEMMs and an element-wise op.
-  Value mlp(Location loc, Value x, WeightAttr gate, WeightAttr up, WeightAttr down) {
+  Value mlp(Location loc, Value x, WeightAttr gate, WeightAttr up,
+            WeightAttr down) {
     Value g = gemm(loc, x, gate);
     Value u = gemm(loc, x, up);
     Value a = b.create<kernel::SiluMulOp>(loc, g, u);
@@ -89,12 +91,14 @@ private:
     return TypeSwitch<Operation *, LogicalResult>(op)
         .Case([&](nn::EmbeddingOp o) {
           map.map(o, b.create<kernel::EmbeddingOp>(loc, rows(flatCols(o)),
-                                                   get(o.getTokens()), o.getTable())
+                                                   get(o.getTokens()),
+                                                   o.getTable())
                          .getResult());
           return success();
         })
         .Case([&](nn::RmsNormOp o) {
-          map.map(o, rmsNorm(loc, get(o.getInput()), o.getWeight(), o.getEpsAttr()));
+          map.map(o, rmsNorm(loc, get(o.getInput()), o.getWeight(),
+                             o.getEpsAttr()));
           return success();
         })
         .Case([&](nn::LinearOp o) {
@@ -106,17 +110,20 @@ private:
           return success();
         })
         .Case([&](nn::AddOp o) {
-          map.map(o, b.create<kernel::AddOp>(loc, get(o.getLhs()), get(o.getRhs()))
-                         .getResult());
+          map.map(o,
+                  b.create<kernel::AddOp>(loc, get(o.getLhs()), get(o.getRhs()))
+                      .getResult());
           return success();
         })
         .Case([&](nn::SiluMulOp o) {
-          map.map(o, b.create<kernel::SiluMulOp>(loc, get(o.getGate()), get(o.getUp()))
+          map.map(o, b.create<kernel::SiluMulOp>(loc, get(o.getGate()),
+                                                 get(o.getUp()))
                          .getResult());
           return success();
         })
         .Case([&](nn::MlpOp o) {
-          map.map(o, mlp(loc, get(o.getInput()), o.getGate(), o.getUp(), o.getDown()));
+          map.map(o, mlp(loc, get(o.getInput()), o.getGate(), o.getUp(),
+                         o.getDown()));
           return success();
         })
         .Case([&](nn::GatherRowsOp o) {
@@ -128,12 +135,11 @@ private:
         })
         .Case([&](mla::QProjOp o) {
           Value x = get(o.getInput());
-          Value q = o.hasLora()
-                        ? gemm(loc,
-                               rmsNorm(loc, gemm(loc, x, *o.getQA()), *o.getQNorm(),
-                                       o.getEpsAttr()),
-                               *o.getQB())
-                        : gemm(loc, x, *o.getQ());
+          Value q = o.hasLora() ? gemm(loc,
+                                       rmsNorm(loc, gemm(loc, x, *o.getQA()),
+                                               *o.getQNorm(), o.getEpsAttr()),
+                                       *o.getQB())
+                                : gemm(loc, x, *o.getQ());
           map.map(o, q);
           return success();
         })
@@ -142,7 +148,8 @@ private:
           Value kv = gemm(loc, get(o.getInput()), o.getKvA()); // [T, R + Dr]
           Value c = b.create<kernel::SliceOp>(loc, rows(r), kv, 0, r);
           Value kpe = b.create<kernel::SliceOp>(loc, rows(dr), kv, r, dr);
-          map.map(o.getLatent(), rmsNorm(loc, c, o.getKvNorm(), o.getEpsAttr()));
+          map.map(o.getLatent(),
+                  rmsNorm(loc, c, o.getKvNorm(), o.getEpsAttr()));
           map.map(o.getKPe(), kpe);
           return success();
         })
@@ -150,9 +157,9 @@ private:
           auto type = o.getType();
           int64_t heads = type.getRank() == 3 ? type.getDimSize(1) : 1;
           int64_t headDim = type.getDimSize(type.getRank() - 1);
-          auto rope = kernel::HeadRopeAttr::get(
-              b.getContext(), heads, headDim, headDim - o.getRope().getDim(),
-              o.getRope());
+          auto rope = kernel::HeadRopeAttr::get(b.getContext(), heads, headDim,
+                                                headDim - o.getRope().getDim(),
+                                                o.getRope());
           Value x = get(o.getInput());
           map.map(o, b.create<kernel::RopeOp>(loc, x.getType(), x,
                                               get(o.getPositions()), rope)
@@ -160,22 +167,23 @@ private:
           return success();
         })
         .Case([&](mla::AttentionOp o) {
-          b.create<kernel::KvAppendOp>(loc, get(o.getLatent()), get(o.getKPe()),
-                                       get(o.getPositions()), get(o.getSeqIds()),
-                                       o.getLayerAttr(), WeightAttr(), FloatAttr(),
-                                       kernel::HeadRopeAttr());
+          b.create<kernel::KvAppendOp>(
+              loc, get(o.getLatent()), get(o.getKPe()), get(o.getPositions()),
+              get(o.getSeqIds()), o.getLayerAttr(), WeightAttr(), FloatAttr(),
+              kernel::HeadRopeAttr());
           auto form = o.getForm().value_or(mla::AttentionForm::absorbed);
-          map.map(o, b.create<kernel::MlaAttentionOp>(
-                         loc, rows(flatCols(o)), get(o.getQuery()),
-                         get(o.getPositions()), get(o.getSeqIds()), o.getKvB(),
-                         o.getLayerAttr(), b.getI64IntegerAttr(o.getHeads()),
-                         b.getI64IntegerAttr(o.getNopeDim()),
-                         b.getI64IntegerAttr(o.getRopeDim()),
-                         b.getI64IntegerAttr(o.getVDim()),
-                         b.getI64IntegerAttr(o.getLatentDim()), o.getScaleAttr(),
-                         mla::AttentionFormAttr::get(b.getContext(), form),
-                         kernel::TileAttr())
-                         .getResult());
+          map.map(o,
+                  b.create<kernel::MlaAttentionOp>(
+                       loc, rows(flatCols(o)), get(o.getQuery()),
+                       get(o.getPositions()), get(o.getSeqIds()), o.getKvB(),
+                       o.getLayerAttr(), b.getI64IntegerAttr(o.getHeads()),
+                       b.getI64IntegerAttr(o.getNopeDim()),
+                       b.getI64IntegerAttr(o.getRopeDim()),
+                       b.getI64IntegerAttr(o.getVDim()),
+                       b.getI64IntegerAttr(o.getLatentDim()), o.getScaleAttr(),
+                       mla::AttentionFormAttr::get(b.getContext(), form),
+                       kernel::TileAttr())
+                      .getResult());
           return success();
         })
         .Case([&](moe::RouteOp o) {
@@ -189,22 +197,24 @@ private:
         })
         .Case([&](moe::ExpertsOp o) {
           // [T, K, D] becomes [K*T, D]: one row per routed slot.
-          map.map(o, b.create<kernel::MoeExpertsOp>(
-                         loc, rows(o.getWeights().getHidden()), get(o.getInput()),
-                         get(o.getIndices()), o.getWeights())
-                         .getResult());
+          map.map(o,
+                  b.create<kernel::MoeExpertsOp>(
+                       loc, rows(o.getWeights().getHidden()), get(o.getInput()),
+                       get(o.getIndices()), o.getWeights())
+                      .getResult());
           return success();
         })
         .Case([&](moe::SharedExpertOp o) {
-          map.map(o, mlp(loc, get(o.getInput()), o.getGate(), o.getUp(), o.getDown()));
+          map.map(o, mlp(loc, get(o.getInput()), o.getGate(), o.getUp(),
+                         o.getDown()));
           return success();
         })
         .Case([&](moe::CombineOp o) {
           Value shared = o.getShared() ? get(o.getShared()) : Value();
           map.map(o, b.create<kernel::MoeCombineOp>(
-                         loc, rows(flatCols(o)), get(o.getExpertOutputs()),
-                         get(o.getWeights()), /*perm=*/Value(), shared,
-                         /*residual=*/Value())
+                          loc, rows(flatCols(o)), get(o.getExpertOutputs()),
+                          get(o.getWeights()), /*perm=*/Value(), shared,
+                          /*residual=*/Value())
                          .getResult());
           return success();
         })

@@ -45,7 +45,8 @@ struct AbsorbAttention : public OpRewritePattern<kernel::MlaAttentionOp> {
         loc, rows(h * r), qLat, op.getQuery(), op.getPositions(),
         op.getSeqIds(), op.getLayerAttr(), i64(h), i64(r), i64(dr), i64(dn),
         i64(dn + dr), op.getScaleAttr(), kernel::TileAttr());
-    // out[t,h] = Wuv[h] o_lat[t,h]: [T, H*Dv]. Wuv[h] = rows [h*(Dn+Dv)+Dn, +Dv).
+    // out[t,h] = Wuv[h] o_lat[t,h]: [T, H*Dv]. Wuv[h] = rows [h*(Dn+Dv)+Dn,
+    // +Dv).
     rewriter.replaceOpWithNewOp<kernel::HeadGemmOp>(
         op, op.getType(), oLat, op.getKvB(), i64(h), i64(dn + dv), i64(dn),
         i64(dv), UnitAttr(), i64(0), i64(r), kernel::TileAttr());
@@ -57,7 +58,8 @@ struct MlaAbsorbPass : public moela::impl::MlaAbsorbPassBase<MlaAbsorbPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     patterns.add<AbsorbAttention>(&getContext());
-    if (failed(applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
+    if (failed(
+            applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }
 };

@@ -26,7 +26,8 @@ struct FuseIntoKvAppend : public OpRewritePattern<kernel::KvAppendOp> {
     auto rope = append.getKPe().getDefiningOp<kernel::RopeOp>();
     if (!norm || !rope || rope.getPositions() != append.getPositions() ||
         rope.getRope().getHeads() != 1 || rope.getRope().getOffset() != 0)
-      return rewriter.notifyMatchFailure(append, "inputs are not norm and rope");
+      return rewriter.notifyMatchFailure(append,
+                                         "inputs are not norm and rope");
     rewriter.replaceOpWithNewOp<kernel::KvAppendOp>(
         append, norm.getInput(), rope.getInput(), append.getPositions(),
         append.getSeqIds(), append.getLayerAttr(), norm.getWeight(),
@@ -40,7 +41,8 @@ struct MlaFuseKvAppendPass
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     patterns.add<FuseIntoKvAppend>(&getContext());
-    if (failed(applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
+    if (failed(
+            applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }
 };

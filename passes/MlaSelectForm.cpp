@@ -22,7 +22,8 @@ struct MlaSelectFormPass
         mla::symbolizeAttentionForm(decodeForm);
     if (!prefill || !decode) {
       getOperation().emitError()
-          << "moela-mla-select-form: forms must be 'absorbed' or 'expanded', got '"
+          << "moela-mla-select-form: forms must be 'absorbed' or 'expanded', "
+             "got '"
           << prefillForm << "' and '" << decodeForm << "'";
       return signalPassFailure();
     }

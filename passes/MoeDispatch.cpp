@@ -23,7 +23,8 @@ struct DispatchExperts : public OpRewritePattern<kernel::MoeCombineOp> {
 
   LogicalResult matchAndRewrite(kernel::MoeCombineOp combine,
                                 PatternRewriter &rewriter) const override {
-    auto experts = combine.getExpertOutputs().getDefiningOp<kernel::MoeExpertsOp>();
+    auto experts =
+        combine.getExpertOutputs().getDefiningOp<kernel::MoeExpertsOp>();
     if (combine.getPerm() || !experts || !experts->hasOneUse())
       return rewriter.notifyMatchFailure(combine, "not fed by moe_experts");
     Location loc = experts.getLoc();
@@ -46,21 +47,23 @@ struct DispatchExperts : public OpRewritePattern<kernel::MoeCombineOp> {
         rewriter.getUnitAttr(), kernel::TileAttr());
     Value ys = rewriter.create<kernel::GroupedGemmOp>(
         loc, rows(weights.getHidden()), act, dispatch.getOffsets(), weights,
-        kernel::ExpertProjAttr::get(getContext(), kernel::ExpertProj::down), UnitAttr(),
-        kernel::TileAttr());
+        kernel::ExpertProjAttr::get(getContext(), kernel::ExpertProj::down),
+        UnitAttr(), kernel::TileAttr());
     rewriter.replaceOpWithNewOp<kernel::MoeCombineOp>(
-        combine, combine.getType(), ys, combine.getWeights(), dispatch.getPerm(),
-        combine.getShared(), combine.getResidual());
+        combine, combine.getType(), ys, combine.getWeights(),
+        dispatch.getPerm(), combine.getShared(), combine.getResidual());
     rewriter.eraseOp(experts);
     return success();
   }
 };
 
-struct MoeDispatchPass : public moela::impl::MoeDispatchPassBase<MoeDispatchPass> {
+struct MoeDispatchPass
+    : public moela::impl::MoeDispatchPassBase<MoeDispatchPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     patterns.add<DispatchExperts>(&getContext());
-    if (failed(applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
+    if (failed(
+            applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }
 };

@@ -22,7 +22,8 @@ using kernel::RowKind;
 
 namespace {
 
-constexpr int64_t kAlignment = 256; // bytes; keeps every buffer 16-byte vector aligned
+constexpr int64_t kAlignment =
+    256; // bytes; keeps every buffer 16-byte vector aligned
 
 struct BufferInfo {
   std::string name;
@@ -38,7 +39,8 @@ class MemoryPlanner {
 public:
   MemoryPlanner(func::FuncOp func, bool host, int64_t maxTokens,
                 int64_t maxLogitRows)
-      : func(func), host(host), maxTokens(maxTokens), maxLogitRows(maxLogitRows) {}
+      : func(func), host(host), maxTokens(maxTokens),
+        maxLogitRows(maxLogitRows) {}
 
   void run() {
     assignBuffers();
@@ -81,10 +83,12 @@ private:
     };
     return TypeSwitch<Operation *, std::pair<RowKind, int64_t>>(op)
         .Case([&](kernel::MoeExpertsOp o) {
-          return std::make_pair(RowKind::token, nn::dimOf(o.getIndices().getType(), 1));
+          return std::make_pair(RowKind::token,
+                                nn::dimOf(o.getIndices().getType(), 1));
         })
         .Case([&](kernel::MoeDispatchOp o) {
-          return std::make_pair(RowKind::token, nn::dimOf(o.getIndices().getType(), 1));
+          return std::make_pair(RowKind::token,
+                                nn::dimOf(o.getIndices().getType(), 1));
         })
         .Case([&](kernel::MoeCombineOp o) { return of(o.getWeights()); })
         .Case([&](kernel::GatherRowsOp o) { return of(o.getRows()); })
@@ -125,7 +129,8 @@ private:
                 use.get() == cast<kernel::GroupedGemmOp>(user).getInput()) ||
                (isa<kernel::HeadGemmOp>(user) &&
                 use.get() == cast<kernel::HeadGemmOp>(user).getInput()) ||
-               (isa<kernel::MlaLatentAttentionOp>(user) && use.getOperandNumber() < 2);
+               (isa<kernel::MlaLatentAttentionOp>(user) &&
+                use.getOperandNumber() < 2);
       if (!a)
         return false;
     }
@@ -138,7 +143,8 @@ private:
                                       "logit_rows", "hidden"};
     for (BlockArgument arg : body.getArguments())
       addBuffer(arg, kArgNames[std::min<unsigned>(arg.getArgNumber(), 4)],
-                arg.getArgNumber() == 3 ? RowKind::logit_row : RowKind::token, 1);
+                arg.getArgNumber() == 3 ? RowKind::logit_row : RowKind::token,
+                1);
     for (Operation &op : body) {
       if (isa<kernel::SliceOp>(op))
         continue;
@@ -146,7 +152,9 @@ private:
       for (OpResult result : op.getResults()) {
         auto [rows, factor] = rowsOf(&op);
         std::string suffix =
-            op.getNumResults() > 1 ? "#" + std::to_string(result.getResultNumber()) : "";
+            op.getNumResults() > 1
+                ? "#" + std::to_string(result.getResultNumber())
+                : "";
         addBuffer(result, name + suffix, rows, factor);
       }
     }
@@ -198,7 +206,8 @@ private:
   /// First fit by decreasing size among the buffers whose lifetimes overlap.
   void packArena() {
     for (BufferInfo &b : buffers) {
-      int64_t raw = rowsAtMax(b) * b.cols * (b.dtype.getIntOrFloatBitWidth() / 8);
+      int64_t raw =
+          rowsAtMax(b) * b.cols * (b.dtype.getIntOrFloatBitWidth() / 8);
       b.bytes = (raw + kAlignment - 1) / kAlignment * kAlignment;
     }
     SmallVector<size_t> order(buffers.size());
@@ -210,7 +219,8 @@ private:
     SmallVector<size_t> placed;
     for (size_t i : order) {
       BufferInfo &b = buffers[i];
-      SmallVector<std::pair<int64_t, int64_t>> busy; // [offset, end) of live neighbours
+      SmallVector<std::pair<int64_t, int64_t>>
+          busy; // [offset, end) of live neighbours
       for (size_t j : placed) {
         const BufferInfo &o = buffers[j];
         if (o.firstUse <= b.lastUse && b.firstUse <= o.lastUse)
@@ -234,9 +244,9 @@ private:
     Builder b(context);
     SmallVector<Attribute> table;
     for (const BufferInfo &info : buffers)
-      table.push_back(kernel::BufferAttr::get(context, info.name, info.dtype,
-                                              info.rows, info.rowFactor, info.cols,
-                                              info.offset, info.bytes));
+      table.push_back(kernel::BufferAttr::get(
+          context, info.name, info.dtype, info.rows, info.rowFactor, info.cols,
+          info.offset, info.bytes));
     func->setAttr(kernel::kBufferTableAttr, b.getArrayAttr(table));
     func->setAttr(kernel::kArenaBytesAttr, b.getI64IntegerAttr(arenaBytes));
     func->setAttr(kernel::kMaxTokensAttr, b.getI64IntegerAttr(maxTokens));
@@ -276,7 +286,8 @@ struct PlanMemoryPass : public moela::impl::PlanMemoryPassBase<PlanMemoryPass> {
     for (func::FuncOp func : getOperation().getOps<func::FuncOp>()) {
       bool prefill = func.getSymName() == "prefill";
       int64_t tokens = prefill ? maxPrefillTokens : maxBatch;
-      MemoryPlanner(func, host, tokens, std::min(tokens, int64_t(maxBatch))).run();
+      MemoryPlanner(func, host, tokens, std::min(tokens, int64_t(maxBatch)))
+          .run();
     }
   }
 };

@@ -29,7 +29,8 @@ std::vector<float> ropeInvFreq(const RopeSpec &spec) {
   const double pi = 3.14159265358979323846;
   auto correctionDim = [&](double rotations) {
     return spec.dim *
-           std::log(spec.yarn.originalMaxPositionEmbeddings / (rotations * 2 * pi)) /
+           std::log(spec.yarn.originalMaxPositionEmbeddings /
+                    (rotations * 2 * pi)) /
            (2 * std::log(spec.theta));
   };
   double low = std::max(std::floor(correctionDim(spec.yarn.betaFast)), 0.0);
@@ -54,7 +55,8 @@ float ropeMagnitude(const RopeSpec &spec) {
   return denom == 0.0 ? 1.0f : static_cast<float>(g(spec.yarn.mscale) / denom);
 }
 
-void applyRope(float *x, int dim, int pos, const float *invFreq, float magnitude) {
+void applyRope(float *x, int dim, int pos, const float *invFreq,
+               float magnitude) {
   for (int i = 0; i < dim / 2; ++i) {
     float angle = static_cast<float>(pos) * invFreq[i];
     float c = std::cos(angle) * magnitude, s = std::sin(angle) * magnitude;

@@ -111,7 +111,8 @@ void parallelFor(int64_t n, int64_t grain,
   if (n <= 0)
     return;
   grain = std::max<int64_t>(grain, 1);
-  int64_t chunks = std::min<int64_t>((n + grain - 1) / grain, 4 * hostThreadCount());
+  int64_t chunks =
+      std::min<int64_t>((n + grain - 1) / grain, 4 * hostThreadCount());
   if (chunks <= 1 || insideWorker || hostThreadCount() == 1) {
     body(0, n);
     return;

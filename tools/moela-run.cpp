@@ -34,7 +34,8 @@ struct Options {
   std::string plan, weights, tokenizer, backend = "auto";
   bool randomWeights = false;
   uint64_t seed = 0;
-  std::string prompt, system, inputFile, promptIds, teacherForce, logitsOut, idsOut;
+  std::string prompt, system, inputFile, promptIds, teacherForce, logitsOut,
+      idsOut;
   bool chat = false, interactive = false, ignoreEos = false;
   int maxNewTokens = 64, topK = 0, maxSeqLen = 0, threads = 0;
   float temperature = 0.0f, topP = 1.0f;
@@ -68,16 +69,19 @@ std::vector<std::vector<int32_t>> readIdArrays(const std::string &path,
 
 /// The tokenizer: --tokenizer, else one next to the weights, else the
 /// DeepSeek-V3 tokenizer bundled with moela when the vocabulary fits.
-std::unique_ptr<Tokenizer> openTokenizer(const Options &o, const ModelConfig &config) {
+std::unique_ptr<Tokenizer> openTokenizer(const Options &o,
+                                         const ModelConfig &config) {
   namespace fs = std::filesystem;
   std::string dir = o.tokenizer;
   if (dir.empty() && !o.weights.empty() && fs::is_directory(o.weights) &&
       fs::exists(fs::path(o.weights) / "tokenizer.json"))
     dir = o.weights;
-  if (dir.empty() && fs::exists(fs::path(MOELA_DEFAULT_TOKENIZER) / "tokenizer.json"))
+  if (dir.empty() &&
+      fs::exists(fs::path(MOELA_DEFAULT_TOKENIZER) / "tokenizer.json"))
     dir = MOELA_DEFAULT_TOKENIZER;
   if (dir.empty())
-    fail("no tokenizer found: pass --tokenizer DIR (a folder with tokenizer.json)");
+    fail("no tokenizer found: pass --tokenizer DIR (a folder with "
+         "tokenizer.json)");
   auto tokenizer = std::make_unique<Tokenizer>(dir);
   if (tokenizer->vocabSize() > config.vocabSize)
     fail("the tokenizer in ", dir, " has ", tokenizer->vocabSize(),
@@ -88,14 +92,16 @@ std::unique_ptr<Tokenizer> openTokenizer(const Options &o, const ModelConfig &co
 
 /// Text of a generated token; the model's padding ids beyond the tokenizer's
 /// vocabulary (random weights can pick them) have none.
-std::string pushText(StreamDecoder &decoder, const Tokenizer &tokenizer, int32_t id) {
+std::string pushText(StreamDecoder &decoder, const Tokenizer &tokenizer,
+                     int32_t id) {
   return id < tokenizer.vocabSize() ? decoder.push(id) : std::string();
 }
 
 std::string decodeText(const Tokenizer &tokenizer, std::vector<int32_t> ids) {
-  ids.erase(std::remove_if(ids.begin(), ids.end(),
-                           [&](int32_t id) { return id >= tokenizer.vocabSize(); }),
-            ids.end());
+  ids.erase(
+      std::remove_if(ids.begin(), ids.end(),
+                     [&](int32_t id) { return id >= tokenizer.vocabSize(); }),
+      ids.end());
   return tokenizer.decode(ids, /*skipSpecial=*/true);
 }
 
@@ -113,17 +119,19 @@ std::vector<int32_t> encodePrompt(const Tokenizer &tokenizer, const Options &o,
 void printStats(const Engine &engine, const Backend &backend) {
   const EngineStats &s = engine.stats();
   auto rate = [](int64_t n, double t) { return t > 0 ? n / t : 0.0; };
-  std::fprintf(stderr,
-               "moela-run: prefill %lld tokens in %.3f s (%.1f tokens/s), decode "
-               "%lld tokens in %.3f s (%.1f tokens/s) [%s backend, %d threads]\n",
-               static_cast<long long>(s.prefillTokens), s.prefillSeconds,
-               rate(s.prefillTokens, s.prefillSeconds),
-               static_cast<long long>(s.decodeTokens), s.decodeSeconds,
-               rate(s.decodeTokens, s.decodeSeconds), backend.name().c_str(),
-               hostThreadCount());
+  std::fprintf(
+      stderr,
+      "moela-run: prefill %lld tokens in %.3f s (%.1f tokens/s), decode "
+      "%lld tokens in %.3f s (%.1f tokens/s) [%s backend, %d threads]\n",
+      static_cast<long long>(s.prefillTokens), s.prefillSeconds,
+      rate(s.prefillTokens, s.prefillSeconds),
+      static_cast<long long>(s.decodeTokens), s.decodeSeconds,
+      rate(s.decodeTokens, s.decodeSeconds), backend.name().c_str(),
+      hostThreadCount());
 }
 
-void writeOutputs(const Options &o, const GenerationResult &result, int64_t vocab) {
+void writeOutputs(const Options &o, const GenerationResult &result,
+                  int64_t vocab) {
   if (!o.idsOut.empty()) {
     std::ofstream out(o.idsOut);
     out << json(result.ids).dump() << "\n";
@@ -142,17 +150,18 @@ void writeOutputs(const Options &o, const GenerationResult &result, int64_t voca
       for (const auto &row : seq)
         flat.insert(flat.end(), row.begin(), row.end());
     }
-    writeSafetensors(o.logitsOut,
-                     {{"logits", DType::F32,
-                       {static_cast<int64_t>(batch), static_cast<int64_t>(steps), vocab},
-                       flat.data()}});
+    writeSafetensors(o.logitsOut, {{"logits",
+                                    DType::F32,
+                                    {static_cast<int64_t>(batch),
+                                     static_cast<int64_t>(steps), vocab},
+                                    flat.data()}});
   }
 }
 
 /// Multi-turn chat on one sequence: each turn appends only its new tokens
 /// (prefill from the current position).
-void runInteractive(Engine &engine, const Tokenizer &tokenizer, const Options &o,
-                    GenerationOptions gen) {
+void runInteractive(Engine &engine, const Tokenizer &tokenizer,
+                    const Options &o, GenerationOptions gen) {
   std::string line;
   bool first = true;
   std::cout << "moela chat: /clear starts over, /exit quits\n";
@@ -181,9 +190,10 @@ void runInteractive(Engine &engine, const Tokenizer &tokenizer, const Options &o
     }
     try {
       StreamDecoder decoder(tokenizer, /*skipSpecial=*/true);
-      generate(engine, {tokenizer.encode(text, false)}, gen, [&](int, int32_t id) {
-        std::cout << pushText(decoder, tokenizer, id) << std::flush;
-      });
+      generate(engine, {tokenizer.encode(text, false)}, gen,
+               [&](int, int32_t id) {
+                 std::cout << pushText(decoder, tokenizer, id) << std::flush;
+               });
       std::cout << decoder.flush() << "\n";
       first = false;
     } catch (const Error &e) {
@@ -212,7 +222,8 @@ int run(const Options &o) {
   int modes = !o.prompt.empty() + o.interactive + !o.inputFile.empty() +
               !o.promptIds.empty();
   if (modes != 1)
-    fail("give exactly one of --prompt, --interactive, --input-file and --prompt-ids");
+    fail("give exactly one of --prompt, --interactive, --input-file and "
+         "--prompt-ids");
   if (!o.teacherForce.empty() && o.promptIds.empty())
     fail("--teacher-force needs --prompt-ids");
 
@@ -225,7 +236,8 @@ int run(const Options &o) {
     prompts = readIdArrays(o.promptIds, "--prompt-ids");
     for (const auto &p : prompts)
       if (p.size() != prompts[0].size() || p.empty())
-        fail(o.promptIds, ": the prompts must be non-empty and of equal length");
+        fail(o.promptIds,
+             ": the prompts must be non-empty and of equal length");
     if (!o.teacherForce.empty())
       forced = readIdArrays(o.teacherForce, "--teacher-force");
   } else if (!o.prompt.empty()) {
@@ -246,16 +258,17 @@ int run(const Options &o) {
         fail("token id ", id, " is outside the model's vocabulary of ",
              config.vocabSize);
 
-  int maxSeqLen = o.maxSeqLen > 0
-                      ? o.maxSeqLen
-                      : static_cast<int>(std::min<int64_t>(config.maxPositionEmbeddings, 4096));
+  int maxSeqLen = o.maxSeqLen > 0 ? o.maxSeqLen
+                                  : static_cast<int>(std::min<int64_t>(
+                                        config.maxPositionEmbeddings, 4096));
   if (maxSeqLen > config.maxPositionEmbeddings)
-    fail("--max-seq-len ", maxSeqLen, " exceeds the model's max_position_embeddings = ",
+    fail("--max-seq-len ", maxSeqLen,
+         " exceeds the model's max_position_embeddings = ",
          config.maxPositionEmbeddings);
   for (const auto &p : prompts)
     if (static_cast<int>(p.size()) > maxSeqLen)
-      fail("the prompt has ", p.size(), " tokens but the context holds ", maxSeqLen,
-           " (--max-seq-len)");
+      fail("the prompt has ", p.size(), " tokens but the context holds ",
+           maxSeqLen, " (--max-seq-len)");
 
   // The checkpoint before the backend: a bad --weights is one line, with no
   // note about the backend before it.
@@ -281,16 +294,18 @@ int run(const Options &o) {
     writeOutputs(o, teacherForce(engine, prompts, forced), config.vocabSize);
   } else if (tokenizer && prompts.size() == 1) {
     StreamDecoder decoder(*tokenizer, /*skipSpecial=*/true);
-    GenerationResult result = generate(engine, prompts, gen, [&](int, int32_t id) {
-      std::cout << pushText(decoder, *tokenizer, id) << std::flush;
-    });
+    GenerationResult result =
+        generate(engine, prompts, gen, [&](int, int32_t id) {
+          std::cout << pushText(decoder, *tokenizer, id) << std::flush;
+        });
     std::cout << decoder.flush() << "\n";
     writeOutputs(o, result, config.vocabSize);
   } else {
     GenerationResult result = generate(engine, prompts, gen);
     if (tokenizer)
       for (size_t b = 0; b < result.ids.size(); ++b)
-        std::cout << "[" << b << "] " << decodeText(*tokenizer, result.ids[b]) << "\n";
+        std::cout << "[" << b << "] " << decodeText(*tokenizer, result.ids[b])
+                  << "\n";
     else if (o.idsOut.empty())
       for (const auto &ids : result.ids)
         std::cout << json(ids).dump() << "\n";
@@ -305,27 +320,36 @@ int run(const Options &o) {
 int main(int argc, char **argv) {
   Options o;
   CLI::App app{"moela-run: generate text from a compiled moela plan"};
-  app.add_option("plan", o.plan, "The plan written by moela-compile")->required();
-  app.add_option("--weights", o.weights, "Checkpoint directory or .safetensors file");
-  app.add_flag("--random-weights", o.randomWeights,
-               "Deterministic random weights (by --seed) instead of a checkpoint");
+  app.add_option("plan", o.plan, "The plan written by moela-compile")
+      ->required();
+  app.add_option("--weights", o.weights,
+                 "Checkpoint directory or .safetensors file");
+  app.add_flag(
+      "--random-weights", o.randomWeights,
+      "Deterministic random weights (by --seed) instead of a checkpoint");
   app.add_option("--seed", o.seed, "Seed of --random-weights and of sampling");
-  app.add_option("--tokenizer", o.tokenizer,
-                 "Folder with tokenizer.json (default: next to the weights, else "
-                 "the bundled DeepSeek-V3 tokenizer)");
+  app.add_option(
+      "--tokenizer", o.tokenizer,
+      "Folder with tokenizer.json (default: next to the weights, else "
+      "the bundled DeepSeek-V3 tokenizer)");
   app.add_option("--prompt", o.prompt, "Text to continue");
-  app.add_flag("--chat", o.chat, "Wrap prompts in the DeepSeek-V3 chat template");
-  app.add_option("--system", o.system, "System prompt for --chat and --interactive");
+  app.add_flag("--chat", o.chat,
+               "Wrap prompts in the DeepSeek-V3 chat template");
+  app.add_option("--system", o.system,
+                 "System prompt for --chat and --interactive");
   app.add_flag("--interactive", o.interactive,
                "Multi-turn chat on stdin (/clear, /exit)");
-  app.add_option("--input-file", o.inputFile, "One prompt per line, run as a batch");
+  app.add_option("--input-file", o.inputFile,
+                 "One prompt per line, run as a batch");
   app.add_option("--prompt-ids", o.promptIds,
                  "JSON array of B equal-length arrays of token ids");
   app.add_option("--teacher-force", o.teacherForce,
                  "JSON array of B arrays of N ids, fed one per decode step");
-  app.add_option("--logits-out", o.logitsOut,
-                 "Write the F32 tensor 'logits' [B, steps, vocab] as safetensors");
-  app.add_option("--ids-out", o.idsOut, "Write the generated ids as JSON (B arrays)");
+  app.add_option(
+      "--logits-out", o.logitsOut,
+      "Write the F32 tensor 'logits' [B, steps, vocab] as safetensors");
+  app.add_option("--ids-out", o.idsOut,
+                 "Write the generated ids as JSON (B arrays)");
   app.add_option("--max-new-tokens", o.maxNewTokens, "Tokens to generate")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--temperature", o.temperature, "0 = greedy (default)");

@@ -20,7 +20,8 @@ constexpr llvm::StringLiteral kBufferTableAttr = "kernel.buffer_table";
 /// On an op: the buffer index of each result (DenseI64ArrayAttr); a slice's
 /// result shares its input's buffer.
 constexpr llvm::StringLiteral kBufferIdsAttr = "kernel.buffer_ids";
-/// On a function: the arena size in bytes and the row limits it was planned for.
+/// On a function: the arena size in bytes and the row limits it was planned
+/// for.
 constexpr llvm::StringLiteral kArenaBytesAttr = "kernel.arena_bytes";
 constexpr llvm::StringLiteral kMaxTokensAttr = "kernel.max_tokens";
 constexpr llvm::StringLiteral kMaxLogitRowsAttr = "kernel.max_logit_rows";

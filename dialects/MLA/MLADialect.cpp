@@ -56,8 +56,9 @@ LogicalResult YarnAttr::verify(function_ref<InFlightDiagnostic()> emitError,
            << "yarn original_max_position_embeddings must be > 0, got "
            << originalMaxPositions;
   if (!(betaSlow > 0 && betaFast > betaSlow))
-    return emitError() << "yarn needs beta_fast > beta_slow > 0, got beta_fast = "
-                       << betaFast << ", beta_slow = " << betaSlow;
+    return emitError()
+           << "yarn needs beta_fast > beta_slow > 0, got beta_fast = "
+           << betaFast << ", beta_slow = " << betaSlow;
   return success();
 }
 

@@ -51,10 +51,12 @@ LogicalResult RoutingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "routing needs experts >= 1, got " << experts;
   if (topK < 1 || topK > experts)
     return emitError() << "routing top_k = " << topK
-                       << " must be in [1, experts = " << experts << "] (K <= E)";
+                       << " must be in [1, experts = " << experts
+                       << "] (K <= E)";
   if (groups < 1 || experts % groups != 0)
     return emitError() << "routing groups = " << groups
-                       << " must divide experts = " << experts << " (E % G == 0)";
+                       << " must divide experts = " << experts
+                       << " (E % G == 0)";
   if (topkGroups < 1 || topkGroups > groups)
     return emitError() << "routing topk_groups = " << topkGroups
                        << " must be in [1, groups = " << groups
@@ -66,9 +68,10 @@ LogicalResult RoutingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                             "experts, so each group needs >= 2 experts, got "
                          << perGroup;
     if (topK > topkGroups * perGroup)
-      return emitError() << "routing top_k = " << topK << " exceeds the "
-                         << topkGroups * perGroup
-                         << " experts of the kept groups (K <= topk_group * E / G)";
+      return emitError()
+             << "routing top_k = " << topK << " exceeds the "
+             << topkGroups * perGroup
+             << " experts of the kept groups (K <= topk_group * E / G)";
   }
   if (scaling.convertToDouble() <= 0)
     return emitError() << "routing scaling must be > 0, got "
@@ -88,8 +91,9 @@ ExpertWeightsAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                        << count << ", " << hidden << ", " << intermediate;
   if (!dtype.isBF16() && !dtype.isF16() && !dtype.isF32() &&
       !dtype.isFloat8E4M3FN())
-    return emitError() << "expert weights must be f32, bf16, f16 or f8E4M3FN, got "
-                       << dtype;
+    return emitError()
+           << "expert weights must be f32, bf16, f16 or f8E4M3FN, got "
+           << dtype;
   return success();
 }
 
@@ -106,6 +110,6 @@ moela::nn::WeightAttr ExpertWeightsAttr::getWeight(int64_t expert,
     scale = name + "_scale_inv";
     scaleShape = {(rows + 127) / 128, (cols + 127) / 128};
   }
-  return moela::nn::WeightAttr::get(getContext(), name, getDtype(), {rows, cols},
-                                    scale, scaleShape);
+  return moela::nn::WeightAttr::get(getContext(), name, getDtype(),
+                                    {rows, cols}, scale, scaleShape);
 }

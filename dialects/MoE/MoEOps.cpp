@@ -17,8 +17,8 @@ static constexpr int64_t kAny = -1;
 LogicalResult RouteOp::verify() {
   RoutingAttr routing = getRouting();
   int64_t e = routing.getExperts(), k = routing.getTopK();
-  if (failed(verifyTensorShape(*this, "logits", getLogits().getType(), {kAny, e},
-                               "router logits are [T, E]")) ||
+  if (failed(verifyTensorShape(*this, "logits", getLogits().getType(),
+                               {kAny, e}, "router logits are [T, E]")) ||
       failed(verifyTensorShape(*this, "indices", getIndices().getType(),
                                {kAny, k}, "selected experts are [T, K]")) ||
       failed(verifyTensorShape(*this, "weights", getWeights().getType(),
@@ -26,8 +26,9 @@ LogicalResult RouteOp::verify() {
     return failure();
   bool needsBias = routing.getMethod() == TopkMethod::noaux_tc;
   if (needsBias != bool(getBias()))
-    return emitOpError() << "noaux_tc routing needs the "
-                            "e_score_correction_bias and other methods take none";
+    return emitOpError()
+           << "noaux_tc routing needs the "
+              "e_score_correction_bias and other methods take none";
   if (getBias())
     return verifyWeightShape(*this, "e_score_correction_bias", *getBias(), {e},
                              "the correction bias is [E]");

@@ -28,7 +28,8 @@ void NNDialect::initialize() {
 // #nn.weight<"name" : dtype[d0, d1] (, scale "name"[s0, s1])?>
 //===----------------------------------------------------------------------===//
 
-static ParseResult parseDims(AsmParser &parser, SmallVectorImpl<int64_t> &dims) {
+static ParseResult parseDims(AsmParser &parser,
+                             SmallVectorImpl<int64_t> &dims) {
   return parser.parseCommaSeparatedList(AsmParser::Delimiter::Square, [&]() {
     int64_t d;
     if (parser.parseInteger(d))
@@ -100,7 +101,8 @@ LogicalResult WeightAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     if (shape.size() != 2)
       return emitError() << "f8E4M3FN weight '" << name << "' must have rank 2";
     // One F32 scale per 128x128 block, the last block of a dim may be partial.
-    SmallVector<int64_t> expected{(shape[0] + 127) / 128, (shape[1] + 127) / 128};
+    SmallVector<int64_t> expected{(shape[0] + 127) / 128,
+                                  (shape[1] + 127) / 128};
     if (ArrayRef<int64_t>(expected) != scaleShape)
       return emitError() << "weight '" << name << "' has scale shape "
                          << shapeToString(scaleShape) << ", expected "
@@ -171,12 +173,14 @@ LogicalResult moela::nn::verifyTensorShape(Operation *op, StringRef what,
   auto tensor = dyn_cast<RankedTensorType>(type);
   bool ok = tensor && tensor.getRank() == static_cast<int64_t>(dims.size());
   for (size_t i = 0; ok && i < dims.size(); ++i)
-    ok = dims[i] < 0 || tensor.isDynamicDim(i) || tensor.getDimSize(i) == dims[i];
+    ok = dims[i] < 0 || tensor.isDynamicDim(i) ||
+         tensor.getDimSize(i) == dims[i];
   if (ok)
     return success();
   SmallVector<int64_t> shown;
   for (int64_t e : dims)
     shown.push_back(e < 0 ? ShapedType::kDynamic : e);
-  return op->emitOpError() << what << " has type " << type << ", expected shape "
-                           << shapeToString(shown) << " (" << rule << ")";
+  return op->emitOpError() << what << " has type " << type
+                           << ", expected shape " << shapeToString(shown)
+                           << " (" << rule << ")";
 }

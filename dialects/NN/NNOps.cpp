@@ -27,7 +27,8 @@ LogicalResult RmsNormOp::verify() {
                          << getType();
   int64_t n = dimOf(getType(), getType().getRank() - 1);
   if (getEps().convertToDouble() <= 0)
-    return emitOpError() << "eps must be > 0, got " << getEps().convertToDouble();
+    return emitOpError() << "eps must be > 0, got "
+                         << getEps().convertToDouble();
   return verifyWeightShape(*this, "norm", getWeight(), {n},
                            "norm weight is [N], N = last input dim");
 }
@@ -40,8 +41,9 @@ LogicalResult LinearOp::verify() {
   if (in.getRank() < 1)
     return emitOpError() << "input must be [.., K] (rank >= 1), got " << in;
   int64_t k = dimOf(in, in.getRank() - 1), n = dimOf(out, out.getRank() - 1);
-  return verifyWeightShape(*this, "linear", getWeight(), {n, k},
-                           "weight is [N, K] for input [.., K] and result [.., N]");
+  return verifyWeightShape(
+      *this, "linear", getWeight(), {n, k},
+      "weight is [N, K] for input [.., K] and result [.., N]");
 }
 
 LogicalResult MlpOp::verify() {

@@ -64,7 +64,8 @@ MemoryReport computeMemoryReport(ModuleOp module, const ModelConfig &config,
     auto arena = func->getAttrOfType<IntegerAttr>(kernel::kArenaBytesAttr);
     auto tokens = func->getAttrOfType<IntegerAttr>(kernel::kMaxTokensAttr);
     int64_t maxTokens = tokens ? tokens.getInt() : 0;
-    report.arenas.push_back({func.getSymName().str(), arena ? arena.getInt() : 0});
+    report.arenas.push_back(
+        {func.getSymName().str(), arena ? arena.getInt() : 0});
     report.maxTokens.push_back({func.getSymName().str(), maxTokens});
     // The CUDA kernels' scratch: split-KV partials of the latent attention
     // (at the longest context) and the combine's inverse permutation.
@@ -76,9 +77,11 @@ MemoryReport computeMemoryReport(ModuleOp module, const ModelConfig &config,
         args.heads = static_cast<int>(a.getHeads());
         args.latent_dim = static_cast<int>(a.getLatentDim());
         args.rope_dim = static_cast<int>(a.getRopeDim());
-        args.slot_stride = config.maxPositionEmbeddings * (args.latent_dim + args.rope_dim);
+        args.slot_stride =
+            config.maxPositionEmbeddings * (args.latent_dim + args.rope_dim);
         need = kernels::latentAttentionWorkspaceBytes(args);
-      } else if (auto c = dyn_cast<kernel::MoeCombineOp>(op); c && c.getPerm()) {
+      } else if (auto c = dyn_cast<kernel::MoeCombineOp>(op);
+                 c && c.getPerm()) {
         kernels::CombineArgs args{};
         args.rows = static_cast<int>(maxTokens);
         args.top_k = static_cast<int>(nn::dimOf(c.getWeights().getType(), 1));
@@ -90,12 +93,12 @@ MemoryReport computeMemoryReport(ModuleOp module, const ModelConfig &config,
   return report;
 }
 
-void explainMemory(ModuleOp module, const ModelConfig &config, llvm::raw_ostream &os) {
+void explainMemory(ModuleOp module, const ModelConfig &config,
+                   llvm::raw_ostream &os) {
   // The KV cache is f32 on the host and bf16 on a GPU.
   bool host = llvm::any_of(module.getOps<func::FuncOp>(), [](func::FuncOp f) {
     auto table = f->getAttrOfType<ArrayAttr>(kernel::kBufferTableAttr);
-    return table && !table.empty() &&
-           llvm::all_of(table, [](Attribute a) {
+    return table && !table.empty() && llvm::all_of(table, [](Attribute a) {
              Type t = cast<kernel::BufferAttr>(a).getDtype();
              return t.isF32() || t.isInteger(32);
            });
@@ -103,24 +106,27 @@ void explainMemory(ModuleOp module, const ModelConfig &config, llvm::raw_ostream
   MemoryReport r = computeMemoryReport(module, config, host ? 4 : 2);
   int64_t contextBytes = r.kvBytesPerToken * config.maxPositionEmbeddings;
   os << "moela memory report (one device, before anything runs)\n";
-  os << llvm::formatv("  weights       {0,12}  ({1} tensors, checkpoint dtypes, FP8 "
-                      "block scales included)\n",
-                      human(r.weightBytes), r.weightTensors);
-  os << llvm::formatv("  KV cache      {0,12}  per token per sequence ({1} layers x "
-                      "(R {2} + Dr {3}) x {4} B); {5} for one sequence of {6} tokens\n",
-                      human(r.kvBytesPerToken), config.numHiddenLayers,
-                      config.kvLoraRank, config.qkRopeHeadDim, host ? 4 : 2,
-                      human(contextBytes), config.maxPositionEmbeddings);
+  os << llvm::formatv(
+      "  weights       {0,12}  ({1} tensors, checkpoint dtypes, FP8 "
+      "block scales included)\n",
+      human(r.weightBytes), r.weightTensors);
+  os << llvm::formatv(
+      "  KV cache      {0,12}  per token per sequence ({1} layers x "
+      "(R {2} + Dr {3}) x {4} B); {5} for one sequence of {6} tokens\n",
+      human(r.kvBytesPerToken), config.numHiddenLayers, config.kvLoraRank,
+      config.qkRopeHeadDim, host ? 4 : 2, human(contextBytes),
+      config.maxPositionEmbeddings);
   for (size_t i = 0; i < r.arenas.size(); ++i)
-    os << llvm::formatv("  activations   {0,12}  arena of @{1} (up to {2} tokens per step)\n",
-                        human(r.arenas[i].second), r.arenas[i].first,
-                        r.maxTokens[i].second);
+    os << llvm::formatv(
+        "  activations   {0,12}  arena of @{1} (up to {2} tokens per step)\n",
+        human(r.arenas[i].second), r.arenas[i].first, r.maxTokens[i].second);
   if (host)
     os << "  workspace         0.00 KiB  (the host backend needs none)\n";
   else
-    os << llvm::formatv("  workspace     {0,12}  CUDA kernels' scratch (split-KV attention "
-                        "partials, MoE combine), at the largest step\n",
-                        human(r.workspaceBytes));
+    os << llvm::formatv(
+        "  workspace     {0,12}  CUDA kernels' scratch (split-KV attention "
+        "partials, MoE combine), at the largest step\n",
+        human(r.workspaceBytes));
 }
 
 } // namespace moela

@@ -235,8 +235,8 @@ void readQuantization(const json::Object &root, StringRef origin,
     }
     std::optional<StringRef> s = v->getAsString();
     if (!s || *s != expected)
-      r.fail(field, "= " + FieldReader::show(*v) + " is not supported (only \"" +
-                        expected + "\")");
+      r.fail(field, "= " + FieldReader::show(*v) +
+                        " is not supported (only \"" + expected + "\")");
   };
   requireString("quant_method", "fp8", true);
   requireString("fmt", "e4m3", false);
@@ -278,8 +278,7 @@ Expected<ModelConfig> loadModelConfig(StringRef path) {
   ErrorOr<std::unique_ptr<MemoryBuffer>> buffer = MemoryBuffer::getFile(file);
   if (!buffer)
     return createStringError(buffer.getError(), "%s: cannot read: %s",
-                             file.c_str(),
-                             buffer.getError().message().c_str());
+                             file.c_str(), buffer.getError().message().c_str());
   return parseModelConfig((*buffer)->getBuffer(), file);
 }
 
@@ -339,8 +338,8 @@ Expected<ModelConfig> parseModelConfig(StringRef text, StringRef origin) {
   int64_t moeLayerFreq = r.integer("moe_layer_freq", 1, 1);
   c.nGroup = r.integer("n_group", 1, 1);
   c.topkGroup = r.integer("topk_group", 1, 1);
-  c.topkMethod = static_cast<TopkMethod>(
-      r.choice("topk_method", {"greedy", "group_limited_greedy", "noaux_tc"}, 0));
+  c.topkMethod = static_cast<TopkMethod>(r.choice(
+      "topk_method", {"greedy", "group_limited_greedy", "noaux_tc"}, 0));
   c.scoringFunc = static_cast<ScoringFunc>(
       r.choice("scoring_func", {"softmax", "sigmoid"}, 0));
   c.normTopkProb = r.boolean("norm_topk_prob", false);
@@ -390,8 +389,9 @@ Expected<ModelConfig> parseModelConfig(StringRef text, StringRef origin) {
                  "group by its top 2 (E / G >= 2)",
                  c.nGroup, perGroup));
     rule(c.numExpertsPerTok <= c.topkGroup * perGroup, "num_experts_per_tok",
-         formatv("= {0} must be <= topk_group * n_routed_experts / n_group = {1}",
-                 c.numExpertsPerTok, c.topkGroup * perGroup));
+         formatv(
+             "= {0} must be <= topk_group * n_routed_experts / n_group = {1}",
+             c.numExpertsPerTok, c.topkGroup * perGroup));
   }
   rule(c.bosTokenId < c.vocabSize, "bos_token_id",
        formatv("= {0} must be < vocab_size = {1}", c.bosTokenId, c.vocabSize));

@@ -88,11 +88,13 @@ void writeModelConfig(ModuleOp module, const ModelConfig &config) {
         b.getDictionaryAttr({
             b.getNamedAttr("type", b.getStringAttr("yarn")),
             b.getNamedAttr("factor", b.getF64FloatAttr(config.yarn.factor)),
-            b.getNamedAttr("original_max_position_embeddings",
-                           b.getI64IntegerAttr(
-                               config.yarn.originalMaxPositionEmbeddings)),
-            b.getNamedAttr("beta_fast", b.getF64FloatAttr(config.yarn.betaFast)),
-            b.getNamedAttr("beta_slow", b.getF64FloatAttr(config.yarn.betaSlow)),
+            b.getNamedAttr(
+                "original_max_position_embeddings",
+                b.getI64IntegerAttr(config.yarn.originalMaxPositionEmbeddings)),
+            b.getNamedAttr("beta_fast",
+                           b.getF64FloatAttr(config.yarn.betaFast)),
+            b.getNamedAttr("beta_slow",
+                           b.getF64FloatAttr(config.yarn.betaSlow)),
             b.getNamedAttr("mscale", b.getF64FloatAttr(config.yarn.mscale)),
             b.getNamedAttr("mscale_all_dim",
                            b.getF64FloatAttr(config.yarn.mscaleAllDim)),
@@ -102,12 +104,12 @@ void writeModelConfig(ModuleOp module, const ModelConfig &config) {
         b.getDictionaryAttr({
             b.getNamedAttr("quant_method", b.getStringAttr("fp8")),
             b.getNamedAttr("weight_block_size",
-                           b.getI64ArrayAttr({config.fp8.blockRows,
-                                              config.fp8.blockCols})),
-            b.getNamedAttr("scale_fmt",
-                           b.getStringAttr(config.fp8.scaleFmt == ScaleFmt::Ue8m0
-                                               ? "ue8m0"
-                                               : "float")),
+                           b.getI64ArrayAttr(
+                               {config.fp8.blockRows, config.fp8.blockCols})),
+            b.getNamedAttr("scale_fmt", b.getStringAttr(config.fp8.scaleFmt ==
+                                                                ScaleFmt::Ue8m0
+                                                            ? "ue8m0"
+                                                            : "float")),
         }));
   module->setAttr(kModelAttr, b.getDictionaryAttr(fields));
 }
@@ -152,9 +154,10 @@ FailureOr<ModelConfig> readModelConfig(ModuleOp module) {
                            ? ScoringFunc::Sigmoid
                            : ScoringFunc::Softmax;
   std::string method = getString(dict, "topk_method");
-  config.topkMethod = method == "noaux_tc"               ? TopkMethod::NoauxTc
-                      : method == "group_limited_greedy" ? TopkMethod::GroupLimitedGreedy
-                                                         : TopkMethod::Greedy;
+  config.topkMethod = method == "noaux_tc" ? TopkMethod::NoauxTc
+                      : method == "group_limited_greedy"
+                          ? TopkMethod::GroupLimitedGreedy
+                          : TopkMethod::Greedy;
   if (auto yarn = dict.getAs<DictionaryAttr>("rope_scaling")) {
     config.yarn.enabled = true;
     config.yarn.factor = getFloat(yarn, "factor");
@@ -172,8 +175,8 @@ FailureOr<ModelConfig> readModelConfig(ModuleOp module) {
                               : ScaleFmt::Float;
   }
   if (!missing.empty())
-    return module.emitError() << "'" << kModelAttr << "' lacks the field '"
-                              << missing << "'";
+    return module.emitError()
+           << "'" << kModelAttr << "' lacks the field '" << missing << "'";
   return config;
 }
 

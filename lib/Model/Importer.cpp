@@ -59,7 +59,8 @@ public:
     std::string tag = "mtp." + std::to_string(k);
     createFunction(module, "mtp_" + std::to_string(k), /*withHidden=*/true);
     Value e = embedding(p + "embed_tokens.weight", tag + ".embed");
-    Value eNorm = rmsNorm(e, plainWeight(p + "enorm.weight", {d()}), tag + ".enorm");
+    Value eNorm =
+        rmsNorm(e, plainWeight(p + "enorm.weight", {d()}), tag + ".enorm");
     Value hNorm =
         rmsNorm(hidden, plainWeight(p + "hnorm.weight", {d()}), tag + ".hnorm");
     Value x = b.create<nn::MtpProjOp>(
@@ -92,12 +93,14 @@ private:
   WeightAttr linearWeight(StringRef name, ArrayRef<int64_t> shape) {
     if (!config.fp8.enabled)
       return plainWeight(name, shape);
-    SmallVector<int64_t> scaleShape{(shape[0] + 127) / 128, (shape[1] + 127) / 128};
+    SmallVector<int64_t> scaleShape{(shape[0] + 127) / 128,
+                                    (shape[1] + 127) / 128};
     return WeightAttr::get(&context, name, b.getType<Float8E4M3FNType>(), shape,
                            (name + "_scale_inv").str(), scaleShape);
   }
 
-  func::FuncOp createFunction(ModuleOp module, StringRef name, bool withHidden) {
+  func::FuncOp createFunction(ModuleOp module, StringRef name,
+                              bool withHidden) {
     b.setInsertionPointToEnd(module.getBody());
     Type ids = nn::getIndexVectorType(&context);
     SmallVector<Type> inputs{ids, ids, ids, ids};
@@ -133,21 +136,23 @@ private:
   }
 
   Value head(Value h, StringRef normName, StringRef headName, StringRef where) {
-    Value last = b.create<nn::GatherRowsOp>(loc(where), h.getType(), h, logitRows);
-    Value normed = rmsNorm(last, plainWeight(normName, {d()}), where.str() + ".norm");
-    return b.create<nn::LmHeadOp>(loc(where), activation({config.vocabSize}),
-                                  normed,
-                                  plainWeight(headName, {config.vocabSize, d()}));
+    Value last =
+        b.create<nn::GatherRowsOp>(loc(where), h.getType(), h, logitRows);
+    Value normed =
+        rmsNorm(last, plainWeight(normName, {d()}), where.str() + ".norm");
+    return b.create<nn::LmHeadOp>(
+        loc(where), activation({config.vocabSize}), normed,
+        plainWeight(headName, {config.vocabSize, d()}));
   }
 
   mla::RopeAttr ropeAttr() {
     mla::YarnAttr yarn;
     const YarnConfig &y = config.yarn;
     if (y.enabled)
-      yarn = mla::YarnAttr::get(
-          &context, APFloat(y.factor), y.originalMaxPositionEmbeddings,
-          APFloat(y.betaFast), APFloat(y.betaSlow), APFloat(y.mscale),
-          APFloat(y.mscaleAllDim));
+      yarn = mla::YarnAttr::get(&context, APFloat(y.factor),
+                                y.originalMaxPositionEmbeddings,
+                                APFloat(y.betaFast), APFloat(y.betaSlow),
+                                APFloat(y.mscale), APFloat(y.mscaleAllDim));
     return mla::RopeAttr::get(&context, APFloat(config.ropeTheta),
                               config.qkRopeHeadDim, yarn);
   }
@@ -160,8 +165,9 @@ private:
                       tag + ".input_norm");
     Value attn = attention(x, layer, p + "self_attn.", tag + ".attn");
     Value h1 = b.create<nn::AddOp>(loc(tag + ".attn_residual"), h, attn);
-    Value x2 = rmsNorm(h1, plainWeight(p + "post_attention_layernorm.weight", {d()}),
-                       tag + ".post_attn_norm");
+    Value x2 =
+        rmsNorm(h1, plainWeight(p + "post_attention_layernorm.weight", {d()}),
+                tag + ".post_attn_norm");
     Value ffn = forceMoe || config.isMoeLayer(layer)
                     ? moeBlock(x2, p + "mlp.", tag + ".moe")
                     : denseMlp(x2, p + "mlp.", tag + ".mlp");
@@ -179,14 +185,16 @@ private:
     if (config.hasQLora()) {
       const int64_t rq = config.qLoraRank;
       q = b.create<mla::QProjOp>(
-          loc(tag + ".q_proj"), qType, x, linearWeight(p + "q_a_proj.weight", {rq, d()}),
+          loc(tag + ".q_proj"), qType, x,
+          linearWeight(p + "q_a_proj.weight", {rq, d()}),
           plainWeight(p + "q_a_layernorm.weight", {rq}),
           linearWeight(p + "q_b_proj.weight", {h * dq, rq}),
           b.getF64FloatAttr(config.rmsNormEps), WeightAttr());
     } else {
-      q = b.create<mla::QProjOp>(loc(tag + ".q_proj"), qType, x, WeightAttr(),
-                                 WeightAttr(), WeightAttr(), FloatAttr(),
-                                 linearWeight(p + "q_proj.weight", {h * dq, d()}));
+      q = b.create<mla::QProjOp>(
+          loc(tag + ".q_proj"), qType, x, WeightAttr(), WeightAttr(),
+          WeightAttr(), FloatAttr(),
+          linearWeight(p + "q_proj.weight", {h * dq, d()}));
     }
     auto kv = b.create<mla::KvProjOp>(
         loc(tag + ".kv_proj"), activation({r}), activation({dr}), x,
@@ -194,21 +202,26 @@ private:
         plainWeight(p + "kv_a_layernorm.weight", {r}),
         b.getF64FloatAttr(config.rmsNormEps));
     mla::RopeAttr rope = ropeAttr();
-    Value qRot = b.create<mla::RopeOp>(loc(tag + ".q_rope"), q, positions, rope);
-    Value kRot =
-        b.create<mla::RopeOp>(loc(tag + ".k_rope"), kv.getKPe(), positions, rope);
+    Value qRot =
+        b.create<mla::RopeOp>(loc(tag + ".q_rope"), q, positions, rope);
+    Value kRot = b.create<mla::RopeOp>(loc(tag + ".k_rope"), kv.getKPe(),
+                                       positions, rope);
     Value o = b.create<mla::AttentionOp>(
         loc(tag + ".core"), activation({h * dv}), qRot, kv.getLatent(), kRot,
-        positions, seqIds, linearWeight(p + "kv_b_proj.weight", {h * (config.qkNopeHeadDim + dv), r}),
+        positions, seqIds,
+        linearWeight(p + "kv_b_proj.weight",
+                     {h * (config.qkNopeHeadDim + dv), r}),
         b.getI64IntegerAttr(layer), b.getF64FloatAttr(config.softmaxScale()),
         mla::AttentionFormAttr());
-    return b.create<nn::LinearOp>(loc(tag + ".o_proj"), activation({d()}), o,
-                                  linearWeight(p + "o_proj.weight", {d(), h * dv}));
+    return b.create<nn::LinearOp>(
+        loc(tag + ".o_proj"), activation({d()}), o,
+        linearWeight(p + "o_proj.weight", {d(), h * dv}));
   }
 
   Value denseMlp(Value x, const std::string &p, const std::string &tag) {
     const int64_t f = config.intermediateSize;
-    return b.create<nn::MlpOp>(loc(tag), x, linearWeight(p + "gate_proj.weight", {f, d()}),
+    return b.create<nn::MlpOp>(loc(tag), x,
+                               linearWeight(p + "gate_proj.weight", {f, d()}),
                                linearWeight(p + "up_proj.weight", {f, d()}),
                                linearWeight(p + "down_proj.weight", {d(), f}));
   }
@@ -216,24 +229,27 @@ private:
   /// MoE (spec 3.2): router logits, selection, experts, shared expert, combine.
   Value moeBlock(Value x, const std::string &p, const std::string &tag) {
     const int64_t e = config.nRoutedExperts, k = config.numExpertsPerTok;
-    Value logits = b.create<nn::LinearOp>(loc(tag + ".gate"), activation({e}), x,
-                                          plainWeight(p + "gate.weight", {e, d()}));
+    Value logits =
+        b.create<nn::LinearOp>(loc(tag + ".gate"), activation({e}), x,
+                               plainWeight(p + "gate.weight", {e, d()}));
     auto routing = moe::RoutingAttr::get(
         &context, static_cast<moe::ScoringFunc>(config.scoringFunc),
         static_cast<moe::TopkMethod>(config.topkMethod), e, k, config.nGroup,
-        config.topkGroup, config.normTopkProb, APFloat(config.routedScalingFactor));
+        config.topkGroup, config.normTopkProb,
+        APFloat(config.routedScalingFactor));
     WeightAttr bias;
     if (config.topkMethod == TopkMethod::NoauxTc)
-      bias = WeightAttr::get(&context, p + "gate.e_score_correction_bias", f32, {e},
-                             "", {});
-    auto idxType = RankedTensorType::get({ShapedType::kDynamic, k}, b.getI32Type());
+      bias = WeightAttr::get(&context, p + "gate.e_score_correction_bias", f32,
+                             {e}, "", {});
+    auto idxType =
+        RankedTensorType::get({ShapedType::kDynamic, k}, b.getI32Type());
     auto route = b.create<moe::RouteOp>(loc(tag + ".route"), idxType,
                                         activation({k}), logits, routing, bias);
-    Type expertsDtype = config.fp8.enabled ? Type(b.getType<Float8E4M3FNType>())
-                                           : plainDtype;
-    auto weights = moe::ExpertWeightsAttr::get(&context, p + "experts", e, d(),
-                                               config.moeIntermediateSize,
-                                               expertsDtype);
+    Type expertsDtype =
+        config.fp8.enabled ? Type(b.getType<Float8E4M3FNType>()) : plainDtype;
+    auto weights =
+        moe::ExpertWeightsAttr::get(&context, p + "experts", e, d(),
+                                    config.moeIntermediateSize, expertsDtype);
     Value y = b.create<moe::ExpertsOp>(
         loc(tag + ".experts"),
         RankedTensorType::get({ShapedType::kDynamic, k, d()}, f32), x,
@@ -243,7 +259,8 @@ private:
       const int64_t fs = config.sharedIntermediateSize();
       std::string s = p + "shared_experts.";
       shared = b.create<moe::SharedExpertOp>(
-          loc(tag + ".shared"), x, linearWeight(s + "gate_proj.weight", {fs, d()}),
+          loc(tag + ".shared"), x,
+          linearWeight(s + "gate_proj.weight", {fs, d()}),
           linearWeight(s + "up_proj.weight", {fs, d()}),
           linearWeight(s + "down_proj.weight", {d(), fs}));
     }
@@ -261,7 +278,8 @@ private:
 
 } // namespace
 
-OwningOpRef<ModuleOp> importModel(MLIRContext &context, const ModelConfig &config) {
+OwningOpRef<ModuleOp> importModel(MLIRContext &context,
+                                  const ModelConfig &config) {
   context.loadDialect<func::FuncDialect, nn::NNDialect, mla::MLADialect,
                       moe::MoEDialect>();
   OwningOpRef<ModuleOp> module =

@@ -41,7 +41,9 @@ FailureOr<p::DType> toDType(Type type) {
   return failure();
 }
 
-p::DType dtypeOrF32(Type type) { return succeeded(toDType(type)) ? *toDType(type) : p::DType::F32; }
+p::DType dtypeOrF32(Type type) {
+  return succeeded(toDType(type)) ? *toDType(type) : p::DType::F32;
+}
 
 class Writer {
 public:
@@ -243,8 +245,9 @@ private:
   uint32_t bufferOf(Value root) {
     if (auto arg = dyn_cast<BlockArgument>(root)) {
       auto func = cast<func::FuncOp>(arg.getOwner()->getParentOp());
-      return func.getArgAttrOfType<IntegerAttr>(arg.getArgNumber(),
-                                                kernel::kBufferIdsAttr)
+      return func
+          .getArgAttrOfType<IntegerAttr>(arg.getArgNumber(),
+                                         kernel::kBufferIdsAttr)
           .getInt();
     }
     auto ids = root.getDefiningOp()->getAttrOfType<DenseI64ArrayAttr>(
@@ -272,7 +275,8 @@ private:
     if (mla::YarnAttr y = spec.getYarn()) {
       YarnConfig config;
       config.factor = y.getFactor().convertToDouble();
-      config.originalMaxPositionEmbeddings = y.getOriginalMaxPositionEmbeddings();
+      config.originalMaxPositionEmbeddings =
+          y.getOriginalMaxPositionEmbeddings();
       config.betaFast = y.getBetaFast().convertToDouble();
       config.betaSlow = y.getBetaSlow().convertToDouble();
       config.mscale = y.getMscale().convertToDouble();
@@ -417,8 +421,9 @@ private:
         .Case([&](kernel::MlaLatentAttentionOp o) {
           int64_t heads = o.getHeads();
           in(o.getQLat());
-          s.inputs.push_back(strided(o.getQPe(), o.getQPeOffset(),
-                                     (heads - 1) * o.getQPeStride() + o.getRopeDim()));
+          s.inputs.push_back(
+              strided(o.getQPe(), o.getQPeOffset(),
+                      (heads - 1) * o.getQPeStride() + o.getRopeDim()));
           in(o.getPositions());
           in(o.getSeqIds());
           auto t = tile(o.getTileAttr());
@@ -439,8 +444,9 @@ private:
         .Case([&](kernel::HeadGemmOp o) {
           nn::WeightAttr w = o.getWeight();
           int64_t in_ = o.getTranspose() ? o.getRows() : w.getDim(1);
-          s.inputs.push_back(strided(o.getInput(), o.getInOffset(),
-                                     (o.getHeads() - 1) * o.getInStride() + in_));
+          s.inputs.push_back(
+              strided(o.getInput(), o.getInOffset(),
+                      (o.getHeads() - 1) * o.getInStride() + in_));
           s.weights = {weight({w})};
           auto t = tile(o.getTileAttr());
           p::HeadGemmParamsBuilder h(fbb);
@@ -486,21 +492,23 @@ private:
           s.weights = {expertWeight(w, kernel::ExpertProj::gate_up),
                        expertWeight(w, kernel::ExpertProj::down)};
           s.type = p::StepParams::MoeExpertsParams;
-          s.params = p::CreateMoeExpertsParams(
-                         fbb, static_cast<int>(w.getCount()),
-                         static_cast<int>(nn::dimOf(o.getIndices().getType(), 1)),
-                         static_cast<int>(w.getIntermediate()))
-                         .Union();
+          s.params =
+              p::CreateMoeExpertsParams(
+                  fbb, static_cast<int>(w.getCount()),
+                  static_cast<int>(nn::dimOf(o.getIndices().getType(), 1)),
+                  static_cast<int>(w.getIntermediate()))
+                  .Union();
           return success();
         })
         .Case([&](kernel::MoeDispatchOp o) {
           in(o.getInput());
           in(o.getIndices());
           s.type = p::StepParams::MoeDispatchParams;
-          s.params = p::CreateMoeDispatchParams(
-                         fbb, static_cast<int>(o.getExperts()),
-                         static_cast<int>(nn::dimOf(o.getIndices().getType(), 1)))
-                         .Union();
+          s.params =
+              p::CreateMoeDispatchParams(
+                  fbb, static_cast<int>(o.getExperts()),
+                  static_cast<int>(nn::dimOf(o.getIndices().getType(), 1)))
+                  .Union();
           return success();
         })
         .Case([&](kernel::GroupedGemmOp o) {
@@ -527,12 +535,13 @@ private:
           if (o.getResidual())
             in(o.getResidual());
           s.type = p::StepParams::MoeCombineParams;
-          s.params = p::CreateMoeCombineParams(
-                         fbb, static_cast<int>(nn::dimOf(o.getWeights().getType(), 1)),
-                         static_cast<bool>(o.getPerm()),
-                         static_cast<bool>(o.getShared()),
-                         static_cast<bool>(o.getResidual()))
-                         .Union();
+          s.params =
+              p::CreateMoeCombineParams(
+                  fbb, static_cast<int>(nn::dimOf(o.getWeights().getType(), 1)),
+                  static_cast<bool>(o.getPerm()),
+                  static_cast<bool>(o.getShared()),
+                  static_cast<bool>(o.getResidual()))
+                  .Union();
           return success();
         })
         .Case([&](kernel::GatherRowsOp o) {
@@ -549,15 +558,17 @@ private:
           return success();
         })
         .Default([&](Operation *other) {
-          return other->emitOpError() << "cannot be written to a plan (not a "
-                                         "kernel op: run the default pipeline first)";
+          return other->emitOpError()
+                 << "cannot be written to a plan (not a "
+                    "kernel op: run the default pipeline first)";
         });
   }
 
   FailureOr<fb::Offset<p::Program>> writeProgram(func::FuncOp func) {
     auto table = func->getAttrOfType<ArrayAttr>(kernel::kBufferTableAttr);
     if (!table)
-      return func.emitError() << "has no buffer table: run moela-plan-memory first";
+      return func.emitError()
+             << "has no buffer table: run moela-plan-memory first";
     std::vector<fb::Offset<p::Buffer>> buffers;
     for (Attribute a : table) {
       auto b = cast<kernel::BufferAttr>(a);
@@ -565,9 +576,10 @@ private:
       p::BufferBuilder bb(fbb);
       bb.add_name(name);
       bb.add_dtype(dtypeOrF32(b.getDtype()));
-      bb.add_row_kind(b.getRows() == kernel::RowKind::token       ? p::RowKind::PerToken
-                      : b.getRows() == kernel::RowKind::logit_row ? p::RowKind::PerLogitRow
-                                                                  : p::RowKind::Fixed);
+      bb.add_row_kind(
+          b.getRows() == kernel::RowKind::token       ? p::RowKind::PerToken
+          : b.getRows() == kernel::RowKind::logit_row ? p::RowKind::PerLogitRow
+                                                      : p::RowKind::Fixed);
       bb.add_row_factor(b.getRowFactor());
       bb.add_cols(b.getCols());
       bb.add_offset(b.getOffset());
@@ -634,7 +646,8 @@ private:
 
 } // namespace
 
-FailureOr<std::vector<uint8_t>> writePlan(ModuleOp module, const ModelConfig &config,
+FailureOr<std::vector<uint8_t>> writePlan(ModuleOp module,
+                                          const ModelConfig &config,
                                           const PlanWriterOptions &options) {
   return Writer(config, options).write(module);
 }

@@ -31,18 +31,16 @@ namespace cuda {
 
 namespace {
 
-size_t planDTypeSize(plan::DType t) {
-  return dtypeSize(static_cast<DType>(t));
-}
+size_t planDTypeSize(plan::DType t) { return dtypeSize(static_cast<DType>(t)); }
 
 /// The key of a RoPE table: everything that changes its frequencies.
 std::string ropeKey(const plan::Rope &r) {
   std::ostringstream os;
   os << r.theta() << "/" << r.dim();
   if (const plan::Yarn *y = r.yarn())
-    os << "/" << y->factor() << "/" << y->original_max_position_embeddings() << "/"
-       << y->beta_fast() << "/" << y->beta_slow() << "/" << y->mscale() << "/"
-       << y->mscale_all_dim();
+    os << "/" << y->factor() << "/" << y->original_max_position_embeddings()
+       << "/" << y->beta_fast() << "/" << y->beta_slow() << "/" << y->mscale()
+       << "/" << y->mscale_all_dim();
   return os.str();
 }
 
@@ -67,9 +65,11 @@ CudaBackend::CudaBackend() : driver(Driver::get()) {
   if (Driver::deviceCount(&why) == 0)
     fail("CUDA backend: ", why);
   check(driver.cuDeviceGet(&device, 0), "cuDeviceGet");
-  check(driver.cuDevicePrimaryCtxRetain(&context, device), "cuDevicePrimaryCtxRetain");
+  check(driver.cuDevicePrimaryCtxRetain(&context, device),
+        "cuDevicePrimaryCtxRetain");
   check(driver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
-  check(driver.cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING), "cuStreamCreate");
+  check(driver.cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING),
+        "cuStreamCreate");
 }
 
 CudaBackend::~CudaBackend() {
@@ -125,14 +125,16 @@ void CudaBackend::prepare(const Plan &plan, WeightSource &weights, int slots,
   // Workspace: the largest any step asks for (CudaSteps.cpp), at max rows.
   size_t workspaceBytes = 0;
   for (auto &[name, state] : programs)
-    workspaceBytes = std::max(workspaceBytes, stepWorkspaceBytes(*state.program));
+    workspaceBytes =
+        std::max(workspaceBytes, stepWorkspaceBytes(*state.program));
   workspace = DeviceBuffer(workspaceBytes, "cuMemAlloc (workspace)");
 
   // Staging for the 4 input vectors and the logits.
   size_t stagingBytes = 0;
   for (auto &[name, state] : programs) {
     const plan::Program &p = *state.program;
-    size_t in = 4 * sizeof(int32_t) * std::max(p.max_tokens(), p.max_logit_rows());
+    size_t in =
+        4 * sizeof(int32_t) * std::max(p.max_tokens(), p.max_logit_rows());
     size_t out = sizeof(float) * p.max_logit_rows() * plan.config().vocabSize;
     stagingBytes = std::max(stagingBytes, in + out);
   }
@@ -145,14 +147,17 @@ void CudaBackend::loadKernels() {
   functions.assign(kernels.size(), nullptr);
   for (size_t i = 0; i < kernels.size(); ++i) {
     const plan::Kernel &k = *kernels[i];
-    std::string what = "loading kernel " + k.name()->str() + " (" + k.arch()->str() + ")";
-    check(driver.cuModuleLoadData(&modules[i], k.cubin()->data()), what.c_str());
-    check(driver.cuModuleGetFunction(&functions[i], modules[i], k.name()->c_str()),
+    std::string what =
+        "loading kernel " + k.name()->str() + " (" + k.arch()->str() + ")";
+    check(driver.cuModuleLoadData(&modules[i], k.cubin()->data()),
+          what.c_str());
+    check(driver.cuModuleGetFunction(&functions[i], modules[i],
+                                     k.name()->c_str()),
           what.c_str());
     if (k.dynamic_shared_bytes() > 0)
-      check(driver.cuFuncSetAttribute(functions[i],
-                                      CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                                      k.dynamic_shared_bytes()),
+      check(driver.cuFuncSetAttribute(
+                functions[i], CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                k.dynamic_shared_bytes()),
             what.c_str());
   }
 }
@@ -189,27 +194,32 @@ void CudaBackend::uploadWeight(uint32_t index, WeightSource &source) {
         dw.dtype = static_cast<plan::DType>(raw.spec.dtype);
         int rows = static_cast<int>(spec.shape[0]);
         int cols = spec.shape.size() > 1 ? static_cast<int>(spec.shape[1]) : 1;
-        dw.data = DeviceBuffer(raw.data.size() * experts, "cuMemAlloc (weights)");
+        dw.data =
+            DeviceBuffer(raw.data.size() * experts, "cuMemAlloc (weights)");
         if (!raw.scales.empty())
           dw.scales = DeviceBuffer(raw.scales.size() * sizeof(float) * experts,
                                    "cuMemAlloc (weight scales)");
         dw.view.rows = rows;
         dw.view.cols = cols;
-        dw.view.scale_ld = spec.scaleShape.size() > 1 ? static_cast<int>(spec.scaleShape[1]) : 0;
+        dw.view.scale_ld = spec.scaleShape.size() > 1
+                               ? static_cast<int>(spec.scaleShape[1])
+                               : 0;
         dw.view.expert_stride = static_cast<long long>(rows) * cols;
         dw.view.scale_expert_stride = static_cast<long long>(raw.scales.size());
       }
-      check(driver.cuMemcpyHtoD(dw.data.get() + raw.data.size() * e, raw.data.data(),
-                                raw.data.size()),
+      check(driver.cuMemcpyHtoD(dw.data.get() + raw.data.size() * e,
+                                raw.data.data(), raw.data.size()),
             ("uploading " + spec.name).c_str());
       if (!raw.scales.empty())
-        check(driver.cuMemcpyHtoD(dw.scales.get() + raw.scales.size() * sizeof(float) * e,
-                                  raw.scales.data(), raw.scales.size() * sizeof(float)),
+        check(driver.cuMemcpyHtoD(
+                  dw.scales.get() + raw.scales.size() * sizeof(float) * e,
+                  raw.scales.data(), raw.scales.size() * sizeof(float)),
               ("uploading " + spec.scaleName).c_str());
     }
     dw.view.data = dw.data.pointer();
-    dw.view.scales = dw.scales.bytes() ? static_cast<const float *>(dw.scales.pointer())
-                                       : nullptr;
+    dw.view.scales = dw.scales.bytes()
+                         ? static_cast<const float *>(dw.scales.pointer())
+                         : nullptr;
   }
 }
 
@@ -221,8 +231,10 @@ void CudaBackend::prepareRopeTables() {
       if (ropeTables.count(key))
         return;
       std::vector<float> freq = ropeInvFreq(toRopeSpec(r));
-      DeviceBuffer table(freq.size() * sizeof(float), "cuMemAlloc (rope table)");
-      table.upload(freq.data(), freq.size() * sizeof(float), "uploading a rope table");
+      DeviceBuffer table(freq.size() * sizeof(float),
+                         "cuMemAlloc (rope table)");
+      table.upload(freq.data(), freq.size() * sizeof(float),
+                   "uploading a rope table");
       ropeTables.emplace(key, std::move(table));
     });
 }
@@ -231,7 +243,8 @@ kernels::Rope CudaBackend::rope(const plan::Rope *r) const {
   kernels::Rope out{};
   if (!r)
     return out; // dim = 0: none
-  out.inv_freq = static_cast<const float *>(ropeTables.at(ropeKey(*r)).pointer());
+  out.inv_freq =
+      static_cast<const float *>(ropeTables.at(ropeKey(*r)).pointer());
   out.magnitude = ropeMagnitude(toRopeSpec(*r));
   out.heads = r->heads();
   out.head_dim = r->head_dim();
@@ -245,7 +258,8 @@ void *CudaBackend::cacheLayer(int layer) const {
   return reinterpret_cast<void *>(kvCache.get() + layer * kvLayerStride * elem);
 }
 
-std::vector<float> CudaBackend::run(const std::string &name, const StepInputs &in) {
+std::vector<float> CudaBackend::run(const std::string &name,
+                                    const StepInputs &in) {
   if (!plan_)
     fail("cuda backend: run('", name, "') before prepare()");
   auto found = programs.find(name);
@@ -262,27 +276,33 @@ std::vector<float> CudaBackend::run(const std::string &name, const StepInputs &i
     fail(where, logitRows, " logit rows exceed ", program.max_logit_rows());
   if (static_cast<int>(in.positions.size()) != tokens ||
       static_cast<int>(in.seqIds.size()) != tokens)
-    fail(where, "positions and sequence ids must match the ", tokens, " tokens");
+    fail(where, "positions and sequence ids must match the ", tokens,
+         " tokens");
   for (int t = 0; t < tokens; ++t) {
     if (in.positions[t] < 0 || in.positions[t] >= maxSeqLen_)
-      fail(where, "position ", in.positions[t], " out of range [0, ", maxSeqLen_, ")");
+      fail(where, "position ", in.positions[t], " out of range [0, ",
+           maxSeqLen_, ")");
     if (in.seqIds[t] < 0 || in.seqIds[t] >= slots_)
-      fail(where, "sequence slot ", in.seqIds[t], " out of range [0, ", slots_, ")");
+      fail(where, "sequence slot ", in.seqIds[t], " out of range [0, ", slots_,
+           ")");
   }
   for (int r = 0; r < logitRows; ++r)
     if (in.logitRows[r] < 0 || in.logitRows[r] >= tokens)
-      fail(where, "logit row ", in.logitRows[r], " out of range [0, ", tokens, ")");
+      fail(where, "logit row ", in.logitRows[r], " out of range [0, ", tokens,
+           ")");
   check(driver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
 
   // Inputs: staged in pinned memory, copied into their arena buffers.
   auto *stage = static_cast<int32_t *>(staging.get());
-  const std::vector<int32_t> *sources[] = {&in.tokens, &in.positions, &in.seqIds,
-                                           &in.logitRows};
+  const std::vector<int32_t> *sources[] = {&in.tokens, &in.positions,
+                                           &in.seqIds, &in.logitRows};
   for (int i = 0; i < 4; ++i) {
     const plan::Buffer &b = *program.buffers()->Get(program.inputs()->Get(i));
-    std::memcpy(stage, sources[i]->data(), sources[i]->size() * sizeof(int32_t));
+    std::memcpy(stage, sources[i]->data(),
+                sources[i]->size() * sizeof(int32_t));
     check(driver.cuMemcpyHtoDAsync(arena.get() + b.offset(), stage,
-                                   sources[i]->size() * sizeof(int32_t), stream),
+                                   sources[i]->size() * sizeof(int32_t),
+                                   stream),
           "copying the step's inputs");
     stage += sources[i]->size();
   }
@@ -291,7 +311,8 @@ std::vector<float> CudaBackend::run(const std::string &name, const StepInputs &i
   if (useGraphs && name == "decode") {
     CUgraphExec &exec = state.graphs[{tokens, logitRows}];
     if (!exec) {
-      check(driver.cuStreamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL),
+      check(driver.cuStreamBeginCapture(stream,
+                                        CU_STREAM_CAPTURE_MODE_THREAD_LOCAL),
             "cuStreamBeginCapture");
       launchSteps(state, tokens, logitRows);
       CUgraph graph = nullptr;
@@ -306,14 +327,16 @@ std::vector<float> CudaBackend::run(const std::string &name, const StepInputs &i
 
   const plan::Buffer &out = *program.buffers()->Get(program.outputs()->Get(0));
   size_t bytes = sizeof(float) * logitRows * out.cols();
-  check(driver.cuMemcpyDtoHAsync(stage, arena.get() + out.offset(), bytes, stream),
+  check(driver.cuMemcpyDtoHAsync(stage, arena.get() + out.offset(), bytes,
+                                 stream),
         "copying the logits");
   check(driver.cuStreamSynchronize(stream), "running the step");
   const float *logits = reinterpret_cast<const float *>(stage);
   return std::vector<float>(logits, logits + logitRows * out.cols());
 }
 
-void CudaBackend::launchSteps(const ProgramState &state, int tokens, int logitRows) {
+void CudaBackend::launchSteps(const ProgramState &state, int tokens,
+                              int logitRows) {
   const plan::Program &program = *state.program;
   for (const plan::Step *step : *program.steps())
     launchStep(*step, program, tokens, logitRows);

@@ -39,7 +39,8 @@ const Loaded &load() {
       if (r != CUDA_SUCCESS) {
         const char *name = nullptr;
         l.driver.cuGetErrorName(r, &name);
-        l.error = std::string("cuInit failed: ") + (name ? name : "unknown error");
+        l.error =
+            std::string("cuInit failed: ") + (name ? name : "unknown error");
       }
     }
     return l;

@@ -56,7 +56,8 @@ public:
       Driver::get().cuMemFreeHost(ptr_);
   }
   PinnedBuffer(PinnedBuffer &&o) noexcept
-      : ptr_(std::exchange(o.ptr_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
+      : ptr_(std::exchange(o.ptr_, nullptr)),
+        bytes_(std::exchange(o.bytes_, 0)) {}
   PinnedBuffer &operator=(PinnedBuffer &&o) noexcept {
     std::swap(ptr_, o.ptr_);
     std::swap(bytes_, o.bytes_);

@@ -29,9 +29,10 @@ uint64_t fnv1a(const std::string &text, uint64_t seed) {
 
 std::string cacheKey(const std::string &material) {
   char key[33];
-  std::snprintf(key, sizeof key, "%016llx%016llx",
-                static_cast<unsigned long long>(fnv1a(material, 0)),
-                static_cast<unsigned long long>(fnv1a(material, 0x9e3779b97f4a7c15ULL)));
+  std::snprintf(
+      key, sizeof key, "%016llx%016llx",
+      static_cast<unsigned long long>(fnv1a(material, 0)),
+      static_cast<unsigned long long>(fnv1a(material, 0x9e3779b97f4a7c15ULL)));
   return key;
 }
 
@@ -89,7 +90,8 @@ std::string defaultKernelCacheDir() {
 void parsePtxasReport(const std::string &log, NvrtcResult &result) {
   std::smatch m;
   static const std::regex registers(R"(Used (\d+) registers)");
-  static const std::regex spills(R"((\d+) bytes spill stores, (\d+) bytes spill loads)");
+  static const std::regex spills(
+      R"((\d+) bytes spill stores, (\d+) bytes spill loads)");
   static const std::regex smem(R"((\d+) bytes smem)");
   static const std::regex stack(R"((\d+) bytes stack frame)");
   if (std::regex_search(log, m, registers))
@@ -104,11 +106,14 @@ void parsePtxasReport(const std::string &log, NvrtcResult &result) {
 
 NvrtcResult compileCuda(const std::string &name, const std::string &source,
                         const NvrtcOptions &options) {
-  std::vector<std::string> flags = {
-      "--gpu-architecture=" + options.arch, "--std=c++17",
-      "--include-path=" + cudaIncludeDir(), "--ptxas-options=-v",
-      "-default-device", "--use_fast_math"};
-  flags.insert(flags.end(), options.extraFlags.begin(), options.extraFlags.end());
+  std::vector<std::string> flags = {"--gpu-architecture=" + options.arch,
+                                    "--std=c++17",
+                                    "--include-path=" + cudaIncludeDir(),
+                                    "--ptxas-options=-v",
+                                    "-default-device",
+                                    "--use_fast_math"};
+  flags.insert(flags.end(), options.extraFlags.begin(),
+               options.extraFlags.end());
 
   // The key covers everything that changes the cubin, headers included.
   std::string material = nvrtcVersionString() + "\n" + name + "\n" + source;
@@ -140,8 +145,8 @@ NvrtcResult compileCuda(const std::string &name, const std::string &source,
   }
   nvrtcProgram program;
   check(nvrtcCreateProgram(&program, source.c_str(), name.c_str(),
-                           static_cast<int>(headerTexts.size()), headerTexts.data(),
-                           headerNames.data()),
+                           static_cast<int>(headerTexts.size()),
+                           headerTexts.data(), headerNames.data()),
         name, "nvrtcCreateProgram");
   std::vector<const char *> argv;
   for (const std::string &f : flags)
@@ -178,7 +183,8 @@ NvrtcResult compileCuda(const std::string &name, const std::string &source,
     fs::create_directories(options.cacheDir, ec);
     // The log first: a reader takes a cubin only when both exist.
     writeAtomically(logPath, result.log);
-    writeAtomically(cubinPath, std::string(result.cubin.begin(), result.cubin.end()));
+    writeAtomically(cubinPath,
+                    std::string(result.cubin.begin(), result.cubin.end()));
   }
   return result;
 }

@@ -14,8 +14,8 @@ bool cudaAvailable(std::string *why) {
   return cuda::Driver::deviceCount(why) > 0;
 }
 
-std::unique_ptr<Backend> createBackend(const std::string &name, const Plan &plan,
-                                       std::string *note) {
+std::unique_ptr<Backend> createBackend(const std::string &name,
+                                       const Plan &plan, std::string *note) {
   if (name == "host")
     return makeHostBackend();
   if (name != "cuda" && name != "auto")

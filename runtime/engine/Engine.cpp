@@ -30,7 +30,8 @@ std::vector<std::vector<float>> Engine::run(const std::string &program,
   auto start = std::chrono::steady_clock::now();
   std::vector<float> logits = backend.run(program, inputs); // [R, V]
   double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   if (program == "decode") {
     stats_.decodeTokens += inputs.tokens.size();
     stats_.decodeSeconds += seconds;
@@ -40,7 +41,8 @@ std::vector<std::vector<float>> Engine::run(const std::string &program,
   }
   std::vector<std::vector<float>> rows(inputs.logitRows.size());
   for (size_t r = 0; r < rows.size(); ++r)
-    rows[r].assign(logits.begin() + r * vocab_, logits.begin() + (r + 1) * vocab_);
+    rows[r].assign(logits.begin() + r * vocab_,
+                   logits.begin() + (r + 1) * vocab_);
   return rows;
 }
 

@@ -18,7 +18,8 @@ int32_t argmax(const float *values, int64_t n) {
   return static_cast<int32_t>(best);
 }
 
-Sampler::Sampler(const SamplingOptions &options) : options(options), rng(options.seed) {
+Sampler::Sampler(const SamplingOptions &options)
+    : options(options), rng(options.seed) {
   if (options.temperature < 0 || !std::isfinite(options.temperature))
     fail("--temperature must be >= 0, got ", options.temperature);
   if (options.topK < 0)
@@ -33,7 +34,8 @@ int32_t Sampler::sample(const float *logits, int64_t vocab) {
   // Candidates in descending logit order (ties: lower id first).
   std::vector<int32_t> ids(vocab);
   std::iota(ids.begin(), ids.end(), 0);
-  int64_t keep = options.topK > 0 ? std::min<int64_t>(options.topK, vocab) : vocab;
+  int64_t keep =
+      options.topK > 0 ? std::min<int64_t>(options.topK, vocab) : vocab;
   auto byLogit = [&](int32_t a, int32_t b) {
     return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
   };
@@ -43,7 +45,8 @@ int32_t Sampler::sample(const float *logits, int64_t vocab) {
   std::vector<double> probs(keep);
   double maxLogit = logits[ids[0]], sum = 0;
   for (int64_t i = 0; i < keep; ++i)
-    sum += probs[i] = std::exp((logits[ids[i]] - maxLogit) / options.temperature);
+    sum += probs[i] =
+        std::exp((logits[ids[i]] - maxLogit) / options.temperature);
   // Nucleus: the shortest prefix whose mass reaches top_p.
   double mass = 0;
   int64_t nucleus = keep;
@@ -54,7 +57,8 @@ int32_t Sampler::sample(const float *logits, int64_t vocab) {
       break;
     }
   }
-  std::discrete_distribution<int64_t> pick(probs.begin(), probs.begin() + nucleus);
+  std::discrete_distribution<int64_t> pick(probs.begin(),
+                                           probs.begin() + nucleus);
   return ids[pick(rng)];
 }
 

@@ -56,7 +56,8 @@ double relL2(const std::vector<float> &got, const float *want, size_t n) {
   return std::sqrt(num / std::max(den, 1e-30));
 }
 
-std::vector<std::vector<int32_t>> readIds(const Checkpoint &golden, const std::string &name) {
+std::vector<std::vector<int32_t>> readIds(const Checkpoint &golden,
+                                          const std::string &name) {
   TensorView t = golden.tensor(name);
   std::vector<std::vector<int32_t>> rows(t.shape[0]);
   for (int64_t b = 0; b < t.shape[0]; ++b)
@@ -82,7 +83,8 @@ void goldenCase(const std::string &plansDir, const std::string &fixture,
     forced[b].assign(tokens[b].begin(), tokens[b].end() - 1);
 
   Plan plan = Plan::load(plansDir + "/v3_a-" + weights + ".plan");
-  auto source = openCheckpoint(weights == "fp8w" ? fixture + "/model-fp8" : fixture);
+  auto source =
+      openCheckpoint(weights == "fp8w" ? fixture + "/model-fp8" : fixture);
   std::unique_ptr<Backend> cuda = makeCudaBackend();
   Engine engine(plan, *cuda, *source, static_cast<int>(promptIds.size()), 256);
   GenerationResult result = teacherForce(engine, promptIds, forced);
@@ -95,7 +97,8 @@ void goldenCase(const std::string &plansDir, const std::string &fixture,
   std::memcpy(want.data(), truth.data, truth.bytes);
   for (size_t b = 0; b < promptIds.size(); ++b)
     for (size_t k = 0; k < steps; ++k) {
-      errors.push_back(relL2(result.logits[b][k], want.data() + (b * steps + k) * vocab, vocab));
+      errors.push_back(relL2(result.logits[b][k],
+                             want.data() + (b * steps + k) * vocab, vocab));
       agree += result.ids[b][k] == tokens[b][k];
       ++total;
     }
@@ -103,25 +106,30 @@ void goldenCase(const std::string &plansDir, const std::string &fixture,
   std::sort(sorted.begin(), sorted.end());
   double median = sorted[sorted.size() / 2], worst = sorted.back();
   double top1 = double(agree) / total;
-  const nlohmann::json &demo = metrics["cases"][prompts][weights]["demo_bf16_vs_truth"];
+  const nlohmann::json &demo =
+      metrics["cases"][prompts][weights]["demo_bf16_vs_truth"];
   double demoMedian = demo["rel_l2_median"], demoMax = demo["rel_l2_max"];
   double demoTop1 = demo["top1_agree"];
   char line[512];
-  std::snprintf(line, sizeof line,
-                "%s: rel-L2 median %.4f (demo %.4f), max %.4f (demo %.4f), top-1 %.3f "
-                "(demo %.3f)",
-                what.c_str(), median, demoMedian, worst, demoMax, top1, demoTop1);
+  std::snprintf(
+      line, sizeof line,
+      "%s: rel-L2 median %.4f (demo %.4f), max %.4f (demo %.4f), top-1 %.3f "
+      "(demo %.3f)",
+      what.c_str(), median, demoMedian, worst, demoMax, top1, demoTop1);
   verdict(median <= demoMedian && worst <= demoMax && top1 >= demoTop1, line);
 }
 
-void hostCase(const std::string &plansDir, const std::string &model, uint64_t seed) {
+void hostCase(const std::string &plansDir, const std::string &model,
+              uint64_t seed) {
   Plan plan = Plan::load(plansDir + "/" + model + ".plan");
   std::unique_ptr<WeightSource> weights = makeRandomWeights(seed);
   std::unique_ptr<Backend> cuda = makeCudaBackend(), host = makeHostBackend();
-  Engine onCuda(plan, *cuda, *weights, 3, 256), onHost(plan, *host, *weights, 3, 256);
+  Engine onCuda(plan, *cuda, *weights, 3, 256),
+      onHost(plan, *host, *weights, 3, 256);
   std::mt19937 rng(static_cast<uint32_t>(seed));
   std::uniform_int_distribution<int32_t> token(
-      2, static_cast<int32_t>(std::min<int64_t>(plan.config().vocabSize, 100000) - 1));
+      2, static_cast<int32_t>(
+             std::min<int64_t>(plan.config().vocabSize, 100000) - 1));
   std::vector<std::vector<int32_t>> prompts(3);
   for (int b = 0; b < 3; ++b) {
     prompts[b].push_back(static_cast<int32_t>(plan.config().bosTokenId));
@@ -147,7 +155,8 @@ void hostCase(const std::string &plansDir, const std::string &model, uint64_t se
     next = compare(onCuda.feed(next), onHost.feed(next));
   char line[256];
   std::snprintf(line, sizeof line,
-                "%s cuda vs host (seed %llu): max rel-L2 %.4f (<= 0.03), top-1 %.3f (>= 0.9)",
+                "%s cuda vs host (seed %llu): max rel-L2 %.4f (<= 0.03), top-1 "
+                "%.3f (>= 0.9)",
                 model.c_str(), static_cast<unsigned long long>(seed), worst,
                 double(agree) / total);
   verdict(worst <= 3e-2 && double(agree) / total >= 0.9, line);

@@ -38,7 +38,8 @@ std::vector<std::vector<int32_t>> readIds(const Checkpoint &golden,
 }
 
 /// An F32 tensor of the golden file.
-std::vector<float> readFloats(const Checkpoint &golden, const std::string &name) {
+std::vector<float> readFloats(const Checkpoint &golden,
+                              const std::string &name) {
   TensorView t = golden.tensor(name);
   std::vector<float> values(t.numel());
   std::memcpy(values.data(), t.data, t.bytes);
@@ -48,12 +49,14 @@ std::vector<float> readFloats(const Checkpoint &golden, const std::string &name)
 struct GoldenCase {
   std::string weights; // bf16w | fp8w
   std::string prompts; // single | batch3
-  std::string disabled; // an optional pass left out, or "" for the default pipeline
+  std::string
+      disabled; // an optional pass left out, or "" for the default pipeline
 };
 
 std::string caseName(const testing::TestParamInfo<GoldenCase> &info) {
-  std::string name = info.param.weights + "_" + info.param.prompts + "_" +
-                     (info.param.disabled.empty() ? "default" : "no_" + info.param.disabled);
+  std::string name =
+      info.param.weights + "_" + info.param.prompts + "_" +
+      (info.param.disabled.empty() ? "default" : "no_" + info.param.disabled);
   for (char &c : name)
     if (!std::isalnum(static_cast<unsigned char>(c)))
       c = '_';
@@ -80,7 +83,8 @@ TEST_P(GoldenTest, TeacherForcedLogitsMatchTruth) {
   Checkpoint golden = Checkpoint::open(kFixture + "/golden.safetensors");
   auto prompts = readIds(golden, "prompts." + GetParam().prompts);
   auto tokens = readIds(golden, prefix() + ".tokens"); // [B, 33]
-  std::vector<float> truth = readFloats(golden, prefix() + ".logits"); // [B, 33, V]
+  std::vector<float> truth =
+      readFloats(golden, prefix() + ".logits"); // [B, 33, V]
 
   // Feed tokens[:, k-1] at step k = 1..32 (tokens[:, 32] is never fed).
   std::vector<std::vector<int32_t>> forced(tokens.size());
@@ -98,9 +102,10 @@ TEST_P(GoldenTest, TeacherForcedLogitsMatchTruth) {
     for (size_t k = 0; k < steps; ++k) {
       const float *expected = truth.data() + (b * steps + k) * vocab;
       for (int64_t v = 0; v < vocab; ++v)
-        worst = std::max(worst, std::abs(double(result.logits[b][k][v]) - expected[v]));
-      EXPECT_EQ(result.ids[b][k], tokens[b][k]) << "argmax of sequence " << b
-                                                 << " step " << k;
+        worst = std::max(
+            worst, std::abs(double(result.logits[b][k][v]) - expected[v]));
+      EXPECT_EQ(result.ids[b][k], tokens[b][k])
+          << "argmax of sequence " << b << " step " << k;
     }
   }
   EXPECT_LE(worst, 1e-3) << "max |logit - truth_fp32|";
@@ -131,7 +136,8 @@ std::vector<GoldenCase> allCases() {
   return cases;
 }
 
-INSTANTIATE_TEST_SUITE_P(V3a, GoldenTest, testing::ValuesIn(allCases()), caseName);
+INSTANTIATE_TEST_SUITE_P(V3a, GoldenTest, testing::ValuesIn(allCases()),
+                         caseName);
 
 /// Chunked prefill from a non-zero start gives the same logits as one pass:
 /// the prompt goes through a plan whose prefill takes 5 tokens at a time.
@@ -139,9 +145,11 @@ TEST(GoldenChunkedPrefill, MatchesTruthWithFiveTokenChunks) {
   Checkpoint golden = Checkpoint::open(kFixture + "/golden.safetensors");
   auto prompts = readIds(golden, "prompts.single");
   auto tokens = readIds(golden, "bf16w.single.truth_fp32.tokens");
-  std::vector<float> truth = readFloats(golden, "bf16w.single.truth_fp32.logits");
+  std::vector<float> truth =
+      readFloats(golden, "bf16w.single.truth_fp32.logits");
   auto weights = openCheckpoint(kFixture);
-  HostRun run(compilePlan(kFixture + "/config.json", "host", {}, 5), *weights, 1);
+  HostRun run(compilePlan(kFixture + "/config.json", "host", {}, 5), *weights,
+              1);
   // Feed the prompt in two calls (multi-turn style), each chunked by 5.
   std::vector<int32_t> head(prompts[0].begin(), prompts[0].begin() + 11);
   std::vector<int32_t> tail(prompts[0].begin() + 11, prompts[0].end());

@@ -28,7 +28,8 @@ struct OracleCase {
 
 class OracleTest : public testing::TestWithParam<OracleCase> {};
 
-double maxAbsDiff(const std::vector<float> &got, const std::vector<double> &want) {
+double maxAbsDiff(const std::vector<float> &got,
+                  const std::vector<double> &want) {
   double worst = 0;
   for (size_t i = 0; i < want.size(); ++i)
     worst = std::max(worst, std::abs(double(got[i]) - want[i]));
@@ -37,7 +38,8 @@ double maxAbsDiff(const std::vector<float> &got, const std::vector<double> &want
 
 TEST_P(OracleTest, PrefillAndDecodeMatchTheSpecOracle) {
   const OracleCase &c = GetParam();
-  std::string config = std::string(MOELA_SOURCE_DIR) + "/models/" + c.model + "/config.json";
+  std::string config =
+      std::string(MOELA_SOURCE_DIR) + "/models/" + c.model + "/config.json";
   std::unique_ptr<WeightSource> weights =
       c.checkpoint.empty()
           ? makeRandomWeights(11)
@@ -49,7 +51,8 @@ TEST_P(OracleTest, PrefillAndDecodeMatchTheSpecOracle) {
 
   // Two prompts of different lengths; the longer one spans two prefill chunks.
   std::mt19937 rng(5);
-  std::uniform_int_distribution<int32_t> token(2, static_cast<int32_t>(vocab - 1));
+  std::uniform_int_distribution<int32_t> token(2,
+                                               static_cast<int32_t>(vocab - 1));
   std::vector<std::vector<int32_t>> prompts(2);
   std::vector<std::vector<int64_t>> prompts64(2);
   for (int len : {13, 7})
@@ -82,12 +85,15 @@ TEST_P(OracleTest, PrefillAndDecodeMatchTheSpecOracle) {
 INSTANTIATE_TEST_SUITE_P(
     Models, OracleTest,
     testing::Values(OracleCase{"tiny-v2-lite", "tiny-v2-lite", {}},
-                    OracleCase{"tiny-v2-lite", "tiny-v2-lite", {"moela-mla-absorb"}},
+                    OracleCase{
+                        "tiny-v2-lite", "tiny-v2-lite", {"moela-mla-absorb"}},
                     OracleCase{"tiny-v2", "", {}},
                     OracleCase{"tiny-v3-fp8", "", {}},
                     OracleCase{"tiny", "", {}}),
     [](const testing::TestParamInfo<OracleCase> &info) {
-      std::string name = info.param.model + (info.param.disable.empty() ? "" : "_unfused_attention");
+      std::string name =
+          info.param.model +
+          (info.param.disable.empty() ? "" : "_unfused_attention");
       for (char &ch : name)
         if (!std::isalnum(static_cast<unsigned char>(ch)))
           ch = '_';

@@ -36,7 +36,8 @@ inline std::vector<std::string> &disabledPasses() {
 
 /// Compiles `config` for `target` with the default pipeline minus `disable`;
 /// returns the plan's path (in the test's temporary folder).
-inline std::string compilePlan(const std::string &config, const std::string &target,
+inline std::string compilePlan(const std::string &config,
+                               const std::string &target,
                                const std::vector<std::string> &disable = {},
                                int64_t maxPrefillTokens = 2048,
                                const std::string &kernelCache = "") {

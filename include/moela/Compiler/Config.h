@@ -19,7 +19,8 @@ llvm::Expected<ModelConfig> loadModelConfig(llvm::StringRef path);
 llvm::Expected<ModelConfig> parseModelConfig(llvm::StringRef json,
                                              llvm::StringRef origin);
 
-/// The path of the config.json that `path` names (itself, or <dir>/config.json).
+/// The path of the config.json that `path` names (itself, or
+/// <dir>/config.json).
 std::string resolveConfigPath(llvm::StringRef path);
 
 } // namespace moela

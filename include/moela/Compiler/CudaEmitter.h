@@ -13,9 +13,9 @@ namespace moela {
 
 struct CodegenOptions {
   std::string arch = "sm_90a";
-  std::string cacheDir;  // "" = no NVRTC cache
-  bool compile = true;   // false: sources only (for --emit=cuda)
-  unsigned jobs = 0;     // parallel NVRTC compilations (0 = all cores)
+  std::string cacheDir; // "" = no NVRTC cache
+  bool compile = true;  // false: sources only (for --emit=cuda)
+  unsigned jobs = 0;    // parallel NVRTC compilations (0 = all cores)
 };
 
 /// For every kernel op of a planned kernel-IR module (after

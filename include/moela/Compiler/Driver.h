@@ -1,4 +1,5 @@
-//===- Driver.h - moela-compile's pipeline, callable as a library -*- C++ -*-===//
+//===- Driver.h - moela-compile's pipeline, callable as a library -*- C++
+//-*-===//
 #ifndef MOELA_COMPILER_DRIVER_H
 #define MOELA_COMPILER_DRIVER_H
 
@@ -21,17 +22,17 @@ enum class EmitKind {
 };
 
 struct CompileOptions {
-  std::string input;         // config.json or a checkpoint directory
-  std::string output = "-";  // "-" = stdout
+  std::string input;        // config.json or a checkpoint directory
+  std::string output = "-"; // "-" = stdout
   EmitKind emit = EmitKind::Plan;
   std::string target = "sm_90a";
   int64_t maxPrefillTokens = 2048;
   int64_t maxBatch = 64;
   std::vector<std::string> disable; // optional passes to leave out, by name
-  std::string dumpIrDir;     // one numbered .mlir per pass when not empty
-  bool explain = false;      // print the memory report to stderr
-  std::string cacheDir;      // NVRTC cubin cache ("" = the default folder)
-  bool noCache = false;      // compile every kernel afresh
+  std::string dumpIrDir; // one numbered .mlir per pass when not empty
+  bool explain = false;  // print the memory report to stderr
+  std::string cacheDir;  // NVRTC cubin cache ("" = the default folder)
+  bool noCache = false;  // compile every kernel afresh
 };
 
 /// Runs config -> model IR -> passes -> plan. Errors are printed as one line

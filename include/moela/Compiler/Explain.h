@@ -21,7 +21,8 @@ struct MemoryReport {
   int64_t workspaceBytes = 0;
 };
 
-MemoryReport computeMemoryReport(mlir::ModuleOp module, const ModelConfig &config,
+MemoryReport computeMemoryReport(mlir::ModuleOp module,
+                                 const ModelConfig &config,
                                  int64_t kvElementBytes);
 void explainMemory(mlir::ModuleOp module, const ModelConfig &config,
                    llvm::raw_ostream &os);

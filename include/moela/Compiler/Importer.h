@@ -11,7 +11,8 @@ namespace moela {
 
 /// Builds the model IR of `config`: a module with the functions
 ///   @prefill and @decode (tokens, positions, seq_ids, logit_rows) -> logits,
-///   @mtp_<k> for each MTP module (the same plus the main model's hidden state),
+///   @mtp_<k> for each MTP module (the same plus the main model's hidden
+///   state),
 /// every weight referenced by its Hugging Face tensor name, dtype and shape.
 /// The config itself is attached as the module attribute `moela.model`.
 mlir::OwningOpRef<mlir::ModuleOp> importModel(mlir::MLIRContext &context,

@@ -34,9 +34,9 @@ struct PlanWriterOptions {
 /// Serializes a module of planned kernel IR (after moela-plan-memory) with
 /// its programs, buffers, weights and kernels. Emits a diagnostic on the
 /// offending op and fails for IR the plan cannot express.
-mlir::FailureOr<std::vector<uint8_t>> writePlan(mlir::ModuleOp module,
-                                                const ModelConfig &config,
-                                                const PlanWriterOptions &options);
+mlir::FailureOr<std::vector<uint8_t>>
+writePlan(mlir::ModuleOp module, const ModelConfig &config,
+          const PlanWriterOptions &options);
 
 } // namespace moela
 

@@ -2,8 +2,8 @@
 //
 // A backend executes the steps of a plan's programs: the host backend on the
 // CPU in fp32 (runtime/host), the CUDA backend on a GPU (runtime/cuda). The
-// engine (runtime/engine/Engine.cpp) owns the generation loop and talks to a backend
-// only through this interface.
+// engine (runtime/engine/Engine.cpp) owns the generation loop and talks to a
+// backend only through this interface.
 //
 //===----------------------------------------------------------------------===//
 #ifndef MOELA_RUNTIME_BACKEND_H
@@ -20,7 +20,8 @@ class Plan;
 class WeightSource;
 
 /// The inputs of one program run (plan.fbs, Program): T tokens, each with its
-/// absolute position and its sequence slot, and the R rows whose logits are wanted.
+/// absolute position and its sequence slot, and the R rows whose logits are
+/// wanted.
 struct StepInputs {
   std::vector<int32_t> tokens;    // [T]
   std::vector<int32_t> positions; // [T]

@@ -13,8 +13,8 @@ namespace moela {
 /// is present and the plan has kernels for it, else the host; `note` then
 /// says in one line why the host runs). Throws Error for an unknown name or
 /// an unavailable "cuda".
-std::unique_ptr<Backend> createBackend(const std::string &name, const Plan &plan,
-                                       std::string *note);
+std::unique_ptr<Backend> createBackend(const std::string &name,
+                                       const Plan &plan, std::string *note);
 
 /// Whether a CUDA device is usable; `why` says why not.
 bool cudaAvailable(std::string *why);

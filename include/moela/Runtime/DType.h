@@ -10,7 +10,14 @@
 namespace moela {
 
 /// The element types moela reads and stores. Values match plan.fbs's DType.
-enum class DType : uint8_t { F32 = 0, BF16 = 1, F16 = 2, F8E4M3 = 3, I32 = 4, I64 = 5 };
+enum class DType : uint8_t {
+  F32 = 0,
+  BF16 = 1,
+  F16 = 2,
+  F8E4M3 = 3,
+  I32 = 4,
+  I64 = 5
+};
 
 /// Bytes per element.
 size_t dtypeSize(DType t);

@@ -19,17 +19,17 @@ struct GenerationOptions {
 };
 
 struct GenerationResult {
-  std::vector<std::vector<int32_t>> ids;              // [B][<= maxNewTokens]
+  std::vector<std::vector<int32_t>> ids;               // [B][<= maxNewTokens]
   std::vector<std::vector<std::vector<float>>> logits; // [B][steps][V] if kept
 };
 
 /// Feeds prompts[b] to sequence b, then samples up to maxNewTokens tokens per
 /// sequence, feeding each back, until EOS (which is kept in ids but not fed)
 /// or the context is full. `onToken(b, id)` sees every token as it is made.
-GenerationResult generate(Engine &engine,
-                          const std::vector<std::vector<int32_t>> &prompts,
-                          const GenerationOptions &options,
-                          const std::function<void(int, int32_t)> &onToken = {});
+GenerationResult
+generate(Engine &engine, const std::vector<std::vector<int32_t>> &prompts,
+         const GenerationOptions &options,
+         const std::function<void(int, int32_t)> &onToken = {});
 
 /// Feeds prompts[b], then forced[b][k] one per step (teacher forcing), and
 /// returns the logits [B][N+1][V]: index 0 after the prompt, index k after

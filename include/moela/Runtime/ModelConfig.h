@@ -33,32 +33,32 @@ struct YarnConfig {
 
 /// FP8 block quantization of the checkpoint's linear weights (spec 2).
 struct Fp8Config {
-  bool enabled = false;  // quantization_config present
-  int64_t blockRows = 128;  // weight_block_size[0]
-  int64_t blockCols = 128;  // weight_block_size[1]
+  bool enabled = false;    // quantization_config present
+  int64_t blockRows = 128; // weight_block_size[0]
+  int64_t blockCols = 128; // weight_block_size[1]
   ScaleFmt scaleFmt = ScaleFmt::Float;
 };
 
 struct ModelConfig {
-  std::string architecture;  // DeepseekV2ForCausalLM | DeepseekV3ForCausalLM
-  std::string modelType;     // model_type, informational
+  std::string architecture; // DeepseekV2ForCausalLM | DeepseekV3ForCausalLM
+  std::string modelType;    // model_type, informational
 
-  int64_t vocabSize = 0;            // V
-  int64_t hiddenSize = 0;           // D
-  int64_t intermediateSize = 0;     // F (dense MLP)
-  int64_t moeIntermediateSize = 0;  // Fm (one routed expert)
+  int64_t vocabSize = 0;           // V
+  int64_t hiddenSize = 0;          // D
+  int64_t intermediateSize = 0;    // F (dense MLP)
+  int64_t moeIntermediateSize = 0; // Fm (one routed expert)
   int64_t numHiddenLayers = 0;
-  int64_t numAttentionHeads = 0;    // H
-  int64_t qLoraRank = 0;            // Rq; 0 = no q compression (q_proj)
-  int64_t kvLoraRank = 0;           // R
-  int64_t qkNopeHeadDim = 0;        // Dn
-  int64_t qkRopeHeadDim = 0;        // Dr
-  int64_t vHeadDim = 0;             // Dv
-  int64_t nRoutedExperts = 0;       // E
-  int64_t numExpertsPerTok = 0;     // K
+  int64_t numAttentionHeads = 0; // H
+  int64_t qLoraRank = 0;         // Rq; 0 = no q compression (q_proj)
+  int64_t kvLoraRank = 0;        // R
+  int64_t qkNopeHeadDim = 0;     // Dn
+  int64_t qkRopeHeadDim = 0;     // Dr
+  int64_t vHeadDim = 0;          // Dv
+  int64_t nRoutedExperts = 0;    // E
+  int64_t numExpertsPerTok = 0;  // K
   int64_t nSharedExperts = 0;
   int64_t firstKDenseReplace = 0;
-  int64_t nGroup = 1;               // G
+  int64_t nGroup = 1; // G
   int64_t topkGroup = 1;
   TopkMethod topkMethod = TopkMethod::Greedy;
   ScoringFunc scoringFunc = ScoringFunc::Softmax;
@@ -84,7 +84,8 @@ struct ModelConfig {
   int64_t sharedIntermediateSize() const {
     return nSharedExperts * moeIntermediateSize;
   }
-  /// Softmax scale of the attention scores, including the YaRN mscale^2 (spec 3.1).
+  /// Softmax scale of the attention scores, including the YaRN mscale^2
+  /// (spec 3.1).
   double softmaxScale() const;
   /// Bytes the KV cache holds per token and layer, in elements: R + Dr.
   int64_t kvCacheElemsPerToken() const { return kvLoraRank + qkRopeHeadDim; }

@@ -24,11 +24,11 @@ struct NvrtcOptions {
 
 struct NvrtcResult {
   std::vector<uint8_t> cubin;
-  std::string log;       // NVRTC + ptxas output
-  int registers = 0;     // per thread
-  int spillBytes = 0;    // spill stores + loads
-  int sharedBytes = 0;   // static shared memory
-  int stackBytes = 0;    // stack frame
+  std::string log;     // NVRTC + ptxas output
+  int registers = 0;   // per thread
+  int spillBytes = 0;  // spill stores + loads
+  int sharedBytes = 0; // static shared memory
+  int stackBytes = 0;  // stack frame
   bool fromCache = false;
 };
 

@@ -11,8 +11,8 @@ namespace moela {
 /// Everything that defines one RoPE: base, rotated width and YaRN scaling.
 struct RopeSpec {
   double theta = 10000.0;
-  int dim = 0;       // Dr, even
-  YarnConfig yarn;   // yarn.enabled = false: plain RoPE
+  int dim = 0;     // Dr, even
+  YarnConfig yarn; // yarn.enabled = false: plain RoPE
 
   static RopeSpec fromModel(const ModelConfig &config);
 };
@@ -21,12 +21,14 @@ struct RopeSpec {
 /// DeepSeek computes them.
 std::vector<float> ropeInvFreq(const RopeSpec &spec);
 
-/// Factor on cos and sin: g(mscale) / g(mscale_all_dim), g(x) = 0.1 x ln(factor) + 1
-/// (1 for every released config).
+/// Factor on cos and sin: g(mscale) / g(mscale_all_dim), g(x) = 0.1 x
+/// ln(factor) + 1 (1 for every released config).
 float ropeMagnitude(const RopeSpec &spec);
 
-/// Rotates the interleaved pairs (x[2i], x[2i+1]) of x [dim] by pos * invFreq[i].
-void applyRope(float *x, int dim, int pos, const float *invFreq, float magnitude);
+/// Rotates the interleaved pairs (x[2i], x[2i+1]) of x [dim] by pos *
+/// invFreq[i].
+void applyRope(float *x, int dim, int pos, const float *invFreq,
+               float magnitude);
 
 } // namespace moela
 
