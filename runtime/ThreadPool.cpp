@@ -14,8 +14,10 @@ namespace {
 
 thread_local bool insideWorker = false;
 
-/// Workers wait for a job generation number to change, run their share of
-/// chunks, and report back; the caller runs chunks too.
+/// Workers wait for a job; a job wakes only as many workers as it has chunks
+/// beyond the caller's own (small jobs do not pay for waking every core).
+/// Each woken worker takes a ticket, runs chunks until none are left, and
+/// reports back; the caller runs chunks too.
 class Pool {
 public:
   explicit Pool(int threads) {
@@ -39,10 +41,12 @@ public:
       job = &chunkBody;
       jobChunks = chunks;
       nextChunk = 0;
-      busy = static_cast<int>(workers.size());
+      tickets = busy = static_cast<int>(
+          std::min<int64_t>(static_cast<int64_t>(workers.size()), chunks - 1));
       ++generation;
     }
-    wake.notify_all();
+    for (int i = 0; i < busy; ++i)
+      wake.notify_one();
     drain();
     std::unique_lock<std::mutex> lock(mutex);
     done.wait(lock, [&] { return busy == 0; });
@@ -62,10 +66,13 @@ private:
     for (;;) {
       {
         std::unique_lock<std::mutex> lock(mutex);
-        wake.wait(lock, [&] { return stopping || generation != seen; });
+        wake.wait(lock, [&] {
+          return stopping || (tickets > 0 && generation != seen);
+        });
         if (stopping)
           return;
         seen = generation;
+        --tickets;
       }
       drain();
       {
@@ -82,7 +89,8 @@ private:
   const std::function<void(int64_t)> *job = nullptr;
   int64_t jobChunks = 0;
   std::atomic<int64_t> nextChunk{0};
-  int busy = 0;
+  int busy = 0;    // workers of the current job still running
+  int tickets = 0; // workers of the current job not yet woken
   uint64_t generation = 0;
   bool stopping = false;
 };
