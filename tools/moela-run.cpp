@@ -158,6 +158,25 @@ void writeOutputs(const Options &o, const GenerationResult &result,
   }
 }
 
+/// Runs `run(begin, group)` on consecutive groups of at most engine.slots()
+/// prompts, starting their sequences afresh, and concatenates the results.
+template <typename Run>
+GenerationResult inGroups(Engine &engine, const std::vector<std::vector<int32_t>> &prompts,
+                          Run run) {
+  GenerationResult all;
+  for (size_t begin = 0; begin < prompts.size(); begin += engine.slots()) {
+    size_t end = std::min(prompts.size(), begin + engine.slots());
+    for (int s = 0; s < engine.slots(); ++s)
+      engine.reset(s);
+    GenerationResult part = run(
+        begin, std::vector<std::vector<int32_t>>(prompts.begin() + begin, prompts.begin() + end));
+    all.ids.insert(all.ids.end(), part.ids.begin(), part.ids.end());
+    all.logits.insert(all.logits.end(), std::make_move_iterator(part.logits.begin()),
+                      std::make_move_iterator(part.logits.end()));
+  }
+  return all;
+}
+
 /// Multi-turn chat on one sequence: each turn appends only its new tokens
 /// (prefill from the current position).
 void runInteractive(Engine &engine, const Tokenizer &tokenizer,
@@ -278,7 +297,9 @@ int run(const Options &o) {
   std::unique_ptr<Backend> backend = createBackend(o.backend, plan, &note);
   if (!note.empty())
     std::cerr << "moela-run: " << note << "\n";
-  int slots = std::max<int>(1, static_cast<int>(prompts.size()));
+  // More prompts than the plan's batch run in groups of that many.
+  int slots = std::clamp<int>(static_cast<int>(prompts.size()), 1,
+                              plan.program("decode").max_tokens());
   Engine engine(plan, *backend, *weights, slots, maxSeqLen);
 
   GenerationOptions gen;
@@ -291,7 +312,15 @@ int run(const Options &o) {
   if (o.interactive) {
     runInteractive(engine, *tokenizer, o, gen);
   } else if (!forced.empty() || !o.teacherForce.empty()) {
-    writeOutputs(o, teacherForce(engine, prompts, forced), config.vocabSize);
+    if (forced.size() != prompts.size())
+      fail(o.teacherForce, ": ", forced.size(), " sequences for ", prompts.size(),
+           " prompts");
+    writeOutputs(o, inGroups(engine, prompts, [&](size_t begin, auto group) {
+                   std::vector<std::vector<int32_t>> f(forced.begin() + begin,
+                                                      forced.begin() + begin + group.size());
+                   return teacherForce(engine, group, f);
+                 }),
+                 config.vocabSize);
   } else if (tokenizer && prompts.size() == 1) {
     StreamDecoder decoder(*tokenizer, /*skipSpecial=*/true);
     GenerationResult result =
@@ -301,7 +330,9 @@ int run(const Options &o) {
     std::cout << decoder.flush() << "\n";
     writeOutputs(o, result, config.vocabSize);
   } else {
-    GenerationResult result = generate(engine, prompts, gen);
+    GenerationResult result = inGroups(engine, prompts, [&](size_t, auto group) {
+      return generate(engine, group, gen);
+    });
     if (tokenizer)
       for (size_t b = 0; b < result.ids.size(); ++b)
         std::cout << "[" << b << "] " << decodeText(*tokenizer, result.ids[b])
