@@ -39,6 +39,11 @@ struct PipelineOptions : public mlir::PassPipelineOptions<PipelineOptions> {
       *this, "quantize-activations",
       llvm::cl::desc("FP8 activations with block scales into FP8 GEMMs (spec 3.4)"),
       llvm::cl::init(false)};
+  Option<std::string> gemmKernel{
+      *this, "gemm-kernel",
+      llvm::cl::desc("mma | wgmma: the device template of kernel.gemm on sm_90a "
+                     "(moela-tile gemm-kernel)"),
+      llvm::cl::init("mma")};
 };
 
 /// The passes of the default pipeline that may be disabled, in order.

@@ -130,6 +130,9 @@ def TilePass : Pass<"moela-tile", "mlir::func::FuncOp"> {
   let options = [
     Option<"target", "target", "std::string", /*default=*/"\"sm_90a\"",
            "host | sm_90a">,
+    Option<"gemmKernel", "gemm-kernel", "std::string", /*default=*/"\"mma\"",
+           "mma (mma.sync, runtime/kernels/Gemm.cuh) | wgmma (sm_90a warpgroup "
+           "MMA, runtime/kernels/GemmWgmma.cuh) for kernel.gemm">,
   ];
 }
 

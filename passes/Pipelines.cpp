@@ -52,6 +52,7 @@ void moela::buildDefaultPipeline(OpPassManager &pm,
   if (enabled("moela-tile")) {
     TilePassOptions tile;
     tile.target = options.target;
+    tile.gemmKernel = options.gemmKernel;
     fpm.addPass(createTilePass(tile));
   }
 

@@ -5,12 +5,17 @@
 // a few (weight-bandwidth bound: 64 x 64 tiles, so that enough blocks stream
 // the weights on every SM). The K step of FP8 GEMMs is 128, one scale block.
 // Threads per block are the device templates' own (runtime/kernels).
+// gemm-kernel=wgmma gives kernel.gemm the tiles of GemmWgmma.cuh (384
+// threads, which is what selects it): 128 x 256 x 64 for bf16 weights and
+// 128 x 128 x 64 for the others (FP8 weights keep two accumulator sets) when
+// many rows, 64 x 64 x 64 when few.
 //
 //===----------------------------------------------------------------------===//
 #include "passes/Passes.h"
 #include "passes/Target.h"
 #include "runtime/kernels/MatmulLaunch.h"
 #include "runtime/kernels/OpsLaunch.h"
+#include "runtime/kernels/WgmmaLaunch.h"
 
 namespace moela {
 #define GEN_PASS_DEF_TILEPASS
@@ -46,6 +51,11 @@ struct TilePass : public moela::impl::TilePassBase<TilePass> {
       getOperation().emitError() << "moela-tile: unknown target '" << target << "'";
       return signalPassFailure();
     }
+    if (gemmKernel != "mma" && gemmKernel != "wgmma") {
+      getOperation().emitError() << "moela-tile: unknown gemm-kernel '" << gemmKernel
+                                 << "' (mma, wgmma)";
+      return signalPassFailure();
+    }
     bool manyRows = getOperation().getSymName() == "prefill";
     MLIRContext *ctx = &getContext();
     auto tile = [&](int64_t bm, int64_t bn, int64_t bk, int64_t stages,
@@ -62,9 +72,22 @@ struct TilePass : public moela::impl::TilePassBase<TilePass> {
     auto isFp8 = [](Attribute w) {
       return cast<nn::WeightAttr>(w).getDtype().isFloat8E4M3FN();
     };
+    // gemmWgmma: the weight dtype decides block_n; stages as the kernel
+    // computes them for bf16 activations (informational: the kernel sizes
+    // its own ring).
+    auto isBf16 = [](Attribute w) { return cast<nn::WeightAttr>(w).getDtype().isBF16(); };
+    auto wgmmaTile = [&](ArrayAttr weights) {
+      const bool bf16 = llvm::all_of(weights, isBf16);
+      const int wSize = bf16 ? 2 : llvm::all_of(weights, isFp8) ? 1 : 4;
+      const int bm = manyRows ? 128 : 64, bn = manyRows ? (bf16 ? 256 : 128) : 64;
+      return tile(bm, bn, 64, kernels::wgmmaLayout(bm, bn, 64, 2, wSize).stages,
+                  kernels::kWgmmaThreads);
+    };
     getOperation().walk([&](Operation *op) {
       if (auto gemm = dyn_cast<kernel::GemmOp>(op))
-        gemm.setTileAttr(gemmTile(llvm::all_of(gemm.getWeights(), isFp8)));
+        gemm.setTileAttr(gemmKernel == "wgmma"
+                             ? wgmmaTile(gemm.getWeights())
+                             : gemmTile(llvm::all_of(gemm.getWeights(), isFp8)));
       else if (auto g = dyn_cast<kernel::GroupedGemmOp>(op))
         g.setTileAttr(gemmTile(g.getWeights().getDtype().isFloat8E4M3FN()));
       else if (auto h = dyn_cast<kernel::HeadGemmOp>(op))

@@ -52,6 +52,11 @@ cl::opt<std::string> cacheDir(
              "$XDG_CACHE_HOME/moela/kernels or ~/.cache/moela/kernels)"),
     cl::value_desc("dir"));
 cl::opt<bool> noCache("no-cache", cl::desc("Compile every kernel afresh"));
+cl::opt<std::string> gemmKernel(
+    "gemm-kernel",
+    cl::desc("Device template of the dense GEMMs on sm_90a: mma (mma.sync, "
+             "default) or wgmma (warpgroup MMA, runtime/kernels/GemmWgmma.cuh)"),
+    cl::value_desc("mma|wgmma"), cl::init("mma"));
 cl::opt<bool> explain("explain",
                       cl::desc("Print the per-device memory report to stderr"));
 
@@ -93,5 +98,6 @@ int main(int argc, char **argv) {
   options.explain = explain;
   options.cacheDir = cacheDir;
   options.noCache = noCache;
+  options.gemmKernel = gemmKernel;
   return moela::runCompiler(options, context, configurePassManager);
 }

@@ -22,6 +22,7 @@
 #include "Kernel/KernelOps.h"
 #include "kernels/MatmulLaunch.h"
 #include "kernels/OpsLaunch.h"
+#include "kernels/WgmmaLaunch.h"
 #include "moela/Runtime/Nvrtc.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -216,11 +217,20 @@ public:
   }
           std::string tc = t(o);
           std::string tr = o.getResidual() ? t(o.getResidual()) : tc;
-          return matmul("Gemm", "GemmArgs",
-                        "gemm<" + t(o.getInput()) + ", " + cxxType(tw) + ", " + tc + ", " + tr +
-                            ", " + tileArgs(o.getTileAttr()) + ", " + flag(o.getSiluMul()) +
-                            ", " + flag(static_cast<bool>(o.getRopeAttr())) + ", " +
-                            flag(static_cast<bool>(o.getResidual())) + ">");
+          std::string targs = "<" + t(o.getInput()) + ", " + cxxType(tw) + ", " + tc + ", " + tr +
+                              ", " + tileArgs(o.getTileAttr()) + ", " + flag(o.getSiluMul()) +
+                              ", " + flag(static_cast<bool>(o.getRopeAttr())) + ", " +
+                              flag(static_cast<bool>(o.getResidual())) + ">";
+          // A tile with the wgmma kernel's thread count (moela-tile
+          // gemm-kernel=wgmma) selects GemmWgmma.cuh.
+          if (o.getTileAttr() &&
+              o.getTileAttr().getThreads() == kernels::kWgmmaThreads) {
+            Instance i = matmul("GemmWgmma", "GemmArgs", "gemmWgmma" + targs);
+            i.threads = kernels::kWgmmaThreads;
+            i.dynamicShared = kernels::kWgmmaSharedBytes;
+            return i;
+          }
+          return matmul("Gemm", "GemmArgs", "gemm" + targs);
         })
         .Case([&](GroupedGemmOp o) -> FailureOr<Instance> {
           return matmul("GroupedGemm", "GroupedGemmArgs",

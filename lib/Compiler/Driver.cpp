@@ -147,6 +147,8 @@ int runCompiler(const CompileOptions &options, MLIRContext &context,
 
   if (options.target != "host" && options.target != "sm_90a")
     return fail("--target=" + options.target + " is not supported (host, sm_90a)");
+  if (options.gemmKernel != "mma" && options.gemmKernel != "wgmma")
+    return fail("--gemm-kernel=" + options.gemmKernel + " is not supported (mma, wgmma)");
 
   for (const std::string &name : options.disable)
     if (!llvm::is_contained(optionalPassNames(), name)) {
@@ -174,6 +176,7 @@ int runCompiler(const CompileOptions &options, MLIRContext &context,
   pipeline.maxPrefillTokens = options.maxPrefillTokens;
   pipeline.maxBatch = options.maxBatch;
   pipeline.disable = options.disable;
+  pipeline.gemmKernel = options.gemmKernel;
   buildDefaultPipeline(pm, pipeline);
   if (failed(pm.run(*module)))
     return fail("the pass pipeline failed (see the error above)");

@@ -12,6 +12,7 @@
 
 #include "kernels/MatmulLaunch.h"
 #include "kernels/OpsLaunch.h"
+#include "kernels/WgmmaLaunch.h"
 #include "moela/Runtime/DType.h"
 #include "moela/Runtime/Error.h"
 
@@ -190,7 +191,11 @@ void CudaBackend::launchStep(const plan::Step &step, const plan::Program &progra
     a.rope = rope(p->rope());
     a.silu_mul = p->silu_mul();
     a.m = rowsIn(0);
-    return launch(fn, a, kernels::launchGemm(a, tileOf(p->tile())));
+    const kernels::Tile tile = tileOf(p->tile());
+    // gemmWgmma (GemmWgmma.cuh) when the tiler gave the step its thread count.
+    if (kernels::isWgmmaTile(tile))
+      return launch(fn, a, kernels::launchGemmWgmma(a, tile));
+    return launch(fn, a, kernels::launchGemm(a, tile));
   }
   case StepParams::KvAppendParams: {
     auto *p = step.params_as_KvAppendParams();

@@ -9,8 +9,20 @@
 // RUN: moela-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(moela-tile))' | FileCheck %s --check-prefix=SM90
 // RUN: moela-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(moela-tile{target=host}))' | FileCheck %s --check-prefix=HOST
 // RUN: not moela-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(moela-tile{target=sm_80}))' 2>&1 | FileCheck %s --check-prefix=BAD
+// RUN: moela-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(moela-tile{gemm-kernel=wgmma}))' | FileCheck %s --check-prefix=WGMMA
+// RUN: moela-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(moela-tile{gemm-kernel=mma}))' | FileCheck %s --check-prefix=SM90
+// RUN: not moela-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(moela-tile{gemm-kernel=tcgen05}))' 2>&1 | FileCheck %s --check-prefix=BADKERNEL
 
 // BAD: error: moela-tile: unknown target 'sm_80'
+// BADKERNEL: error: moela-tile: unknown gemm-kernel 'tcgen05' (mma, wgmma)
+
+// Tests gemm-kernel=wgmma: kernel.gemm gets the tiles of GemmWgmma.cuh with
+// its 384 threads (the emitter and the CUDA backend select the kernel by
+// them): 128x256x64 for bf16 weights and 128x128x64 otherwise for the many
+// rows of @prefill, 64x64x64 for few rows; stages as the kernel's layout
+// gives for bf16 activations (4 for 128x256 bf16, 5 for FP8 weights, 3 for
+// mixed (counted as f32), 8 for 64x64). Grouped and per-head GEMMs keep the
+// mma.sync tiles.
 
 // Tests prefill shapes: bf16 GEMMs take 128x128x64 tiles in 7 stages
 // (7 * (128+128)*64*2 B fit in 227 KiB), FP8 GEMMs 128x128x128 in 7 stages;
@@ -26,6 +38,12 @@
 // SM90: kernel.rms_norm
 // SM90-NOT: tile
 // SM90: return
+// WGMMA-LABEL: func.func @prefill
+// WGMMA: kernel.gemm %arg0 weights [#nn.weight<"bf16" : bf16[256, 64]>] tile <block_m = 128, block_n = 256, block_k = 64, stages = 4, threads = 384>
+// WGMMA: kernel.gemm %arg0 weights [#nn.weight<"fp8" : f8E4M3FN[256, 64], scale "fp8_scale_inv"[2, 1]>] tile <block_m = 128, block_n = 128, block_k = 64, stages = 5, threads = 384>
+// WGMMA: kernel.gemm %arg0 weights [#nn.weight<"fp8" : f8E4M3FN[256, 64], scale "fp8_scale_inv"[2, 1]>, #nn.weight<"bf16" : bf16[256, 64]>] tile <block_m = 128, block_n = 128, block_k = 64, stages = 3, threads = 384>
+// WGMMA: kernel.grouped_gemm {{.*}} dtype = f8E4M3FN> proj gate_up silu_mul tile <block_m = 128, block_n = 128, block_k = 128, stages = 7, threads = 256>
+// WGMMA: kernel.grouped_gemm {{.*}} dtype = bf16> proj down tile <block_m = 128, block_n = 128, block_k = 64, stages = 7, threads = 256>
 // HOST-LABEL: func.func @prefill
 // HOST-NOT: tile
 // HOST: return
@@ -57,6 +75,11 @@ func.func @prefill(%x: tensor<?x64xf32>, %pos: tensor<?xi32>, %seq: tensor<?xi32
 // SM90: kernel.head_gemm {{.*}} transpose in_offset 0 in_stride 24 tile <block_m = 64, block_n = 64, block_k = 64, stages = 8, threads = 256>
 // SM90: kernel.mla_latent_attention {{.*}} tile <block_m = 64, block_n = 64, block_k = 40, stages = 2, threads = 64>
 // SM90: kernel.head_gemm {{.*}} in_offset 0 in_stride 32 tile <block_m = 64, block_n = 64, block_k = 64, stages = 8, threads = 256>
+// WGMMA-LABEL: func.func @decode
+// WGMMA: kernel.gemm %arg0 weights [#nn.weight<"bf16" : bf16[256, 64]>] tile <block_m = 64, block_n = 64, block_k = 64, stages = 8, threads = 384>
+// WGMMA: kernel.gemm %arg0 weights [#nn.weight<"fp8" : f8E4M3FN[256, 64], scale "fp8_scale_inv"[2, 1]>] tile <block_m = 64, block_n = 64, block_k = 64, stages = 8, threads = 384>
+// WGMMA: kernel.grouped_gemm {{.*}} proj gate_up silu_mul tile <block_m = 64, block_n = 64, block_k = 128, stages = 8, threads = 256>
+// WGMMA: kernel.head_gemm {{.*}} tile <block_m = 64, block_n = 64, block_k = 64, stages = 8, threads = 256>
 // HOST-LABEL: func.func @decode
 // HOST-NOT: tile
 // HOST: return
@@ -81,6 +104,8 @@ func.func @decode(%x: tensor<?x64xf32>, %pos: tensor<?xi32>, %seq: tensor<?xi32>
 // rows, like @decode.
 // SM90-LABEL: func.func @mtp_0
 // SM90: tile <block_m = 64, block_n = 64, block_k = 64, stages = 8, threads = 256>
+// WGMMA-LABEL: func.func @mtp_0
+// WGMMA: tile <block_m = 64, block_n = 64, block_k = 64, stages = 8, threads = 384>
 // HOST-LABEL: func.func @mtp_0
 // HOST-NOT: tile
 func.func @mtp_0(%x: tensor<?x64xf32>) -> tensor<?x256xf32> {

@@ -33,6 +33,7 @@ struct CompileOptions {
   bool explain = false;  // print the memory report to stderr
   std::string cacheDir;  // NVRTC cubin cache ("" = the default folder)
   bool noCache = false;  // compile every kernel afresh
+  std::string gemmKernel = "mma"; // kernel.gemm on sm_90a: mma | wgmma
 };
 
 /// Runs config -> model IR -> passes -> plan. Errors are printed as one line

@@ -1,0 +1,48 @@
+//===- WgmmaLaunch.h - Launch geometry of gemmWgmma (GemmWgmma.cuh) -------===//
+//
+// Plain C++17 (builtin types only), like MatmulLaunch.h, so that the CUDA
+// backend and the tiler compile it with g++. `tile` must be the Tile the
+// kernel was instantiated with: threads = kWgmmaThreads (384) is what marks a
+// GEMM step as gemmWgmma (the mma.sync Gemm.cuh has 256); BM = block_m,
+// BN = block_n (a Tile of 0s means 64 x 64, as for launchGemm).
+//   block = kWgmmaThreads (384): one producer and two consumer warpgroups;
+//   shared_bytes = kWgmmaSharedBytes (232448, dynamic; static is 0): set
+//     CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES to it before launching;
+//   grid: 1-D, ceil(m / BM) x ceil(N' / BN') blocks (N' = n, or n / 2 with
+//     silu_mul; BN' = BN, or BN / 2 with silu_mul) in Gemm.cuh's order
+//     (matmulRaster), at least one block; blocks with no work return at once.
+//
+//===----------------------------------------------------------------------===//
+#ifndef MOELA_KERNELS_WGMMALAUNCH_H
+#define MOELA_KERNELS_WGMMALAUNCH_H
+
+#include "Args.h"
+#include "WgmmaCommon.cuh"
+
+namespace moela {
+namespace kernels {
+
+/// Whether a GEMM step's tile selects gemmWgmma (else Gemm.cuh's gemm).
+inline MOELA_HOST_DEVICE bool isWgmmaTile(const Tile &tile) {
+  return tile.threads == kWgmmaThreads;
+}
+
+inline MOELA_HOST_DEVICE Launch launchGemmWgmma(const GemmArgs &args, const Tile &tile) {
+  const int bm = tile.block_m > 0 ? tile.block_m : 64, bn = tile.block_n > 0 ? tile.block_n : 64;
+  const long long nOut = args.silu_mul ? args.n / 2 : args.n;
+  const int bno = args.silu_mul ? bn / 2 : bn;
+  const long long tilesM = args.m > 0 ? ceilDiv(args.m, bm) : 0;
+  const long long blocks = tilesM * static_cast<long long>(ceilDiv(nOut, bno));
+  Launch l;
+  l.grid_x = blocks > 0 ? static_cast<unsigned>(blocks) : 1u;
+  l.grid_y = 1;
+  l.grid_z = 1;
+  l.block = kWgmmaThreads;
+  l.shared_bytes = kWgmmaSharedBytes;
+  return l;
+}
+
+} // namespace kernels
+} // namespace moela
+
+#endif // MOELA_KERNELS_WGMMALAUNCH_H
