@@ -1,9 +1,10 @@
 //===- moela_bench.cpp - Prefill and decode speed of a plan, per backend --===//
 //
-// moela-bench PLAN (--weights DIR | --random-weights) [--backend host,cuda]
+// moela-bench PLAN... (--weights DIR | --random-weights) [--backend host,cuda]
 //   [--prefill 512] [--batch 1,8,64] [--context 0] [--steps 16]
 //
-// For every backend and batch size, side by side in one run: prefill of
+// For every plan (e.g. the same model compiled two ways), backend and batch
+// size, side by side in one run: prefill of
 // --prefill tokens (tokens/s) and decode steps at --context cached tokens
 // (ms/step, tokens/s). With --roofline, each line also gives the bytes and
 // FLOPs the step must move at least and the time they take at the device's
@@ -23,6 +24,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <random>
 
 using namespace moela;
@@ -117,12 +119,14 @@ double seconds(std::chrono::steady_clock::time_point since) {
 } // namespace
 
 int main(int argc, char **argv) {
-  std::string planPath, weightsPath, backends = "host", batches = "1,8";
+  std::vector<std::string> planPaths;
+  std::string weightsPath, backends = "host", batches = "1,8";
   bool randomWeights = false, roofline = false;
   int prefill = 128, steps = 16, context = 0;
   double bandwidth = 4.3e12, bf16Flops = 790e12, fp8Flops = 1580e12;
   CLI::App app{"moela-bench: prefill and decode speed of a plan"};
-  app.add_option("plan", planPath, "The plan")->required();
+  app.add_option("plans", planPaths, "Plans of one model to compare")
+      ->required();
   app.add_option("--weights", weightsPath, "Checkpoint");
   app.add_flag("--random-weights", randomWeights, "Random weights");
   app.add_option("--backend", backends, "Comma-separated backends: host,cuda");
@@ -142,78 +146,83 @@ int main(int argc, char **argv) {
     return app.exit(e);
   }
   try {
-    Plan plan = Plan::load(planPath);
-    const ModelConfig &config = plan.config();
-    std::unique_ptr<WeightSource> weights =
-        randomWeights ? makeRandomWeights(1) : openCheckpoint(weightsPath);
-    std::vector<int> batchSizes = parseList(batches);
-    int maxBatch = *std::max_element(batchSizes.begin(), batchSizes.end());
-    int maxSeq = std::max(prefill, context) + steps + 2;
-    std::mt19937 rng(3);
-    std::uniform_int_distribution<int32_t> token(
-        2,
-        static_cast<int32_t>(std::min<int64_t>(config.vocabSize, 100000) - 1));
-    double flopRate = config.fp8.enabled ? fp8Flops : bf16Flops;
-
-    std::printf("%-6s %-8s %6s %8s %12s %12s%s\n", "backend", "phase", "batch",
-                "tokens", "ms", "tokens/s",
+    std::printf("%-14s %-6s %-8s %6s %8s %12s %12s%s\n", "plan", "backend",
+                "phase", "batch", "tokens", "ms", "tokens/s",
                 roofline ? "      floor ms  x floor" : "");
-    std::vector<std::string> names;
-    for (size_t start = 0; start <= backends.size();) {
-      size_t end = std::min(backends.find(',', start), backends.size());
-      if (end > start)
-        names.push_back(backends.substr(start, end - start));
-      start = end + 1;
-    }
-    for (const std::string &name : names) {
-      std::string note;
-      std::unique_ptr<Backend> backend = createBackend(name, plan, &note);
-      if (!note.empty() || backend->name() != name) {
-        std::printf("%-6s skipped: %s\n", name.c_str(), note.c_str());
-        continue;
+    for (const std::string &planPath : planPaths) {
+      Plan plan = Plan::load(planPath);
+      std::string label = std::filesystem::path(planPath).stem().string();
+      const ModelConfig &config = plan.config();
+      std::unique_ptr<WeightSource> weights =
+          randomWeights ? makeRandomWeights(1) : openCheckpoint(weightsPath);
+      std::vector<int> batchSizes = parseList(batches);
+      int maxBatch = *std::max_element(batchSizes.begin(), batchSizes.end());
+      int maxSeq = std::max(prefill, context) + steps + 2;
+      std::mt19937 rng(3);
+      std::uniform_int_distribution<int32_t> token(
+          2, static_cast<int32_t>(std::min<int64_t>(config.vocabSize, 100000) -
+                                  1));
+      double flopRate = config.fp8.enabled ? fp8Flops : bf16Flops;
+
+      std::vector<std::string> names;
+      for (size_t start = 0; start <= backends.size();) {
+        size_t end = std::min(backends.find(',', start), backends.size());
+        if (end > start)
+          names.push_back(backends.substr(start, end - start));
+        start = end + 1;
       }
-      Engine engine(plan, *backend, *weights, maxBatch, maxSeq);
-      auto report = [&](const char *phase, int batch, int tokens, double t,
-                        Floor floor) {
-        std::printf("%-6s %-8s %6d %8d %12.3f %12.1f", name.c_str(), phase,
-                    batch, tokens, t * 1e3, tokens / t);
-        if (roofline) {
-          double ms =
-              1e3 * std::max(floor.bytes / bandwidth, floor.flops / flopRate);
-          std::printf("  %12.3f %8.2f", ms, t * 1e3 / ms);
+      for (const std::string &name : names) {
+        std::string note;
+        std::unique_ptr<Backend> backend = createBackend(name, plan, &note);
+        if (!note.empty() || backend->name() != name) {
+          std::printf("%-14s %-6s skipped: %s\n", label.c_str(), name.c_str(),
+                      note.c_str());
+          continue;
         }
-        std::printf("\n");
-      };
+        Engine engine(plan, *backend, *weights, maxBatch, maxSeq);
+        auto report = [&](const char *phase, int batch, int tokens, double t,
+                          Floor floor) {
+          std::printf("%-14s %-6s %-8s %6d %8d %12.3f %12.1f", label.c_str(),
+                      name.c_str(), phase, batch, tokens, t * 1e3, tokens / t);
+          if (roofline) {
+            double ms =
+                1e3 * std::max(floor.bytes / bandwidth, floor.flops / flopRate);
+            std::printf("  %12.3f %8.2f", ms, t * 1e3 / ms);
+          }
+          std::printf("\n");
+        };
 
-      // Prefill: one sequence of `prefill` tokens (after a warm-up run).
-      std::vector<int32_t> prompt(prefill);
-      for (int32_t &t : prompt)
-        t = token(rng);
-      prompt[0] = static_cast<int32_t>(config.bosTokenId);
-      engine.feed({prompt});
-      engine.reset(0);
-      auto t0 = std::chrono::steady_clock::now();
-      engine.feed({prompt});
-      report("prefill", 1, prefill, seconds(t0), prefillFloor(config, prefill));
+        // Prefill: one sequence of `prefill` tokens (after a warm-up run).
+        std::vector<int32_t> prompt(prefill);
+        for (int32_t &t : prompt)
+          t = token(rng);
+        prompt[0] = static_cast<int32_t>(config.bosTokenId);
+        engine.feed({prompt});
+        engine.reset(0);
+        auto t0 = std::chrono::steady_clock::now();
+        engine.feed({prompt});
+        report("prefill", 1, prefill, seconds(t0),
+               prefillFloor(config, prefill));
 
-      // Decode: every batch size at `context` cached tokens.
-      for (int batch : batchSizes) {
-        std::vector<std::vector<int32_t>> prompts(maxBatch);
-        for (int s = 0; s < batch; ++s) {
-          engine.reset(s);
-          prompts[s].assign(std::max(1, context), token(rng));
+        // Decode: every batch size at `context` cached tokens.
+        for (int batch : batchSizes) {
+          std::vector<std::vector<int32_t>> prompts(maxBatch);
+          for (int s = 0; s < batch; ++s) {
+            engine.reset(s);
+            prompts[s].assign(std::max(1, context), token(rng));
+          }
+          engine.feed(prompts);
+          std::vector<std::vector<int32_t>> next(maxBatch);
+          for (int s = 0; s < batch; ++s)
+            next[s] = {token(rng)};
+          engine.feed(next); // warm-up (graph capture)
+          auto t1 = std::chrono::steady_clock::now();
+          for (int i = 0; i < steps; ++i)
+            engine.feed(next);
+          double perStep = seconds(t1) / steps;
+          report("decode", batch, batch, perStep,
+                 decodeFloor(config, batch, context));
         }
-        engine.feed(prompts);
-        std::vector<std::vector<int32_t>> next(maxBatch);
-        for (int s = 0; s < batch; ++s)
-          next[s] = {token(rng)};
-        engine.feed(next); // warm-up (graph capture)
-        auto t1 = std::chrono::steady_clock::now();
-        for (int i = 0; i < steps; ++i)
-          engine.feed(next);
-        double perStep = seconds(t1) / steps;
-        report("decode", batch, batch, perStep,
-               decodeFloor(config, batch, context));
       }
     }
   } catch (const std::exception &e) {

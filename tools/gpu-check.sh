@@ -12,9 +12,14 @@ mkdir -p "$out"
 jobs=$(nproc)
 export MOELA_CACHE_DIR=$PWD/.gpu/kernel-cache
 declare -a rows
+# MOELA_GPU_STEPS="plans bench-v3-4l" reruns only the named steps (build always runs).
+only=${MOELA_GPU_STEPS:-}
 
 step() { # step NAME TIMEOUT COMMAND...: runs, logs, records PASS/FAIL and seconds
   local name=$1 limit=$2; shift 2
+  if [ -n "$only" ] && [ "$name" != build ] && [[ " $only " != *" $name "* ]]; then
+    return
+  fi
   local start=$SECONDS
   timeout "$limit" "$@" >"$out/$name.log" 2>&1
   local rc=$?
@@ -36,12 +41,12 @@ step matmul-kernels 400 "$bin/moela-gpu-matmul-test"
 step wgmma-kernels 300 "$bin/moela-gpu-wgmma-test"
 step generate 120 "$bin/moela-run" .gpu/plans/tiny.plan --random-weights --seed 1 \
   --prompt "The capital of France is" --max-new-tokens 32 --backend cuda
-step bench-v3-4l 600 "$bin/moela-bench" .gpu/plans/deepseek-v3-4l.plan --random-weights \
-  --backend cuda --prefill 4096 --batch 1,8,64 --context 1024 --steps 16 --roofline
+step bench-v3-4l 600 "$bin/moela-bench" .gpu/plans/v3-4l-mma.plan .gpu/plans/v3-4l-wgmma.plan \
+  --random-weights --backend cuda --prefill 4096 --batch 1,8,64 --context 1024 --steps 16 --roofline
 
 echo
 echo "== moela GPU check, $(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD 2>/dev/null || echo ?)"
 head -n 2 "$out/gpu.txt" | tail -n 1
 printf '%s\n' "${rows[@]}"
 echo "-- deepseek-v3-4l (4 layers of DeepSeek-V3, FP8 random weights), cuda backend:"
-grep -E "^(backend|cuda)" "$out/bench-v3-4l.log" || true
+grep -E "^(plan|v3-4l)" "$out/bench-v3-4l.log" || true
