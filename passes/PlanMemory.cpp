@@ -24,6 +24,7 @@ namespace {
 
 constexpr int64_t kAlignment =
     256; // bytes; keeps every buffer 16-byte vector aligned
+constexpr int64_t kFp8Block = 128; // columns per FP8 activation scale
 
 struct BufferInfo {
   std::string name;
@@ -33,6 +34,7 @@ struct BufferInfo {
   int64_t cols = 0;
   int64_t firstUse = 0, lastUse = 0; // op indices; -1 = before the first op
   int64_t bytes = 0, offset = 0;
+  int64_t scales = -1; // FP8 buffers: the buffer of their block scales
 };
 
 class MemoryPlanner {
@@ -72,6 +74,19 @@ private:
     info.dtype = storageType(v);
     bufferIds[v] = buffers.size();
     buffers.push_back(info);
+    if (info.dtype.isFloat8E4M3FN())
+      addScales(buffers.size() - 1);
+  }
+
+  /// The f32 block scales of an FP8 buffer (spec 3.4): one per row and 128
+  /// columns, alive exactly as long as the buffer they scale.
+  void addScales(size_t data) {
+    BufferInfo info = buffers[data];
+    info.name += ".scales";
+    info.dtype = Float32Type::get(func.getContext());
+    info.cols = (info.cols + kFp8Block - 1) / kFp8Block;
+    buffers[data].scales = static_cast<int64_t>(buffers.size());
+    buffers.push_back(info);
   }
 
   /// Row kind and factor of a result from its producer (module comment of
@@ -107,7 +122,19 @@ private:
       return b.getI32Type();
     if (host)
       return b.getF32Type();
+    if (isQuantizedNorm(v))
+      return b.getType<Float8E4M3FNType>();
     return onlyMatmulInput(v) ? Type(b.getBF16Type()) : Type(b.getF32Type());
+  }
+
+  /// Whether `v` is the normed output of a norm that moela-fuse-add-norm
+  /// marked `quantize` (all its users are FP8 GEMMs, which take it as A).
+  static bool isQuantizedNorm(Value v) {
+    if (auto norm = v.getDefiningOp<kernel::RmsNormOp>())
+      return norm.getQuantize();
+    if (auto norm = v.getDefiningOp<kernel::AddRmsNormOp>())
+      return norm.getQuantize() && v == norm.getResult();
+    return false;
   }
 
   /// Whether every use of `v` (through slices) is a tensor-core input: the A
@@ -189,6 +216,11 @@ private:
       b.firstUse = -1;
       b.lastUse = end + 1;
     }
+    for (BufferInfo &b : buffers)
+      if (b.scales >= 0) {
+        buffers[b.scales].firstUse = b.firstUse;
+        buffers[b.scales].lastUse = b.lastUse;
+      }
   }
 
   int64_t rowsAtMax(const BufferInfo &b) const {
@@ -246,7 +278,7 @@ private:
     for (const BufferInfo &info : buffers)
       table.push_back(kernel::BufferAttr::get(
           context, info.name, info.dtype, info.rows, info.rowFactor, info.cols,
-          info.offset, info.bytes));
+          info.offset, info.bytes, info.scales));
     func->setAttr(kernel::kBufferTableAttr, b.getArrayAttr(table));
     func->setAttr(kernel::kArenaBytesAttr, b.getI64IntegerAttr(arenaBytes));
     func->setAttr(kernel::kMaxTokensAttr, b.getI64IntegerAttr(maxTokens));

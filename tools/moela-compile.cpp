@@ -57,6 +57,11 @@ cl::opt<std::string> gemmKernel(
     cl::desc("Device template of the dense GEMMs on sm_90a: mma (mma.sync, "
              "default) or wgmma (warpgroup MMA, runtime/kernels/GemmWgmma.cuh)"),
     cl::value_desc("mma|wgmma"), cl::init("mma"));
+cl::opt<std::string> activationDtype(
+    "activation-dtype",
+    cl::desc("GEMM inputs on the GPU: bf16 (default) or fp8 (W8A8 with FP8 "
+             "weights: norms emit FP8 with 128-wide block scales, spec 3.4)"),
+    cl::value_desc("bf16|fp8"), cl::init("bf16"));
 cl::opt<bool> explain("explain",
                       cl::desc("Print the per-device memory report to stderr"));
 
@@ -99,5 +104,6 @@ int main(int argc, char **argv) {
   options.cacheDir = cacheDir;
   options.noCache = noCache;
   options.gemmKernel = gemmKernel;
+  options.activationDtype = activationDtype;
   return moela::runCompiler(options, context, configurePassManager);
 }

@@ -52,7 +52,10 @@ def Kernel_BufferAttr : AttrDef<Kernel_Dialect, "Buffer"> {
     One entry of a program's buffer table, written by `moela-plan-memory`:
     `rows` = `row_factor` x (T for token, R for logit_row, 1 for fixed);
     `cols` columns of `dtype` (the storage type on the device); `offset` and
-    `bytes` in the program's arena at the program's maximum T and R.
+    `bytes` in the program's arena at the program's maximum T and R. An FP8
+    buffer (W8A8 activations, spec 3.4) names in `scales` the buffer that
+    holds its f32 block scales, one per row and 128 columns; -1 (the default,
+    not printed) otherwise.
 
     Example:
     ```mlir
@@ -64,7 +67,8 @@ def Kernel_BufferAttr : AttrDef<Kernel_Dialect, "Buffer"> {
                         "::mlir::Type":$dtype,
                         EnumParameter<Kernel_RowKind>:$rows,
                         "int64_t":$row_factor, "int64_t":$cols,
-                        "int64_t":$offset, "int64_t":$bytes);
+                        "int64_t":$offset, "int64_t":$bytes,
+                        DefaultValuedParameter<"int64_t", "-1">:$scales);
   let assemblyFormat = "`<` struct(params) `>`";
 }
 

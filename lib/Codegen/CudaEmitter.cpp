@@ -41,9 +41,9 @@ namespace {
 
 /// The device template call of one kernel op.
 struct Instance {
-  std::string family;  // file stem of the device template: "Gemm"
+  std::string family;   // file stem of the device template: "Gemm"
   std::string argsType; // "GemmArgs"
-  std::string call;    // "gemm<...>"
+  std::string call;     // "gemm<...>"
   int threads = 256;
   bool oneBlockPerSm = false; // __launch_bounds__(threads, 1)
   unsigned dynamicShared = 0; // the most dynamic shared memory any launch asks
@@ -85,7 +85,8 @@ public:
   std::string t(Value v) { return cxxType(storageOf(v)); }
 
   static std::string tileArgs(kernel::TileAttr tile) {
-    int64_t bm = tile ? tile.getBlockM() : 64, bn = tile ? tile.getBlockN() : 64;
+    int64_t bm = tile ? tile.getBlockM() : 64,
+            bn = tile ? tile.getBlockN() : 64;
     int64_t bk = tile ? tile.getBlockK() : 64;
     return llvm::formatv("{0}, {1}, {2}", bm, bn, bk).str();
   }
@@ -115,50 +116,53 @@ public:
     return TypeSwitch<Operation *, FailureOr<Instance>>(op)
         .Case([&](EmbeddingOp o) -> FailureOr<Instance> {
           return simple("Embedding", "EmbeddingArgs",
-                        "embedding<" + t(o) + ", " + cxxType(o.getTable().getDtype()) + ">");
+                        "embedding<" + t(o) + ", " +
+                            cxxType(o.getTable().getDtype()) + ">");
         })
         .Case([&](RmsNormOp o) -> FailureOr<Instance> {
-          if (o.getQuantize())
-            return unsupportedQuantize(op);
           return simple("RmsNorm", "RmsNormArgs",
-                        "rmsNorm<" + t(o.getInput()) + ", float, " + t(o) + ", " +
-                            cxxType(o.getWeight().getDtype()) + ">");
+                        "rmsNorm<" + t(o.getInput()) + ", float, " + t(o) +
+                            ", " + cxxType(o.getWeight().getDtype()) + ">");
         })
         .Case([&](AddRmsNormOp o) -> FailureOr<Instance> {
-          if (o.getQuantize())
-            return unsupportedQuantize(op);
-          if (storageOf(o.getResidual()) != storageOf(o.getSum()))
-            {
-    o.emitOpError()
-                           << "needs the residual and the sum in one storage type";
-    return failure();
-  }
+          if (storageOf(o.getResidual()) != storageOf(o.getSum())) {
+            o.emitOpError()
+                << "needs the residual and the sum in one storage type";
+            return failure();
+          }
           return simple("RmsNorm", "RmsNormArgs",
-                        "rmsNorm<" + t(o.getInput()) + ", " + t(o.getResidual()) + ", " +
-                            t(o.getResult()) + ", " + cxxType(o.getWeight().getDtype()) + ">");
+                        "rmsNorm<" + t(o.getInput()) + ", " +
+                            t(o.getResidual()) + ", " + t(o.getResult()) +
+                            ", " + cxxType(o.getWeight().getDtype()) + ">");
         })
         .Case([&](AddOp o) -> FailureOr<Instance> {
           return simple("Elementwise", "AddArgs",
-                        "add<" + t(o.getLhs()) + ", " + t(o.getRhs()) + ", " + t(o) + ">");
+                        "add<" + t(o.getLhs()) + ", " + t(o.getRhs()) + ", " +
+                            t(o) + ">");
         })
         .Case([&](SiluMulOp o) -> FailureOr<Instance> {
           return simple("Elementwise", "SiluMulArgs",
-                        "siluMul<" + t(o.getGate()) + ", " + t(o.getUp()) + ", " + t(o) + ">");
+                        "siluMul<" + t(o.getGate()) + ", " + t(o.getUp()) +
+                            ", " + t(o) + ">");
         })
         .Case([&](GatherRowsOp o) -> FailureOr<Instance> {
           return simple("Elementwise", "GatherRowsArgs",
                         "gatherRows<" + t(o.getInput()) + ", " + t(o) + ">");
         })
         .Case([&](RopeOp o) -> FailureOr<Instance> {
-          return simple("Rope", "RopeArgs", "rope<" + t(o.getInput()) + ", " + t(o) + ">");
+          return simple("Rope", "RopeArgs",
+                        "rope<" + t(o.getInput()) + ", " + t(o) + ">");
         })
         .Case([&](ArgmaxOp o) -> FailureOr<Instance> {
-          return simple("Argmax", "ArgmaxArgs", "argmax<" + t(o.getInput()) + ">", 1024);
+          return simple("Argmax", "ArgmaxArgs",
+                        "argmax<" + t(o.getInput()) + ">", 1024);
         })
         .Case([&](KvAppendOp o) -> FailureOr<Instance> {
-          std::string tw = o.getNormAttr() ? cxxType(o.getNormAttr().getDtype()) : "float";
+          std::string tw =
+              o.getNormAttr() ? cxxType(o.getNormAttr().getDtype()) : "float";
           return simple("KvAppend", "KvAppendArgs",
-                        "kvAppend<" + t(o.getLatent()) + ", " + t(o.getKPe()) + ", " + tw + ">");
+                        "kvAppend<" + t(o.getLatent()) + ", " + t(o.getKPe()) +
+                            ", " + tw + ">");
         })
         .Case([&](MlaAttentionOp o) -> FailureOr<Instance> {
           return simple("MlaAttention", "MlaAttentionArgs",
@@ -167,40 +171,45 @@ public:
         })
         .Case([&](MlaLatentAttentionOp o) -> FailureOr<Instance> {
           int heads = static_cast<int>(o.getHeads());
-          int r = static_cast<int>(o.getLatentDim()), dr = static_cast<int>(o.getRopeDim());
-          if (r % 32 != 0 || dr % 8 != 0)
-            {
-    o.emitOpError()
-                           << "the CUDA latent attention needs latent_dim % 32 == 0 and "
-                              "rope_dim % 8 == 0, got "
-                           << r << " and " << dr;
-    return failure();
-  }
+          int r = static_cast<int>(o.getLatentDim()),
+              dr = static_cast<int>(o.getRopeDim());
+          if (r % 32 != 0 || dr % 8 != 0) {
+            o.emitOpError()
+                << "the CUDA latent attention needs latent_dim % 32 == 0 and "
+                   "rope_dim % 8 == 0, got "
+                << r << " and " << dr;
+            return failure();
+          }
           Instance i = simple(
               "LatentAttention", "LatentAttentionArgs",
-              llvm::formatv("latentAttention<{0}, {1}, {2}, {3}, {4}, {5}>", t(o.getQLat()),
-                            t(o.getQPe()), t(o), r, dr,
+              llvm::formatv("latentAttention<{0}, {1}, {2}, {3}, {4}, {5}>",
+                            t(o.getQLat()), t(o.getQPe()), t(o), r, dr,
                             kernels::latentAttentionMTiles(heads))
                   .str(),
               kernels::latentAttentionThreads(heads));
           i.oneBlockPerSm = true;
-          i.dynamicShared = kernels::latentAttentionMaxSharedBytes(r, dr, heads);
+          i.dynamicShared =
+              kernels::latentAttentionMaxSharedBytes(r, dr, heads);
           return i;
         })
         .Case([&](RouteOp o) -> FailureOr<Instance> {
-          std::string tw = o.getGateAttr() ? cxxType(o.getGateAttr().getDtype()) : "float";
-          return simple("Route", "RouteArgs", "route<" + t(o.getInput()) + ", " + tw + ">");
+          std::string tw =
+              o.getGateAttr() ? cxxType(o.getGateAttr().getDtype()) : "float";
+          return simple("Route", "RouteArgs",
+                        "route<" + t(o.getInput()) + ", " + tw + ">");
         })
         .Case([&](MoeDispatchOp o) -> FailureOr<Instance> {
           return simple("Dispatch", "DispatchArgs",
-                        "dispatch<" + t(o.getInput()) + ", " + t(o.getSorted()) + ">", 1024);
+                        "dispatch<" + t(o.getInput()) + ", " +
+                            t(o.getSorted()) + ">",
+                        1024);
         })
         .Case([&](MoeCombineOp o) -> FailureOr<Instance> {
           std::string tsh = o.getShared() ? t(o.getShared()) : "float";
           std::string tr = o.getResidual() ? t(o.getResidual()) : "float";
           return simple("Combine", "CombineArgs",
-                        "combine<" + t(o.getExpertOutputs()) + ", " + tsh + ", " + tr + ", " +
-                            t(o) + ">");
+                        "combine<" + t(o.getExpertOutputs()) + ", " + tsh +
+                            ", " + tr + ", " + t(o) + ">");
         })
         .Case([&](MoeExpertsOp o) -> FailureOr<Instance> {
           return simple("MoeExperts", "MoeExpertsArgs",
@@ -210,16 +219,17 @@ public:
         .Case([&](GemmOp o) -> FailureOr<Instance> {
           Type tw = cast<nn::WeightAttr>(o.getWeights()[0]).getDtype();
           for (Attribute w : o.getWeights())
-            if (cast<nn::WeightAttr>(w).getDtype() != tw)
-              {
-    o.emitOpError() << "concatenates weights of different dtypes";
-    return failure();
-  }
+            if (cast<nn::WeightAttr>(w).getDtype() != tw) {
+              o.emitOpError() << "concatenates weights of different dtypes";
+              return failure();
+            }
           std::string tc = t(o);
           std::string tr = o.getResidual() ? t(o.getResidual()) : tc;
-          std::string targs = "<" + t(o.getInput()) + ", " + cxxType(tw) + ", " + tc + ", " + tr +
-                              ", " + tileArgs(o.getTileAttr()) + ", " + flag(o.getSiluMul()) +
-                              ", " + flag(static_cast<bool>(o.getRopeAttr())) + ", " +
+          std::string targs = "<" + t(o.getInput()) + ", " + cxxType(tw) +
+                              ", " + tc + ", " + tr + ", " +
+                              tileArgs(o.getTileAttr()) + ", " +
+                              flag(o.getSiluMul()) + ", " +
+                              flag(static_cast<bool>(o.getRopeAttr())) + ", " +
                               flag(static_cast<bool>(o.getResidual())) + ">";
           // A tile with the wgmma kernel's thread count (moela-tile
           // gemm-kernel=wgmma) selects GemmWgmma.cuh.
@@ -235,37 +245,30 @@ public:
         .Case([&](GroupedGemmOp o) -> FailureOr<Instance> {
           return matmul("GroupedGemm", "GroupedGemmArgs",
                         "groupedGemm<" + t(o.getInput()) + ", " +
-                            cxxType(o.getWeights().getDtype()) + ", " + t(o) + ", " +
-                            tileArgs(o.getTileAttr()) + ", " + flag(o.getSiluMul()) + ">");
+                            cxxType(o.getWeights().getDtype()) + ", " + t(o) +
+                            ", " + tileArgs(o.getTileAttr()) + ", " +
+                            flag(o.getSiluMul()) + ">");
         })
         .Case([&](HeadGemmOp o) -> FailureOr<Instance> {
           return matmul("HeadGemm", "HeadGemmArgs",
                         "headGemm<" + t(o.getInput()) + ", " +
-                            cxxType(o.getWeight().getDtype()) + ", " + t(o) + ", " +
-                            tileArgs(o.getTileAttr()) + ", " + flag(o.getTranspose()) + ">");
+                            cxxType(o.getWeight().getDtype()) + ", " + t(o) +
+                            ", " + tileArgs(o.getTileAttr()) + ", " +
+                            flag(o.getTranspose()) + ">");
         })
         .Default([&](Operation *other) -> FailureOr<Instance> {
           {
-    other->emitOpError() << "has no CUDA device template";
-    return failure();
-  }
+            other->emitOpError() << "has no CUDA device template";
+            return failure();
+          }
         });
-  }
-
-  static FailureOr<Instance> unsupportedQuantize(Operation *op) {
-    {
-    op->emitOpError()
-                   << "asks for FP8 activations, which the CUDA backend does not "
-                      "plan scale buffers for yet (compile without "
-                      "quantize-activations)";
-    return failure();
-  }
   }
 };
 
 std::string source(const Instance &i, const std::string &name) {
-  std::string bounds = i.oneBlockPerSm ? llvm::formatv("{0}, 1", i.threads).str()
-                                       : std::to_string(i.threads);
+  std::string bounds = i.oneBlockPerSm
+                           ? llvm::formatv("{0}, 1", i.threads).str()
+                           : std::to_string(i.threads);
   return llvm::formatv("#include \"{0}.cuh\"\n"
                        "extern \"C\" __global__ void __launch_bounds__({1})\n"
                        "{2}(const moela::kernels::{3} args) {{\n"
@@ -295,7 +298,8 @@ emitCudaKernels(ModuleOp module, const CodegenOptions &options) {
   llvm::StringMap<int> bySource;
   bool ok = true;
   module.walk([&](Operation *op) {
-    if (!isa<kernel::KernelDialect>(op->getDialect()) || isa<kernel::SliceOp>(op))
+    if (!isa<kernel::KernelDialect>(op->getDialect()) ||
+        isa<kernel::SliceOp>(op))
       return;
     FailureOr<Instance> instance = emitter.instantiate(op);
     if (failed(instance)) {
@@ -303,7 +307,8 @@ emitCudaKernels(ModuleOp module, const CodegenOptions &options) {
       return;
     }
     std::string call = instance->family + "|" + instance->call;
-    auto [it, inserted] = bySource.try_emplace(call, static_cast<int>(kernels.size()));
+    auto [it, inserted] =
+        bySource.try_emplace(call, static_cast<int>(kernels.size()));
     if (inserted) {
       CompiledKernel k;
       // "GatherRowsArgs" -> "gather_rows": the family a user sees.
@@ -317,8 +322,9 @@ emitCudaKernels(ModuleOp module, const CodegenOptions &options) {
       k.dynamicSharedBytes = static_cast<int>(instance->dynamicShared);
       kernels.push_back(std::move(k));
     }
-    op->setAttr("kernel.kernel",
-                IntegerAttr::get(IntegerType::get(op->getContext(), 32), it->second));
+    op->setAttr(
+        "kernel.kernel",
+        IntegerAttr::get(IntegerType::get(op->getContext(), 32), it->second));
   });
   if (!ok)
     return failure();

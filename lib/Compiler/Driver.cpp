@@ -149,6 +149,12 @@ int runCompiler(const CompileOptions &options, MLIRContext &context,
     return fail("--target=" + options.target + " is not supported (host, sm_90a)");
   if (options.gemmKernel != "mma" && options.gemmKernel != "wgmma")
     return fail("--gemm-kernel=" + options.gemmKernel + " is not supported (mma, wgmma)");
+  if (options.activationDtype != "bf16" && options.activationDtype != "fp8")
+    return fail("--activation-dtype=" + options.activationDtype +
+                " is not supported (bf16, fp8)");
+  if (options.activationDtype == "fp8" && !config->fp8.enabled)
+    return fail("--activation-dtype=fp8 needs FP8 weights, but " + options.input +
+                " has no quantization_config");
 
   for (const std::string &name : options.disable)
     if (!llvm::is_contained(optionalPassNames(), name)) {
@@ -177,6 +183,7 @@ int runCompiler(const CompileOptions &options, MLIRContext &context,
   pipeline.maxBatch = options.maxBatch;
   pipeline.disable = options.disable;
   pipeline.gemmKernel = options.gemmKernel;
+  pipeline.quantizeActivations = options.activationDtype == "fp8";
   buildDefaultPipeline(pm, pipeline);
   if (failed(pm.run(*module)))
     return fail("the pass pipeline failed (see the error above)");

@@ -584,6 +584,7 @@ private:
       bb.add_cols(b.getCols());
       bb.add_offset(b.getOffset());
       bb.add_bytes(b.getBytes());
+      bb.add_scales(static_cast<int>(b.getScales()));
       buffers.push_back(bb.Finish());
     }
 

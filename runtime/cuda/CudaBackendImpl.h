@@ -65,6 +65,9 @@ private:
 
   // ---- helpers for building kernel arguments (CudaSteps.cpp) ----
   kernels::View view(const plan::Program &program, const plan::Operand &op) const;
+  /// The block scales of an FP8 operand (its buffer's `scales` buffer, from
+  /// the operand's first 128-column block on); ptr = 0 for other operands.
+  kernels::View scalesView(const plan::Program &program, const plan::Operand &op) const;
   int rowsOf(const plan::Program &program, const plan::Operand &op, int tokens,
              int logitRows) const;
   const DeviceWeight &weightPart(const plan::Step &step, size_t weight,

@@ -22,6 +22,9 @@ using plan::StepParams;
 
 namespace {
 
+constexpr unsigned kFp8Block =
+    128; // columns per FP8 activation scale (spec 3.4)
+
 size_t elementSize(plan::DType t) { return dtypeSize(static_cast<DType>(t)); }
 
 long long rowsAt(const plan::Buffer &b, long long tokens, long long logitRows) {
@@ -39,7 +42,8 @@ long long rowsAt(const plan::Buffer &b, long long tokens, long long logitRows) {
 kernels::Tile tileOf(const plan::Tile *t) {
   if (!t)
     return kernels::Tile{0, 0, 0, 0, 0};
-  return kernels::Tile{t->block_m(), t->block_n(), t->block_k(), t->stages(), t->threads()};
+  return kernels::Tile{t->block_m(), t->block_n(), t->block_k(), t->stages(),
+                       t->threads()};
 }
 
 } // namespace
@@ -54,14 +58,30 @@ kernels::View CudaBackend::view(const plan::Program &program,
   return v;
 }
 
-int CudaBackend::rowsOf(const plan::Program &program, const plan::Operand &op,
-                        int tokens, int logitRows) const {
-  return static_cast<int>(rowsAt(*program.buffers()->Get(op.buffer()), tokens, logitRows));
+kernels::View CudaBackend::scalesView(const plan::Program &program,
+                                      const plan::Operand &op) const {
+  const plan::Buffer &b = *program.buffers()->Get(op.buffer());
+  if (b.scales() < 0)
+    return kernels::View{};
+  const plan::Buffer &s =
+      *program.buffers()->Get(static_cast<unsigned>(b.scales()));
+  kernels::View v;
+  v.ptr = reinterpret_cast<void *>(arena.get() + s.offset() +
+                                   op.col_offset() / kFp8Block * sizeof(float));
+  v.ld = s.cols();
+  return v;
 }
 
-const DeviceWeight &CudaBackend::weightPart(const plan::Step &step, size_t weight,
-                                            size_t part) const {
-  const std::vector<DeviceWeight> &parts = weights_.at(step.weights()->Get(weight));
+int CudaBackend::rowsOf(const plan::Program &program, const plan::Operand &op,
+                        int tokens, int logitRows) const {
+  return static_cast<int>(
+      rowsAt(*program.buffers()->Get(op.buffer()), tokens, logitRows));
+}
+
+const DeviceWeight &CudaBackend::weightPart(const plan::Step &step,
+                                            size_t weight, size_t part) const {
+  const std::vector<DeviceWeight> &parts =
+      weights_.at(step.weights()->Get(weight));
   if (part >= parts.size())
     fail("step '", step.name() ? step.name()->str() : "", "': weight ", weight,
          " has no part ", part);
@@ -69,21 +89,22 @@ const DeviceWeight &CudaBackend::weightPart(const plan::Step &step, size_t weigh
 }
 
 template <typename Args>
-void CudaBackend::launch(CUfunction function, const Args &args, const kernels::Launch &l) {
+void CudaBackend::launch(CUfunction function, const Args &args,
+                         const kernels::Launch &l) {
   // Above 48 KiB a kernel must opt in to its dynamic shared memory.
   if (l.shared_bytes > 48 * 1024) {
     unsigned &limit = sharedLimits[function];
     if (limit < l.shared_bytes) {
-      check(driver.cuFuncSetAttribute(function,
-                                      CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                                      static_cast<int>(l.shared_bytes)),
+      check(driver.cuFuncSetAttribute(
+                function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                static_cast<int>(l.shared_bytes)),
             "cuFuncSetAttribute (dynamic shared memory)");
       limit = l.shared_bytes;
     }
   }
   void *params[] = {const_cast<Args *>(&args)};
-  check(driver.cuLaunchKernel(function, l.grid_x, l.grid_y, l.grid_z, l.block, 1, 1,
-                              l.shared_bytes, stream, params, nullptr),
+  check(driver.cuLaunchKernel(function, l.grid_x, l.grid_y, l.grid_z, l.block,
+                              1, 1, l.shared_bytes, stream, params, nullptr),
         "cuLaunchKernel");
 }
 
@@ -111,19 +132,31 @@ size_t CudaBackend::stepWorkspaceBytes(const plan::Program &program) const {
   return bytes;
 }
 
-void CudaBackend::launchStep(const plan::Step &step, const plan::Program &program,
-                             int tokens, int logitRows) {
+void CudaBackend::launchStep(const plan::Step &step,
+                             const plan::Program &program, int tokens,
+                             int logitRows) {
   if (step.kernel() < 0 || step.kernel() >= static_cast<int>(functions.size()))
-    fail("step '", step.name() ? step.name()->str() : "", "' has no CUDA kernel");
+    fail("step '", step.name() ? step.name()->str() : "",
+         "' has no CUDA kernel");
   CUfunction fn = functions[step.kernel()];
-  auto input = [&](size_t i) -> const plan::Operand & { return *step.inputs()->Get(i); };
-  auto output = [&](size_t i) -> const plan::Operand & { return *step.outputs()->Get(i); };
+  auto input = [&](size_t i) -> const plan::Operand & {
+    return *step.inputs()->Get(i);
+  };
+  auto output = [&](size_t i) -> const plan::Operand & {
+    return *step.outputs()->Get(i);
+  };
   auto in = [&](size_t i) { return view(program, input(i)); };
   auto out = [&](size_t i) { return view(program, output(i)); };
   auto ints = [&](size_t i) { return static_cast<int *>(in(i).ptr); };
-  auto rowsIn = [&](size_t i) { return rowsOf(program, input(i), tokens, logitRows); };
-  auto rowsOut = [&](size_t i) { return rowsOf(program, output(i), tokens, logitRows); };
-  auto weight = [&](size_t i, size_t part = 0) { return weightPart(step, i, part).view; };
+  auto rowsIn = [&](size_t i) {
+    return rowsOf(program, input(i), tokens, logitRows);
+  };
+  auto rowsOut = [&](size_t i) {
+    return rowsOf(program, output(i), tokens, logitRows);
+  };
+  auto weight = [&](size_t i, size_t part = 0) {
+    return weightPart(step, i, part).view;
+  };
   auto cache = [&](int layer) { return cacheLayer(layer); };
   auto *work = static_cast<float *>(workspace.pointer());
 
@@ -149,10 +182,17 @@ void CudaBackend::launchStep(const plan::Step &step, const plan::Program &progra
     a.rows = rowsIn(0);
     a.cols = static_cast<int>(input(0).cols());
     a.eps = p->eps();
+    // An FP8 y (quantize, spec 3.4) writes its scales to the buffer's
+    // companion.
+    const kernels::View scales = scalesView(program, output(0));
+    a.y_scales = static_cast<float *>(scales.ptr);
+    a.y_scale_ld = scales.ld;
+    a.ue8m0 = plan_->root().model()->fp8_scale_fmt() == plan::ScaleFmt::Ue8m0;
     return launch(fn, a, kernels::launchRmsNorm(a, {}));
   }
   case StepParams::AddParams: {
-    kernels::AddArgs a{in(0), in(1), out(0), rowsIn(0), static_cast<int>(input(0).cols())};
+    kernels::AddArgs a{in(0), in(1), out(0), rowsIn(0),
+                       static_cast<int>(input(0).cols())};
     return launch(fn, a, kernels::launchAdd(a, {}));
   }
   case StepParams::SiluMulParams: {
@@ -173,6 +213,10 @@ void CudaBackend::launchStep(const plan::Step &step, const plan::Program &progra
     auto *p = step.params_as_GemmParams();
     kernels::GemmArgs a{};
     a.a = in(0);
+    const kernels::View aScales =
+        scalesView(program, input(0)); // W8A8: a is FP8
+    a.a_scales = static_cast<const float *>(aScales.ptr);
+    a.a_scale_ld = aScales.ld;
     size_t next = 1;
     if (p->rope())
       a.positions = ints(next++);
@@ -180,7 +224,8 @@ void CudaBackend::launchStep(const plan::Step &step, const plan::Program &progra
       a.residual = in(next++);
     const size_t parts = weights_.at(step.weights()->Get(0)).size();
     if (parts > 4)
-      fail("step '", step.name()->str(), "': a GEMM takes at most 4 weight parts, got ", parts);
+      fail("step '", step.name()->str(),
+           "': a GEMM takes at most 4 weight parts, got ", parts);
     a.num_parts = static_cast<int>(parts);
     for (size_t i = 0; i < parts; ++i) {
       a.parts[i] = weight(0, i);

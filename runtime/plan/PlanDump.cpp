@@ -277,7 +277,10 @@ void dumpPlan(const Plan &plan, std::ostream &os) {
                        (rows.empty() ? "" : "*" + rows);
       os << "    " << i << " " << str(b->name()) << " "
          << plan::EnumNameDType(b->dtype()) << " [" << rows << ", " << b->cols()
-         << "] offset " << b->offset() << " bytes " << b->bytes() << "\n";
+         << "] offset " << b->offset() << " bytes " << b->bytes();
+      if (b->scales() >= 0)
+        os << " scales " << b->scales();
+      os << "\n";
     }
     os << "  inputs:";
     for (uint32_t i : *p->inputs())
@@ -339,14 +342,18 @@ void dumpPlanJson(const Plan &plan, std::ostream &os) {
   json programs = json::array();
   for (const plan::Program *p : *root.programs()) {
     json buffers = json::array();
-    for (const plan::Buffer *b : *p->buffers())
-      buffers.push_back({{"name", str(b->name())},
-                         {"dtype", plan::EnumNameDType(b->dtype())},
-                         {"row_kind", plan::EnumNameRowKind(b->row_kind())},
-                         {"row_factor", b->row_factor()},
-                         {"cols", b->cols()},
-                         {"offset", b->offset()},
-                         {"bytes", b->bytes()}});
+    for (const plan::Buffer *b : *p->buffers()) {
+      json buffer = {{"name", str(b->name())},
+                     {"dtype", plan::EnumNameDType(b->dtype())},
+                     {"row_kind", plan::EnumNameRowKind(b->row_kind())},
+                     {"row_factor", b->row_factor()},
+                     {"cols", b->cols()},
+                     {"offset", b->offset()},
+                     {"bytes", b->bytes()}};
+      if (b->scales() >= 0)
+        buffer["scales"] = b->scales();
+      buffers.push_back(std::move(buffer));
+    }
     json steps = json::array();
     if (p->steps())
       for (const plan::Step *s : *p->steps()) {

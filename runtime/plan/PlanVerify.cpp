@@ -108,11 +108,27 @@ public:
         error(which, " columns [", o.col_offset(), ", ",
               uint64_t(o.col_offset()) + o.cols(), ") outside buffer '",
               b->name()->str(), "' of ", b->cols(), " columns");
+      // A view of FP8 data starts at a scale block (spec 3.4).
+      if (b->dtype() == plan::DType::F8E4M3 && o.col_offset() % 128 != 0)
+        error(which, " starts at column ", o.col_offset(), " of F8 buffer '",
+              b->name()->str(), "', not at a 128-column scale block");
     };
     for (size_t i = 0; i < rawIn_.size(); ++i)
       checkView(rawIn_[i], "input " + std::to_string(i));
     for (size_t i = 0; i < rawOut_.size(); ++i)
       checkView(rawOut_[i], "output " + std::to_string(i));
+    // FP8 activations flow only from a quantizing RmsNorm into GEMMs.
+    auto isF8 = [&](const plan::Operand &o) {
+      return program_.buffers()->Get(o.buffer())->dtype() == plan::DType::F8E4M3;
+    };
+    const auto *norm = step_.params_as_RmsNormParams();
+    for (size_t i = 0; i < rawIn_.size(); ++i)
+      if (isF8(rawIn_[i]) &&
+          !(i == 0 && step_.params_type() == plan::StepParams::GemmParams))
+        error("input ", i, " is FP8, which only a GEMM's input 0 may be");
+    for (size_t i = 0; i < rawOut_.size(); ++i)
+      if (isF8(rawOut_[i]) && !(i == 0 && norm && norm->quantize()))
+        error("output ", i, " is FP8 but the step is no quantizing RmsNorm");
     for (size_t i = 0; i < weights_.size(); ++i)
       if (weights_[i] >= numWeights)
         error("weight ", i, " index ", weights_[i], " out of range (plan has ",
@@ -826,6 +842,33 @@ private:
            config_.numHiddenLayers + config_.numNextnPredictLayers);
   }
 
+  /// An F8 buffer (W8A8 activations, spec 3.4) has an F32 scales buffer
+  /// with its rows and one column per 128 of its columns; no other buffer
+  /// has one.
+  void checkScales(const std::string &where, const plan::Program &program,
+                   size_t i) {
+    const auto *buffers = program.buffers();
+    const plan::Buffer &b = *buffers->Get(i);
+    const std::string name = "buffer " + std::to_string(i) + " '" +
+                             (b.name() ? b.name()->str() : std::string()) + "'";
+    if (b.dtype() != plan::DType::F8E4M3) {
+      if (b.scales() != -1)
+        fail(where, ": ", name, " is not F8 but names scales buffer ",
+             b.scales());
+      return;
+    }
+    if (b.scales() < 0 || size_t(b.scales()) >= buffers->size() ||
+        size_t(b.scales()) == i)
+      fail(where, ": F8 ", name, " needs a scales buffer, got index ",
+           b.scales(), " (program has ", buffers->size(), " buffers)");
+    const plan::Buffer &s = *buffers->Get(b.scales());
+    const int64_t blocks = (b.cols() + 127) / 128;
+    if (s.dtype() != plan::DType::F32 || s.row_kind() != b.row_kind() ||
+        s.row_factor() != b.row_factor() || s.cols() != blocks)
+      fail(where, ": scales of F8 ", name, " must be F32 with its rows and ",
+           blocks, " columns (one per 128)");
+  }
+
   void checkProgram(const plan::Program &program) {
     const std::string where =
         origin_ + ": program '" + program.name()->str() + "'";
@@ -863,6 +906,7 @@ private:
              " elements is larger than 2^40 elements");
       if (!b.name())
         fail(where, ": buffer ", i, " has no name");
+      checkScales(where, program, i);
     }
 
     // Inputs: tokens, positions, seq_ids [T]; logit_rows [R]. Output: logits

@@ -166,3 +166,29 @@ func.func @decode(%tokens: tensor<?xi32>) -> tensor<?x64xf32> {
   %a = kernel.embedding %tokens table <"embed" : bf16[256, 64]> : tensor<?x64xf32> loc(fused["layers.0.attn_residual", "layers.0.post_attn_norm"])
   return %a : tensor<?x64xf32>
 }
+
+// -----
+
+// Tests W8A8 storage (spec 3.4): on sm_90a the output of a norm marked
+// `quantize` (and only that output, not the fused add's sum) is FP8, and it
+// names in `scales` a companion f32 buffer with its rows and one column per
+// 128 (ceil(200 / 128) = 2) that lives exactly as long. The host computes in
+// f32 and has no scales.
+// CHECK-LABEL: func.func @prefill
+// GPU-SAME:   #kernel.buffer<name = "norm", dtype = f8E4M3FN, rows = token, row_factor = 1, cols = 200, offset = {{[0-9]+}}, bytes = 3328, scales = 6>
+// HOST-SAME:  #kernel.buffer<name = "norm", dtype = f32, rows = token, row_factor = 1, cols = 200, offset = {{[0-9]+}}, bytes = 12800>,
+// GPU-SAME:   #kernel.buffer<name = "norm.scales", dtype = f32, rows = token, row_factor = 1, cols = 2, offset = {{[0-9]+}}, bytes = 256>
+// CHECK-SAME: #kernel.buffer<name = "sum", dtype = f32, rows = token, row_factor = 1, cols = 200,
+// GPU-SAME:   #kernel.buffer<name = "post#0", dtype = f8E4M3FN, {{.*}}, scales = 10>
+// GPU-SAME:   #kernel.buffer<name = "post#0.scales", dtype = f32,
+// CHECK-SAME: #kernel.buffer<name = "post#1", dtype = f32,
+func.func @prefill(%tokens: tensor<?xi32>, %pos: tensor<?xi32>, %seq: tensor<?xi32>, %rows: tensor<?xi32>) -> tensor<?x200xf32> {
+  %e = kernel.embedding %tokens table <"embed" : bf16[256, 200]> : tensor<?x200xf32> loc("embed")
+  %n = kernel.rms_norm %e weight <"norm_w" : bf16[200]> eps 1.0e-06 quantize : tensor<?x200xf32> loc("norm")
+  %g = kernel.gemm %n weights [#nn.weight<"w" : f8E4M3FN[200, 200], scale "w_scale_inv"[2, 2]>] : tensor<?x200xf32> -> tensor<?x200xf32> loc("gemm")
+  %s = kernel.add %e, %g : tensor<?x200xf32> loc("sum")
+  %y, %s2 = kernel.add_rms_norm %s, %g weight <"post_w" : bf16[200]> eps 1.0e-06 quantize : tensor<?x200xf32> loc("post")
+  %h = kernel.gemm %y weights [#nn.weight<"w2" : f8E4M3FN[200, 200], scale "w2_scale_inv"[2, 2]>] : tensor<?x200xf32> -> tensor<?x200xf32> loc("gemm2")
+  %o = kernel.add %s2, %h : tensor<?x200xf32> loc("out")
+  return %o : tensor<?x200xf32>
+}

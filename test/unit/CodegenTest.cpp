@@ -22,9 +22,13 @@ std::string cacheDir() { return MOELA_TEST_KERNEL_CACHE; }
 
 class CodegenTest : public testing::TestWithParam<std::string> {};
 
+/// A model of models/, with ":w8a8" for FP8 activations (spec 3.4).
 TEST_P(CodegenTest, EveryStepHasASpillFreeSm90aKernel) {
-  std::string config = std::string(MOELA_SOURCE_DIR) + "/models/" + GetParam() + "/config.json";
-  std::string path = compilePlan(config, "sm_90a", {}, 2048, cacheDir());
+  const std::string model = GetParam().substr(0, GetParam().find(':'));
+  const bool w8a8 = GetParam().find(":w8a8") != std::string::npos;
+  std::string config = std::string(MOELA_SOURCE_DIR) + "/models/" + model + "/config.json";
+  std::string path =
+      compilePlan(config, "sm_90a", {}, 2048, cacheDir(), w8a8 ? "fp8" : "bf16");
   ASSERT_FALSE(testing::Test::HasFailure());
 
   Plan plan = Plan::load(path);
@@ -32,7 +36,9 @@ TEST_P(CodegenTest, EveryStepHasASpillFreeSm90aKernel) {
   ASSERT_NE(kernels, nullptr);
   ASSERT_GT(kernels->size(), 0u);
   std::set<std::string> families;
+  bool fp8Activations = false;
   for (const plan::Kernel *k : *kernels) {
+    fp8Activations |= k->source()->str().find("gemm<__nv_fp8_e4m3") != std::string::npos;
     SCOPED_TRACE(k->name()->str());
     families.insert(k->family()->str());
     EXPECT_EQ(k->arch()->str(), "sm_90a");
@@ -53,12 +59,14 @@ TEST_P(CodegenTest, EveryStepHasASpillFreeSm90aKernel) {
                              "kv_append", "rms_norm", "route", "dispatch", "combine",
                              "embedding", "gather_rows"})
     EXPECT_TRUE(families.count(family)) << family;
+  EXPECT_EQ(fp8Activations, w8a8) << "GEMMs with FP8 A exactly in W8A8 plans";
   std::filesystem::remove(path);
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, CodegenTest,
                          testing::Values("tiny", "tiny-v2", "tiny-v2-lite", "tiny-v3-fp8",
-                                         "deepseek-v3", "deepseek-v2-lite"),
+                                         "tiny-v3-fp8:w8a8", "deepseek-v3",
+                                         "deepseek-v3:w8a8", "deepseek-v2-lite"),
                          [](const testing::TestParamInfo<std::string> &info) {
                            std::string name = info.param;
                            for (char &c : name)

@@ -40,7 +40,8 @@ inline std::string compilePlan(const std::string &config,
                                const std::string &target,
                                const std::vector<std::string> &disable = {},
                                int64_t maxPrefillTokens = 2048,
-                               const std::string &kernelCache = "") {
+                               const std::string &kernelCache = "",
+                               const std::string &activationDtype = "bf16") {
   static int counter = 0;
   std::string path = (std::filesystem::temp_directory_path() /
                       ("moela-test-" + std::to_string(::getpid()) + "-" +
@@ -57,6 +58,7 @@ inline std::string compilePlan(const std::string &config,
   options.maxPrefillTokens = maxPrefillTokens;
   options.maxBatch = 8;
   options.cacheDir = kernelCache;
+  options.activationDtype = activationDtype;
   EXPECT_EQ(runCompiler(options, context), 0) << "compiling " << config;
   return path;
 }

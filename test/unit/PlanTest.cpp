@@ -223,9 +223,72 @@ TEST(Plan, RandomCorruptionNeverCrashes) {
 TEST(Plan, WrongSchemaVersion) {
   PlanDesc d = validPlan();
   d.schemaVersion = kPlanSchemaVersion + 1;
-  EXPECT_EQ(loadError(d), "model.plan: plan schema version 2, but this runtime "
-                          "reads version 1; recompile the model with a "
-                          "matching moela-compile");
+  EXPECT_EQ(loadError(d), "model.plan: plan schema version " +
+                              std::to_string(kPlanSchemaVersion + 1) +
+                              ", but this runtime reads version " +
+                              std::to_string(kPlanSchemaVersion) +
+                              "; recompile the model with a matching "
+                              "moela-compile");
+}
+
+/// W8A8 (spec 3.4): in decode a quantizing norm (step 3) turns the gathered
+/// rows g into FP8 buffer 8 with its scales in buffer 9, which lm_head reads.
+PlanDesc w8a8Plan() {
+  PlanDesc d = validPlan();
+  ProgramDesc &p = d.programs[1];
+  const uint32_t q = p.add("g8", kHidden, RowKind::PerLogitRow, 1, plan::DType::F8E4M3);
+  p.buffers[q].scales = static_cast<int>(p.add("g8.scales", 1, RowKind::PerLogitRow));
+  StepDesc quantize{"quantize",
+                    StepParams::RmsNormParams,
+                    [](auto &b) {
+                      return plan::CreateRmsNormParams(b, 1e-6f, false, /*quantize=*/true)
+                          .Union();
+                    },
+                    {p.op(7)},
+                    {p.op(q)},
+                    {1}};
+  p.steps.insert(p.steps.begin() + 3, quantize);
+  p.steps[4].inputs[0] = p.op(q);
+  return d;
+}
+
+TEST(Plan, Fp8ActivationsNeedScales) {
+  EXPECT_EQ(loadError(w8a8Plan()), "");
+  const std::string where = "model.plan: program 'decode': ";
+  PlanDesc d = w8a8Plan();
+  d.programs[1].buffers[8].scales = -1;
+  EXPECT_EQ(loadError(d), where + "F8 buffer 8 'g8' needs a scales buffer, got "
+                                  "index -1 (program has 10 buffers)");
+  d = w8a8Plan();
+  d.programs[1].buffers[9].cols = 2;
+  EXPECT_EQ(loadError(d), where + "scales of F8 buffer 8 'g8' must be F32 with "
+                                  "its rows and 1 columns (one per 128)");
+  d = w8a8Plan();
+  d.programs[1].buffers[9].kind = RowKind::PerToken;
+  EXPECT_EQ(loadError(d), where + "scales of F8 buffer 8 'g8' must be F32 with "
+                                  "its rows and 1 columns (one per 128)");
+  d = w8a8Plan();
+  d.programs[1].buffers[5].scales = 9;
+  EXPECT_EQ(loadError(d),
+            where + "buffer 5 'h' is not F8 but names scales buffer 9");
+}
+
+TEST(Plan, Fp8ActivationsOnlyFromQuantizingNormsIntoGemms) {
+  const std::string step3 = "model.plan: program 'decode' step 3 'quantize' (RmsNorm): ";
+  PlanDesc d = w8a8Plan();
+  decodeStep(d, 3).inputs[0] = d.programs[1].op(8);
+  EXPECT_EQ(loadError(d), step3 + "input 0 is FP8, which only a GEMM's input 0 may be");
+  d = w8a8Plan();
+  decodeStep(d, 3).params = [](auto &b) {
+    return plan::CreateRmsNormParams(b, 1e-6f).Union();
+  };
+  EXPECT_EQ(loadError(d), step3 + "output 0 is FP8 but the step is no quantizing RmsNorm");
+  // A view of FP8 data starts at a 128-column scale block.
+  d = w8a8Plan();
+  decodeStep(d, 4).inputs[0] = plan::Operand(8, 4, 4);
+  EXPECT_EQ(loadError(d), "model.plan: program 'decode' step 4 'lm_head' (Gemm): input 0 "
+                          "starts at column 4 of F8 buffer 'g8', not at a 128-column "
+                          "scale block");
 }
 
 TEST(Plan, BufferIndexOutOfRange) {

@@ -48,6 +48,7 @@ struct BufferDesc {
   plan::RowKind kind = plan::RowKind::PerToken;
   int64_t factor = 1;
   plan::DType dtype = plan::DType::F32;
+  int scales = -1; // F8: the buffer of its block scales
 };
 
 struct StepDesc {
@@ -169,7 +170,8 @@ struct PlanDesc {
       std::vector<flatbuffers::Offset<plan::Buffer>> bufs;
       for (const BufferDesc &d : p.buffers)
         bufs.push_back(plan::CreateBuffer(b, b.CreateString(d.name), d.dtype,
-                                          d.kind, d.factor, d.cols, 0, 0));
+                                          d.kind, d.factor, d.cols, 0, 0,
+                                          d.scales));
       std::vector<flatbuffers::Offset<plan::Step>> steps;
       for (const StepDesc &s : p.steps) {
         auto params = s.params ? s.params(b) : flatbuffers::Offset<void>();

@@ -34,6 +34,9 @@ struct CompileOptions {
   std::string cacheDir;  // NVRTC cubin cache ("" = the default folder)
   bool noCache = false;  // compile every kernel afresh
   std::string gemmKernel = "mma"; // kernel.gemm on sm_90a: mma | wgmma
+  /// GEMM inputs on the GPU: bf16, or fp8 (W8A8 with the checkpoint's FP8
+  /// weights: norms quantize their output, spec 3.4).
+  std::string activationDtype = "bf16";
 };
 
 /// Runs config -> model IR -> passes -> plan. Errors are printed as one line
