@@ -62,6 +62,12 @@ cl::opt<std::string> activationDtype(
     cl::desc("GEMM inputs on the GPU: bf16 (default) or fp8 (W8A8 with FP8 "
              "weights: norms emit FP8 with 128-wide block scales, spec 3.4)"),
     cl::value_desc("bf16|fp8"), cl::init("bf16"));
+cl::opt<std::string> weightDtype(
+    "weight-dtype",
+    cl::desc("Linear weights: auto (as the checkpoint stores them, default) or "
+             "fp8 (128x128 block-scaled FP8; a BF16 checkpoint is quantized at "
+             "load as DeepSeek's FP8 checkpoints are made)"),
+    cl::value_desc("auto|fp8"), cl::init("auto"));
 cl::opt<bool> explain("explain",
                       cl::desc("Print the per-device memory report to stderr"));
 
@@ -105,5 +111,6 @@ int main(int argc, char **argv) {
   options.noCache = noCache;
   options.gemmKernel = gemmKernel;
   options.activationDtype = activationDtype;
+  options.weightDtype = weightDtype;
   return moela::runCompiler(options, context, configurePassManager);
 }

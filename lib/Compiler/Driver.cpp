@@ -137,6 +137,13 @@ int runCompiler(const CompileOptions &options, MLIRContext &context,
   Expected<ModelConfig> config = loadModelConfig(options.input);
   if (!config)
     return fail(toString(config.takeError()));
+  if (options.weightDtype != "auto" && options.weightDtype != "fp8")
+    return fail("--weight-dtype=" + options.weightDtype + " is not supported (auto, fp8)");
+  // FP8 weights from a higher-precision checkpoint: the model is imported as
+  // the FP8 checkpoint DeepSeek would make of it, the runtime quantizes.
+  const bool quantizeWeightsAtLoad = options.weightDtype == "fp8" && !config->fp8.enabled;
+  if (quantizeWeightsAtLoad)
+    config->fp8 = Fp8Config{.enabled = true};
 
   OwningOpRef<ModuleOp> module = importModel(context, *config);
   if (failed(verify(*module)))
@@ -154,7 +161,7 @@ int runCompiler(const CompileOptions &options, MLIRContext &context,
                 " is not supported (bf16, fp8)");
   if (options.activationDtype == "fp8" && !config->fp8.enabled)
     return fail("--activation-dtype=fp8 needs FP8 weights, but " + options.input +
-                " has no quantization_config");
+                " has no quantization_config (add --weight-dtype=fp8)");
 
   for (const std::string &name : options.disable)
     if (!llvm::is_contained(optionalPassNames(), name)) {
@@ -195,6 +202,7 @@ int runCompiler(const CompileOptions &options, MLIRContext &context,
                               [&](raw_ostream &os) { module->print(os); }));
 
   PlanWriterOptions writer;
+  writer.quantizeWeightsAtLoad = quantizeWeightsAtLoad;
   writer.target = options.target;
   if (options.target != "host") {
     CodegenOptions codegen;

@@ -186,6 +186,7 @@ private:
     if (w.isBlockScaled()) {
       t.add_scale_name(scale);
       t.add_scale_shape(scaleShape);
+      t.add_quantize_at_load(options.quantizeWeightsAtLoad);
     }
     return t.Finish();
   }

@@ -227,6 +227,7 @@ std::vector<TensorSpec> Plan::tensorSpecs(uint32_t index, int expert) const {
     spec.name = expand(t->name()->str());
     spec.dtype = static_cast<DType>(t->dtype());
     spec.shape.assign(t->shape()->begin(), t->shape()->end());
+    spec.quantizeAtLoad = t->quantize_at_load();
     if (t->scale_name()) {
       spec.scaleName = expand(t->scale_name()->str());
       if (t->scale_shape())

@@ -225,6 +225,8 @@ std::string weightText(const plan::Weight &w) {
       s += " ; ";
     s += str(t->name()) + " " + plan::EnumNameDType(t->dtype()) + " " +
          shapeString(*t->shape());
+    if (t->quantize_at_load())
+      s += " (quantized at load)";
   }
   if (w.experts() > 0)
     s += " x" + std::to_string(w.experts()) + " experts";
@@ -398,6 +400,8 @@ void dumpPlanJson(const Plan &plan, std::ostream &os) {
                      {"shape", shape}};
         if (t->scale_name())
           part["scale_name"] = str(t->scale_name());
+        if (t->quantize_at_load())
+          part["quantize_at_load"] = true;
         parts.push_back(part);
       }
       weights.push_back({{"parts", parts}, {"experts", w->experts()}});

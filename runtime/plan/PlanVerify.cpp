@@ -798,6 +798,10 @@ private:
         if (elements > double(int64_t(1) << 40))
           fail(where(), ": part '", name, "' of shape ",
                shapeString(*t.shape()), " is larger than 2^40 elements");
+        if (t.quantize_at_load() &&
+            (t.dtype() != plan::DType::F8E4M3 || !t.scale_name() || t.shape()->size() != 2))
+          fail(where(), ": part '", name,
+               "' is quantized at load but is not a 2-D FP8 tensor with a scale name");
         if (w.experts() > 0 && name.find("{e}") == std::string::npos)
           fail(where(), ": part '", name,
                "' of an expert set must contain \"{e}\"");

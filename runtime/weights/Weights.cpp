@@ -147,6 +147,33 @@ std::vector<float> toF32(const RawTensor &raw) {
 
 WeightSource::~WeightSource() = default;
 
+void quantizeFp8(const float *w, int64_t rows, int64_t cols, uint8_t *q,
+                 float *scaleInv) {
+  const int64_t blockRows = (rows + kFp8Block - 1) / kFp8Block;
+  const int64_t blockCols = (cols + kFp8Block - 1) / kFp8Block;
+  parallelFor(blockRows * blockCols, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t b = begin; b < end; ++b) {
+      const int64_t r0 = (b / blockCols) * kFp8Block,
+                    c0 = (b % blockCols) * kFp8Block;
+      const int64_t r1 = std::min(rows, r0 + kFp8Block);
+      const int64_t c1 = std::min(cols, c0 + kFp8Block);
+      float amax = 0.0f;
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t c = c0; c < c1; ++c)
+          amax = std::max(amax, std::fabs(w[r * cols + c]));
+      const float scale = amax > 0.0f ? amax / 448.0f : 1.0f;
+      scaleInv[b] = scale;
+      // A value that rounds to zero is +0 (code 0x00), as in DeepSeek's FP8
+      // checkpoints, whatever its sign.
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t c = c0; c < c1; ++c) {
+          const uint8_t code = floatToE4m3(w[r * cols + c] / scale);
+          q[r * cols + c] = code == 0x80 ? 0 : code;
+        }
+    }
+  });
+}
+
 namespace {
 
 void checkFloatDType(const TensorSpec &spec, const char *what) {
@@ -166,6 +193,8 @@ public:
   std::vector<float> loadF32(const TensorSpec &spec) override {
     checkSpec(spec);
     checkFloatDType(spec, "loadF32");
+    if (spec.quantizeAtLoad) // the values the device gets
+      return toF32(loadRaw(spec));
     TensorView view = lookup(spec, "tensor");
     std::vector<float> out(view.numel()); // [shape]
     if (spec.scaleName.empty()) {
@@ -180,6 +209,8 @@ public:
 
   RawTensor loadRaw(const TensorSpec &spec) override {
     checkSpec(spec);
+    if (spec.quantizeAtLoad)
+      return quantizeAtLoad(spec);
     TensorView view = lookup(spec, "tensor");
     RawTensor raw;
     raw.spec = spec;
@@ -199,6 +230,34 @@ public:
   }
 
 private:
+  /// An FP8 spec over a BF16/F16/F32 checkpoint tensor of its shape
+  /// (--weight-dtype=fp8): quantized per 128x128 block here.
+  RawTensor quantizeAtLoad(const TensorSpec &spec) const {
+    if (spec.dtype != DType::F8E4M3 || spec.scaleName.empty())
+      fail("tensor '", spec.name, "': only FP8 block-scaled tensors are quantized at load, not ",
+           spec.typeString());
+    const SafetensorsFile *file = nullptr;
+    const SafetensorsEntry *entry = ckpt_.find(spec.name, &file);
+    if (!entry)
+      fail("tensor '", spec.name, "' not found in checkpoint ", ckpt_.path());
+    TensorView view = file->tensor(spec.name);
+    const bool wide = view.dtype == DType::BF16 || view.dtype == DType::F16 ||
+                      view.dtype == DType::F32;
+    if (!wide || entry->shape != spec.shape)
+      fail("tensor '", spec.name, "' in ", file->path(), ": expected BF16, F16 or F32 ",
+           shapeString(spec.shape), " to quantize to FP8 at load, found ", entry->dtypeName,
+           " ", shapeString(entry->shape));
+    std::vector<float> w(view.numel()); // [rows, cols]
+    convertToF32(view.dtype, view.data, view.numel(), w.data());
+    RawTensor raw;
+    raw.spec = spec;
+    raw.spec.scaleShape = fp8ScaleShape(spec.shape);
+    raw.data.resize(w.size());
+    raw.scales.resize(product(raw.spec.scaleShape));
+    quantizeFp8(w.data(), spec.shape[0], spec.shape[1], raw.data.data(), raw.scales.data());
+    return raw;
+  }
+
   /// The checkpoint tensor of `spec`, after checking its dtype and shape.
   /// `owner` is the weight a scale tensor belongs to.
   TensorView lookup(const TensorSpec &spec, const char *what,
@@ -331,31 +390,6 @@ void generate(uint64_t key, const Distribution &dist, int64_t n, float *out) {
       out[2 * j] = v0;
       if (2 * j + 1 < n)
         out[2 * j + 1] = v1;
-    }
-  });
-}
-
-/// Quantizes w [rows, cols] per 128x128 block: scale_inv = amax/448 (1 for an
-/// all-zero block), q = e4m3(w / scale_inv).
-void quantizeFp8(const float *w, int64_t rows, int64_t cols, uint8_t *q,
-                 float *scaleInv) {
-  const int64_t blockRows = (rows + kFp8Block - 1) / kFp8Block;
-  const int64_t blockCols = (cols + kFp8Block - 1) / kFp8Block;
-  parallelFor(blockRows * blockCols, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t b = begin; b < end; ++b) {
-      const int64_t r0 = (b / blockCols) * kFp8Block,
-                    c0 = (b % blockCols) * kFp8Block;
-      const int64_t r1 = std::min(rows, r0 + kFp8Block);
-      const int64_t c1 = std::min(cols, c0 + kFp8Block);
-      float amax = 0.0f;
-      for (int64_t r = r0; r < r1; ++r)
-        for (int64_t c = c0; c < c1; ++c)
-          amax = std::max(amax, std::fabs(w[r * cols + c]));
-      const float scale = amax > 0.0f ? amax / 448.0f : 1.0f;
-      scaleInv[b] = scale;
-      for (int64_t r = r0; r < r1; ++r)
-        for (int64_t c = c0; c < c1; ++c)
-          q[r * cols + c] = floatToE4m3(w[r * cols + c] / scale);
     }
   });
 }

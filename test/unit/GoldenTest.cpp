@@ -47,7 +47,9 @@ std::vector<float> readFloats(const Checkpoint &golden,
 }
 
 struct GoldenCase {
-  std::string weights; // bf16w | fp8w
+  /// bf16w | fp8w | fp8w_from_bf16 (the BF16 checkpoint compiled with
+  /// --weight-dtype=fp8: quantized at load, it must be the fp8w model)
+  std::string weights;
   std::string prompts; // single | batch3
   std::string
       disabled; // an optional pass left out, or "" for the default pipeline
@@ -68,14 +70,22 @@ protected:
   std::string checkpointDir() const {
     return GetParam().weights == "fp8w" ? kFixture + "/model-fp8" : kFixture;
   }
+  std::string goldenWeights() const {
+    return GetParam().weights == "bf16w" ? "bf16w" : "fp8w";
+  }
   std::string prefix() const {
-    return GetParam().weights + "." + GetParam().prompts + ".truth_fp32";
+    return goldenWeights() + "." + GetParam().prompts + ".truth_fp32";
   }
   std::string compile() const {
-    std::vector<std::string> disable;
+    CompileOptions options;
+    options.input = checkpointDir() + "/config.json";
+    options.target = "host";
+    options.maxBatch = 8;
     if (!GetParam().disabled.empty())
-      disable.push_back(GetParam().disabled);
-    return compilePlan(checkpointDir() + "/config.json", "host", disable);
+      options.disable.push_back(GetParam().disabled);
+    if (GetParam().weights == "fp8w_from_bf16")
+      options.weightDtype = "fp8";
+    return compilePlan(options);
   }
 };
 
@@ -127,7 +137,7 @@ TEST_P(GoldenTest, GreedyGenerationReproducesTruthTokens) {
 
 std::vector<GoldenCase> allCases() {
   std::vector<GoldenCase> cases;
-  for (std::string w : {"bf16w", "fp8w"})
+  for (std::string w : {"bf16w", "fp8w", "fp8w_from_bf16"})
     for (std::string p : {"single", "batch3"})
       cases.push_back({w, p, ""});
   // Each optional pass off, on the case with the smallest margins.

@@ -36,31 +36,35 @@ inline std::vector<std::string> &disabledPasses() {
 
 /// Compiles `config` for `target` with the default pipeline minus `disable`;
 /// returns the plan's path (in the test's temporary folder).
+/// Compiles `options` (whose output is set here) to a temporary plan file.
+inline std::string compilePlan(CompileOptions options) {
+  static int counter = 0;
+  options.output = (std::filesystem::temp_directory_path() /
+                    ("moela-test-" + std::to_string(::getpid()) + "-" +
+                     std::to_string(counter++) + ".plan"))
+                       .string();
+  mlir::DialectRegistry registry;
+  registerAllDialects(registry);
+  mlir::MLIRContext context(registry);
+  EXPECT_EQ(runCompiler(options, context), 0) << "compiling " << options.input;
+  return options.output;
+}
+
 inline std::string compilePlan(const std::string &config,
                                const std::string &target,
                                const std::vector<std::string> &disable = {},
                                int64_t maxPrefillTokens = 2048,
                                const std::string &kernelCache = "",
                                const std::string &activationDtype = "bf16") {
-  static int counter = 0;
-  std::string path = (std::filesystem::temp_directory_path() /
-                      ("moela-test-" + std::to_string(::getpid()) + "-" +
-                       std::to_string(counter++) + ".plan"))
-                         .string();
-  mlir::DialectRegistry registry;
-  registerAllDialects(registry);
-  mlir::MLIRContext context(registry);
   CompileOptions options;
   options.input = config;
-  options.output = path;
   options.target = target;
   options.disable = disable;
   options.maxPrefillTokens = maxPrefillTokens;
   options.maxBatch = 8;
   options.cacheDir = kernelCache;
   options.activationDtype = activationDtype;
-  EXPECT_EQ(runCompiler(options, context), 0) << "compiling " << config;
-  return path;
+  return compilePlan(options);
 }
 
 /// A plan loaded with a host backend and an engine over `weights`.

@@ -417,6 +417,12 @@ TEST(Plan, Weights) {
   EXPECT_EQ(loadError(d), "model.plan: weight 0 'model.embed_tokens.weight': "
                           "part 'model.embed_tokens.weight' must have a shape "
                           "of 1 or 2 dimensions");
+  // Only FP8 block-scaled tensors are quantized at load (--weight-dtype=fp8).
+  d = validPlan();
+  d.weights[2].parts[0].quantizeAtLoad = true;
+  EXPECT_EQ(loadError(d), "model.plan: weight 2 'lm_head.weight': part "
+                          "'lm_head.weight' is quantized at load but is not a "
+                          "2-D FP8 tensor with a scale name");
 }
 
 } // namespace

@@ -35,6 +35,7 @@ struct TensorDesc {
   plan::DType dtype = plan::DType::F32;
   std::string scaleName; // FP8 block scales; empty = none
   std::vector<int64_t> scaleShape;
+  bool quantizeAtLoad = false;
 };
 
 struct WeightDesc {
@@ -160,7 +161,8 @@ struct PlanDesc {
         }
         parts.push_back(plan::CreateTensorRef(b, b.CreateString(t.name),
                                               t.dtype, b.CreateVector(t.shape),
-                                              scaleName, scaleShape));
+                                              scaleName, scaleShape,
+                                              t.quantizeAtLoad));
       }
       ws.push_back(plan::CreateWeight(b, b.CreateVector(parts), w.experts));
     }

@@ -307,6 +307,59 @@ TEST(CheckpointWeights, Fp8FixtureMatchesBf16) {
   }
 }
 
+/// --weight-dtype=fp8 on the BF16 checkpoint: quantizing every tensor the
+/// FP8 checkpoint has as F8_E4M3 at load gives its codes and scales bit for
+/// bit (DeepSeek's recipe: scale_inv = amax/448, e4m3fn round to nearest even).
+TEST(CheckpointWeights, QuantizeAtLoadReproducesTheFp8Checkpoint) {
+  auto bf16 = openCheckpoint(kBf16Dir);
+  auto fp8 = openCheckpoint(kFp8Dir);
+  Checkpoint fp8Files = Checkpoint::open(kFp8Dir);
+  int quantized = 0;
+  for (const std::string &name : fp8Files.names()) {
+    TensorView t = fp8Files.tensor(name);
+    if (t.dtype != DType::F8E4M3)
+      continue;
+    TensorSpec s = spec(name, DType::F8E4M3, t.shape, true);
+    RawTensor want = fp8->loadRaw(s);
+    s.quantizeAtLoad = true;
+    RawTensor got = bf16->loadRaw(s);
+    ASSERT_EQ(got.data, want.data) << name;
+    ASSERT_EQ(got.scales, want.scales) << name;
+    EXPECT_EQ(bf16->loadF32(s), toF32(want)) << name;
+    ++quantized;
+  }
+  EXPECT_EQ(quantized, 176); // the fixture README's count
+}
+
+/// Only a 2-D FP8 spec over a BF16/F16/F32 tensor of its shape is quantized.
+TEST(CheckpointWeights, QuantizeAtLoadErrors) {
+  auto fp8 = openCheckpoint(kFp8Dir);
+  auto bf16 = openCheckpoint(kBf16Dir);
+  const std::string name = "model.layers.0.mlp.gate_proj.weight";
+  TensorSpec s = spec(name, DType::F8E4M3, {448, 192}, true);
+  s.quantizeAtLoad = true;
+  try {
+    fp8->loadRaw(s); // already FP8
+    FAIL() << "no error";
+  } catch (const Error &e) {
+    EXPECT_EQ(std::string(e.what()),
+              "tensor '" + name + "' in " + kFp8Dir +
+                  "/model.safetensors: expected BF16, F16 or F32 [448, 192] to quantize "
+                  "to FP8 at load, found F8_E4M3 [448, 192]");
+  }
+  s.shape = {192, 448};
+  s.scaleShape = fp8ScaleShape(s.shape);
+  try {
+    bf16->loadRaw(s);
+    FAIL() << "no error";
+  } catch (const Error &e) {
+    EXPECT_EQ(std::string(e.what()),
+              "tensor '" + name + "' in " + kBf16Dir +
+                  "/model.safetensors: expected BF16, F16 or F32 [192, 448] to quantize "
+                  "to FP8 at load, found BF16 [448, 192]");
+  }
+}
+
 //===----------------------------------------------------------------------===//
 // Checkpoint weights: hand-built files and spec checks
 //===----------------------------------------------------------------------===//

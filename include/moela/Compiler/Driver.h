@@ -37,6 +37,9 @@ struct CompileOptions {
   /// GEMM inputs on the GPU: bf16, or fp8 (W8A8 with the checkpoint's FP8
   /// weights: norms quantize their output, spec 3.4).
   std::string activationDtype = "bf16";
+  /// Linear weights: auto (as the checkpoint stores them) or fp8 (128x128
+  /// block-scaled; a BF16 checkpoint is quantized at load).
+  std::string weightDtype = "auto";
 };
 
 /// Runs config -> model IR -> passes -> plan. Errors are printed as one line

@@ -29,6 +29,9 @@ struct PlanWriterOptions {
   std::string generator = "moela-compile";
   /// Kernels to embed; a kernel op refers to one by its `kernel.kernel` index.
   std::vector<CompiledKernel> kernels;
+  /// The FP8 weights are quantized at load from a higher-precision checkpoint
+  /// (--weight-dtype=fp8 on a checkpoint without quantization_config).
+  bool quantizeWeightsAtLoad = false;
 };
 
 /// Serializes a module of planned kernel IR (after moela-plan-memory) with

@@ -30,6 +30,9 @@ struct TensorSpec {
   std::vector<int64_t> shape;
   std::string scaleName;           // "<name>_scale_inv"; empty = no block scale
   std::vector<int64_t> scaleShape; // [ceil(rows/128), ceil(cols/128)]
+  /// FP8 only: the checkpoint holds the tensor in BF16/F16/F32 without a
+  /// scale tensor, and the source quantizes it (quantizeFp8).
+  bool quantizeAtLoad = false;
 
   int64_t numel() const;
   /// "BF16 [448, 192]" for error messages.
@@ -56,6 +59,13 @@ void convertToF32(DType dtype, const uint8_t *data, int64_t count, float *out);
 /// partial. `q` and `scaleInv` need not be aligned.
 void dequantizeFp8(const uint8_t *q, const uint8_t *scaleInv, int64_t rows,
                    int64_t cols, float *out);
+
+/// Quantizes w [rows, cols] per 128x128 block as DeepSeek's FP8 checkpoints
+/// are made: scale_inv = amax/448 in f32 (1 for an all-zero block), q =
+/// e4m3fn(w / scale_inv) rounded to nearest even (zeros unsigned); q [rows, cols], scaleInv
+/// [ceil(rows/128), ceil(cols/128)].
+void quantizeFp8(const float *w, int64_t rows, int64_t cols, uint8_t *q,
+                 float *scaleInv);
 
 /// The float32 values of a raw tensor (FP8 dequantized with its scales).
 std::vector<float> toF32(const RawTensor &raw);
