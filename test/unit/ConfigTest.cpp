@@ -167,6 +167,9 @@ struct BadConfig {
   std::vector<std::string> expected;
 };
 
+/// Keeps ctest's test names short: gtest appends the printed parameter.
+void PrintTo(const BadConfig &c, std::ostream *os) { *os << c.name; }
+
 BadConfig missing(const char *name, const char *field) {
   return {name,
           remove(field),

@@ -55,6 +55,11 @@ struct GoldenCase {
       disabled; // an optional pass left out, or "" for the default pipeline
 };
 
+/// Keeps ctest's test names short: gtest appends the printed parameter.
+void PrintTo(const GoldenCase &c, std::ostream *os) {
+  *os << c.weights + "/" + c.prompts;
+}
+
 std::string caseName(const testing::TestParamInfo<GoldenCase> &info) {
   std::string name =
       info.param.weights + "_" + info.param.prompts + "_" +

@@ -1,4 +1,5 @@
-//===- OpsCompileTest.cpp - The non-GEMM kernel families compile for sm_90a ===//
+//===- OpsCompileTest.cpp - The non-GEMM kernel families compile for sm_90a
+//===//
 //
 // No GPU needed. Every family of runtime/kernels (Embedding, RmsNorm,
 // Elementwise, Rope, Argmax, KvAppend, LatentAttention, MlaAttention, Route,
@@ -31,25 +32,32 @@ constexpr int kMaxShared = 232448; // 227 KB: the sm_90 per-block opt-in limit
 
 /// One instantiation: the entry point source the emitter writes.
 struct Instance {
-  std::string name;    // test and entry-point name
-  std::string header;  // e.g. "RmsNorm.cuh"
-  std::string args;    // e.g. "RmsNormArgs"
-  std::string call;    // e.g. "rmsNorm<float, float, __nv_bfloat16, __nv_bfloat16>"
+  std::string name;   // test and entry-point name
+  std::string header; // e.g. "RmsNorm.cuh"
+  std::string args;   // e.g. "RmsNormArgs"
+  std::string
+      call; // e.g. "rmsNorm<float, float, __nv_bfloat16, __nv_bfloat16>"
   int threads = 256;
-  bool minBlocks1 = false;   // __launch_bounds__(threads, 1)
+  bool minBlocks1 = false;     // __launch_bounds__(threads, 1)
   long long dynamicShared = 0; // the launch's dynamic shared memory at V3 sizes
 };
 
+/// Keeps ctest's test names short: gtest appends the printed parameter.
+void PrintTo(const Instance &c, std::ostream *os) { *os << c.name; }
+
 std::string source(const Instance &in) {
-  std::string bounds = std::to_string(in.threads) + (in.minBlocks1 ? ", 1" : "");
-  return "#include \"" + in.header + "\"\n" + "extern \"C\" __global__ void __launch_bounds__(" +
-         bounds + ") " + in.name + "(const moela::kernels::" + in.args +
+  std::string bounds =
+      std::to_string(in.threads) + (in.minBlocks1 ? ", 1" : "");
+  return "#include \"" + in.header + "\"\n" +
+         "extern \"C\" __global__ void __launch_bounds__(" + bounds + ") " +
+         in.name + "(const moela::kernels::" + in.args +
          " args) {\n  moela::kernels::" + in.call + "(args);\n}\n";
 }
 
 const char *kF32 = "float", *kBF16 = "__nv_bfloat16", *kFP8 = "__nv_fp8_e4m3";
 
-std::string tmpl(const std::string &fn, const std::vector<std::string> &params) {
+std::string tmpl(const std::string &fn,
+                 const std::vector<std::string> &params) {
   std::string s = fn + "<";
   for (size_t i = 0; i < params.size(); ++i)
     s += (i ? ", " : "") + params[i];
@@ -69,27 +77,31 @@ std::string tag(const std::string &type) {
 std::vector<Instance> instances() {
   std::vector<Instance> v;
   auto add = [&](std::string name, std::string header, std::string args,
-                 std::string call, int threads, long long shared, bool min1 = false) {
+                 std::string call, int threads, long long shared,
+                 bool min1 = false) {
     v.push_back({name, header, args, call, threads, min1, shared});
   };
   // V3 sizes for the dynamic shared memory of the row families.
   const int D = 7168, E = 256, F = 2048;
   for (const char *tw : {kBF16, kF32})
-    add(std::string("embedding_f32_") + tag(tw), "Embedding.cuh", "EmbeddingArgs",
-        tmpl("embedding", {kF32, tw}), 256, 0);
+    add(std::string("embedding_f32_") + tag(tw), "Embedding.cuh",
+        "EmbeddingArgs", tmpl("embedding", {kF32, tw}), 256, 0);
   for (const char *ty : {kF32, kBF16, kFP8})
     for (const char *tw : {kBF16, kF32})
-      add(std::string("rms_norm_") + tag(ty) + "_" + tag(tw), "RmsNorm.cuh", "RmsNormArgs",
-          tmpl("rmsNorm", {kF32, kF32, ty, tw}), 256, 4LL * D);
-  add("add_f32", "Elementwise.cuh", "AddArgs", tmpl("add", {kF32, kF32, kF32}), 256, 0);
+      add(std::string("rms_norm_") + tag(ty) + "_" + tag(tw), "RmsNorm.cuh",
+          "RmsNormArgs", tmpl("rmsNorm", {kF32, kF32, ty, tw}), 256, 4LL * D);
+  add("add_f32", "Elementwise.cuh", "AddArgs", tmpl("add", {kF32, kF32, kF32}),
+      256, 0);
   for (const char *to : {kF32, kBF16})
     add(std::string("silu_mul_") + tag(to), "Elementwise.cuh", "SiluMulArgs",
         tmpl("siluMul", {kF32, kF32, to}), 256, 0);
   for (const char *t : {kF32, kBF16})
-    add(std::string("gather_rows_") + tag(t), "Elementwise.cuh", "GatherRowsArgs",
-        tmpl("gatherRows", {t, t}), 256, 0);
-  add("rope_f32", "Rope.cuh", "RopeArgs", tmpl("rope", {kF32, kF32}), 256, 4 * 64);
-  add("argmax_f32", "Argmax.cuh", "ArgmaxArgs", tmpl("argmax", {kF32}), 1024, 0);
+    add(std::string("gather_rows_") + tag(t), "Elementwise.cuh",
+        "GatherRowsArgs", tmpl("gatherRows", {t, t}), 256, 0);
+  add("rope_f32", "Rope.cuh", "RopeArgs", tmpl("rope", {kF32, kF32}), 256,
+      4 * 64);
+  add("argmax_f32", "Argmax.cuh", "ArgmaxArgs", tmpl("argmax", {kF32}), 1024,
+      0);
   for (const char *tw : {kBF16, kF32})
     add(std::string("kv_append_") + tag(tw), "KvAppend.cuh", "KvAppendArgs",
         tmpl("kvAppend", {kF32, kF32, tw}), 256, 0);
@@ -99,35 +111,38 @@ std::vector<Instance> instances() {
   struct Mla {
     int r, dr, heads;
   };
-  for (Mla m : {Mla{512, 64, 128}, Mla{512, 64, 16}, Mla{512, 64, 40}, Mla{32, 8, 4},
-                Mla{64, 16, 2}, Mla{96, 16, 2}})
+  for (Mla m : {Mla{512, 64, 128}, Mla{512, 64, 16}, Mla{512, 64, 40},
+                Mla{32, 8, 4}, Mla{64, 16, 2}, Mla{96, 16, 2}})
     for (const char *tq : {kBF16, kF32})
-    for (const char *to : {kBF16, kF32}) {
-      const int mt = latentAttentionMTiles(m.heads);
-      add("latent_attention_r" + std::to_string(m.r) + "_dr" + std::to_string(m.dr) + "_mt" +
-              std::to_string(mt) + "_q" + tag(tq) + "_" + tag(to),
-          "LatentAttention.cuh", "LatentAttentionArgs",
-          tmpl("latentAttention", {tq, tq, to, std::to_string(m.r),
-                                   std::to_string(m.dr), std::to_string(mt)}),
-          latentAttentionThreads(m.heads),
-          latentAttentionMaxSharedBytes(m.r, m.dr, m.heads), true);
-    }
+      for (const char *to : {kBF16, kF32}) {
+        const int mt = latentAttentionMTiles(m.heads);
+        add("latent_attention_r" + std::to_string(m.r) + "_dr" +
+                std::to_string(m.dr) + "_mt" + std::to_string(mt) + "_q" +
+                tag(tq) + "_" + tag(to),
+            "LatentAttention.cuh", "LatentAttentionArgs",
+            tmpl("latentAttention", {tq, tq, to, std::to_string(m.r),
+                                     std::to_string(m.dr), std::to_string(mt)}),
+            latentAttentionThreads(m.heads),
+            latentAttentionMaxSharedBytes(m.r, m.dr, m.heads), true);
+      }
   for (const char *to : {kF32, kBF16})
     for (const char *tw : {kBF16, kFP8, kF32})
-      add(std::string("mla_attention_") + tag(to) + "_" + tag(tw), "MlaAttention.cuh",
-          "MlaAttentionArgs", tmpl("mlaAttention", {kF32, to, tw}), 256,
+      add(std::string("mla_attention_") + tag(to) + "_" + tag(tw),
+          "MlaAttention.cuh", "MlaAttentionArgs",
+          tmpl("mlaAttention", {kF32, to, tw}), 256,
           4LL * (128 + 64 + 10 * 512 + 16));
   for (const char *tw : {kBF16, kF32, kFP8})
-    add(std::string("route_") + tag(tw), "Route.cuh", "RouteArgs", tmpl("route", {kF32, tw}),
-        256, 4LL * (D + E));
+    add(std::string("route_") + tag(tw), "Route.cuh", "RouteArgs",
+        tmpl("route", {kF32, tw}), 256, 4LL * (D + E));
   for (const char *ts : {kBF16, kF32})
     add(std::string("dispatch_") + tag(ts), "Dispatch.cuh", "DispatchArgs",
         tmpl("dispatch", {kF32, ts}), 1024, 4LL * (33 * E + 1));
-  add("combine_f32", "Combine.cuh", "CombineArgs", tmpl("combine", {kF32, kF32, kF32, kF32}),
-      256, 0);
+  add("combine_f32", "Combine.cuh", "CombineArgs",
+      tmpl("combine", {kF32, kF32, kF32, kF32}), 256, 0);
   for (const char *tw : {kBF16, kFP8, kF32})
-    add(std::string("moe_experts_") + tag(tw), "MoeExperts.cuh", "MoeExpertsArgs",
-        tmpl("moeExperts", {kF32, kF32, tw}), 256, 4LL * (D + F));
+    add(std::string("moe_experts_") + tag(tw), "MoeExperts.cuh",
+        "MoeExpertsArgs", tmpl("moeExperts", {kF32, kF32, tw}), 256,
+        4LL * (D + F));
   return v;
 }
 
@@ -144,10 +159,11 @@ TEST_P(OpsCompile, CompilesWithoutSpills) {
   const Instance &in = GetParam();
   moela::NvrtcResult r = moela::compileCuda(in.name, source(in), options());
   SCOPED_TRACE(source(in) + r.log);
-  std::printf("ptxas %-40s %3d registers, %5d B static + %6lld B dynamic smem, %d B stack, "
+  std::printf("ptxas %-40s %3d registers, %5d B static + %6lld B dynamic smem, "
+              "%d B stack, "
               "%d B spills\n",
-              in.name.c_str(), r.registers, r.sharedBytes, in.dynamicShared, r.stackBytes,
-              r.spillBytes);
+              in.name.c_str(), r.registers, r.sharedBytes, in.dynamicShared,
+              r.stackBytes, r.spillBytes);
   EXPECT_FALSE(r.cubin.empty());
   EXPECT_EQ(r.spillBytes, 0);
   EXPECT_GT(r.registers, 0);
@@ -172,16 +188,19 @@ TEST(OpsLaunch, LatentAttentionSharedBytesMatchDevice) {
   struct Shape {
     int r, dr, heads;
   };
-  std::string src = "#include \"LatentAttention.cuh\"\nusing namespace moela::kernels;\n";
-  for (Shape s : {Shape{512, 64, 128}, Shape{512, 64, 16}, Shape{512, 64, 40}, Shape{32, 8, 4},
-                  Shape{64, 16, 2}, Shape{96, 16, 2}}) {
+  std::string src =
+      "#include \"LatentAttention.cuh\"\nusing namespace moela::kernels;\n";
+  for (Shape s : {Shape{512, 64, 128}, Shape{512, 64, 16}, Shape{512, 64, 40},
+                  Shape{32, 8, 4}, Shape{64, 16, 2}, Shape{96, 16, 2}}) {
     const int mt = latentAttentionMTiles(s.heads);
     src += "static_assert(latent::Geometry<" + std::to_string(s.r) + ", " +
            std::to_string(s.dr) + ", " + std::to_string(mt) + ">::BYTES == " +
-           std::to_string(latentAttentionMaxSharedBytes(s.r, s.dr, s.heads)) + ", \"\");\n";
+           std::to_string(latentAttentionMaxSharedBytes(s.r, s.dr, s.heads)) +
+           ", \"\");\n";
     src += "static_assert(latent::Geometry<" + std::to_string(s.r) + ", " +
            std::to_string(s.dr) + ", " + std::to_string(mt) +
-           ">::THREADS == " + std::to_string(latentAttentionThreads(s.heads)) + ", \"\");\n";
+           ">::THREADS == " + std::to_string(latentAttentionThreads(s.heads)) +
+           ", \"\");\n";
   }
   src += "extern \"C\" __global__ void geometry_check() {}\n";
   EXPECT_NO_THROW(moela::compileCuda("geometry_check", src, options())) << src;

@@ -26,6 +26,9 @@ struct OracleCase {
   std::vector<std::string> disable;
 };
 
+/// Keeps ctest's test names short: gtest appends the printed parameter.
+void PrintTo(const OracleCase &c, std::ostream *os) { *os << c.model; }
+
 class OracleTest : public testing::TestWithParam<OracleCase> {};
 
 double maxAbsDiff(const std::vector<float> &got,

@@ -216,6 +216,11 @@ struct GoldenCase {
   std::string batch;   // single | batch3
 };
 
+/// Keeps ctest's test names short: gtest appends the printed parameter.
+void PrintTo(const GoldenCase &c, std::ostream *os) {
+  *os << c.weights + "/" + c.batch;
+}
+
 class GoldenTest : public ::testing::TestWithParam<GoldenCase> {};
 
 double maxAbsDiff(const std::vector<double> &ours, const float *truth) {
