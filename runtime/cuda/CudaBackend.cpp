@@ -78,7 +78,8 @@ CudaBackend::~CudaBackend() {
     for (auto &[key, exec] : state.graphs)
       driver.cuGraphExecDestroy(exec);
   for (CUmodule m : modules)
-    driver.cuModuleUnload(m);
+    if (m) // null when loading stopped at a failing kernel
+      driver.cuModuleUnload(m);
   if (stream)
     driver.cuStreamDestroy(stream);
   // Device buffers are freed by their destructors while the context lives;

@@ -1,9 +1,16 @@
 //===- CudaDriver.cpp - dlopen("libcuda.so.1") and its entry points -------===//
+//
+// MOELA_CUDA_DRIVER=PATH opens that library instead of libcuda.so.1: the
+// tests run the CUDA backend on an emulated driver (test/emu/EmuDriver.cpp).
+//
+//===----------------------------------------------------------------------===//
 #include "CudaDriver.h"
 
 #include "moela/Runtime/Error.h"
 
 #include <dlfcn.h>
+
+#include <cstdlib>
 
 namespace moela::cuda {
 namespace {
@@ -21,16 +28,20 @@ struct Loaded {
 const Loaded &load() {
   static const Loaded loaded = [] {
     Loaded l;
-    void *handle = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+    const char *custom = std::getenv("MOELA_CUDA_DRIVER");
+    const std::string lib = custom && *custom ? custom : "libcuda.so.1";
+    void *handle = dlopen(lib.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!handle) {
-      l.error = "libcuda.so.1 not found (no NVIDIA driver)";
+      l.error = custom && *custom
+                    ? "MOELA_CUDA_DRIVER: cannot open " + lib + ": " + dlerror()
+                    : "libcuda.so.1 not found (no NVIDIA driver)";
       return l;
     }
 #define MOELA_CUDA_FN(name)                                                    \
   l.driver.name = reinterpret_cast<decltype(l.driver.name)>(                   \
       dlsym(handle, MOELA_XSTR(name)));                                        \
   if (!l.driver.name && l.error.empty())                                       \
-    l.error = std::string("libcuda.so.1 lacks ") + MOELA_XSTR(name) +          \
+    l.error = lib + " lacks " + MOELA_XSTR(name) +                             \
               " (driver too old for CUDA 13)";
 #include "CudaDriverFunctions.def"
 #undef MOELA_CUDA_FN

@@ -12,7 +12,7 @@
 // Execution model. emu::launch(kernel, grid, block, sharedBytes, args) runs
 // the grid's blocks on a few worker threads (MOELA_EMU_WORKERS, default: all
 // cores), one block at a time per worker, and returns when all are done. A
-// block runs as one fiber (its own stack, ucontext) per CUDA thread, all on
+// block runs as one fiber (its own stack) per CUDA thread, all on
 // the worker's OS thread: fibers switch only where CUDA threads synchronise
 // (__syncthreads, every warp collective), so a block is deterministic. The
 // order in which runnable fibers are resumed is a seeded shuffle
@@ -370,6 +370,8 @@ struct Fiber {
   unsigned collectives = 0; // warp collectives executed (all lanes agree)
   std::vector<Copy> copies;
   long long committed = 0; // cp.async groups committed
+  void *jump[5];           // where it waits (__builtin_setjmp), once started
+  bool started = false;    // entered through ctx yet
 
   Fiber() = default;
   Fiber(const Fiber &) = delete;
@@ -488,7 +490,6 @@ alignas(16) inline thread_local unsigned char sharedAnchor = 0;
 struct Runner {
   const LaunchState *launch = nullptr;
   std::vector<std::unique_ptr<Fiber>> fibers;
-  ucontext_t sched;
   Fiber *current = nullptr;
   unsigned threads = 0, exited = 0, barArrived = 0, barGen = 0;
   std::vector<WarpState> warps;
@@ -497,6 +498,7 @@ struct Runner {
   bool failed = false;
   std::string error;
   std::vector<unsigned char *> arrays; // this thread's dynamic shared arrays
+  void *schedJump[5];                  // the scheduler, while a fiber runs
 
   Runner() {
     for (const DynamicShared &d : dynamicShared())
@@ -526,6 +528,19 @@ struct Runner {
   }
 
   static void fiberMain();
+  // Fibers switch with __builtin_setjmp/longjmp: swapcontext would make a
+  // sigprocmask system call per switch (half of the emulation's time). The
+  // contexts are used only to enter a fiber's stack the first time.
+  [[noreturn]] __attribute__((noinline)) void toScheduler() {
+    __builtin_longjmp(schedJump, 1);
+  }
+  [[noreturn]] __attribute__((noinline)) static void enter(Fiber &f) {
+    if (f.started)
+      __builtin_longjmp(f.jump, 1);
+    f.started = true;
+    setcontext(&f.ctx);
+    __builtin_unreachable();
+  }
   void runBlock(const LaunchState &l, unsigned linearBlock);
   void schedule();
   void exitThread(Fiber &f);
@@ -538,7 +553,7 @@ struct Runner {
     Fiber *f = r->current;
     r->record(f, msg);
     f->state = Fiber::kAborted;
-    setcontext(&r->sched); // never returns: the block is abandoned
+    r->toScheduler(); // never returns: the block is abandoned
   }
   throw Error(msg);
 }
@@ -558,14 +573,15 @@ inline void waitUntilChanged(const unsigned *on, unsigned seen, const char *what
   f.waitOn = on;
   f.waitSeen = seen;
   f.waitWhat = what;
-  swapcontext(&f.ctx, &r.sched);
+  if (__builtin_setjmp(f.jump) == 0)
+    r.toScheduler();
 }
 
 inline void Runner::fiberMain() {
   Runner &r = *tlsRunner;
   r.launch->invoke(r.launch->kernel, r.launch->args);
   r.exitThread(*r.current);
-  // Returning resumes uc_link: the scheduler.
+  r.toScheduler();
 }
 
 inline void Runner::exitThread(Fiber &f) {
@@ -615,10 +631,11 @@ inline void Runner::runBlock(const LaunchState &l, unsigned linearBlock) {
     f.collectives = 0;
     f.copies.clear();
     f.committed = 0;
+    f.started = false;
     getcontext(&f.ctx);
     f.ctx.uc_stack.ss_sp = f.mapping + kGuardPage;
     f.ctx.uc_stack.ss_size = kStackBytes;
-    f.ctx.uc_link = &sched;
+    f.ctx.uc_link = nullptr; // fiberMain leaves through toScheduler
     makecontext(&f.ctx, &Runner::fiberMain, 0);
   }
   order.resize(threads);
@@ -661,7 +678,8 @@ inline void Runner::schedule() {
       f.state = Fiber::kReady;
       current = &f;
       threadIdx = f.tid;
-      swapcontext(&sched, &f.ctx);
+      if (__builtin_setjmp(schedJump) == 0)
+        enter(f);
       progressed = true;
       if (failed)
         return;
