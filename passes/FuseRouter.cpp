@@ -34,7 +34,11 @@ struct FuseGateIntoRoute : public OpRewritePattern<kernel::RouteOp> {
 };
 
 struct FuseRouterPass : public moela::impl::FuseRouterPassBase<FuseRouterPass> {
+  using FuseRouterPassBase::FuseRouterPassBase;
+
   void runOnOperation() override {
+    if (!functions.empty() && !llvm::is_contained(functions, getOperation().getSymName()))
+      return;
     RewritePatternSet patterns(&getContext());
     patterns.add<FuseGateIntoRoute>(&getContext());
     if (failed(

@@ -90,8 +90,16 @@ def FuseRouterPass : Pass<"moela-fuse-router", "mlir::func::FuncOp"> {
   let summary = "Fuse the router GEMM into expert selection";
   let description = [{
     `route(gemm(x, gate))` becomes `route(x)` with the gate weight: the
-    `[T, E]` logits never leave the kernel.
+    `[T, E]` logits never leave the kernel and are computed from the f32
+    activations in f32 (spec 3.2 [choice: HF]), where a tensor-core GEMM
+    would round x to bf16 and flip near-tied expert choices. The fused
+    kernel reads the gate weight once per token, so on a GPU it pays only
+    for few tokens per step: `functions` limits it to those programs.
   }];
+  let options = [
+    ListOption<"functions", "functions", "std::string",
+               "fuse only in these functions (default: all)">,
+  ];
 }
 
 def MoeDispatchPass : Pass<"moela-moe-dispatch", "mlir::func::FuncOp"> {

@@ -38,10 +38,17 @@ void moela::buildDefaultPipeline(OpPassManager &pm,
     fpm.addPass(createMlaAbsorbPass());
   if (enabled("moela-fuse-swiglu"))
     fpm.addPass(createFuseSwiGluPass());
-  // The fused router reads the whole gate weight once per token: right on
-  // the host, but on a GPU one GEMM for all tokens streams it once per step.
-  if (enabled("moela-fuse-router") && options.target == "host")
-    fpm.addPass(createFuseRouterPass());
+  // The fused router computes the routing logits in f32 (spec 3.2) but reads
+  // the whole gate weight once per token: everywhere on the host; on a GPU
+  // only in decode (few tokens, the gate stays in L2), while prefill streams
+  // it once per step in a GEMM.
+  if (enabled("moela-fuse-router")) {
+    static const std::string decodeOnly[] = {"decode"};
+    FuseRouterPassOptions router; // its `functions` is an ArrayRef
+    if (options.target != "host")
+      router.functions = decodeOnly;
+    fpm.addPass(createFuseRouterPass(router));
+  }
   if (enabled("moela-moe-dispatch"))
     fpm.addPass(createMoeDispatchPass());
   if (enabled("moela-fuse-add-norm")) {

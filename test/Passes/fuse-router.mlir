@@ -1,6 +1,9 @@
 // Tests of moela-fuse-router: route(gemm(x, gate)) becomes route(x) with the
 // gate weight, so the [T, E] router logits never leave the kernel.
 // RUN: moela-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(moela-fuse-router))' | FileCheck %s
+// With `functions`, only the functions so named are fused (a GPU fuses in
+// decode only).
+// RUN: moela-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(moela-fuse-router{functions=decode}))' | FileCheck %s --check-prefix=ONLY
 
 #routing = #moe.routing<scoring = sigmoid, method = noaux_tc, experts = 8, top_k = 2, groups = 4, topk_groups = 2, norm_topk_prob = true, scaling = 2.5>
 
@@ -70,4 +73,27 @@ func.func @not_a_gemm(%logits: tensor<?x8xf32>, %x: tensor<?x64xf32>) -> (tensor
   %i0, %w0 = kernel.route %logits routing #routing : tensor<?x8xf32> -> tensor<?x2xi32>, tensor<?x2xf32>
   %i1, %w1 = kernel.route %x routing #routing gate <"gate" : bf16[8, 64]> : tensor<?x64xf32> -> tensor<?x2xi32>, tensor<?x2xf32>
   return %w0, %w1 : tensor<?x2xf32>, tensor<?x2xf32>
+}
+
+// -----
+
+#routing = #moe.routing<scoring = sigmoid, method = noaux_tc, experts = 8, top_k = 2, groups = 4, topk_groups = 2, norm_topk_prob = true, scaling = 2.5>
+
+// ONLY-LABEL: func.func @prefill
+// ONLY-NEXT: kernel.gemm
+// ONLY-LABEL: func.func @decode
+// ONLY-NEXT: kernel.route %arg0 routing {{.*}} gate <"gate" : bf16[8, 64]>
+// CHECK-LABEL: func.func @prefill
+// CHECK-NEXT: kernel.route %arg0 routing {{.*}} gate <"gate" : bf16[8, 64]>
+// CHECK-LABEL: func.func @decode
+// CHECK-NEXT: kernel.route %arg0 routing {{.*}} gate <"gate" : bf16[8, 64]>
+func.func @prefill(%x: tensor<?x64xf32>) -> (tensor<?x2xi32>, tensor<?x2xf32>) {
+  %logits = kernel.gemm %x weights [#nn.weight<"gate" : bf16[8, 64]>] : tensor<?x64xf32> -> tensor<?x8xf32>
+  %idx, %w = kernel.route %logits routing #routing bias <"bias" : f32[8]> : tensor<?x8xf32> -> tensor<?x2xi32>, tensor<?x2xf32>
+  return %idx, %w : tensor<?x2xi32>, tensor<?x2xf32>
+}
+func.func @decode(%x: tensor<?x64xf32>) -> (tensor<?x2xi32>, tensor<?x2xf32>) {
+  %logits = kernel.gemm %x weights [#nn.weight<"gate" : bf16[8, 64]>] : tensor<?x64xf32> -> tensor<?x8xf32>
+  %idx, %w = kernel.route %logits routing #routing bias <"bias" : f32[8]> : tensor<?x8xf32> -> tensor<?x2xi32>, tensor<?x2xf32>
+  return %idx, %w : tensor<?x2xi32>, tensor<?x2xf32>
 }
