@@ -11,7 +11,8 @@
 // 2. CUDA against the host backend on the same plan, for the tiny configs
 //    with fresh random weights (seed printed): median rel-L2 of the steps'
 //    logits <= 0.015, at most a third of the steps > 0.03 (expert-choice flips
-//    of bf16 activations), top-1 agreement >= 90 %.
+//    of bf16 activations), top-1 agreement >= 90 %; for the W8A8 plan
+//    (FP8 activations) 0.06, 0.12 and 70 %.
 // Prints one line per case and "N passed, M failed" last; SKIPs without a GPU.
 // MOELA_PLAN_TEST_CASES="golden bf16w/single,tiny-v2" runs only the cases so
 // named (the golden cases by weights/prompts, the host ones by model);
@@ -172,19 +173,28 @@ void hostCase(const std::string &plansDir, const std::string &model,
   // demo shows such steps on the goldens; with every expert selected, or no
   // MoE layer, every step stays < 0.01): the typical step must be close, and
   // the far ones at most a third (one sequence of three).
+  // FP8 activations (a "-w8a8" plan, spec 3.4) keep 3 mantissa bits: about
+  // 3.6 % rms rounding on every GEMM input, against the f32 host.
+  const bool w8a8 =
+      model.size() > 5 && model.compare(model.size() - 5, 5, "-w8a8") == 0;
+  const double bound = w8a8 ? 0.06 : 0.015, far = 2 * bound,
+               minTop1 = w8a8 ? 0.7 : 0.9;
   std::vector<double> sorted = errors;
   std::sort(sorted.begin(), sorted.end());
   const double median = sorted[sorted.size() / 2];
   const auto outliers = std::count_if(errors.begin(), errors.end(),
-                                      [](double e) { return !(e <= 3e-2); });
+                                      [&](double e) { return !(e <= far); });
   const double top1 = double(agree) / total;
   char line[256];
-  std::snprintf(line, sizeof line,
-                "%s cuda vs host (seed %llu): rel-L2 median %.4f (<= 0.015), "
-                "%zu of %zu steps > 0.03 (<= 1/3, max %.3f), top-1 %.3f (>= 0.9)",
-                model.c_str(), static_cast<unsigned long long>(seed), median,
-                size_t(outliers), errors.size(), sorted.back(), top1);
-  verdict(median <= 1.5e-2 && outliers * 3 <= long(errors.size()) && top1 >= 0.9, line);
+  std::snprintf(
+      line, sizeof line,
+      "%s cuda vs host (seed %llu): rel-L2 median %.4f (<= %.3f), "
+      "%zu of %zu steps > %.2f (<= 1/3, max %.3f), top-1 %.3f (>= %.1f)",
+      model.c_str(), static_cast<unsigned long long>(seed), median, bound,
+      size_t(outliers), errors.size(), far, sorted.back(), top1, minTop1);
+  verdict(median <= bound && outliers * 3 <= long(errors.size()) &&
+              top1 >= minTop1,
+          line);
 }
 
 } // namespace
@@ -216,7 +226,8 @@ int main(int argc, char **argv) {
         verdict(false, "golden " + weights + "/" + prompts + ": " + e.what());
       }
     }
-  for (std::string model : {"tiny", "tiny-v2", "tiny-v2-lite", "tiny-v3-fp8"}) {
+  for (std::string model :
+       {"tiny", "tiny-v2", "tiny-v2-lite", "tiny-v3-fp8", "tiny-v3-fp8-w8a8"}) {
     if (!selected(model))
       continue;
     try {
