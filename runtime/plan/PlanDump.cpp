@@ -423,7 +423,9 @@ void dumpPlanJson(const Plan &plan, std::ostream &os) {
            {"dynamic_shared_bytes", k->dynamic_shared_bytes()},
            {"threads", k->threads()}});
   j["kernels"] = kernels;
-  os << j.dump(2) << "\n";
+  // A plan's strings are not checked for UTF-8: show a bad byte as U+FFFD
+  // rather than fail the whole dump.
+  os << j.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
 }
 
 } // namespace moela

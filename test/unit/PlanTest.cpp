@@ -155,6 +155,17 @@ TEST(Plan, ValidPlanLoads) {
   EXPECT_TRUE(j["kernels"][0].contains("registers"));
 }
 
+/// A string that is not UTF-8 (the pipeline here) is dumped with U+FFFD.
+TEST(Plan, DumpJsonReplacesInvalidUtf8) {
+  PlanDesc d = validPlan();
+  d.programs[1].buffers[5].name = "h\xF6";
+  Plan plan = Plan::fromBytes(d.build(), "model.plan");
+  std::ostringstream os;
+  dumpPlanJson(plan, os);
+  nlohmann::json j = nlohmann::json::parse(os.str());
+  EXPECT_EQ(j["programs"][1]["buffers"][5]["name"], "h\xEF\xBF\xBD");
+}
+
 TEST(Plan, LoadsFromFile) {
   std::string path = ::testing::TempDir() + "moela_plan_test.plan";
   auto bytes = validPlan().build();
