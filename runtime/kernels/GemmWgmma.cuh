@@ -65,7 +65,7 @@ __device__ __forceinline__ void gemmWgmma(const GemmArgs &args) {
   extern __shared__ __align__(1024) unsigned char wgmmaSmem[];
   // The swizzled tiles need 1024-byte alignment: align the base at run time
   // (the layout keeps 1024 bytes for this).
-  const unsigned raw = wg::smemAddr(wgmmaSmem);
+  const unsigned raw = wg::smemU32(wgmmaSmem);
   const unsigned base = (raw + 1023u) & ~1023u;
   unsigned char *smem = wgmmaSmem + (base - raw);
 

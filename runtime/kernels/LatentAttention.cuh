@@ -180,7 +180,7 @@ __device__ __forceinline__ void latentAttention(const LatentAttentionArgs &args)
   const int keyEnd = min(n, tileEnd * NK); // keys [tileBegin*NK, keyEnd)
 
   extern __shared__ __align__(16) unsigned char latentSmem[];
-  const unsigned sQ = ops::smemAddr(latentSmem);
+  const unsigned sQ = ops::smemU32(latentSmem);
   const unsigned sK = sQ + 16 * Geo::Q_CHUNKS;      // [2][NK rows]
   const unsigned sP = sK + 16 * 2 * Geo::K_CHUNKS;  // [HB][64] bf16
   float *red = reinterpret_cast<float *>(latentSmem + 16 * (Geo::Q_CHUNKS + 2 * Geo::K_CHUNKS +
@@ -264,7 +264,7 @@ __device__ __forceinline__ void latentAttention(const LatentAttentionArgs &args)
 
   for (int tile = tileBegin; tile < tileEnd; ++tile) {
     const int buf = (tile - tileBegin) & 1;
-    ops::cpAsyncWaitAll();
+    ops::cpAsyncWait<0>();
     __syncthreads(); // (A) tile visible; everyone is done with the other buffer and P
     if (tile + 1 < tileEnd)
       loadTile(tile + 1, buf ^ 1);
@@ -280,14 +280,14 @@ __device__ __forceinline__ void latentAttention(const LatentAttentionArgs &args)
 #pragma unroll 4
     for (int ks = 0; ks < KS; ++ks) {
       unsigned a[4]; // rows 16wm + lane%16, k chunk 2ks + lane/16
-      ops::ldsmX4(a, sQ + 16 * Geo::at(16 * wm + (lane & 15), 2 * ks + (lane >> 4)));
+      ops::ldsm4(sQ + 16 * Geo::at(16 * wm + (lane & 15), 2 * ks + (lane >> 4)), a);
 #pragma unroll
       for (int np = 0; np < 2; ++np) {
         // Matrices: (keys +0..7, k lo), (keys +0..7, k hi), (keys +8..15, k lo),
         // (keys +8..15, k hi) = b0, b1 of n-tile 2np and of n-tile 2np+1.
         unsigned b[4];
         const int key = 32 * wn + 16 * np + (lane & 7) + ((lane >> 4) << 3);
-        ops::ldsmX4(b, kb + 16 * Geo::at(key, 2 * ks + ((lane >> 3) & 1)));
+        ops::ldsm4(kb + 16 * Geo::at(key, 2 * ks + ((lane >> 3) & 1)), b);
         ops::mmaBf16(s[2 * np], a, b[0], b[1]);
         ops::mmaBf16(s[2 * np + 1], a, b[2], b[3]);
       }
@@ -360,7 +360,7 @@ __device__ __forceinline__ void latentAttention(const LatentAttentionArgs &args)
       unsigned a[4]; // P rows 16wm + lane%16, key chunk 2kk + lane/16
       {
         const int row = 16 * wm + (lane & 15);
-        ops::ldsmX4(a, sP + 16 * Geo::atP(row, 2 * kk + (lane >> 4)));
+        ops::ldsm4(sP + 16 * Geo::atP(row, 2 * kk + (lane >> 4)), a);
       }
       // Transposed matrices: (keys +0..7, cols lo), (keys +8..15, cols lo),
       // (keys +0..7, cols hi), (keys +8..15, cols hi) = b0, b1 of n-tile 2np
@@ -369,7 +369,7 @@ __device__ __forceinline__ void latentAttention(const LatentAttentionArgs &args)
 #pragma unroll
       for (int np = 0; np < NTO / 2; ++np) {
         unsigned b[4];
-        ops::ldsmX4T(b, kb + 16 * Geo::at(key, wn * (R / 16) + 2 * np + (lane >> 4)));
+        ops::ldsm4t(kb + 16 * Geo::at(key, wn * (R / 16) + 2 * np + (lane >> 4)), b);
         ops::mmaBf16(o[2 * np], a, b[0], b[1]);
         ops::mmaBf16(o[2 * np + 1], a, b[2], b[3]);
       }

@@ -3,8 +3,7 @@
 // Shared by Gemm.cuh, GroupedGemm.cuh and HeadGemm.cuh (and, for its
 // constants, by MatmulLaunch.h, which plain C++ compilers read too: the device
 // part below is compiled only by NVRTC/nvcc, and by g++ for the CPU emulation
-// of test/emu with MOELA_KERNEL_EMULATION, where the PTX wrappers call
-// test/emu/PtxEmu.h instead of their inline assembly).
+// of test/emu with MOELA_KERNEL_EMULATION; its PTX is in Ptx.cuh).
 //
 // The engine computes one BM x BN tile of acc = A @ B over a K range with
 // mma.sync tensor-core instructions, 8 warps (256 threads) per block:
@@ -95,10 +94,7 @@ inline MOELA_HOST_DEVICE void matmulRaster(int id, int tilesM, int tilesN, int &
 
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__) || defined(MOELA_KERNEL_EMULATION)
 
-#include "Common.cuh"
-#if defined(MOELA_KERNEL_EMULATION)
-#include "PtxEmu.h"
-#endif
+#include "Ptx.cuh"
 
 namespace moela {
 namespace kernels {
@@ -116,150 +112,7 @@ template <typename T> __host__ __device__ constexpr bool isF32() { return SameTy
 __host__ __device__ constexpr int cmin(int a, int b) { return a < b ? a : b; }
 __host__ __device__ constexpr int round128(int x) { return (x + 127) / 128 * 128; }
 
-// ---- PTX wrappers ----------------------------------------------------------
-
-__device__ __forceinline__ unsigned smemU32(const void *p) {
-  return static_cast<unsigned>(__cvta_generic_to_shared(p));
-}
-
-/// 16 bytes global -> shared, asynchronously; zero-filled when !ok (then no
-/// byte of `src` is read, but it must still be a valid global address).
-__device__ __forceinline__ void cpAsync16(unsigned dst, const void *src, bool ok) {
-#if defined(MOELA_KERNEL_EMULATION)
-  emu::ptx::cp_async_shared_global(true, dst, src, 16, ok ? 16 : 0);
-#else
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
-               "r"(ok ? 16 : 0)
-               : "memory");
-#endif
-}
-
-__device__ __forceinline__ void cpAsync4(unsigned dst, const void *src, bool ok) {
-#if defined(MOELA_KERNEL_EMULATION)
-  emu::ptx::cp_async_shared_global(false, dst, src, 4, ok ? 4 : 0);
-#else
-  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(dst), "l"(src),
-               "r"(ok ? 4 : 0)
-               : "memory");
-#endif
-}
-
-__device__ __forceinline__ void cpAsyncCommit() {
-#if defined(MOELA_KERNEL_EMULATION)
-  emu::ptx::cp_async_commit_group();
-#else
-  asm volatile("cp.async.commit_group;\n" ::: "memory");
-#endif
-}
-
-/// Waits until at most N of this thread's committed groups are pending.
-template <int N> __device__ __forceinline__ void cpAsyncWait() {
-#if defined(MOELA_KERNEL_EMULATION)
-  emu::ptx::cp_async_wait_group(N);
-#else
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
-#endif
-}
-
-__device__ __forceinline__ void ldsm4(unsigned addr, unsigned (&r)[4]) {
-#if defined(MOELA_KERNEL_EMULATION)
-  emu::ptx::ldmatrix_m8n8_shared_b16(r, 4, false, addr);
-#else
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(addr));
-#endif
-}
-
-__device__ __forceinline__ void ldsm4t(unsigned addr, unsigned (&r)[4]) {
-#if defined(MOELA_KERNEL_EMULATION)
-  emu::ptx::ldmatrix_m8n8_shared_b16(r, 4, true, addr);
-#else
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(addr));
-#endif
-}
-
-/// d += a (16x16 bf16, row) * b (16x8 bf16, col), fp32 accumulators.
-__device__ __forceinline__ void mmaBf16(float (&d)[4], const unsigned (&a)[4], unsigned b0,
-                                        unsigned b1) {
-#if defined(MOELA_KERNEL_EMULATION)
-  const unsigned b[2] = {b0, b1};
-  emu::ptx::mma_m16n8k16_row_col_f32_bf16_bf16_f32(d, a, b, d);
-#else
-  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
-               "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
-               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-#endif
-}
-
-/// d += a (16x16 f16, row) * b (16x8 f16, col), fp32 accumulators.
-__device__ __forceinline__ void mmaF16(float (&d)[4], const unsigned (&a)[4], unsigned b0,
-                                       unsigned b1) {
-#if defined(MOELA_KERNEL_EMULATION)
-  const unsigned b[2] = {b0, b1};
-  emu::ptx::mma_m16n8k16_row_col_f32_f16_f16_f32(d, a, b, d);
-#else
-  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 "
-               "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
-               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-#endif
-}
-
-/// Two e4m3 (low byte = first) -> two f16 (low half = first), exactly.
-__device__ __forceinline__ unsigned e4m3x2ToF16x2(unsigned short v) {
-  unsigned out;
-#if defined(MOELA_KERNEL_EMULATION)
-  out = emu::ptx::cvt_rn_f16x2_e4m3x2(v);
-#else
-  asm("cvt.rn.f16x2.e4m3x2 %0, %1;\n" : "=r"(out) : "h"(v));
-#endif
-  return out;
-}
-
-/// Two e4m3 (low byte = first) -> two bf16 (low half = first), exactly:
-/// e4m3 -> f16 is exact (hardware cvt), f16 -> f32 exact, and every e4m3
-/// value is a bf16 value, so the final rounding is exact too.
-__device__ __forceinline__ unsigned e4m3x2ToBf16x2(unsigned short v) {
-  unsigned out;
-#if defined(MOELA_KERNEL_EMULATION)
-  { // the same instructions, one by one
-    const unsigned h2 = emu::ptx::cvt_rn_f16x2_e4m3x2(v);
-    const unsigned short lo = static_cast<unsigned short>(h2 & 0xffffu), // mov.b32 {lo, hi}
-        hi = static_cast<unsigned short>(h2 >> 16);
-    const float flo = emu::ptx::cvt_f32_f16(lo), fhi = emu::ptx::cvt_f32_f16(hi);
-    out = emu::ptx::cvt_rn_bf16x2_f32(fhi, flo);
-  }
-#else
-  asm("{\n"
-      " .reg .b32 h2;\n"
-      " .reg .b16 lo, hi;\n"
-      " .reg .f32 flo, fhi;\n"
-      " cvt.rn.f16x2.e4m3x2 h2, %1;\n"
-      " mov.b32 {lo, hi}, h2;\n"
-      " cvt.f32.f16 flo, lo;\n"
-      " cvt.f32.f16 fhi, hi;\n"
-      " cvt.rn.bf16x2.f32 %0, fhi, flo;\n" // upper half from the first operand
-      "}\n"
-      : "=r"(out)
-      : "h"(v));
-#endif
-  return out;
-}
-
-/// Two f32 -> two bf16 (round to nearest even), `lo` in the low half.
-__device__ __forceinline__ unsigned f32x2ToBf16x2(float lo, float hi) {
-  unsigned out;
-#if defined(MOELA_KERNEL_EMULATION)
-  out = emu::ptx::cvt_rn_bf16x2_f32(hi, lo);
-#else
-  asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(out) : "f"(hi), "f"(lo));
-#endif
-  return out;
-}
+using namespace ptx; // cp.async, ldmatrix, mma.sync and the conversions
 
 __device__ __forceinline__ float bf16Lo(unsigned v) { return __uint_as_float(v << 16); }
 __device__ __forceinline__ float bf16Hi(unsigned v) { return __uint_as_float(v & 0xffff0000u); }

@@ -120,35 +120,9 @@ using mm::isBf16;
 using mm::isF32;
 using mm::isF8;
 
-// ---- PTX wrappers ------------------------------------------------------------
+// ---- PTX wrappers (the ones only the warpgroup engine needs; Ptx.cuh) ---------
 
-__device__ __forceinline__ unsigned smemAddr(const void *p) {
-  return static_cast<unsigned>(__cvta_generic_to_shared(p));
-}
-
-/// 16 bytes global -> shared, asynchronously; zero-filled when !ok (then no
-/// byte of `src` is read, but it must still be a valid global address).
-__device__ __forceinline__ void cpAsync16(unsigned dst, const void *src, bool ok) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
-               "r"(ok ? 16 : 0)
-               : "memory");
-}
-
-__device__ __forceinline__ void cpAsync4(unsigned dst, const void *src, bool ok) {
-  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(dst), "l"(src),
-               "r"(ok ? 4 : 0)
-               : "memory");
-}
-
-__device__ __forceinline__ void cpAsyncCommit() {
-  asm volatile("cp.async.commit_group;\n" ::: "memory");
-}
-
-/// Waits until at most N of this thread's committed groups are pending; the
-/// completed groups' writes are then visible to this thread.
-template <int N> __device__ __forceinline__ void cpAsyncWait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
-}
+using namespace ptx;
 
 __device__ __forceinline__ void mbarInit(unsigned bar, unsigned count) {
   asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
@@ -222,33 +196,6 @@ __device__ __forceinline__ void sts128(unsigned addr, uint4 v) {
 
 __device__ __forceinline__ void sts64(unsigned addr, unsigned x, unsigned y) {
   asm volatile("st.shared.v2.u32 [%0], {%1, %2};\n" ::"r"(addr), "r"(x), "r"(y) : "memory");
-}
-
-/// Two e4m3 (low byte = first) -> two bf16 (low half = first), exactly:
-/// e4m3 -> f16 (hardware cvt, exact), f16 -> f32 (exact), f32 -> bf16 (exact:
-/// every e4m3 value is a bf16 value).
-__device__ __forceinline__ unsigned e4m3x2ToBf16x2(unsigned v) {
-  unsigned out;
-  asm("{\n"
-      " .reg .b32 h2;\n"
-      " .reg .b16 lo, hi;\n"
-      " .reg .f32 flo, fhi;\n"
-      " cvt.rn.f16x2.e4m3x2 h2, %1;\n"
-      " mov.b32 {lo, hi}, h2;\n"
-      " cvt.f32.f16 flo, lo;\n"
-      " cvt.f32.f16 fhi, hi;\n"
-      " cvt.rn.bf16x2.f32 %0, fhi, flo;\n" // upper half from the first operand
-      "}\n"
-      : "=r"(out)
-      : "h"(static_cast<unsigned short>(v & 0xffffu)));
-  return out;
-}
-
-/// Two f32 -> two bf16 (round to nearest even), `lo` in the low half.
-__device__ __forceinline__ unsigned f32x2ToBf16x2(float lo, float hi) {
-  unsigned out;
-  asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(out) : "f"(hi), "f"(lo));
-  return out;
 }
 
 /// Shared-memory matrix descriptor of a K-major, 128B-swizzled operand tile
