@@ -96,7 +96,7 @@ struct FuseQkvAPass : public moela::impl::FuseQkvAPassBase<FuseQkvAPass> {
           RankedTensorType::get({ShapedType::kDynamic, cols},
                                 rewriter.getF32Type()),
           first.getInput(), Value(), Value(), rewriter.getArrayAttr(weights),
-          UnitAttr(), kernel::HeadRopeAttr(), kernel::TileAttr());
+          UnitAttr(), kernel::HeadRopeAttr(), kernel::TileAttr(), UnitAttr());
       int64_t offset = 0;
       for (kernel::GemmOp g : group) {
         int64_t n = nn::dimOf(g.getType(), 1);

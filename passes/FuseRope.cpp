@@ -26,7 +26,7 @@ struct FuseRopeIntoGemm : public OpRewritePattern<kernel::RopeOp> {
     rewriter.replaceOpWithNewOp<kernel::GemmOp>(
         rope, gemm.getType(), gemm.getInput(), rope.getPositions(),
         /*residual=*/Value(), gemm.getWeights(), gemm.getSiluMulAttr(),
-        rope.getRope(), gemm.getTileAttr());
+        rope.getRope(), gemm.getTileAttr(), gemm.getPreciseAttr());
     rewriter.eraseOp(gemm);
     return success();
   }

@@ -38,7 +38,7 @@ struct FuseGateUp : public OpRewritePattern<kernel::SiluMulOp> {
     rewriter.replaceOpWithNewOp<kernel::GemmOp>(
         op, op.getType(), gate.getInput(), /*positions=*/Value(),
         /*residual=*/Value(), rewriter.getArrayAttr(weights),
-        rewriter.getUnitAttr(), kernel::HeadRopeAttr(), kernel::TileAttr());
+        rewriter.getUnitAttr(), kernel::HeadRopeAttr(), kernel::TileAttr(), UnitAttr());
     rewriter.eraseOp(gate);
     rewriter.eraseOp(up);
     return success();

@@ -70,7 +70,7 @@ private:
     return b.create<kernel::GemmOp>(loc, rows(n), x, /*positions=*/Value(),
                                     /*residual=*/Value(), b.getArrayAttr(attrs),
                                     /*silu_mul=*/UnitAttr(),
-                                    kernel::HeadRopeAttr(), kernel::TileAttr());
+                                    kernel::HeadRopeAttr(), kernel::TileAttr(), UnitAttr());
   }
 
   Value rmsNorm(Location loc, Value x, WeightAttr w, FloatAttr eps) {

@@ -94,7 +94,9 @@ def FuseRouterPass : Pass<"moela-fuse-router", "mlir::func::FuncOp"> {
     activations in f32 (spec 3.2 [choice: HF]), where a tensor-core GEMM
     would round x to bf16 and flip near-tied expert choices. The fused
     kernel reads the gate weight once per token, so on a GPU it pays only
-    for few tokens per step: `functions` limits it to those programs.
+    for few tokens per step: `functions` limits it to those programs, and
+    in the others the gate GEMM becomes `precise` (f32 inputs kept to ~16
+    bits on tensor cores).
   }];
   let options = [
     ListOption<"functions", "functions", "std::string",

@@ -151,7 +151,8 @@ private:
         continue;
       }
       bool a = (isa<kernel::GemmOp>(user) &&
-                use.get() == cast<kernel::GemmOp>(user).getInput()) ||
+                use.get() == cast<kernel::GemmOp>(user).getInput() &&
+                !cast<kernel::GemmOp>(user).getPrecise()) || // its input stays f32
                (isa<kernel::GroupedGemmOp>(user) &&
                 use.get() == cast<kernel::GroupedGemmOp>(user).getInput()) ||
                (isa<kernel::HeadGemmOp>(user) &&

@@ -85,7 +85,10 @@ struct TilePass : public moela::impl::TilePassBase<TilePass> {
     };
     getOperation().walk([&](Operation *op) {
       if (auto gemm = dyn_cast<kernel::GemmOp>(op))
-        gemm.setTileAttr(gemmKernel == "wgmma"
+        // A precise GEMM (split f32 input) has only the 64-row mma.sync form.
+        gemm.setTileAttr(gemm.getPrecise()
+                             ? tile(64, 64, 64, stagesThatFit(*t, 64, 64, 64, 4), matmulThreads)
+                         : gemmKernel == "wgmma"
                              ? wgmmaTile(gemm.getWeights())
                              : gemmTile(llvm::all_of(gemm.getWeights(), isFp8)));
       else if (auto g = dyn_cast<kernel::GroupedGemmOp>(op))

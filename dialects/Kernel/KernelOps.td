@@ -117,7 +117,9 @@ def Kernel_GemmOp : Kernel_Op<"gemm", [Pure, AttrSizedOperandSegments]> {
     `acc = input @ W^T` where W is the rows of `weights` concatenated `[N, K]`,
     then in order: `silu_mul` (`c = silu(acc[:, :N/2]) * acc[:, N/2:]`),
     `rope` (rotate the rope slice of each head of acc; needs `positions`),
-    `residual` (`c = acc + residual`).
+    `residual` (`c = acc + residual`). `precise` keeps the f32 input to
+    ~16 mantissa bits on tensor cores (two bf16 halves; the router logits
+    of spec 3.2).
     ```mlir
     %y = kernel.gemm %x weights [#nn.weight<"...gate_proj.weight" : bf16[448, 192]>, #nn.weight<"...up_proj.weight" : bf16[448, 192]>]
         silu_mul : tensor<?x192xf32> -> tensor<?x448xf32>
@@ -128,11 +130,13 @@ def Kernel_GemmOp : Kernel_Op<"gemm", [Pure, AttrSizedOperandSegments]> {
                        TypedArrayAttrBase<NN_WeightAttr, "weights">:$weights,
                        UnitAttr:$silu_mul,
                        OptionalAttr<Kernel_HeadRopeAttr>:$rope,
-                       OptionalAttr<Kernel_TileAttr>:$tile);
+                       OptionalAttr<Kernel_TileAttr>:$tile,
+                       UnitAttr:$precise);
   let results = (outs Kernel_Tensor:$result);
   let assemblyFormat = [{
     $input (`positions` $positions^)? (`residual` $residual^ `:` type($residual))?
-    `weights` $weights (`silu_mul` $silu_mul^)? (`rope` $rope^)? (`tile` $tile^)?
+    `weights` $weights (`silu_mul` $silu_mul^)? (`rope` $rope^)? (`precise` $precise^)?
+    (`tile` $tile^)?
     attr-dict `:` type($input) `->` type($result)
   }];
   let hasVerifier = 1;

@@ -230,7 +230,12 @@ public:
                               tileArgs(o.getTileAttr()) + ", " +
                               flag(o.getSiluMul()) + ", " +
                               flag(static_cast<bool>(o.getRopeAttr())) + ", " +
-                              flag(static_cast<bool>(o.getResidual())) + ">";
+                              flag(static_cast<bool>(o.getResidual())) +
+                              (o.getPrecise() ? ", true>" : ">");
+          if (o.getPrecise() && !storageOf(o.getInput()).isF32()) {
+            o.emitOpError() << "is precise but its input is not stored in f32";
+            return failure();
+          }
           // A tile with the wgmma kernel's thread count (moela-tile
           // gemm-kernel=wgmma) selects GemmWgmma.cuh.
           if (o.getTileAttr() &&

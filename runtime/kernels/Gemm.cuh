@@ -19,6 +19,9 @@
 //       BK = 128 when TA is FP8). Tile.stages and Tile.threads are ignored:
 //       256 threads, pipeline depth from the shared-memory budget.
 //   SILU_MUL, ROPE, RESIDUAL: true/false as the step's GemmParams.
+//   PRECISE_A (optional, default false): f32 `a` multiplied as bf16 hi + lo
+//       halves (two MMAs per step, ~2^-16 relative instead of 2^-9), for the
+//       router logits (spec 3.2); needs BM = 64 and bf16 or f32 weights.
 //
 // Launch: MatmulLaunch.h launchGemm(args, tile) (1-D grid, 256 threads,
 // kMatmulSharedBytes of dynamic shared memory: set
@@ -48,9 +51,9 @@ namespace moela {
 namespace kernels {
 
 template <typename TA, typename TW, typename TC, typename TR, int BM, int BN, int BK,
-          bool SILU_MUL, bool ROPE, bool RESIDUAL>
+          bool SILU_MUL, bool ROPE, bool RESIDUAL, bool PRECISE_A = false>
 __device__ __forceinline__ void gemm(const GemmArgs &args) {
-  using E = mm::Engine<TA, TW, BM, BN, BK, false>;
+  using E = mm::Engine<TA, TW, BM, BN, BK, false, PRECISE_A>;
   extern __shared__ __align__(128) unsigned char mmSmem[];
   unsigned char *smem = mmSmem;
 

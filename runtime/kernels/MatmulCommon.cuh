@@ -166,7 +166,8 @@ struct Problem {
   int wRow0;
 };
 
-template <typename TA, typename TW, int BM, int BN, int BK, bool WT> struct Engine {
+template <typename TA, typename TW, int BM, int BN, int BK, bool WT, bool SPLIT_A = false>
+struct Engine {
   static constexpr int kThreads = kMatmulThreads;
   static constexpr bool kF8A = isF8<TA>(), kF8W = isF8<TW>();
   static constexpr bool kW8A8 = kF8A && kF8W;
@@ -174,6 +175,10 @@ template <typename TA, typename TW, int BM, int BN, int BK, bool WT> struct Engi
   static_assert(isF8<TW>() || isBf16<TW>() || isF32<TW>(), "W: f32, bf16 or fp8 e4m3");
   static_assert(!kF8A || kF8W, "FP8 activations need FP8 weights (W8A8)");
   static_assert(!(kF8A && WT), "no FP8 activations with transposed weights");
+  // SPLIT_A: f32 A as hi + lo, two bf16 halves, and two MMAs per step, so
+  // that A keeps ~16 mantissa bits (the f32 routing logits of spec 3.2).
+  static_assert(!SPLIT_A || (isF32<TA>() && !isF8<TW>() && BM == 64),
+                "split A: f32 A, bf16 or f32 W, block_m 64");
   static constexpr bool kScaleA = kF8A, kScaleW = kF8W;
   static constexpr bool kF16 = kW8A8;          // compute type: f16 (W8A8), else bf16
   static constexpr bool kCvtA = !isBf16<TA>();  // A converted in smem (f32, fp8)
@@ -205,7 +210,8 @@ template <typename TA, typename TW, int BM, int BN, int BK, bool WT> struct Engi
   static_assert(kACCPR >= 8 && kWCCPR >= 8, "compute tiles are swizzled: rows >= 128 bytes");
   static_assert(kCvtA || kACRowB == kARowB, "A compute tile = A stage tile");
   static_assert(kCvtW || kWCRowB == kWRowB, "W compute tile = W stage tile");
-  static constexpr int kCvtABytes = kCvtA ? BM * kACRowB : 0;
+  static constexpr int kCvtAHalf = kCvtA ? BM * kACRowB : 0; // hi (or the only) tile
+  static constexpr int kCvtABytes = SPLIT_A ? 2 * kCvtAHalf : kCvtAHalf;
   static constexpr int kCvtWBytes = kCvtW ? kWRows * kWCRowB : 0;
 
   // Layout: [row tables][cvt A][cvt W][stage 0]...[stage S-1].
@@ -367,10 +373,40 @@ template <typename TA, typename TW, int BM, int BN, int BK, bool WT> struct Engi
     }
   }
 
+  /// The raw f32 A tile as bf16 hi = rn(x) and lo = rn(x - hi), in the
+  /// layout of convertTile.
+  __device__ static void splitTile(const unsigned char *raw, unsigned char *hiOut,
+                                   unsigned char *loOut) {
+    constexpr int RAWB = BK * 4, RCPR = RAWB / 16;
+    constexpr int OUTB = BK * 2, OCPR = OUTB / 16;
+    static_assert((BM * OCPR) % kThreads == 0, "chunks");
+    const int tid = threadIdx.x;
+#pragma unroll
+    for (int it = 0; it < BM * OCPR / kThreads; ++it) {
+      const int i = tid + it * kThreads, r = i / OCPR, oc = i % OCPR;
+      const float4 v0 =
+          *reinterpret_cast<const float4 *>(raw + r * RAWB + (swz<RCPR>(r, 2 * oc) << 4));
+      const float4 v1 =
+          *reinterpret_cast<const float4 *>(raw + r * RAWB + (swz<RCPR>(r, 2 * oc + 1) << 4));
+      const float x[8] = {v0.x, v0.y, v0.z, v0.w, v1.x, v1.y, v1.z, v1.w};
+      unsigned hi[4], lo[4];
+#pragma unroll
+      for (int q = 0; q < 4; ++q) {
+        hi[q] = f32x2ToBf16x2(x[2 * q], x[2 * q + 1]);
+        lo[q] = f32x2ToBf16x2(x[2 * q] - bf16Lo(hi[q]), x[2 * q + 1] - bf16Hi(hi[q]));
+      }
+      const int at = r * OUTB + (swz<OCPR>(r, oc) << 4);
+      *reinterpret_cast<uint4 *>(hiOut + at) = make_uint4(hi[0], hi[1], hi[2], hi[3]);
+      *reinterpret_cast<uint4 *>(loOut + at) = make_uint4(lo[0], lo[1], lo[2], lo[3]);
+    }
+  }
+
   /// Converts the landed stage `slot` to the compute tiles.
   __device__ static void convertStage(unsigned char *smem, int slot) {
     const unsigned char *st = smem + kStageOff + slot * kStageBytes;
-    if constexpr (kCvtA)
+    if constexpr (SPLIT_A)
+      splitTile(st, smem + kCvtAOff, smem + kCvtAOff + kCvtAHalf);
+    else if constexpr (kCvtA)
       convertTile<TA, BM, BK>(st, smem + kCvtAOff);
     if constexpr (kCvtW)
       convertTile<TW, kWRows, kWCols>(st + kABytes, smem + kCvtWOff);
@@ -430,12 +466,10 @@ template <typename TA, typename TW, int BM, int BN, int BK, bool WT> struct Engi
   }
 
   /// Loads the A and B fragments of MMA step `s` (16 K) of a tile.
-  __device__ static void loadFragments(unsigned aBase, unsigned wBase, int s, int mAct,
-                                       unsigned (&af)[kMT][4], unsigned (&bf)[kNT][2]) {
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    const int wm = warp >> 2, wn = warp & 3;
-    // A: m16 tile i = rows wm*kWarpM + 16 i + [0, 16); lane l addresses row
-    // l % 16 at chunk 2 s + l / 16 (matrices: reg0..reg3 of the fragment).
+  /// A: m16 tile i = rows wm*kWarpM + 16 i + [0, 16); lane l addresses row
+  /// l % 16 at chunk 2 s + l / 16 (matrices: reg0..reg3 of the fragment).
+  __device__ static void loadA(unsigned aBase, int s, int mAct, unsigned (&af)[kMT][4]) {
+    const int lane = threadIdx.x & 31, wm = (threadIdx.x >> 5) >> 2;
 #pragma unroll
     for (int i = 0; i < kMT; ++i) {
       if (i < mAct) {
@@ -444,6 +478,13 @@ template <typename TA, typename TW, int BM, int BN, int BK, bool WT> struct Engi
         ldsm4(aBase + r * kACRowB + (swz<kACCPR>(r, c) << 4), af[i]);
       }
     }
+  }
+
+  __device__ static void loadFragments(unsigned aBase, unsigned wBase, int s, int mAct,
+                                       unsigned (&af)[kMT][4], unsigned (&bf)[kNT][2]) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int wn = warp & 3;
+    loadA(aBase, s, mAct, af);
     // B: n8 tile j = columns wn*kWarpN + 8 j + [0, 8); one x4 load covers n8
     // tiles 2jj and 2jj + 1 (matrices: b0, b1 of 2jj, then b0, b1 of 2jj + 1).
 #pragma unroll
@@ -478,11 +519,18 @@ template <typename TA, typename TW, int BM, int BN, int BK, bool WT> struct Engi
     const unsigned aBase = kCvtA ? smemU32(smem + kCvtAOff) : stage;
     const unsigned wBase = kCvtW ? smemU32(smem + kCvtWOff) : stage + kABytes;
     unsigned af[2][kMT][4], bf[2][kNT][2];
+    unsigned al[SPLIT_A ? 2 : 1][SPLIT_A ? kMT : 1][4]; // lo halves of A (SPLIT_A)
+    const unsigned loBase = aBase + kCvtAHalf;
     loadFragments(aBase, wBase, 0, mAct, af[0], bf[0]);
+    if constexpr (SPLIT_A)
+      loadA(loBase, 0, mAct, al[0]);
 #pragma unroll
     for (int s = 0; s < kSteps; ++s) {
-      if (s + 1 < kSteps)
+      if (s + 1 < kSteps) {
         loadFragments(aBase, wBase, s + 1, mAct, af[(s + 1) & 1], bf[(s + 1) & 1]);
+        if constexpr (SPLIT_A)
+          loadA(loBase, s + 1, mAct, al[(s + 1) & 1]);
+      }
       if constexpr (WT && kScaleW) {
         // A new 128-row block of the weight starts: settle the previous one.
         const int k = k0 + s * kStepK, sg = (p.wRow0 + k) >> 7;
@@ -502,6 +550,8 @@ template <typename TA, typename TW, int BM, int BN, int BK, bool WT> struct Engi
               mmaF16(d, af[s & 1][i], bf[s & 1][j][0], bf[s & 1][j][1]);
             else
               mmaBf16(d, af[s & 1][i], bf[s & 1][j][0], bf[s & 1][j][1]);
+            if constexpr (SPLIT_A)
+              mmaBf16(d, al[s & 1][i], bf[s & 1][j][0], bf[s & 1][j][1]);
           }
         }
       }

@@ -2,7 +2,7 @@
 // gate weight, so the [T, E] router logits never leave the kernel.
 // RUN: moela-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(moela-fuse-router))' | FileCheck %s
 // With `functions`, only the functions so named are fused (a GPU fuses in
-// decode only).
+// decode only); the gate GEMMs of the others become `precise`.
 // RUN: moela-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(moela-fuse-router{functions=decode}))' | FileCheck %s --check-prefix=ONLY
 
 #routing = #moe.routing<scoring = sigmoid, method = noaux_tc, experts = 8, top_k = 2, groups = 4, topk_groups = 2, norm_topk_prob = true, scaling = 2.5>
@@ -80,7 +80,7 @@ func.func @not_a_gemm(%logits: tensor<?x8xf32>, %x: tensor<?x64xf32>) -> (tensor
 #routing = #moe.routing<scoring = sigmoid, method = noaux_tc, experts = 8, top_k = 2, groups = 4, topk_groups = 2, norm_topk_prob = true, scaling = 2.5>
 
 // ONLY-LABEL: func.func @prefill
-// ONLY-NEXT: kernel.gemm
+// ONLY-NEXT: kernel.gemm %arg0 weights [#nn.weight<"gate" : bf16[8, 64]>] precise :
 // ONLY-LABEL: func.func @decode
 // ONLY-NEXT: kernel.route %arg0 routing {{.*}} gate <"gate" : bf16[8, 64]>
 // CHECK-LABEL: func.func @prefill

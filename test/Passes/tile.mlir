@@ -112,3 +112,17 @@ func.func @mtp_0(%x: tensor<?x64xf32>) -> tensor<?x256xf32> {
   %a = kernel.gemm %x weights [#nn.weight<"bf16" : bf16[256, 64]>] : tensor<?x64xf32> -> tensor<?x256xf32>
   return %a : tensor<?x256xf32>
 }
+
+// -----
+
+// Tests that a precise GEMM (the prefill router) gets the 64-row mma.sync
+// tile even in @prefill and with gemm-kernel=wgmma: the split f32 input has
+// only that form.
+// SM90-LABEL: func.func @prefill
+// SM90: precise tile <block_m = 64, block_n = 64, block_k = 64, stages = 7, threads = 256>
+// WGMMA-LABEL: func.func @prefill
+// WGMMA: precise tile <block_m = 64, block_n = 64, block_k = 64, stages = 7, threads = 256>
+func.func @prefill(%x: tensor<?x64xf32>) -> tensor<?x8xf32> {
+  %a = kernel.gemm %x weights [#nn.weight<"gate" : bf16[8, 64]>] precise : tensor<?x64xf32> -> tensor<?x8xf32>
+  return %a : tensor<?x8xf32>
+}

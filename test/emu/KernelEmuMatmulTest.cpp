@@ -140,9 +140,9 @@ std::string tileName(int bm, int bn, int bk) {
 // ---- Gemm -----------------------------------------------------------------------------
 
 template <typename TA, typename TW, typename TC, typename TR, int BM, int BN, int BK, bool SILU_MUL,
-          bool ROPE, bool RESIDUAL>
+          bool ROPE, bool RESIDUAL, bool PRECISE_A = false>
 void gemmEntry(const K::GemmArgs args) {
-  K::gemm<TA, TW, TC, TR, BM, BN, BK, SILU_MUL, ROPE, RESIDUAL>(args);
+  K::gemm<TA, TW, TC, TR, BM, BN, BK, SILU_MUL, ROPE, RESIDUAL, PRECISE_A>(args);
 }
 
 struct RopeShape {
@@ -362,6 +362,48 @@ TEST(KernelEmuGemm, LongK) {
   runGemm<f8, f8, float, float, 128, 128, 128, false, false, true>(plain);
   runGemm<float, f8, bf16, bf16, 64, 64, 128, true, false, false>(
       {40, 1040, {100, 120, 100}, {}, false});
+}
+
+/// rel-L2 of gemm<f32, bf16, f32, 64x64x64> with (PRECISE) or without split
+/// A against a double-precision product of the exact f32 activations.
+template <bool PRECISE> double routerGemmError(int m, int k, int n) {
+  const std::string what = std::string("router gemm ") + (PRECISE ? "precise" : "plain");
+  Rng rng(what);
+  Tensor a(Ty::F32, m, k);
+  a.fillUniform(rng, -3, 3); // full f32 mantissas
+  Weights w = randomWeights(rng, Ty::BF16, 1, n, k);
+  Tensor c(Ty::F32, m, n);
+  K::GemmArgs args{};
+  args.a = a.view();
+  args.parts[0] = w.kernelWeight();
+  args.num_parts = 1;
+  args.c = c.view();
+  args.m = m;
+  args.n = n;
+  args.k = k;
+  launch(gemmEntry<float, bf16, float, float, 64, 64, 64, false, false, false, PRECISE>,
+         K::launchGemm(args, K::Tile{64, 64, 64, 0, 0}), args);
+  double num = 0, den = 0;
+  for (int r = 0; r < m; ++r)
+    for (int j = 0; j < n; ++j) {
+      double want = 0;
+      for (int q = 0; q < k; ++q)
+        want += double(a.get(r, q)) * double(w.ref[size_t(j) * k + q]);
+      const double d = double(c.get(r, j)) - want;
+      num += d * d;
+      den += want * want;
+    }
+  return std::sqrt(num / den);
+}
+
+// PRECISE_A (the router logits of spec 3.2 in f32): the activations as bf16
+// hi + lo keep ~16 bits, where one bf16 rounding keeps 8.
+TEST(KernelEmuGemm, PreciseA) {
+  const double precise = routerGemmError<true>(70, 200, 72);
+  const double plain = routerGemmError<false>(70, 200, 72);
+  std::printf("  router gemm rel-L2: precise %.3g, plain %.3g\n", precise, plain);
+  EXPECT_LE(precise, 2e-5);
+  EXPECT_GE(plain, 5e-4); // what the split buys
 }
 
 // Edges: no rows (one block that exits), one 16-wide K step, an output

@@ -10,9 +10,10 @@
 //    top-1 agreement).
 // 2. CUDA against the host backend on the same plan, for the tiny configs
 //    with fresh random weights (seed printed): median rel-L2 of the steps'
-//    logits <= 0.015, at most a third of the steps > 0.03 (expert-choice flips
-//    of bf16 activations), top-1 agreement >= 90 %; for the W8A8 plan
-//    (FP8 activations) 0.06, 0.12 and 70 %.
+//    logits <= 0.02, at most a third of the steps > 0.04 (expert-choice flips
+//    of bf16 activations), top-1 agreement >= 85 %; for the W8A8 plan (FP8
+//    activations) 0.06, 0.12 and 70 %. (A RoPE of half its width in the
+//    CUDA backend gives medians of 0.03-0.035.)
 // Prints one line per case and "N passed, M failed" last; SKIPs without a GPU.
 // MOELA_PLAN_TEST_CASES="golden bf16w/single,tiny-v2" runs only the cases so
 // named (the golden cases by weights/prompts, the host ones by model);
@@ -177,8 +178,8 @@ void hostCase(const std::string &plansDir, const std::string &model,
   // 3.6 % rms rounding on every GEMM input, against the f32 host.
   const bool w8a8 =
       model.size() > 5 && model.compare(model.size() - 5, 5, "-w8a8") == 0;
-  const double bound = w8a8 ? 0.06 : 0.015, far = 2 * bound,
-               minTop1 = w8a8 ? 0.7 : 0.9;
+  const double bound = w8a8 ? 0.06 : 0.02, far = 2 * bound,
+               minTop1 = w8a8 ? 0.7 : 0.85;
   std::vector<double> sorted = errors;
   std::sort(sorted.begin(), sorted.end());
   const double median = sorted[sorted.size() / 2];
@@ -189,7 +190,7 @@ void hostCase(const std::string &plansDir, const std::string &model,
   std::snprintf(
       line, sizeof line,
       "%s cuda vs host (seed %llu): rel-L2 median %.4f (<= %.3f), "
-      "%zu of %zu steps > %.2f (<= 1/3, max %.3f), top-1 %.3f (>= %.1f)",
+      "%zu of %zu steps > %.2f (<= 1/3, max %.3f), top-1 %.3f (>= %.2f)",
       model.c_str(), static_cast<unsigned long long>(seed), median, bound,
       size_t(outliers), errors.size(), far, sorted.back(), top1, minTop1);
   verdict(median <= bound && outliers * 3 <= long(errors.size()) &&

@@ -104,6 +104,11 @@ TEST(MatmulCompile, Gemm) {
                                 .source()});
         }
       }
+  // The precise router GEMM (f32 input as two bf16 halves), bf16 or f32 weights.
+  for (Ty w : {Ty::BF16, Ty::F32}) {
+    GemmKernel k{Ty::F32, w, Ty::F32, Ty::F32, {64, 64, 64}, false, false, false, true};
+    jobs.push_back({k.name(), k.source()});
+  }
   // Every epilogue together, and a bf16 residual.
   for (Ty w : {Ty::BF16, Ty::F8})
     for (bool prefill : {true, false}) {

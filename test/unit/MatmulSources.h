@@ -30,12 +30,13 @@ struct GemmKernel {
   Ty a, w, c, r;
   TileShape tile;
   bool silu, rope, residual;
+  bool precise = false; // PRECISE_A: f32 a as two bf16 halves
 
   std::string name() const {
     return std::string("moela_gemm_") + shortName(a) + "_" + shortName(w) + "_" + shortName(c) +
            "_" + shortName(r) + "_" + std::to_string(tile.bm) + "x" + std::to_string(tile.bn) +
            "x" + std::to_string(tile.bk) + (silu ? "_silu" : "") + (rope ? "_rope" : "") +
-           (residual ? "_res" : "");
+           (residual ? "_res" : "") + (precise ? "_precise" : "");
   }
   std::string source() const {
     return "#include \"Gemm.cuh\"\n"
@@ -44,7 +45,7 @@ struct GemmKernel {
            cudaType(a) + ", " + cudaType(w) + ", " + cudaType(c) + ", " + cudaType(r) + ", " +
            std::to_string(tile.bm) + ", " + std::to_string(tile.bn) + ", " +
            std::to_string(tile.bk) + ", " + flag(silu) + ", " + flag(rope) + ", " +
-           flag(residual) + ">(args);\n}\n";
+           flag(residual) + (precise ? ", true" : "") + ">(args);\n}\n";
   }
 };
 

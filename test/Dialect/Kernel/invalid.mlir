@@ -131,6 +131,15 @@ func.func @gemm_residual_type(%x: tensor<?x448xf32>, %h: tensor<?x448xf32>) {
 
 // -----
 
+// Tests that a precise GEMM multiplies bf16 or f32 weights only.
+func.func @gemm_precise_fp8(%x: tensor<?x256xf32>) {
+  // expected-error @+1 {{'kernel.gemm' op precise needs bf16 or f32 weights (its two bf16 input halves multiply the weights as they are)}}
+  %0 = kernel.gemm %x weights [#nn.weight<"w8" : f8E4M3FN[8, 256], scale "w8_scale_inv"[1, 2]>] precise : tensor<?x256xf32> -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
 // Tests that kernel.head_gemm's weight holds heads * head_rows rows.
 func.func @head_gemm_weight_rows(%q: tensor<?x384xf32>) {
   // expected-error @+1 {{'kernel.head_gemm' op weight 'kv_b' must have heads * head_rows = 448 rows}}

@@ -61,9 +61,10 @@ func.func @rope(%q: tensor<?x384xf32>, %k: tensor<?x32xf32>, %pos: tensor<?xi32>
 
 // Tests every form of kernel.gemm: plain, concatenated weights with
 // silu_mul, a rope epilogue with positions, a residual epilogue, FP8
-// weights with block scales, and a tile.
+// weights with block scales, and a tile; `precise` (split f32 input).
 // CHECK-LABEL: func.func @gemm
 // CHECK: kernel.gemm %{{.*}} weights [#nn.weight<"o" : bf16[192, 384]>] : tensor<?x384xf32> -> tensor<?x192xf32>
+// CHECK: kernel.gemm %{{.*}} weights [#nn.weight<"gate" : bf16[8, 384]>] precise : tensor<?x384xf32> -> tensor<?x8xf32>
 // CHECK: kernel.gemm %{{.*}} weights [#nn.weight<"gate" : bf16[448, 192]>, #nn.weight<"up" : bf16[448, 192]>] silu_mul : tensor<?x192xf32> -> tensor<?x448xf32>
 // CHECK: kernel.gemm %{{.*}} positions %{{.*}} weights [#nn.weight<"q_b" : bf16[384, 160]>] rope <heads = 4, head_dim = 96, offset = 64, rope = #{{.*}}> : tensor<?x160xf32> -> tensor<?x384xf32>
 // CHECK: kernel.gemm %{{.*}} residual %{{.*}} : tensor<?x192xf32> weights [#nn.weight<"down" : bf16[192, 448]>] : tensor<?x448xf32> -> tensor<?x192xf32>
@@ -71,6 +72,7 @@ func.func @rope(%q: tensor<?x384xf32>, %k: tensor<?x32xf32>, %pos: tensor<?xi32>
 func.func @gemm(%x: tensor<?x192xf32>, %o: tensor<?x384xf32>, %c: tensor<?x160xf32>,
                 %pos: tensor<?xi32>) -> tensor<?x192xf32> {
   %a = kernel.gemm %o weights [#nn.weight<"o" : bf16[192, 384]>] : tensor<?x384xf32> -> tensor<?x192xf32>
+  %g = kernel.gemm %o weights [#nn.weight<"gate" : bf16[8, 384]>] precise : tensor<?x384xf32> -> tensor<?x8xf32>
   %b = kernel.gemm %x weights [#nn.weight<"gate" : bf16[448, 192]>, #nn.weight<"up" : bf16[448, 192]>] silu_mul
       : tensor<?x192xf32> -> tensor<?x448xf32>
   %q = kernel.gemm %c positions %pos weights [#nn.weight<"q_b" : bf16[384, 160]>]
