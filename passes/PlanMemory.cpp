@@ -6,6 +6,7 @@
 // arena such that buffers alive at the same time never overlap.
 //
 //===----------------------------------------------------------------------===//
+#include "moela/Runtime/Weights.h" // kFp8Block
 #include "passes/Passes.h"
 #include "passes/Utils.h"
 
@@ -24,7 +25,6 @@ namespace {
 
 constexpr int64_t kAlignment =
     256; // bytes; keeps every buffer 16-byte vector aligned
-constexpr int64_t kFp8Block = 128; // columns per FP8 activation scale
 
 struct BufferInfo {
   std::string name;

@@ -68,6 +68,12 @@ cl::opt<std::string> weightDtype(
              "fp8 (128x128 block-scaled FP8; a BF16 checkpoint is quantized at "
              "load as DeepSeek's FP8 checkpoints are made)"),
     cl::value_desc("auto|fp8"), cl::init("auto"));
+cl::opt<std::string> kvDtype(
+    "kv-dtype",
+    cl::desc("The latent KV cache: auto (f32 on the host target, bf16 on a "
+             "GPU; default), f32 (host only) or bf16 (the host rounds what "
+             "it caches as the GPU does)"),
+    cl::value_desc("auto|f32|bf16"), cl::init("auto"));
 cl::opt<bool> explain("explain",
                       cl::desc("Print the per-device memory report to stderr"));
 
@@ -112,5 +118,6 @@ int main(int argc, char **argv) {
   options.gemmKernel = gemmKernel;
   options.activationDtype = activationDtype;
   options.weightDtype = weightDtype;
+  options.kvDtype = kvDtype;
   return moela::runCompiler(options, context, configurePassManager);
 }

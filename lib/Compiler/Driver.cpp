@@ -156,6 +156,14 @@ int runCompiler(const CompileOptions &options, MLIRContext &context,
     return fail("--target=" + options.target + " is not supported (host, sm_90a)");
   if (options.gemmKernel != "mma" && options.gemmKernel != "wgmma")
     return fail("--gemm-kernel=" + options.gemmKernel + " is not supported (mma, wgmma)");
+  if (options.kvDtype != "auto" && options.kvDtype != "f32" && options.kvDtype != "bf16")
+    return fail("--kv-dtype=" + options.kvDtype + " is not supported (auto, f32, bf16)");
+  if (options.kvDtype == "f32" && options.target != "host")
+    return fail("--kv-dtype=f32 needs --target=host: the " + options.target +
+                " kernels keep the latent KV cache in bf16");
+  const std::string kvDtype = options.kvDtype != "auto"      ? options.kvDtype
+                              : options.target == "host" ? "f32"
+                                                         : "bf16";
   if (options.activationDtype != "bf16" && options.activationDtype != "fp8")
     return fail("--activation-dtype=" + options.activationDtype +
                 " is not supported (bf16, fp8)");
@@ -196,13 +204,14 @@ int runCompiler(const CompileOptions &options, MLIRContext &context,
     return fail("the pass pipeline failed (see the error above)");
 
   if (options.explain)
-    explainMemory(*module, *config, errs());
+    explainMemory(*module, *config, kvDtype == "f32" ? 4 : 2, errs());
   if (options.emit == EmitKind::KernelMlir)
     return failed(writeOutput(options.output,
                               [&](raw_ostream &os) { module->print(os); }));
 
   PlanWriterOptions writer;
   writer.quantizeWeightsAtLoad = quantizeWeightsAtLoad;
+  writer.kvDtype = kvDtype;
   writer.target = options.target;
   if (options.target != "host") {
     CodegenOptions codegen;

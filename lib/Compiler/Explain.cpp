@@ -94,8 +94,9 @@ MemoryReport computeMemoryReport(ModuleOp module, const ModelConfig &config,
 }
 
 void explainMemory(ModuleOp module, const ModelConfig &config,
-                   llvm::raw_ostream &os) {
-  // The KV cache is f32 on the host and bf16 on a GPU.
+                   int64_t kvElementBytes, llvm::raw_ostream &os) {
+  MemoryReport r = computeMemoryReport(module, config, kvElementBytes);
+  // A host plan stores every buffer in f32 (or i32) and needs no workspace.
   bool host = llvm::any_of(module.getOps<func::FuncOp>(), [](func::FuncOp f) {
     auto table = f->getAttrOfType<ArrayAttr>(kernel::kBufferTableAttr);
     return table && !table.empty() && llvm::all_of(table, [](Attribute a) {
@@ -103,7 +104,6 @@ void explainMemory(ModuleOp module, const ModelConfig &config,
              return t.isF32() || t.isInteger(32);
            });
   });
-  MemoryReport r = computeMemoryReport(module, config, host ? 4 : 2);
   int64_t contextBytes = r.kvBytesPerToken * config.maxPositionEmbeddings;
   os << "moela memory report (one device, before anything runs)\n";
   os << llvm::formatv(
@@ -114,7 +114,7 @@ void explainMemory(ModuleOp module, const ModelConfig &config,
       "  KV cache      {0,12}  per token per sequence ({1} layers x "
       "(R {2} + Dr {3}) x {4} B); {5} for one sequence of {6} tokens\n",
       human(r.kvBytesPerToken), config.numHiddenLayers, config.kvLoraRank,
-      config.qkRopeHeadDim, host ? 4 : 2, human(contextBytes),
+      config.qkRopeHeadDim, kvElementBytes, human(contextBytes),
       config.maxPositionEmbeddings);
   for (size_t i = 0; i < r.arenas.size(); ++i)
     os << llvm::formatv(

@@ -87,7 +87,7 @@ public:
     cache.add_layers(static_cast<int>(config.numHiddenLayers));
     cache.add_latent_dim(static_cast<int>(config.kvLoraRank));
     cache.add_rope_dim(static_cast<int>(config.qkRopeHeadDim));
-    cache.add_dtype(options.target == "host" ? p::DType::F32 : p::DType::BF16);
+    cache.add_dtype(options.kvDtype == "f32" ? p::DType::F32 : p::DType::BF16);
     auto cacheOffset = cache.Finish();
 
     p::PlanBuilder plan(fbb);

@@ -116,6 +116,9 @@ void CudaBackend::prepare(const Plan &plan, WeightSource &weights, int slots,
   arena = DeviceBuffer(arenaBytes, "cuMemAlloc (activation arena)");
 
   const plan::KvCache &kv = *plan.root().kv_cache();
+  if (kv.dtype() != plan::DType::BF16)
+    fail("CUDA backend: the kernels keep the latent KV cache in BF16, the plan asks for ",
+         plan::EnumNameDType(kv.dtype()), " (compile with --kv-dtype=bf16)");
   long long width = kv.latent_dim() + kv.rope_dim();
   kvSlotStride = static_cast<long long>(maxSeqLen) * width;
   kvLayerStride = kvSlotStride * slots;

@@ -15,15 +15,13 @@
 #include "kernels/WgmmaLaunch.h"
 #include "moela/Runtime/DType.h"
 #include "moela/Runtime/Error.h"
+#include "moela/Runtime/Weights.h" // kFp8Block
 
 namespace moela::cuda {
 
 using plan::StepParams;
 
 namespace {
-
-constexpr unsigned kFp8Block =
-    128; // columns per FP8 activation scale (spec 3.4)
 
 size_t elementSize(plan::DType t) { return dtypeSize(static_cast<DType>(t)); }
 

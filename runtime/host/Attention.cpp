@@ -17,6 +17,7 @@
 //===----------------------------------------------------------------------===//
 #include "Kernels.h"
 
+#include "moela/Runtime/DType.h"
 #include "moela/Runtime/ThreadPool.h"
 
 #include <algorithm>
@@ -95,6 +96,9 @@ void kvAppend(CMat latent, CMat kPe, CIMat positions, CIMat seqIds,
                   std::copy(kPe.row(t), kPe.row(t) + dr, dst + r);
                   if (rope)
                     rope->rotate(dst + r, t);
+                  if (cache.bf16)
+                    for (int64_t i = 0; i < r + dr; ++i)
+                      dst[i] = bf16ToFloat(floatToBf16(dst[i]));
                 }
               });
 }

@@ -197,7 +197,7 @@ host::IMat HostBackend::imat(ProgramState &p, const plan::Operand &op) const {
 host::KvLayer HostBackend::kvLayer(int layer) {
   const plan::KvCache &kv = *plan_->root().kv_cache();
   return {kvCache_[size_t(layer)].data(), slots_, maxSeqLen_, kv.latent_dim(),
-          kv.rope_dim()};
+          kv.rope_dim(), kv.dtype() == plan::DType::BF16};
 }
 
 void HostBackend::checkCacheIndices(host::CIMat positions,

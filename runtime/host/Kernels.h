@@ -121,6 +121,7 @@ void applyRope(Mat x, const RopeTable &table, int heads, int headDim,
 struct KvLayer {
   float *data = nullptr;
   int slots = 0, maxSeqLen = 0, latent = 0, rope = 0;
+  bool bf16 = false; // the plan's cache is BF16: kvAppend rounds what it stores
 
   int64_t width() const { return latent + rope; }
   float *row(int slot, int pos) const {

@@ -839,6 +839,9 @@ private:
            " and rope_dim ", kv->rope_dim(),
            " must equal the model's kv_lora_rank ", config_.kvLoraRank,
            " and qk_rope_head_dim ", config_.qkRopeHeadDim);
+    if (kv->dtype() != plan::DType::F32 && kv->dtype() != plan::DType::BF16)
+      fail(origin_, ": kv_cache dtype ", plan::EnumNameDType(kv->dtype()),
+           " is not supported (F32, BF16)");
     if (kv->layers() > config_.numHiddenLayers + config_.numNextnPredictLayers)
       fail(origin_, ": kv_cache has ", kv->layers(),
            " layers, more than the model's num_hidden_layers + "

@@ -460,6 +460,11 @@ TEST(Plan, KvCacheMustMatchModel) {
   EXPECT_EQ(loadError(d), "model.plan: kv_cache has 2 layers, more than the "
                           "model's num_hidden_layers + "
                           "num_nextn_predict_layers = 1");
+  d.kvLayers = 1;
+  d.kvDtype = plan::DType::BF16;
+  EXPECT_EQ(loadError(d), "");
+  d.kvDtype = plan::DType::F8E4M3;
+  EXPECT_EQ(loadError(d), "model.plan: kv_cache dtype F8E4M3 is not supported (F32, BF16)");
 }
 
 } // namespace

@@ -138,6 +138,7 @@ struct PlanDesc {
   std::vector<ProgramDesc> programs;
   bool hasKvCache = false;
   int kvLayers = 1, kvLatent = 0, kvRope = 0;
+  plan::DType kvDtype = plan::DType::F32;
   std::vector<std::string> kernels; // names of (empty) CUDA kernels
 
   uint32_t addWeight(std::vector<TensorDesc> parts, int experts = 0) {
@@ -196,7 +197,7 @@ struct PlanDesc {
                                       b.CreateString("sm_90a")));
     flatbuffers::Offset<plan::KvCache> kv;
     if (hasKvCache)
-      kv = plan::CreateKvCache(b, kvLayers, kvLatent, kvRope, plan::DType::F32);
+      kv = plan::CreateKvCache(b, kvLayers, kvLatent, kvRope, kvDtype);
     auto root = plan::CreatePlan(b, schemaVersion, b.CreateString("moela-test"),
                                  model, b.CreateString(target),
                                  b.CreateString("test"), b.CreateVector(ps),

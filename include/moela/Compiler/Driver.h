@@ -40,6 +40,9 @@ struct CompileOptions {
   /// Linear weights: auto (as the checkpoint stores them) or fp8 (128x128
   /// block-scaled; a BF16 checkpoint is quantized at load).
   std::string weightDtype = "auto";
+  /// The latent KV cache: auto (f32 for the host target, bf16 for a GPU), f32
+  /// (host only) or bf16 (the host then rounds what it caches as a GPU does).
+  std::string kvDtype = "auto";
 };
 
 /// Runs config -> model IR -> passes -> plan. Errors are printed as one line

@@ -24,8 +24,9 @@ struct MemoryReport {
 MemoryReport computeMemoryReport(mlir::ModuleOp module,
                                  const ModelConfig &config,
                                  int64_t kvElementBytes);
+/// Prints the report; kvElementBytes: 4 for an f32 KV cache, 2 for bf16.
 void explainMemory(mlir::ModuleOp module, const ModelConfig &config,
-                   llvm::raw_ostream &os);
+                   int64_t kvElementBytes, llvm::raw_ostream &os);
 
 } // namespace moela
 

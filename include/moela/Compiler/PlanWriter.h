@@ -32,6 +32,8 @@ struct PlanWriterOptions {
   /// The FP8 weights are quantized at load from a higher-precision checkpoint
   /// (--weight-dtype=fp8 on a checkpoint without quantization_config).
   bool quantizeWeightsAtLoad = false;
+  /// Element type of the latent KV cache: "f32" or "bf16".
+  std::string kvDtype = "bf16";
 };
 
 /// Serializes a module of planned kernel IR (after moela-plan-memory) with
