@@ -145,6 +145,31 @@ struct MlaAttentionArgs {
   float scale;
 };
 
+/// rows[t] = the cache row [c (latent_dim) | k_pe (rope_dim)] of token t
+/// (slot seq_ids[t], position positions[t]), as written by KvAppend.
+struct KvGatherArgs {
+  const void *cache; // this layer's [slots, max_seq, latent_dim + rope_dim]
+  long long slot_stride;
+  const int *positions, *seq_ids;
+  View out;          // [T, latent_dim + rope_dim]
+  int rows, latent_dim, rope_dim;
+};
+
+/// Expanded MLA attention of a prefill step over its own tokens (plan.fbs
+/// MlaPrefillAttentionParams). Fresh sequences: token t is at position
+/// positions[t] and its sequence's tokens 0..positions[t] are the step's rows
+/// t - positions[t] .. t. out[t,h] = sum_j softmax_j(scale (q_nope[t,h] .
+/// k_nope[j,h] + q_pe[t,h] . k_pe[j])) v[j,h] over those rows j.
+struct MlaPrefillAttentionArgs {
+  View q;      // [T, H*(Dn+Dr)]: per head [q_nope | q_pe], q_pe rotated
+  View kv;     // [T, H*(Dn+Dv)]: per head [k_nope | v]
+  View k_pe;   // [T, Dr] rotated, shared by all heads
+  const int *positions;
+  View out;    // [T, H*Dv]
+  int rows, heads, nope_dim, rope_dim, v_dim;
+  float scale;
+};
+
 /// o_lat[t,h] = sum_j softmax_j(scale (q_lat[t,h].c_j + q_pe[t,h].k_pe_j)) c_j.
 struct LatentAttentionArgs {
   View q_lat;             // head h at column h * q_lat_stride

@@ -3,18 +3,20 @@
 // For the CUDA backend (plain C++17) and device code alike: builtin types
 // only. One `Launch launch<Family>(const <Family>Args &, const Tile &)` per
 // family of Embedding.cuh, RmsNorm.cuh, Elementwise.cuh, Rope.cuh,
-// Argmax.cuh, KvAppend.cuh, LatentAttention.cuh, MlaAttention.cuh, Route.cuh,
-// Dispatch.cuh, Combine.cuh and MoeExperts.cuh, called with the step's
+// Argmax.cuh, KvAppend.cuh, KvGather.cuh, LatentAttention.cuh,
+// MlaAttention.cuh, MlaPrefillAttention.cuh, Route.cuh, Dispatch.cuh,
+// Combine.cuh and MoeExperts.cuh, called with the step's
 // run-time row count in the args. The Tile is ignored (these families have
 // fixed tiles; 0s are fine). Each .cuh states its instantiation; the block
 // size returned here is the __launch_bounds__ of that instantiation.
 //
 // Rules for the backend:
 //  - Dynamic shared memory: Launch::shared_bytes. Where it can exceed 48 KB
-//    (LatentAttention: up to 229,888 bytes; RmsNorm, Route and MoeExperts for
-//    very wide rows) the function needs CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_
-//    SIZE_BYTES set to at least that; latentAttentionMaxSharedBytes gives the
-//    value to set once per LatentAttention kernel.
+//    (LatentAttention: up to 229,888 bytes; MlaPrefillAttention: 106,496 for
+//    V3; RmsNorm, Route and MoeExperts for very wide rows) the function needs
+//    CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES set to at least that;
+//    latentAttentionMaxSharedBytes and mlaPrefillAttentionSharedBytes give
+//    the value to set once per LatentAttention / MlaPrefillAttention kernel.
 //  - Multi-launch families (LatentAttention, Dispatch, Combine): for phase = 0
 //    .. <family>Launches(args) - 1, in order on one stream: set args.phase =
 //    phase and launch with launch<Family>(args, tile). Single-launch families
@@ -96,6 +98,11 @@ inline MOELA_HOST_DEVICE Launch launchArgmax(const ArgmaxArgs &a, const Tile &) 
 // ---- MLA ----------------------------------------------------------------------------
 
 inline MOELA_HOST_DEVICE Launch launchKvAppend(const KvAppendArgs &a, const Tile &) {
+  return opslaunch::make(a.rows, 1, 256, 0);
+}
+
+/// One block per token (KvGather.cuh).
+inline MOELA_HOST_DEVICE Launch launchKvGather(const KvGatherArgs &a, const Tile &) {
   return opslaunch::make(a.rows, 1, 256, 0);
 }
 
@@ -191,6 +198,26 @@ inline MOELA_HOST_DEVICE Launch launchMlaAttention(const MlaAttentionArgs &a, co
 
 inline MOELA_HOST_DEVICE long long mlaAttentionWorkspaceBytes(const MlaAttentionArgs &) {
   return 0;
+}
+
+/// Threads per block of MlaPrefillAttention (its __launch_bounds__): 4 warps.
+inline MOELA_HOST_DEVICE int mlaPrefillAttentionThreads() { return 128; }
+
+/// Dynamic shared memory of MlaPrefillAttention (MlaPrefillAttention.cuh
+/// prefill::Geometry): 16 * (3 * 64 * RSk + 2 * 64 * RSv) bytes (Q, two K and
+/// two V tiles), RSk / RSv = the row strides in 16-byte chunks of
+/// [nope | rope] padded to 16 elements and of v.
+inline MOELA_HOST_DEVICE unsigned mlaPrefillAttentionSharedBytes(int nope, int rope, int v) {
+  const int kch = (nope + rope + 15) / 16 * 2, vch = v / 8;
+  const int rsk = kch % 8 == 0 ? kch : (kch | 1), rsv = vch % 8 == 0 ? vch : (vch | 1);
+  return static_cast<unsigned>(16 * (3 * 64 * rsk + 2 * 64 * rsv));
+}
+
+/// Grid (heads, 64-row query tiles), 128 threads, the shared memory above.
+inline MOELA_HOST_DEVICE Launch launchMlaPrefillAttention(const MlaPrefillAttentionArgs &a,
+                                                          const Tile &) {
+  return opslaunch::make(a.heads, ceilDiv(a.rows, 64), mlaPrefillAttentionThreads(),
+                         mlaPrefillAttentionSharedBytes(a.nope_dim, a.rope_dim, a.v_dim));
 }
 
 // ---- MoE ----------------------------------------------------------------------------

@@ -23,6 +23,7 @@ MOELA_EMU_DYNAMIC_SHARED(unsigned char, latentSmem); // LatentAttention
 MOELA_EMU_DYNAMIC_SHARED(float, rmsRow);             // RmsNorm
 MOELA_EMU_DYNAMIC_SHARED(float, ropeTable);          // Rope
 MOELA_EMU_DYNAMIC_SHARED(float, mlaSmem);            // MlaAttention
+MOELA_EMU_DYNAMIC_SHARED(unsigned char, prefillSmem); // MlaPrefillAttention
 MOELA_EMU_DYNAMIC_SHARED(float, routeSmem);          // Route (fused gate)
 MOELA_EMU_DYNAMIC_SHARED(float, moeSmem);            // MoeExperts
 namespace dispatching {
@@ -40,9 +41,11 @@ MOELA_EMU_DYNAMIC_SHARED(int, dispatchSmem); // Dispatch
 #include "kernels/GroupedGemm.cuh"
 #include "kernels/HeadGemm.cuh"
 #include "kernels/KvAppend.cuh"
+#include "kernels/KvGather.cuh"
 #include "kernels/LatentAttention.cuh"
 #include "kernels/MatmulLaunch.h"
 #include "kernels/MlaAttention.cuh"
+#include "kernels/MlaPrefillAttention.cuh"
 #include "kernels/MoeExperts.cuh"
 #include "kernels/OpsLaunch.h"
 #include "kernels/RmsNorm.cuh"

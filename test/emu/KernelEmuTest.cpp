@@ -1,20 +1,22 @@
 //===- KernelEmuTest.cpp - The non-GEMM kernel families on the emulator ---===//
 //
 // Every family of runtime/kernels besides the matrix ones (Embedding,
-// RmsNorm, Add, SiluMul, GatherRows, Rope, Argmax, KvAppend,
-// LatentAttention, MlaAttention, Route, Dispatch, Combine, MoeExperts) runs
-// on the CPU emulation (CudaEmu.h, PtxEmu.h) with the launch geometry,
-// phases and workspaces of OpsLaunch.h, and is compared with the fp32 host
-// reference (runtime/host/Kernels.h) on the same rounded inputs. Bounds:
-// 1e-5 relative L2 (or as the GPU test, test/gpu/OpsGpuTest.cpp) for fp32
-// paths, 1e-2 where bf16 is involved (LatentAttention: bf16 q and P on
-// tensor cores), exact for indices and copies. Outputs start as NaN;
-// unwritten cache rows are NaN, so attention must never read them.
+// RmsNorm, Add, SiluMul, GatherRows, Rope, Argmax, KvAppend, KvGather,
+// LatentAttention, MlaAttention, MlaPrefillAttention, Route, Dispatch,
+// Combine, MoeExperts) runs on the CPU emulation (CudaEmu.h, PtxEmu.h) with
+// the launch geometry, phases and workspaces of OpsLaunch.h, and is compared
+// with the fp32 host reference (runtime/host/Kernels.h) on the same rounded
+// inputs (MlaPrefillAttention: a double-precision reference written here).
+// Bounds: 1e-5 relative L2 (or as the GPU test, test/gpu/OpsGpuTest.cpp) for
+// fp32 paths, 1e-2 where bf16 is involved (LatentAttention,
+// MlaPrefillAttention: bf16 q, k and P on tensor cores), exact for indices
+// and copies. Outputs start as NaN; unwritten cache rows and input rows past
+// the step's rows are NaN, so attention must never read them.
 //
 // Instantiations: those the emitter writes for the tiny models, each
 // family's other documented ones (fp32 / bf16 / FP8 outputs, FP8 weights,
-// the fused route gate), and LatentAttention with several head tiles and in
-// its DeepSeek-V3 form.
+// the fused route gate), and LatentAttention and MlaPrefillAttention with
+// several shapes and in their DeepSeek-V3 forms.
 //
 //===----------------------------------------------------------------------===//
 #include "EmuTestUtil.h"
@@ -59,6 +61,11 @@ void latentEntry(const K::LatentAttentionArgs a) {
 }
 template <typename TQ, typename TO, typename TW> void mlaEntry(const K::MlaAttentionArgs a) {
   K::mlaAttention<TQ, TO, TW>(a);
+}
+template <typename TO> void kvGatherEntry(const K::KvGatherArgs a) { K::kvGather<TO>(a); }
+template <typename TQ, typename TKV, typename TKP, typename TO, int DN, int DR, int DV>
+void prefillEntry(const K::MlaPrefillAttentionArgs a) {
+  K::mlaPrefillAttention<TQ, TKV, TKP, TO, DN, DR, DV>(a);
 }
 template <typename TI, typename TW> void routeEntry(const K::RouteArgs a) { K::route<TI, TW>(a); }
 template <typename TX, typename TS> void dispatchEntry(const K::DispatchArgs a) {
@@ -400,6 +407,51 @@ TEST(KernelEmuOps, KvAppend) {
   }
 }
 
+// ---- KvGather -------------------------------------------------------------------------
+
+template <typename TO> void runKvGather(int latent, int rope, int slots, int maxSeq, int rows) {
+  constexpr Ty to = tyOf<TO>();
+  const std::string what = std::string("kvGather<") + tyName(to) + "> R=" +
+                           std::to_string(latent) + " Dr=" + std::to_string(rope) +
+                           " T=" + std::to_string(rows);
+  SCOPED_TRACE(what);
+  Rng rng(what);
+  const int width = latent + rope;
+  Tensor cache(Ty::BF16, int64_t(slots) * maxSeq, width); // [slots, maxSeq, R + Dr]
+  cache.fillUniform(rng, -3, 3);
+  std::vector<int32_t> pos(static_cast<size_t>(rows)), seq(static_cast<size_t>(rows)); // repeats ok
+  for (int t = 0; t < rows; ++t) {
+    seq[size_t(t)] = rng.uniformInt(0, slots - 1);
+    pos[size_t(t)] = rng.uniformInt(0, maxSeq - 1);
+  }
+  Tensor positions = fromInts(pos, rows, 1), seqIds = fromInts(seq, rows, 1);
+  Tensor out(to, rows, width, width + 3); // [T, R + Dr], padded rows
+  K::KvGatherArgs a{};
+  a.cache = cache.ptr();
+  a.slot_stride = int64_t(maxSeq) * width;
+  a.positions = positions.as<int>();
+  a.seq_ids = seqIds.as<int>();
+  a.out = out.view();
+  a.rows = rows;
+  a.latent_dim = latent;
+  a.rope_dim = rope;
+  launch(kvGatherEntry<TO>, K::launchKvGather(a, kTile), a);
+  std::vector<float> ref(size_t(rows) * width);
+  for (int t = 0; t < rows; ++t)
+    for (int j = 0; j < width; ++j)
+      ref[size_t(t) * width + j] =
+          cache.get(int64_t(seq[size_t(t)]) * maxSeq + pos[size_t(t)], j);
+  EXPECT_TRUE(equal(out.floats(), ref));
+  EXPECT_TRUE(untouchedOutside(out, [&](int64_t, int64_t c) { return c < width; }));
+}
+
+TEST(KernelEmuOps, KvGather) {
+  runKvGather<float>(32, 8, 3, 40, 17);
+  runKvGather<bf16>(32, 8, 3, 40, 17);
+  runKvGather<bf16>(512, 64, 2, 300, 9); // DeepSeek-V3 rows
+  runKvGather<float>(96, 16, 1, 10, 1);
+}
+
 // ---- LatentAttention ------------------------------------------------------------------
 
 struct LatentCase {
@@ -595,6 +647,159 @@ void runMla(const std::string &name, int heads, int nope, int rope, int v, int l
 TEST(KernelEmuOps, MlaAttention) {
   runMla<float, bf16>("tiny H=4", 4, 16, 8, 16, 32);
   runMla<bf16, f8>("tiny-v3-fp8 H=2", 2, 32, 16, 32, 160);
+}
+
+// ---- MlaPrefillAttention --------------------------------------------------------------
+
+struct PrefillCase {
+  std::string name;
+  int heads;
+  std::vector<int> seqLens; // sequences packed back to back, positions from 0
+  int kvPad = 0;            // extra kv columns per row: 4 leaves bf16 rows unaligned
+};
+
+/// The inputs of a prefill step as the kernel reads them (element values).
+struct PrefillInputs {
+  const Tensor &q, &kv, &kpBuf; // [T, H*(Dn+Dr)], [T, H*(Dn+Dv)], k_pe at column kpCol
+  int kpCol;
+  std::vector<int32_t> pos;
+  int heads, dn, dr, dv;
+  float scale;
+};
+
+/// out [T, H*Dv] in double precision: softmax over the keys [t - positions[t]
+/// - extraLo, t - dropHi] (clamped to row 0 and to one key at least);
+/// extraLo = dropHi = 0 is the kernel's contract, the others deliberately wrong.
+std::vector<float> prefillReference(const PrefillInputs &in, int extraLo = 0, int dropHi = 0) {
+  const int T = int(in.pos.size()), H = in.heads, dn = in.dn, dr = in.dr, dv = in.dv;
+  std::vector<float> ref(size_t(T) * H * dv);
+  std::vector<double> w, acc(static_cast<size_t>(dv));
+  for (int t = 0; t < T; ++t)
+    for (int h = 0; h < H; ++h) {
+      const int lo = std::max(0, t - in.pos[size_t(t)] - extraLo);
+      const int hi = std::max(lo, t - dropHi);
+      const int64_t qc = int64_t(h) * (dn + dr), kc = int64_t(h) * (dn + dv);
+      w.assign(size_t(hi - lo + 1), 0.0);
+      double mx = -INFINITY;
+      for (int j = lo; j <= hi; ++j) {
+        double d = 0;
+        for (int c = 0; c < dn; ++c)
+          d += double(in.q.get(t, qc + c)) * in.kv.get(j, kc + c);
+        for (int c = 0; c < dr; ++c)
+          d += double(in.q.get(t, qc + dn + c)) * in.kpBuf.get(j, in.kpCol + c);
+        w[size_t(j - lo)] = d * in.scale;
+        mx = std::max(mx, w[size_t(j - lo)]);
+      }
+      double sum = 0;
+      for (double &x : w)
+        sum += (x = std::exp(x - mx));
+      std::fill(acc.begin(), acc.end(), 0.0);
+      for (int j = lo; j <= hi; ++j)
+        for (int c = 0; c < dv; ++c)
+          acc[size_t(c)] += w[size_t(j - lo)] * in.kv.get(j, kc + dn + c);
+      for (int c = 0; c < dv; ++c)
+        ref[(size_t(t) * H + h) * dv + c] = float(acc[size_t(c)] / sum);
+    }
+  return ref;
+}
+
+template <typename TQ, typename TKV, typename TKP, typename TO, int DN, int DR, int DV>
+void runPrefill(const PrefillCase &c) {
+  constexpr Ty tq = tyOf<TQ>(), tkv = tyOf<TKV>(), tkp = tyOf<TKP>(), to = tyOf<TO>();
+  const int H = c.heads;
+  const std::string what = std::string("mlaPrefillAttention<") + tyName(tq) + ", " +
+                           tyName(tkv) + ", " + tyName(tkp) + ", " + tyName(to) + ", " +
+                           std::to_string(DN) + ", " + std::to_string(DR) + ", " +
+                           std::to_string(DV) + "> H=" + std::to_string(H) + " " + c.name +
+                           (c.kvPad ? " kv ld+" + std::to_string(c.kvPad) : "");
+  SCOPED_TRACE(what);
+  Rng rng(what);
+  std::vector<int32_t> pos;
+  for (int len : c.seqLens)
+    for (int p = 0; p < len; ++p)
+      pos.push_back(p);
+  const int T = int(pos.size());
+  // Inputs have a tile of rows past T, left NaN: the kernel must not read them.
+  const int64_t rows = T + 64, qCols = int64_t(H) * (DN + DR), kvCols = int64_t(H) * (DN + DV);
+  const int kpCol = 8; // k_pe inside a wider row, as in the kv_a output
+  Tensor q(tq, rows, qCols), kv(tkv, rows, kvCols, kvCols + c.kvPad),
+      kpBuf(tkp, rows, kpCol + DR);
+  auto fill = [&](Tensor &x) {
+    for (int t = 0; t < T; ++t)
+      for (int64_t j = 0; j < x.cols(); ++j)
+        x.set(t, j, rng.nonZero(-1, 1));
+  };
+  fill(q);
+  fill(kv);
+  fill(kpBuf);
+  Tensor positions = fromInts(pos, T, 1);
+  Tensor out(to, T, int64_t(H) * DV, int64_t(H) * DV + 8); // [T, H*Dv], padded rows
+  const float scale = 0.1352f;
+  K::MlaPrefillAttentionArgs a{};
+  a.q = q.view();
+  a.kv = kv.view();
+  a.k_pe = K::View{static_cast<char *>(kpBuf.ptr()) + kpCol * sizeOf(tkp), kpBuf.ld()};
+  a.positions = positions.as<int>();
+  a.out = out.view();
+  a.rows = T;
+  a.heads = H;
+  a.nope_dim = DN;
+  a.rope_dim = DR;
+  a.v_dim = DV;
+  a.scale = scale;
+  launch(prefillEntry<TQ, TKV, TKP, TO, DN, DR, DV>, K::launchMlaPrefillAttention(a, kTile), a);
+
+  const PrefillInputs in{q, kv, kpBuf, kpCol, pos, H, DN, DR, DV, scale};
+  expectNear(what, out, prefillReference(in), 1e-2);
+  EXPECT_TRUE(untouchedOutside(out, [&](int64_t, int64_t col) { return col < int64_t(H) * DV; }));
+  // The bound separates: one key fewer (the diagonal) or, with several
+  // sequences, one more (the row before the sequence) is far outside it.
+  for (int wrong = 0; wrong < (c.seqLens.size() > 1 ? 2 : 1); ++wrong) {
+    const ::testing::AssertionResult r =
+        near(out, prefillReference(in, wrong, 1 - wrong), 1e-2);
+    const std::string label = what + (wrong ? " vs one key more" : " vs one key fewer");
+    std::printf("  %-78s %s\n", label.c_str(), r.message());
+    EXPECT_FALSE(r) << what << (wrong ? ": one key more" : ": one key fewer");
+  }
+}
+
+/// Packings of every test shape: several sequences (one of a single token),
+/// one full tile, a partial tile, and keys over several tiles.
+std::vector<PrefillCase> prefillPackings(int heads) {
+  return {{"T=100 seqs 37+1+62", heads, {37, 1, 62}},
+          {"T=64 one seq", heads, {64}},
+          {"T=5 one seq", heads, {5}},
+          {"T=200 seqs 150+50", heads, {150, 50}}};
+}
+
+TEST(KernelEmuMlaPrefillAttention, Tiny) { // (16, 8, 16): Dn+Dr = 24 padded to 32
+  for (const PrefillCase &c : prefillPackings(4)) {
+    runPrefill<float, float, float, float, 16, 8, 16>(c);
+    runPrefill<bf16, bf16, bf16, bf16, 16, 8, 16>(c);
+  }
+  runPrefill<float, bf16, bf16, bf16, 16, 8, 16>({"T=100 seqs 37+1+62", 4, {37, 1, 62}});
+  runPrefill<bf16, bf16, float, float, 16, 8, 16>({"T=70 seqs 3+67", 4, {3, 67}, 4});
+}
+
+TEST(KernelEmuMlaPrefillAttention, TinyV2) { // (32, 16, 32)
+  runPrefill<bf16, bf16, bf16, bf16, 32, 16, 32>({"T=100 seqs 37+1+62", 2, {37, 1, 62}});
+  runPrefill<bf16, bf16, bf16, bf16, 32, 16, 32>({"T=130 seqs 1+129", 2, {1, 129}, 4});
+}
+
+TEST(KernelEmuMlaPrefillAttention, TinyV3Fp8) { // (64, 32, 48): V rows not swizzled
+  for (const PrefillCase &c : prefillPackings(3)) {
+    runPrefill<float, float, float, float, 64, 32, 48>(c);
+    runPrefill<bf16, bf16, bf16, bf16, 64, 32, 48>(c);
+  }
+}
+
+TEST(KernelEmuMlaPrefillAttention, DeepSeekV3) { // (128, 64, 128): swizzled rows
+  for (const PrefillCase &c : prefillPackings(2)) {
+    runPrefill<bf16, bf16, bf16, bf16, 128, 64, 128>(c);
+    runPrefill<float, float, float, float, 128, 64, 128>(c);
+  }
+  runPrefill<float, bf16, bf16, bf16, 128, 64, 128>({"T=100 seqs 37+1+62", 2, {37, 1, 62}});
+  runPrefill<bf16, bf16, bf16, float, 128, 64, 128>({"T=100 seqs 37+1+62", 2, {37, 1, 62}, 4});
 }
 
 // ---- Route ----------------------------------------------------------------------------

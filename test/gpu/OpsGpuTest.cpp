@@ -2,25 +2,29 @@
 //
 // Needs a CUDA device (prints "SKIP: no CUDA device: ..." and exits 0
 // without one). For every family of runtime/kernels (Embedding, RmsNorm,
-// Add, SiluMul, GatherRows, Rope, Argmax, KvAppend, LatentAttention,
-// MlaAttention, Route, Dispatch, Combine, MoeExperts): compiles the
-// instantiation its .cuh names with NVRTC, launches it as OpsLaunch.h says
-// (all phases, workspaces), and compares with the fp32 host reference
-// (runtime/host/Kernels.h) on the same rounded inputs. Inputs are fresh
+// Add, SiluMul, GatherRows, Rope, Argmax, KvAppend, KvGather,
+// LatentAttention, MlaAttention, MlaPrefillAttention, Route, Dispatch,
+// Combine, MoeExperts): compiles the instantiation its .cuh names with NVRTC,
+// launches it as OpsLaunch.h says (all phases, workspaces), and compares with
+// the fp32 host reference (runtime/host/Kernels.h) on the same rounded inputs
+// (MlaPrefillAttention: a double-precision reference written here, on
+// sampled rows for the long prefills). Inputs are fresh
 // random numbers every run (the seed is printed; MOELA_TEST_SEED=<n> replays
 // one), never zeros; outputs are poisoned with NaN before each launch, so an
 // unwritten element fails. Unwritten cache rows are NaN too: attention must
 // mask them. Shapes: the tiny models and V2/V2-Lite/V3.
 //
 // Bounds: ||out - ref|| / ||ref|| <= 1e-5 for fp32 paths, 1e-2 where bf16
-// operands or outputs are involved (LatentAttention: bf16 q and P on tensor
-// cores), exact for indices (route, dispatch, argmax) and copies. Route inputs
+// operands or outputs are involved (LatentAttention, MlaPrefillAttention:
+// bf16 q, k and P on tensor cores), exact for indices (route, dispatch,
+// argmax) and copies. Route inputs
 // are built with clear margins so that both backends must pick the same
 // experts.
 //
 // Timing (CUDA events, median of 20 after 3 warm-ups), printed as TIME lines
 // in GB/s against 4.3 TB/s (the H200 copy rate measured here): LatentAttention
-// for V3 decode at batch 1, 8, 64 with 4096 visible rows (also TFLOP/s), and
+// for V3 decode at batch 1, 8, 64 with 4096 visible rows (also TFLOP/s),
+// MlaPrefillAttention for a V3 prefill of 4096 tokens (TFLOP/s), and
 // RmsNorm, Argmax, the fused Route, Dispatch and Combine at prefill/decode
 // sizes. Last line: "N passed, N failed".
 //
@@ -269,6 +273,28 @@ template <typename A> void launch(CUfunction f, const A &args, const K::Launch &
 }
 
 void sync() { ck(drv().cuCtxSynchronize(), "kernel execution"); }
+
+/// Median seconds of `run` over 20 launches after 3 warm-ups (CUDA events).
+double medianSeconds(const std::function<void()> &run) {
+  CUevent start, stop;
+  ck(drv().cuEventCreate(&start, 0), "cuEventCreate");
+  ck(drv().cuEventCreate(&stop, 0), "cuEventCreate");
+  std::vector<float> times;
+  for (int i = 0; i < 23; ++i) {
+    ck(drv().cuEventRecord(start, nullptr), "cuEventRecord");
+    run();
+    ck(drv().cuEventRecord(stop, nullptr), "cuEventRecord");
+    ck(drv().cuEventSynchronize(stop), "cuEventSynchronize");
+    float ms = 0;
+    ck(drv().cuEventElapsedTime(&ms, start, stop), "cuEventElapsedTime");
+    if (i >= 3)
+      times.push_back(ms);
+  }
+  drv().cuEventDestroy(start);
+  drv().cuEventDestroy(stop);
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2] * 1e-3;
+}
 
 const K::Tile kTile{};
 
@@ -957,6 +983,208 @@ void testMlaAttention() {
   }
 }
 
+// ---- KvGather ----------------------------------------------------------------------------
+
+void testKvGather() {
+  struct Case {
+    int latent, rope, slots, maxSeq, rows;
+    std::string out;
+  };
+  for (Case c : {Case{32, 8, 3, 40, 17, kF32}, Case{512, 64, 4, 3000, 300, kBF16},
+                 Case{512, 64, 4, 3000, 300, kF32}}) {
+    const int width = c.latent + c.rope;
+    std::vector<float> cacheF;
+    std::vector<uint16_t> cache = randomBf16(size_t(c.slots) * c.maxSeq * width, -3, 3, cacheF);
+    std::vector<int32_t> pos(c.rows), seq(c.rows); // repeats allowed
+    for (int t = 0; t < c.rows; ++t) {
+      seq[t] = uniformInt(0, c.slots - 1);
+      pos[t] = uniformInt(0, c.maxSeq - 1);
+    }
+    const size_t outElems = size_t(c.rows) * width, outSize = c.out == kF32 ? 4 : 2;
+    Buffer dCache(cache), dPos(pos), dSeq(seq), dOut(outElems * outSize);
+    if (c.out == kF32)
+      poisonF32(dOut);
+    else
+      poisonBf16(dOut);
+    K::KvGatherArgs a{};
+    a.cache = dCache.p();
+    a.slot_stride = static_cast<long long>(c.maxSeq) * width;
+    a.positions = dPos.as<int>();
+    a.seq_ids = dSeq.as<int>();
+    a.out = view(dOut, width);
+    a.rows = c.rows;
+    a.latent_dim = c.latent;
+    a.rope_dim = c.rope;
+    launch(kernel({"KvGather.cuh", "KvGatherArgs", tmpl("kvGather", {c.out}), 256}), a,
+           K::launchKvGather(a, kTile));
+    sync();
+    std::vector<float> out(outElems), ref(outElems);
+    if (c.out == kF32) {
+      out = dOut.download<float>(outElems);
+    } else {
+      std::vector<uint16_t> ob = dOut.download<uint16_t>(outElems);
+      for (size_t i = 0; i < outElems; ++i)
+        out[i] = fromBf16(ob[i]);
+    }
+    for (int t = 0; t < c.rows; ++t)
+      for (int j = 0; j < width; ++j)
+        ref[size_t(t) * width + j] =
+            cacheF[(size_t(seq[t]) * c.maxSeq + pos[t]) * width + j];
+    expectEqual("kv_gather R=" + std::to_string(c.latent) + " Dr=" + std::to_string(c.rope) +
+                    " T=" + std::to_string(c.rows) + " out=" + c.out,
+                out, ref);
+  }
+}
+
+// ---- MlaPrefillAttention -----------------------------------------------------------------
+
+struct PrefillCase {
+  std::string name;
+  int heads, nope, rope, v;
+  std::vector<int> seqLens; // sequences packed back to back, positions from 0
+  std::string q = kBF16, kv = kBF16, kp = kBF16, out = kBF16;
+  bool timed = false; // also time it; the reference covers sampled rows only
+};
+
+/// A [rows, cols] matrix on the device as f32 or bf16; bf16 rounds `values`
+/// to what the device holds.
+std::unique_ptr<Buffer> deviceMatrix(std::vector<float> &values, const std::string &type) {
+  if (type == kF32)
+    return std::make_unique<Buffer>(values);
+  std::vector<uint16_t> b(values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    b[i] = toBf16(values[i]);
+    values[i] = fromBf16(b[i]);
+  }
+  return std::make_unique<Buffer>(b);
+}
+
+void runPrefill(const PrefillCase &c) {
+  const int H = c.heads, dn = c.nope, dr = c.rope, dv = c.v;
+  std::vector<int32_t> pos;
+  for (int len : c.seqLens)
+    for (int p = 0; p < len; ++p)
+      pos.push_back(p);
+  const int T = static_cast<int>(pos.size());
+  const long long qCols = static_cast<long long>(H) * (dn + dr);   // [T, H*(Dn+Dr)]
+  const long long kvCols = static_cast<long long>(H) * (dn + dv);  // [T, H*(Dn+Dv)]
+  // A tile of NaN rows past T: the kernel must not read them.
+  auto input = [&](long long cols) {
+    std::vector<float> v = randomF(size_t(T + 64) * cols, -1, 1);
+    std::fill(v.begin() + size_t(T) * cols, v.end(), NAN);
+    return v;
+  };
+  std::vector<float> q = input(qCols), kv = input(kvCols), kpe = input(dr); // [T, Dr]
+  std::unique_ptr<Buffer> dQ = deviceMatrix(q, c.q), dKv = deviceMatrix(kv, c.kv),
+                          dKpe = deviceMatrix(kpe, c.kp);
+  Buffer dPos(pos);
+  const size_t outElems = size_t(T) * H * dv, outSize = c.out == kF32 ? 4 : 2;
+  Buffer dOut(outElems * outSize);
+  if (c.out == kF32)
+    poisonF32(dOut);
+  else
+    poisonBf16(dOut);
+  const float scale = 0.1352f;
+  K::MlaPrefillAttentionArgs a{};
+  a.q = view(*dQ, qCols);
+  a.kv = view(*dKv, kvCols);
+  a.k_pe = view(*dKpe, dr);
+  a.positions = dPos.as<int>();
+  a.out = view(dOut, static_cast<long long>(H) * dv);
+  a.rows = T;
+  a.heads = H;
+  a.nope_dim = dn;
+  a.rope_dim = dr;
+  a.v_dim = dv;
+  a.scale = scale;
+  CUfunction f = kernel({"MlaPrefillAttention.cuh", "MlaPrefillAttentionArgs",
+                         tmpl("mlaPrefillAttention", {c.q, c.kv, c.kp, c.out, std::to_string(dn),
+                                                      std::to_string(dr), std::to_string(dv)}),
+                         K::mlaPrefillAttentionThreads()});
+  const K::Launch l = K::launchMlaPrefillAttention(a, kTile);
+  launch(f, a, l);
+  sync();
+  std::vector<float> out(outElems);
+  if (c.out == kF32) {
+    out = dOut.download<float>(outElems);
+  } else {
+    std::vector<uint16_t> ob = dOut.download<uint16_t>(outElems);
+    for (size_t i = 0; i < outElems; ++i)
+      out[i] = fromBf16(ob[i]);
+  }
+  // Reference in double over keys t - positions[t] .. t; timed (long) cases
+  // check every 37th row and the last 64.
+  Compare cmp;
+  std::vector<double> w, acc(dv);
+  for (int t = 0; t < T; ++t) {
+    if (c.timed && t % 37 != 0 && t < T - 64)
+      continue;
+    const int lo = t - pos[t];
+    for (int h = 0; h < H; ++h) {
+      const size_t qc = size_t(t) * qCols + size_t(h) * (dn + dr), kc = size_t(h) * (dn + dv);
+      w.assign(size_t(t - lo + 1), 0.0);
+      double mx = -INFINITY;
+      for (int j = lo; j <= t; ++j) {
+        const float *k = kv.data() + size_t(j) * kvCols + kc;
+        double d = 0;
+        for (int i = 0; i < dn; ++i)
+          d += double(q[qc + i]) * k[i];
+        for (int i = 0; i < dr; ++i)
+          d += double(q[qc + dn + i]) * kpe[size_t(j) * dr + i];
+        w[j - lo] = d * scale;
+        mx = std::max(mx, w[j - lo]);
+      }
+      double sum = 0;
+      for (double &x : w)
+        sum += (x = std::exp(x - mx));
+      std::fill(acc.begin(), acc.end(), 0.0);
+      for (int j = lo; j <= t; ++j)
+        for (int i = 0; i < dv; ++i)
+          acc[i] += w[j - lo] * kv[size_t(j) * kvCols + kc + dn + i];
+      for (int i = 0; i < dv; ++i)
+        cmp.add(out[(size_t(t) * H + h) * dv + i], acc[i] / sum);
+    }
+  }
+  const std::string name = "mla_prefill_attention " + c.name + " q=" + c.q + " kv=" + c.kv +
+                           " k_pe=" + c.kp + " out=" + c.out;
+  report(name, cmp.ok(1e-2), relText(cmp, 1e-2));
+  if (!c.timed)
+    return;
+  const double sec = medianSeconds([&] { launch(f, a, l); });
+  double flops = 0; // q.k and p.v of every visible (row, key, head)
+  for (int t = 0; t < T; ++t)
+    flops += 2.0 * H * (pos[t] + 1) * (dn + dr + dv);
+  std::printf("TIME mla_prefill_attention %-28s T=%-5d %8.1f us  %6.1f TFLOP/s\n",
+              c.name.c_str(), T, sec * 1e6, flops / sec * 1e-12);
+  std::fflush(stdout);
+}
+
+void testMlaPrefillAttention() {
+  std::vector<PrefillCase> cases = {
+      {"tiny H4 (16,8,16) 37+1+62", 4, 16, 8, 16, {37, 1, 62}},
+      {"tiny-v2 H2 (32,16,32) 100+30", 2, 32, 16, 32, {100, 30}},
+      {"tiny-v3-fp8 H3 (64,32,48) 5", 3, 64, 32, 48, {5}},
+      {"tiny-v3-fp8 H3 (64,32,48) 150+50", 3, 64, 32, 48, {150, 50}},
+      {"v3 H128 37+1+62", 128, 128, 64, 128, {37, 1, 62}},
+      {"v3 H128 1000+24+500", 128, 128, 64, 128, {1000, 24, 500}},
+  };
+  for (PrefillCase c : cases) {
+    runPrefill(c); // as emitted: bf16
+    c.q = kF32;
+    runPrefill(c);
+    if (c.heads < 16) {
+      c.kv = c.kp = c.out = kF32;
+      runPrefill(c);
+    }
+  }
+  PrefillCase timed{"v3 H128 one seq", 128, 128, 64, 128, {4096}};
+  timed.timed = true;
+  runPrefill(timed);
+  timed.name = "v3 H128 4 seqs of 1024";
+  timed.seqLens = {1024, 1024, 1024, 1024};
+  runPrefill(timed);
+}
+
 // ---- Route -------------------------------------------------------------------------------
 
 struct RouteCase {
@@ -1346,24 +1574,7 @@ void testMoeExperts() {
 /// Median time of `run` over 20 launches after 3 warm-ups, printed with the
 /// bytes it must move (each input read once, each output written once).
 void timeIt(const std::string &name, double bytes, const std::function<void()> &run) {
-  CUevent start, stop;
-  ck(drv().cuEventCreate(&start, 0), "cuEventCreate");
-  ck(drv().cuEventCreate(&stop, 0), "cuEventCreate");
-  std::vector<float> times;
-  for (int i = 0; i < 23; ++i) {
-    ck(drv().cuEventRecord(start, nullptr), "cuEventRecord");
-    run();
-    ck(drv().cuEventRecord(stop, nullptr), "cuEventRecord");
-    ck(drv().cuEventSynchronize(stop), "cuEventSynchronize");
-    float ms = 0;
-    ck(drv().cuEventElapsedTime(&ms, start, stop), "cuEventElapsedTime");
-    if (i >= 3)
-      times.push_back(ms);
-  }
-  drv().cuEventDestroy(start);
-  drv().cuEventDestroy(stop);
-  std::sort(times.begin(), times.end());
-  const double sec = times[times.size() / 2] * 1e-3;
+  const double sec = medianSeconds(run);
   std::printf("TIME %-50s %9.1f us  %7.1f GB/s (%4.1f%% of 4.3 TB/s)\n", name.c_str(), sec * 1e6,
               bytes / sec * 1e-9, bytes / sec / 4.3e12 * 100);
   std::fflush(stdout);
@@ -1518,7 +1729,9 @@ int main() {
       {"embedding", testEmbedding},   {"rms_norm", testRmsNorm},
       {"elementwise", testElementwise}, {"rope", testRope},
       {"argmax", testArgmax},         {"kv_append", testKvAppend},
+      {"kv_gather", testKvGather},
       {"latent_attention", testLatentAttention}, {"mla_attention", testMlaAttention},
+      {"mla_prefill_attention", testMlaPrefillAttention},
       {"route", testRoute},           {"dispatch", testDispatch},
       {"combine", testCombine},       {"moe_experts", testMoeExperts},
       {"timing", benchOthers},

@@ -2,16 +2,17 @@
 //===//
 //
 // No GPU needed. Every family of runtime/kernels (Embedding, RmsNorm,
-// Elementwise, Rope, Argmax, KvAppend, LatentAttention, MlaAttention, Route,
-// Dispatch, Combine, MoeExperts) is instantiated exactly as its .cuh header
-// comment tells the emitter, for every element type / shape combination that
-// DeepSeek-V3 (and V2, V2-Lite) and the tiny models need, and compiled with
-// NVRTC for sm_90a: a cubin comes back, ptxas reports no spills and no
-// warnings, at most 255 registers, and static plus the launch's dynamic
-// shared memory fit in 227 KB. The host-side launch arithmetic of OpsLaunch.h
-// (plain C++ here) is checked too, including that its shared-memory formula
-// for LatentAttention is the device template's own (a static_assert compiled
-// by NVRTC).
+// Elementwise, Rope, Argmax, KvAppend, KvGather, LatentAttention,
+// MlaAttention, MlaPrefillAttention, Route, Dispatch, Combine, MoeExperts) is
+// instantiated exactly as its .cuh header comment tells the emitter, for
+// every element type / shape combination that DeepSeek-V3 (and V2, V2-Lite)
+// and the tiny models need, and compiled with NVRTC for sm_90a: a cubin
+// comes back, ptxas reports no spills and no warnings, at most 255 registers,
+// and static plus the launch's dynamic shared memory fit in 227 KB. The
+// host-side launch arithmetic of OpsLaunch.h (plain C++ here) is checked
+// too, including that its shared-memory formulas
+// for LatentAttention and MlaPrefillAttention are the device templates' own
+// (static_asserts compiled by NVRTC).
 //
 //===----------------------------------------------------------------------===//
 #include "../../runtime/kernels/OpsLaunch.h"
@@ -126,6 +127,32 @@ std::vector<Instance> instances() {
             latentAttentionMaxSharedBytes(m.r, m.dr, m.heads), true);
       }
   for (const char *to : {kF32, kBF16})
+    add(std::string("kv_gather_") + tag(to), "KvGather.cuh", "KvGatherArgs",
+        tmpl("kvGather", {to}), 256, 0);
+  // MlaPrefillAttention: (Dn, Dr, Dv) of V3/V2/V2-Lite and the tiny models:
+  // tiny (16, 8, 16), tiny-v2 (32, 16, 32), tiny-v3-fp8 (64, 32, 48); as
+  // emitted (bf16), with f32 q, and all f32.
+  struct Prefill {
+    int dn, dr, dv;
+  };
+  struct PrefillTypes {
+    const char *q, *kv, *kp, *o;
+  };
+  for (Prefill p : {Prefill{128, 64, 128}, Prefill{16, 8, 16},
+                    Prefill{32, 16, 32}, Prefill{64, 32, 48}})
+    for (PrefillTypes t : {PrefillTypes{kBF16, kBF16, kBF16, kBF16},
+                           PrefillTypes{kF32, kBF16, kBF16, kBF16},
+                           PrefillTypes{kF32, kF32, kF32, kF32}})
+      add("mla_prefill_attention_" + std::to_string(p.dn) + "_" +
+              std::to_string(p.dr) + "_" + std::to_string(p.dv) + "_q" +
+              tag(t.q) + "_kv" + tag(t.kv) + "_" + tag(t.o),
+          "MlaPrefillAttention.cuh", "MlaPrefillAttentionArgs",
+          tmpl("mlaPrefillAttention",
+               {t.q, t.kv, t.kp, t.o, std::to_string(p.dn),
+                std::to_string(p.dr), std::to_string(p.dv)}),
+          mlaPrefillAttentionThreads(),
+          mlaPrefillAttentionSharedBytes(p.dn, p.dr, p.dv));
+  for (const char *to : {kF32, kBF16})
     for (const char *tw : {kBF16, kFP8, kF32})
       add(std::string("mla_attention_") + tag(to) + "_" + tag(tw),
           "MlaAttention.cuh", "MlaAttentionArgs",
@@ -205,6 +232,58 @@ TEST(OpsLaunch, LatentAttentionSharedBytesMatchDevice) {
   src += "extern \"C\" __global__ void geometry_check() {}\n";
   EXPECT_NO_THROW(moela::compileCuda("geometry_check", src, options())) << src;
   EXPECT_EQ(latentAttentionMaxSharedBytes(512, 64, 128), 229888u);
+}
+
+// The same for MlaPrefillAttention.
+TEST(OpsLaunch, MlaPrefillAttentionSharedBytesMatchDevice) {
+  struct Shape {
+    int dn, dr, dv;
+  };
+  std::string src =
+      "#include \"MlaPrefillAttention.cuh\"\nusing namespace moela::kernels;\n";
+  for (Shape s : {Shape{128, 64, 128}, Shape{16, 8, 16}, Shape{32, 16, 32},
+                  Shape{64, 32, 48}, Shape{192, 64, 256}})
+    src += "static_assert(prefill::Geometry<" + std::to_string(s.dn) + ", " +
+           std::to_string(s.dr) + ", " + std::to_string(s.dv) + ">::BYTES == " +
+           std::to_string(mlaPrefillAttentionSharedBytes(s.dn, s.dr, s.dv)) +
+           ", \"\");\n";
+  src += "static_assert(prefill::kThreads == " +
+         std::to_string(mlaPrefillAttentionThreads()) + ", \"\");\n";
+  src += "extern \"C\" __global__ void prefill_geometry_check() {}\n";
+  EXPECT_NO_THROW(moela::compileCuda("prefill_geometry_check", src, options()))
+      << src;
+  EXPECT_EQ(mlaPrefillAttentionSharedBytes(128, 64, 128), 106496u);
+}
+
+TEST(OpsLaunch, MlaFamilies) {
+  Tile tile{};
+  MlaPrefillAttentionArgs p{};
+  p.rows = 4096;
+  p.heads = 128;
+  p.nope_dim = 128;
+  p.rope_dim = 64;
+  p.v_dim = 128;
+  Launch l = launchMlaPrefillAttention(p, tile);
+  EXPECT_EQ(l.grid_x, 128u); // heads
+  EXPECT_EQ(l.grid_y, 64u);  // 64-row query tiles
+  EXPECT_EQ(l.block, 128u);
+  EXPECT_EQ(l.shared_bytes, 106496u);
+  p.rows = 65;
+  EXPECT_EQ(launchMlaPrefillAttention(p, tile).grid_y, 2u);
+  p.rows = 0; // never an empty grid
+  EXPECT_EQ(launchMlaPrefillAttention(p, tile).grid_y, 1u);
+  // tiny: Dn+Dr = 24 padded to 32 (4 chunks, row stride 5), Dv = 16 (2
+  // chunks, row stride 3).
+  EXPECT_EQ(mlaPrefillAttentionSharedBytes(16, 8, 16),
+            16u * (3 * 64 * 5 + 2 * 64 * 3));
+  KvGatherArgs g{};
+  g.rows = 7;
+  g.latent_dim = 512;
+  g.rope_dim = 64;
+  l = launchKvGather(g, tile);
+  EXPECT_EQ(l.grid_x, 7u);
+  EXPECT_EQ(l.block, 256u);
+  EXPECT_EQ(l.shared_bytes, 0u);
 }
 
 LatentAttentionArgs v3Latent(int rows, int maxSeq) {

@@ -1,0 +1,44 @@
+//===- KvGather.cuh - Read the latent and rope key of tokens from the cache ===//
+//
+// Instantiation (the emitter writes exactly this, NAME its entry point):
+//
+//   #include "KvGather.cuh"
+//   extern "C" __global__ void __launch_bounds__(256)
+//   NAME(const moela::kernels::KvGatherArgs args) {
+//     moela::kernels::kvGather<TO>(args);
+//   }
+//
+//   TO  element type of out (float or __nv_bfloat16)
+//
+// Launch (OpsLaunch.h launchKvGather): one block of 256 threads per token.
+//
+// The cache is __nv_bfloat16 [slots, max_seq, R + Dr] as KvAppend writes it;
+// token t reads the row cache + seq_ids[t] * slot_stride + positions[t] *
+// (R + Dr) and writes it to out[t, 0 .. R + Dr) (exact: bf16 -> f32 or bf16).
+//
+//===----------------------------------------------------------------------===//
+#ifndef MOELA_KERNELS_KVGATHER_CUH
+#define MOELA_KERNELS_KVGATHER_CUH
+
+#include "Common.cuh"
+
+namespace moela {
+namespace kernels {
+
+template <typename TO> __device__ __forceinline__ void kvGather(const KvGatherArgs &args) {
+  const int t = blockIdx.x;
+  if (t >= args.rows)
+    return;
+  const int width = args.latent_dim + args.rope_dim;
+  const __nv_bfloat16 *src = static_cast<const __nv_bfloat16 *>(args.cache) +
+                             static_cast<long long>(args.seq_ids[t]) * args.slot_stride +
+                             static_cast<long long>(args.positions[t]) * width; // [R + Dr]
+  TO *dst = at<TO>(args.out, t, 0);
+  for (int c = threadIdx.x; c < width; c += blockDim.x)
+    dst[c] = fromFloat<TO>(toFloat(src[c]));
+}
+
+} // namespace kernels
+} // namespace moela
+
+#endif // MOELA_KERNELS_KVGATHER_CUH
