@@ -93,9 +93,10 @@ Floor prefillFloor(const ModelConfig &c, int tokens) {
             c.firstKDenseReplace * s.denseBytesPerLayer +
             (c.numHiddenLayers - c.firstKDenseReplace) *
                 (c.nRoutedExperts + c.nSharedExperts) * s.expertBytes;
-  // Causal attention: about T^2/2 query-key pairs per head.
+  // Causal attention in the expanded form: about T^2/2 query-key pairs per
+  // head, each Dn + Dr (scores) + Dv (P V) multiply-adds of 2 FLOPs.
   f.flops = 2 * s.activeParamsPerToken * tokens +
-            2.0 * tokens * tokens * c.numHiddenLayers * c.numAttentionHeads *
+            1.0 * tokens * tokens * c.numHiddenLayers * c.numAttentionHeads *
                 (c.qkHeadDim() + c.vHeadDim);
   return f;
 }

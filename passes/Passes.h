@@ -20,6 +20,15 @@ namespace moela {
 #define GEN_PASS_REGISTRATION
 #include "passes/Passes.h.inc"
 
+/// A function attribute: every sequence of a step of this program starts in
+/// that step at position 0 (plan.fbs Program.fresh_sequences); set by
+/// moela-mla-expand-prefill.
+constexpr llvm::StringLiteral kFreshSequencesAttr = "moela.fresh_sequences";
+
+/// Whether `func` runs prefill-sized steps (@prefill, or @extend for chunks
+/// that continue sequences): up to max-prefill-tokens rows, not max-batch.
+bool isPrefillProgram(mlir::func::FuncOp func);
+
 /// Options of the default pipeline ("moela-default").
 struct PipelineOptions : public mlir::PassPipelineOptions<PipelineOptions> {
   Option<std::string> target{*this, "target",

@@ -42,6 +42,20 @@ def LowerToKernelPass : Pass<"moela-lower-to-kernel", "mlir::ModuleOp"> {
   let dependentDialects = ["::moela::kernel::KernelDialect"];
 }
 
+def MlaExpandPrefillPass : Pass<"moela-mla-expand-prefill", "mlir::ModuleOp"> {
+  let summary = "Expanded MLA of @prefill over the step's own tokens; @extend for the rest";
+  let description = [{
+    If @prefill has expanded `kernel.mla_attention`, requires its steps to
+    hold fresh sequences (each starts in the step at position 0; the function
+    gets `moela.fresh_sequences`, the plan's Program.fresh_sequences) and
+    replaces each by `kernel.kv_gather` (the rows the step appended), a GEMM
+    with kv_b (`[T, H*(Dn+Dv)]`, per head `[k_nope | v]`) and
+    `kernel.mla_prefill_attention` (causal attention over the step's rows).
+    A copy of @prefill with absorbed attention becomes @extend: the runtime
+    runs it for chunks that continue a sequence.
+  }];
+}
+
 def FuseQkvAPass : Pass<"moela-fuse-qkv-a", "mlir::func::FuncOp"> {
   let summary = "Merge the q_a and kv_a projections into one GEMM";
   let description = [{

@@ -8,9 +8,11 @@ using namespace mlir;
 
 llvm::ArrayRef<llvm::StringRef> moela::optionalPassNames() {
   static const llvm::StringRef names[] = {
-      "moela-fuse-rope",   "moela-fuse-qkv-a",  "moela-mla-fuse-kv-append",
-      "moela-mla-absorb",  "moela-fuse-swiglu", "moela-fuse-router",
-      "moela-moe-dispatch", "moela-fuse-add-norm", "moela-tile"};
+      "moela-mla-expand-prefill", "moela-fuse-rope",
+      "moela-fuse-qkv-a",         "moela-mla-fuse-kv-append",
+      "moela-mla-absorb",         "moela-fuse-swiglu",
+      "moela-fuse-router",        "moela-moe-dispatch",
+      "moela-fuse-add-norm",      "moela-tile"};
   return names;
 }
 
@@ -19,13 +21,10 @@ void moela::buildDefaultPipeline(OpPassManager &pm,
   auto enabled = [&](llvm::StringRef name) {
     return !llvm::is_contained(options.disable, name.str());
   };
-  // The CUDA backend's attention kernel works on the latent cache: GPU plans
-  // use the absorbed form for prefill too (an expanded flash kernel would be
-  // faster for long prompts; see README); the host keeps the expanded form.
-  MlaSelectFormPassOptions forms;
-  forms.prefillForm = options.target == "host" ? "expanded" : "absorbed";
-  pm.addPass(createMlaSelectFormPass(forms));
+  pm.addPass(createMlaSelectFormPass());
   pm.addPass(createLowerToKernelPass());
+  if (enabled("moela-mla-expand-prefill"))
+    pm.addPass(createMlaExpandPrefillPass());
 
   OpPassManager &fpm = pm.nest<func::FuncOp>();
   if (enabled("moela-fuse-rope"))

@@ -112,7 +112,8 @@ private:
 
   /// Storage precision on the target: the host computes everything in f32.
   /// On a GPU a tensor is bf16 when it is only ever read by tensor cores (the
-  /// A operand of a matrix multiply, the latent attention's queries), and
+  /// A operand of a matrix multiply, the queries of latent attention and
+  /// the queries, keys and values of prefill attention), and
   /// f32 otherwise: the residual stream, norms' inputs, routing and logits
   /// keep full precision.
   Type storageType(Value v) {
@@ -138,8 +139,9 @@ private:
   }
 
   /// Whether every use of `v` (through slices) is a tensor-core input: the A
-  /// operand of a GEMM, grouped GEMM or per-head GEMM, or a query of the
-  /// latent attention (which multiplies in bf16 on tensor cores).
+  /// operand of a GEMM, grouped GEMM or per-head GEMM, a query of latent
+  /// attention or an operand of prefill attention (both multiply in bf16 on
+  /// tensor cores).
   static bool onlyMatmulInput(Value v) {
     if (v.use_empty())
       return false;
@@ -150,15 +152,18 @@ private:
           return false;
         continue;
       }
-      bool a = (isa<kernel::GemmOp>(user) &&
-                use.get() == cast<kernel::GemmOp>(user).getInput() &&
-                !cast<kernel::GemmOp>(user).getPrecise()) || // its input stays f32
-               (isa<kernel::GroupedGemmOp>(user) &&
-                use.get() == cast<kernel::GroupedGemmOp>(user).getInput()) ||
-               (isa<kernel::HeadGemmOp>(user) &&
-                use.get() == cast<kernel::HeadGemmOp>(user).getInput()) ||
-               (isa<kernel::MlaLatentAttentionOp>(user) &&
-                use.getOperandNumber() < 2);
+      bool a =
+          (isa<kernel::GemmOp>(user) &&
+           use.get() == cast<kernel::GemmOp>(user).getInput() &&
+           !cast<kernel::GemmOp>(user).getPrecise()) || // its input stays f32
+          (isa<kernel::GroupedGemmOp>(user) &&
+           use.get() == cast<kernel::GroupedGemmOp>(user).getInput()) ||
+          (isa<kernel::HeadGemmOp>(user) &&
+           use.get() == cast<kernel::HeadGemmOp>(user).getInput()) ||
+          (isa<kernel::MlaLatentAttentionOp>(user) &&
+           use.getOperandNumber() < 2) ||
+          (isa<kernel::MlaPrefillAttentionOp>(user) &&
+           use.getOperandNumber() < 3);
       if (!a)
         return false;
     }
@@ -317,8 +322,7 @@ struct PlanMemoryPass : public moela::impl::PlanMemoryPassBase<PlanMemoryPass> {
     }
     bool host = target == "host";
     for (func::FuncOp func : getOperation().getOps<func::FuncOp>()) {
-      bool prefill = func.getSymName() == "prefill";
-      int64_t tokens = prefill ? maxPrefillTokens : maxBatch;
+      int64_t tokens = isPrefillProgram(func) ? maxPrefillTokens : maxBatch;
       MemoryPlanner(func, host, tokens, std::min(tokens, int64_t(maxBatch)))
           .run();
     }

@@ -1,5 +1,6 @@
 //===- Utils.cpp - Small helpers shared by moela passes -------------------===//
 #include "passes/Utils.h"
+#include "passes/Passes.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
 #include "llvm/ADT/TypeSwitch.h"
@@ -20,4 +21,8 @@ std::string moela::locationName(Location loc) {
         return joined;
       })
       .Default([](LocationAttr) { return std::string(); });
+}
+
+bool moela::isPrefillProgram(func::FuncOp func) {
+  return func.getSymName() == "prefill" || func.getSymName() == "extend";
 }

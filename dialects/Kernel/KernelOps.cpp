@@ -101,6 +101,26 @@ LogicalResult HeadGemmOp::verify() {
   return success();
 }
 
+LogicalResult MlaPrefillAttentionOp::verify() {
+  const int64_t heads = getHeads(), dn = getNopeDim(), dr = getRopeDim(),
+                dv = getVDim(); // signed: see above
+  if (heads < 1 || dn < 1 || dr < 0 || dv < 1)
+    return emitOpError() << "heads, nope and v must be >= 1 and rope >= 0";
+  auto expect = [&](Value v, int64_t want, StringRef what) -> LogicalResult {
+    if (cols(v) != want)
+      return emitOpError() << what << " must have " << want << " columns, has "
+                           << cols(v);
+    return success();
+  };
+  if (failed(expect(getQuery(), heads * (dn + dr),
+                    "query (heads * (nope + rope))")) ||
+      failed(expect(getKv(), heads * (dn + dv), "kv (heads * (nope + v))")) ||
+      failed(expect(getKPe(), dr, "k_pe (rope)")) ||
+      failed(expect(getResult(), heads * dv, "the result (heads * v)")))
+    return failure();
+  return success();
+}
+
 LogicalResult SliceOp::verify() {
   const int64_t offset = getOffset(), size = getSize(); // signed: see above
   if (offset < 0 || size < 1 || offset + size > cols(getInput()))

@@ -195,6 +195,52 @@ def Kernel_MlaAttentionOp : Kernel_Op<"mla_attention",
   }];
 }
 
+def Kernel_KvGatherOp : Kernel_Op<"kv_gather",
+    [MemoryEffects<[MemRead<Kernel_KVCache>]>]> {
+  let summary = "Read back the cache rows this step appended";
+  let description = [{
+    `rows[t] = cache[layer][seq_ids[t]][positions[t]]` `[T, R + Dr]`: the
+    normalised latent and rotated rope key of each token, as stored (the
+    expanded prefill multiplies them by kv_b).
+    ```mlir
+    %rows = kernel.kv_gather %positions, %seq_ids layer 0 : tensor<?x128xf32>
+    ```
+  }];
+  let arguments = (ins NN_Indices:$positions, NN_Indices:$seq_ids,
+                       I64Attr:$layer);
+  let results = (outs Kernel_Tensor:$result);
+  let assemblyFormat = [{
+    $positions `,` $seq_ids `layer` $layer attr-dict `:` type($result)
+  }];
+}
+
+def Kernel_MlaPrefillAttentionOp : Kernel_Op<"mla_prefill_attention", [Pure]> {
+  let summary = "Expanded MLA attention over the step's own tokens (fresh sequences)";
+  let description = [{
+    plan.fbs MlaPrefillAttentionParams: causal multi-head attention with
+    per-head keys `[k_nope | k_pe]` and values `v`, where `kv` `[T, H*(Dn+Dv)]`
+    holds `[k_nope | v]` per head and `k_pe` `[T, Dr]` is shared by the heads.
+    Token t sees the rows `t - positions[t] .. t`: only valid in a function
+    with `moela.fresh_sequences` (every sequence of a step starts at 0).
+    ```mlir
+    %o = kernel.mla_prefill_attention %q, %kv, %k_pe, %positions heads 4 nope 64
+        rope 32 v 48 scale 1.912494e-01
+        : tensor<?x384xf32>, tensor<?x448xf32>, tensor<?x32xf32> -> tensor<?x192xf32>
+    ```
+  }];
+  let arguments = (ins Kernel_Tensor:$query, Kernel_Tensor:$kv,
+                       Kernel_Tensor:$k_pe, NN_Indices:$positions,
+                       I64Attr:$heads, I64Attr:$nope_dim, I64Attr:$rope_dim,
+                       I64Attr:$v_dim, F64Attr:$scale);
+  let results = (outs Kernel_Tensor:$result);
+  let assemblyFormat = [{
+    $query `,` $kv `,` $k_pe `,` $positions `heads` $heads `nope` $nope_dim
+    `rope` $rope_dim `v` $v_dim `scale` $scale attr-dict
+    `:` type($query) `,` type($kv) `,` type($k_pe) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
 def Kernel_MlaLatentAttentionOp : Kernel_Op<"mla_latent_attention",
     [MemoryEffects<[MemRead<Kernel_KVCache>]>]> {
   let summary = "The core of absorbed MLA: attention in latent space";

@@ -192,6 +192,30 @@ public:
               kernels::latentAttentionMaxSharedBytes(r, dr, heads);
           return i;
         })
+        .Case([&](KvGatherOp o) -> FailureOr<Instance> {
+          return simple("KvGather", "KvGatherArgs", "kvGather<" + t(o) + ">");
+        })
+        .Case([&](MlaPrefillAttentionOp o) -> FailureOr<Instance> {
+          int dn = static_cast<int>(o.getNopeDim()),
+              dr = static_cast<int>(o.getRopeDim()),
+              dv = static_cast<int>(o.getVDim());
+          if (dn % 8 != 0 || dr % 8 != 0 || dv % 16 != 0) {
+            o.emitOpError() << "the CUDA prefill attention needs nope_dim and "
+                               "rope_dim % 8 == 0 and v_dim % 16 == 0, got "
+                            << dn << ", " << dr << " and " << dv;
+            return failure();
+          }
+          Instance i = simple(
+              "MlaPrefillAttention", "MlaPrefillAttentionArgs",
+              llvm::formatv("mlaPrefillAttention<{0}, {1}, {2}, {3}, {4}, {5}, "
+                            "{6}>",
+                            t(o.getQuery()), t(o.getKv()), t(o.getKPe()), t(o),
+                            dn, dr, dv)
+                  .str(),
+              kernels::mlaPrefillAttentionThreads());
+          i.dynamicShared = kernels::mlaPrefillAttentionSharedBytes(dn, dr, dv);
+          return i;
+        })
         .Case([&](RouteOp o) -> FailureOr<Instance> {
           std::string tw =
               o.getGateAttr() ? cxxType(o.getGateAttr().getDtype()) : "float";

@@ -10,6 +10,7 @@
 
 #include "Kernel/KernelOps.h"
 #include "moela/Runtime/Plan.h"
+#include "passes/Passes.h"
 #include "passes/Utils.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -419,6 +420,30 @@ private:
           s.params = a.Finish().Union();
           return success();
         })
+        .Case([&](kernel::KvGatherOp o) {
+          in(o.getPositions());
+          in(o.getSeqIds());
+          s.type = p::StepParams::KvGatherParams;
+          s.params =
+              p::CreateKvGatherParams(fbb, static_cast<int>(o.getLayer()))
+                  .Union();
+          return success();
+        })
+        .Case([&](kernel::MlaPrefillAttentionOp o) {
+          in(o.getQuery());
+          in(o.getKv());
+          in(o.getKPe());
+          in(o.getPositions());
+          s.type = p::StepParams::MlaPrefillAttentionParams;
+          s.params = p::CreateMlaPrefillAttentionParams(
+                         fbb, static_cast<int>(o.getHeads()),
+                         static_cast<int>(o.getNopeDim()),
+                         static_cast<int>(o.getRopeDim()),
+                         static_cast<int>(o.getVDim()),
+                         static_cast<float>(o.getScale().convertToDouble()))
+                         .Union();
+          return success();
+        })
         .Case([&](kernel::MlaLatentAttentionOp o) {
           int64_t heads = o.getHeads();
           in(o.getQLat());
@@ -636,6 +661,7 @@ private:
     pb.add_outputs(outputsVec);
     pb.add_steps(stepsVec);
     pb.add_arena_bytes(attrInt(kernel::kArenaBytesAttr));
+    pb.add_fresh_sequences(func->hasAttr(kFreshSequencesAttr));
     return pb.Finish();
   }
 

@@ -303,6 +303,35 @@ void CudaBackend::launchStep(const plan::Step &step,
       launch(fn, a, kernels::launchLatentAttention(a, tileOf(p->tile())));
     return;
   }
+  case StepParams::KvGatherParams: {
+    const plan::KvCache &kv = *plan_->root().kv_cache();
+    kernels::KvGatherArgs a{};
+    a.cache = cache(step.params_as_KvGatherParams()->layer());
+    a.slot_stride = kvSlotStride;
+    a.positions = ints(0);
+    a.seq_ids = ints(1);
+    a.out = out(0);
+    a.rows = rowsIn(0);
+    a.latent_dim = kv.latent_dim();
+    a.rope_dim = kv.rope_dim();
+    return launch(fn, a, kernels::launchKvGather(a, {}));
+  }
+  case StepParams::MlaPrefillAttentionParams: {
+    auto *p = step.params_as_MlaPrefillAttentionParams();
+    kernels::MlaPrefillAttentionArgs a{};
+    a.q = in(0);
+    a.kv = in(1);
+    a.k_pe = in(2);
+    a.positions = ints(3);
+    a.out = out(0);
+    a.rows = rowsIn(0);
+    a.heads = p->heads();
+    a.nope_dim = p->nope_dim();
+    a.rope_dim = p->rope_dim();
+    a.v_dim = p->v_dim();
+    a.scale = p->scale();
+    return launch(fn, a, kernels::launchMlaPrefillAttention(a, {}));
+  }
   case StepParams::HeadGemmParams: {
     auto *p = step.params_as_HeadGemmParams();
     kernels::HeadGemmArgs a{};

@@ -16,6 +16,7 @@ Engine::Engine(const Plan &plan, Backend &backend, WeightSource &weights,
   if (!plan.hasProgram("prefill") || !plan.hasProgram("decode"))
     fail(plan.origin(), ": the plan needs both a prefill and a decode program");
   prefillMaxTokens = plan.program("prefill").max_tokens();
+  prefillNeedsFresh = plan.program("prefill").fresh_sequences();
   decodeMaxTokens = plan.program("decode").max_tokens();
   if (slots < 1 || slots > decodeMaxTokens)
     fail(slots, " sequences do not fit the plan's decode batch of ",
@@ -83,13 +84,22 @@ Engine::feed(const std::vector<std::vector<int32_t>> &tokens) {
 
   // A prefill: every (sequence, position, token) in sequence order, cut into
   // chunks of at most max_tokens; a sequence's logits come from the chunk
-  // holding its last token.
+  // holding its last token. A chunk that continues a sequence (its first
+  // token there is not at position 0) runs "extend" where the plan's
+  // prefill attends only over the chunk's own tokens.
   StepInputs in;
   std::vector<size_t> owners;
+  auto fresh = [&] {
+    for (size_t i = 0; i < in.tokens.size(); ++i)
+      if (in.positions[i] != 0 && (i == 0 || in.seqIds[i - 1] != in.seqIds[i]))
+        return false;
+    return true;
+  };
   auto flush = [&] {
     if (in.tokens.empty())
       return;
-    std::vector<std::vector<float>> rows = run("prefill", in);
+    std::vector<std::vector<float>> rows =
+        run(prefillNeedsFresh && !fresh() ? "extend" : "prefill", in);
     for (size_t r = 0; r < rows.size(); ++r)
       out[owners[r]] = std::move(rows[r]);
     in = StepInputs();

@@ -18,6 +18,7 @@
 #include "Kernels.h"
 
 #include "moela/Runtime/DType.h"
+#include "moela/Runtime/Error.h"
 #include "moela/Runtime/ThreadPool.h"
 
 #include <algorithm>
@@ -210,6 +211,67 @@ void mlaAttentionExpanded(CMat q, CIMat positions, CIMat seqIds,
           }
         });
   }
+}
+
+void kvGather(CIMat positions, CIMat seqIds, const KvLayer &cache, Mat rows) {
+  for (int64_t t = 0; t < rows.rows; ++t) {
+    const float *row = cache.row(*seqIds.row(t), *positions.row(t));
+    std::copy(row, row + cache.width(), rows.row(t));
+  }
+}
+
+void mlaPrefillAttention(CMat q, CMat kv, CMat kPe, CIMat positions,
+                         const MlaDims &d, Mat o) {
+  const int64_t T = q.rows, heads = d.heads, qHead = d.nope + d.rope,
+                kvHead = d.nope + d.v;
+  for (int64_t t = 0; t < T; ++t) {
+    const int pos = *positions.row(t);
+    if (pos != 0 && (t == 0 || pos != *positions.row(t - 1) + 1))
+      fail("MlaPrefillAttention: token ", t, " is at position ", pos,
+           " but its sequence does not start in this step (the program "
+           "needs fresh sequences; run 'extend')");
+  }
+  // Tasks: (block of up to 4 consecutive tokens, head). The keys of a block
+  // are the rows from its first token's sequence start to its last token.
+  const int64_t blocks = (T + kQueryBlock - 1) / kQueryBlock;
+  const int64_t work = kQueryBlock * (T / 2 + 1) * (qHead + d.v); // on average
+  parallelFor(blocks * heads, grainFor(work), [&](int64_t begin, int64_t end) {
+    std::vector<float> qb(kQueryBlock * qHead), ob(kQueryBlock * d.v), scores;
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t t0 = (task / heads) * kQueryBlock, h = task % heads;
+      const int64_t mb = std::min<int64_t>(kQueryBlock, T - t0);
+      const int64_t first = t0 - *positions.row(t0); // [first, t0 + mb)
+      const int64_t keys = t0 + mb - first;
+      scores.resize(size_t(mb * keys));
+      for (int64_t i = 0; i < mb; ++i) {
+        const float *qh = q.row(t0 + i) + h * qHead;
+        std::copy(qh, qh + qHead, qb.begin() + i * qHead);
+      }
+      const float *kNope = kv.row(first) + h * kvHead, *v = kNope + d.nope;
+      // scores [mb, keys] = q_nope . k_nope_j + q_pe . k_pe_j
+      gemmSerial(qb.data(), qHead, kNope, kv.stride, scores.data(), keys, mb,
+                 keys, d.nope);
+      if (d.rope)
+        gemmSerial(qb.data() + d.nope, qHead, kPe.row(first), kPe.stride,
+                   scores.data(), keys, mb, keys, d.rope, scores.data(), keys);
+      for (int64_t i = 0; i < mb; ++i) { // token t0+i sees [its start, itself]
+        const int64_t t = t0 + i, lo = t - *positions.row(t) - first;
+        const int64_t hi = t - first + 1;
+        float *si = scores.data() + i * keys;
+        std::fill(si, si + lo, 0.0f);
+        for (int64_t j = lo; j < hi; ++j)
+          si[j] *= d.scale;
+        softmax(si + lo, hi - lo);
+        std::fill(si + hi, si + keys, 0.0f);
+      }
+      // out [mb, Dv] = P [mb, keys] @ v [keys, Dv]
+      gemmNNSerial(scores.data(), keys, v, kv.stride, ob.data(), d.v, mb, d.v,
+                   keys);
+      for (int64_t i = 0; i < mb; ++i)
+        std::copy(ob.begin() + i * d.v, ob.begin() + (i + 1) * d.v,
+                  o.row(t0 + i) + h * d.v);
+    }
+  });
 }
 
 void mlaLatentAttention(CMat qLat, int64_t latStride, CMat qPe,

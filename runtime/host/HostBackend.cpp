@@ -438,6 +438,24 @@ void HostBackend::execute(ProgramState &p, const plan::Step &step,
     return;
   }
 
+  case StepParams::KvGatherParams:
+    checkCacheIndices(inI(0), inI(1));
+    host::kvGather(inI(0), inI(1),
+                   kvLayer(step.params_as_KvGatherParams()->layer()), out(0));
+    return;
+
+  case StepParams::MlaPrefillAttentionParams: {
+    const auto *params = step.params_as_MlaPrefillAttentionParams();
+    host::MlaDims dims;
+    dims.heads = params->heads();
+    dims.nope = params->nope_dim();
+    dims.rope = params->rope_dim();
+    dims.v = params->v_dim();
+    dims.scale = params->scale();
+    host::mlaPrefillAttention(in(0), in(1), in(2), inI(3), dims, out(0));
+    return;
+  }
+
   case StepParams::HeadGemmParams: {
     const auto *params = step.params_as_HeadGemmParams();
     const host::Weight w = weight(0).matrix();

@@ -159,6 +159,17 @@ void mlaAttentionExpanded(CMat q, CIMat positions, CIMat seqIds,
                           const KvLayer &cache, Mat o,
                           std::vector<float> &scratch);
 
+/// rows[t] = cache[seq[t]][pos[t]]: rows [T, R_l + Dr].
+void kvGather(CIMat positions, CIMat seqIds, const KvLayer &cache, Mat rows);
+
+/// Expanded MLA over a prefill step's own tokens (plan.fbs
+/// MlaPrefillAttentionParams): token t sees the rows t - positions[t] .. t.
+/// q [T, H*(Dn+Dr)], kv [T, H*(Dn+Dv)] per head [k_nope | v], kPe [T, Dr],
+/// o [T, H*Dv]. Fails unless the positions are those of fresh sequences
+/// (each 0 or its predecessor's + 1).
+void mlaPrefillAttention(CMat q, CMat kv, CMat kPe, CIMat positions,
+                         const MlaDims &dims, Mat o);
+
 /// o_lat[t, h] = sum_j softmax_j(scale * (q_lat[t, h].c_j + q_pe[t, h].k_pe_j))
 /// c_j over the visible rows. q_lat head h at column h*latStride (R_l wide),
 /// q_pe head h at h*peStride (Dr wide); o_lat [T, H*R_l] packed.

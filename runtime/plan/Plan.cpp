@@ -131,6 +131,10 @@ const char *stepFamilyName(plan::StepParams type) {
     return "GatherRows";
   case plan::StepParams::ArgmaxParams:
     return "Argmax";
+  case plan::StepParams::KvGatherParams:
+    return "KvGather";
+  case plan::StepParams::MlaPrefillAttentionParams:
+    return "MlaPrefillAttention";
   }
   return "Unknown";
 }

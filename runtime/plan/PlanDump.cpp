@@ -80,6 +80,16 @@ json stepParamsJson(const plan::Step &step) {
             {"q_lat_stride", p->q_lat_stride()},
             {"q_pe_stride", p->q_pe_stride()}};
   }
+  case T::KvGatherParams:
+    return {{"layer", step.params_as_KvGatherParams()->layer()}};
+  case T::MlaPrefillAttentionParams: {
+    const auto *p = step.params_as_MlaPrefillAttentionParams();
+    return {{"heads", p->heads()},
+            {"nope_dim", p->nope_dim()},
+            {"rope_dim", p->rope_dim()},
+            {"v_dim", p->v_dim()},
+            {"scale", p->scale()}};
+  }
   case T::HeadGemmParams: {
     const auto *p = step.params_as_HeadGemmParams();
     return {{"heads", p->heads()},           {"head_rows", p->head_rows()},
@@ -266,7 +276,8 @@ void dumpPlan(const Plan &plan, std::ostream &os) {
     os << "\nprogram '" << str(p->name()) << "': max_tokens " << p->max_tokens()
        << ", max_logit_rows " << p->max_logit_rows() << ", arena "
        << p->arena_bytes() << " bytes, "
-       << (p->steps() ? p->steps()->size() : 0) << " steps\n";
+       << (p->steps() ? p->steps()->size() : 0) << " steps"
+       << (p->fresh_sequences() ? ", fresh sequences" : "") << "\n";
     os << "  buffers:\n";
     for (size_t i = 0; i < p->buffers()->size(); ++i) {
       const plan::Buffer *b = p->buffers()->Get(i);
@@ -383,7 +394,8 @@ void dumpPlanJson(const Plan &plan, std::ostream &os) {
                         {"inputs", inputs},
                         {"outputs", outputs},
                         {"steps", steps},
-                        {"arena_bytes", p->arena_bytes()}});
+                        {"arena_bytes", p->arena_bytes()},
+                        {"fresh_sequences", p->fresh_sequences()}});
   }
   j["programs"] = programs;
 

@@ -241,6 +241,8 @@ public:
       error(op.label, " has ", r.str(), " rows, expected ", n, " (", rule, ")");
   }
   /// Inputs that an output may overwrite in place (as the very same view).
+  const plan::Program &program() const { return program_; }
+
   void allowInPlace(const std::vector<std::string> &roles) {
     inPlace_.insert(roles.begin(), roles.end());
   }
@@ -533,6 +535,46 @@ void checkStepFamily(StepChecker &s, const plan::Plan &plan,
     s.i32Vector(s.in("seq_ids"));
     return;
   }
+  case T::KvGatherParams: {
+    s.expect({"positions", "seq_ids"}, {"rows"}, 0);
+    const plan::KvCache &kv =
+        kvCacheFor(s, plan, step.params_as_KvGatherParams()->layer());
+    s.floating(s.out("rows"));
+    s.cols(s.out("rows"), int64_t(kv.latent_dim()) + kv.rope_dim(),
+           "kv_cache latent_dim + rope_dim");
+    for (const char *r : {"positions", "seq_ids"}) {
+      s.i32Vector(s.in(r));
+      s.rowsOf(s.in(r), s.out("rows"));
+    }
+    return;
+  }
+  case T::MlaPrefillAttentionParams: {
+    const auto *p = step.params_as_MlaPrefillAttentionParams();
+    s.expect({"q", "kv", "k_pe", "positions"}, {"o"}, 0);
+    // Its keys are the step's own rows: right only for fresh sequences.
+    if (!s.program().fresh_sequences())
+      s.error("attends over the step's own tokens only, so its program must "
+              "have fresh_sequences");
+    if (p->heads() <= 0 || p->nope_dim() <= 0 || p->rope_dim() < 0 ||
+        p->v_dim() <= 0)
+      s.error("heads ", p->heads(), ", nope_dim ", p->nope_dim(), ", v_dim ",
+              p->v_dim(), " must be > 0 and rope_dim ", p->rope_dim(), " >= 0");
+    checkFloat(s, p->scale(), "scale");
+    const int64_t h = p->heads();
+    s.cols(s.in("q"), h * (p->nope_dim() + p->rope_dim()),
+           "heads*(nope_dim+rope_dim)");
+    s.cols(s.in("kv"), h * (p->nope_dim() + p->v_dim()),
+           "heads*(nope_dim+v_dim)");
+    s.cols(s.in("k_pe"), p->rope_dim(), "rope_dim");
+    s.cols(s.out("o"), h * p->v_dim(), "heads*v_dim");
+    for (const char *r : {"q", "kv", "k_pe", "o"})
+      s.floating(r[0] == 'o' ? s.out(r) : s.in(r));
+    for (const char *r : {"kv", "k_pe", "positions"})
+      s.rowsOf(s.in(r), s.in("q"));
+    s.rowsOf(s.out("o"), s.in("q"));
+    s.i32Vector(s.in("positions"));
+    return;
+  }
   case T::HeadGemmParams: {
     const auto *p = step.params_as_HeadGemmParams();
     s.expect({"x"}, {"y"}, 1);
@@ -755,6 +797,13 @@ public:
              "'");
       checkProgram(program);
     }
+    // A chunk that continues a sequence needs a program without that
+    // restriction (moela-mla-expand-prefill makes @extend).
+    for (const plan::Program *program : *plan_.programs())
+      if (program->fresh_sequences() && !names.count("extend"))
+        fail(origin_, ": program '", program->name()->str(),
+             "' has fresh_sequences but the plan has no 'extend' program for "
+             "chunks that continue a sequence");
     return shapes_;
   }
 

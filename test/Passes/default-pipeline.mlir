@@ -1,25 +1,26 @@
 // Tests of the whole default pipeline, moela-default, on a one-layer module
 // per program (@prefill: MLA + dense MLP, @decode: MLA + MoE): mla forms are
-// chosen (decode absorbed; prefill expanded on the host, absorbed for GPU
-// targets, whose attention kernel reads the latent cache), the model IR is
-// lowered to kernels, then fused (rope into q_b, q_a + kv_a, kv append,
+// chosen (decode absorbed, prefill expanded), the model IR is lowered to
+// kernels, prefill's attention runs over the step's own tokens (with an
+// absorbed copy, @extend, for chunks that continue a sequence), then fused
+// (rope into q_b, q_a + kv_a, kv append,
 // absorption, SwiGLU, router (decode only on a GPU), MoE dispatch, add + norm), tiled for the
 // target, and planned. `disable=` leaves named optional passes out; their
 // ops stay.
 // RUN: moela-opt %s --pass-pipeline='builtin.module(moela-default{target=host max-prefill-tokens=16 max-batch=4})' | FileCheck %s --check-prefixes=CHECK,HOST
 // RUN: moela-opt %s --pass-pipeline='builtin.module(moela-default{max-prefill-tokens=16 max-batch=4})' | FileCheck %s --check-prefixes=CHECK,GPU
 // RUN: moela-opt %s --pass-pipeline='builtin.module(moela-default{target=host disable=moela-mla-absorb,moela-fuse-add-norm})' | FileCheck %s --check-prefix=DISABLE
-// RUN: moela-opt %s --pass-pipeline='builtin.module(moela-default{target=sm_90a disable=moela-fuse-rope,moela-fuse-qkv-a,moela-mla-fuse-kv-append,moela-mla-absorb,moela-fuse-swiglu,moela-fuse-router,moela-moe-dispatch,moela-fuse-add-norm,moela-tile})' | FileCheck %s --check-prefix=NONE
+// RUN: moela-opt %s --pass-pipeline='builtin.module(moela-default{target=sm_90a disable=moela-mla-expand-prefill,moela-fuse-rope,moela-fuse-qkv-a,moela-mla-fuse-kv-append,moela-mla-absorb,moela-fuse-swiglu,moela-fuse-router,moela-moe-dispatch,moela-fuse-add-norm,moela-tile})' | FileCheck %s --check-prefix=NONE
 
 // The prefill program: one merged q_a/kv_a GEMM, the rope in q_b's
-// epilogue, norm and rope inside the cache append, attention expanded on the
-// host and absorbed (per-head GEMMs around the latent attention) on sm_90a,
-// add + norm fused, gate/up fused; planned for 16 tokens and 4 logit rows.
-// Only sm_90a has tiles (128x128 for prefill GEMMs).
+// epilogue, norm and rope inside the cache append, attention expanded over
+// the step's tokens (the appended rows read back, one GEMM with kv_b, causal
+// attention), add + norm fused, gate/up fused; planned for 16 tokens and 4
+// logit rows. Only sm_90a has tiles (128x128 for prefill GEMMs).
 // CHECK-LABEL: func.func @prefill
 // CHECK-SAME: kernel.arena_bytes =
 // CHECK-SAME: kernel.buffer_table = [#kernel.buffer<name = "tokens"
-// CHECK-SAME: kernel.max_logit_rows = 4 : i64, kernel.max_tokens = 16 : i64
+// CHECK-SAME: kernel.max_logit_rows = 4 : i64, kernel.max_tokens = 16 : i64, moela.fresh_sequences
 // CHECK-NEXT: %[[H:.*]] = kernel.embedding
 // CHECK-NEXT: %[[X:.*]] = kernel.rms_norm %[[H]] weight <"l0.input_norm"
 // CHECK-NEXT: %[[QKV:.*]] = kernel.gemm %[[X]] weights [#nn.weight<"l0.q_a" : bf16[48, 64]>, #nn.weight<"l0.kv_a" : bf16[40, 64]>]
@@ -32,10 +33,12 @@
 // CHECK-NEXT: %[[K:.*]] = kernel.slice %[[KV]][32, 8]
 // CHECK-NEXT: %[[Q:.*]] = kernel.gemm %[[QN]] positions %arg1 weights [#nn.weight<"l0.q_b" : bf16[96, 48]>] rope <heads = 4, head_dim = 24, offset = 16
 // CHECK-NEXT: kernel.kv_append %[[C]], %[[K]], %arg1, %arg2 layer 0 norm <"l0.kv_norm" : bf16[32]> eps {{.*}} rope <heads = 1, head_dim = 8, offset = 0
-// HOST-NEXT: %[[O:.*]] = kernel.mla_attention %[[Q]], %arg1, %arg2 kv_b <"l0.kv_b" : bf16[128, 32]> layer 0 heads 4 nope 16 rope 8 v 16 latent 32 scale {{.*}} form expanded
-// GPU-NEXT: %[[QL:.*]] = kernel.head_gemm %[[Q]] weight <"l0.kv_b" : bf16[128, 32]> heads 4 head_rows 32 row_offset 0 rows 16 transpose
-// GPU-NEXT: %[[OL:.*]] = kernel.mla_latent_attention %[[QL]], %[[Q]], %arg1, %arg2 layer 0
-// GPU-NEXT: %[[O:.*]] = kernel.head_gemm %[[OL]] weight <"l0.kv_b" : bf16[128, 32]> heads 4 head_rows 32 row_offset 16 rows 16
+// CHECK-NEXT: %[[ROWS:.*]] = kernel.kv_gather %arg1, %arg2 layer 0 {{.*}}: tensor<?x40xf32>
+// CHECK-NEXT: %[[LAT:.*]] = kernel.slice %[[ROWS]][0, 32]
+// CHECK-NEXT: %[[KPE:.*]] = kernel.slice %[[ROWS]][32, 8]
+// CHECK-NEXT: %[[KVX:.*]] = kernel.gemm %[[LAT]] weights [#nn.weight<"l0.kv_b" : bf16[128, 32]>]
+// GPU-SAME: tile <block_m = 128, block_n = 128, block_k = 64, stages = 7, threads = 256>
+// CHECK-NEXT: %[[O:.*]] = kernel.mla_prefill_attention %[[Q]], %[[KVX]], %[[KPE]], %arg1 heads 4 nope 16 rope 8 v 16 scale
 // CHECK-NEXT: %[[A:.*]] = kernel.gemm %[[O]] weights [#nn.weight<"l0.o" : bf16[64, 64]>]
 // CHECK-NEXT: %[[Y:.*]], %[[H1:.*]] = kernel.add_rms_norm %[[H]], %[[A]] weight <"l0.post_norm"
 // CHECK-NEXT: %[[M:.*]] = kernel.gemm %[[Y]] weights [#nn.weight<"l0.gate" : bf16[128, 64]>, #nn.weight<"l0.up" : bf16[128, 64]>] silu_mul
@@ -45,6 +48,16 @@
 // CHECK-NEXT: %[[N:.*]] = kernel.rms_norm %[[G]] weight <"norm"
 // CHECK-NEXT: %[[L:.*]] = kernel.gemm %[[N]] weights [#nn.weight<"lm_head" : bf16[256, 64]>]
 // CHECK-NEXT: return %[[L]]
+
+// The extend program: prefill's copy, with the attention absorbed over the
+// cache, planned for as many tokens as prefill.
+// CHECK-LABEL: func.func @extend
+// CHECK-NOT: fresh_sequences
+// CHECK-SAME: kernel.max_logit_rows = 4 : i64, kernel.max_tokens = 16 : i64
+// CHECK: kernel.kv_append {{.*}} layer 0
+// CHECK-NEXT: kernel.head_gemm %{{.*}} weight <"l0.kv_b" : bf16[128, 32]> heads 4 head_rows 32 row_offset 0 rows 16 transpose
+// CHECK-NEXT: kernel.mla_latent_attention
+// CHECK-NEXT: kernel.head_gemm %{{.*}} weight <"l0.kv_b" : bf16[128, 32]> heads 4 head_rows 32 row_offset 16 rows 16
 
 // The decode program: absorbed attention decomposed into W_UK^T, latent
 // attention and W_UV; the router GEMM fused into the route; the experts
@@ -86,12 +99,13 @@
 // DISABLE-NOT: add_rms_norm
 
 // With every optional pass disabled only the lowering and the memory plan
-// run: unfused kernels in both programs and no tiles, even for sm_90a.
+// run: unfused kernels in both programs (no @extend) and no tiles, even for
+// sm_90a.
 // NONE-LABEL: func.func @prefill
 // NONE-NOT: tile
 // NONE: kernel.rope
 // NONE: kernel.kv_append {{.*}} layer 0 : tensor<?x32xf32>, tensor<?x8xf32>
-// NONE-NEXT: kernel.mla_attention {{.*}} form absorbed
+// NONE-NEXT: kernel.mla_attention {{.*}} form expanded
 // NONE: kernel.silu_mul
 // NONE-LABEL: func.func @decode
 // NONE-NOT: tile

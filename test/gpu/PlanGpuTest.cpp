@@ -9,7 +9,9 @@
 //    than DeepSeek's own bf16 demo (metrics.json: max and median rel-L2,
 //    top-1 agreement).
 // 2. CUDA against the host backend on the same plan, for the tiny configs
-//    with fresh random weights (seed printed): median rel-L2 of the steps'
+//    with fresh random weights (seed printed): prefill of three prompts, 12
+//    decode steps, a continuation of several tokens each (the plan's
+//    "extend"), 4 more decode steps; median rel-L2 of the steps'
 //    logits <= 0.02, at most a third of the steps > 0.04 (expert-choice flips
 //    of bf16 activations), top-1 agreement >= 85 %; for the W8A8 plan (FP8
 //    activations) 0.06, 0.12 and 70 %. (A RoPE of half its width in the
@@ -168,6 +170,14 @@ void hostCase(const std::string &plansDir, const std::string &model,
   };
   auto next = compare(onCuda.feed(prompts), onHost.feed(prompts));
   for (int step = 0; step < 12; ++step)
+    next = compare(onCuda.feed(next), onHost.feed(next));
+  // Text fed after generation continues the sequences: an "extend" chunk
+  // (absorbed attention over the cached prefix), then decode again.
+  for (int b = 0; b < 3; ++b)
+    for (int i = 0; i < 2 + 3 * b; ++i)
+      next[b].push_back(token(rng));
+  next = compare(onCuda.feed(next), onHost.feed(next));
+  for (int step = 0; step < 4; ++step)
     next = compare(onCuda.feed(next), onHost.feed(next));
   // bf16 activations move a near-tied expert choice now and then, and that
   // token's state then stays in its sequence's KV cache (DeepSeek's own bf16

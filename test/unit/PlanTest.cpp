@@ -413,6 +413,47 @@ TEST(Plan, ProgramInputsAndOutputs) {
   EXPECT_EQ(loadError(d), "model.plan: two programs are called 'prefill'");
 }
 
+/// A prefill that attends only over its own tokens (fresh sequences) needs
+/// an "extend" program for the rest, and only such a program may hold
+/// MlaPrefillAttention.
+TEST(Plan, FreshSequences) {
+  PlanDesc d = validPlan();
+  d.programs[0].freshSequences = true;
+  EXPECT_EQ(loadError(d), "model.plan: program 'prefill' has fresh_sequences "
+                          "but the plan has no 'extend' program for chunks "
+                          "that continue a sequence");
+  ProgramDesc extend = d.programs[0];
+  extend.name = "extend";
+  extend.freshSequences = false;
+  d.programs.push_back(extend);
+  EXPECT_EQ(loadError(d), "");
+
+  // Heads 2, Dn 4, Dr 2, Dv 4: q [T, 12], kv [T, 16], k_pe [T, 2], o [T, 8].
+  d = validPlan();
+  ProgramDesc &decode = d.programs[1];
+  uint32_t q = decode.add("q", 12), kv = decode.add("kv", 16),
+           kPe = decode.add("k_pe", 2), o = decode.add("o", 8);
+  decode.steps.push_back(
+      {"attn",
+       StepParams::MlaPrefillAttentionParams,
+       [](auto &b) {
+         return plan::CreateMlaPrefillAttentionParams(b, 2, 4, 2, 4, 0.5f)
+             .Union();
+       },
+       {decode.op(q), decode.op(kv), decode.op(kPe), decode.op(kPositions)},
+       {decode.op(o)},
+       {}});
+  const std::string attn =
+      "model.plan: program 'decode' step 4 'attn' (MlaPrefillAttention): ";
+  EXPECT_EQ(loadError(d), attn + "attends over the step's own tokens only, so "
+                                 "its program must have fresh_sequences");
+  decode.freshSequences = true;
+  d.programs.push_back(extend); // `decode` dangles from here
+  EXPECT_EQ(loadError(d), "");
+  d.programs[1].steps.back().inputs[1] = d.programs[1].op(kv, 0, 12);
+  EXPECT_EQ(loadError(d).rfind(attn + "input 1 (kv)", 0), 0u) << loadError(d);
+}
+
 TEST(Plan, Weights) {
   PlanDesc d = validPlan();
   d.weights[3].parts[1].name = "model.layers.1.mlp.experts.0.up_proj.weight";

@@ -77,6 +77,7 @@ struct ProgramDesc {
   std::vector<BufferDesc> buffers;
   std::vector<uint32_t> inputs, outputs;
   std::vector<StepDesc> steps;
+  bool freshSequences = false;
 
   /// tokens, positions, seq_ids, logit_rows and logits [R, vocab].
   static ProgramDesc standard(std::string name, int maxTokens, int maxLogitRows,
@@ -187,7 +188,8 @@ struct PlanDesc {
       ps.push_back(plan::CreateProgram(
           b, b.CreateString(p.name), p.maxTokens, p.maxLogitRows,
           b.CreateVector(bufs), b.CreateVector(p.inputs),
-          b.CreateVector(p.outputs), b.CreateVector(steps), 0));
+          b.CreateVector(p.outputs), b.CreateVector(steps), 0,
+          p.freshSequences));
     }
 
     std::vector<flatbuffers::Offset<plan::Kernel>> ks;

@@ -58,6 +58,9 @@ private:
   int maxSeqLen_;
   int64_t vocab_;
   int prefillMaxTokens = 0, decodeMaxTokens = 0;
+  /// The plan's prefill takes only chunks whose sequences all start in them
+  /// (plan.fbs Program.fresh_sequences); other chunks run "extend".
+  bool prefillNeedsFresh = false;
   EngineStats stats_;
 };
 

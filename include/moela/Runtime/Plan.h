@@ -24,7 +24,7 @@
 namespace moela {
 
 /// Bumped whenever a reader must know about a schema change (plan.fbs).
-constexpr uint32_t kPlanSchemaVersion = 2;
+constexpr uint32_t kPlanSchemaVersion = 3;
 
 /// The matrix a Weight binds: its parts' rows concatenated. A 1-D tensor [n]
 /// is n rows of one column. For an expert set this is one expert's matrix.

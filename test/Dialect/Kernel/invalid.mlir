@@ -308,3 +308,14 @@ func.func @grouped_gemm_proj(%xs: tensor<?x192xf32>, %offsets: tensor<17xi32>) {
 // expected-error @+2 {{expected ::moela::kernel::RowKind to be one of: token, logit_row, fixed}}
 // expected-error @+1 {{failed to parse Kernel_BufferAttr parameter 'rows'}}
 func.func @buffer_row_kind() attributes {b = #kernel.buffer<name = "x", dtype = f32, rows = slot, row_factor = 1, cols = 1, offset = 0, bytes = 256>} { return }
+
+// -----
+
+// Tests that prefill attention checks its operands' widths against the dims
+// (kv must be heads * (nope + v) = 448 columns).
+func.func @prefill_attention_kv(%q: tensor<?x384xf32>, %kv: tensor<?x384xf32>, %kpe: tensor<?x32xf32>, %pos: tensor<?xi32>) {
+  // expected-error @+1 {{'kernel.mla_prefill_attention' op kv (heads * (nope + v)) must have 448 columns, has 384}}
+  %o = kernel.mla_prefill_attention %q, %kv, %kpe, %pos heads 4 nope 64 rope 32 v 48
+      scale 2.500000e-01 : tensor<?x384xf32>, tensor<?x384xf32>, tensor<?x32xf32> -> tensor<?x192xf32>
+  return
+}

@@ -136,6 +136,19 @@ func.func @absorbed_parts(%q: tensor<?x384xf32>, %pos: tensor<?xi32>, %seq: tens
   return %o : tensor<?x192xf32>
 }
 
+// Tests the expanded prefill parts: kernel.kv_gather and
+// kernel.mla_prefill_attention.
+// CHECK-LABEL: func.func @prefill_parts
+// CHECK: kernel.kv_gather %{{.*}}, %{{.*}} layer 2 : tensor<?x128xf32>
+// CHECK: kernel.mla_prefill_attention %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} heads 4 nope 64 rope 32 v 48 scale 2.500000e-01 : tensor<?x384xf32>, tensor<?x448xf32>, tensor<?x32xf32> -> tensor<?x192xf32>
+func.func @prefill_parts(%q: tensor<?x384xf32>, %kv: tensor<?x448xf32>, %pos: tensor<?xi32>, %seq: tensor<?xi32>) -> tensor<?x192xf32> {
+  %rows = kernel.kv_gather %pos, %seq layer 2 : tensor<?x128xf32>
+  %kpe = kernel.slice %rows [96, 32] : tensor<?x128xf32> -> tensor<?x32xf32>
+  %o = kernel.mla_prefill_attention %q, %kv, %kpe, %pos heads 4 nope 64 rope 32 v 48
+      scale 2.500000e-01 : tensor<?x384xf32>, tensor<?x448xf32>, tensor<?x32xf32> -> tensor<?x192xf32>
+  return %o : tensor<?x192xf32>
+}
+
 // Tests kernel.route on router logits, and with the gate GEMM fused in; the
 // correction bias is optional in both.
 // CHECK-LABEL: func.func @route
