@@ -1,5 +1,4 @@
-//===- MlaExpandPrefill.cpp - Expanded MLA over a prefill step's own tokens
-//===//
+//===- MlaExpandPrefill.cpp - Expanded MLA over a prefill's own tokens ---===//
 //
 // When every sequence of a prefill step starts in that step, all keys its
 // queries see are the step's own tokens: the expanded form needs no cache
@@ -13,8 +12,6 @@
 //===----------------------------------------------------------------------===//
 #include "passes/Passes.h"
 #include "passes/Utils.h"
-
-#include "mlir/IR/IRMapping.h"
 
 namespace moela {
 #define GEN_PASS_DEF_MLAEXPANDPREFILLPASS

@@ -317,30 +317,8 @@ __device__ __forceinline__ void latentAttention(const LatentAttentionArgs &args)
     }
     __syncthreads(); // (B) both key halves' maxima visible
     // Every tile holds at least one visible key, so the new max is finite.
-    const float mn0 = fmaxf(m0, fmaxf(red[r0], red[HB + r0]));
-    const float mn1 = fmaxf(m1, fmaxf(red[r1], red[HB + r1]));
-    const float al0 = exp2f(m0 - mn0), al1 = exp2f(m1 - mn1); // 0 on the first tile
-    m0 = mn0;
-    m1 = mn1;
-    float ps0 = 0.0f, ps1 = 0.0f;
-#pragma unroll
-    for (int nt = 0; nt < 4; ++nt)
-#pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        s[nt][e] = exp2f(s[nt][e] - mn0); // masked: 2^-inf = 0
-        s[nt][2 + e] = exp2f(s[nt][2 + e] - mn1);
-        ps0 += s[nt][e];
-        ps1 += s[nt][2 + e];
-      }
-    l0 = l0 * al0 + ps0;
-    l1 = l1 * al1 + ps1;
-#pragma unroll
-    for (int nt = 0; nt < NTO; ++nt) {
-      o[nt][0] *= al0;
-      o[nt][1] *= al0;
-      o[nt][2] *= al1;
-      o[nt][3] *= al1;
-    }
+    ops::onlineSoftmaxTile(s, o, fmaxf(m0, fmaxf(red[r0], red[HB + r0])),
+                           fmaxf(m1, fmaxf(red[r1], red[HB + r1])), m0, m1, l0, l1);
     // P (bf16) of keys 32wn + 8nt + 2tq, +1 to P[r][key] (key chunk 4wn + nt).
 #pragma unroll
     for (int nt = 0; nt < 4; ++nt) {

@@ -311,31 +311,8 @@ __device__ __forceinline__ void mlaPrefillAttention(const MlaPrefillAttentionArg
       mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, d));
     }
     // A row may see no key yet (its sequence starts in a later tile, or it is
-    // past T): subtract 0 instead of -inf so that 2^(-inf - base) = 0, not NaN.
-    const float mn0 = fmaxf(m0, mx0), mn1 = fmaxf(m1, mx1);
-    const float b0 = mn0 == negInf() ? 0.0f : mn0, b1 = mn1 == negInf() ? 0.0f : mn1;
-    const float al0 = exp2f(m0 - b0), al1 = exp2f(m1 - b1); // 0 while m = -inf
-    m0 = mn0;
-    m1 = mn1;
-    float ps0 = 0.0f, ps1 = 0.0f;
-#pragma unroll
-    for (int nt = 0; nt < NTS; ++nt)
-#pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        s[nt][e] = exp2f(s[nt][e] - b0); // masked: 2^-inf = 0
-        s[nt][2 + e] = exp2f(s[nt][2 + e] - b1);
-        ps0 += s[nt][e];
-        ps1 += s[nt][2 + e];
-      }
-    l0 = l0 * al0 + ps0;
-    l1 = l1 * al1 + ps1;
-#pragma unroll
-    for (int nt = 0; nt < NTO; ++nt) {
-      o[nt][0] *= al0;
-      o[nt][1] *= al0;
-      o[nt][2] *= al1;
-      o[nt][3] *= al1;
-    }
+    // past T): onlineSoftmaxTile keeps it at 0.
+    ops::onlineSoftmaxTile(s, o, fmaxf(m0, mx0), fmaxf(m1, mx1), m0, m1, l0, l1);
 
     // O [16, DV] += P [16, 64 keys] V [64 keys, DV]; the A fragment of keys
     // 16kk.. is the C fragments of S n-tiles 2kk and 2kk+1 (bf16).

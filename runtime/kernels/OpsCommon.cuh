@@ -3,6 +3,7 @@
 // Included by the .cuh files of the element-wise, norm, rope, MLA and MoE
 // families (not by the emitter directly). Device code only.
 //
+//  - The online-softmax step of the tensor-core attention kernels.
 //  - RoPE angles computed like the host reference (fp32 angle, accurate
 //    cos/sin), FP8 scale rounding (spec 3.4), and an argmax comparator with
 //    the "lowest index wins ties, NaN never wins" rule.
@@ -24,6 +25,45 @@ using namespace ptx; // cp.async, ldmatrix, mma.sync (LatentAttention)
 __device__ __forceinline__ unsigned packBf16(float lo, float hi) {
   __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
   return *reinterpret_cast<unsigned *>(&v);
+}
+
+// ---- Online softmax (flash attention) ----------------------------------------------
+
+/// One key tile of the online softmax of a thread's two fragment rows r0, r1
+/// (mma.sync C layout: s[nt][0..1] in row r0, s[nt][2..3] in row r1), in the
+/// log2 domain. `s` holds the tile's scaled scores (masked keys -inf); mn0,
+/// mn1 are the rows' new running maxima (the old ones m0, m1 and the tile's,
+/// over every thread of the row). Turns s into P = 2^(s - m), rescales the
+/// output accumulators `o` and the thread's partial row sums l0, l1 by
+/// 2^(m_old - m_new), and updates m0, m1. A row that has seen no key yet
+/// (m = -inf) keeps P = 0, O = 0 and l = 0, without NaN.
+template <int NTS, int NTO>
+__device__ __forceinline__ void onlineSoftmaxTile(float (&s)[NTS][4], float (&o)[NTO][4],
+                                                  float mn0, float mn1, float &m0, float &m1,
+                                                  float &l0, float &l1) {
+  const float b0 = mn0 == negInf() ? 0.0f : mn0, b1 = mn1 == negInf() ? 0.0f : mn1;
+  const float al0 = exp2f(m0 - b0), al1 = exp2f(m1 - b1); // 0 while m = -inf
+  m0 = mn0;
+  m1 = mn1;
+  float ps0 = 0.0f, ps1 = 0.0f;
+#pragma unroll
+  for (int nt = 0; nt < NTS; ++nt)
+#pragma unroll
+    for (int e = 0; e < 2; ++e) {
+      s[nt][e] = exp2f(s[nt][e] - b0); // masked: 2^-inf = 0
+      s[nt][2 + e] = exp2f(s[nt][2 + e] - b1);
+      ps0 += s[nt][e];
+      ps1 += s[nt][2 + e];
+    }
+  l0 = l0 * al0 + ps0;
+  l1 = l1 * al1 + ps1;
+#pragma unroll
+  for (int nt = 0; nt < NTO; ++nt) {
+    o[nt][0] *= al0;
+    o[nt][1] *= al0;
+    o[nt][2] *= al1;
+    o[nt][3] *= al1;
+  }
 }
 
 // ---- RoPE ------------------------------------------------------------------------

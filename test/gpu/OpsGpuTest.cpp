@@ -274,15 +274,16 @@ template <typename A> void launch(CUfunction f, const A &args, const K::Launch &
 
 void sync() { ck(drv().cuCtxSynchronize(), "kernel execution"); }
 
-/// Median seconds of `run` over 20 launches after 3 warm-ups (CUDA events).
-double medianSeconds(const std::function<void()> &run) {
+/// Median seconds of `run` over 20 launches after 3 warm-ups (CUDA events);
+/// run(i) gets the launch index, so that inputs may rotate past the caches.
+double medianSeconds(const std::function<void(int)> &run) {
   CUevent start, stop;
   ck(drv().cuEventCreate(&start, 0), "cuEventCreate");
   ck(drv().cuEventCreate(&stop, 0), "cuEventCreate");
   std::vector<float> times;
   for (int i = 0; i < 23; ++i) {
     ck(drv().cuEventRecord(start, nullptr), "cuEventRecord");
-    run();
+    run(i);
     ck(drv().cuEventRecord(stop, nullptr), "cuEventRecord");
     ck(drv().cuEventSynchronize(stop), "cuEventSynchronize");
     float ms = 0;
@@ -805,26 +806,11 @@ void runLatent(const LatentCase &c) {
       launch(f, args, K::launchLatentAttention(args, kTile));
     }
   };
-  CUevent start, stop;
-  ck(drv().cuEventCreate(&start, 0), "cuEventCreate");
-  ck(drv().cuEventCreate(&stop, 0), "cuEventCreate");
-  std::vector<float> times;
-  for (int i = 0; i < 23; ++i) {
+  const double sec = medianSeconds([&](int i) {
     K::LatentAttentionArgs ai = a;
     ai.seq_ids = dSeqRot.as<int>() + size_t(Tt) * (i % rot);
-    ck(drv().cuEventRecord(start, nullptr), "cuEventRecord");
     runTimed(ai);
-    ck(drv().cuEventRecord(stop, nullptr), "cuEventRecord");
-    ck(drv().cuEventSynchronize(stop), "cuEventSynchronize");
-    float ms = 0;
-    ck(drv().cuEventElapsedTime(&ms, start, stop), "cuEventElapsedTime");
-    if (i >= 3)
-      times.push_back(ms);
-  }
-  drv().cuEventDestroy(start);
-  drv().cuEventDestroy(stop);
-  std::sort(times.begin(), times.end());
-  const double sec = times[times.size() / 2] * 1e-3;
+  });
   double bytes = 0, flops = 0;
   for (int t = 0; t < Tt; ++t) {
     const int p = c.tokens[t].second;
@@ -1150,7 +1136,7 @@ void runPrefill(const PrefillCase &c) {
   report(name, cmp.ok(1e-2), relText(cmp, 1e-2));
   if (!c.timed)
     return;
-  const double sec = medianSeconds([&] { launch(f, a, l); });
+  const double sec = medianSeconds([&](int) { launch(f, a, l); });
   double flops = 0; // q.k and p.v of every visible (row, key, head)
   for (int t = 0; t < T; ++t)
     flops += 2.0 * H * (pos[t] + 1) * (dn + dr + dv);
@@ -1574,7 +1560,7 @@ void testMoeExperts() {
 /// Median time of `run` over 20 launches after 3 warm-ups, printed with the
 /// bytes it must move (each input read once, each output written once).
 void timeIt(const std::string &name, double bytes, const std::function<void()> &run) {
-  const double sec = medianSeconds(run);
+  const double sec = medianSeconds([&](int) { run(); });
   std::printf("TIME %-50s %9.1f us  %7.1f GB/s (%4.1f%% of 4.3 TB/s)\n", name.c_str(), sec * 1e6,
               bytes / sec * 1e-9, bytes / sec / 4.3e12 * 100);
   std::fflush(stdout);
