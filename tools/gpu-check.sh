@@ -48,5 +48,7 @@ echo
 echo "== moela GPU check, $(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD 2>/dev/null || echo ?)"
 head -n 2 "$out/gpu.txt" | tail -n 1
 printf '%s\n' "${rows[@]}"
+echo "-- attention kernels at DeepSeek-V3 sizes:"
+grep -E "^TIME (mla_prefill_attention|latent_attention)" "$out/ops-kernels.log" || true
 echo "-- deepseek-v3-4l (4 layers of DeepSeek-V3, FP8 random weights), cuda backend:"
 grep -E "^(plan|v3-4l)" "$out/bench-v3-4l.log" || true

@@ -1140,8 +1140,9 @@ void runPrefill(const PrefillCase &c) {
   double flops = 0; // q.k and p.v of every visible (row, key, head)
   for (int t = 0; t < T; ++t)
     flops += 2.0 * H * (pos[t] + 1) * (dn + dr + dv);
-  std::printf("TIME mla_prefill_attention %-28s T=%-5d %8.1f us  %6.1f TFLOP/s\n",
-              c.name.c_str(), T, sec * 1e6, flops / sec * 1e-12);
+  std::printf("TIME mla_prefill_attention %-28s T=%-5d %8.1f us  %6.1f TFLOP/s (%4.1f%% of "
+              "790 TFLOP/s bf16)\n",
+              c.name.c_str(), T, sec * 1e6, flops / sec * 1e-12, flops / sec / 790e12 * 100);
   std::fflush(stdout);
 }
 
