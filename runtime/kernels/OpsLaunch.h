@@ -213,10 +213,10 @@ inline MOELA_HOST_DEVICE unsigned mlaPrefillAttentionSharedBytes(int nope, int r
   return static_cast<unsigned>(16 * (3 * 64 * rsk + 2 * 64 * rsv));
 }
 
-/// Grid (heads, 64-row query tiles), 128 threads, the shared memory above.
+/// Grid (64-row query tiles, heads), 128 threads, the shared memory above.
 inline MOELA_HOST_DEVICE Launch launchMlaPrefillAttention(const MlaPrefillAttentionArgs &a,
                                                           const Tile &) {
-  return opslaunch::make(a.heads, ceilDiv(a.rows, 64), mlaPrefillAttentionThreads(),
+  return opslaunch::make(ceilDiv(a.rows, 64), a.heads, mlaPrefillAttentionThreads(),
                          mlaPrefillAttentionSharedBytes(a.nope_dim, a.rope_dim, a.v_dim));
 }
 

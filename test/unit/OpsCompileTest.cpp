@@ -264,14 +264,14 @@ TEST(OpsLaunch, MlaFamilies) {
   p.rope_dim = 64;
   p.v_dim = 128;
   Launch l = launchMlaPrefillAttention(p, tile);
-  EXPECT_EQ(l.grid_x, 128u); // heads
-  EXPECT_EQ(l.grid_y, 64u);  // 64-row query tiles
+  EXPECT_EQ(l.grid_x, 64u);  // 64-row query tiles
+  EXPECT_EQ(l.grid_y, 128u); // heads
   EXPECT_EQ(l.block, 128u);
   EXPECT_EQ(l.shared_bytes, 106496u);
   p.rows = 65;
-  EXPECT_EQ(launchMlaPrefillAttention(p, tile).grid_y, 2u);
+  EXPECT_EQ(launchMlaPrefillAttention(p, tile).grid_x, 2u);
   p.rows = 0; // never an empty grid
-  EXPECT_EQ(launchMlaPrefillAttention(p, tile).grid_y, 1u);
+  EXPECT_EQ(launchMlaPrefillAttention(p, tile).grid_x, 1u);
   // tiny: Dn+Dr = 24 padded to 32 (4 chunks, row stride 5), Dv = 16 (2
   // chunks, row stride 3).
   EXPECT_EQ(mlaPrefillAttentionSharedBytes(16, 8, 16),
