@@ -20,6 +20,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "EmuTestUtil.h"
+#include "../unit/RouteCases.h"
 
 #include <algorithm>
 #include <numeric>
@@ -804,82 +805,9 @@ TEST(KernelEmuMlaPrefillAttention, DeepSeekV3) { // (128, 64, 128): swizzled row
 
 // ---- Route ----------------------------------------------------------------------------
 
-struct RouteCase {
-  std::string name;
-  bool sigmoid;
-  int method, experts, topK, groups, topkGroups;
-  bool bias, norm;
-  float scaling;
-  int rows;
-  int fusedDim = 0; // > 0: fused gate GEMV with x [T, D] and a bf16 gate [E, D]
-};
-
-H::RouteConfig hostConfig(const RouteCase &c) {
-  H::RouteConfig cfg;
-  cfg.scoring = c.sigmoid ? ScoringFunc::Sigmoid : ScoringFunc::Softmax;
-  cfg.method = c.method == 0
-                   ? TopkMethod::Greedy
-                   : (c.method == 1 ? TopkMethod::GroupLimitedGreedy : TopkMethod::NoauxTc);
-  cfg.experts = c.experts;
-  cfg.topK = c.topK;
-  cfg.groups = c.groups;
-  cfg.topkGroups = c.topkGroups;
-  cfg.normTopkProb = c.norm;
-  cfg.scaling = c.scaling;
-  return cfg;
-}
-
-/// Whether the selection of one token is decided by clear margins (gaps over
-/// 1e-4 at every comparison that matters), in double from the logits.
-bool clearMargins(const RouteCase &c, const float *logits, const float *bias) {
-  const int E = c.experts;
-  std::vector<double> s(static_cast<size_t>(E)), sb(static_cast<size_t>(E));
-  double mx = -INFINITY, sum = 0;
-  for (int e = 0; e < E; ++e)
-    mx = std::max(mx, double(logits[e]));
-  for (int e = 0; e < E; ++e) {
-    s[size_t(e)] =
-        c.sigmoid ? 1 / (1 + std::exp(-double(logits[e]))) : std::exp(double(logits[e]) - mx);
-    sum += s[size_t(e)];
-  }
-  for (int e = 0; e < E; ++e) {
-    if (!c.sigmoid)
-      s[size_t(e)] /= sum;
-    sb[size_t(e)] = s[size_t(e)] + (bias ? bias[e] : 0.0);
-  }
-  const double tol = 1e-4 * (c.sigmoid ? 1.0 : 1.0 / E);
-  std::vector<char> allowed(size_t(E), 1);
-  if (c.method != 0 && c.groups > 1) {
-    const int size = E / c.groups;
-    std::vector<double> gs(size_t(c.groups));
-    for (int g = 0; g < c.groups; ++g) {
-      std::vector<double> v(sb.begin() + g * size, sb.begin() + (g + 1) * size);
-      std::sort(v.rbegin(), v.rend());
-      if (size > 1 && c.method == 2 && v.size() > 2 && v[1] - v[2] < tol)
-        return false;
-      if (size > 1 && v[0] - v[1] < tol)
-        return false;
-      gs[size_t(g)] = c.method == 2 && size > 1 ? v[0] + v[1] : v[0];
-    }
-    std::vector<double> sorted = gs;
-    std::sort(sorted.rbegin(), sorted.rend());
-    if (c.topkGroups < c.groups &&
-        sorted[size_t(c.topkGroups - 1)] - sorted[size_t(c.topkGroups)] < tol)
-      return false;
-    const double cut = sorted[size_t(c.topkGroups - 1)];
-    for (int e = 0; e < E; ++e)
-      allowed[size_t(e)] = gs[size_t(e / size)] >= cut;
-  }
-  std::vector<double> v;
-  for (int e = 0; e < E; ++e)
-    if (allowed[size_t(e)])
-      v.push_back(sb[size_t(e)]);
-  std::sort(v.rbegin(), v.rend());
-  for (int k = 0; k + 1 < int(v.size()) && k <= c.topK; ++k)
-    if (v[size_t(k)] - v[size_t(k + 1)] < tol)
-      return false;
-  return true;
-}
+using test::RouteCase;
+using test::clearMargins;
+using test::hostConfig;
 
 void runRoute(const RouteCase &c) {
   const std::string what = "route " + c.name;
