@@ -5,6 +5,9 @@
 // must agree with each other and with a direct double computation that keeps
 // its own cache, over three runs: a prefill of two interleaved sequences, a
 // decode step of both, and a chunk of one sequence at a non-zero start.
+// A second plan computes the expanded prefill over a step's own tokens
+// (KvGather, the kv_b GEMM, MlaPrefillAttention) for packed fresh sequences
+// against the same reference, and refuses a chunk that continues a sequence.
 //
 //===----------------------------------------------------------------------===//
 #include "HostTestHarness.h"
@@ -253,6 +256,104 @@ TEST(HostAttention, AbsorbedExpandedLatentAgree) {
                 which + " unfused KvAppend vs fused");
     expectClose(h.read("o_latent_path"), absorbed, 1e-5,
                 which + " HeadGemm+MlaLatentAttention vs absorbed");
+  }
+}
+
+/// The expanded prefill of moela-mla-expand-prefill, on the host.
+TEST(HostAttention, PrefillOverOwnTokens) {
+  const int maxTokens = 12, slots = 3, maxSeqLen = 16;
+  Harness h(maxTokens, /*tableRows=*/16);
+  h.plan.config.numHiddenLayers = 1;
+  h.plan.config.kvLoraRank = kLatent;
+  h.plan.config.qkRopeHeadDim = kRope;
+  h.plan.hasKvCache = true;
+  h.plan.kvLayers = 1;
+  h.plan.kvLatent = kLatent;
+  h.plan.kvRope = kRope;
+  h.program.freshSequences = true;
+
+  RefMla ref;
+  ref.rope.dim = kRope;
+  ref.rope.headDim = kRope;
+  ref.scale = 0.3;
+  uint32_t q = h.input("q", kHeads * kQHead);
+  uint32_t kv = h.input("kv", kLatent + kRope);
+  uint32_t wNorm = h.plan.addWeight({{"kv_norm", {kLatent}}});
+  ref.normW.assign(kLatent, 1.1f);
+  h.weights.set("kv_norm", {kLatent}, ref.normW);
+  uint32_t wKvB = h.weight("kv_b", {kHeads * kKvHead, kLatent}, 0.3f);
+  ref.kvB = h.weights.get("kv_b");
+
+  RopeDesc rope = ref.rope;
+  h.step({"kv_append",
+          StepParams::KvAppendParams,
+          [rope](flatbuffers::FlatBufferBuilder &b) {
+            return plan::CreateKvAppendParams(b, 0, kEps, rope.build(b),
+                                              /*normalize=*/true)
+                .Union();
+          },
+          {h.op(kv, 0, kLatent), h.op(kv, kLatent, kRope), h.op(kPositions),
+           h.op(kSeqIds)},
+          {},
+          {wNorm}});
+  uint32_t rows = h.buffer("rows", kLatent + kRope);
+  h.step({"kv_gather",
+          StepParams::KvGatherParams,
+          [](flatbuffers::FlatBufferBuilder &b) {
+            return plan::CreateKvGatherParams(b, 0).Union();
+          },
+          {h.op(kPositions), h.op(kSeqIds)},
+          {h.op(rows)},
+          {}});
+  uint32_t kvx = h.buffer("kvx", kHeads * kKvHead);
+  h.step({"kv_b",
+          StepParams::GemmParams,
+          [](flatbuffers::FlatBufferBuilder &b) {
+            return plan::CreateGemmParams(b).Union();
+          },
+          {h.op(rows, 0, kLatent)},
+          {h.op(kvx)},
+          {wKvB}});
+  uint32_t o = h.buffer("o", kHeads * kV);
+  h.step({"attn",
+          StepParams::MlaPrefillAttentionParams,
+          [scale = float(ref.scale)](flatbuffers::FlatBufferBuilder &b) {
+            return plan::CreateMlaPrefillAttentionParams(b, kHeads, kNope,
+                                                         kRope, kV, scale)
+                .Union();
+          },
+          {h.op(q), h.op(kvx), h.op(rows, kLatent, kRope), h.op(kPositions)},
+          {h.op(o)},
+          {}});
+  h.prepare(slots, maxSeqLen);
+
+  // Three fresh sequences packed in order: 5, 1 and 6 tokens.
+  const std::vector<int32_t> tokens = {3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8};
+  const std::vector<int32_t> positions = {0, 1, 2, 3, 4, 0, 0, 1, 2, 3, 4, 5};
+  const std::vector<int32_t> seqIds = {0, 0, 0, 0, 0, 1, 2, 2, 2, 2, 2, 2};
+  h.run(tokens, positions, seqIds);
+  const auto &qTable = h.table("q"), &kvTable = h.table("kv");
+  std::vector<double> expected;
+  for (size_t t = 0; t < tokens.size(); ++t)
+    ref.append(&kvTable[size_t(tokens[t]) * (kLatent + kRope)], seqIds[t],
+               positions[t]);
+  for (size_t t = 0; t < tokens.size(); ++t) {
+    auto ot = ref.attend(&qTable[size_t(tokens[t]) * kHeads * kQHead],
+                         seqIds[t], positions[t]);
+    expected.insert(expected.end(), ot.begin(), ot.end());
+  }
+  expectClose(h.read("o"), expected, 1e-5, "prefill attention vs double");
+
+  // A chunk whose sequence started in an earlier step: a one-line error.
+  try {
+    h.run({7, 7}, {6, 7}, {2, 2});
+    ADD_FAILURE() << "a continuing chunk ran";
+  } catch (const Error &e) {
+    EXPECT_NE(std::string(e.what()).find(
+                  "token 0 is at position 6 but its sequence does not start "
+                  "in this step"),
+              std::string::npos)
+        << e.what();
   }
 }
 
