@@ -2,8 +2,10 @@
 //
 // Private to GemmWgmma.cuh (and, for its host part, WgmmaLaunch.h, which
 // plain C++ compilers read too: the device part below is compiled only by
-// NVRTC/nvcc). Computes one BM x BN tile of acc = A @ W^T with Hopper
-// warpgroup MMAs (wgmma.mma_async), 384 threads = 3 warpgroups:
+// NVRTC/nvcc, and by g++ for the CPU emulation of test/emu, where
+// MOELA_KERNEL_EMULATION makes every PTX wrapper call test/emu/PtxEmu.h).
+// Computes one BM x BN tile of acc = A @ W^T with Hopper warpgroup MMAs
+// (wgmma.mma_async), 384 threads = 3 warpgroups:
 //
 //   * Warpgroup 0, the producer, streams K tiles into an S-stage ring of
 //     shared memory with cp.async (16-byte copies, zero-filled outside the
@@ -108,7 +110,7 @@ constexpr WgmmaLayout wgmmaLayout(int bm, int bn, int bk, int aSize, int wSize) 
 } // namespace kernels
 } // namespace moela
 
-#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__) || defined(MOELA_KERNEL_EMULATION)
 
 #include "Common.cuh"
 
@@ -125,21 +127,32 @@ using mm::isF8;
 using namespace ptx;
 
 __device__ __forceinline__ void mbarInit(unsigned bar, unsigned count) {
+#if defined(MOELA_KERNEL_EMULATION)
+  emu::ptx::mbarrier_init_shared_b64(bar, count);
+#else
   asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
+#endif
 }
 
 /// Arrives on the barrier (release semantics, CTA scope).
 __device__ __forceinline__ void mbarArrive(unsigned bar) {
+#if defined(MOELA_KERNEL_EMULATION)
+  emu::ptx::mbarrier_arrive_shared_b64(bar);
+#else
   asm volatile("{\n"
                " .reg .b64 state;\n"
                " mbarrier.arrive.shared::cta.b64 state, [%0];\n"
                "}\n" ::"r"(bar)
                : "memory");
+#endif
 }
 
 /// Whether the phase of parity `parity` has completed (acquire semantics).
 __device__ __forceinline__ bool mbarTryWait(unsigned bar, unsigned parity) {
   unsigned done;
+#if defined(MOELA_KERNEL_EMULATION)
+  done = emu::ptx::mbarrier_try_wait_parity_shared_b64(bar, parity) ? 1u : 0u;
+#else
   asm volatile("{\n"
                " .reg .pred p;\n"
                " mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n"
@@ -148,6 +161,7 @@ __device__ __forceinline__ bool mbarTryWait(unsigned bar, unsigned parity) {
                : "=r"(done)
                : "r"(bar), "r"(parity)
                : "memory");
+#endif
   return done != 0;
 }
 
@@ -159,43 +173,75 @@ __device__ __forceinline__ void mbarWait(unsigned bar, unsigned parity) {
 /// Orders this thread's generic-proxy shared-memory writes (st.shared,
 /// cp.async) before later async-proxy reads (wgmma operands).
 __device__ __forceinline__ void fenceProxyAsync() {
+#if defined(MOELA_KERNEL_EMULATION)
+  emu::ptx::fence_proxy_async_shared_cta();
+#else
   asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+#endif
 }
 
-__device__ __forceinline__ void wgmmaFence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wgmmaFence() {
+#if defined(MOELA_KERNEL_EMULATION)
+  emu::ptx::wgmma_fence_sync_aligned();
+#else
+  asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+#endif
+}
 __device__ __forceinline__ void wgmmaCommit() {
+#if defined(MOELA_KERNEL_EMULATION)
+  emu::ptx::wgmma_commit_group_sync_aligned();
+#else
   asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+#endif
 }
 /// Waits until at most N of the warpgroup's committed wgmma groups are pending.
 template <int N> __device__ __forceinline__ void wgmmaWait() {
+#if defined(MOELA_KERNEL_EMULATION)
+  emu::ptx::wgmma_wait_group_sync_aligned(N);
+#else
   asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
+#endif
 }
 
 /// Compiler fence on accumulator registers: reads after it see the values
 /// the asynchronous wgmmas wrote (used right after wgmmaWait).
 template <int R> __device__ __forceinline__ void fenceRegs(float (&d)[R]) {
+#if !defined(MOELA_KERNEL_EMULATION) // (emulated wgmmas write d at the issue)
 #pragma unroll
   for (int i = 0; i < R; ++i)
     asm volatile("" : "+f"(d[i])::"memory");
+#endif
 }
 
 __device__ __forceinline__ uint4 lds128(unsigned addr) {
   uint4 v;
+#if defined(MOELA_KERNEL_EMULATION)
+  v = emu::ptx::ld_shared_v4_u32(addr);
+#else
   asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];\n"
                : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
                : "r"(addr)
                : "memory");
+#endif
   return v;
 }
 
 __device__ __forceinline__ void sts128(unsigned addr, uint4 v) {
+#if defined(MOELA_KERNEL_EMULATION)
+  emu::ptx::st_shared_v4_u32(addr, v);
+#else
   asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};\n" ::"r"(addr), "r"(v.x), "r"(v.y),
                "r"(v.z), "r"(v.w)
                : "memory");
+#endif
 }
 
 __device__ __forceinline__ void sts64(unsigned addr, unsigned x, unsigned y) {
+#if defined(MOELA_KERNEL_EMULATION)
+  emu::ptx::st_shared_v2_u32(addr, x, y);
+#else
   asm volatile("st.shared.v2.u32 [%0], {%1, %2};\n" ::"r"(addr), "r"(x), "r"(y) : "memory");
+#endif
 }
 
 /// Shared-memory matrix descriptor of a K-major, 128B-swizzled operand tile
@@ -215,6 +261,9 @@ template <int N> struct MmaE4m3;
 
 template <> struct MmaBf16<32> {
   __device__ static __forceinline__ void run(float (&d)[16], unsigned long long a, unsigned long long b, int scaleD) {
+#if defined(MOELA_KERNEL_EMULATION)
+    emu::ptx::wgmma_mma_async_m64nNk16_f32_bf16_bf16(32, d, a, b, scaleD, 1, 1, 0, 0);
+#else
     asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %18, 0;\n"
                  "wgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 {"
                  "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15"
@@ -222,10 +271,14 @@ template <> struct MmaBf16<32> {
                  : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
                    "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15])
                  : "l"(a), "l"(b), "r"(scaleD));
+#endif
   }
 };
 template <> struct MmaBf16<64> {
   __device__ static __forceinline__ void run(float (&d)[32], unsigned long long a, unsigned long long b, int scaleD) {
+#if defined(MOELA_KERNEL_EMULATION)
+    emu::ptx::wgmma_mma_async_m64nNk16_f32_bf16_bf16(64, d, a, b, scaleD, 1, 1, 0, 0);
+#else
     asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
                  "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {"
                  "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
@@ -236,10 +289,14 @@ template <> struct MmaBf16<64> {
                    "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
                    "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
                  : "l"(a), "l"(b), "r"(scaleD));
+#endif
   }
 };
 template <> struct MmaBf16<128> {
   __device__ static __forceinline__ void run(float (&d)[64], unsigned long long a, unsigned long long b, int scaleD) {
+#if defined(MOELA_KERNEL_EMULATION)
+    emu::ptx::wgmma_mma_async_m64nNk16_f32_bf16_bf16(128, d, a, b, scaleD, 1, 1, 0, 0);
+#else
     asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
                  "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {"
                  "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
@@ -256,10 +313,14 @@ template <> struct MmaBf16<128> {
                    "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
                    "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
                  : "l"(a), "l"(b), "r"(scaleD));
+#endif
   }
 };
 template <> struct MmaBf16<256> {
   __device__ static __forceinline__ void run(float (&d)[128], unsigned long long a, unsigned long long b, int scaleD) {
+#if defined(MOELA_KERNEL_EMULATION)
+    emu::ptx::wgmma_mma_async_m64nNk16_f32_bf16_bf16(256, d, a, b, scaleD, 1, 1, 0, 0);
+#else
     asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %130, 0;\n"
                  "wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16 {"
                  "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
@@ -288,10 +349,14 @@ template <> struct MmaBf16<256> {
                    "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]),
                    "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127])
                  : "l"(a), "l"(b), "r"(scaleD));
+#endif
   }
 };
 template <> struct MmaE4m3<32> {
   __device__ static __forceinline__ void run(float (&d)[16], unsigned long long a, unsigned long long b, int scaleD) {
+#if defined(MOELA_KERNEL_EMULATION)
+    emu::ptx::wgmma_mma_async_m64nNk32_f32_e4m3_e4m3(32, d, a, b, scaleD, 1, 1);
+#else
     asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %18, 0;\n"
                  "wgmma.mma_async.sync.aligned.m64n32k32.f32.e4m3.e4m3 {"
                  "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15"
@@ -299,10 +364,14 @@ template <> struct MmaE4m3<32> {
                  : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
                    "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15])
                  : "l"(a), "l"(b), "r"(scaleD));
+#endif
   }
 };
 template <> struct MmaE4m3<64> {
   __device__ static __forceinline__ void run(float (&d)[32], unsigned long long a, unsigned long long b, int scaleD) {
+#if defined(MOELA_KERNEL_EMULATION)
+    emu::ptx::wgmma_mma_async_m64nNk32_f32_e4m3_e4m3(64, d, a, b, scaleD, 1, 1);
+#else
     asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
                  "wgmma.mma_async.sync.aligned.m64n64k32.f32.e4m3.e4m3 {"
                  "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
@@ -313,10 +382,14 @@ template <> struct MmaE4m3<64> {
                    "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
                    "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
                  : "l"(a), "l"(b), "r"(scaleD));
+#endif
   }
 };
 template <> struct MmaE4m3<128> {
   __device__ static __forceinline__ void run(float (&d)[64], unsigned long long a, unsigned long long b, int scaleD) {
+#if defined(MOELA_KERNEL_EMULATION)
+    emu::ptx::wgmma_mma_async_m64nNk32_f32_e4m3_e4m3(128, d, a, b, scaleD, 1, 1);
+#else
     asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
                  "wgmma.mma_async.sync.aligned.m64n128k32.f32.e4m3.e4m3 {"
                  "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
@@ -333,10 +406,14 @@ template <> struct MmaE4m3<128> {
                    "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
                    "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
                  : "l"(a), "l"(b), "r"(scaleD));
+#endif
   }
 };
 template <> struct MmaE4m3<256> {
   __device__ static __forceinline__ void run(float (&d)[128], unsigned long long a, unsigned long long b, int scaleD) {
+#if defined(MOELA_KERNEL_EMULATION)
+    emu::ptx::wgmma_mma_async_m64nNk32_f32_e4m3_e4m3(256, d, a, b, scaleD, 1, 1);
+#else
     asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %130, 0;\n"
                  "wgmma.mma_async.sync.aligned.m64n256k32.f32.e4m3.e4m3 {"
                  "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
@@ -365,6 +442,7 @@ template <> struct MmaE4m3<256> {
                    "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]),
                    "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127])
                  : "l"(a), "l"(b), "r"(scaleD));
+#endif
   }
 };
 
@@ -797,6 +875,6 @@ __device__ __forceinline__ void storeTile(const float *stg, int rows, int cols, 
 } // namespace kernels
 } // namespace moela
 
-#endif // __CUDACC__ || __CUDACC_RTC__
+#endif // __CUDACC__ || __CUDACC_RTC__ || MOELA_KERNEL_EMULATION
 
 #endif // MOELA_KERNELS_WGMMACOMMON_CUH

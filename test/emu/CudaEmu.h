@@ -2,8 +2,8 @@
 //
 // Lets g++ compile the device templates of runtime/kernels unchanged and run
 // their launches on the host, so that CI checks the kernels without a GPU.
-// Header-only. The kernels' inline PTX sits in wrappers in OpsCommon.cuh and
-// MatmulCommon.cuh, which call PtxEmu.h when MOELA_KERNEL_EMULATION is
+// Header-only. The kernels' inline PTX sits in wrappers in Ptx.cuh and
+// WgmmaCommon.cuh, which call PtxEmu.h when MOELA_KERNEL_EMULATION is
 // defined; include/cuda_bf16.h and include/cuda_fp8.h stand in for the
 // toolkit's headers and bring this one. Build with -fno-strict-aliasing (the
 // kernels pun types through pointers, as CUDA allows) and
@@ -33,6 +33,14 @@
 //    operand, the last to arrive computes every lane's result. They require
 //    the full mask, all 32 lanes present and every lane at the same kind of
 //    collective; anything else fails the launch.
+//  - Warpgroup collectives (wgmma.*, PtxEmu.h) are rendezvous of the 128
+//    threads of 4 consecutive warps (the first a multiple of 4), with the
+//    same rules.
+//  - Shared-memory addresses: byte b of dynamic shared array i is at
+//    0x40000000 + (i << 20) + 384 + b (an 18-bit window, as on the GPU, not
+//    1024-byte aligned); other __shared__ objects at their offset from an
+//    anchor. mbarrier waits suspend the thread until the barrier's phase
+//    changes.
 //  - __syncthreads fails the launch once a thread of the block has exited
 //    (CUDA leaves that undefined). A block whose fibers all wait on each
 //    other is reported as a deadlock, with where they wait.
@@ -60,6 +68,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -69,6 +78,7 @@
 #include <string>
 #include <thread>
 #include <type_traits>
+#include <unordered_map>
 #include <vector>
 
 // ---- Keywords -------------------------------------------------------------------------
@@ -367,7 +377,9 @@ struct Fiber {
   const unsigned *waitOn = nullptr; // runnable again once *waitOn != waitSeen
   unsigned waitSeen = 0;
   const char *waitWhat = "";
-  unsigned collectives = 0; // warp collectives executed (all lanes agree)
+  unsigned collectives = 0;        // warp collectives executed (all lanes agree)
+  unsigned wgCollectives = 0;      // warpgroup collectives executed
+  std::vector<uintptr_t> unfenced; // 16-byte chunks it wrote (address >> 4), not fenced
   std::vector<Copy> copies;
   long long committed = 0; // cp.async groups committed
   void *jump[5];           // where it waits (__builtin_setjmp), once started
@@ -395,6 +407,10 @@ enum Kind : int {
   kSyncWarp,
   kLdmatrix,   // + 8 * num + (trans ? 64 : 0)
   kMma = 1000, // + variant
+  kWgFence = 2000, // warpgroup collectives (wgmma.*)
+  kWgCommit,
+  kWgWait,
+  kWgMma,
 };
 
 inline const char *kindName(int k) {
@@ -417,6 +433,14 @@ inline const char *kindName(int k) {
     return "__match_any_sync";
   case kSyncWarp:
     return "__syncwarp";
+  case kWgFence:
+    return "wgmma.fence";
+  case kWgCommit:
+    return "wgmma.commit_group";
+  case kWgWait:
+    return "wgmma.wait_group";
+  case kWgMma:
+    return "wgmma.mma_async";
   default:
     return k >= kMma ? "mma.sync" : "ldmatrix";
   }
@@ -427,6 +451,39 @@ struct Slot {
   unsigned seq;
   alignas(16) unsigned char in[64];
   alignas(16) unsigned char out[16];
+};
+
+/// 16 shared-memory bytes an in-flight asynchronous operation (wgmma) read,
+/// as they were at the issue: they must not change until it completes.
+struct AsyncRead {
+  const unsigned char *p;
+  unsigned addr;
+  unsigned char bytes[16];
+};
+
+/// A warpgroup (4 consecutive warps, the first a multiple of 4): its
+/// rendezvous (every wgmma instruction is .sync.aligned over the 128
+/// threads) and its wgmma groups (PtxEmu.h).
+struct WarpgroupState {
+  unsigned arrived = 0, gen = 0;
+  int pendingKind = 0;
+  struct {
+    int kind;
+    unsigned seq;
+    const void *in;
+  } slot[128];
+  bool fenced = false;                          // wgmma.fence since the last wait_group
+  std::vector<AsyncRead> uncommitted;           // wgmma.mma_async since the last commit
+  std::deque<std::vector<AsyncRead>> committed; // oldest first
+};
+
+/// An mbarrier object (PtxEmu.h), keyed by its shared address; its 8 bytes
+/// hold `encoded` (checked at every use: a generic store over a live barrier
+/// fails the launch).
+struct Mbarrier {
+  unsigned expected = 0, pending = 0;
+  unsigned phase = 0; // completed phases
+  uint64_t encoded = 0;
 };
 
 struct WarpState {
@@ -483,8 +540,15 @@ inline bool registerDynamicShared(void *(*get)(), const char *name, size_t bytes
 
 /// Shared-memory addresses (cvta.to.shared, ldmatrix, cp.async): 32-bit
 /// offsets from this anchor, which lies in the same thread-local block as
-/// every __shared__ object of the worker.
+/// every __shared__ object of the worker; except in the dynamic shared
+/// arrays: byte b of array i is at kDynamicWindowBase + (i << 20) +
+/// kDynamicWindowOffset + b, so that, as on the GPU, a launch's dynamic
+/// shared memory lies within 2^18 bytes of a window start (the wgmma
+/// descriptors keep 18 address bits) and does not start 1024-byte aligned.
 alignas(16) inline thread_local unsigned char sharedAnchor = 0;
+constexpr uint32_t kDynamicWindowBase = 0x40000000u;
+constexpr unsigned kDynamicWindowShift = 20;
+constexpr uint32_t kDynamicWindowOffset = 384;
 
 /// One per OS thread: runs blocks as fibers.
 struct Runner {
@@ -493,6 +557,15 @@ struct Runner {
   Fiber *current = nullptr;
   unsigned threads = 0, exited = 0, barArrived = 0, barGen = 0;
   std::vector<WarpState> warps;
+  std::vector<WarpgroupState> warpgroups;
+  std::map<unsigned, Mbarrier> mbarriers;
+  // Shared 16-byte chunks (host address >> 4) written through the generic
+  // proxy (st.shared, cp.async) and not yet followed by the writer's
+  // fence.proxy.async: chunk -> the writer's linear thread index.
+  std::unordered_map<uintptr_t, unsigned> unfencedChunks;
+  // The dynamic shared array the block's __cvta_generic_to_shared pointed
+  // into: -1 none yet, -2 several.
+  int activeArray = -1;
   std::vector<unsigned> order;
   std::mt19937_64 rng;
   bool failed = false;
@@ -595,6 +668,12 @@ inline void Runner::exitThread(Fiber &f) {
   if (w.arrived > 0)
     record(&f, "exited while " + std::to_string(w.arrived) + " lanes of its warp wait at " +
                    kindName(w.pendingKind));
+  if (f.linear / 128 < warpgroups.size()) {
+    WarpgroupState &g = warpgroups[f.linear / 128];
+    if (g.arrived > 0)
+      record(&f, "exited while " + std::to_string(g.arrived) +
+                     " threads of its warpgroup wait at " + kindName(g.pendingKind));
+  }
 }
 
 inline void Runner::runBlock(const LaunchState &l, unsigned linearBlock) {
@@ -606,6 +685,11 @@ inline void Runner::runBlock(const LaunchState &l, unsigned linearBlock) {
   threads = l.block.x * l.block.y * l.block.z;
   exited = barArrived = barGen = 0;
   warps.assign((threads + 31) / 32, WarpState{});
+  warpgroups.clear();
+  warpgroups.resize(threads / 128);
+  mbarriers.clear();
+  unfencedChunks.clear();
+  activeArray = -1;
   if (threads % 32) // lanes past the block never arrive anywhere
     warps.back().exited = 32 - threads % 32;
   for (size_t i = 0; i < arrays.size(); ++i)
@@ -629,6 +713,8 @@ inline void Runner::runBlock(const LaunchState &l, unsigned linearBlock) {
     f.lane = t % 32;
     f.state = Fiber::kReady;
     f.collectives = 0;
+    f.wgCollectives = 0;
+    f.unfenced.clear();
     f.copies.clear();
     f.committed = 0;
     f.started = false;
@@ -646,6 +732,13 @@ inline void Runner::runBlock(const LaunchState &l, unsigned linearBlock) {
   current = nullptr;
   if (failed)
     return;
+  for (size_t g = 0; g < warpgroups.size(); ++g)
+    if (!warpgroups[g].uncommitted.empty() || !warpgroups[g].committed.empty()) {
+      record(nullptr, "warpgroup " + std::to_string(g) +
+                          " exited with wgmma.mma_async operations not waited for "
+                          "(wgmma.commit_group + wgmma.wait_group 0)");
+      return;
+    }
   for (size_t i = 0; i < arrays.size(); ++i) {
     const size_t from = l.sharedBytes,
                  to = std::min<size_t>(dynamicShared()[i].bytes, from + kSharedGuardBytes);
@@ -737,6 +830,50 @@ inline void warpCollective(int kind, const void *in, size_t inBytes, void *out, 
   }
   if (outBytes)
     std::memcpy(out, mine.out, outBytes);
+}
+
+/// A warpgroup rendezvous (wgmma.*: .sync.aligned over 128 threads): every
+/// thread of the warpgroup deposits `in` (a pointer that stays valid while it
+/// waits, e.g. to its registers); the last to arrive checks that all are at
+/// the same kind of collective and runs compute(ins), which may write through
+/// the pointers. The block must hold the whole warpgroup, none of it exited.
+template <typename Compute>
+inline void warpgroupCollective(int kind, const void *in, Compute compute) {
+  Runner &r = runner();
+  Fiber &f = *r.current;
+  const unsigned wg = f.linear / 128, rank = f.linear % 128;
+  if (wg >= r.warpgroups.size())
+    fail(std::string(kindName(kind)) + ": thread " + std::to_string(f.linear) +
+         " is not in a complete warpgroup (the block has " + std::to_string(r.threads) +
+         " threads)");
+  WarpgroupState &w = r.warpgroups[wg];
+  const unsigned seq = f.wgCollectives++;
+  w.slot[rank].kind = kind;
+  w.slot[rank].seq = seq;
+  w.slot[rank].in = in;
+  for (unsigned q = 0; q < 4; ++q)
+    if (r.warps[4 * wg + q].exited)
+      fail(std::string(kindName(kind)) + " in a warpgroup with " +
+           std::to_string(r.warps[4 * wg + q].exited) + " exited threads");
+  const unsigned gen = w.gen;
+  if (w.arrived == 0)
+    w.pendingKind = kind;
+  if (++w.arrived == 128) {
+    const void *ins[128];
+    for (int t = 0; t < 128; ++t) {
+      if (w.slot[t].kind != kind || w.slot[t].seq != seq)
+        fail(std::string("warpgroup divergence: thread ") + std::to_string(128 * wg + t) +
+             " is at " + kindName(w.slot[t].kind) + " (#" + std::to_string(w.slot[t].seq) +
+             "), thread " + std::to_string(f.linear) + " at " + kindName(kind) + " (#" +
+             std::to_string(seq) + ")");
+      ins[t] = w.slot[t].in;
+    }
+    compute(ins, w);
+    w.arrived = 0;
+    ++w.gen;
+  } else {
+    waitUntilChanged(&w.gen, gen, kindName(kind));
+  }
 }
 
 inline void requireFullMask(unsigned mask, const char *what) {
@@ -994,10 +1131,26 @@ inline void __threadfence_block() { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
 
 [[noreturn]] inline void __trap() { emu::detail::fail("__trap()"); }
 
-/// A shared-memory address (the 32-bit offset PTX uses) of a __shared__ object.
+/// A shared-memory address (the 32-bit offset PTX uses) of a __shared__
+/// object (see sharedAnchor). Notes the dynamic shared array it points into
+/// (Runner::activeArray: the wgmma descriptors keep only 18 address bits).
 inline size_t __cvta_generic_to_shared(const void *p) {
+  namespace d = emu::detail;
+  const unsigned char *c = static_cast<const unsigned char *>(p);
+  if (d::Runner *r = d::tlsRunner)
+    for (size_t i = 0; i < r->arrays.size(); ++i)
+      if (c >= r->arrays[i] && c < r->arrays[i] + d::dynamicShared()[i].bytes) {
+        if (r->current) {
+          if (r->activeArray == -1)
+            r->activeArray = int(i);
+          else if (r->activeArray != int(i))
+            r->activeArray = -2;
+        }
+        return d::kDynamicWindowBase + (uint32_t(i) << d::kDynamicWindowShift) +
+               d::kDynamicWindowOffset + uint32_t(c - r->arrays[i]);
+      }
   return uint32_t(reinterpret_cast<uintptr_t>(p) -
-                  reinterpret_cast<uintptr_t>(&emu::detail::sharedAnchor));
+                  reinterpret_cast<uintptr_t>(&d::sharedAnchor));
 }
 
 // ---- Launch ---------------------------------------------------------------------------

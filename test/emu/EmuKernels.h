@@ -26,6 +26,7 @@ MOELA_EMU_DYNAMIC_SHARED(float, mlaSmem);            // MlaAttention
 MOELA_EMU_DYNAMIC_SHARED(unsigned char, prefillSmem); // MlaPrefillAttention
 MOELA_EMU_DYNAMIC_SHARED(float, routeSmem);          // Route (fused gate)
 MOELA_EMU_DYNAMIC_SHARED(float, moeSmem);            // MoeExperts
+MOELA_EMU_DYNAMIC_SHARED(unsigned char, wgmmaSmem);  // GemmWgmma
 namespace dispatching {
 MOELA_EMU_DYNAMIC_SHARED(int, dispatchSmem); // Dispatch
 } // namespace dispatching
@@ -38,6 +39,7 @@ MOELA_EMU_DYNAMIC_SHARED(int, dispatchSmem); // Dispatch
 #include "kernels/Elementwise.cuh"
 #include "kernels/Embedding.cuh"
 #include "kernels/Gemm.cuh"
+#include "kernels/GemmWgmma.cuh"
 #include "kernels/GroupedGemm.cuh"
 #include "kernels/HeadGemm.cuh"
 #include "kernels/KvAppend.cuh"
@@ -51,5 +53,6 @@ MOELA_EMU_DYNAMIC_SHARED(int, dispatchSmem); // Dispatch
 #include "kernels/RmsNorm.cuh"
 #include "kernels/Rope.cuh"
 #include "kernels/Route.cuh"
+#include "kernels/WgmmaLaunch.h"
 
 #endif // MOELA_TEST_EMU_EMUKERNELS_H
