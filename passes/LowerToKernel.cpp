@@ -126,6 +126,28 @@ private:
                          o.getDown()));
           return success();
         })
+        .Case([&](nn::ArgmaxOp o) {
+          map.map(
+              o, b.create<kernel::ArgmaxOp>(loc, o.getType(), get(o.getInput()))
+                     .getResult());
+          return success();
+        })
+        .Case([&](nn::NextTokensOp o) {
+          map.map(o, b.create<kernel::NextTokensOp>(
+                          loc, o.getType(), get(o.getTokens()),
+                          get(o.getPositions()), get(o.getSeqIds()),
+                          get(o.getLogitRows()), get(o.getIds()))
+                         .getResult());
+          return success();
+        })
+        .Case([&](nn::MtpProjOp o) {
+          // eh_proj [D, 2D] of [e | h] [T, 2D].
+          Value e = get(o.getEmbedded()), h = get(o.getHidden());
+          Value eh =
+              b.create<kernel::ConcatOp>(loc, rows(2 * flatCols(o)), e, h);
+          map.map(o, gemm(loc, eh, o.getWeight()));
+          return success();
+        })
         .Case([&](nn::GatherRowsOp o) {
           Value x = get(o.getInput());
           map.map(o, b.create<kernel::GatherRowsOp>(loc, x.getType(), x,
@@ -238,13 +260,14 @@ struct LowerToKernelPass
     : public moela::impl::LowerToKernelPassBase<LowerToKernelPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    // MTP draft programs are imported but not executed yet.
+    // MTP modules run inside the main programs (moela-mtp-draft) or not at
+    // all; their standalone functions are not programs.
     for (func::FuncOp func :
          llvm::make_early_inc_range(module.getOps<func::FuncOp>()))
       if (func.getSymName().starts_with("mtp_"))
         func.erase();
     for (func::FuncOp func : module.getOps<func::FuncOp>())
-      if (failed(FunctionLowering(func).run()))
+      if (!func.isExternal() && failed(FunctionLowering(func).run()))
         return signalPassFailure();
   }
 };

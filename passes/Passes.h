@@ -29,6 +29,10 @@ constexpr llvm::StringLiteral kFreshSequencesAttr = "moela.fresh_sequences";
 /// that continue sequences): up to max-prefill-tokens rows, not max-batch.
 bool isPrefillProgram(mlir::func::FuncOp func);
 
+/// Layers of the latent KV cache a planned module uses: one per decoder
+/// layer (`mainLayers`), and one for an MTP module run in the programs.
+int64_t kvCacheLayers(mlir::ModuleOp module, int64_t mainLayers);
+
 /// Options of the default pipeline ("moela-default").
 struct PipelineOptions : public mlir::PassPipelineOptions<PipelineOptions> {
   Option<std::string> target{*this, "target",
@@ -47,6 +51,11 @@ struct PipelineOptions : public mlir::PassPipelineOptions<PipelineOptions> {
   Option<bool> quantizeActivations{
       *this, "quantize-activations",
       llvm::cl::desc("FP8 activations with block scales into FP8 GEMMs (spec 3.4)"),
+      llvm::cl::init(false)};
+  Option<bool> mtp{
+      *this, "mtp",
+      llvm::cl::desc("run MTP module 0 in the main programs: greedy drafts "
+                     "for speculative decoding (moela-mtp-draft)"),
       llvm::cl::init(false)};
   Option<std::string> gemmKernel{
       *this, "gemm-kernel",

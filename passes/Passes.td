@@ -10,6 +10,19 @@
 
 include "mlir/Pass/PassBase.td"
 
+def MtpDraftPass : Pass<"moela-mtp-draft", "mlir::ModuleOp"> {
+  let summary = "Run MTP module 0 inside @prefill and @decode: greedy drafts";
+  let description = [{
+    For speculative decoding (`moela-compile --mtp`): appends @mtp_0's body
+    to @prefill and @decode, fed with the main model's last hidden state and
+    each row's next token (`nn.next_tokens`: the next row of the sequence,
+    else the greedy choice of the row's logits), and returns the argmax of
+    its logits at the logit rows as a second result, the drafts `[R]` i32.
+    The module's attention appends to KV cache layer num_hidden_layers.
+  }];
+  let dependentDialects = ["::moela::nn::NNDialect"];
+}
+
 def MlaSelectFormPass : Pass<"moela-mla-select-form", "mlir::ModuleOp"> {
   let summary = "Choose absorbed MLA for decode and expanded MLA for prefill";
   let description = [{
@@ -37,7 +50,8 @@ def LowerToKernelPass : Pass<"moela-lower-to-kernel", "mlir::ModuleOp"> {
     `mla.attention` a `kernel.kv_append` and a `kernel.mla_attention`, MoE
     routing `kernel.route`, experts `kernel.moe_experts` and
     `kernel.moe_combine`. Per-head tensors `[T, H, X]` become `[T, H*X]`.
-    MTP functions (not executed by the runtime yet) are dropped.
+    MTP functions are dropped (moela-mtp-draft runs module 0 in the main
+    programs).
   }];
   let dependentDialects = ["::moela::kernel::KernelDialect"];
 }

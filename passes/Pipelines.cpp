@@ -21,6 +21,8 @@ void moela::buildDefaultPipeline(OpPassManager &pm,
   auto enabled = [&](llvm::StringRef name) {
     return !llvm::is_contained(options.disable, name.str());
   };
+  if (options.mtp)
+    pm.addPass(createMtpDraftPass());
   pm.addPass(createMlaSelectFormPass());
   pm.addPass(createLowerToKernelPass());
   if (enabled("moela-mla-expand-prefill"))

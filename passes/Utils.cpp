@@ -26,3 +26,11 @@ std::string moela::locationName(Location loc) {
 bool moela::isPrefillProgram(func::FuncOp func) {
   return func.getSymName() == "prefill" || func.getSymName() == "extend";
 }
+
+int64_t moela::kvCacheLayers(ModuleOp module, int64_t mainLayers) {
+  int64_t layers = mainLayers;
+  module.walk([&](kernel::KvAppendOp op) {
+    layers = std::max<int64_t>(layers, int64_t(op.getLayer()) + 1);
+  });
+  return layers;
+}

@@ -26,6 +26,7 @@ for m in tiny tiny-v2 tiny-v2-lite tiny-v3-fp8; do
   compile "models/$m/config.json" -o "$dest/plans/$m.plan"
 done
 compile models/tiny-v3-fp8/config.json -o "$dest/plans/tiny-v3-fp8-w8a8.plan" --activation-dtype=fp8
+compile test/data/v3_a/config.json -o "$dest/plans/v3_a-bf16w-mtp.plan" --mtp
 # The benchmark model, with each GEMM kernel family, to compare side by side.
 for kernel in mma wgmma; do
   compile models/deepseek-v3-4l/config.json -o "$dest/plans/v3-4l-$kernel.plan" \

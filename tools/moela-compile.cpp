@@ -62,6 +62,11 @@ cl::opt<std::string> activationDtype(
     cl::desc("GEMM inputs on the GPU: bf16 (default) or fp8 (W8A8 with FP8 "
              "weights: norms emit FP8 with 128-wide block scales, spec 3.4)"),
     cl::value_desc("bf16|fp8"), cl::init("bf16"));
+cl::opt<bool>
+    mtp("mtp",
+        cl::desc("Run the checkpoint's MTP module 0 in the main programs: each "
+                 "step also returns greedy drafts, which moela-run uses for "
+                 "speculative decoding (spec 3.3)"));
 cl::opt<std::string> weightDtype(
     "weight-dtype",
     cl::desc("Linear weights: auto (as the checkpoint stores them, default) or "
@@ -117,6 +122,7 @@ int main(int argc, char **argv) {
   options.noCache = noCache;
   options.gemmKernel = gemmKernel;
   options.activationDtype = activationDtype;
+  options.mtp = mtp;
   options.weightDtype = weightDtype;
   options.kvDtype = kvDtype;
   return moela::runCompiler(options, context, configurePassManager);

@@ -39,6 +39,7 @@ struct Options {
   bool chat = false, interactive = false, ignoreEos = false;
   int maxNewTokens = 64, topK = 0, maxSeqLen = 0, threads = 0;
   float temperature = 0.0f, topP = 1.0f;
+  std::string speculate = "auto"; // MTP speculative decoding: auto|on|off
   bool dumpPlan = false, dumpJson = false;
 };
 
@@ -116,7 +117,8 @@ std::vector<int32_t> encodePrompt(const Tokenizer &tokenizer, const Options &o,
   return tokenizer.encode(tokenizer.applyChatTemplate(messages, true), false);
 }
 
-void printStats(const Engine &engine, const Backend &backend) {
+void printStats(const Engine &engine, const Backend &backend,
+                const GenerationResult *result = nullptr) {
   const EngineStats &s = engine.stats();
   auto rate = [](int64_t n, double t) { return t > 0 ? n / t : 0.0; };
   std::fprintf(
@@ -128,6 +130,14 @@ void printStats(const Engine &engine, const Backend &backend) {
       static_cast<long long>(s.decodeTokens), s.decodeSeconds,
       rate(s.decodeTokens, s.decodeSeconds), backend.name().c_str(),
       hostThreadCount());
+  if (result && result->draftsProposed > 0)
+    std::fprintf(stderr,
+                 "moela-run: speculative decoding: %lld of %lld MTP drafts "
+                 "accepted (%.1f%%), %lld decode steps\n",
+                 static_cast<long long>(result->draftsAccepted),
+                 static_cast<long long>(result->draftsProposed),
+                 100.0 * result->draftsAccepted / result->draftsProposed,
+                 static_cast<long long>(result->steps));
 }
 
 void writeOutputs(const Options &o, const GenerationResult &result,
@@ -173,6 +183,9 @@ GenerationResult inGroups(Engine &engine, const std::vector<std::vector<int32_t>
     all.ids.insert(all.ids.end(), part.ids.begin(), part.ids.end());
     all.logits.insert(all.logits.end(), std::make_move_iterator(part.logits.begin()),
                       std::make_move_iterator(part.logits.end()));
+    all.draftsProposed += part.draftsProposed;
+    all.draftsAccepted += part.draftsAccepted;
+    all.steps += part.steps;
   }
   return all;
 }
@@ -308,7 +321,19 @@ int run(const Options &o) {
   gen.eosId = static_cast<int32_t>(config.eosTokenId);
   gen.ignoreEos = o.ignoreEos;
   gen.keepLogits = !o.logitsOut.empty();
+  // Speculative decoding with the plan's MTP drafts: greedy only, and each
+  // step feeds two tokens per sequence through @decode.
+  if (o.speculate != "auto" && o.speculate != "on" && o.speculate != "off")
+    fail("--speculate=", o.speculate, " is not one of auto, on, off");
+  const bool canSpeculate = engine.hasDrafts() && o.temperature == 0.0f &&
+                            2 * slots <= plan.program("decode").max_tokens();
+  if (o.speculate == "on" && !canSpeculate)
+    fail("--speculate=on needs a plan compiled with --mtp, --temperature 0 "
+         "and a decode batch (--max-batch) of at least 2 x ",
+         slots, " sequences");
+  gen.speculative = o.speculate != "off" && canSpeculate;
 
+  GenerationResult tally; // for the draft statistics
   if (o.interactive) {
     runInteractive(engine, *tokenizer, o, gen);
   } else if (!forced.empty() || !o.teacherForce.empty()) {
@@ -329,6 +354,7 @@ int run(const Options &o) {
         });
     std::cout << decoder.flush() << "\n";
     writeOutputs(o, result, config.vocabSize);
+    tally = result;
   } else {
     GenerationResult result = inGroups(engine, prompts, [&](size_t, auto group) {
       return generate(engine, group, gen);
@@ -341,8 +367,9 @@ int run(const Options &o) {
       for (const auto &ids : result.ids)
         std::cout << json(ids).dump() << "\n";
     writeOutputs(o, result, config.vocabSize);
+    tally = result;
   }
-  printStats(engine, *backend);
+  printStats(engine, *backend, &tally);
   return 0;
 }
 
@@ -387,6 +414,10 @@ int main(int argc, char **argv) {
   app.add_option("--top-k", o.topK, "Sample among the k most likely tokens");
   app.add_option("--top-p", o.topP, "Sample within probability mass p");
   app.add_flag("--ignore-eos", o.ignoreEos, "Keep generating after EOS");
+  app.add_option("--speculate", o.speculate,
+                 "Speculative decoding with the plan's MTP drafts (a plan "
+                 "compiled --mtp, greedy): auto (default: when possible), on, "
+                 "off");
   app.add_option("--backend", o.backend, "host | cuda | auto (default)");
   app.add_option("--max-seq-len", o.maxSeqLen,
                  "Context length of the KV cache (default min(4096, model))");

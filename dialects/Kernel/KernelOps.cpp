@@ -121,6 +121,13 @@ LogicalResult MlaPrefillAttentionOp::verify() {
   return success();
 }
 
+LogicalResult ConcatOp::verify() {
+  if (cols(getResult()) != cols(getLhs()) + cols(getRhs()))
+    return emitOpError() << "result must have " << cols(getLhs()) << " + "
+                         << cols(getRhs()) << " columns";
+  return success();
+}
+
 LogicalResult SliceOp::verify() {
   const int64_t offset = getOffset(), size = getSize(); // signed: see above
   if (offset < 0 || size < 1 || offset + size > cols(getInput()))

@@ -422,6 +422,39 @@ def Kernel_ArgmaxOp : Kernel_Op<"argmax", [Pure]> {
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
 }
 
+def Kernel_NextTokensOp : Kernel_Op<"next_tokens", [Pure]> {
+  let summary = "The token that follows each row of a step (nn.next_tokens)";
+  let description = [{
+    ```mlir
+    %next = kernel.next_tokens %tokens, %positions, %seq_ids, %logit_rows, %ids
+        : tensor<?xi32>
+    ```
+  }];
+  let arguments = (ins NN_Indices:$tokens, NN_Indices:$positions,
+                       NN_Indices:$seq_ids, NN_Indices:$logit_rows,
+                       NN_Indices:$ids);
+  let results = (outs Kernel_IndexTensor:$result);
+  let assemblyFormat = [{
+    $tokens `,` $positions `,` $seq_ids `,` $logit_rows `,` $ids attr-dict `:` type($result)
+  }];
+}
+
+def Kernel_ConcatOp : Kernel_Op<"concat", [Pure]> {
+  let summary = "Columns side by side: [a | b]";
+  let description = [{
+    `out[t] = [a[t] | b[t]]` `[T, A + B]` (MTP's eh_proj input).
+    ```mlir
+    %ab = kernel.concat %a, %b : tensor<?x192xf32>, tensor<?x192xf32> -> tensor<?x384xf32>
+    ```
+  }];
+  let arguments = (ins Kernel_Tensor:$lhs, Kernel_Tensor:$rhs);
+  let results = (outs Kernel_Tensor:$result);
+  let assemblyFormat = [{
+    $lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
 def Kernel_SliceOp : Kernel_Op<"slice", [Pure]> {
   let summary = "A column range of a tensor, without a copy";
   let description = [{

@@ -150,6 +150,46 @@ def NN_LmHeadOp : NN_Op<"lm_head", [Pure]> {
   let hasVerifier = 1;
 }
 
+def NN_ArgmaxOp : NN_Op<"argmax", [Pure]> {
+  let summary = "Greedy choice per row: the index of the largest logit";
+  let description = [{
+    The first index on ties. Used in-program by MTP drafting (the next token
+    of a sequence's last row, and the draft itself).
+
+    Example:
+    ```mlir
+    %ids = nn.argmax %logits : tensor<?x1280xf32> -> tensor<?xi32>
+    ```
+  }];
+  let arguments = (ins NN_Activation:$input);
+  let results = (outs NN_Indices:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+}
+
+def NN_NextTokensOp : NN_Op<"next_tokens", [Pure]> {
+  let summary = "The token that follows each row of a step";
+  let description = [{
+    `next[t] = tokens[t + 1]` when row t + 1 continues row t's sequence
+    (same slot, next position); otherwise the greedy choice `ids[r]` of the
+    logit row `r` with `logit_rows[r] = t`; otherwise `tokens[t]` (a
+    placeholder: that row's successor is in a later step). The input of an
+    in-program MTP draft (spec 3.3: module k at position t reads token t+1).
+
+    Example:
+    ```mlir
+    %next = nn.next_tokens %tokens, %positions, %seq_ids, %logit_rows, %ids
+        : tensor<?xi32>
+    ```
+  }];
+  let arguments = (ins NN_Indices:$tokens, NN_Indices:$positions,
+                       NN_Indices:$seq_ids, NN_Indices:$logit_rows,
+                       NN_Indices:$ids);
+  let results = (outs NN_Indices:$result);
+  let assemblyFormat = [{
+    $tokens `,` $positions `,` $seq_ids `,` $logit_rows `,` $ids attr-dict `:` type($result)
+  }];
+}
+
 def NN_MtpProjOp : NN_Op<"mtp_proj", [Pure, SameOperandsAndResultType]> {
   let summary = "MTP input projection: eh_proj(concat(e, h))";
   let description = [{

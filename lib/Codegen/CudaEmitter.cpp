@@ -192,6 +192,14 @@ public:
               kernels::latentAttentionMaxSharedBytes(r, dr, heads);
           return i;
         })
+        .Case([&](ConcatOp o) -> FailureOr<Instance> {
+          return simple("Elementwise", "ConcatArgs",
+                        "concat<" + t(o.getLhs()) + ", " + t(o.getRhs()) +
+                            ", " + t(o) + ">");
+        })
+        .Case([&](NextTokensOp) -> FailureOr<Instance> {
+          return simple("Elementwise", "NextTokensArgs", "nextTokens");
+        })
         .Case([&](KvGatherOp o) -> FailureOr<Instance> {
           return simple("KvGather", "KvGatherArgs", "kvGather<" + t(o) + ">");
         })

@@ -171,6 +171,10 @@ int runCompiler(const CompileOptions &options, MLIRContext &context,
     return fail("--activation-dtype=fp8 needs FP8 weights, but " + options.input +
                 " has no quantization_config (add --weight-dtype=fp8)");
 
+  if (options.mtp && config->numNextnPredictLayers < 1)
+    return fail("--mtp needs an MTP module, but " + options.input +
+                " has num_nextn_predict_layers = 0");
+
   for (const std::string &name : options.disable)
     if (!llvm::is_contained(optionalPassNames(), name)) {
       std::string known;
@@ -199,6 +203,7 @@ int runCompiler(const CompileOptions &options, MLIRContext &context,
   pipeline.disable = options.disable;
   pipeline.gemmKernel = options.gemmKernel;
   pipeline.quantizeActivations = options.activationDtype == "fp8";
+  pipeline.mtp = options.mtp;
   buildDefaultPipeline(pm, pipeline);
   if (failed(pm.run(*module)))
     return fail("the pass pipeline failed (see the error above)");

@@ -3,6 +3,7 @@
 
 #include "Kernel/KernelOps.h"
 #include "kernels/OpsLaunch.h"
+#include "passes/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/ADT/StringSet.h"
@@ -58,8 +59,9 @@ MemoryReport computeMemoryReport(ModuleOp module, const ModelConfig &config,
             add(experts.getWeight(e, proj));
     }
   });
+  report.kvLayers = kvCacheLayers(module, config.numHiddenLayers);
   report.kvBytesPerToken =
-      config.numHiddenLayers * config.kvCacheElemsPerToken() * kvElementBytes;
+      report.kvLayers * config.kvCacheElemsPerToken() * kvElementBytes;
   for (func::FuncOp func : module.getOps<func::FuncOp>()) {
     auto arena = func->getAttrOfType<IntegerAttr>(kernel::kArenaBytesAttr);
     auto tokens = func->getAttrOfType<IntegerAttr>(kernel::kMaxTokensAttr);
@@ -113,7 +115,7 @@ void explainMemory(ModuleOp module, const ModelConfig &config,
   os << llvm::formatv(
       "  KV cache      {0,12}  per token per sequence ({1} layers x "
       "(R {2} + Dr {3}) x {4} B); {5} for one sequence of {6} tokens\n",
-      human(r.kvBytesPerToken), config.numHiddenLayers, config.kvLoraRank,
+      human(r.kvBytesPerToken), r.kvLayers, config.kvLoraRank,
       config.qkRopeHeadDim, kvElementBytes, human(contextBytes),
       config.maxPositionEmbeddings);
   for (size_t i = 0; i < r.arenas.size(); ++i)

@@ -136,8 +136,8 @@ private:
   }
 
   Value head(Value h, StringRef normName, StringRef headName, StringRef where) {
-    Value last =
-        b.create<nn::GatherRowsOp>(loc(where), h.getType(), h, logitRows);
+    Value last = b.create<nn::GatherRowsOp>(loc(where.str() + ".rows"),
+                                            h.getType(), h, logitRows);
     Value normed =
         rmsNorm(last, plainWeight(normName, {d()}), where.str() + ".norm");
     return b.create<nn::LmHeadOp>(

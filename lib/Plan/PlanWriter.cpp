@@ -85,7 +85,8 @@ public:
     auto target = fbb.CreateString(options.target);
     auto pipeline = fbb.CreateString(options.pipeline);
     p::KvCacheBuilder cache(fbb);
-    cache.add_layers(static_cast<int>(config.numHiddenLayers));
+    cache.add_layers(
+        static_cast<int>(kvCacheLayers(module, config.numHiddenLayers)));
     cache.add_latent_dim(static_cast<int>(config.kvLoraRank));
     cache.add_rope_dim(static_cast<int>(config.qkRopeHeadDim));
     cache.add_dtype(options.kvDtype == "f32" ? p::DType::F32 : p::DType::BF16);
@@ -442,6 +443,20 @@ private:
                          static_cast<int>(o.getVDim()),
                          static_cast<float>(o.getScale().convertToDouble()))
                          .Union();
+          return success();
+        })
+        .Case([&](kernel::NextTokensOp o) {
+          for (Value v : o->getOperands())
+            in(v);
+          s.type = p::StepParams::NextTokensParams;
+          s.params = p::CreateNextTokensParams(fbb).Union();
+          return success();
+        })
+        .Case([&](kernel::ConcatOp o) {
+          in(o.getLhs());
+          in(o.getRhs());
+          s.type = p::StepParams::ConcatParams;
+          s.params = p::CreateConcatParams(fbb).Union();
           return success();
         })
         .Case([&](kernel::MlaLatentAttentionOp o) {

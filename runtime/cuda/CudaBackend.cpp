@@ -133,13 +133,14 @@ void CudaBackend::prepare(const Plan &plan, WeightSource &weights, int slots,
         std::max(workspaceBytes, stepWorkspaceBytes(*state.program));
   workspace = DeviceBuffer(workspaceBytes, "cuMemAlloc (workspace)");
 
-  // Staging for the 4 input vectors and the logits.
+  // Staging for the 4 input vectors, the logits and the drafts.
   size_t stagingBytes = 0;
   for (auto &[name, state] : programs) {
     const plan::Program &p = *state.program;
     size_t in =
         4 * sizeof(int32_t) * std::max(p.max_tokens(), p.max_logit_rows());
-    size_t out = sizeof(float) * p.max_logit_rows() * plan.config().vocabSize;
+    size_t out =
+        sizeof(float) * p.max_logit_rows() * (plan.config().vocabSize + 1);
     stagingBytes = std::max(stagingBytes, in + out);
   }
   staging = PinnedBuffer(stagingBytes);
@@ -262,8 +263,7 @@ void *CudaBackend::cacheLayer(int layer) const {
   return reinterpret_cast<void *>(kvCache.get() + layer * kvLayerStride * elem);
 }
 
-std::vector<float> CudaBackend::run(const std::string &name,
-                                    const StepInputs &in) {
+StepOutputs CudaBackend::run(const std::string &name, const StepInputs &in) {
   if (!plan_)
     fail("cuda backend: run('", name, "') before prepare()");
   auto found = programs.find(name);
@@ -330,13 +330,24 @@ std::vector<float> CudaBackend::run(const std::string &name,
   }
 
   const plan::Buffer &out = *program.buffers()->Get(program.outputs()->Get(0));
-  size_t bytes = sizeof(float) * logitRows * out.cols();
-  check(driver.cuMemcpyDtoHAsync(stage, arena.get() + out.offset(), bytes,
-                                 stream),
+  const size_t values = size_t(logitRows) * out.cols();
+  check(driver.cuMemcpyDtoHAsync(stage, arena.get() + out.offset(),
+                                 sizeof(float) * values, stream),
         "copying the logits");
+  const bool drafts = program.outputs()->size() > 1;
+  if (drafts) {
+    const plan::Buffer &d = *program.buffers()->Get(program.outputs()->Get(1));
+    check(driver.cuMemcpyDtoHAsync(stage + values, arena.get() + d.offset(),
+                                   sizeof(int32_t) * logitRows, stream),
+          "copying the drafts");
+  }
   check(driver.cuStreamSynchronize(stream), "running the step");
+  StepOutputs result;
   const float *logits = reinterpret_cast<const float *>(stage);
-  return std::vector<float>(logits, logits + logitRows * out.cols());
+  result.logits.assign(logits, logits + values);
+  if (drafts)
+    result.drafts.assign(stage + values, stage + values + logitRows);
+  return result;
 }
 
 void CudaBackend::launchSteps(const ProgramState &state, int tokens,

@@ -40,8 +40,8 @@ public:
   std::string name() const override { return "cuda"; }
   void prepare(const Plan &plan, WeightSource &weights, int slots,
                int maxSeqLen) override;
-  std::vector<float> run(const std::string &program,
-                         const StepInputs &inputs) override;
+  StepOutputs run(const std::string &program,
+                  const StepInputs &inputs) override;
 
   /// Whether decode steps are captured in CUDA graphs (default on).
   void setUseGraphs(bool use) { useGraphs = use; }

@@ -459,6 +459,22 @@ void CudaBackend::launchStep(const plan::Step &step,
                           static_cast<int>(input(0).cols())};
     return launch(fn, a, kernels::launchArgmax(a, {}));
   }
+  case StepParams::ConcatParams: {
+    kernels::ConcatArgs a{in(0),
+                          in(1),
+                          out(0),
+                          rowsIn(0),
+                          static_cast<int>(input(0).cols()),
+                          static_cast<int>(output(0).cols())};
+    return launch(fn, a, kernels::launchConcat(a, {}));
+  }
+  case StepParams::NextTokensParams: {
+    kernels::NextTokensArgs a{ints(0),   ints(1),
+                              ints(2),   ints(3),
+                              ints(4),   static_cast<int *>(out(0).ptr),
+                              rowsIn(0), rowsIn(3)};
+    return launch(fn, a, kernels::launchNextTokens(a, {}));
+  }
   case StepParams::NONE:
     break;
   }

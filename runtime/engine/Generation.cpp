@@ -2,13 +2,124 @@
 #include "moela/Runtime/Generation.h"
 
 #include "moela/Runtime/Error.h"
+#include "moela/Runtime/Sampler.h"
 
 namespace moela {
+
+namespace {
+
+/// Greedy speculative decoding with MTP drafts (see generate()).
+GenerationResult
+generateSpeculative(Engine &engine,
+                    const std::vector<std::vector<int32_t>> &prompts,
+                    const GenerationOptions &options,
+                    const std::function<void(int, int32_t)> &onToken) {
+  const size_t batch = prompts.size();
+  GenerationResult result;
+  result.ids.resize(batch);
+  if (options.keepLogits)
+    result.logits.resize(batch);
+  // What each sequence feeds next: its newest token, then (maybe) a draft or
+  // the already emitted successor of a token fed again (`forced`).
+  std::vector<std::vector<int32_t>> pending(batch);
+  std::vector<bool> forced(batch, false), done(batch, false);
+  // Records token `id` of sequence b, whose position would be `position`;
+  // false when b is finished (as generate() decides).
+  auto emit = [&](size_t b, int32_t id, std::vector<float> &logits,
+                  int position) {
+    if (options.keepLogits)
+      result.logits[b].push_back(std::move(logits));
+    result.ids[b].push_back(id);
+    if (onToken)
+      onToken(static_cast<int>(b), id);
+    const bool last =
+        static_cast<int>(result.ids[b].size()) == options.maxNewTokens ||
+        position >= engine.maxSeqLen() ||
+        (id == options.eosId && !options.ignoreEos);
+    done[b] = done[b] || last;
+    return !last;
+  };
+  // Feeds `newest` next, with `draft` after it when there is one and room.
+  auto plan = [&](size_t b, int32_t newest, int32_t draft) {
+    pending[b] = {newest};
+    forced[b] = false;
+    if (draft >= 0 &&
+        engine.length(static_cast<int>(b)) + 2 <= engine.maxSeqLen())
+      pending[b].push_back(draft);
+  };
+
+  std::vector<std::vector<float>> logits = engine.feed(prompts);
+  for (size_t b = 0; b < batch && options.maxNewTokens > 0; ++b) {
+    const int32_t y = argmax(logits[b].data(), engine.vocab());
+    if (emit(b, y, logits[b], engine.length(static_cast<int>(b))))
+      plan(b, y, engine.drafts()[b]);
+  }
+  while (true) {
+    std::vector<std::vector<int32_t>> step(batch);
+    std::vector<int> first(batch); // the position of step[b][0]
+    bool any = false;
+    for (size_t b = 0; b < batch; ++b)
+      if (!done[b]) {
+        step[b] = pending[b];
+        first[b] = engine.length(static_cast<int>(b));
+        any = true;
+      }
+    if (!any)
+      break;
+    std::vector<std::vector<Engine::Row>> rows = engine.verify(step);
+    ++result.steps;
+    for (size_t b = 0; b < batch; ++b) {
+      if (done[b])
+        continue;
+      std::vector<Engine::Row> &r = rows[b];
+      auto next = [&](Engine::Row &row) { // the greedy successor of a row
+        return argmax(row.logits.data(), engine.vocab());
+      };
+      const int p = first[b];
+      if (step[b].size() == 1) {
+        const int32_t y = next(r[0]);
+        if (emit(b, y, r[0].logits, p + 1))
+          plan(b, y, r[0].draft);
+      } else if (forced[b]) { // r[0] was emitted before: only r[1] is new
+        const int32_t y = next(r[1]);
+        if (emit(b, y, r[1].logits, p + 2))
+          plan(b, y, r[1].draft);
+      } else {
+        ++result.draftsProposed;
+        const int32_t y = next(r[0]), draft = step[b][1];
+        if (y == draft) {
+          ++result.draftsAccepted;
+          if (!emit(b, y, r[0].logits, p + 1))
+            continue;
+          const int32_t y2 = next(r[1]);
+          if (emit(b, y2, r[1].logits, p + 2))
+            plan(b, y2, r[1].draft);
+        } else if (emit(b, y, r[0].logits, p + 1)) {
+          // Both rows are dropped; the newest token goes again, with y.
+          engine.rewind(static_cast<int>(b), 2);
+          pending[b] = {step[b][0], y};
+          forced[b] = true;
+        }
+      }
+    }
+  }
+  return result;
+}
+
+} // namespace
 
 GenerationResult generate(Engine &engine,
                           const std::vector<std::vector<int32_t>> &prompts,
                           const GenerationOptions &options,
                           const std::function<void(int, int32_t)> &onToken) {
+  if (options.speculative) {
+    if (!engine.hasDrafts())
+      fail("speculative decoding needs a plan compiled with --mtp");
+    if (options.sampling.temperature != 0.0f)
+      fail("speculative decoding is greedy: it needs temperature 0, got ",
+           options.sampling.temperature);
+    return generateSpeculative(engine, prompts, options, onToken);
+  }
   const size_t batch = prompts.size();
   GenerationResult result;
   result.ids.resize(batch);
@@ -41,6 +152,7 @@ GenerationResult generate(Engine &engine,
     if (!any)
       break;
     std::vector<std::vector<float>> fed = engine.feed(next);
+    ++result.steps;
     for (size_t b = 0; b < batch; ++b)
       if (!next[b].empty())
         logits[b] = std::move(fed[b]);

@@ -213,8 +213,7 @@ void HostBackend::checkCacheIndices(host::CIMat positions,
   }
 }
 
-std::vector<float> HostBackend::run(const std::string &name,
-                                    const StepInputs &in) {
+StepOutputs HostBackend::run(const std::string &name, const StepInputs &in) {
   if (!plan_)
     fail("host backend: run('", name, "') before prepare()");
   auto found = programs_.find(name);
@@ -275,9 +274,14 @@ std::vector<float> HostBackend::run(const std::string &name,
       }
     }
 
+  StepOutputs result;
   const Buffer &out = p.buffers[program.outputs()->Get(0)];
-  return std::vector<float>(out.floats,
-                            out.floats + out.rows * out.spec->cols());
+  result.logits.assign(out.floats, out.floats + out.rows * out.spec->cols());
+  if (program.outputs()->size() > 1) {
+    const Buffer &drafts = p.buffers[program.outputs()->Get(1)];
+    result.drafts.assign(drafts.ints, drafts.ints + drafts.rows);
+  }
+  return result;
 }
 
 std::vector<float>
@@ -546,6 +550,15 @@ void HostBackend::execute(ProgramState &p, const plan::Step &step,
 
   case StepParams::ArgmaxParams:
     host::argmax(in(0), imat(p, output(step, 0)));
+    return;
+
+  case StepParams::NextTokensParams:
+    host::nextTokens(inI(0), inI(1), inI(2), inI(3), inI(4),
+                     imat(p, output(step, 0)));
+    return;
+
+  case StepParams::ConcatParams:
+    host::concat(in(0), in(1), out(0));
     return;
 
   case StepParams::NONE:

@@ -27,8 +27,8 @@ public:
   std::string name() const override { return "host"; }
   void prepare(const Plan &plan, WeightSource &weights, int slots,
                int maxSeqLen) override;
-  std::vector<float> run(const std::string &program,
-                         const StepInputs &inputs) override;
+  StepOutputs run(const std::string &program,
+                  const StepInputs &inputs) override;
 
   /// Whether buffers whose lifetimes do not overlap share memory (default
   /// true). Set before prepare(); false keeps every intermediate readable.

@@ -235,6 +235,15 @@ void gatherRows(CMat x, CIMat rows, Mat y);
 /// ids[r] = the first index of the largest logit of row r; logits [R, V].
 void argmax(CMat logits, IMat ids);
 
+/// next[t] = tokens[t+1] if row t+1 is the same slot at the next position,
+/// else ids[r] for the r with logitRows[r] = t, else tokens[t] (plan.fbs
+/// NextTokensParams). tokens, positions, seqIds, next [T]; logitRows, ids [R].
+void nextTokens(CIMat tokens, CIMat positions, CIMat seqIds, CIMat logitRows,
+                CIMat ids, IMat next);
+
+/// ab = [a | b] row by row.
+void concat(CMat a, CMat b, Mat ab);
+
 } // namespace moela::host
 
 #endif // MOELA_RUNTIME_HOST_KERNELS_H

@@ -1,4 +1,4 @@
-//===- Misc.cpp - Embedding lookup, row gather, argmax --------------------===//
+//===- Misc.cpp - Embedding, row gather, argmax, next tokens, concat -----===//
 #include "Kernels.h"
 
 #include "moela/Runtime/Error.h"
@@ -44,6 +44,30 @@ void argmax(CMat logits, IMat ids) {
       if (row[i] > row[best]) // strict: the first index wins ties
         best = i;
     *ids.row(r) = int32_t(best);
+  }
+}
+
+void nextTokens(CIMat tokens, CIMat positions, CIMat seqIds, CIMat logitRows,
+                CIMat ids, IMat next) {
+  const int64_t T = tokens.rows;
+  for (int64_t t = 0; t < T; ++t) {
+    int32_t v = *tokens.row(t);
+    if (t + 1 < T && *seqIds.row(t + 1) == *seqIds.row(t) &&
+        *positions.row(t + 1) == *positions.row(t) + 1) {
+      v = *tokens.row(t + 1);
+    } else {
+      for (int64_t r = 0; r < logitRows.rows; ++r)
+        if (*logitRows.row(r) == t)
+          v = *ids.row(r);
+    }
+    *next.row(t) = v;
+  }
+}
+
+void concat(CMat a, CMat b, Mat ab) {
+  for (int64_t t = 0; t < a.rows; ++t) {
+    std::copy(a.row(t), a.row(t) + a.cols, ab.row(t));
+    std::copy(b.row(t), b.row(t) + b.cols, ab.row(t) + a.cols);
   }
 }
 

@@ -258,6 +258,15 @@ struct CombineArgs { // out[t] = sum_k w[t,k] y[slot] (+ shared[t]) (+ residual[
 
 struct GatherRowsArgs { View x; const int *index; View out; int rows, cols; };
 struct ArgmaxArgs { View logits; int *out; int rows, cols; };
+/// out = [a | b] (plan.fbs ConcatParams); `cols` = a's + b's.
+struct ConcatArgs { View a, b, out; int rows, a_cols, cols; };
+/// The token after each row (plan.fbs NextTokensParams).
+struct NextTokensArgs {
+  const int *tokens, *positions, *seq_ids; // [T]
+  const int *logit_rows, *ids;             // [R]
+  int *next;                               // [T]
+  int rows, logit_rows_count;
+};
 
 } // namespace kernels
 } // namespace moela

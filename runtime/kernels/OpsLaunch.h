@@ -87,6 +87,14 @@ inline MOELA_HOST_DEVICE Launch launchGatherRows(const GatherRowsArgs &a, const 
   return opslaunch::make(opslaunch::elementwiseBlocks(a.rows, a.cols), 1, 256, 0);
 }
 
+inline MOELA_HOST_DEVICE Launch launchConcat(const ConcatArgs &a, const Tile &) {
+  return opslaunch::make(opslaunch::elementwiseBlocks(a.rows, a.cols), 1, 256, 0);
+}
+
+inline MOELA_HOST_DEVICE Launch launchNextTokens(const NextTokensArgs &a, const Tile &) {
+  return opslaunch::make(ceilDiv(a.rows, 256), 1, 256, 0);
+}
+
 inline MOELA_HOST_DEVICE Launch launchRope(const RopeArgs &a, const Tile &) {
   return opslaunch::make(a.rows, 1, 256, 4LL * a.rope.dim);
 }

@@ -135,6 +135,10 @@ const char *stepFamilyName(plan::StepParams type) {
     return "KvGather";
   case plan::StepParams::MlaPrefillAttentionParams:
     return "MlaPrefillAttention";
+  case plan::StepParams::NextTokensParams:
+    return "NextTokens";
+  case plan::StepParams::ConcatParams:
+    return "Concat";
   }
   return "Unknown";
 }

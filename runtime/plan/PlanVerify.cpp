@@ -769,6 +769,30 @@ void checkStepFamily(StepChecker &s, const plan::Plan &plan,
     s.rowsOf(s.out("ids"), s.in("logits"));
     return;
   }
+  case T::NextTokensParams: {
+    s.expect({"tokens", "positions", "seq_ids", "logit_rows", "ids"}, {"next"},
+             0);
+    for (const char *r :
+         {"tokens", "positions", "seq_ids", "logit_rows", "ids"})
+      s.i32Vector(s.in(r));
+    s.i32Vector(s.out("next"));
+    for (const char *r : {"positions", "seq_ids"})
+      s.rowsOf(s.in(r), s.in("tokens"));
+    s.rowsOf(s.in("ids"), s.in("logit_rows"));
+    s.rowsOf(s.out("next"), s.in("tokens"));
+    return;
+  }
+  case T::ConcatParams: {
+    s.expect({"a", "b"}, {"ab"}, 0);
+    for (const Op *op : {&s.in("a"), &s.in("b"), &s.out("ab")})
+      s.floating(*op);
+    s.cols(s.out("ab"),
+           int64_t(s.in("a").operand.cols()) + s.in("b").operand.cols(),
+           "a's columns + b's");
+    s.rowsOf(s.in("b"), s.in("a"));
+    s.rowsOf(s.out("ab"), s.in("a"));
+    return;
+  }
   case T::NONE:
     break;
   }
@@ -797,6 +821,17 @@ public:
              "'");
       checkProgram(program);
     }
+    // Drafts come from every program or from none (the engine speculates
+    // across prefill and decode).
+    for (const plan::Program *program : *plan_.programs())
+      if (program->outputs() && plan_.programs()->Get(0)->outputs() &&
+          program->outputs()->size() !=
+              plan_.programs()->Get(0)->outputs()->size())
+        fail(origin_, ": program '", program->name()->str(), "' has ",
+             program->outputs()->size(), " outputs but program '",
+             plan_.programs()->Get(0)->name()->str(), "' has ",
+             plan_.programs()->Get(0)->outputs()->size(),
+             " (MTP drafts come from all programs or none)");
     // A chunk that continues a sequence needs a program without that
     // restriction (moela-mla-expand-prefill makes @extend).
     for (const plan::Program *program : *plan_.programs())
@@ -989,9 +1024,21 @@ private:
              b.name()->str(), "' must be I32 with 1 column, ",
              rowKindName(kind), " rows and row_factor 1");
     }
-    if (!program.outputs() || program.outputs()->size() != 1)
-      fail(where, ": needs 1 output (logits), got ",
-           program.outputs() ? program.outputs()->size() : 0);
+    const size_t outputs = program.outputs() ? program.outputs()->size() : 0;
+    if (outputs != 1 && outputs != 2)
+      fail(where, ": needs 1 output (logits) or 2 (logits, MTP drafts), got ",
+           outputs);
+    if (outputs == 2) {
+      uint32_t draftIndex = program.outputs()->Get(1);
+      if (draftIndex >= buffers->size())
+        fail(where, ": output buffer index ", draftIndex,
+             " out of range (program has ", buffers->size(), " buffers)");
+      const plan::Buffer &d = *buffers->Get(draftIndex);
+      if (d.dtype() != plan::DType::I32 || d.cols() != 1 ||
+          d.row_kind() != plan::RowKind::PerLogitRow || d.row_factor() != 1)
+        fail(where, ": output 1 (drafts) buffer '", d.name()->str(),
+             "' must be I32 with 1 column, PerLogitRow rows and row_factor 1");
+    }
     uint32_t outIndex = program.outputs()->Get(0);
     if (outIndex >= buffers->size())
       fail(where, ": output buffer index ", outIndex,

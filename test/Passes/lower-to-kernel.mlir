@@ -1,6 +1,7 @@
 // Tests of moela-lower-to-kernel: each nn/mla/moe op becomes the kernel ops
 // that compute it, one concept at a time and without fusion; per-head
-// tensors [T, H, X] become [T, H*X]; MTP programs are dropped; an op with no
+// tensors [T, H, X] become [T, H*X]; MTP programs are dropped (module 0
+// runs inside the main programs with moela-mtp-draft); an op with no
 // lowering is an error.
 // RUN: moela-opt %s -split-input-file --pass-pipeline='builtin.module(moela-lower-to-kernel)' -verify-diagnostics | FileCheck %s
 
@@ -154,9 +155,28 @@ func.func @mtp_0(%e: tensor<?x64xf32>, %h: tensor<?x64xf32>) -> tensor<?x64xf32>
 
 // -----
 
-// Tests that an op with no kernel lowering outside an MTP program is an error.
-func.func @decode(%e: tensor<?x64xf32>, %h: tensor<?x64xf32>) -> tensor<?x64xf32> {
-  // expected-error @+1 {{'nn.mtp_proj' op has no lowering to the kernel dialect}}
+// Tests the ops of in-program MTP drafting (moela-mtp-draft): mtp_proj is a
+// concat of its inputs and a GEMM with eh_proj; argmax and next_tokens are
+// their kernel ops.
+// CHECK-LABEL: func.func @drafting
+// CHECK-NEXT: %[[C:.*]] = kernel.argmax %arg0 : tensor<?x1280xf32> -> tensor<?xi32>
+// CHECK-NEXT: %[[N:.*]] = kernel.next_tokens %arg1, %arg2, %arg3, %arg4, %[[C]] : tensor<?xi32>
+// CHECK-NEXT: %[[EH:.*]] = kernel.concat %arg5, %arg6 : tensor<?x64xf32>, tensor<?x64xf32> -> tensor<?x128xf32>
+// CHECK-NEXT: %[[X:.*]] = kernel.gemm %[[EH]] weights [#nn.weight<"eh_proj" : bf16[64, 128]>] : tensor<?x128xf32> -> tensor<?x64xf32>
+// CHECK-NEXT: return %[[N]], %[[X]]
+func.func @drafting(%logits: tensor<?x1280xf32>, %tokens: tensor<?xi32>, %pos: tensor<?xi32>, %seq: tensor<?xi32>, %rows: tensor<?xi32>, %e: tensor<?x64xf32>, %h: tensor<?x64xf32>) -> (tensor<?xi32>, tensor<?x64xf32>) {
+  %ids = nn.argmax %logits : tensor<?x1280xf32> -> tensor<?xi32>
+  %next = nn.next_tokens %tokens, %pos, %seq, %rows, %ids : tensor<?xi32>
   %x = nn.mtp_proj %e, %h weight <"eh_proj" : bf16[64, 128]> : tensor<?x64xf32>
+  return %next, %x : tensor<?xi32>, tensor<?x64xf32>
+}
+
+// -----
+
+// Tests that an op with no kernel lowering is an error.
+func.func private @helper(tensor<?x64xf32>) -> tensor<?x64xf32>
+func.func @decode(%e: tensor<?x64xf32>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{'func.call' op has no lowering to the kernel dialect}}
+  %x = func.call @helper(%e) : (tensor<?x64xf32>) -> tensor<?x64xf32>
   return %x : tensor<?x64xf32>
 }

@@ -17,8 +17,11 @@
 //    activations) 0.06, 0.12 and 70 %. (A RoPE of half its width in the
 //    CUDA backend gives medians of 0.03-0.035.)
 // Prints one line per case and "N passed, M failed" last; SKIPs without a GPU.
-// MOELA_PLAN_TEST_CASES="golden bf16w/single,tiny-v2" runs only the cases so
-// named (the golden cases by weights/prompts, the host ones by model);
+// 3. MTP drafts (v3_a compiled --mtp): CUDA against the host on verification
+//    steps of two tokens per sequence, and speculative against plain greedy
+//    decoding on CUDA (mtpCase).
+// MOELA_PLAN_TEST_CASES="golden bf16w/single,tiny-v2,mtp" runs only the cases
+// so named (the golden cases by weights/prompts, the host ones by model);
 // MOELA_PLAN_TEST_SEED=N fixes the seed of the random weights.
 //
 //===----------------------------------------------------------------------===//
@@ -208,6 +211,75 @@ void hostCase(const std::string &plansDir, const std::string &model,
           line);
 }
 
+/// MTP drafts on the CUDA backend (v3_a compiled --mtp: the fixture's MTP
+/// layer runs in every program). CUDA and the host take the same token
+/// stream: the three golden batch prompts, then verification steps of two
+/// tokens per sequence (the host's greedy token and draft). The steps'
+/// logits must be as close as in the host cases (median rel-L2 <= 0.02) and
+/// the drafts agree with the host's in >= 80 % of rows (bf16 moves near-tied
+/// choices of the random MTP module); greedy speculative decoding on CUDA
+/// must give the tokens of plain greedy decoding on CUDA.
+void mtpCase(const std::string &plansDir, const std::string &fixture) {
+  Plan plan = Plan::load(plansDir + "/v3_a-bf16w-mtp.plan");
+  Checkpoint golden = Checkpoint::open(fixture + "/golden.safetensors");
+  auto prompts = readIds(golden, "prompts.batch3");
+  const int batch = static_cast<int>(prompts.size());
+  auto weights = openCheckpoint(fixture);
+  std::unique_ptr<Backend> cuda = makeCudaBackend(), host = makeHostBackend();
+  Engine onCuda(plan, *cuda, *weights, batch, 256),
+      onHost(plan, *host, *weights, batch, 256);
+  const int64_t vocab = plan.config().vocabSize;
+  std::vector<double> errors;
+  int draftsAgree = 0, drafts = 0;
+  auto compare = [&](const std::vector<float> &g, const std::vector<float> &h,
+                     int32_t gDraft, int32_t hDraft) {
+    errors.push_back(relL2(g, h.data(), h.size()));
+    draftsAgree += gDraft == hDraft;
+    ++drafts;
+  };
+  std::vector<std::vector<float>> g = onCuda.feed(prompts),
+                                  h = onHost.feed(prompts);
+  std::vector<std::vector<int32_t>> next(batch);
+  for (int b = 0; b < batch; ++b) {
+    compare(g[b], h[b], onCuda.drafts()[b], onHost.drafts()[b]);
+    next[b] = {argmax(h[b].data(), vocab), onHost.drafts()[b]};
+  }
+  for (int step = 0; step < 8; ++step) {
+    auto gr = onCuda.verify(next), hr = onHost.verify(next);
+    for (int b = 0; b < batch; ++b) {
+      for (size_t i = 0; i < hr[b].size(); ++i)
+        compare(gr[b][i].logits, hr[b][i].logits, gr[b][i].draft,
+                hr[b][i].draft);
+      next[b] = {argmax(hr[b][1].logits.data(), vocab), hr[b][1].draft};
+    }
+  }
+  std::vector<double> sorted = errors;
+  std::sort(sorted.begin(), sorted.end());
+  const double median = sorted[sorted.size() / 2];
+  const double agree = double(draftsAgree) / drafts;
+
+  GenerationOptions options;
+  options.maxNewTokens = 24;
+  options.ignoreEos = true;
+  std::unique_ptr<Backend> cudaPlain = makeCudaBackend(),
+                           cudaFast = makeCudaBackend();
+  Engine plainEngine(plan, *cudaPlain, *weights, batch, 256);
+  GenerationResult plain = generate(plainEngine, prompts, options);
+  options.speculative = true;
+  Engine fastEngine(plan, *cudaFast, *weights, batch, 256);
+  GenerationResult fast = generate(fastEngine, prompts, options);
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "mtp v3_a cuda vs host: rel-L2 median %.4f (<= 0.02) over %zu "
+                "rows, drafts agree %.3f (>= 0.8); speculative == plain greedy "
+                "on cuda: %s (%lld of %lld drafts accepted)",
+                median, errors.size(), agree,
+                fast.ids == plain.ids ? "yes" : "no",
+                static_cast<long long>(fast.draftsAccepted),
+                static_cast<long long>(fast.draftsProposed));
+  verdict(median <= 0.02 && agree >= 0.8 && fast.ids == plain.ids, line);
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -245,6 +317,13 @@ int main(int argc, char **argv) {
       hostCase(plans, model, seed);
     } catch (const std::exception &e) {
       verdict(false, model + ": " + e.what());
+    }
+  }
+  if (selected("mtp")) {
+    try {
+      mtpCase(plans, fixture);
+    } catch (const std::exception &e) {
+      verdict(false, std::string("mtp: ") + e.what());
     }
   }
   std::printf("%d passed, %d failed\n", passed, failed);

@@ -94,12 +94,29 @@ TensorSpec tensor(const std::string &name, DType dtype,
 //===----------------------------------------------------------------------===//
 
 std::vector<TensorSpec> specTensors(const SpecConfig &c) {
-  const int64_t V = c.vocabSize, D = c.hiddenSize, H = c.numHeads;
+  const int64_t V = c.vocabSize, D = c.hiddenSize;
+  const DType plain = c.plainDType; // embedding, norms, router, lm_head
+  std::vector<TensorSpec> out;
+  auto add = [&](const std::string &name, DType dtype,
+                 std::vector<int64_t> shape) {
+    out.push_back(tensor(name, dtype, std::move(shape), c));
+  };
+
+  add("model.embed_tokens.weight", plain, {V, D});
+  for (int64_t i = 0; i < c.numLayers; ++i)
+    for (TensorSpec &t : layerTensors(c, i, c.isMoeLayer(i)))
+      out.push_back(std::move(t));
+  add("model.norm.weight", plain, {D});
+  if (!c.tieWordEmbeddings)
+    add("lm_head.weight", plain, {V, D});
+  return out;
+}
+
+std::vector<TensorSpec> layerTensors(const SpecConfig &c, int64_t i, bool moe) {
+  const int64_t D = c.hiddenSize, H = c.numHeads;
   const int64_t Dn = c.qkNopeDim, Dr = c.qkRopeDim, Dv = c.vHeadDim;
   const int64_t R = c.kvLoraRank, Rq = c.qLoraRank, E = c.nRoutedExperts;
-  const DType plain = c.plainDType;     // embedding, norms, router, lm_head
-  const DType linear = c.linearDType(); // linear weights inside a layer
-
+  const DType plain = c.plainDType, linear = c.linearDType();
   std::vector<TensorSpec> out;
   auto add = [&](const std::string &name, DType dtype,
                  std::vector<int64_t> shape) {
@@ -110,9 +127,7 @@ std::vector<TensorSpec> specTensors(const SpecConfig &c) {
     add(prefix + "up_proj.weight", linear, {F, D});
     add(prefix + "down_proj.weight", linear, {D, F});
   };
-
-  add("model.embed_tokens.weight", plain, {V, D});
-  for (int64_t i = 0; i < c.numLayers; ++i) {
+  {
     const std::string p = layerPrefix(i);
     add(p + "input_layernorm.weight", plain, {D});
     add(p + "post_attention_layernorm.weight", plain, {D});
@@ -127,9 +142,9 @@ std::vector<TensorSpec> specTensors(const SpecConfig &c) {
     add(p + "self_attn.kv_a_layernorm.weight", plain, {R});
     add(p + "self_attn.kv_b_proj.weight", linear, {H * (Dn + Dv), R});
     add(p + "self_attn.o_proj.weight", linear, {D, H * Dv});
-    if (!c.isMoeLayer(i)) {
+    if (!moe) {
       addMlp(p + "mlp.", c.intermediateSize);
-      continue;
+      return out;
     }
     add(p + "mlp.gate.weight", plain, {E, D});
     if (c.hasRouterBias())
@@ -141,9 +156,22 @@ std::vector<TensorSpec> specTensors(const SpecConfig &c) {
       addMlp(p + "mlp.shared_experts.",
              c.nSharedExperts * c.moeIntermediateSize);
   }
-  add("model.norm.weight", plain, {D});
-  if (!c.tieWordEmbeddings)
-    add("lm_head.weight", plain, {V, D});
+  return out;
+}
+
+std::vector<TensorSpec> mtpTensors(const SpecConfig &c) {
+  const int64_t V = c.vocabSize, D = c.hiddenSize;
+  const std::string p = layerPrefix(c.numLayers);
+  std::vector<TensorSpec> out = layerTensors(c, c.numLayers, /*moe=*/true);
+  auto add = [&](const std::string &name, std::vector<int64_t> shape) {
+    out.push_back(tensor(p + name, c.plainDType, std::move(shape), c));
+  };
+  add("embed_tokens.weight", {V, D});
+  add("enorm.weight", {D});
+  add("hnorm.weight", {D});
+  add("eh_proj.weight", {D, 2 * D});
+  add("shared_head.norm.weight", {D});
+  add("shared_head.head.weight", {V, D});
   return out;
 }
 
@@ -151,9 +179,9 @@ std::vector<TensorSpec> specTensors(const SpecConfig &c) {
 // Construction: weights, RoPE frequencies, softmax scale
 //===----------------------------------------------------------------------===//
 
-SpecReference::SpecReference(SpecConfig config, WeightSource &weights)
-    : config_(std::move(config)) {
-  for (const TensorSpec &t : specTensors(config_)) {
+void SpecReference::load(const std::vector<TensorSpec> &tensors,
+                         WeightSource &weights) {
+  for (const TensorSpec &t : tensors) {
     std::vector<float> values = weights.loadF32(t); // dequantized, row-major
     Matrix m;
     m.rows = t.shape.size() == 2 ? t.shape[0] : 1;
@@ -164,6 +192,14 @@ SpecReference::SpecReference(SpecConfig config, WeightSource &weights)
            " values, expected ", shapeString(t.shape));
     weights_.emplace(t.name, std::move(m));
   }
+}
+
+SpecReference::SpecReference(SpecConfig config, WeightSource &weights,
+                             bool withMtp)
+    : config_(std::move(config)) {
+  load(specTensors(config_), weights);
+  if (withMtp)
+    load(mtpTensors(config_), weights);
 
   // Spec 3.1 RoPE: freq[i] = theta^(-2i/Dr), i = 0 .. Dr/2-1.
   const SpecConfig &c = config_;
@@ -414,6 +450,72 @@ SpecReference::logits(const std::vector<double> &normed) const {
 // Spec 3: the decoder, one token at a time
 //===----------------------------------------------------------------------===//
 
+std::vector<double> SpecReference::decoderLayer(int64_t i,
+                                                std::vector<double> h,
+                                                int64_t pos, KvCache &cache,
+                                                LayerTrace &lt) const {
+  const SpecConfig &c = config_;
+  const std::string p = layerPrefix(i);
+  std::vector<double> a =
+      attention(i, rmsNorm(h, p + "input_layernorm.weight"), pos, cache); // [D]
+  for (int64_t d = 0; d < c.hiddenSize; ++d)
+    h[d] += a[d];
+
+  std::vector<double> x = rmsNorm(h, p + "post_attention_layernorm.weight");
+  std::vector<double> f; // [D]
+  if (c.isMoeLayer(i)) {
+    std::vector<int64_t> idx;
+    std::vector<double> w;
+    f = moe(i, x, idx, w);
+    lt.topkIdx.push_back(std::move(idx));
+    lt.topkWeight.push_back(std::move(w));
+  } else {
+    f = mlp(p + "mlp.", x);
+  }
+  for (int64_t d = 0; d < c.hiddenSize; ++d)
+    h[d] += f[d];
+
+  lt.attnOut.push_back(std::move(a));
+  lt.ffnOut.push_back(std::move(f));
+  lt.out.push_back(h);
+  return h;
+}
+
+std::vector<std::vector<double>>
+SpecReference::mtpLogits(const std::vector<int64_t> &tokens) {
+  const SpecConfig &c = config_;
+  if (tokens.size() < 2)
+    fail("spec reference: the MTP module needs at least 2 tokens");
+  const int64_t n = static_cast<int64_t>(tokens.size()) - 1;
+  // The main model's last hidden states h_t (before model.norm), t < n.
+  std::vector<std::vector<int64_t>> main = {
+      std::vector<int64_t>(tokens.begin(), tokens.end() - 1)};
+  prefill(main);
+  const std::vector<std::vector<double>> &hidden =
+      trace_[0].layers.back().out; // [n][D]
+
+  // Spec 3.3, module 0 (weights of layer num_hidden_layers), position by
+  // position with its own cache.
+  const std::string p = layerPrefix(c.numLayers);
+  const Matrix &embed = weight(p + "embed_tokens.weight"); // [V, D]
+  const Matrix &ehProj = weight(p + "eh_proj.weight");     // [D, 2D]
+  const Matrix &head = weight(p + "shared_head.head.weight");
+  KvCache cache;
+  LayerTrace lt;
+  std::vector<std::vector<double>> out; // [n][V]
+  for (int64_t t = 0; t < n; ++t) {
+    const int64_t next = tokens[size_t(t + 1)];
+    std::vector<double> e(embed.row(next), embed.row(next) + c.hiddenSize);
+    std::vector<double> eh = rmsNorm(e, p + "enorm.weight");
+    std::vector<double> hn = rmsNorm(hidden[size_t(t)], p + "hnorm.weight");
+    eh.insert(eh.end(), hn.begin(), hn.end());  // [2D]
+    std::vector<double> x = matvec(ehProj, eh); // [D]
+    x = decoderLayer(c.numLayers, std::move(x), t, cache, lt);
+    out.push_back(matvec(head, rmsNorm(x, p + "shared_head.norm.weight")));
+  }
+  return out;
+}
+
 std::vector<double> SpecReference::forwardToken(Sequence &seq, int64_t token,
                                                 SequenceTrace &trace) {
   const SpecConfig &c = config_;
@@ -426,34 +528,8 @@ std::vector<double> SpecReference::forwardToken(Sequence &seq, int64_t token,
                         embed.row(token) + c.hiddenSize); // [D]
   trace.embed.push_back(h);
 
-  for (int64_t i = 0; i < c.numLayers; ++i) {
-    const std::string p = layerPrefix(i);
-    LayerTrace &lt = trace.layers[i];
-
-    std::vector<double> a =
-        attention(i, rmsNorm(h, p + "input_layernorm.weight"), pos,
-                  seq.layers[i]); // [D]
-    for (int64_t d = 0; d < c.hiddenSize; ++d)
-      h[d] += a[d];
-
-    std::vector<double> x = rmsNorm(h, p + "post_attention_layernorm.weight");
-    std::vector<double> f; // [D]
-    if (c.isMoeLayer(i)) {
-      std::vector<int64_t> idx;
-      std::vector<double> w;
-      f = moe(i, x, idx, w);
-      lt.topkIdx.push_back(std::move(idx));
-      lt.topkWeight.push_back(std::move(w));
-    } else {
-      f = mlp(p + "mlp.", x);
-    }
-    for (int64_t d = 0; d < c.hiddenSize; ++d)
-      h[d] += f[d];
-
-    lt.attnOut.push_back(std::move(a));
-    lt.ffnOut.push_back(std::move(f));
-    lt.out.push_back(h);
-  }
+  for (int64_t i = 0; i < c.numLayers; ++i)
+    h = decoderLayer(i, std::move(h), pos, seq.layers[i], trace.layers[i]);
   std::vector<double> normed = rmsNorm(h, "model.norm.weight"); // [D]
   trace.finalNorm.push_back(normed);
   ++seq.length;

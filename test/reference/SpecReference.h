@@ -31,6 +31,15 @@ namespace moela::spec {
 /// lm_head is omitted when tie_word_embeddings is set.
 std::vector<TensorSpec> specTensors(const SpecConfig &config);
 
+/// The tensors of decoder layer `layer` (a dense MLP, or MoE when `moe`).
+std::vector<TensorSpec> layerTensors(const SpecConfig &config, int64_t layer,
+                                     bool moe);
+
+/// MTP module 0 (spec 2): a MoE decoder layer with index num_hidden_layers
+/// plus its embed_tokens, enorm, hnorm, eh_proj [D, 2D] and shared_head.{norm,
+/// head}, all in torch_dtype but the layer's linear weights.
+std::vector<TensorSpec> mtpTensors(const SpecConfig &config);
+
 /// Row-major matrix of doubles; a linear weight is [out, in], y = W x.
 struct Matrix {
   int64_t rows = 0, cols = 0;
@@ -60,8 +69,9 @@ struct SequenceTrace {
 class SpecReference {
 public:
   /// Loads every tensor of specTensors(config) through `weights` (dequantized
-  /// to float, held here as double). `weights` is not used afterwards.
-  SpecReference(SpecConfig config, WeightSource &weights);
+  /// to float, held here as double), and of mtpTensors(config) `withMtp`.
+  /// `weights` is not used afterwards.
+  SpecReference(SpecConfig config, WeightSource &weights, bool withMtp = false);
 
   const SpecConfig &config() const { return config_; }
 
@@ -82,6 +92,13 @@ public:
   std::vector<std::vector<int64_t>>
   generateGreedy(const std::vector<std::vector<int64_t>> &prompts,
                  int64_t numTokens);
+
+  /// Spec 3.3: MTP module 0 over one new sequence `tokens` (replacing any
+  /// others): at every position t < n = tokens.size() - 1 it reads the main
+  /// model's last hidden state h_t and token t+1. Returns its logits [n][V]
+  /// (row t predicts token t+2). Needs `withMtp`.
+  std::vector<std::vector<double>>
+  mtpLogits(const std::vector<int64_t> &tokens);
 
   /// Intermediates of the most recent prefill or decode call, [B].
   const std::vector<SequenceTrace> &trace() const { return trace_; }
@@ -111,6 +128,7 @@ private:
     int64_t length = 0;
   };
 
+  void load(const std::vector<TensorSpec> &tensors, WeightSource &weights);
   const Matrix &weight(const std::string &name) const;
   /// A 1-D tensor (norm weight, router bias) as a vector.
   const std::vector<double> &vectorWeight(const std::string &name) const;
@@ -120,6 +138,10 @@ private:
   /// hidden state [D].
   std::vector<double> forwardToken(Sequence &seq, int64_t token,
                                    SequenceTrace &trace);
+  /// h + Attn(norm(h)), then + FFN(norm(.)) of layer i at position `pos`.
+  std::vector<double> decoderLayer(int64_t i, std::vector<double> h,
+                                   int64_t pos, KvCache &cache,
+                                   LayerTrace &trace) const;
   std::vector<double> attention(int64_t layer, const std::vector<double> &x,
                                 int64_t pos, KvCache &cache) const;
   std::vector<double> mlp(const std::string &prefix,

@@ -489,7 +489,7 @@ void runCase(const Case &c) {
     }
     in.logitRows.push_back(int32_t(b * p + p - 1));
   }
-  check(backend.run("prefill", in), 0);
+  check(backend.run("prefill", in).logits, 0);
   // Decode: feed the truth's greedy tokens, one per sequence.
   for (int64_t step = 1; step < steps; ++step) {
     StepInputs dec;
@@ -499,7 +499,7 @@ void runCase(const Case &c) {
       dec.seqIds.push_back(int32_t(b));
       dec.logitRows.push_back(int32_t(b));
     }
-    check(backend.run("decode", dec), step);
+    check(backend.run("decode", dec).logits, step);
   }
 }
 

@@ -99,7 +99,7 @@ public:
       in.positions.push_back(int32_t(t));
     if (seqIds.empty())
       in.seqIds.assign(tokens.size(), 0);
-    return backend.run("p", in);
+    return backend.run("p", in).logits;
   }
   std::vector<float> runFirst(int tokens) { return run(iota(tokens)); }
 

@@ -454,6 +454,27 @@ TEST(Plan, FreshSequences) {
   EXPECT_EQ(loadError(d).rfind(attn + "input 1 (kv)", 0), 0u) << loadError(d);
 }
 
+/// MTP drafts: a second output, I32 [R, 1], in every program or none.
+TEST(Plan, DraftOutputs) {
+  PlanDesc d = validPlan();
+  for (ProgramDesc &p : d.programs)
+    p.outputs.push_back(p.add("drafts", 1, RowKind::PerLogitRow, 1, plan::DType::I32));
+  EXPECT_EQ(loadError(d), "");
+  d.programs[1].buffers[d.programs[1].outputs[1]].dtype = plan::DType::F32;
+  EXPECT_EQ(loadError(d), "model.plan: program 'decode': output 1 (drafts) buffer "
+                          "'drafts' must be I32 with 1 column, PerLogitRow rows "
+                          "and row_factor 1");
+  d = validPlan();
+  d.programs[1].outputs.push_back(
+      d.programs[1].add("drafts", 1, RowKind::PerLogitRow, 1, plan::DType::I32));
+  EXPECT_EQ(loadError(d), "model.plan: program 'decode' has 2 outputs but program "
+                          "'prefill' has 1 (MTP drafts come from all programs or "
+                          "none)");
+  d.programs[1].outputs.push_back(d.programs[1].outputs[1]);
+  EXPECT_EQ(loadError(d), "model.plan: program 'decode': needs 1 output (logits) "
+                          "or 2 (logits, MTP drafts), got 3");
+}
+
 TEST(Plan, Weights) {
   PlanDesc d = validPlan();
   d.weights[3].parts[1].name = "model.layers.1.mlp.experts.0.up_proj.weight";

@@ -43,6 +43,9 @@ struct CompileOptions {
   /// The latent KV cache: auto (f32 for the host target, bf16 for a GPU), f32
   /// (host only) or bf16 (the host then rounds what it caches as a GPU does).
   std::string kvDtype = "auto";
+  /// Run MTP module 0 in the main programs: greedy drafts for speculative
+  /// decoding (moela-mtp-draft; the checkpoint needs num_nextn_predict_layers).
+  bool mtp = false;
 };
 
 /// Runs config -> model IR -> passes -> plan. Errors are printed as one line

@@ -16,6 +16,7 @@ namespace moela {
 struct MemoryReport {
   int64_t weightBytes = 0, weightTensors = 0;
   int64_t kvBytesPerToken = 0;
+  int64_t kvLayers = 0; // decoder layers, + 1 with an MTP module (--mtp)
   std::vector<std::pair<std::string, int64_t>> arenas; // program -> bytes
   std::vector<std::pair<std::string, int64_t>> maxTokens;
   int64_t workspaceBytes = 0;

@@ -29,6 +29,12 @@ struct StepInputs {
   std::vector<int32_t> logitRows; // [R] indices into the T tokens
 };
 
+/// What one program run returns.
+struct StepOutputs {
+  std::vector<float> logits;   // [R, V] row-major
+  std::vector<int32_t> drafts; // [R] MTP drafts; empty when the plan has none
+};
+
 class Backend {
 public:
   virtual ~Backend() = default;
@@ -38,10 +44,11 @@ public:
   /// the KV cache for `slots` sequences of up to `maxSeqLen` positions.
   virtual void prepare(const Plan &plan, WeightSource &weights, int slots,
                        int maxSeqLen) = 0;
-  /// Runs the program named `program` ("prefill" or "decode"); returns the
-  /// logits [R, V] row-major. T must not exceed the program's max_tokens.
-  virtual std::vector<float> run(const std::string &program,
-                                 const StepInputs &inputs) = 0;
+  /// Runs the program named `program` ("prefill", "extend" or "decode");
+  /// returns its logits and drafts. T must not exceed the program's
+  /// max_tokens.
+  virtual StepOutputs run(const std::string &program,
+                          const StepInputs &inputs) = 0;
 };
 
 } // namespace moela

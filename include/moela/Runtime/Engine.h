@@ -5,6 +5,8 @@
 // sequences" into program runs: prompts go through @prefill in chunks of at
 // most its max_tokens (any start position: multi-turn chat, chunked prefill),
 // single tokens through @decode. It keeps the prefill and decode throughput.
+// With a plan compiled --mtp every step also yields MTP drafts, and
+// verify()/rewind() let a generation loop decode speculatively.
 //
 //===----------------------------------------------------------------------===//
 #ifndef MOELA_RUNTIME_ENGINE_H
@@ -30,13 +32,13 @@ public:
   Engine(const Plan &plan, Backend &backend, WeightSource &weights, int slots,
          int maxSeqLen);
 
-  int slots() const { return static_cast<int>(lengths.size()); }
+  int slots() const { return static_cast<int>(fed.size()); }
   int maxSeqLen() const { return maxSeqLen_; }
   int64_t vocab() const { return vocab_; }
   /// Tokens held for sequence `slot`.
-  int length(int slot) const { return lengths.at(slot); }
+  int length(int slot) const { return static_cast<int>(fed.at(slot).size()); }
   /// Starts sequence `slot` afresh (its cached positions are overwritten).
-  void reset(int slot) { lengths.at(slot) = 0; }
+  void reset(int slot) { fed.at(slot).clear(); }
 
   /// Appends tokens[b] to sequence b for every b (empty = unchanged) and
   /// returns the logits [V] after the last token of each non-empty one
@@ -45,22 +47,49 @@ public:
   std::vector<std::vector<float>>
   feed(const std::vector<std::vector<int32_t>> &tokens);
 
+  /// Whether the plan's programs return MTP drafts (moela-compile --mtp).
+  bool hasDrafts() const { return hasDrafts_; }
+  /// The MTP draft after the last token of each sequence of the latest
+  /// feed() (the greedy guess of the token after that token's greedy
+  /// successor), or -1 (no plan drafts, or the sequence was not fed).
+  const std::vector<int32_t> &drafts() const { return drafts_; }
+
+  /// What a verification step returns for one fed token.
+  struct Row {
+    std::vector<float> logits; // [V] after the token
+    int32_t draft = -1;        // the MTP draft after it (-1: none)
+  };
+  /// One @decode step with up to two tokens per sequence (speculative
+  /// verification): appends tokens[b] to sequence b and returns, per
+  /// sequence, a Row for every token fed. Throws if the step does not fit
+  /// the decode program (2 x sequences <= --max-batch).
+  std::vector<std::vector<Row>>
+  verify(const std::vector<std::vector<int32_t>> &tokens);
+  /// Forgets the last `n` tokens of sequence `slot` (a rejected draft): later
+  /// steps overwrite their cache rows.
+  void rewind(int slot, int n);
+
   const EngineStats &stats() const { return stats_; }
 
 private:
-  /// Runs `program` on one chunk; returns logits [R][V].
-  std::vector<std::vector<float>> run(const std::string &program,
-                                      const StepInputs &inputs);
+  /// Adds `token` at the next position of `slot` to a step's inputs.
+  void append(StepInputs &in, size_t slot, int32_t token);
+  /// Runs `program` on one chunk; returns the logits [R][V] and the drafts
+  /// [R] (-1 each without plan drafts).
+  std::vector<Row> run(const std::string &program, const StepInputs &inputs);
 
   const Plan &plan;
   Backend &backend;
-  std::vector<int> lengths;
+  /// The tokens each slot holds, in position order.
+  std::vector<std::vector<int32_t>> fed;
   int maxSeqLen_;
   int64_t vocab_;
   int prefillMaxTokens = 0, decodeMaxTokens = 0;
   /// The plan's prefill takes only chunks whose sequences all start in them
   /// (plan.fbs Program.fresh_sequences); other chunks run "extend".
   bool prefillNeedsFresh = false;
+  bool hasDrafts_ = false;
+  std::vector<int32_t> drafts_;
   EngineStats stats_;
 };
 

@@ -16,16 +16,27 @@ struct GenerationOptions {
   int32_t eosId = 1;
   bool ignoreEos = false; // run all maxNewTokens steps even after EOS
   bool keepLogits = false;
+  /// Greedy speculative decoding with the plan's MTP drafts (needs
+  /// temperature 0 and a plan compiled --mtp); the tokens are those of plain
+  /// greedy decoding.
+  bool speculative = false;
 };
 
 struct GenerationResult {
   std::vector<std::vector<int32_t>> ids;               // [B][<= maxNewTokens]
   std::vector<std::vector<std::vector<float>>> logits; // [B][steps][V] if kept
+  int64_t draftsProposed = 0, draftsAccepted = 0;      // speculative only
+  int64_t steps = 0; // program runs after the prompt
 };
 
 /// Feeds prompts[b] to sequence b, then samples up to maxNewTokens tokens per
 /// sequence, feeding each back, until EOS (which is kept in ids but not fed)
 /// or the context is full. `onToken(b, id)` sees every token as it is made.
+/// With options.speculative each step feeds a sequence's newest token and
+/// its MTP draft and keeps the draft when greedy decoding would have chosen
+/// it (two tokens for one step); a rejected draft is dropped, and the newest
+/// token is fed again with its true successor so that the MTP module's cache
+/// row for it is right.
 GenerationResult
 generate(Engine &engine, const std::vector<std::vector<int32_t>> &prompts,
          const GenerationOptions &options,

@@ -319,3 +319,12 @@ func.func @prefill_attention_kv(%q: tensor<?x384xf32>, %kv: tensor<?x384xf32>, %
       scale 2.500000e-01 : tensor<?x384xf32>, tensor<?x384xf32>, tensor<?x32xf32> -> tensor<?x192xf32>
   return
 }
+
+// -----
+
+// Tests that a concat's result has the columns of both inputs.
+func.func @concat_cols(%a: tensor<?x192xf32>) {
+  // expected-error @+1 {{'kernel.concat' op result must have 192 + 192 columns}}
+  %ab = kernel.concat %a, %a : tensor<?x192xf32>, tensor<?x192xf32> -> tensor<?x383xf32>
+  return
+}

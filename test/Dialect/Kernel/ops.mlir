@@ -149,6 +149,16 @@ func.func @prefill_parts(%q: tensor<?x384xf32>, %kv: tensor<?x448xf32>, %pos: te
   return %o : tensor<?x192xf32>
 }
 
+// Tests kernel.next_tokens and kernel.concat (in-program MTP drafting).
+// CHECK-LABEL: func.func @drafting
+// CHECK: kernel.next_tokens %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : tensor<?xi32>
+// CHECK: kernel.concat %{{.*}}, %{{.*}} : tensor<?x192xf32>, tensor<?x192xf32> -> tensor<?x384xf32>
+func.func @drafting(%tokens: tensor<?xi32>, %pos: tensor<?xi32>, %seq: tensor<?xi32>, %rows: tensor<?xi32>, %ids: tensor<?xi32>, %a: tensor<?x192xf32>) -> (tensor<?xi32>, tensor<?x384xf32>) {
+  %next = kernel.next_tokens %tokens, %pos, %seq, %rows, %ids : tensor<?xi32>
+  %ab = kernel.concat %a, %a : tensor<?x192xf32>, tensor<?x192xf32> -> tensor<?x384xf32>
+  return %next, %ab : tensor<?xi32>, tensor<?x384xf32>
+}
+
 // Tests kernel.route on router logits, and with the gate GEMM fused in; the
 // correction bias is optional in both.
 // CHECK-LABEL: func.func @route

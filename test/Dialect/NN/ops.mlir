@@ -122,3 +122,13 @@ func.func @weight_attrs() attributes {
 } {
   return
 }
+
+// Tests nn.argmax and nn.next_tokens (in-program MTP drafting).
+// CHECK-LABEL: func.func @drafting
+// CHECK: %[[I:.*]] = nn.argmax %{{.*}} : tensor<?x1280xf32> -> tensor<?xi32>
+// CHECK: nn.next_tokens %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[I]] : tensor<?xi32>
+func.func @drafting(%logits: tensor<?x1280xf32>, %tokens: tensor<?xi32>, %pos: tensor<?xi32>, %seq: tensor<?xi32>, %rows: tensor<?xi32>) -> tensor<?xi32> {
+  %ids = nn.argmax %logits : tensor<?x1280xf32> -> tensor<?xi32>
+  %next = nn.next_tokens %tokens, %pos, %seq, %rows, %ids : tensor<?xi32>
+  return %next : tensor<?xi32>
+}
