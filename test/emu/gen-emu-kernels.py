@@ -77,9 +77,6 @@ def main():
     by_family = {f: {} for f in families}
     for path in inputs:
         for name, family, threads, args, source in parse(path):
-            if family == "GemmWgmma":
-                fail(f"{path}: {name} is a wgmma GEMM, which the emulator cannot run; "
-                     "compile the plans under test with --gemm-kernel=mma")
             if family not in by_family:
                 fail(f"{path}: {name} is of family {family}, not in the emulated families "
                      "(add it to MOELA_EMU_FAMILIES in test/emu/CMakeLists.txt)")
