@@ -146,8 +146,7 @@ std::vector<std::vector<Engine::Row>>
 Engine::verify(const std::vector<std::vector<int32_t>> &tokens) {
   if (tokens.size() > fed.size())
     fail(tokens.size(), " sequences given, the engine holds ", fed.size());
-  StepInputs in;
-  std::vector<size_t> owners;
+  size_t total = 0;
   for (size_t b = 0; b < tokens.size(); ++b) {
     if (tokens[b].size() > 2)
       fail("a verification step takes at most 2 tokens per sequence, sequence ",
@@ -155,19 +154,23 @@ Engine::verify(const std::vector<std::vector<int32_t>> &tokens) {
     if (fed[b].size() + tokens[b].size() > size_t(maxSeqLen_))
       fail("sequence ", b, " needs ", fed[b].size() + tokens[b].size(),
            " positions but the context holds ", maxSeqLen_);
+    total += tokens[b].size();
+  }
+  if (total > size_t(decodeMaxTokens))
+    fail("a verification step of ", total,
+         " tokens exceeds the plan's decode batch of ", decodeMaxTokens,
+         " (recompile with a larger --max-batch)");
+  std::vector<std::vector<Row>> out(tokens.size());
+  if (total == 0)
+    return out;
+  StepInputs in;
+  std::vector<size_t> owners;
+  for (size_t b = 0; b < tokens.size(); ++b)
     for (int32_t token : tokens[b]) {
       in.logitRows.push_back(static_cast<int32_t>(in.tokens.size()));
       append(in, b, token);
       owners.push_back(b);
     }
-  }
-  std::vector<std::vector<Row>> out(tokens.size());
-  if (in.tokens.empty())
-    return out;
-  if (static_cast<int>(in.tokens.size()) > decodeMaxTokens)
-    fail("a verification step of ", in.tokens.size(),
-         " tokens exceeds the plan's decode batch of ", decodeMaxTokens,
-         " (recompile with a larger --max-batch)");
   std::vector<Row> rows = run("decode", in);
   for (size_t r = 0; r < rows.size(); ++r)
     out[owners[r]].push_back(std::move(rows[r]));

@@ -49,7 +49,9 @@ generateSpeculative(Engine &engine,
   };
 
   std::vector<std::vector<float>> logits = engine.feed(prompts);
-  for (size_t b = 0; b < batch && options.maxNewTokens > 0; ++b) {
+  if (options.maxNewTokens <= 0)
+    return result;
+  for (size_t b = 0; b < batch; ++b) {
     const int32_t y = argmax(logits[b].data(), engine.vocab());
     if (emit(b, y, logits[b], engine.length(static_cast<int>(b))))
       plan(b, y, engine.drafts()[b]);
