@@ -79,9 +79,11 @@ void HostBackend::bindWeights(WeightSource &source) {
     for (int e = 0; e < matrices; ++e)
       tasks.push_back({i, w.shape.experts ? e : -1});
   }
-  // Loads run in parallel (WeightSource is thread-safe); the first error wins.
+  // Loads run in parallel (WeightSource is thread-safe); the error of the
+  // first weight in plan order is reported, whichever thread met it first.
   std::mutex mutex;
   std::exception_ptr firstError;
+  int64_t firstErrorTask = int64_t(tasks.size());
   parallelFor(int64_t(tasks.size()), 1, [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) {
       try {
@@ -111,8 +113,10 @@ void HostBackend::bindWeights(WeightSource &source) {
         } catch (...) {
         }
         std::lock_guard<std::mutex> lock(mutex);
-        if (!firstError)
+        if (t < firstErrorTask) {
           firstError = error;
+          firstErrorTask = t;
+        }
       }
     }
   });
