@@ -44,14 +44,6 @@ std::string compileMtp(const std::string &dir,
   return compilePlan(options);
 }
 
-double maxAbsDiff(const std::vector<float> &got,
-                  const std::vector<double> &want) {
-  double worst = 0;
-  for (size_t i = 0; i < want.size(); ++i)
-    worst = std::max(worst, std::abs(double(got[i]) - want[i]));
-  return worst;
-}
-
 class MtpOracle : public testing::TestWithParam<std::string> {};
 
 TEST_P(MtpOracle, LogitsMatchTheSpecAfterPromptAndDecodeSteps) {

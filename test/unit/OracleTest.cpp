@@ -31,14 +31,6 @@ void PrintTo(const OracleCase &c, std::ostream *os) { *os << c.model; }
 
 class OracleTest : public testing::TestWithParam<OracleCase> {};
 
-double maxAbsDiff(const std::vector<float> &got,
-                  const std::vector<double> &want) {
-  double worst = 0;
-  for (size_t i = 0; i < want.size(); ++i)
-    worst = std::max(worst, std::abs(double(got[i]) - want[i]));
-  return worst;
-}
-
 TEST_P(OracleTest, PrefillAndDecodeMatchTheSpecOracle) {
   const OracleCase &c = GetParam();
   std::string config =

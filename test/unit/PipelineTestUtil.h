@@ -21,6 +21,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -65,6 +67,15 @@ inline std::string compilePlan(const std::string &config,
   options.cacheDir = kernelCache;
   options.activationDtype = activationDtype;
   return compilePlan(options);
+}
+
+/// max_i |got[i] - want[i]| over want's elements (logits against an oracle).
+inline double maxAbsDiff(const std::vector<float> &got,
+                         const std::vector<double> &want) {
+  double worst = 0;
+  for (size_t i = 0; i < want.size(); ++i)
+    worst = std::max(worst, std::abs(double(got[i]) - want[i]));
+  return worst;
 }
 
 /// A plan loaded with a host backend and an engine over `weights`.
