@@ -242,6 +242,17 @@ std::string tmpl(const std::string &fn, const std::vector<std::string> &params) 
 
 const std::string kF32 = "float", kBF16 = "__nv_bfloat16", kFP8 = "__nv_fp8_e4m3";
 
+/// `count` elements of `b` as floats, stored as `type` (kF32 or kBF16).
+std::vector<float> downloadFloats(const Buffer &b, size_t count, const std::string &type) {
+  if (type == kF32)
+    return b.download<float>(count);
+  std::vector<uint16_t> raw = b.download<uint16_t>(count);
+  std::vector<float> values(count);
+  for (size_t i = 0; i < count; ++i)
+    values[i] = fromBf16(raw[i]);
+  return values;
+}
+
 /// Compiles (cached on disk by compileCuda) and loads an instantiation.
 CUfunction kernel(const Instance &in) {
   static std::map<std::string, CUfunction> loaded;
@@ -402,11 +413,7 @@ void testRmsNorm() {
     if (c.ty == kF32) {
       expectRel(name, dY.download<float>(n), yRef, 1e-5);
     } else if (c.ty == kBF16) {
-      std::vector<uint16_t> yb = dY.download<uint16_t>(n);
-      std::vector<float> y(n);
-      for (size_t i = 0; i < n; ++i)
-        y[i] = fromBf16(yb[i]);
-      expectRel(name, y, yRef, 1e-2);
+      expectRel(name, downloadFloats(dY, n, kBF16), yRef, 1e-2);
     } else {
       // FP8: the scales follow spec 3.4 from the reference row; every value is
       // within e4m3 rounding of y / s.
@@ -474,14 +481,7 @@ void testElementwise() {
       launch(kernel({"Elementwise.cuh", "SiluMulArgs", tmpl("siluMul", {kF32, kF32, to}), 256}),
              args, K::launchSiluMul(args, kTile));
       sync();
-      std::vector<float> out(n);
-      if (to == kF32) {
-        out = dO.download<float>(n);
-      } else {
-        std::vector<uint16_t> ob = dO.download<uint16_t>(n);
-        for (size_t i = 0; i < n; ++i)
-          out[i] = fromBf16(ob[i]);
-      }
+      std::vector<float> out = downloadFloats(dO, n, to);
       expectRel("silu_mul 5x2048 out=" + to, out, ref, to == kF32 ? 1e-5 : 1e-2);
     }
   }
@@ -770,14 +770,7 @@ void runLatent(const LatentCase &c) {
     poisonBf16(dOut);
   run(a);
   sync();
-  std::vector<float> out(size_t(T) * Hh * R);
-  if (c.out == kF32) {
-    out = dOut.download<float>(out.size());
-  } else {
-    std::vector<uint16_t> ob = dOut.download<uint16_t>(out.size());
-    for (size_t i = 0; i < out.size(); ++i)
-      out[i] = fromBf16(ob[i]);
-  }
+  std::vector<float> out = downloadFloats(dOut, size_t(T) * Hh * R, c.out);
   std::vector<float> ref(out.size());
   H::KvLayer layer{cacheF.data(), c.slots, c.maxSeq, R, Dr};
   H::CMat ql{qLat.data(), T, qLatCols, qLatCols};
@@ -953,14 +946,7 @@ void testMlaAttention() {
                    tmpl("mlaAttention", {kF32, c.to, c.tw}), 256}),
            a, K::launchMlaAttention(a, kTile));
     sync();
-    std::vector<float> out(outElems);
-    if (c.to == kF32) {
-      out = dOut.download<float>(outElems);
-    } else {
-      std::vector<uint16_t> ob = dOut.download<uint16_t>(outElems);
-      for (size_t i = 0; i < outElems; ++i)
-        out[i] = fromBf16(ob[i]);
-    }
+    std::vector<float> out = downloadFloats(dOut, outElems, c.to);
     std::vector<float> ref(outElems);
     H::MlaDims dims{c.heads, c.nope, c.rope, c.v, c.latent, 0.1352f};
     H::KvLayer layer{cacheF.data(), slots, maxSeq, c.latent, c.rope};
@@ -1006,14 +992,7 @@ void testKvGather() {
     launch(kernel({"KvGather.cuh", "KvGatherArgs", tmpl("kvGather", {c.out}), 256}), a,
            K::launchKvGather(a, kTile));
     sync();
-    std::vector<float> out(outElems), ref(outElems);
-    if (c.out == kF32) {
-      out = dOut.download<float>(outElems);
-    } else {
-      std::vector<uint16_t> ob = dOut.download<uint16_t>(outElems);
-      for (size_t i = 0; i < outElems; ++i)
-        out[i] = fromBf16(ob[i]);
-    }
+    std::vector<float> out = downloadFloats(dOut, outElems, c.out), ref(outElems);
     for (int t = 0; t < c.rows; ++t)
       for (int j = 0; j < width; ++j)
         ref[size_t(t) * width + j] =
@@ -1092,14 +1071,7 @@ void runPrefill(const PrefillCase &c) {
   const K::Launch l = K::launchMlaPrefillAttention(a, kTile);
   launch(f, a, l);
   sync();
-  std::vector<float> out(outElems);
-  if (c.out == kF32) {
-    out = dOut.download<float>(outElems);
-  } else {
-    std::vector<uint16_t> ob = dOut.download<uint16_t>(outElems);
-    for (size_t i = 0; i < outElems; ++i)
-      out[i] = fromBf16(ob[i]);
-  }
+  std::vector<float> out = downloadFloats(dOut, outElems, c.out);
   // Reference in double over keys t - positions[t] .. t; timed (long) cases
   // check every 37th row and the last 64.
   Compare cmp;
