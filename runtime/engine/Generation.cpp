@@ -40,7 +40,7 @@ generateSpeculative(Engine &engine,
     return !last;
   };
   // Feeds `newest` next, with `draft` after it when there is one and room.
-  auto plan = [&](size_t b, int32_t newest, int32_t draft) {
+  auto schedule = [&](size_t b, int32_t newest, int32_t draft) {
     pending[b] = {newest};
     forced[b] = false;
     if (draft >= 0 &&
@@ -54,7 +54,7 @@ generateSpeculative(Engine &engine,
   for (size_t b = 0; b < batch; ++b) {
     const int32_t y = argmax(logits[b].data(), engine.vocab());
     if (emit(b, y, logits[b], engine.length(static_cast<int>(b))))
-      plan(b, y, engine.drafts()[b]);
+      schedule(b, y, engine.drafts()[b]);
   }
   while (true) {
     std::vector<std::vector<int32_t>> step(batch);
@@ -81,11 +81,11 @@ generateSpeculative(Engine &engine,
       if (step[b].size() == 1) {
         const int32_t y = next(r[0]);
         if (emit(b, y, r[0].logits, p + 1))
-          plan(b, y, r[0].draft);
+          schedule(b, y, r[0].draft);
       } else if (forced[b]) { // r[0] was emitted before: only r[1] is new
         const int32_t y = next(r[1]);
         if (emit(b, y, r[1].logits, p + 2))
-          plan(b, y, r[1].draft);
+          schedule(b, y, r[1].draft);
       } else {
         ++result.draftsProposed;
         const int32_t y = next(r[0]), draft = step[b][1];
@@ -95,7 +95,7 @@ generateSpeculative(Engine &engine,
             continue;
           const int32_t y2 = next(r[1]);
           if (emit(b, y2, r[1].logits, p + 2))
-            plan(b, y2, r[1].draft);
+            schedule(b, y2, r[1].draft);
         } else if (emit(b, y, r[0].logits, p + 1)) {
           // Both rows are dropped; the newest token goes again, with y.
           engine.rewind(static_cast<int>(b), 2);
