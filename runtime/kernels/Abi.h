@@ -1,0 +1,89 @@
+//===- Abi.h - Facts shared by the compiler, the runtime and the kernels --===//
+//
+// Every number or name that both sides of the plan must agree on is declared
+// here once: the compiler (passes, emitter, plan writer), the runtime (plan
+// verifier, engine, backends, launch code) and the device templates (static
+// checks, __launch_bounds__) all include this file. NVRTC compiles it too, so
+// it uses builtin types only (docs/architecture.md, "The compiler-runtime contract").
+//
+//===----------------------------------------------------------------------===//
+#ifndef MOELA_KERNELS_ABI_H
+#define MOELA_KERNELS_ABI_H
+
+namespace moela {
+namespace abi {
+
+// ---- Programs ---------------------------------------------------------------
+// A plan's programs and the order of their arguments (docs/plan-format.md).
+
+/// Prompt chunks whose sequences all start in the step (fresh_sequences with
+/// the expanded MLA form), else any chunk.
+constexpr const char *kPrefill = "prefill";
+/// Chunks that continue a sequence, where @prefill takes fresh ones only.
+constexpr const char *kExtend = "extend";
+/// One (or, verifying an MTP draft, two) tokens per sequence.
+constexpr const char *kDecode = "decode";
+/// The import's MTP module k is the function "mtp_<k>".
+constexpr const char *kMtpPrefix = "mtp_";
+
+/// A program's inputs, in order: I32 vectors.
+enum ProgramInput : int {
+  kTokens = 0,    // [T]
+  kPositions = 1, // [T]
+  kSeqIds = 2,    // [T]
+  kLogitRows = 3, // [R]: rows of the step whose logits are wanted
+  kNumProgramInputs = 4,
+};
+
+/// A program's outputs, in order.
+enum ProgramOutput : int {
+  kLogits = 0, // F32 [R, V]
+  kDrafts = 1, // I32 [R]: greedy MTP drafts (plans compiled --mtp)
+};
+
+// ---- Numerics ---------------------------------------------------------------
+
+/// FP8 weights and activations carry one scale per 128x128 (weights) or
+/// 1x128 (activations) block (docs/model.md §2, §3.4).
+constexpr int kFp8Block = 128;
+
+// ---- Targets ----------------------------------------------------------------
+
+/// The tensor-core instruction family a GEMM is built on.
+enum class GemmEngine : int {
+  kMma = 0,   // mma.sync (sm_80+), Gemm.cuh
+  kWgmma = 1, // warpgroup MMA (sm_90a), GemmWgmma.cuh
+};
+
+/// What tile shapes, launch geometry and static checks depend on.
+struct Target {
+  const char *arch;               // NVRTC --gpu-architecture
+  int sm_count;                   // streaming multiprocessors
+  unsigned shared_bytes_per_block; // dynamic shared memory after the opt-in
+  int tensor_core_generation;     // 8 = mma.sync only, 9 = also wgmma
+};
+
+/// H100 / H200 SXM: 132 SMs, 227 KiB of shared memory per block.
+constexpr Target kSm90a{"sm_90a", 132, 232448u, 9};
+
+/// The targets moela compiles for, the default first.
+constexpr Target kTargets[] = {kSm90a};
+
+/// The opt-in shared memory every kernel's static check is held to.
+constexpr unsigned kMaxSharedBytesPerBlock = kSm90a.shared_bytes_per_block;
+
+// ---- Block sizes of the kernel families -------------------------------------
+// The emitter records them in the plan's Kernel.threads, the launch code
+// launches with them and the templates declare them as __launch_bounds__.
+
+constexpr int kRowThreads = 256;        // embedding, norms, element-wise, rope, KV
+constexpr int kArgmaxThreads = 1024;    // Argmax.cuh
+constexpr int kRouteThreads = 1024;     // Route.cuh (one block per token)
+constexpr int kMmaGemmThreads = 256;    // Gemm.cuh, GroupedGemm.cuh, HeadGemm.cuh
+constexpr int kWgmmaGemmThreads = 384;  // GemmWgmma.cuh: 1 producer + 2 consumer warpgroups
+constexpr int kElementwiseChunk = 1024; // Elementwise.cuh: columns per block
+
+} // namespace abi
+} // namespace moela
+
+#endif // MOELA_KERNELS_ABI_H
