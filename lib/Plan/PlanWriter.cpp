@@ -10,12 +10,16 @@
 
 #include "Kernel/KernelOps.h"
 #include "moela/Runtime/Plan.h"
+#include "moela/Runtime/StepFamily.h"
 #include "passes/Passes.h"
 #include "passes/Utils.h"
+#include "runtime/kernels/Abi.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/TypeSwitch.h"
+
+#include <optional>
 
 #include "plan_generated.h"
 
@@ -49,7 +53,11 @@ p::DType dtypeOrF32(Type type) {
 class Writer {
 public:
   Writer(const ModelConfig &config, const PlanWriterOptions &options)
-      : config(config), options(options) {}
+      : config(config), options(options) {
+    // Every field is stored, zeros too, so that --dump-plan, which lists
+    // what the buffer holds, shows every parameter.
+    fbb.ForceDefaults(true);
+  }
 
   FailureOr<std::vector<uint8_t>> write(ModuleOp module) {
     std::vector<fb::Offset<p::Program>> programs;
@@ -267,6 +275,9 @@ private:
     tb.add_block_k(t.getBlockK());
     tb.add_stages(t.getStages());
     tb.add_threads(t.getThreads());
+    tb.add_engine(t.getThreads() == abi::kWgmmaGemmThreads
+                      ? p::GemmEngine::Wgmma
+                      : p::GemmEngine::Mma);
     return tb.Finish();
   }
 
@@ -297,75 +308,83 @@ private:
     return rb.Finish();
   }
 
-  /// One step under construction.
+  /// The family and parameters of `op`, and its operands set by role
+  /// (runtime/plan/StepFamilies.cpp declares which, and their order).
   struct StepParts {
     p::StepParams type = p::StepParams::NONE;
     fb::Offset<void> params;
-    std::vector<p::Operand> inputs, outputs;
-    std::vector<uint32_t> weights;
   };
 
-  LogicalResult step(Operation *op, StepParts &s) {
-    auto in = [&](Value v) { s.inputs.push_back(operand(v)); };
+  /// Sets `params` for a kernel op of family `type`; returns its builder.
+  LogicalResult step(Operation *op, StepParts &s,
+                     std::optional<StepBuilder> &b) {
+    using R = Role;
+    auto family = [&](p::StepParams type, fb::Offset<void> params) {
+      s.type = type;
+      s.params = params;
+      b.emplace(*findStepFamily(type));
+    };
+    auto in = [&](R role, Value v) { b->in(role, operand(v)); };
+    auto out = [&](R role, Value v) { b->out(role, operand(v)); };
     return TypeSwitch<Operation *, LogicalResult>(op)
         .Case([&](kernel::EmbeddingOp o) {
-          in(o.getTokens());
-          s.weights = {weight({o.getTable()})};
-          s.type = p::StepParams::EmbeddingParams;
-          s.params = p::CreateEmbeddingParams(fbb).Union();
+          family(p::StepParams::EmbeddingParams,
+                 p::CreateEmbeddingParams(fbb).Union());
+          in(R::Tokens, o.getTokens());
+          out(R::Hidden, o.getResult());
+          b->weight(R::EmbedTable, weight({o.getTable()}));
           return success();
         })
         .Case([&](kernel::RmsNormOp o) {
-          in(o.getInput());
-          s.weights = {weight({o.getWeight()})};
-          s.type = p::StepParams::RmsNormParams;
-          s.params = p::CreateRmsNormParams(fbb, o.getEps().convertToDouble(),
-                                            /*residual=*/false, o.getQuantize())
-                         .Union();
+          family(p::StepParams::RmsNormParams,
+                 p::CreateRmsNormParams(fbb, o.getEps().convertToDouble(),
+                                        /*residual=*/false, o.getQuantize())
+                     .Union());
+          in(R::X, o.getInput());
+          out(R::Y, o.getResult());
+          b->weight(R::NormWeight, weight({o.getWeight()}));
           return success();
         })
         .Case([&](kernel::AddRmsNormOp o) {
-          in(o.getInput());
-          in(o.getResidual());
-          s.weights = {weight({o.getWeight()})};
-          s.type = p::StepParams::RmsNormParams;
-          s.params = p::CreateRmsNormParams(fbb, o.getEps().convertToDouble(),
-                                            /*residual=*/true, o.getQuantize())
-                         .Union();
+          family(p::StepParams::RmsNormParams,
+                 p::CreateRmsNormParams(fbb, o.getEps().convertToDouble(),
+                                        /*residual=*/true, o.getQuantize())
+                     .Union());
+          in(R::X, o.getInput());
+          in(R::Residual, o.getResidual());
+          out(R::Y, o.getResult());
+          out(R::Sum, o.getSum());
+          b->weight(R::NormWeight, weight({o.getWeight()}));
           return success();
         })
         .Case([&](kernel::AddOp o) {
-          in(o.getLhs());
-          in(o.getRhs());
-          s.type = p::StepParams::AddParams;
-          s.params = p::CreateAddParams(fbb).Union();
+          family(p::StepParams::AddParams, p::CreateAddParams(fbb).Union());
+          in(R::A, o.getLhs());
+          in(R::B, o.getRhs());
+          out(R::Y, o.getResult());
           return success();
         })
         .Case([&](kernel::SiluMulOp o) {
-          in(o.getGate());
-          in(o.getUp());
-          s.type = p::StepParams::SiluMulParams;
-          s.params = p::CreateSiluMulParams(fbb).Union();
+          family(p::StepParams::SiluMulParams,
+                 p::CreateSiluMulParams(fbb).Union());
+          in(R::GateAct, o.getGate());
+          in(R::UpAct, o.getUp());
+          out(R::Y, o.getResult());
           return success();
         })
         .Case([&](kernel::RopeOp o) {
-          in(o.getInput());
-          in(o.getPositions());
-          auto r = rope(o.getRope());
-          s.type = p::StepParams::RopeParams;
-          s.params = p::CreateRopeParams(fbb, r).Union();
+          family(p::StepParams::RopeParams,
+                 p::CreateRopeParams(fbb, rope(o.getRope())).Union());
+          in(R::X, o.getInput());
+          in(R::Positions, o.getPositions());
+          out(R::Y, o.getResult());
           return success();
         })
         .Case([&](kernel::GemmOp o) {
-          in(o.getInput());
-          if (o.getPositions())
-            in(o.getPositions());
-          if (o.getResidual())
-            in(o.getResidual());
           SmallVector<nn::WeightAttr> parts;
           for (Attribute w : o.getWeights())
             parts.push_back(cast<nn::WeightAttr>(w));
-          s.weights = {weight(parts)};
+          const uint32_t w = weight(parts);
           auto r = rope(o.getRopeAttr());
           auto t = tile(o.getTileAttr());
           p::GemmParamsBuilder g(fbb);
@@ -375,17 +394,17 @@ private:
           g.add_residual(static_cast<bool>(o.getResidual()));
           if (o.getTileAttr())
             g.add_tile(t);
-          s.type = p::StepParams::GemmParams;
-          s.params = g.Finish().Union();
+          family(p::StepParams::GemmParams, g.Finish().Union());
+          in(R::A, o.getInput());
+          if (o.getPositions())
+            in(R::Positions, o.getPositions());
+          if (o.getResidual())
+            in(R::Residual, o.getResidual());
+          out(R::C, o.getResult());
+          b->weight(R::Matrix, w);
           return success();
         })
         .Case([&](kernel::KvAppendOp o) {
-          in(o.getLatent());
-          in(o.getKPe());
-          in(o.getPositions());
-          in(o.getSeqIds());
-          if (o.getNormAttr())
-            s.weights = {weight({*o.getNorm()})};
           auto r = rope(o.getRopeAttr());
           p::KvAppendParamsBuilder k(fbb);
           k.add_layer(static_cast<int>(o.getLayer()));
@@ -394,15 +413,16 @@ private:
           if (o.getRopeAttr())
             k.add_rope(r);
           k.add_normalize(static_cast<bool>(o.getNormAttr()));
-          s.type = p::StepParams::KvAppendParams;
-          s.params = k.Finish().Union();
+          family(p::StepParams::KvAppendParams, k.Finish().Union());
+          in(R::Latent, o.getLatent());
+          in(R::KPe, o.getKPe());
+          in(R::Positions, o.getPositions());
+          in(R::SeqIds, o.getSeqIds());
+          if (o.getNormAttr())
+            b->weight(R::KvNorm, weight({*o.getNorm()}));
           return success();
         })
         .Case([&](kernel::MlaAttentionOp o) {
-          in(o.getQuery());
-          in(o.getPositions());
-          in(o.getSeqIds());
-          s.weights = {weight({o.getKvB()})};
           auto t = tile(o.getTileAttr());
           p::MlaAttentionParamsBuilder a(fbb);
           a.add_layer(static_cast<int>(o.getLayer()));
@@ -417,56 +437,60 @@ private:
                          : p::AttentionForm::Expanded);
           if (o.getTileAttr())
             a.add_tile(t);
-          s.type = p::StepParams::MlaAttentionParams;
-          s.params = a.Finish().Union();
+          family(p::StepParams::MlaAttentionParams, a.Finish().Union());
+          in(R::Q, o.getQuery());
+          in(R::Positions, o.getPositions());
+          in(R::SeqIds, o.getSeqIds());
+          out(R::O, o.getResult());
+          b->weight(R::KvB, weight({o.getKvB()}));
           return success();
         })
         .Case([&](kernel::KvGatherOp o) {
-          in(o.getPositions());
-          in(o.getSeqIds());
-          s.type = p::StepParams::KvGatherParams;
-          s.params =
-              p::CreateKvGatherParams(fbb, static_cast<int>(o.getLayer()))
-                  .Union();
+          family(p::StepParams::KvGatherParams,
+                 p::CreateKvGatherParams(fbb, static_cast<int>(o.getLayer()))
+                     .Union());
+          in(R::Positions, o.getPositions());
+          in(R::SeqIds, o.getSeqIds());
+          out(R::CacheRows, o.getResult());
           return success();
         })
         .Case([&](kernel::MlaPrefillAttentionOp o) {
-          in(o.getQuery());
-          in(o.getKv());
-          in(o.getKPe());
-          in(o.getPositions());
-          s.type = p::StepParams::MlaPrefillAttentionParams;
-          s.params = p::CreateMlaPrefillAttentionParams(
-                         fbb, static_cast<int>(o.getHeads()),
-                         static_cast<int>(o.getNopeDim()),
-                         static_cast<int>(o.getRopeDim()),
-                         static_cast<int>(o.getVDim()),
-                         static_cast<float>(o.getScale().convertToDouble()))
-                         .Union();
+          family(p::StepParams::MlaPrefillAttentionParams,
+                 p::CreateMlaPrefillAttentionParams(
+                     fbb, static_cast<int>(o.getHeads()),
+                     static_cast<int>(o.getNopeDim()),
+                     static_cast<int>(o.getRopeDim()),
+                     static_cast<int>(o.getVDim()),
+                     static_cast<float>(o.getScale().convertToDouble()))
+                     .Union());
+          in(R::Q, o.getQuery());
+          in(R::Kv, o.getKv());
+          in(R::KPe, o.getKPe());
+          in(R::Positions, o.getPositions());
+          out(R::O, o.getResult());
           return success();
         })
         .Case([&](kernel::NextTokensOp o) {
-          for (Value v : o->getOperands())
-            in(v);
-          s.type = p::StepParams::NextTokensParams;
-          s.params = p::CreateNextTokensParams(fbb).Union();
+          family(p::StepParams::NextTokensParams,
+                 p::CreateNextTokensParams(fbb).Union());
+          in(R::Tokens, o.getTokens());
+          in(R::Positions, o.getPositions());
+          in(R::SeqIds, o.getSeqIds());
+          in(R::LogitRows, o.getLogitRows());
+          in(R::Ids, o.getIds());
+          out(R::Next, o.getResult());
           return success();
         })
         .Case([&](kernel::ConcatOp o) {
-          in(o.getLhs());
-          in(o.getRhs());
-          s.type = p::StepParams::ConcatParams;
-          s.params = p::CreateConcatParams(fbb).Union();
+          family(p::StepParams::ConcatParams,
+                 p::CreateConcatParams(fbb).Union());
+          in(R::A, o.getLhs());
+          in(R::B, o.getRhs());
+          out(R::AB, o.getResult());
           return success();
         })
         .Case([&](kernel::MlaLatentAttentionOp o) {
-          int64_t heads = o.getHeads();
-          in(o.getQLat());
-          s.inputs.push_back(
-              strided(o.getQPe(), o.getQPeOffset(),
-                      (heads - 1) * o.getQPeStride() + o.getRopeDim()));
-          in(o.getPositions());
-          in(o.getSeqIds());
+          const int64_t heads = o.getHeads();
           auto t = tile(o.getTileAttr());
           p::MlaLatentAttentionParamsBuilder a(fbb);
           a.add_layer(static_cast<int>(o.getLayer()));
@@ -476,19 +500,20 @@ private:
           a.add_scale(o.getScale().convertToDouble());
           if (o.getTileAttr())
             a.add_tile(t);
-          a.add_q_lat_stride(0);
           a.add_q_pe_stride(static_cast<int>(o.getQPeStride()));
-          s.type = p::StepParams::MlaLatentAttentionParams;
-          s.params = a.Finish().Union();
+          family(p::StepParams::MlaLatentAttentionParams, a.Finish().Union());
+          in(R::QLat, o.getQLat());
+          b->in(R::QPe,
+                strided(o.getQPe(), o.getQPeOffset(),
+                        (heads - 1) * o.getQPeStride() + o.getRopeDim()));
+          in(R::Positions, o.getPositions());
+          in(R::SeqIds, o.getSeqIds());
+          out(R::OLat, o.getResult());
           return success();
         })
         .Case([&](kernel::HeadGemmOp o) {
           nn::WeightAttr w = o.getWeight();
-          int64_t in_ = o.getTranspose() ? o.getRows() : w.getDim(1);
-          s.inputs.push_back(
-              strided(o.getInput(), o.getInOffset(),
-                      (o.getHeads() - 1) * o.getInStride() + in_));
-          s.weights = {weight({w})};
+          const int64_t inLen = o.getTranspose() ? o.getRows() : w.getDim(1);
           auto t = tile(o.getTileAttr());
           p::HeadGemmParamsBuilder h(fbb);
           h.add_heads(static_cast<int>(o.getHeads()));
@@ -499,17 +524,14 @@ private:
           h.add_in_stride(static_cast<int>(o.getInStride()));
           if (o.getTileAttr())
             h.add_tile(t);
-          h.add_out_stride(0);
-          s.type = p::StepParams::HeadGemmParams;
-          s.params = h.Finish().Union();
+          family(p::StepParams::HeadGemmParams, h.Finish().Union());
+          b->in(R::X, strided(o.getInput(), o.getInOffset(),
+                              (o.getHeads() - 1) * o.getInStride() + inLen));
+          out(R::Y, o.getResult());
+          b->weight(R::Matrix, weight({w}));
           return success();
         })
         .Case([&](kernel::RouteOp o) {
-          in(o.getInput());
-          if (o.getGateAttr())
-            s.weights.push_back(weight({*o.getGate()}));
-          if (o.getBiasAttr())
-            s.weights.push_back(weight({*o.getBias()}));
           moe::RoutingAttr r = o.getRouting();
           p::RouteParamsBuilder rb(fbb);
           rb.add_scoring(static_cast<p::ScoringFunc>(r.getScoring()));
@@ -522,80 +544,91 @@ private:
           rb.add_scaling(r.getScaling().convertToDouble());
           rb.add_fused_gate(static_cast<bool>(o.getGateAttr()));
           rb.add_has_bias(static_cast<bool>(o.getBiasAttr()));
-          s.type = p::StepParams::RouteParams;
-          s.params = rb.Finish().Union();
+          family(p::StepParams::RouteParams, rb.Finish().Union());
+          in(o.getGateAttr() ? R::X : R::Logits, o.getInput());
+          out(R::ExpertIds, o.getIndices());
+          out(R::ExpertWeights, o.getWeights());
+          if (o.getGateAttr())
+            b->weight(R::GateMatrix, weight({*o.getGate()}));
+          if (o.getBiasAttr())
+            b->weight(R::GateBias, weight({*o.getBias()}));
           return success();
         })
         .Case([&](kernel::MoeExpertsOp o) {
-          in(o.getInput());
-          in(o.getIndices());
           moe::ExpertWeightsAttr w = o.getWeights();
-          s.weights = {expertWeight(w, kernel::ExpertProj::gate_up),
-                       expertWeight(w, kernel::ExpertProj::down)};
-          s.type = p::StepParams::MoeExpertsParams;
-          s.params =
-              p::CreateMoeExpertsParams(
-                  fbb, static_cast<int>(w.getCount()),
-                  static_cast<int>(nn::dimOf(o.getIndices().getType(), 1)),
-                  static_cast<int>(w.getIntermediate()))
-                  .Union();
+          family(p::StepParams::MoeExpertsParams,
+                 p::CreateMoeExpertsParams(
+                     fbb, static_cast<int>(w.getCount()),
+                     static_cast<int>(nn::dimOf(o.getIndices().getType(), 1)),
+                     static_cast<int>(w.getIntermediate()))
+                     .Union());
+          in(R::X, o.getInput());
+          in(R::ExpertIds, o.getIndices());
+          out(R::Y, o.getResult());
+          b->weight(R::GateUp, expertWeight(w, kernel::ExpertProj::gate_up));
+          b->weight(R::Down, expertWeight(w, kernel::ExpertProj::down));
           return success();
         })
         .Case([&](kernel::MoeDispatchOp o) {
-          in(o.getInput());
-          in(o.getIndices());
-          s.type = p::StepParams::MoeDispatchParams;
-          s.params =
-              p::CreateMoeDispatchParams(
-                  fbb, static_cast<int>(o.getExperts()),
-                  static_cast<int>(nn::dimOf(o.getIndices().getType(), 1)))
-                  .Union();
+          family(p::StepParams::MoeDispatchParams,
+                 p::CreateMoeDispatchParams(
+                     fbb, static_cast<int>(o.getExperts()),
+                     static_cast<int>(nn::dimOf(o.getIndices().getType(), 1)))
+                     .Union());
+          in(R::X, o.getInput());
+          in(R::ExpertIds, o.getIndices());
+          out(R::XSorted, o.getSorted());
+          out(R::Offsets, o.getOffsets());
+          out(R::Perm, o.getPerm());
           return success();
         })
         .Case([&](kernel::GroupedGemmOp o) {
-          in(o.getInput());
-          in(o.getOffsets());
-          s.weights = {expertWeight(o.getWeights(), o.getProj())};
           auto t = tile(o.getTileAttr());
           p::GroupedGemmParamsBuilder g(fbb);
           g.add_experts(static_cast<int>(o.getWeights().getCount()));
           g.add_silu_mul(o.getSiluMul());
           if (o.getTileAttr())
             g.add_tile(t);
-          s.type = p::StepParams::GroupedGemmParams;
-          s.params = g.Finish().Union();
+          family(p::StepParams::GroupedGemmParams, g.Finish().Union());
+          in(R::XSorted, o.getInput());
+          in(R::Offsets, o.getOffsets());
+          out(R::Y, o.getResult());
+          b->weight(R::Matrix, expertWeight(o.getWeights(), o.getProj()));
           return success();
         })
         .Case([&](kernel::MoeCombineOp o) {
-          in(o.getExpertOutputs());
-          in(o.getWeights());
+          family(p::StepParams::MoeCombineParams,
+                 p::CreateMoeCombineParams(
+                     fbb,
+                     static_cast<int>(nn::dimOf(o.getWeights().getType(), 1)),
+                     static_cast<bool>(o.getPerm()),
+                     static_cast<bool>(o.getShared()),
+                     static_cast<bool>(o.getResidual()))
+                     .Union());
+          in(R::Y, o.getExpertOutputs());
+          in(R::ExpertWeights, o.getWeights());
           if (o.getPerm())
-            in(o.getPerm());
+            in(R::Perm, o.getPerm());
           if (o.getShared())
-            in(o.getShared());
+            in(R::SharedOut, o.getShared());
           if (o.getResidual())
-            in(o.getResidual());
-          s.type = p::StepParams::MoeCombineParams;
-          s.params =
-              p::CreateMoeCombineParams(
-                  fbb, static_cast<int>(nn::dimOf(o.getWeights().getType(), 1)),
-                  static_cast<bool>(o.getPerm()),
-                  static_cast<bool>(o.getShared()),
-                  static_cast<bool>(o.getResidual()))
-                  .Union();
+            in(R::Residual, o.getResidual());
+          out(R::Out, o.getResult());
           return success();
         })
         .Case([&](kernel::GatherRowsOp o) {
-          in(o.getInput());
-          in(o.getRows());
-          s.type = p::StepParams::GatherRowsParams;
-          s.params = p::CreateGatherRowsParams(fbb).Union();
+          family(p::StepParams::GatherRowsParams,
+                 p::CreateGatherRowsParams(fbb).Union());
+          in(R::X, o.getInput());
+          in(R::RowIds, o.getRows());
+          out(R::Y, o.getResult());
           return success();
         })
         .Case([&](kernel::ArgmaxOp o) {
-          in(o.getInput());
-          s.type = p::StepParams::ArgmaxParams;
-          s.params = p::CreateArgmaxParams(fbb).Union();
+          family(p::StepParams::ArgmaxParams,
+                 p::CreateArgmaxParams(fbb).Union());
+          in(R::Logits, o.getInput());
+          out(R::Ids, o.getResult());
           return success();
         })
         .Default([&](Operation *other) {
@@ -643,17 +676,23 @@ private:
         continue;
       }
       StepParts s;
-      if (failed(step(&op, s)))
+      std::optional<StepBuilder> b;
+      if (failed(step(&op, s, b)))
         return failure();
-      for (Value r : op.getResults())
-        s.outputs.push_back(operand(r));
+      // Every result is a step output, each exactly once.
+      if (!b->error().empty() || b->outputs().size() != op.getNumResults())
+        return op.emitOpError()
+               << "is written against its step family's declaration wrongly "
+                  "(a moela bug): "
+               << (b->error().empty() ? "not every result has a role"
+                                      : b->error());
       int kernelIndex = -1;
       if (auto k = op.getAttrOfType<IntegerAttr>("kernel.kernel"))
         kernelIndex = static_cast<int>(k.getInt());
       auto name = fbb.CreateString(locationName(op.getLoc()));
-      auto ins = fbb.CreateVectorOfStructs(s.inputs);
-      auto outs = fbb.CreateVectorOfStructs(s.outputs);
-      auto ws = fbb.CreateVector(s.weights);
+      auto ins = fbb.CreateVectorOfStructs(b->inputs());
+      auto outs = fbb.CreateVectorOfStructs(b->outputs());
+      auto ws = fbb.CreateVector(b->weights());
       steps.push_back(p::CreateStep(fbb, name, s.type, s.params, ins, outs, ws,
                                     kernelIndex));
     }
@@ -692,7 +731,14 @@ private:
 FailureOr<std::vector<uint8_t>> writePlan(ModuleOp module,
                                           const ModelConfig &config,
                                           const PlanWriterOptions &options) {
-  return Writer(config, options).write(module);
+  FailureOr<std::vector<uint8_t>> bytes = Writer(config, options).write(module);
+  if (failed(bytes))
+    return failure();
+  // What the runtime would refuse is a compiler bug: say so here.
+  const std::string error = verifyPlanBytes(*bytes, "the written plan");
+  if (!error.empty())
+    return module.emitError() << error << " (a moela bug)";
+  return bytes;
 }
 
 } // namespace moela

@@ -117,7 +117,8 @@ void CudaBackend::prepare(const Plan &plan, WeightSource &weights, int slots,
 
   const plan::KvCache &kv = *plan.root().kv_cache();
   if (kv.dtype() != plan::DType::BF16)
-    fail("CUDA backend: the kernels keep the latent KV cache in BF16, the plan asks for ",
+    fail("CUDA backend: the kernels keep the latent KV cache in BF16, the plan "
+         "asks for ",
          plan::EnumNameDType(kv.dtype()), " (compile with --kv-dtype=bf16)");
   long long width = kv.latent_dim() + kv.rope_dim();
   kvSlotStride = static_cast<long long>(maxSeqLen) * width;
@@ -273,34 +274,14 @@ StepOutputs CudaBackend::run(const std::string &name, const StepInputs &in) {
   const plan::Program &program = *state.program;
   const int tokens = static_cast<int>(in.tokens.size());
   const int logitRows = static_cast<int>(in.logitRows.size());
-  const std::string where = "program '" + name + "': ";
-  if (tokens < 1 || tokens > program.max_tokens())
-    fail(where, tokens, " tokens, expected 1..", program.max_tokens());
-  if (logitRows > program.max_logit_rows())
-    fail(where, logitRows, " logit rows exceed ", program.max_logit_rows());
-  if (static_cast<int>(in.positions.size()) != tokens ||
-      static_cast<int>(in.seqIds.size()) != tokens)
-    fail(where, "positions and sequence ids must match the ", tokens,
-         " tokens");
-  for (int t = 0; t < tokens; ++t) {
-    if (in.positions[t] < 0 || in.positions[t] >= maxSeqLen_)
-      fail(where, "position ", in.positions[t], " out of range [0, ",
-           maxSeqLen_, ")");
-    if (in.seqIds[t] < 0 || in.seqIds[t] >= slots_)
-      fail(where, "sequence slot ", in.seqIds[t], " out of range [0, ", slots_,
-           ")");
-  }
-  for (int r = 0; r < logitRows; ++r)
-    if (in.logitRows[r] < 0 || in.logitRows[r] >= tokens)
-      fail(where, "logit row ", in.logitRows[r], " out of range [0, ", tokens,
-           ")");
+  checkStepInputs(program, in, slots_, maxSeqLen_);
   check(driver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
 
   // Inputs: staged in pinned memory, copied into their arena buffers.
   auto *stage = static_cast<int32_t *>(staging.get());
-  const std::vector<int32_t> *sources[] = {&in.tokens, &in.positions,
-                                           &in.seqIds, &in.logitRows};
-  for (int i = 0; i < 4; ++i) {
+  const std::vector<int32_t> *sources[abi::kNumProgramInputs] = {
+      &in.tokens, &in.positions, &in.seqIds, &in.logitRows};
+  for (int i = 0; i < abi::kNumProgramInputs; ++i) {
     const plan::Buffer &b = *program.buffers()->Get(program.inputs()->Get(i));
     std::memcpy(stage, sources[i]->data(),
                 sources[i]->size() * sizeof(int32_t));
@@ -312,7 +293,7 @@ StepOutputs CudaBackend::run(const std::string &name, const StepInputs &in) {
   }
 
   // The decode step replays a CUDA graph per (T, R): launch gaps vanish.
-  if (useGraphs && name == "decode") {
+  if (useGraphs && name == abi::kDecode) {
     CUgraphExec &exec = state.graphs[{tokens, logitRows}];
     if (!exec) {
       check(driver.cuStreamBeginCapture(stream,
@@ -329,14 +310,16 @@ StepOutputs CudaBackend::run(const std::string &name, const StepInputs &in) {
     launchSteps(state, tokens, logitRows);
   }
 
-  const plan::Buffer &out = *program.buffers()->Get(program.outputs()->Get(0));
+  const plan::Buffer &out =
+      *program.buffers()->Get(program.outputs()->Get(abi::kLogits));
   const size_t values = size_t(logitRows) * out.cols();
   check(driver.cuMemcpyDtoHAsync(stage, arena.get() + out.offset(),
                                  sizeof(float) * values, stream),
         "copying the logits");
-  const bool drafts = program.outputs()->size() > 1;
+  const bool drafts = program.outputs()->size() > abi::kDrafts;
   if (drafts) {
-    const plan::Buffer &d = *program.buffers()->Get(program.outputs()->Get(1));
+    const plan::Buffer &d =
+        *program.buffers()->Get(program.outputs()->Get(abi::kDrafts));
     check(driver.cuMemcpyDtoHAsync(stage + values, arena.get() + d.offset(),
                                    sizeof(int32_t) * logitRows, stream),
           "copying the drafts");

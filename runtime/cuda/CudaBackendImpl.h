@@ -13,6 +13,7 @@
 
 #include "DeviceMemory.h"
 
+#include "kernels/Abi.h"
 #include "kernels/Args.h"
 #include "moela/Runtime/Backend.h"
 #include "moela/Runtime/Plan.h"
@@ -29,7 +30,7 @@ namespace moela::cuda {
 struct DeviceWeight {
   DeviceBuffer data, scales;
   plan::DType dtype = plan::DType::F32; // as stored on the device
-  kernels::Weight view;                  // pointers and strides for kernel args
+  kernels::Weight view;                 // pointers and strides for kernel args
 };
 
 class CudaBackend : public Backend {
@@ -64,13 +65,15 @@ private:
   void launch(CUfunction function, const Args &args, const kernels::Launch &l);
 
   // ---- helpers for building kernel arguments (CudaSteps.cpp) ----
-  kernels::View view(const plan::Program &program, const plan::Operand &op) const;
+  kernels::View view(const plan::Program &program,
+                     const plan::Operand &op) const;
   /// The block scales of an FP8 operand (its buffer's `scales` buffer, from
   /// the operand's first 128-column block on); ptr = 0 for other operands.
-  kernels::View scalesView(const plan::Program &program, const plan::Operand &op) const;
+  kernels::View scalesView(const plan::Program &program,
+                           const plan::Operand &op) const;
   int rowsOf(const plan::Program &program, const plan::Operand &op, int tokens,
              int logitRows) const;
-  const DeviceWeight &weightPart(const plan::Step &step, size_t weight,
+  const DeviceWeight &weightPart(const plan::Step &step, uint32_t weight,
                                  size_t part) const;
   kernels::Rope rope(const plan::Rope *rope) const;
   void *cacheLayer(int layer) const;
@@ -86,11 +89,11 @@ private:
   const Plan *plan_ = nullptr;
   int slots_ = 0, maxSeqLen_ = 0;
   std::vector<CUmodule> modules;
-  std::vector<CUfunction> functions; // per plan kernel
+  std::vector<CUfunction> functions;               // per plan kernel
   std::vector<std::vector<DeviceWeight>> weights_; // per plan weight, per part
   DeviceBuffer arena, kvCache, workspace;
-  long long kvSlotStride = 0, kvLayerStride = 0; // elements
-  PinnedBuffer staging; // inputs in, logits out
+  long long kvSlotStride = 0, kvLayerStride = 0;  // elements
+  PinnedBuffer staging;                           // inputs in, logits out
   std::map<std::string, DeviceBuffer> ropeTables; // by rope parameters
   std::map<CUfunction, unsigned> sharedLimits; // dynamic shared memory opted in
   std::map<std::string, ProgramState> programs;

@@ -15,7 +15,7 @@
 #include "kernels/WgmmaLaunch.h"
 #include "moela/Runtime/DType.h"
 #include "moela/Runtime/Error.h"
-#include "moela/Runtime/Weights.h" // kFp8Block
+#include "moela/Runtime/StepFamily.h"
 
 namespace moela::cuda {
 
@@ -24,18 +24,6 @@ using plan::StepParams;
 namespace {
 
 size_t elementSize(plan::DType t) { return dtypeSize(static_cast<DType>(t)); }
-
-long long rowsAt(const plan::Buffer &b, long long tokens, long long logitRows) {
-  switch (b.row_kind()) {
-  case plan::RowKind::PerToken:
-    return b.row_factor() * tokens;
-  case plan::RowKind::PerLogitRow:
-    return b.row_factor() * logitRows;
-  case plan::RowKind::Fixed:
-    return b.row_factor();
-  }
-  return 0;
-}
 
 kernels::Tile tileOf(const plan::Tile *t) {
   if (!t)
@@ -65,7 +53,8 @@ kernels::View CudaBackend::scalesView(const plan::Program &program,
       *program.buffers()->Get(static_cast<unsigned>(b.scales()));
   kernels::View v;
   v.ptr = reinterpret_cast<void *>(arena.get() + s.offset() +
-                                   op.col_offset() / kFp8Block * sizeof(float));
+                                   op.col_offset() / abi::kFp8Block *
+                                       sizeof(float));
   v.ld = s.cols();
   return v;
 }
@@ -73,16 +62,16 @@ kernels::View CudaBackend::scalesView(const plan::Program &program,
 int CudaBackend::rowsOf(const plan::Program &program, const plan::Operand &op,
                         int tokens, int logitRows) const {
   return static_cast<int>(
-      rowsAt(*program.buffers()->Get(op.buffer()), tokens, logitRows));
+      bufferRows(*program.buffers()->Get(op.buffer()), tokens, logitRows));
 }
 
 const DeviceWeight &CudaBackend::weightPart(const plan::Step &step,
-                                            size_t weight, size_t part) const {
-  const std::vector<DeviceWeight> &parts =
-      weights_.at(step.weights()->Get(weight));
+                                            uint32_t weight,
+                                            size_t part) const {
+  const std::vector<DeviceWeight> &parts = weights_.at(weight);
   if (part >= parts.size())
-    fail("step '", step.name() ? step.name()->str() : "", "': weight ", weight,
-         " has no part ", part);
+    fail("step '", step.name() ? step.name()->str() : "", "': plan weight ",
+         weight, " has no part ", part);
   return parts[part];
 }
 
@@ -133,27 +122,24 @@ size_t CudaBackend::stepWorkspaceBytes(const plan::Program &program) const {
 void CudaBackend::launchStep(const plan::Step &step,
                              const plan::Program &program, int tokens,
                              int logitRows) {
+  using R = Role;
   if (step.kernel() < 0 || step.kernel() >= static_cast<int>(functions.size()))
     fail("step '", step.name() ? step.name()->str() : "",
          "' has no CUDA kernel");
   CUfunction fn = functions[step.kernel()];
-  auto input = [&](size_t i) -> const plan::Operand & {
-    return *step.inputs()->Get(i);
+  const StepOperands ops(step, "CUDA backend");
+  auto in = [&](Role r) { return view(program, ops.in(r)); };
+  auto out = [&](Role r) { return view(program, ops.out(r)); };
+  auto ints = [&](Role r) { return static_cast<int *>(in(r).ptr); };
+  auto outInts = [&](Role r) { return static_cast<int *>(out(r).ptr); };
+  auto cols = [&](const plan::Operand &o) {
+    return static_cast<int>(o.cols());
   };
-  auto output = [&](size_t i) -> const plan::Operand & {
-    return *step.outputs()->Get(i);
+  auto rows = [&](const plan::Operand &o) {
+    return rowsOf(program, o, tokens, logitRows);
   };
-  auto in = [&](size_t i) { return view(program, input(i)); };
-  auto out = [&](size_t i) { return view(program, output(i)); };
-  auto ints = [&](size_t i) { return static_cast<int *>(in(i).ptr); };
-  auto rowsIn = [&](size_t i) {
-    return rowsOf(program, input(i), tokens, logitRows);
-  };
-  auto rowsOut = [&](size_t i) {
-    return rowsOf(program, output(i), tokens, logitRows);
-  };
-  auto weight = [&](size_t i, size_t part = 0) {
-    return weightPart(step, i, part).view;
+  auto weight = [&](Role r, size_t part = 0) {
+    return weightPart(step, ops.weight(r), part).view;
   };
   auto cache = [&](int layer) { return cacheLayer(layer); };
   auto *work = static_cast<float *>(workspace.pointer());
@@ -161,82 +147,80 @@ void CudaBackend::launchStep(const plan::Step &step,
   switch (step.params_type()) {
   case StepParams::EmbeddingParams: {
     kernels::EmbeddingArgs a{};
-    a.tokens = ints(0);
-    a.table = weight(0);
-    a.out = out(0);
-    a.rows = rowsIn(0);
+    a.tokens = ints(R::Tokens);
+    a.table = weight(R::EmbedTable);
+    a.out = out(R::Hidden);
+    a.rows = rows(ops.in(R::Tokens));
     return launch(fn, a, kernels::launchEmbedding(a, {}));
   }
   case StepParams::RmsNormParams: {
     auto *p = step.params_as_RmsNormParams();
     kernels::RmsNormArgs a{};
-    a.x = in(0);
-    a.y = out(0);
+    a.x = in(R::X);
+    a.y = out(R::Y);
     if (p->residual()) {
-      a.residual = in(1);
-      a.sum = out(1);
+      a.residual = in(R::Residual);
+      a.sum = out(R::Sum);
     }
-    a.weight = weight(0);
-    a.rows = rowsIn(0);
-    a.cols = static_cast<int>(input(0).cols());
+    a.weight = weight(R::NormWeight);
+    a.rows = rows(ops.in(R::X));
+    a.cols = cols(ops.in(R::X));
     a.eps = p->eps();
-    // An FP8 y (quantize, spec 3.4) writes its scales to the buffer's
-    // companion.
-    const kernels::View scales = scalesView(program, output(0));
+    // An FP8 y (quantize, docs/model.md §3.4) writes its scales to the
+    // buffer's companion.
+    const kernels::View scales = scalesView(program, ops.out(R::Y));
     a.y_scales = static_cast<float *>(scales.ptr);
     a.y_scale_ld = scales.ld;
     a.ue8m0 = plan_->root().model()->fp8_scale_fmt() == plan::ScaleFmt::Ue8m0;
     return launch(fn, a, kernels::launchRmsNorm(a, {}));
   }
   case StepParams::AddParams: {
-    kernels::AddArgs a{in(0), in(1), out(0), rowsIn(0),
-                       static_cast<int>(input(0).cols())};
+    kernels::AddArgs a{in(R::A), in(R::B), out(R::Y), rows(ops.in(R::A)),
+                       cols(ops.in(R::A))};
     return launch(fn, a, kernels::launchAdd(a, {}));
   }
   case StepParams::SiluMulParams: {
-    kernels::SiluMulArgs a{in(0), in(1), out(0), rowsIn(0),
-                           static_cast<int>(input(0).cols())};
+    kernels::SiluMulArgs a{in(R::GateAct), in(R::UpAct), out(R::Y),
+                           rows(ops.in(R::GateAct)), cols(ops.in(R::GateAct))};
     return launch(fn, a, kernels::launchSiluMul(a, {}));
   }
   case StepParams::RopeParams: {
     kernels::RopeArgs a{};
-    a.x = in(0);
-    a.positions = ints(1);
-    a.y = out(0);
+    a.x = in(R::X);
+    a.positions = ints(R::Positions);
+    a.y = out(R::Y);
     a.rope = rope(step.params_as_RopeParams()->rope());
-    a.rows = rowsIn(0);
+    a.rows = rows(ops.in(R::X));
     return launch(fn, a, kernels::launchRope(a, {}));
   }
   case StepParams::GemmParams: {
     auto *p = step.params_as_GemmParams();
     kernels::GemmArgs a{};
-    a.a = in(0);
+    a.a = in(R::A);
     const kernels::View aScales =
-        scalesView(program, input(0)); // W8A8: a is FP8
+        scalesView(program, ops.in(R::A)); // W8A8: a is FP8
     a.a_scales = static_cast<const float *>(aScales.ptr);
     a.a_scale_ld = aScales.ld;
-    size_t next = 1;
     if (p->rope())
-      a.positions = ints(next++);
+      a.positions = ints(R::Positions);
     if (p->residual())
-      a.residual = in(next++);
-    const size_t parts = weights_.at(step.weights()->Get(0)).size();
+      a.residual = in(R::Residual);
+    const size_t parts = weights_.at(ops.weight(R::Matrix)).size();
     if (parts > 4)
       fail("step '", step.name()->str(),
            "': a GEMM takes at most 4 weight parts, got ", parts);
     a.num_parts = static_cast<int>(parts);
     for (size_t i = 0; i < parts; ++i) {
-      a.parts[i] = weight(0, i);
+      a.parts[i] = weight(R::Matrix, i);
       a.n += a.parts[i].rows;
     }
     a.k = a.parts[0].cols;
-    a.c = out(0);
+    a.c = out(R::C);
     a.rope = rope(p->rope());
     a.silu_mul = p->silu_mul();
-    a.m = rowsIn(0);
+    a.m = rows(ops.in(R::A));
     const kernels::Tile tile = tileOf(p->tile());
-    // gemmWgmma (GemmWgmma.cuh) when the tiler gave the step its thread count.
-    if (kernels::isWgmmaTile(tile))
+    if (p->tile() && p->tile()->engine() == plan::GemmEngine::Wgmma)
       return launch(fn, a, kernels::launchGemmWgmma(a, tile));
     return launch(fn, a, kernels::launchGemm(a, tile));
   }
@@ -244,17 +228,17 @@ void CudaBackend::launchStep(const plan::Step &step,
     auto *p = step.params_as_KvAppendParams();
     const plan::KvCache &kv = *plan_->root().kv_cache();
     kernels::KvAppendArgs a{};
-    a.latent = in(0);
-    a.k_pe = in(1);
-    a.positions = ints(2);
-    a.seq_ids = ints(3);
+    a.latent = in(R::Latent);
+    a.k_pe = in(R::KPe);
+    a.positions = ints(R::Positions);
+    a.seq_ids = ints(R::SeqIds);
     if (p->normalize())
-      a.norm = weight(0);
+      a.norm = weight(R::KvNorm);
     a.eps = p->eps();
     a.rope = rope(p->rope());
     a.cache = cache(p->layer());
     a.slot_stride = kvSlotStride;
-    a.rows = rowsIn(0);
+    a.rows = rows(ops.in(R::Latent));
     a.latent_dim = kv.latent_dim();
     a.rope_dim = kv.rope_dim();
     return launch(fn, a, kernels::launchKvAppend(a, {}));
@@ -262,15 +246,15 @@ void CudaBackend::launchStep(const plan::Step &step,
   case StepParams::MlaAttentionParams: {
     auto *p = step.params_as_MlaAttentionParams();
     kernels::MlaAttentionArgs a{};
-    a.q = in(0);
-    a.positions = ints(1);
-    a.seq_ids = ints(2);
-    a.kv_b = weight(0);
+    a.q = in(R::Q);
+    a.positions = ints(R::Positions);
+    a.seq_ids = ints(R::SeqIds);
+    a.kv_b = weight(R::KvB);
     a.cache = cache(p->layer());
     a.slot_stride = kvSlotStride;
-    a.out = out(0);
+    a.out = out(R::O);
     a.workspace = work;
-    a.rows = rowsIn(0);
+    a.rows = rows(ops.in(R::Q));
     a.heads = p->heads();
     a.nope_dim = p->nope_dim();
     a.rope_dim = p->rope_dim();
@@ -283,16 +267,16 @@ void CudaBackend::launchStep(const plan::Step &step,
   case StepParams::MlaLatentAttentionParams: {
     auto *p = step.params_as_MlaLatentAttentionParams();
     kernels::LatentAttentionArgs a{};
-    a.q_lat = in(0);
-    a.q_lat_stride = p->q_lat_stride() ? p->q_lat_stride() : p->latent_dim();
-    a.q_pe = in(1);
+    a.q_lat = in(R::QLat);
+    a.q_lat_stride = p->latent_dim(); // packed
+    a.q_pe = in(R::QPe);
     a.q_pe_stride = p->q_pe_stride() ? p->q_pe_stride() : p->rope_dim();
-    a.positions = ints(2);
-    a.seq_ids = ints(3);
+    a.positions = ints(R::Positions);
+    a.seq_ids = ints(R::SeqIds);
     a.cache = cache(p->layer());
     a.slot_stride = kvSlotStride;
-    a.out = out(0);
-    a.rows = rowsIn(0);
+    a.out = out(R::OLat);
+    a.rows = rows(ops.in(R::QLat));
     a.heads = p->heads();
     a.latent_dim = p->latent_dim();
     a.rope_dim = p->rope_dim();
@@ -308,10 +292,10 @@ void CudaBackend::launchStep(const plan::Step &step,
     kernels::KvGatherArgs a{};
     a.cache = cache(step.params_as_KvGatherParams()->layer());
     a.slot_stride = kvSlotStride;
-    a.positions = ints(0);
-    a.seq_ids = ints(1);
-    a.out = out(0);
-    a.rows = rowsIn(0);
+    a.positions = ints(R::Positions);
+    a.seq_ids = ints(R::SeqIds);
+    a.out = out(R::CacheRows);
+    a.rows = rows(ops.in(R::Positions));
     a.latent_dim = kv.latent_dim();
     a.rope_dim = kv.rope_dim();
     return launch(fn, a, kernels::launchKvGather(a, {}));
@@ -319,12 +303,12 @@ void CudaBackend::launchStep(const plan::Step &step,
   case StepParams::MlaPrefillAttentionParams: {
     auto *p = step.params_as_MlaPrefillAttentionParams();
     kernels::MlaPrefillAttentionArgs a{};
-    a.q = in(0);
-    a.kv = in(1);
-    a.k_pe = in(2);
-    a.positions = ints(3);
-    a.out = out(0);
-    a.rows = rowsIn(0);
+    a.q = in(R::Q);
+    a.kv = in(R::Kv);
+    a.k_pe = in(R::KPe);
+    a.positions = ints(R::Positions);
+    a.out = out(R::O);
+    a.rows = rows(ops.in(R::Q));
     a.heads = p->heads();
     a.nope_dim = p->nope_dim();
     a.rope_dim = p->rope_dim();
@@ -335,12 +319,12 @@ void CudaBackend::launchStep(const plan::Step &step,
   case StepParams::HeadGemmParams: {
     auto *p = step.params_as_HeadGemmParams();
     kernels::HeadGemmArgs a{};
-    a.x = in(0);
+    a.x = in(R::X);
     a.in_stride = p->in_stride();
-    a.w = weight(0);
-    a.y = out(0);
-    a.out_stride = p->out_stride();
-    a.rows = rowsIn(0);
+    a.w = weight(R::Matrix);
+    a.y = out(R::Y);
+    a.out_stride = 0; // packed
+    a.rows = rows(ops.in(R::X));
     a.heads = p->heads();
     a.head_rows = p->head_rows();
     a.row_offset = p->row_offset();
@@ -350,18 +334,18 @@ void CudaBackend::launchStep(const plan::Step &step,
   }
   case StepParams::RouteParams: {
     auto *p = step.params_as_RouteParams();
+    const plan::Operand &input = ops.in(p->fused_gate() ? R::X : R::Logits);
     kernels::RouteArgs a{};
-    a.input = in(0);
-    size_t next = 0;
+    a.input = view(program, input);
     if (p->fused_gate())
-      a.gate = weight(next++);
+      a.gate = weight(R::GateMatrix);
     if (p->has_bias())
-      a.bias = static_cast<const float *>(weight(next++).data);
-    a.idx = static_cast<int *>(out(0).ptr);
-    a.idx_ld = out(0).ld;
-    a.w = out(1);
-    a.rows = rowsIn(0);
-    a.dim = static_cast<int>(input(0).cols());
+      a.bias = static_cast<const float *>(weight(R::GateBias).data);
+    a.idx = outInts(R::ExpertIds);
+    a.idx_ld = out(R::ExpertIds).ld;
+    a.w = out(R::ExpertWeights);
+    a.rows = rows(input);
+    a.dim = cols(input);
     a.experts = p->experts();
     a.top_k = p->top_k();
     a.groups = p->groups();
@@ -376,32 +360,32 @@ void CudaBackend::launchStep(const plan::Step &step,
   case StepParams::MoeExpertsParams: {
     auto *p = step.params_as_MoeExpertsParams();
     kernels::MoeExpertsArgs a{};
-    a.x = in(0);
-    a.idx = ints(1);
-    a.idx_ld = in(1).ld;
-    a.gate = weight(0, 0);
-    a.up = weight(0, 1);
-    a.down = weight(1, 0);
-    a.y = out(0);
+    a.x = in(R::X);
+    a.idx = ints(R::ExpertIds);
+    a.idx_ld = in(R::ExpertIds).ld;
+    a.gate = weight(R::GateUp, 0);
+    a.up = weight(R::GateUp, 1);
+    a.down = weight(R::Down);
+    a.y = out(R::Y);
     a.workspace = work;
-    a.rows = rowsIn(0);
+    a.rows = rows(ops.in(R::X));
     a.top_k = p->top_k();
-    a.hidden = static_cast<int>(input(0).cols());
+    a.hidden = cols(ops.in(R::X));
     a.intermediate = p->intermediate();
     return launch(fn, a, kernels::launchMoeExperts(a, {}));
   }
   case StepParams::MoeDispatchParams: {
     auto *p = step.params_as_MoeDispatchParams();
     kernels::DispatchArgs a{};
-    a.x = in(0);
-    a.idx = ints(1);
-    a.idx_ld = in(1).ld;
-    a.sorted = out(0);
-    a.offsets = static_cast<int *>(out(1).ptr);
-    a.perm = static_cast<int *>(out(2).ptr);
+    a.x = in(R::X);
+    a.idx = ints(R::ExpertIds);
+    a.idx_ld = in(R::ExpertIds).ld;
+    a.sorted = out(R::XSorted);
+    a.offsets = outInts(R::Offsets);
+    a.perm = outInts(R::Perm);
     a.counters = reinterpret_cast<int *>(work);
-    a.rows = rowsIn(0);
-    a.cols = static_cast<int>(input(0).cols());
+    a.rows = rows(ops.in(R::X));
+    a.cols = cols(ops.in(R::X));
     a.experts = p->experts();
     a.top_k = p->top_k();
     const int launches = kernels::dispatchLaunches(a);
@@ -412,16 +396,16 @@ void CudaBackend::launchStep(const plan::Step &step,
   case StepParams::GroupedGemmParams: {
     auto *p = step.params_as_GroupedGemmParams();
     kernels::GroupedGemmArgs a{};
-    a.a = in(0);
-    a.offsets = ints(1);
-    a.w = weight(0, 0);
+    a.a = in(R::XSorted);
+    a.offsets = ints(R::Offsets);
+    a.w = weight(R::Matrix, 0);
     a.n = a.w.rows;
     if (p->silu_mul()) {
-      a.up = weight(0, 1);
+      a.up = weight(R::Matrix, 1);
       a.n += a.up.rows;
     }
-    a.c = out(0);
-    a.m_max = rowsIn(0);
+    a.c = out(R::Y);
+    a.m_max = rows(ops.in(R::XSorted));
     a.k = a.w.cols;
     a.experts = p->experts();
     a.silu_mul = p->silu_mul();
@@ -430,19 +414,18 @@ void CudaBackend::launchStep(const plan::Step &step,
   case StepParams::MoeCombineParams: {
     auto *p = step.params_as_MoeCombineParams();
     kernels::CombineArgs a{};
-    a.y = in(0);
-    a.w = in(1);
-    size_t next = 2;
+    a.y = in(R::Y);
+    a.w = in(R::ExpertWeights);
     if (p->permuted())
-      a.perm = ints(next++);
+      a.perm = ints(R::Perm);
     if (p->shared())
-      a.shared = in(next++);
+      a.shared = in(R::SharedOut);
     if (p->residual())
-      a.residual = in(next++);
-    a.out = out(0);
+      a.residual = in(R::Residual);
+    a.out = out(R::Out);
     a.inverse = reinterpret_cast<int *>(work);
-    a.rows = rowsOut(0);
-    a.cols = static_cast<int>(output(0).cols());
+    a.rows = rows(ops.out(R::Out));
+    a.cols = cols(ops.out(R::Out));
     a.top_k = p->top_k();
     const int launches = kernels::combineLaunches(a);
     for (a.phase = 0; a.phase < launches; ++a.phase)
@@ -450,29 +433,30 @@ void CudaBackend::launchStep(const plan::Step &step,
     return;
   }
   case StepParams::GatherRowsParams: {
-    kernels::GatherRowsArgs a{in(0), ints(1), out(0), rowsOut(0),
-                              static_cast<int>(input(0).cols())};
+    kernels::GatherRowsArgs a{in(R::X), ints(R::RowIds), out(R::Y),
+                              rows(ops.out(R::Y)), cols(ops.in(R::X))};
     return launch(fn, a, kernels::launchGatherRows(a, {}));
   }
   case StepParams::ArgmaxParams: {
-    kernels::ArgmaxArgs a{in(0), static_cast<int *>(out(0).ptr), rowsIn(0),
-                          static_cast<int>(input(0).cols())};
+    kernels::ArgmaxArgs a{in(R::Logits), outInts(R::Ids),
+                          rows(ops.in(R::Logits)), cols(ops.in(R::Logits))};
     return launch(fn, a, kernels::launchArgmax(a, {}));
   }
   case StepParams::ConcatParams: {
-    kernels::ConcatArgs a{in(0),
-                          in(1),
-                          out(0),
-                          rowsIn(0),
-                          static_cast<int>(input(0).cols()),
-                          static_cast<int>(output(0).cols())};
+    kernels::ConcatArgs a{in(R::A),           in(R::B),
+                          out(R::AB),         rows(ops.in(R::A)),
+                          cols(ops.in(R::A)), cols(ops.out(R::AB))};
     return launch(fn, a, kernels::launchConcat(a, {}));
   }
   case StepParams::NextTokensParams: {
-    kernels::NextTokensArgs a{ints(0),   ints(1),
-                              ints(2),   ints(3),
-                              ints(4),   static_cast<int *>(out(0).ptr),
-                              rowsIn(0), rowsIn(3)};
+    kernels::NextTokensArgs a{ints(R::Tokens),
+                              ints(R::Positions),
+                              ints(R::SeqIds),
+                              ints(R::LogitRows),
+                              ints(R::Ids),
+                              outInts(R::Next),
+                              rows(ops.in(R::Tokens)),
+                              rows(ops.in(R::LogitRows))};
     return launch(fn, a, kernels::launchNextTokens(a, {}));
   }
   case StepParams::NONE:

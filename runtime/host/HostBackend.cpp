@@ -2,10 +2,12 @@
 #include "HostBackend.h"
 
 #include "BufferLayout.h"
+#include "kernels/Abi.h"
 
 #include "moela/Runtime/Error.h"
 #include "moela/Runtime/HostBackend.h"
 #include "moela/Runtime/Rope.h"
+#include "moela/Runtime/StepFamily.h"
 #include "moela/Runtime/ThreadPool.h"
 #include "moela/Runtime/Weights.h"
 
@@ -14,6 +16,7 @@
 #include <exception>
 #include <mutex>
 #include <new>
+#include <optional>
 
 namespace moela {
 namespace {
@@ -32,16 +35,6 @@ const plan::Rope *stepRope(const plan::Step &step) {
   default:
     return nullptr;
   }
-}
-
-const plan::Operand &input(const plan::Step &step, size_t i) {
-  return *step.inputs()->Get(flatbuffers::uoffset_t(i));
-}
-const plan::Operand &output(const plan::Step &step, size_t i) {
-  return *step.outputs()->Get(flatbuffers::uoffset_t(i));
-}
-uint32_t weightIndex(const plan::Step &step, size_t i) {
-  return step.weights()->Get(flatbuffers::uoffset_t(i));
 }
 
 bool sameView(const plan::Operand &a, const plan::Operand &b) {
@@ -200,8 +193,12 @@ host::IMat HostBackend::imat(ProgramState &p, const plan::Operand &op) const {
 
 host::KvLayer HostBackend::kvLayer(int layer) {
   const plan::KvCache &kv = *plan_->root().kv_cache();
-  return {kvCache_[size_t(layer)].data(), slots_, maxSeqLen_, kv.latent_dim(),
-          kv.rope_dim(), kv.dtype() == plan::DType::BF16};
+  return {kvCache_[size_t(layer)].data(),
+          slots_,
+          maxSeqLen_,
+          kv.latent_dim(),
+          kv.rope_dim(),
+          kv.dtype() == plan::DType::BF16};
 }
 
 void HostBackend::checkCacheIndices(host::CIMat positions,
@@ -228,41 +225,15 @@ StepOutputs HostBackend::run(const std::string &name, const StepInputs &in) {
   ProgramState &p = found->second;
   const plan::Program &program = *p.program;
 
+  checkStepInputs(program, in, slots_, maxSeqLen_);
   const int64_t tokens = int64_t(in.tokens.size());
   const int64_t logitRows = int64_t(in.logitRows.size());
-  const std::string where = "program '" + name + "': ";
-  if (tokens < 1)
-    fail(where, "needs at least 1 token, got 0");
-  if (tokens > program.max_tokens())
-    fail(where, tokens, " tokens exceed max_tokens ", program.max_tokens());
-  if (logitRows > program.max_logit_rows())
-    fail(where, logitRows, " logit rows exceed max_logit_rows ",
-         program.max_logit_rows());
-  if (int64_t(in.positions.size()) != tokens ||
-      int64_t(in.seqIds.size()) != tokens)
-    fail(where, tokens, " tokens but ", in.positions.size(), " positions and ",
-         in.seqIds.size(), " sequence ids");
-  for (int64_t t = 0; t < tokens; ++t) {
-    if (in.positions[t] < 0 || in.positions[t] >= maxSeqLen_)
-      fail(where, "position ", in.positions[t], " of token ", t,
-           " out of range [0, ", maxSeqLen_, ") (maxSeqLen)");
-    if (in.seqIds[t] < 0 || in.seqIds[t] >= slots_)
-      fail(where, "sequence slot ", in.seqIds[t], " of token ", t,
-           " out of range [0, ", slots_, ") (slots)");
-  }
-  for (int64_t r = 0; r < logitRows; ++r)
-    if (in.logitRows[r] < 0 || in.logitRows[r] >= tokens)
-      fail(where, "logit row ", in.logitRows[r], " out of range [0, ", tokens,
-           ") (tokens)");
 
   for (Buffer &b : p.buffers)
-    b.rows = b.spec->row_factor() *
-             (b.spec->row_kind() == plan::RowKind::PerToken      ? tokens
-              : b.spec->row_kind() == plan::RowKind::PerLogitRow ? logitRows
-                                                                 : 1);
-  const std::vector<int32_t> *sources[] = {&in.tokens, &in.positions,
-                                           &in.seqIds, &in.logitRows};
-  for (size_t i = 0; i < 4; ++i)
+    b.rows = bufferRows(*b.spec, tokens, logitRows);
+  const std::vector<int32_t> *sources[abi::kNumProgramInputs] = {
+      &in.tokens, &in.positions, &in.seqIds, &in.logitRows};
+  for (int i = 0; i < abi::kNumProgramInputs; ++i)
     std::copy(sources[i]->begin(), sources[i]->end(),
               p.buffers[program.inputs()->Get(flatbuffers::uoffset_t(i))].ints);
 
@@ -279,10 +250,10 @@ StepOutputs HostBackend::run(const std::string &name, const StepInputs &in) {
     }
 
   StepOutputs result;
-  const Buffer &out = p.buffers[program.outputs()->Get(0)];
+  const Buffer &out = p.buffers[program.outputs()->Get(abi::kLogits)];
   result.logits.assign(out.floats, out.floats + out.rows * out.spec->cols());
-  if (program.outputs()->size() > 1) {
-    const Buffer &drafts = p.buffers[program.outputs()->Get(1)];
+  if (program.outputs()->size() > abi::kDrafts) {
+    const Buffer &drafts = p.buffers[program.outputs()->Get(abi::kDrafts)];
     result.drafts.assign(drafts.ints, drafts.ints + drafts.rows);
   }
   return result;
@@ -309,105 +280,107 @@ HostBackend::bufferContents(const std::string &program,
 
 void HostBackend::execute(ProgramState &p, const plan::Step &step,
                           const StepState &state) {
-  auto in = [&](size_t i) -> host::CMat { return mat(p, input(step, i)); };
-  auto inI = [&](size_t i) -> host::CIMat { return imat(p, input(step, i)); };
-  auto out = [&](size_t i) { return mat(p, output(step, i)); };
-  auto weight = [&](size_t i) -> const BoundWeight & {
-    return weights_[weightIndex(step, i)];
+  using R = Role;
+  const StepOperands ops(step, "host backend");
+  auto in = [&](Role r) -> host::CMat { return mat(p, ops.in(r)); };
+  auto inI = [&](Role r) -> host::CIMat { return imat(p, ops.in(r)); };
+  auto out = [&](Role r) { return mat(p, ops.out(r)); };
+  auto outI = [&](Role r) { return imat(p, ops.out(r)); };
+  auto weight = [&](Role r) -> const BoundWeight & {
+    return weights_[ops.weight(r)];
   };
-  const int64_t rows = p.buffers[input(step, 0).buffer()].rows; // of input 0
+  auto optional = [&](Role r) {
+    return ops.hasIn(r) ? std::optional<host::CMat>(in(r)) : std::nullopt;
+  };
 
   switch (step.params_type()) {
   case StepParams::EmbeddingParams:
-    host::embedding(inI(0), weight(0).matrix(), out(0));
+    host::embedding(inI(R::Tokens), weight(R::EmbedTable).matrix(),
+                    out(R::Hidden));
     return;
 
   case StepParams::RmsNormParams: {
     const auto *params = step.params_as_RmsNormParams();
+    const float *w = weight(R::NormWeight).matrix().data;
     if (params->residual()) {
-      host::CMat r = in(1);
-      host::Mat sum = out(1);
-      host::rmsNorm(in(0), &r, weight(0).matrix().data, params->eps(), out(0),
-                    &sum);
+      host::CMat r = in(R::Residual);
+      host::Mat sum = out(R::Sum);
+      host::rmsNorm(in(R::X), &r, w, params->eps(), out(R::Y), &sum);
     } else {
-      host::rmsNorm(in(0), nullptr, weight(0).matrix().data, params->eps(),
-                    out(0), nullptr);
+      host::rmsNorm(in(R::X), nullptr, w, params->eps(), out(R::Y), nullptr);
     }
     return;
   }
 
   case StepParams::AddParams:
-    host::add(in(0), in(1), out(0));
+    host::add(in(R::A), in(R::B), out(R::Y));
     return;
 
   case StepParams::SiluMulParams:
-    host::siluMul(in(0), in(1), out(0));
+    host::siluMul(in(R::GateAct), in(R::UpAct), out(R::Y));
     return;
 
   case StepParams::RopeParams: {
     const plan::Rope &rope = *step.params_as_RopeParams()->rope();
-    host::Mat y = out(0);
-    if (!sameView(input(step, 0), output(step, 0))) {
-      host::CMat x = in(0);
+    host::Mat y = out(R::Y);
+    if (!sameView(ops.in(R::X), ops.out(R::Y))) {
+      host::CMat x = in(R::X);
       for (int64_t t = 0; t < x.rows; ++t)
         std::copy(x.row(t), x.row(t) + x.cols, y.row(t));
     }
     host::RopeTable table;
-    table.build(state.invFreq, state.magnitude, inI(1));
+    table.build(state.invFreq, state.magnitude, inI(R::Positions));
     host::applyRope(y, table, rope.heads(), rope.head_dim(), rope.offset());
     return;
   }
 
   case StepParams::GemmParams: {
     const auto *params = step.params_as_GemmParams();
-    const host::Weight w = weight(0).matrix();
-    size_t next = 1;
-    host::CIMat positions;
-    host::CMat residual;
-    if (params->rope())
-      positions = inI(next++);
-    if (params->residual())
-      residual = in(next++);
-    host::Mat c = out(0);
+    const host::Weight w = weight(R::Matrix).matrix();
+    const host::CMat a = in(R::A);
+    const std::optional<host::CMat> residual = optional(R::Residual);
+    host::Mat c = out(R::C);
     if (!params->silu_mul() && !params->rope()) {
-      host::gemm(in(0), w, c, params->residual() ? &residual : nullptr);
+      host::gemm(a, w, c, residual ? &*residual : nullptr);
       return;
     }
     // Epilogue in order: silu_mul, rope, + r, computed in scratch so that c
     // may be r's view.
     std::vector<float> &acc = scratch_;
-    acc.resize(size_t(rows * w.rows));
-    host::Mat a{acc.data(), rows, w.rows, w.rows}; // [T, N]
-    host::gemm(in(0), w, a);
+    acc.resize(size_t(a.rows * w.rows));
+    host::Mat t{acc.data(), a.rows, w.rows, w.rows}; // [T, N]
+    host::gemm(a, w, t);
     if (params->silu_mul()) {
-      host::Mat g{acc.data(), rows, w.rows / 2, w.rows};
-      host::CMat u{acc.data() + w.rows / 2, rows, w.rows / 2, w.rows};
+      host::Mat g{acc.data(), a.rows, w.rows / 2, w.rows};
+      host::CMat u{acc.data() + w.rows / 2, a.rows, w.rows / 2, w.rows};
       host::siluMul(g, u, g);
-      a.cols = w.rows / 2; // [T, N/2], row stride N
+      t.cols = w.rows / 2; // [T, N/2], row stride N
     }
     if (const plan::Rope *rope = params->rope()) {
       host::RopeTable table;
-      table.build(state.invFreq, state.magnitude, positions);
-      host::applyRope(a, table, rope->heads(), rope->head_dim(),
+      table.build(state.invFreq, state.magnitude, inI(R::Positions));
+      host::applyRope(t, table, rope->heads(), rope->head_dim(),
                       rope->offset());
     }
-    if (params->residual()) {
-      host::add(a, residual, c);
+    if (residual) {
+      host::add(t, *residual, c);
     } else {
-      for (int64_t t = 0; t < rows; ++t)
-        std::copy(a.row(t), a.row(t) + a.cols, c.row(t));
+      for (int64_t r = 0; r < a.rows; ++r)
+        std::copy(t.row(r), t.row(r) + t.cols, c.row(r));
     }
     return;
   }
 
   case StepParams::KvAppendParams: {
     const auto *params = step.params_as_KvAppendParams();
-    checkCacheIndices(inI(2), inI(3));
+    const host::CIMat positions = inI(R::Positions), seqIds = inI(R::SeqIds);
+    checkCacheIndices(positions, seqIds);
     host::RopeTable table;
     if (params->rope())
-      table.build(state.invFreq, state.magnitude, inI(2));
-    host::kvAppend(in(0), in(1), inI(2), inI(3),
-                   params->normalize() ? weight(0).matrix().data : nullptr,
+      table.build(state.invFreq, state.magnitude, positions);
+    host::kvAppend(in(R::Latent), in(R::KPe), positions, seqIds,
+                   params->normalize() ? weight(R::KvNorm).matrix().data
+                                       : nullptr,
                    params->eps(), params->rope() ? &table : nullptr,
                    kvLayer(params->layer()));
     return;
@@ -415,7 +388,8 @@ void HostBackend::execute(ProgramState &p, const plan::Step &step,
 
   case StepParams::MlaAttentionParams: {
     const auto *params = step.params_as_MlaAttentionParams();
-    checkCacheIndices(inI(1), inI(2));
+    const host::CIMat positions = inI(R::Positions), seqIds = inI(R::SeqIds);
+    checkCacheIndices(positions, seqIds);
     host::MlaDims dims;
     dims.heads = params->heads();
     dims.nope = params->nope_dim();
@@ -423,34 +397,37 @@ void HostBackend::execute(ProgramState &p, const plan::Step &step,
     dims.v = params->v_dim();
     dims.latent = params->latent_dim();
     dims.scale = params->scale();
+    const host::Weight kvB = weight(R::KvB).matrix();
     if (params->form() == plan::AttentionForm::Expanded)
-      host::mlaAttentionExpanded(in(0), inI(1), inI(2), weight(0).matrix(),
-                                 dims, kvLayer(params->layer()), out(0),
-                                 scratch_);
+      host::mlaAttentionExpanded(in(R::Q), positions, seqIds, kvB, dims,
+                                 kvLayer(params->layer()), out(R::O), scratch_);
     else
-      host::mlaAttentionAbsorbed(in(0), inI(1), inI(2), weight(0).matrix(),
-                                 dims, kvLayer(params->layer()), out(0));
+      host::mlaAttentionAbsorbed(in(R::Q), positions, seqIds, kvB, dims,
+                                 kvLayer(params->layer()), out(R::O));
     return;
   }
 
   case StepParams::MlaLatentAttentionParams: {
     const auto *params = step.params_as_MlaLatentAttentionParams();
-    checkCacheIndices(inI(2), inI(3));
-    const int64_t latStride =
-        params->q_lat_stride() ? params->q_lat_stride() : params->latent_dim();
+    const host::CIMat positions = inI(R::Positions), seqIds = inI(R::SeqIds);
+    checkCacheIndices(positions, seqIds);
     const int64_t peStride =
         params->q_pe_stride() ? params->q_pe_stride() : params->rope_dim();
-    host::mlaLatentAttention(in(0), latStride, in(1), peStride, inI(2), inI(3),
-                             params->heads(), params->scale(),
-                             kvLayer(params->layer()), out(0));
+    host::mlaLatentAttention(in(R::QLat), params->latent_dim(), in(R::QPe),
+                             peStride, positions, seqIds, params->heads(),
+                             params->scale(), kvLayer(params->layer()),
+                             out(R::OLat));
     return;
   }
 
-  case StepParams::KvGatherParams:
-    checkCacheIndices(inI(0), inI(1));
-    host::kvGather(inI(0), inI(1),
-                   kvLayer(step.params_as_KvGatherParams()->layer()), out(0));
+  case StepParams::KvGatherParams: {
+    const host::CIMat positions = inI(R::Positions), seqIds = inI(R::SeqIds);
+    checkCacheIndices(positions, seqIds);
+    host::kvGather(positions, seqIds,
+                   kvLayer(step.params_as_KvGatherParams()->layer()),
+                   out(R::CacheRows));
     return;
+  }
 
   case StepParams::MlaPrefillAttentionParams: {
     const auto *params = step.params_as_MlaPrefillAttentionParams();
@@ -460,13 +437,14 @@ void HostBackend::execute(ProgramState &p, const plan::Step &step,
     dims.rope = params->rope_dim();
     dims.v = params->v_dim();
     dims.scale = params->scale();
-    host::mlaPrefillAttention(in(0), in(1), in(2), inI(3), dims, out(0));
+    host::mlaPrefillAttention(in(R::Q), in(R::Kv), in(R::KPe),
+                              inI(R::Positions), dims, out(R::O));
     return;
   }
 
   case StepParams::HeadGemmParams: {
     const auto *params = step.params_as_HeadGemmParams();
-    const host::Weight w = weight(0).matrix();
+    const host::Weight w = weight(R::Matrix).matrix();
     host::HeadGemmShape shape;
     shape.heads = params->heads();
     shape.headRows = params->head_rows();
@@ -474,10 +452,9 @@ void HostBackend::execute(ProgramState &p, const plan::Step &step,
     shape.rows = params->rows();
     shape.transpose = params->transpose();
     const int64_t inLen = shape.transpose ? shape.rows : w.cols;
-    const int64_t outLen = shape.transpose ? w.cols : shape.rows;
     shape.inStride = params->in_stride() ? params->in_stride() : inLen;
-    shape.outStride = params->out_stride() ? params->out_stride() : outLen;
-    host::headGemm(in(0), w, shape, out(0));
+    shape.outStride = shape.transpose ? w.cols : shape.rows; // y is packed
+    host::headGemm(in(R::X), w, shape, out(R::Y));
     return;
   }
 
@@ -498,71 +475,70 @@ void HostBackend::execute(ProgramState &p, const plan::Step &step,
     config.topkGroups = params->topk_groups();
     config.normTopkProb = params->norm_topk_prob();
     config.scaling = params->scaling();
-    host::CMat logits = in(0);
-    size_t nextWeight = 0;
+    host::CMat logits;
     if (params->fused_gate()) { // logits [T, E] = x @ gate^T
+      const host::CMat x = in(R::X);
       std::vector<float> &buffer = scratch_;
-      buffer.resize(size_t(rows * config.experts));
-      host::Mat l{buffer.data(), rows, config.experts, config.experts};
-      host::gemm(in(0), weight(nextWeight++).matrix(), l);
+      buffer.resize(size_t(x.rows * config.experts));
+      host::Mat l{buffer.data(), x.rows, config.experts, config.experts};
+      host::gemm(x, weight(R::GateMatrix).matrix(), l);
       logits = l;
+    } else {
+      logits = in(R::Logits);
     }
     const float *bias =
-        params->has_bias() ? weight(nextWeight).matrix().data : nullptr;
-    host::route(logits, bias, config, imat(p, output(step, 0)), out(1));
+        params->has_bias() ? weight(R::GateBias).matrix().data : nullptr;
+    host::route(logits, bias, config, outI(R::ExpertIds),
+                out(R::ExpertWeights));
     return;
   }
 
   case StepParams::MoeExpertsParams:
-    host::moeExperts(in(0), inI(1), weight(0).experts(), weight(1).experts(),
-                     out(0), scratch_);
+    host::moeExperts(in(R::X), inI(R::ExpertIds), weight(R::GateUp).experts(),
+                     weight(R::Down).experts(), out(R::Y), scratch_);
     return;
 
   case StepParams::MoeDispatchParams:
-    host::moeDispatch(in(0), inI(1),
-                      step.params_as_MoeDispatchParams()->experts(), out(0),
-                      imat(p, output(step, 1)), imat(p, output(step, 2)));
+    host::moeDispatch(in(R::X), inI(R::ExpertIds),
+                      step.params_as_MoeDispatchParams()->experts(),
+                      out(R::XSorted), outI(R::Offsets), outI(R::Perm));
     return;
 
   case StepParams::GroupedGemmParams:
-    host::groupedGemm(in(0), inI(1), weight(0).experts(),
-                      step.params_as_GroupedGemmParams()->silu_mul(), out(0),
-                      scratch_);
+    host::groupedGemm(
+        in(R::XSorted), inI(R::Offsets), weight(R::Matrix).experts(),
+        step.params_as_GroupedGemmParams()->silu_mul(), out(R::Y), scratch_);
     return;
 
   case StepParams::MoeCombineParams: {
     const auto *params = step.params_as_MoeCombineParams();
-    size_t next = 2;
-    host::CIMat perm;
-    host::CMat shared, residual;
-    if (params->permuted())
-      perm = inI(next++);
-    if (params->shared())
-      shared = in(next++);
-    if (params->residual())
-      residual = in(next++);
-    host::moeCombine(in(0), in(1), params->permuted() ? &perm : nullptr,
-                     params->shared() ? &shared : nullptr,
-                     params->residual() ? &residual : nullptr, params->top_k(),
-                     out(0));
+    const std::optional<host::CIMat> perm =
+        ops.hasIn(R::Perm) ? std::optional<host::CIMat>(inI(R::Perm))
+                           : std::nullopt;
+    const std::optional<host::CMat> shared = optional(R::SharedOut);
+    const std::optional<host::CMat> residual = optional(R::Residual);
+    host::moeCombine(in(R::Y), in(R::ExpertWeights), perm ? &*perm : nullptr,
+                     shared ? &*shared : nullptr,
+                     residual ? &*residual : nullptr, params->top_k(),
+                     out(R::Out));
     return;
   }
 
   case StepParams::GatherRowsParams:
-    host::gatherRows(in(0), inI(1), out(0));
+    host::gatherRows(in(R::X), inI(R::RowIds), out(R::Y));
     return;
 
   case StepParams::ArgmaxParams:
-    host::argmax(in(0), imat(p, output(step, 0)));
+    host::argmax(in(R::Logits), outI(R::Ids));
     return;
 
   case StepParams::NextTokensParams:
-    host::nextTokens(inI(0), inI(1), inI(2), inI(3), inI(4),
-                     imat(p, output(step, 0)));
+    host::nextTokens(inI(R::Tokens), inI(R::Positions), inI(R::SeqIds),
+                     inI(R::LogitRows), inI(R::Ids), outI(R::Next));
     return;
 
   case StepParams::ConcatParams:
-    host::concat(in(0), in(1), out(0));
+    host::concat(in(R::A), in(R::B), out(R::AB));
     return;
 
   case StepParams::NONE:

@@ -93,56 +93,6 @@ ModelConfig convertConfig(const plan::ModelConfig &m) {
 
 } // namespace
 
-const char *stepFamilyName(plan::StepParams type) {
-  switch (type) {
-  case plan::StepParams::NONE:
-    return "None";
-  case plan::StepParams::EmbeddingParams:
-    return "Embedding";
-  case plan::StepParams::RmsNormParams:
-    return "RmsNorm";
-  case plan::StepParams::AddParams:
-    return "Add";
-  case plan::StepParams::SiluMulParams:
-    return "SiluMul";
-  case plan::StepParams::RopeParams:
-    return "Rope";
-  case plan::StepParams::GemmParams:
-    return "Gemm";
-  case plan::StepParams::KvAppendParams:
-    return "KvAppend";
-  case plan::StepParams::MlaAttentionParams:
-    return "MlaAttention";
-  case plan::StepParams::MlaLatentAttentionParams:
-    return "MlaLatentAttention";
-  case plan::StepParams::HeadGemmParams:
-    return "HeadGemm";
-  case plan::StepParams::RouteParams:
-    return "Route";
-  case plan::StepParams::MoeExpertsParams:
-    return "MoeExperts";
-  case plan::StepParams::MoeDispatchParams:
-    return "MoeDispatch";
-  case plan::StepParams::GroupedGemmParams:
-    return "GroupedGemm";
-  case plan::StepParams::MoeCombineParams:
-    return "MoeCombine";
-  case plan::StepParams::GatherRowsParams:
-    return "GatherRows";
-  case plan::StepParams::ArgmaxParams:
-    return "Argmax";
-  case plan::StepParams::KvGatherParams:
-    return "KvGather";
-  case plan::StepParams::MlaPrefillAttentionParams:
-    return "MlaPrefillAttention";
-  case plan::StepParams::NextTokensParams:
-    return "NextTokens";
-  case plan::StepParams::ConcatParams:
-    return "Concat";
-  }
-  return "Unknown";
-}
-
 Plan Plan::load(const std::string &path) {
   std::ifstream in(path, std::ios::binary);
   if (!in)
@@ -188,6 +138,16 @@ Plan Plan::fromBytes(std::vector<uint8_t> bytes, const std::string &origin) {
   result.weightShapes_ =
       verifyPlanSemantics(root, result.config_, result.origin_);
   return result;
+}
+
+std::string verifyPlanBytes(const std::vector<uint8_t> &bytes,
+                            const std::string &origin) {
+  try {
+    Plan::fromBytes(bytes, origin);
+    return {};
+  } catch (const std::exception &e) {
+    return e.what();
+  }
 }
 
 bool Plan::hasProgram(const std::string &name) const {

@@ -1,13 +1,15 @@
 //===- PlanDump.cpp - Human-readable and JSON listings of a plan ----------===//
 //
 // Both listings share stepParamsJson(), so the text form prints exactly the
-// parameters the JSON form holds.
+// parameters the JSON form holds; operands and weights are named by the role
+// their family declares (StepFamilies.cpp).
 //
 //===----------------------------------------------------------------------===//
 #include "moela/Runtime/Plan.h"
 
 #include "moela/Runtime/Error.h"
 
+#include <flatbuffers/minireflect.h>
 #include <nlohmann/json.hpp>
 
 #include <ostream>
@@ -22,141 +24,127 @@ std::string str(const flatbuffers::String *s) {
   return s ? s->str() : std::string();
 }
 
-json ropeJson(const plan::Rope *r) {
-  if (!r)
-    return nullptr;
-  json j = {{"theta", r->theta()},   {"dim", r->dim()},
-            {"heads", r->heads()},   {"head_dim", r->head_dim()},
-            {"offset", r->offset()}, {"yarn", r->yarn() != nullptr}};
-  if (const plan::Yarn *y = r->yarn())
-    j["yarn_factor"] = y->factor();
-  return j;
-}
+/// A flatbuffers table as JSON, by its mini-reflection type table: every
+/// field present in the buffer (the plan writer stores defaults too), enums
+/// by name, nested tables as objects. So the dump needs no code per family:
+/// a step's parameters are declared once, by their plan.fbs table.
+class JsonVisitor : public flatbuffers::IterationVisitor {
+public:
+  json result = json::object();
 
-/// The family's parameters, without tiles (those are the CUDA backend's).
+  void StartSequence() override {
+    objects_.push_back(json::object());
+    keys_.push_back(key_);
+  }
+  void EndSequence() override {
+    json done = std::move(objects_.back());
+    objects_.pop_back();
+    const std::string key = std::move(keys_.back());
+    keys_.pop_back();
+    if (objects_.empty())
+      result = std::move(done);
+    else
+      objects_.back()[key] = std::move(done);
+  }
+  void Field(size_t, size_t, flatbuffers::ElementaryType, bool,
+             const flatbuffers::TypeTable *, const char *name,
+             const uint8_t *) override {
+    key_ = name ? name : "?";
+  }
+  void Bool(bool v) override { set(v); }
+  void Char(int8_t v, const char *name) override { setEnum(v, name); }
+  void UChar(uint8_t v, const char *name) override { setEnum(v, name); }
+  void Short(int16_t v, const char *name) override { setEnum(v, name); }
+  void UShort(uint16_t v, const char *name) override { setEnum(v, name); }
+  void Int(int32_t v, const char *name) override { setEnum(v, name); }
+  void UInt(uint32_t v, const char *name) override { setEnum(v, name); }
+  void Long(int64_t v) override { set(v); }
+  void ULong(uint64_t v) override { set(v); }
+  void Float(float v) override { set(v); }
+  void Double(double v) override { set(v); }
+  void String(const flatbuffers::String *v) override { set(str(v)); }
+
+private:
+  void set(json v) { objects_.back()[key_] = std::move(v); }
+  template <typename T> void setEnum(T v, const char *name) {
+    name ? set(name) : set(v);
+  }
+
+  std::vector<json> objects_;
+  std::vector<std::string> keys_;
+  std::string key_;
+};
+
+/// The family's parameters, as their plan.fbs table holds them.
 json stepParamsJson(const plan::Step &step) {
-  using T = plan::StepParams;
-  switch (step.params_type()) {
-  case T::RmsNormParams: {
-    const auto *p = step.params_as_RmsNormParams();
-    return {{"eps", p->eps()},
-            {"residual", p->residual()},
-            {"quantize", p->quantize()}};
-  }
-  case T::RopeParams:
-    return {{"rope", ropeJson(step.params_as_RopeParams()->rope())}};
-  case T::GemmParams: {
-    const auto *p = step.params_as_GemmParams();
-    json j = {{"silu_mul", p->silu_mul()}, {"residual", p->residual()}};
-    if (p->rope())
-      j["rope"] = ropeJson(p->rope());
-    return j;
-  }
-  case T::KvAppendParams: {
-    const auto *p = step.params_as_KvAppendParams();
-    return {{"layer", p->layer()},
-            {"normalize", p->normalize()},
-            {"eps", p->eps()},
-            {"rope", ropeJson(p->rope())}};
-  }
-  case T::MlaAttentionParams: {
-    const auto *p = step.params_as_MlaAttentionParams();
-    return {{"layer", p->layer()},
-            {"heads", p->heads()},
-            {"nope_dim", p->nope_dim()},
-            {"rope_dim", p->rope_dim()},
-            {"v_dim", p->v_dim()},
-            {"latent_dim", p->latent_dim()},
-            {"scale", p->scale()},
-            {"form", plan::EnumNameAttentionForm(p->form())}};
-  }
-  case T::MlaLatentAttentionParams: {
-    const auto *p = step.params_as_MlaLatentAttentionParams();
-    return {{"layer", p->layer()},
-            {"heads", p->heads()},
-            {"latent_dim", p->latent_dim()},
-            {"rope_dim", p->rope_dim()},
-            {"scale", p->scale()},
-            {"q_lat_stride", p->q_lat_stride()},
-            {"q_pe_stride", p->q_pe_stride()}};
-  }
-  case T::KvGatherParams:
-    return {{"layer", step.params_as_KvGatherParams()->layer()}};
-  case T::MlaPrefillAttentionParams: {
-    const auto *p = step.params_as_MlaPrefillAttentionParams();
-    return {{"heads", p->heads()},
-            {"nope_dim", p->nope_dim()},
-            {"rope_dim", p->rope_dim()},
-            {"v_dim", p->v_dim()},
-            {"scale", p->scale()}};
-  }
-  case T::HeadGemmParams: {
-    const auto *p = step.params_as_HeadGemmParams();
-    return {{"heads", p->heads()},           {"head_rows", p->head_rows()},
-            {"row_offset", p->row_offset()}, {"rows", p->rows()},
-            {"transpose", p->transpose()},   {"in_stride", p->in_stride()},
-            {"out_stride", p->out_stride()}};
-  }
-  case T::RouteParams: {
-    const auto *p = step.params_as_RouteParams();
-    return {{"scoring", plan::EnumNameScoringFunc(p->scoring())},
-            {"method", plan::EnumNameTopkMethod(p->method())},
-            {"experts", p->experts()},
-            {"top_k", p->top_k()},
-            {"groups", p->groups()},
-            {"topk_groups", p->topk_groups()},
-            {"norm_topk_prob", p->norm_topk_prob()},
-            {"scaling", p->scaling()},
-            {"fused_gate", p->fused_gate()},
-            {"has_bias", p->has_bias()}};
-  }
-  case T::MoeExpertsParams: {
-    const auto *p = step.params_as_MoeExpertsParams();
-    return {{"experts", p->experts()},
-            {"top_k", p->top_k()},
-            {"intermediate", p->intermediate()}};
-  }
-  case T::MoeDispatchParams: {
-    const auto *p = step.params_as_MoeDispatchParams();
-    return {{"experts", p->experts()}, {"top_k", p->top_k()}};
-  }
-  case T::GroupedGemmParams: {
-    const auto *p = step.params_as_GroupedGemmParams();
-    return {{"experts", p->experts()}, {"silu_mul", p->silu_mul()}};
-  }
-  case T::MoeCombineParams: {
-    const auto *p = step.params_as_MoeCombineParams();
-    return {{"top_k", p->top_k()},
-            {"permuted", p->permuted()},
-            {"shared", p->shared()},
-            {"residual", p->residual()}};
-  }
-  default:
+  const flatbuffers::TypeTable *params = plan::StepParamsTypeTable();
+  const int64_t index =
+      flatbuffers::LookupEnum(static_cast<int64_t>(step.params_type()),
+                              params->values, params->num_elems);
+  if (!step.params() || index <= 0 || size_t(index) >= params->num_elems)
     return json::object();
-  }
+  const flatbuffers::TypeCode code = params->type_codes[index];
+  JsonVisitor visitor;
+  flatbuffers::IterateObject(static_cast<const uint8_t *>(step.params()),
+                             params->type_refs[code.sequence_ref](), &visitor);
+  return visitor.result;
 }
 
-json operandsJson(const flatbuffers::Vector<const plan::Operand *> *ops) {
+/// The role each operand and weight of `step` plays, in plan order.
+struct StepRoles {
+  std::vector<Role> inputs, outputs, weights;
+};
+StepRoles stepRoles(const plan::Step &step) {
+  const StepOperands ops(step, "--dump-plan");
+  StepRoles roles;
+  roles.inputs.resize(step.inputs() ? step.inputs()->size() : 0);
+  roles.outputs.resize(step.outputs() ? step.outputs()->size() : 0);
+  roles.weights.resize(step.weights() ? step.weights()->size() : 0);
+  for (const OperandDecl &d : ops.family().inputs)
+    if (ops.hasIn(d.role)) {
+      ops.in(d.role);
+      roles.inputs[size_t(ops.inIndex(d.role))] = d.role;
+    }
+  for (const OperandDecl &d : ops.family().outputs)
+    if (ops.hasOut(d.role)) {
+      ops.out(d.role);
+      roles.outputs[size_t(ops.outIndex(d.role))] = d.role;
+    }
+  for (const WeightDecl &d : ops.family().weights)
+    if (ops.hasWeight(d.role)) {
+      ops.weight(d.role);
+      roles.weights[size_t(ops.weightIndex(d.role))] = d.role;
+    }
+  return roles;
+}
+
+json operandsJson(const flatbuffers::Vector<const plan::Operand *> *ops,
+                  const std::vector<Role> &roles) {
   json j = json::array();
   if (ops)
-    for (const plan::Operand *o : *ops)
-      j.push_back({{"buffer", o->buffer()},
+    for (size_t i = 0; i < ops->size(); ++i) {
+      const plan::Operand *o = ops->Get(flatbuffers::uoffset_t(i));
+      j.push_back({{"role", roleName(roles[i])},
+                   {"buffer", o->buffer()},
                    {"col_offset", o->col_offset()},
                    {"cols", o->cols()}});
+    }
   return j;
 }
 
-/// "name[off:+cols]" for each operand.
-std::string
-operandsText(const plan::Program &program,
-             const flatbuffers::Vector<const plan::Operand *> *ops) {
+/// "role=name[off:+cols]" for each operand.
+std::string operandsText(const plan::Program &program,
+                         const flatbuffers::Vector<const plan::Operand *> *ops,
+                         const std::vector<Role> &roles) {
   if (!ops || ops->size() == 0)
     return "-";
   std::string s;
-  for (const plan::Operand *o : *ops) {
+  for (size_t i = 0; i < ops->size(); ++i) {
+    const plan::Operand *o = ops->Get(flatbuffers::uoffset_t(i));
     if (!s.empty())
       s += ' ';
-    s += str(program.buffers()->Get(o->buffer())->name()) + "[" +
+    s += std::string(roleName(roles[i])) + "=" +
+         str(program.buffers()->Get(o->buffer())->name()) + "[" +
          std::to_string(o->col_offset()) + ":+" + std::to_string(o->cols()) +
          "]";
   }
@@ -306,13 +294,17 @@ void dumpPlan(const Plan &plan, std::ostream &os) {
       continue;
     for (size_t i = 0; i < p->steps()->size(); ++i) {
       const plan::Step *s = p->steps()->Get(i);
+      const StepRoles roles = stepRoles(*s);
       os << "    " << i << " " << stepFamilyName(s->params_type()) << " "
-         << str(s->name()) << "  in: " << operandsText(*p, s->inputs())
-         << "  out: " << operandsText(*p, s->outputs());
+         << str(s->name())
+         << "  in: " << operandsText(*p, s->inputs(), roles.inputs)
+         << "  out: " << operandsText(*p, s->outputs(), roles.outputs);
       if (s->weights() && s->weights()->size()) {
         os << "  w:";
-        for (uint32_t w : *s->weights())
-          os << " " << firstTensorName(root, w);
+        for (size_t w = 0; w < s->weights()->size(); ++w)
+          os << " " << roleName(roles.weights[w]) << "="
+             << firstTensorName(root,
+                                s->weights()->Get(flatbuffers::uoffset_t(w)));
       }
       std::string params = paramsText(stepParamsJson(*s));
       if (!params.empty())
@@ -370,15 +362,18 @@ void dumpPlanJson(const Plan &plan, std::ostream &os) {
     json steps = json::array();
     if (p->steps())
       for (const plan::Step *s : *p->steps()) {
+        const StepRoles roles = stepRoles(*s);
         json weights = json::array();
         if (s->weights())
-          for (uint32_t w : *s->weights())
-            weights.push_back(w);
+          for (size_t w = 0; w < s->weights()->size(); ++w)
+            weights.push_back(
+                {{"role", roleName(roles.weights[w])},
+                 {"weight", s->weights()->Get(flatbuffers::uoffset_t(w))}});
         steps.push_back({{"name", str(s->name())},
                          {"family", stepFamilyName(s->params_type())},
                          {"params", stepParamsJson(*s)},
-                         {"inputs", operandsJson(s->inputs())},
-                         {"outputs", operandsJson(s->outputs())},
+                         {"inputs", operandsJson(s->inputs(), roles.inputs)},
+                         {"outputs", operandsJson(s->outputs(), roles.outputs)},
                          {"weights", weights},
                          {"kernel", s->kernel()}});
       }

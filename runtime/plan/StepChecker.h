@@ -9,10 +9,13 @@
 #ifndef MOELA_RUNTIME_PLAN_STEPCHECKER_H
 #define MOELA_RUNTIME_PLAN_STEPCHECKER_H
 
+#include "kernels/Abi.h"
 #include "moela/Runtime/Error.h"
 #include "moela/Runtime/Plan.h"
+#include "moela/Runtime/StepFamily.h"
 
-#include <set>
+#include <algorithm>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -57,14 +60,15 @@ inline bool isValidDType(plan::DType t) {
   return t >= plan::DType::F32 && t <= plan::DType::I64;
 }
 
-/// One operand of a step, with the label its family gives it in errors.
+/// One operand of a step, with the label its role gives it in errors.
 struct Op {
   plan::Operand operand{};
   std::string label; // "input 1 (positions)"
-  std::string role;  // "positions"
+  Role role;
 };
 
-/// Checks one step against the operand layout of its family.
+/// Checks one step against its family's declaration (StepFamilies.cpp) and
+/// gives its rule (StepRules.cpp) the operands by role.
 class StepChecker {
 public:
   StepChecker(const plan::Program &program, const plan::Step &step, int index,
@@ -105,8 +109,8 @@ public:
         error(which, " columns [", o.col_offset(), ", ",
               uint64_t(o.col_offset()) + o.cols(), ") outside buffer '",
               b->name()->str(), "' of ", b->cols(), " columns");
-      // A view of FP8 data starts at a scale block (spec 3.4).
-      if (b->dtype() == plan::DType::F8E4M3 && o.col_offset() % 128 != 0)
+      // A view of FP8 data starts at a scale block (docs/model.md §3.4).
+      if (b->dtype() == plan::DType::F8E4M3 && o.col_offset() % abi::kFp8Block)
         error(which, " starts at column ", o.col_offset(), " of F8 buffer '",
               b->name()->str(), "', not at a 128-column scale block");
     };
@@ -114,19 +118,6 @@ public:
       checkView(rawIn_[i], "input " + std::to_string(i));
     for (size_t i = 0; i < rawOut_.size(); ++i)
       checkView(rawOut_[i], "output " + std::to_string(i));
-    // FP8 activations flow only from a quantizing RmsNorm into GEMMs.
-    auto isF8 = [&](const plan::Operand &o) {
-      return program_.buffers()->Get(o.buffer())->dtype() ==
-             plan::DType::F8E4M3;
-    };
-    const auto *norm = step_.params_as_RmsNormParams();
-    for (size_t i = 0; i < rawIn_.size(); ++i)
-      if (isF8(rawIn_[i]) &&
-          !(i == 0 && step_.params_type() == plan::StepParams::GemmParams))
-        error("input ", i, " is FP8, which only a GEMM's input 0 may be");
-    for (size_t i = 0; i < rawOut_.size(); ++i)
-      if (isF8(rawOut_[i]) && !(i == 0 && norm && norm->quantize()))
-        error("output ", i, " is FP8 but the step is no quantizing RmsNorm");
     for (size_t i = 0; i < weights_.size(); ++i)
       if (weights_[i] >= numWeights)
         error("weight ", i, " index ", weights_[i], " out of range (plan has ",
@@ -137,62 +128,92 @@ public:
             numKernels, " kernels)");
   }
 
-  /// Names the operands as the family documents them and checks their counts.
-  void expect(const std::vector<std::string> &ins,
-              const std::vector<std::string> &outs, size_t numWeights) {
-    auto list = [](const std::vector<std::string> &names) {
+  /// The declaration's rules: operand and weight counts for the step's
+  /// parameters, each operand's element type, each weight's rank and kind.
+  void checkDeclaration() {
+    const StepFamily *family = findStepFamily(step_.params_type());
+    if (!family)
+      error("unknown step family ", int(step_.params_type()));
+    std::vector<const OperandDecl *> ins, outs;
+    std::vector<const WeightDecl *> ws;
+    for (const OperandDecl &d : family->inputs)
+      if (d.when.holds(step_))
+        ins.push_back(&d);
+    for (const OperandDecl &d : family->outputs)
+      if (d.when.holds(step_))
+        outs.push_back(&d);
+    for (const WeightDecl &d : family->weights)
+      if (d.when.holds(step_))
+        ws.push_back(&d);
+    auto list = [](const auto &decls) {
       std::string s = "[";
-      for (size_t i = 0; i < names.size(); ++i)
-        s += (i ? ", " : "") + names[i];
+      for (size_t i = 0; i < decls.size(); ++i)
+        s += (i ? ", " : "") + std::string(roleName(decls[i]->role));
       return s + "]";
     };
+    auto count = [](size_t n, const char *noun) {
+      return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
+    };
     if (rawIn_.size() != ins.size())
-      error("expects ", ins.size(), " inputs ", list(ins), ", got ",
+      error("expects ", count(ins.size(), "input"), " ", list(ins), ", got ",
             rawIn_.size());
     if (rawOut_.size() != outs.size())
-      error("expects ", outs.size(), " outputs ", list(outs), ", got ",
+      error("expects ", count(outs.size(), "output"), " ", list(outs), ", got ",
             rawOut_.size());
-    if (weights_.size() != numWeights)
-      error("expects ", numWeights, " weights, got ", weights_.size());
-    for (size_t i = 0; i < ins.size(); ++i)
-      in_.push_back({rawIn_[i],
-                     "input " + std::to_string(i) + " (" + ins[i] + ")",
-                     ins[i]});
-    for (size_t i = 0; i < outs.size(); ++i)
-      out_.push_back({rawOut_[i],
-                      "output " + std::to_string(i) + " (" + outs[i] + ")",
-                      outs[i]});
+    if (weights_.size() != ws.size())
+      error("expects ", count(ws.size(), "weight"), " ", list(ws), ", got ",
+            weights_.size());
+    auto label = [](const char *list, size_t i, Role role) {
+      return std::string(list) + " " + std::to_string(i) + " (" +
+             roleName(role) + ")";
+    };
+    for (size_t i = 0; i < ins.size(); ++i) {
+      in_.push_back({rawIn_[i], label("input", i, ins[i]->role), ins[i]->role});
+      checkElem(in_.back(), ins[i]->elem);
+    }
+    for (size_t i = 0; i < outs.size(); ++i) {
+      out_.push_back(
+          {rawOut_[i], label("output", i, outs[i]->role), outs[i]->role});
+      checkElem(out_.back(), outs[i]->elem);
+    }
+    for (size_t i = 0; i < ws.size(); ++i) {
+      const WeightShape &w = shapes_[weights_[i]];
+      const std::string which = label("weight", i, ws[i]->role);
+      if (ws[i]->expertSet && w.experts == 0)
+        error(which, " must be an expert set");
+      if (!ws[i]->expertSet && w.experts != 0)
+        error(which, " must not be an expert set");
+      if (w.rank != ws[i]->rank)
+        error(which, " must be ", ws[i]->rank, "-D, got ", w.rank, "-D");
+    }
+    inPlace_ = family->inPlace;
+    operands_.emplace(step_, "plan verifier");
   }
 
-  const Op &in(const std::string &role) const { return find(in_, role); }
-  const Op &out(const std::string &role) const { return find(out_, role); }
+  /// The operands by role (each read is seen by the role audit).
+  const Op &in(Role role) const {
+    operands_->in(role);
+    return in_[size_t(operands_->inIndex(role))];
+  }
+  const Op &out(Role role) const {
+    operands_->out(role);
+    return out_[size_t(operands_->outIndex(role))];
+  }
+  bool hasIn(Role role) const { return operands_->hasIn(role); }
 
-  /// Weight `i`, which must (or must not) be an expert set.
-  const WeightShape &weight(size_t i, const char *role, bool expertSet,
-                            int rank = 0) const {
-    const WeightShape &s = shapes_[weights_[i]];
-    if (expertSet && s.experts == 0)
-      error("weight ", i, " (", role, ") must be an expert set");
-    if (!expertSet && s.experts != 0)
-      error("weight ", i, " (", role, ") must not be an expert set");
-    if (rank && s.rank != rank)
-      error("weight ", i, " (", role, ") must be ", rank, "-D, got ", s.rank,
-            "-D");
-    return s;
+  /// The shape of the weight playing `role`.
+  const WeightShape &weight(Role role) const {
+    return shapes_[operands_->weight(role)];
   }
-  void weightRows(size_t i, const char *role, int64_t expected,
-                  const char *rule) const {
-    const WeightShape &s = shapes_[weights_[i]];
-    if (s.rows != expected)
-      error("weight ", i, " (", role, ") has ", s.rows, " rows, expected ",
+  void weightRows(Role role, int64_t expected, const char *rule) const {
+    if (weight(role).rows != expected)
+      error(weightLabel(role), " has ", weight(role).rows, " rows, expected ",
             expected, " (", rule, ")");
   }
-  void weightCols(size_t i, const char *role, int64_t expected,
-                  const char *rule) const {
-    const WeightShape &s = shapes_[weights_[i]];
-    if (s.cols != expected)
-      error("weight ", i, " (", role, ") has ", s.cols, " columns, expected ",
-            expected, " (", rule, ")");
+  void weightCols(Role role, int64_t expected, const char *rule) const {
+    if (weight(role).cols != expected)
+      error(weightLabel(role), " has ", weight(role).cols,
+            " columns, expected ", expected, " (", rule, ")");
   }
 
   const plan::Buffer &buffer(const Op &op) const {
@@ -202,27 +223,14 @@ public:
     const plan::Buffer &b = buffer(op);
     return {b.row_kind(), b.row_factor()};
   }
+  bool isF8(const Op &op) const {
+    return buffer(op).dtype() == plan::DType::F8E4M3;
+  }
 
   void cols(const Op &op, int64_t expected, const std::string &rule) const {
     if (int64_t(op.operand.cols()) != expected)
       error(op.label, " has ", op.operand.cols(), " columns, expected ",
             expected, " (", rule, ")");
-  }
-  void i32(const Op &op) const {
-    if (buffer(op).dtype() != plan::DType::I32)
-      error(op.label, " must be an I32 buffer, '", buffer(op).name()->str(),
-            "' is ", plan::EnumNameDType(buffer(op).dtype()));
-  }
-  void floating(const Op &op) const {
-    plan::DType t = buffer(op).dtype();
-    if (t == plan::DType::I32 || t == plan::DType::I64)
-      error(op.label, " must be a floating-point buffer, '",
-            buffer(op).name()->str(), "' is ", plan::EnumNameDType(t));
-  }
-  /// An I32 vector [n]: one column.
-  void i32Vector(const Op &op) const {
-    i32(op);
-    cols(op, 1, "a vector is one column");
   }
   /// rows(a) == mult * rows(b).
   void rowsOf(const Op &a, const Op &b, int64_t mult = 1,
@@ -238,15 +246,10 @@ public:
     if (!(r == Rows{plan::RowKind::Fixed, n}))
       error(op.label, " has ", r.str(), " rows, expected ", n, " (", rule, ")");
   }
-  /// Inputs that an output may overwrite in place (as the very same view).
   const plan::Program &program() const { return program_; }
 
-  void allowInPlace(const std::vector<std::string> &roles) {
-    inPlace_.insert(roles.begin(), roles.end());
-  }
-
   /// No output overlaps another output or an input, except the very same view
-  /// of an input the family updates in place.
+  /// of an input the family declares updated in place.
   void checkAliasing() const {
     auto overlap = [](const plan::Operand &a, const plan::Operand &b) {
       return a.buffer() == b.buffer() &&
@@ -264,11 +267,12 @@ public:
       for (const Op &input : in_) {
         if (!overlap(out_[i].operand, input.operand))
           continue;
-        if (inPlace_.count(input.role) && same(out_[i].operand, input.operand))
+        const bool inPlace =
+            std::count(inPlace_.begin(), inPlace_.end(), input.role) != 0;
+        if (inPlace && same(out_[i].operand, input.operand))
           continue;
         error(out_[i].label, " overlaps ", input.label,
-              inPlace_.count(input.role) ? " (only the very same view may)"
-                                         : "");
+              inPlace ? " (only the very same view may)" : "");
       }
     }
   }
@@ -276,11 +280,26 @@ public:
   const plan::Step &step() const { return step_; }
 
 private:
-  const Op &find(const std::vector<Op> &ops, const std::string &role) const {
-    for (const Op &op : ops)
-      if (op.role == role)
-        return op;
-    error("internal: no operand '", role, "'");
+  void checkElem(const Op &op, Elem elem) const {
+    const plan::DType t = buffer(op).dtype();
+    const bool isInt = t == plan::DType::I32 || t == plan::DType::I64;
+    if ((elem == Elem::I32 || elem == Elem::I32Vector) && t != plan::DType::I32)
+      error(op.label, " must be an I32 buffer, '", buffer(op).name()->str(),
+            "' is ", plan::EnumNameDType(t));
+    if ((elem == Elem::Float || elem == Elem::FloatOrF8) && isInt)
+      error(op.label, " must be a floating-point buffer, '",
+            buffer(op).name()->str(), "' is ", plan::EnumNameDType(t));
+    // FP8 activations flow only from a quantizing RmsNorm into GEMMs.
+    if (t == plan::DType::F8E4M3 && elem != Elem::FloatOrF8)
+      error(op.label,
+            " is FP8, which only a GEMM's a and an RmsNorm's y may be");
+    if (elem == Elem::I32Vector)
+      cols(op, 1, "a vector is one column");
+  }
+
+  std::string weightLabel(Role role) const {
+    return "weight " + std::to_string(operands_->weightIndex(role)) + " (" +
+           roleName(role) + ")";
   }
 
   const plan::Program &program_;
@@ -290,7 +309,8 @@ private:
   std::vector<plan::Operand> rawIn_, rawOut_;
   std::vector<uint32_t> weights_;
   std::vector<Op> in_, out_;
-  std::set<std::string> inPlace_;
+  std::vector<Role> inPlace_;
+  std::optional<StepOperands> operands_;
 };
 
 /// Checks `s` against the operand layout and parameters its family documents

@@ -2,7 +2,7 @@
 //
 // moela-gpu-plan-test PLANS_DIR FIXTURE_DIR
 //
-// 1. DeepSeek's goldens (spec 6): for the v3_a fixture, bf16 and fp8
+// 1. DeepSeek's goldens (docs/model.md §6): for the v3_a fixture, bf16 and fp8
 //    weights, single and batch3 prompts, the CUDA backend runs prefill and 32
 //    teacher-forced decode steps of the sm_90a plan; per step the relative
 //    L2 error against truth_fp32 and the top-1 agreement must be no worse
@@ -33,6 +33,7 @@
 #include "moela/Runtime/Plan.h"
 #include "moela/Runtime/Safetensors.h"
 #include "moela/Runtime/Sampler.h"
+#include "moela/Runtime/StepFamily.h"
 #include "moela/Runtime/Weights.h"
 
 #include <nlohmann/json.hpp>
@@ -44,6 +45,7 @@
 #include <cstring>
 #include <fstream>
 #include <random>
+#include <set>
 
 using namespace moela;
 
@@ -63,6 +65,23 @@ bool selected(const std::string &name) {
 void verdict(bool ok, const std::string &what) {
   std::printf("%s %s\n", ok ? "PASS" : "FAIL", what.c_str());
   (ok ? passed : failed)++;
+}
+
+/// The CUDA backend must read exactly the roles each step's family declares
+/// for its parameters (StepFamilies.cpp), as StepRolesTest holds the plan
+/// verifier, --dump-plan and the host backend to.
+std::set<plan::StepParams> cudaFamilies;
+std::set<std::string> cudaRoleErrors;
+void auditCudaRoles(const StepOperands::Audit &a) {
+  if (std::strcmp(a.consumer, "CUDA backend") != 0)
+    return;
+  cudaFamilies.insert(a.family);
+  for (int i = 0; i < 3; ++i)
+    if (a.read[i] != a.present[i])
+      cudaRoleErrors.insert(std::string(stepFamilyName(a.family)) + " list " +
+                            std::to_string(i) + ": read mask " +
+                            std::to_string(a.read[i]) + ", declared " +
+                            std::to_string(a.present[i]));
 }
 
 double relL2(const std::vector<float> &got, const float *want, size_t n) {
@@ -187,8 +206,8 @@ void hostCase(const std::string &plansDir, const std::string &model,
   // demo shows such steps on the goldens; with every expert selected, or no
   // MoE layer, every step stays < 0.01): the typical step must be close, and
   // the far ones at most a third (one sequence of three).
-  // FP8 activations (a "-w8a8" plan, spec 3.4) keep 3 mantissa bits: about
-  // 3.6 % rms rounding on every GEMM input, against the f32 host.
+  // FP8 activations (a "-w8a8" plan, docs/model.md §3.4) keep 3 mantissa bits:
+  // about 3.6 % rms rounding on every GEMM input, against the f32 host.
   const bool w8a8 =
       model.size() > 5 && model.compare(model.size() - 5, 5, "-w8a8") == 0;
   const double bound = w8a8 ? 0.06 : 0.02, far = 2 * bound,
@@ -293,6 +312,7 @@ int main(int argc, char **argv) {
     std::printf("SKIP moela-gpu-plan-test: no CUDA device: %s\n", why.c_str());
     return 0;
   }
+  setRoleAuditHook(&auditCudaRoles);
   std::ifstream metricsFile(fixture + "/metrics.json");
   nlohmann::json metrics = nlohmann::json::parse(metricsFile);
   // MOELA_PLAN_TEST_SEED fixes the random weights' seed (CI, reproducing).
@@ -326,6 +346,13 @@ int main(int argc, char **argv) {
       verdict(false, std::string("mtp: ") + e.what());
     }
   }
+  std::string errors;
+  for (const std::string &e : cudaRoleErrors)
+    errors += "; " + e;
+  verdict(cudaRoleErrors.empty(),
+          "the CUDA backend reads the declared roles of the " +
+              std::to_string(cudaFamilies.size()) + " step families it ran" +
+              errors);
   std::printf("%d passed, %d failed\n", passed, failed);
   return failed ? 1 : 0;
 }

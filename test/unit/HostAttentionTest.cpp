@@ -201,7 +201,7 @@ TEST(HostAttention, AbsorbedExpandedLatentAgree) {
           StepParams::MlaLatentAttentionParams,
           [scale = float(ref.scale)](flatbuffers::FlatBufferBuilder &b) {
             return plan::CreateMlaLatentAttentionParams(
-                       b, layer, kHeads, kLatent, kRope, scale, 0, 0, kQHead)
+                       b, layer, kHeads, kLatent, kRope, scale, 0, kQHead)
                 .Union();
           },
           {h.op(qLat), h.op(q, kNope, (kHeads - 1) * kQHead + kRope),

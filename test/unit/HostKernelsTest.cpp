@@ -212,39 +212,39 @@ TEST(HostRope, PlainAndYarn) {
 }
 
 ParamsFn headGemmParams(int heads, int headRows, int rowOffset, int rows,
-                        bool transpose, int inStride, int outStride) {
+                        bool transpose, int inStride) {
   return [=](flatbuffers::FlatBufferBuilder &b) {
     return plan::CreateHeadGemmParams(b, heads, headRows, rowOffset, rows,
-                                      transpose, inStride, 0, outStride)
+                                      transpose, inStride)
         .Union();
   };
 }
 
-// Tests HeadGemm both ways with input and output strides, on operands that sit
-// inside wider buffers; the columns between heads stay untouched.
+// Tests HeadGemm both ways with input strides and packed outputs, on operands
+// that sit inside wider buffers; the columns around them stay untouched.
 TEST(HostHeadGemm, BothTransposesWithStrides) {
   const int t = 4, heads = 3, headRows = 10, rowOffset = 2, rows = 5, c = 7;
   Harness h;
   uint32_t w = h.weight("w", {heads * headRows, c});
-  // transpose = false: x head [C] every 9 columns, y head [rows] every 6.
-  const int in1 = 9, out1 = 6, span1In = 2 * in1 + c,
+  // transpose = false: x head [C] every 9 columns, y packed [heads*rows].
+  const int in1 = 9, out1 = rows, span1In = 2 * in1 + c,
             span1Out = 2 * out1 + rows;
   uint32_t x1 = h.input("x1", span1In + 2);
   uint32_t y1 = h.buffer("y1", span1Out + 3);
   h.step({"hg",
           StepParams::HeadGemmParams,
-          headGemmParams(heads, headRows, rowOffset, rows, false, in1, out1),
+          headGemmParams(heads, headRows, rowOffset, rows, false, in1),
           {h.op(x1, 1, span1In)},
           {h.op(y1, 2, span1Out)},
           {w}});
-  // transpose = true: x head [rows] every 7 columns, y head [C] every 8.
-  const int in2 = 7, out2 = 8, span2In = 2 * in2 + rows,
+  // transpose = true: x head [rows] every 7 columns, y packed [heads*C].
+  const int in2 = 7, out2 = c, span2In = 2 * in2 + rows,
             span2Out = 2 * out2 + c;
   uint32_t x2 = h.input("x2", span2In);
   uint32_t y2 = h.buffer("y2", span2Out);
   h.step({"hgT",
           StepParams::HeadGemmParams,
-          headGemmParams(heads, headRows, rowOffset, rows, true, in2, out2),
+          headGemmParams(heads, headRows, rowOffset, rows, true, in2),
           {h.op(x2)},
           {h.op(y2)},
           {w}});

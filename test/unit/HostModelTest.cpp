@@ -4,9 +4,9 @@
 // several variants: attention expanded, absorbed or HeadGemm + latent; MoE as
 // MoeExperts or dispatch + grouped GEMMs; residual in the GEMM or fused into
 // RMSNorm), runs prefill and 32 decode steps on the host backend, and checks
-// the logits against DeepSeek's fp32 truth (spec 6: max abs <= 1e-3 and the
-// same argmax at every step). Skipped when the checkpoint is absent; set
-// MOELA_V3A_DIR to a copy of the fixture to run it anyway.
+// the logits against DeepSeek's fp32 truth (docs/model.md §6: max abs <= 1e-3
+// and the same argmax at every step). Skipped when the checkpoint is absent;
+// set MOELA_V3A_DIR to a copy of the fixture to run it anyway.
 //
 //===----------------------------------------------------------------------===//
 #include "HostTestHarness.h"
@@ -192,7 +192,7 @@ public:
         step("latent_attn", StepParams::MlaLatentAttentionParams,
              [=](auto &b) {
                return plan::CreateMlaLatentAttentionParams(b, layer, hi, la, r,
-                                                           scale, 0, 0, qh)
+                                                           scale, 0, qh)
                    .Union();
              },
              {op(qLat), p_.op(q, uint32_t(n), uint32_t((hi - 1) * qh + r)),

@@ -131,12 +131,13 @@ TEST(Plan, ValidPlanLoads) {
   EXPECT_NE(text.str().find("program 'decode': max_tokens 16"),
             std::string::npos)
       << text.str();
-  EXPECT_NE(text.str().find("3 Gemm lm_head  in: g[0:+8]  out: logits[0:+8]  "
-                            "w: lm_head.weight"),
-            std::string::npos)
+  EXPECT_NE(
+      text.str().find("3 Gemm lm_head  in: a=g[0:+8]  out: c=logits[0:+8]  "
+                      "w: W=lm_head.weight"),
+      std::string::npos)
       << text.str();
-  EXPECT_NE(text.str().find("1 RmsNorm norm  in: h[0:+8]  out: y[0:+8]  w: "
-                            "model.norm.weight  eps="),
+  EXPECT_NE(text.str().find("1 RmsNorm norm  in: x=h[0:+8]  out: y=y[0:+8]  w: "
+                            "norm=model.norm.weight  eps="),
             std::string::npos)
       << text.str();
 
@@ -242,17 +243,21 @@ TEST(Plan, WrongSchemaVersion) {
                               "moela-compile");
 }
 
-/// W8A8 (spec 3.4): in decode a quantizing norm (step 3) turns the gathered
-/// rows g into FP8 buffer 8 with its scales in buffer 9, which lm_head reads.
+/// W8A8 (docs/model.md §3.4): in decode a quantizing norm (step 3) turns the
+/// gathered rows g into FP8 buffer 8 with its scales in buffer 9, which lm_head
+/// reads.
 PlanDesc w8a8Plan() {
   PlanDesc d = validPlan();
   ProgramDesc &p = d.programs[1];
-  const uint32_t q = p.add("g8", kHidden, RowKind::PerLogitRow, 1, plan::DType::F8E4M3);
-  p.buffers[q].scales = static_cast<int>(p.add("g8.scales", 1, RowKind::PerLogitRow));
+  const uint32_t q =
+      p.add("g8", kHidden, RowKind::PerLogitRow, 1, plan::DType::F8E4M3);
+  p.buffers[q].scales =
+      static_cast<int>(p.add("g8.scales", 1, RowKind::PerLogitRow));
   StepDesc quantize{"quantize",
                     StepParams::RmsNormParams,
                     [](auto &b) {
-                      return plan::CreateRmsNormParams(b, 1e-6f, false, /*quantize=*/true)
+                      return plan::CreateRmsNormParams(b, 1e-6f, false,
+                                                       /*quantize=*/true)
                           .Union();
                     },
                     {p.op(7)},
@@ -285,21 +290,25 @@ TEST(Plan, Fp8ActivationsNeedScales) {
 }
 
 TEST(Plan, Fp8ActivationsOnlyFromQuantizingNormsIntoGemms) {
-  const std::string step3 = "model.plan: program 'decode' step 3 'quantize' (RmsNorm): ";
+  const std::string step3 =
+      "model.plan: program 'decode' step 3 'quantize' (RmsNorm): ";
   PlanDesc d = w8a8Plan();
   decodeStep(d, 3).inputs[0] = d.programs[1].op(8);
-  EXPECT_EQ(loadError(d), step3 + "input 0 is FP8, which only a GEMM's input 0 may be");
+  EXPECT_EQ(loadError(d), step3 + "input 0 (x) is FP8, which only a GEMM's a "
+                                  "and an RmsNorm's y may be");
   d = w8a8Plan();
   decodeStep(d, 3).params = [](auto &b) {
     return plan::CreateRmsNormParams(b, 1e-6f).Union();
   };
-  EXPECT_EQ(loadError(d), step3 + "output 0 is FP8 but the step is no quantizing RmsNorm");
+  EXPECT_EQ(loadError(d),
+            step3 + "output 0 (y) is FP8 but the step does not quantize");
   // A view of FP8 data starts at a 128-column scale block.
   d = w8a8Plan();
   decodeStep(d, 4).inputs[0] = plan::Operand(8, 4, 4);
-  EXPECT_EQ(loadError(d), "model.plan: program 'decode' step 4 'lm_head' (Gemm): input 0 "
-                          "starts at column 4 of F8 buffer 'g8', not at a 128-column "
-                          "scale block");
+  EXPECT_EQ(loadError(d),
+            "model.plan: program 'decode' step 4 'lm_head' (Gemm): input 0 "
+            "starts at column 4 of F8 buffer 'g8', not at a 128-column "
+            "scale block");
 }
 
 TEST(Plan, BufferIndexOutOfRange) {
@@ -325,7 +334,7 @@ TEST(Plan, MissingOperandsForFamily) {
   EXPECT_EQ(loadError(d), kStep3 + "expects 2 inputs [a, r], got 1");
   d = validPlan();
   decodeStep(d, 1).weights.clear();
-  EXPECT_EQ(loadError(d), kStep1 + "expects 1 weights, got 0");
+  EXPECT_EQ(loadError(d), kStep1 + "expects 1 weight [norm], got 0");
   d = validPlan();
   decodeStep(d, 1).params = [](auto &b) {
     return plan::CreateRmsNormParams(b, 1e-6f, /*residual=*/true).Union();
@@ -458,21 +467,25 @@ TEST(Plan, FreshSequences) {
 TEST(Plan, DraftOutputs) {
   PlanDesc d = validPlan();
   for (ProgramDesc &p : d.programs)
-    p.outputs.push_back(p.add("drafts", 1, RowKind::PerLogitRow, 1, plan::DType::I32));
+    p.outputs.push_back(
+        p.add("drafts", 1, RowKind::PerLogitRow, 1, plan::DType::I32));
   EXPECT_EQ(loadError(d), "");
   d.programs[1].buffers[d.programs[1].outputs[1]].dtype = plan::DType::F32;
-  EXPECT_EQ(loadError(d), "model.plan: program 'decode': output 1 (drafts) buffer "
-                          "'drafts' must be I32 with 1 column, PerLogitRow rows "
-                          "and row_factor 1");
+  EXPECT_EQ(loadError(d),
+            "model.plan: program 'decode': output 1 (drafts) buffer "
+            "'drafts' must be I32 with 1 column, PerLogitRow rows "
+            "and row_factor 1");
   d = validPlan();
-  d.programs[1].outputs.push_back(
-      d.programs[1].add("drafts", 1, RowKind::PerLogitRow, 1, plan::DType::I32));
-  EXPECT_EQ(loadError(d), "model.plan: program 'decode' has 2 outputs but program "
-                          "'prefill' has 1 (MTP drafts come from all programs or "
-                          "none)");
+  d.programs[1].outputs.push_back(d.programs[1].add(
+      "drafts", 1, RowKind::PerLogitRow, 1, plan::DType::I32));
+  EXPECT_EQ(loadError(d),
+            "model.plan: program 'decode' has 2 outputs but program "
+            "'prefill' has 1 (MTP drafts come from all programs or "
+            "none)");
   d.programs[1].outputs.push_back(d.programs[1].outputs[1]);
-  EXPECT_EQ(loadError(d), "model.plan: program 'decode': needs 1 output (logits) "
-                          "or 2 (logits, MTP drafts), got 3");
+  EXPECT_EQ(loadError(d),
+            "model.plan: program 'decode': needs 1 output (logits) "
+            "or 2 (logits, MTP drafts), got 3");
 }
 
 TEST(Plan, Weights) {
@@ -526,7 +539,8 @@ TEST(Plan, KvCacheMustMatchModel) {
   d.kvDtype = plan::DType::BF16;
   EXPECT_EQ(loadError(d), "");
   d.kvDtype = plan::DType::F8E4M3;
-  EXPECT_EQ(loadError(d), "model.plan: kv_cache dtype F8E4M3 is not supported (F32, BF16)");
+  EXPECT_EQ(loadError(d),
+            "model.plan: kv_cache dtype F8E4M3 is not supported (F32, BF16)");
 }
 
 } // namespace

@@ -18,6 +18,9 @@ namespace moela {
 
 class Plan;
 class WeightSource;
+namespace plan {
+struct Program;
+}
 
 /// The inputs of one program run (plan.fbs, Program): T tokens, each with its
 /// absolute position and its sequence slot, and the R rows whose logits are
@@ -34,6 +37,12 @@ struct StepOutputs {
   std::vector<float> logits;   // [R, V] row-major
   std::vector<int32_t> drafts; // [R] MTP drafts; empty when the plan has none
 };
+
+/// Checks `inputs` against `program` and a KV cache of `slots` sequences of
+/// `maxSeqLen` positions; throws moela::Error naming the program and the bad
+/// value. Every backend calls it first (runtime/plan/StepInputs.cpp).
+void checkStepInputs(const plan::Program &program, const StepInputs &inputs,
+                     int slots, int maxSeqLen);
 
 class Backend {
 public:

@@ -12,6 +12,7 @@
 
 #include "moela/Runtime/ModelConfig.h"
 #include "moela/Runtime/Rope.h"
+#include "moela/Runtime/StepFamily.h"
 #include "moela/Runtime/Weights.h"
 
 #include "plan_generated.h"
@@ -24,7 +25,7 @@
 namespace moela {
 
 /// Bumped whenever a reader must know about a schema change (plan.fbs).
-constexpr uint32_t kPlanSchemaVersion = 3;
+constexpr uint32_t kPlanSchemaVersion = 4;
 
 /// The matrix a Weight binds: its parts' rows concatenated. A 1-D tensor [n]
 /// is n rows of one column. For an expert set this is one expert's matrix.
@@ -34,9 +35,6 @@ struct WeightShape {
   int rank = 0;    // of the parts: 1 or 2
   int experts = 0; // 0 = a single matrix, else an expert set of that many
 };
-
-/// "Gemm", "MlaAttention", ...: the family of a step (its params' union type).
-const char *stepFamilyName(plan::StepParams type);
 
 class Plan {
 public:
@@ -73,12 +71,32 @@ private:
   std::string origin_;
 };
 
-/// Human-readable listing: config, programs with their steps and buffers,
-/// weights, kernels.
 /// The plan's YaRN parameters (absent: disabled) and a step's RoPE.
 YarnConfig toYarnConfig(const plan::Yarn *yarn);
 RopeSpec toRopeSpec(const plan::Rope &rope);
 
+/// The rows of buffer `b` in a run of `tokens` tokens and `logitRows` logit
+/// rows (its RowKind times its row_factor).
+inline int64_t bufferRows(const plan::Buffer &b, int64_t tokens,
+                          int64_t logitRows) {
+  switch (b.row_kind()) {
+  case plan::RowKind::PerToken:
+    return b.row_factor() * tokens;
+  case plan::RowKind::PerLogitRow:
+    return b.row_factor() * logitRows;
+  case plan::RowKind::Fixed:
+    return b.row_factor();
+  }
+  return 0;
+}
+
+/// Verifies plan bytes as Plan::fromBytes does, without throwing (for the
+/// compiler, built without exceptions): the error, or "" for a good plan.
+std::string verifyPlanBytes(const std::vector<uint8_t> &bytes,
+                            const std::string &origin);
+
+/// Human-readable listing: config, programs with their steps (operands by
+/// role) and buffers, weights, kernels.
 void dumpPlan(const Plan &plan, std::ostream &os);
 /// The same as JSON; has a "kernels" array of {name, family, arch, cubin_bytes,
 /// ...}.
