@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs moela's build and test dependencies on Debian 12 (idempotent: a no-op when all are present).
-# The CUDA 13 toolkit is expected at /usr/local/cuda (NVRTC, NCCL, headers); no GPU or driver is needed.
+# The CUDA 13 toolkit is expected at /usr/local/cuda (NVRTC and headers); no GPU or driver is needed.
 set -euo pipefail
 
 packages=(
@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libbenchmark-dev                            # unit tests, benchmarks
   libpcre2-dev                                             # tokenizer pre-tokenizer regexes
   nlohmann-json3-dev libcli11-dev                          # runtime JSON and command lines
+  clang-format-19                                          # tools/format-check.sh
 )
 
 missing=()
