@@ -67,7 +67,7 @@ public:
         return failure();
       programs.push_back(*program);
     }
-    auto modelConfig = writeConfig();
+    auto modelConfig = writeModelConfig(fbb, config);
     auto weightsVec = fbb.CreateVector(weights);
     std::vector<fb::Offset<p::Kernel>> kernels;
     for (const CompiledKernel &k : options.kernels) {
@@ -117,66 +117,6 @@ public:
 
 private:
   // ---- Model config -------------------------------------------------------
-
-  fb::Offset<p::ModelConfig> writeConfig() {
-    const ModelConfig &c = config;
-    fb::Offset<p::Yarn> yarn;
-    if (c.yarn.enabled)
-      yarn = writeYarn(c.yarn);
-    auto arch = fbb.CreateString(c.architecture);
-    auto type = fbb.CreateString(c.modelType);
-    auto torchDtype = fbb.CreateString(c.torchDtype);
-    p::ModelConfigBuilder m(fbb);
-    m.add_architecture(arch);
-    m.add_model_type(type);
-    m.add_vocab_size(c.vocabSize);
-    m.add_hidden_size(c.hiddenSize);
-    m.add_intermediate_size(c.intermediateSize);
-    m.add_moe_intermediate_size(c.moeIntermediateSize);
-    m.add_num_hidden_layers(c.numHiddenLayers);
-    m.add_num_attention_heads(c.numAttentionHeads);
-    m.add_q_lora_rank(c.qLoraRank);
-    m.add_kv_lora_rank(c.kvLoraRank);
-    m.add_qk_nope_head_dim(c.qkNopeHeadDim);
-    m.add_qk_rope_head_dim(c.qkRopeHeadDim);
-    m.add_v_head_dim(c.vHeadDim);
-    m.add_n_routed_experts(c.nRoutedExperts);
-    m.add_num_experts_per_tok(c.numExpertsPerTok);
-    m.add_n_shared_experts(c.nSharedExperts);
-    m.add_first_k_dense_replace(c.firstKDenseReplace);
-    m.add_n_group(c.nGroup);
-    m.add_topk_group(c.topkGroup);
-    m.add_topk_method(static_cast<p::TopkMethod>(c.topkMethod));
-    m.add_scoring_func(static_cast<p::ScoringFunc>(c.scoringFunc));
-    m.add_norm_topk_prob(c.normTopkProb);
-    m.add_routed_scaling_factor(c.routedScalingFactor);
-    m.add_rms_norm_eps(c.rmsNormEps);
-    m.add_rope_theta(c.ropeTheta);
-    if (c.yarn.enabled)
-      m.add_yarn(yarn);
-    m.add_max_position_embeddings(c.maxPositionEmbeddings);
-    m.add_num_nextn_predict_layers(c.numNextnPredictLayers);
-    m.add_tie_word_embeddings(c.tieWordEmbeddings);
-    m.add_fp8(c.fp8.enabled);
-    m.add_fp8_block_rows(c.fp8.blockRows);
-    m.add_fp8_block_cols(c.fp8.blockCols);
-    m.add_fp8_scale_fmt(static_cast<p::ScaleFmt>(c.fp8.scaleFmt));
-    m.add_bos_token_id(c.bosTokenId);
-    m.add_eos_token_id(c.eosTokenId);
-    m.add_torch_dtype(torchDtype);
-    return m.Finish();
-  }
-
-  fb::Offset<p::Yarn> writeYarn(const YarnConfig &y) {
-    p::YarnBuilder yb(fbb);
-    yb.add_factor(y.factor);
-    yb.add_original_max_position_embeddings(y.originalMaxPositionEmbeddings);
-    yb.add_beta_fast(y.betaFast);
-    yb.add_beta_slow(y.betaSlow);
-    yb.add_mscale(y.mscale);
-    yb.add_mscale_all_dim(y.mscaleAllDim);
-    return yb.Finish();
-  }
 
   // ---- Weights ------------------------------------------------------------
 
@@ -295,7 +235,7 @@ private:
       config.betaSlow = y.getBetaSlow().convertToDouble();
       config.mscale = y.getMscale().convertToDouble();
       config.mscaleAllDim = y.getMscaleAllDim().convertToDouble();
-      yarn = writeYarn(config);
+      yarn = writeYarn(fbb, config);
     }
     p::RopeBuilder rb(fbb);
     rb.add_theta(spec.getTheta().convertToDouble());

@@ -38,59 +38,6 @@ std::string printableIdentifier(const uint8_t *id) {
   return s;
 }
 
-std::string str(const flatbuffers::String *s) {
-  return s ? s->str() : std::string();
-}
-
-ModelConfig convertConfig(const plan::ModelConfig &m) {
-  ModelConfig c;
-  c.architecture = str(m.architecture());
-  c.modelType = str(m.model_type());
-  c.vocabSize = m.vocab_size();
-  c.hiddenSize = m.hidden_size();
-  c.intermediateSize = m.intermediate_size();
-  c.moeIntermediateSize = m.moe_intermediate_size();
-  c.numHiddenLayers = m.num_hidden_layers();
-  c.numAttentionHeads = m.num_attention_heads();
-  c.qLoraRank = m.q_lora_rank();
-  c.kvLoraRank = m.kv_lora_rank();
-  c.qkNopeHeadDim = m.qk_nope_head_dim();
-  c.qkRopeHeadDim = m.qk_rope_head_dim();
-  c.vHeadDim = m.v_head_dim();
-  c.nRoutedExperts = m.n_routed_experts();
-  c.numExpertsPerTok = m.num_experts_per_tok();
-  c.nSharedExperts = m.n_shared_experts();
-  c.firstKDenseReplace = m.first_k_dense_replace();
-  c.nGroup = m.n_group();
-  c.topkGroup = m.topk_group();
-  c.topkMethod = m.topk_method() == plan::TopkMethod::NoauxTc
-                     ? TopkMethod::NoauxTc
-                 : m.topk_method() == plan::TopkMethod::GroupLimitedGreedy
-                     ? TopkMethod::GroupLimitedGreedy
-                     : TopkMethod::Greedy;
-  c.scoringFunc = m.scoring_func() == plan::ScoringFunc::Sigmoid
-                      ? ScoringFunc::Sigmoid
-                      : ScoringFunc::Softmax;
-  c.normTopkProb = m.norm_topk_prob();
-  c.routedScalingFactor = m.routed_scaling_factor();
-  c.rmsNormEps = m.rms_norm_eps();
-  c.ropeTheta = m.rope_theta();
-  c.yarn = toYarnConfig(m.yarn());
-  c.maxPositionEmbeddings = m.max_position_embeddings();
-  c.numNextnPredictLayers = m.num_nextn_predict_layers();
-  c.tieWordEmbeddings = m.tie_word_embeddings();
-  c.fp8.enabled = m.fp8();
-  c.fp8.blockRows = m.fp8_block_rows();
-  c.fp8.blockCols = m.fp8_block_cols();
-  c.fp8.scaleFmt = m.fp8_scale_fmt() == plan::ScaleFmt::Ue8m0 ? ScaleFmt::Ue8m0
-                                                              : ScaleFmt::Float;
-  c.bosTokenId = m.bos_token_id();
-  c.eosTokenId = m.eos_token_id();
-  if (m.torch_dtype())
-    c.torchDtype = m.torch_dtype()->str();
-  return c;
-}
-
 } // namespace
 
 Plan Plan::load(const std::string &path) {
@@ -134,7 +81,7 @@ Plan Plan::fromBytes(std::vector<uint8_t> bytes, const std::string &origin) {
          "; recompile the model with a matching moela-compile");
   if (!root.model())
     fail(origin, ": the plan has no model config");
-  result.config_ = convertConfig(*root.model());
+  result.config_ = toModelConfig(*root.model());
   result.weightShapes_ =
       verifyPlanSemantics(root, result.config_, result.origin_);
   return result;
@@ -205,20 +152,6 @@ std::vector<TensorSpec> Plan::tensorSpecs(uint32_t index, int expert) const {
     specs.push_back(std::move(spec));
   }
   return specs;
-}
-
-YarnConfig toYarnConfig(const plan::Yarn *y) {
-  YarnConfig yarn;
-  if (!y)
-    return yarn;
-  yarn.enabled = true;
-  yarn.factor = y->factor();
-  yarn.originalMaxPositionEmbeddings = y->original_max_position_embeddings();
-  yarn.betaFast = y->beta_fast();
-  yarn.betaSlow = y->beta_slow();
-  yarn.mscale = y->mscale();
-  yarn.mscaleAllDim = y->mscale_all_dim();
-  return yarn;
 }
 
 RopeSpec toRopeSpec(const plan::Rope &rope) {

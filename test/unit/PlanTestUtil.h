@@ -149,7 +149,7 @@ struct PlanDesc {
 
   std::vector<uint8_t> build() const {
     flatbuffers::FlatBufferBuilder b;
-    auto model = buildConfig(b);
+    auto model = writeModelConfig(b, config);
 
     std::vector<flatbuffers::Offset<plan::Weight>> ws;
     for (const WeightDesc &w : weights) {
@@ -161,10 +161,9 @@ struct PlanDesc {
           scaleName = b.CreateString(t.scaleName);
           scaleShape = b.CreateVector(t.scaleShape);
         }
-        parts.push_back(plan::CreateTensorRef(b, b.CreateString(t.name),
-                                              t.dtype, b.CreateVector(t.shape),
-                                              scaleName, scaleShape,
-                                              t.quantizeAtLoad));
+        parts.push_back(plan::CreateTensorRef(
+            b, b.CreateString(t.name), t.dtype, b.CreateVector(t.shape),
+            scaleName, scaleShape, t.quantizeAtLoad));
       }
       ws.push_back(plan::CreateWeight(b, b.CreateVector(parts), w.experts));
     }
@@ -207,40 +206,6 @@ struct PlanDesc {
     plan::FinishPlanBuffer(b, root);
     return std::vector<uint8_t>(b.GetBufferPointer(),
                                 b.GetBufferPointer() + b.GetSize());
-  }
-
-private:
-  flatbuffers::Offset<plan::ModelConfig>
-  buildConfig(flatbuffers::FlatBufferBuilder &b) const {
-    const ModelConfig &c = config;
-    auto arch = b.CreateString(c.architecture);
-    auto type = b.CreateString(c.modelType);
-    auto dtype = b.CreateString(c.torchDtype);
-    flatbuffers::Offset<plan::Yarn> yarn;
-    if (c.yarn.enabled)
-      yarn = plan::CreateYarn(
-          b, c.yarn.factor, c.yarn.originalMaxPositionEmbeddings,
-          c.yarn.betaFast, c.yarn.betaSlow, c.yarn.mscale, c.yarn.mscaleAllDim);
-    plan::ModelConfigBuilder m(b);
-    m.add_architecture(arch);
-    m.add_model_type(type);
-    m.add_vocab_size(c.vocabSize);
-    m.add_hidden_size(c.hiddenSize);
-    m.add_num_hidden_layers(c.numHiddenLayers);
-    m.add_num_attention_heads(c.numAttentionHeads);
-    m.add_kv_lora_rank(c.kvLoraRank);
-    m.add_qk_nope_head_dim(c.qkNopeHeadDim);
-    m.add_qk_rope_head_dim(c.qkRopeHeadDim);
-    m.add_v_head_dim(c.vHeadDim);
-    m.add_n_routed_experts(c.nRoutedExperts);
-    m.add_num_experts_per_tok(c.numExpertsPerTok);
-    m.add_routed_scaling_factor(c.routedScalingFactor);
-    m.add_rms_norm_eps(c.rmsNormEps);
-    m.add_rope_theta(c.ropeTheta);
-    if (c.yarn.enabled)
-      m.add_yarn(yarn);
-    m.add_torch_dtype(dtype);
-    return m.Finish();
   }
 };
 

@@ -71,8 +71,16 @@ private:
   std::string origin_;
 };
 
-/// The plan's YaRN parameters (absent: disabled) and a step's RoPE.
+/// The plan's ModelConfig and Yarn tables from a config, and back
+/// (runtime/plan/PlanConfig.cpp: the one mapping). Yarn absent: disabled.
+flatbuffers::Offset<plan::ModelConfig>
+writeModelConfig(flatbuffers::FlatBufferBuilder &fbb,
+                 const ModelConfig &config);
+flatbuffers::Offset<plan::Yarn> writeYarn(flatbuffers::FlatBufferBuilder &fbb,
+                                          const YarnConfig &yarn);
+ModelConfig toModelConfig(const plan::ModelConfig &config);
 YarnConfig toYarnConfig(const plan::Yarn *yarn);
+/// A step's RoPE.
 RopeSpec toRopeSpec(const plan::Rope &rope);
 
 /// The rows of buffer `b` in a run of `tokens` tokens and `logitRows` logit
