@@ -39,7 +39,7 @@ struct FuseRouterPass : public moela::impl::FuseRouterPassBase<FuseRouterPass> {
   void runOnOperation() override {
     if (!functions.empty() && !llvm::is_contained(functions, getOperation().getSymName())) {
       // Not fused here: the gate GEMM computes the logits from f32 inputs
-      // to ~16 bits instead (spec 3.2).
+      // to ~16 bits instead (docs/model.md §3.2).
       getOperation().walk([](kernel::RouteOp route) {
         if (auto gemm = route.getInput().getDefiningOp<kernel::GemmOp>())
           gemm.setPrecise(true);

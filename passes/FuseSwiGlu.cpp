@@ -13,7 +13,7 @@ using namespace moela;
 
 namespace {
 
-/// A GEMM with no epilogue whose only user is `user`.
+/// The GEMM that defines `v` when it has no epilogue and no other user.
 kernel::GemmOp plainGemm(Value v) {
   auto gemm = v.getDefiningOp<kernel::GemmOp>();
   if (!gemm || !gemm->hasOneUse() || gemm.getPositions() ||

@@ -2,7 +2,7 @@
 //
 // score = q_nope . (Wuk c) = (Wuk^T q_nope) . c, and Wuv (sum_j P_j c_j) is
 // the value: folding kv_b_proj into the query and the output lets decode
-// attend over the latent cache [S, R + Dr] directly (spec 3.1).
+// attend over the latent cache [S, R + Dr] directly (docs/model.md §3.1).
 //
 //===----------------------------------------------------------------------===//
 #include "passes/Passes.h"

@@ -1,6 +1,6 @@
 //===- MtpDraft.cpp - MTP module 0 drafts inside the main programs --------===//
 //
-// Speculative decoding with DeepSeek's MTP module (spec 3.3) needs, for every
+// Speculative decoding with DeepSeek's MTP module (docs/model.md §3.3) needs, for every
 // row t of a step, the module's input (the main model's last hidden state h_t
 // and the token at t+1) and its cache row at position t. Running the module
 // inside the main programs gives both without a second program per step or

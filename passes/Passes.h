@@ -50,7 +50,7 @@ struct PipelineOptions : public mlir::PassPipelineOptions<PipelineOptions> {
       llvm::cl::desc("optional passes to leave out, by name (e.g. moela-fuse-rope)")};
   Option<bool> quantizeActivations{
       *this, "quantize-activations",
-      llvm::cl::desc("FP8 activations with block scales into FP8 GEMMs (spec 3.4)"),
+      llvm::cl::desc("FP8 activations with block scales into FP8 GEMMs (docs/model.md §3.4)"),
       llvm::cl::init(false)};
   Option<bool> mtp{
       *this, "mtp",

@@ -78,7 +78,7 @@ private:
       addScales(buffers.size() - 1);
   }
 
-  /// The f32 block scales of an FP8 buffer (spec 3.4): one per row and 128
+  /// The f32 block scales of an FP8 buffer (docs/model.md §3.4): one per row and 128
   /// columns, alive exactly as long as the buffer they scale.
   void addScales(size_t data) {
     BufferInfo info = buffers[data];

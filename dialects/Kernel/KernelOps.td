@@ -38,7 +38,7 @@ def Kernel_RmsNormOp : Kernel_Op<"rms_norm", [Pure, SameOperandsAndResultType]> 
   let summary = "RMSNorm of each row, optionally producing FP8 for the next GEMM";
   let description = [{
     `y = w * x / sqrt(mean(x^2) + eps)`. With `quantize`, the CUDA backend
-    stores y as FP8 with one scale per 128 columns (spec 3.4); the host
+    stores y as FP8 with one scale per 128 columns (docs/model.md §3.4); the host
     backend computes exact fp32 either way.
     ```mlir
     %y = kernel.rms_norm %x weight <"model.norm.weight" : bf16[192]> eps 1.000000e-06 : tensor<?x192xf32>
@@ -57,7 +57,7 @@ def Kernel_AddRmsNormOp : Kernel_Op<"add_rms_norm", [Pure,
   let summary = "Residual add fused with the following RMSNorm";
   let description = [{
     `sum = x + residual`, `y = RMSNorm(sum)`: one pass over the residual
-    stream instead of two (spec 3.4's fused add + norm + quant).
+    stream instead of two (the fused add + norm + quant of docs/model.md §3.4).
     ```mlir
     %y, %sum = kernel.add_rms_norm %x, %h weight <"..." : bf16[192]> eps 1.000000e-06
         : tensor<?x192xf32>
@@ -119,7 +119,7 @@ def Kernel_GemmOp : Kernel_Op<"gemm", [Pure, AttrSizedOperandSegments]> {
     `rope` (rotate the rope slice of each head of acc; needs `positions`),
     `residual` (`c = acc + residual`). `precise` keeps the f32 input to
     ~16 mantissa bits on tensor cores (two bf16 halves; the router logits
-    of spec 3.2).
+    of docs/model.md §3.2).
     ```mlir
     %y = kernel.gemm %x weights [#nn.weight<"...gate_proj.weight" : bf16[448, 192]>, #nn.weight<"...up_proj.weight" : bf16[448, 192]>]
         silu_mul : tensor<?x192xf32> -> tensor<?x448xf32>
@@ -300,7 +300,7 @@ def Kernel_RouteOp : Kernel_Op<"route", [Pure]> {
   let description = [{
     From router logits `[T, E]`, or with `gate` from the hidden state `[T, D]`
     (the gate GEMM fused in), computes the top-k experts `[T, K]` and their
-    weights `[T, K]` (spec 3.2).
+    weights `[T, K]` (docs/model.md §3.2).
     ```mlir
     %idx, %w = kernel.route %x routing #routing gate <"...mlp.gate.weight" : bf16[16, 192]>
         bias <"...e_score_correction_bias" : f32[16]> : tensor<?x192xf32> -> tensor<?x4xi32>, tensor<?x4xf32>

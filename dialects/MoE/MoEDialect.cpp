@@ -41,7 +41,7 @@ void MoEDialect::initialize() {
       >();
 }
 
-/// The shape rules of spec 1 for routing, each named in its error.
+/// The shape rules of docs/model.md §1 for routing, each named in its error.
 LogicalResult RoutingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                   ScoringFunc scoring, TopkMethod method,
                                   int64_t experts, int64_t topK, int64_t groups,

@@ -107,7 +107,7 @@ LogicalResult WeightAttr::verify(function_ref<InFlightDiagnostic()> emitError,
       return emitError() << "weight '" << name << "' has scale shape "
                          << shapeToString(scaleShape) << ", expected "
                          << shapeToString(expected)
-                         << " (ceil(shape / 128), spec 2)";
+                         << " (ceil(shape / 128), docs/model.md §2)";
   }
   return success();
 }
