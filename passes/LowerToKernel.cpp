@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "passes/Passes.h"
+#include "runtime/kernels/Abi.h"
 
 #include "mlir/IR/IRMapping.h"
 #include "llvm/ADT/TypeSwitch.h"
@@ -264,7 +265,7 @@ struct LowerToKernelPass
     // all; their standalone functions are not programs.
     for (func::FuncOp func :
          llvm::make_early_inc_range(module.getOps<func::FuncOp>()))
-      if (func.getSymName().starts_with("mtp_"))
+      if (func.getSymName().starts_with(abi::kMtpPrefix))
         func.erase();
     for (func::FuncOp func : module.getOps<func::FuncOp>())
       if (!func.isExternal() && failed(FunctionLowering(func).run()))

@@ -3,6 +3,7 @@
 #define MOELA_PASSES_PASSES_H
 
 #include "Kernel/KernelOps.h"
+#include "Kernel/KernelPrograms.h"
 #include "MLA/MLAOps.h"
 #include "MoE/MoEOps.h"
 #include "NN/NNOps.h"
@@ -19,19 +20,6 @@ namespace moela {
 
 #define GEN_PASS_REGISTRATION
 #include "passes/Passes.h.inc"
-
-/// A function attribute: every sequence of a step of this program starts in
-/// that step at position 0 (plan.fbs Program.fresh_sequences); set by
-/// moela-mla-expand-prefill.
-constexpr llvm::StringLiteral kFreshSequencesAttr = "moela.fresh_sequences";
-
-/// Whether `func` runs prefill-sized steps (@prefill, or @extend for chunks
-/// that continue sequences): up to max-prefill-tokens rows, not max-batch.
-bool isPrefillProgram(mlir::func::FuncOp func);
-
-/// Layers of the latent KV cache a planned module uses: one per decoder
-/// layer (`mainLayers`), and one for an MTP module run in the programs.
-int64_t kvCacheLayers(mlir::ModuleOp module, int64_t mainLayers);
 
 /// Options of the default pipeline ("moela-default").
 struct PipelineOptions : public mlir::PassPipelineOptions<PipelineOptions> {

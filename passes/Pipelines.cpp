@@ -1,5 +1,6 @@
 //===- Pipelines.cpp - The default pipeline: model IR -> planned kernels --===//
 #include "passes/Passes.h"
+#include "runtime/kernels/Abi.h"
 
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
@@ -44,7 +45,7 @@ void moela::buildDefaultPipeline(OpPassManager &pm,
   // only in decode (few tokens, the gate stays in L2), while prefill streams
   // it once per step in a GEMM.
   if (enabled("moela-fuse-router")) {
-    static const std::string decodeOnly[] = {"decode"};
+    static const std::string decodeOnly[] = {abi::kDecode};
     FuseRouterPassOptions router; // its `functions` is an ArrayRef
     if (options.target != "host")
       router.functions = decodeOnly;

@@ -11,6 +11,7 @@
 #include "MLA/MLAOps.h"
 #include "MoE/MoEOps.h"
 #include "NN/NNOps.h"
+#include "runtime/kernels/Abi.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
@@ -57,7 +58,7 @@ public:
     int64_t layer = config.numHiddenLayers + k;
     std::string p = "model.layers." + std::to_string(layer) + ".";
     std::string tag = "mtp." + std::to_string(k);
-    createFunction(module, "mtp_" + std::to_string(k), /*withHidden=*/true);
+    createFunction(module, abi::kMtpPrefix + std::to_string(k), /*withHidden=*/true);
     Value e = embedding(p + "embed_tokens.weight", tag + ".embed");
     Value eNorm =
         rmsNorm(e, plainWeight(p + "enorm.weight", {d()}), tag + ".enorm");
@@ -286,8 +287,8 @@ OwningOpRef<ModuleOp> importModel(MLIRContext &context,
       ModuleOp::create(NameLoc::get(StringAttr::get(&context, "model")));
   writeModelConfig(*module, config);
   ModelBuilder builder(context, config);
-  builder.buildMainProgram(*module, "prefill");
-  builder.buildMainProgram(*module, "decode");
+  builder.buildMainProgram(*module, abi::kPrefill);
+  builder.buildMainProgram(*module, abi::kDecode);
   for (int64_t k = 0; k < config.numNextnPredictLayers; ++k)
     builder.buildMtpProgram(*module, k);
   return module;
