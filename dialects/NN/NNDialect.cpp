@@ -31,7 +31,7 @@ void NNDialect::initialize() {
 static ParseResult parseDims(AsmParser &parser,
                              SmallVectorImpl<int64_t> &dims) {
   return parser.parseCommaSeparatedList(AsmParser::Delimiter::Square, [&]() {
-    int64_t d;
+    int64_t d = 0;
     if (parser.parseInteger(d))
       return failure();
     dims.push_back(d);
