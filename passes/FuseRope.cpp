@@ -14,19 +14,17 @@ using namespace moela;
 namespace {
 
 /// rope(gemm(x)) -> gemm(x) with a rope epilogue, when the GEMM has no other
-/// user and no rope or residual epilogue yet.
+/// user and no epilogue yet.
 struct FuseRopeIntoGemm : public OpRewritePattern<kernel::RopeOp> {
   using OpRewritePattern::OpRewritePattern;
 
   LogicalResult matchAndRewrite(kernel::RopeOp rope,
                                 PatternRewriter &rewriter) const override {
     auto gemm = rope.getInput().getDefiningOp<kernel::GemmOp>();
-    if (!gemm || !gemm->hasOneUse() || gemm.getRopeAttr() || gemm.getResidual())
+    if (!gemm || !gemm->hasOneUse() || gemm.hasEpilogue())
       return rewriter.notifyMatchFailure(rope, "input is not a plain GEMM");
-    rewriter.replaceOpWithNewOp<kernel::GemmOp>(
-        rope, gemm.getType(), gemm.getInput(), rope.getPositions(),
-        /*residual=*/Value(), gemm.getWeights(), gemm.getSiluMulAttr(),
-        rope.getRope(), gemm.getTileAttr(), gemm.getPreciseAttr());
+    rewriter.replaceOpWithNewOp<kernel::GemmOp>(rope, gemm, rope.getPositions(),
+                                                rope.getRope());
     rewriter.eraseOp(gemm);
     return success();
   }

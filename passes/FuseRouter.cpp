@@ -21,8 +21,7 @@ struct FuseGateIntoRoute : public OpRewritePattern<kernel::RouteOp> {
                                 PatternRewriter &rewriter) const override {
     auto gemm = route.getInput().getDefiningOp<kernel::GemmOp>();
     if (route.getGateAttr() || !gemm || !gemm->hasOneUse() ||
-        gemm.getWeights().size() != 1 || gemm.getPositions() ||
-        gemm.getResidual() || gemm.getSiluMul())
+        gemm.getWeights().size() != 1 || gemm.hasEpilogue())
       return rewriter.notifyMatchFailure(route, "no plain gate GEMM to fuse");
     auto gate = cast<nn::WeightAttr>(gemm.getWeights()[0]);
     rewriter.replaceOpWithNewOp<kernel::RouteOp>(

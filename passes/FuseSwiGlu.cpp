@@ -16,8 +16,7 @@ namespace {
 /// The GEMM that defines `v` when it has no epilogue and no other user.
 kernel::GemmOp plainGemm(Value v) {
   auto gemm = v.getDefiningOp<kernel::GemmOp>();
-  if (!gemm || !gemm->hasOneUse() || gemm.getPositions() ||
-      gemm.getResidual() || gemm.getSiluMul() || gemm.getRopeAttr())
+  if (!gemm || !gemm->hasOneUse() || gemm.hasEpilogue())
     return {};
   return gemm;
 }
@@ -35,10 +34,9 @@ struct FuseGateUp : public OpRewritePattern<kernel::SiluMulOp> {
     SmallVector<Attribute> weights(gate.getWeights().begin(),
                                    gate.getWeights().end());
     weights.append(up.getWeights().begin(), up.getWeights().end());
-    rewriter.replaceOpWithNewOp<kernel::GemmOp>(
-        op, op.getType(), gate.getInput(), /*positions=*/Value(),
-        /*residual=*/Value(), rewriter.getArrayAttr(weights),
-        rewriter.getUnitAttr(), kernel::HeadRopeAttr(), kernel::TileAttr(), UnitAttr());
+    rewriter.replaceOpWithNewOp<kernel::GemmOp>(op, op.getType(), gate.getInput(),
+                                                rewriter.getArrayAttr(weights),
+                                                /*siluMul=*/true);
     rewriter.eraseOp(gate);
     rewriter.eraseOp(up);
     return success();

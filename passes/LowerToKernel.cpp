@@ -68,10 +68,7 @@ private:
       n += w.getDim(0);
       attrs.push_back(w);
     }
-    return b.create<kernel::GemmOp>(loc, rows(n), x, /*positions=*/Value(),
-                                    /*residual=*/Value(), b.getArrayAttr(attrs),
-                                    /*silu_mul=*/UnitAttr(),
-                                    kernel::HeadRopeAttr(), kernel::TileAttr(), UnitAttr());
+    return b.create<kernel::GemmOp>(loc, rows(n), x, b.getArrayAttr(attrs));
   }
 
   Value rmsNorm(Location loc, Value x, WeightAttr w, FloatAttr eps) {

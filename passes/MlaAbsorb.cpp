@@ -37,9 +37,9 @@ struct AbsorbAttention : public OpRewritePattern<kernel::MlaAttentionOp> {
     // q_lat[t,h] = Wuk[h]^T q_nope[t,h]: [T, H*R]. Wuk[h] = rows
     // [h*(Dn+Dv), +Dn) of kv_b.
     Value qLat = rewriter.create<kernel::HeadGemmOp>(
-        loc, rows(h * r), op.getQuery(), op.getKvB(), i64(h), i64(dn + dv),
-        i64(0), i64(dn), rewriter.getUnitAttr(), i64(0), i64(dn + dr),
-        kernel::TileAttr());
+        loc, rows(h * r), op.getQuery(), op.getKvB(), h, /*headRows=*/dn + dv,
+        /*rowOffset=*/0, /*rows=*/dn, /*transpose=*/true, /*inOffset=*/0,
+        /*inStride=*/dn + dr);
     // o_lat[t,h] = sum_j P_j c_j over the latent cache: [T, H*R].
     Value oLat = rewriter.create<kernel::MlaLatentAttentionOp>(
         loc, rows(h * r), qLat, op.getQuery(), op.getPositions(),
@@ -48,8 +48,9 @@ struct AbsorbAttention : public OpRewritePattern<kernel::MlaAttentionOp> {
     // out[t,h] = Wuv[h] o_lat[t,h]: [T, H*Dv]. Wuv[h] = rows [h*(Dn+Dv)+Dn,
     // +Dv).
     rewriter.replaceOpWithNewOp<kernel::HeadGemmOp>(
-        op, op.getType(), oLat, op.getKvB(), i64(h), i64(dn + dv), i64(dn),
-        i64(dv), UnitAttr(), i64(0), i64(r), kernel::TileAttr());
+        op, op.getType(), oLat, op.getKvB(), h, /*headRows=*/dn + dv,
+        /*rowOffset=*/dn, /*rows=*/dv, /*transpose=*/false, /*inOffset=*/0,
+        /*inStride=*/r);
     return success();
   }
 };

@@ -49,11 +49,8 @@ void expand(kernel::MlaAttentionOp op) {
   Value latent = b.create<kernel::SliceOp>(loc, rows(r), cached, 0, r);
   Value kPe = b.create<kernel::SliceOp>(loc, rows(dr), cached, r, dr);
   // [T, H*(Dn+Dv)] = c kv_b^T: per head [k_nope | v].
-  Value kv = b.create<kernel::GemmOp>(
-      part("kv"), rows(h * (dn + dv)), latent, /*positions=*/Value(),
-      /*residual=*/Value(), b.getArrayAttr({op.getKvB()}),
-      /*silu_mul=*/UnitAttr(), kernel::HeadRopeAttr(), kernel::TileAttr(),
-      /*precise=*/UnitAttr());
+  Value kv = b.create<kernel::GemmOp>(part("kv"), rows(h * (dn + dv)), latent,
+                                     b.getArrayAttr({op.getKvB()}));
   Value out = b.create<kernel::MlaPrefillAttentionOp>(
       loc, op.getType(), op.getQuery(), kv, kPe, op.getPositions(),
       op.getHeadsAttr(), op.getNopeDimAttr(), op.getRopeDimAttr(),

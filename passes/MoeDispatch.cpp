@@ -42,13 +42,11 @@ struct DispatchExperts : public OpRewritePattern<kernel::MoeCombineOp> {
         experts.getIndices(), rewriter.getI64IntegerAttr(e));
     Value act = rewriter.create<kernel::GroupedGemmOp>(
         loc, rows(weights.getIntermediate()), dispatch.getSorted(),
-        dispatch.getOffsets(), weights,
-        kernel::ExpertProjAttr::get(getContext(), kernel::ExpertProj::gate_up),
-        rewriter.getUnitAttr(), kernel::TileAttr());
+        dispatch.getOffsets(), weights, kernel::ExpertProj::gate_up,
+        /*siluMul=*/true);
     Value ys = rewriter.create<kernel::GroupedGemmOp>(
         loc, rows(weights.getHidden()), act, dispatch.getOffsets(), weights,
-        kernel::ExpertProjAttr::get(getContext(), kernel::ExpertProj::down),
-        UnitAttr(), kernel::TileAttr());
+        kernel::ExpertProj::down, /*siluMul=*/false);
     rewriter.replaceOpWithNewOp<kernel::MoeCombineOp>(
         combine, combine.getType(), ys, combine.getWeights(),
         dispatch.getPerm(), combine.getShared(), combine.getResidual());

@@ -140,10 +140,31 @@ def Kernel_GemmOp : Kernel_Op<"gemm", [Pure, AttrSizedOperandSegments]> {
     attr-dict `:` type($input) `->` type($result)
   }];
   let hasVerifier = 1;
+  let builders = [
+    // A GEMM whose only epilogue may be silu_mul; moela-tile sets the tile.
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$input,
+                   "::mlir::ArrayAttr":$weights,
+                   CArg<"bool", "false">:$siluMul), [{
+      build($_builder, $_state, result, input, /*positions=*/::mlir::Value(),
+            /*residual=*/::mlir::Value(), weights, siluMul,
+            ::moela::kernel::HeadRopeAttr(), ::moela::kernel::TileAttr(),
+            /*precise=*/false);
+    }]>,
+    // `gemm` with a rope epilogue added (moela-fuse-rope).
+    OpBuilder<(ins "GemmOp":$gemm, "::mlir::Value":$positions,
+                   "::moela::kernel::HeadRopeAttr":$rope), [{
+      build($_builder, $_state, gemm.getType(), gemm.getInput(), positions,
+            gemm.getResidual(), gemm.getWeights(), gemm.getSiluMulAttr(), rope,
+            gemm.getTileAttr(), gemm.getPreciseAttr());
+    }]>
+  ];
   let extraClassDeclaration = [{
     /// Rows of the concatenated weight (N before silu_mul halves it).
     int64_t getWeightRows();
     int64_t getWeightCols();
+    /// Whether silu_mul, rope or residual follows the product: the fusion
+    /// passes extend or merge only GEMMs that have none.
+    bool hasEpilogue() { return getSiluMul() || getRope() || getResidual(); }
   }];
 }
 
@@ -293,6 +314,17 @@ def Kernel_HeadGemmOp : Kernel_Op<"head_gemm", [Pure]> {
     `in_stride` $in_stride (`tile` $tile^)? attr-dict `:` type($input) `->` type($result)
   }];
   let hasVerifier = 1;
+  let builders = [
+    // moela-tile sets the tile.
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$input,
+                   "::moela::nn::WeightAttr":$weight, "int64_t":$heads,
+                   "int64_t":$headRows, "int64_t":$rowOffset, "int64_t":$rows,
+                   "bool":$transpose, "int64_t":$inOffset, "int64_t":$inStride), [{
+      build($_builder, $_state, result, input, weight, heads, headRows,
+            rowOffset, rows, transpose, inOffset, inStride,
+            ::moela::kernel::TileAttr());
+    }]>
+  ];
 }
 
 def Kernel_RouteOp : Kernel_Op<"route", [Pure]> {
@@ -374,6 +406,16 @@ def Kernel_GroupedGemmOp : Kernel_Op<"grouped_gemm", [Pure]> {
     $input `,` $offsets `weights` $weights `proj` $proj (`silu_mul` $silu_mul^)?
     (`tile` $tile^)? attr-dict `:` type($input) `,` type($offsets) `->` type($result)
   }];
+  let builders = [
+    // moela-tile sets the tile.
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$input,
+                   "::mlir::Value":$offsets,
+                   "::moela::moe::ExpertWeightsAttr":$weights,
+                   "::moela::kernel::ExpertProj":$proj, "bool":$siluMul), [{
+      build($_builder, $_state, result, input, offsets, weights, proj, siluMul,
+            ::moela::kernel::TileAttr());
+    }]>
+  ];
 }
 
 def Kernel_MoeCombineOp : Kernel_Op<"moe_combine", [Pure, AttrSizedOperandSegments]> {
