@@ -1,7 +1,6 @@
 //===- FuseRope.cpp - RoPE into the epilogue of the GEMM producing q ------===//
+#include "passes/GreedyPass.h"
 #include "passes/Passes.h"
-
-#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace moela {
 #define GEN_PASS_DEF_FUSEROPEPASS
@@ -30,14 +29,11 @@ struct FuseRopeIntoGemm : public OpRewritePattern<kernel::RopeOp> {
   }
 };
 
-struct FuseRopePass : public moela::impl::FuseRopePassBase<FuseRopePass> {
-  void runOnOperation() override {
-    RewritePatternSet patterns(&getContext());
-    patterns.add<FuseRopeIntoGemm>(&getContext());
-    if (failed(
-            applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
-      signalPassFailure();
-  }
-};
+struct FuseRopePass
+    : GreedyPass<moela::impl::FuseRopePassBase<FuseRopePass>, populateFuseRopePatterns> {};
 
 } // namespace
+
+void moela::populateFuseRopePatterns(RewritePatternSet &patterns) {
+  patterns.add<FuseRopeIntoGemm>(patterns.getContext());
+}

@@ -1,7 +1,6 @@
 //===- FuseRouter.cpp - The router GEMM into expert selection -------------===//
+#include "passes/GreedyPass.h"
 #include "passes/Passes.h"
-
-#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace moela {
 #define GEN_PASS_DEF_FUSEROUTERPASS
@@ -45,12 +44,13 @@ struct FuseRouterPass : public moela::impl::FuseRouterPassBase<FuseRouterPass> {
       });
       return;
     }
-    RewritePatternSet patterns(&getContext());
-    patterns.add<FuseGateIntoRoute>(&getContext());
-    if (failed(
-            applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
+    if (failed(applyGreedily(getOperation(), populateFuseRouterPatterns)))
       signalPassFailure();
   }
 };
 
 } // namespace
+
+void moela::populateFuseRouterPatterns(RewritePatternSet &patterns) {
+  patterns.add<FuseGateIntoRoute>(patterns.getContext());
+}

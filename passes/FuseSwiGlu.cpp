@@ -1,7 +1,6 @@
 //===- FuseSwiGlu.cpp - gate + up + SwiGLU into one GEMM ------------------===//
+#include "passes/GreedyPass.h"
 #include "passes/Passes.h"
-
-#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace moela {
 #define GEN_PASS_DEF_FUSESWIGLUPASS
@@ -43,14 +42,11 @@ struct FuseGateUp : public OpRewritePattern<kernel::SiluMulOp> {
   }
 };
 
-struct FuseSwiGluPass : public moela::impl::FuseSwiGluPassBase<FuseSwiGluPass> {
-  void runOnOperation() override {
-    RewritePatternSet patterns(&getContext());
-    patterns.add<FuseGateUp>(&getContext());
-    if (failed(
-            applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
-      signalPassFailure();
-  }
-};
+struct FuseSwiGluPass
+    : GreedyPass<moela::impl::FuseSwiGluPassBase<FuseSwiGluPass>, populateFuseSwiGluPatterns> {};
 
 } // namespace
+
+void moela::populateFuseSwiGluPatterns(RewritePatternSet &patterns) {
+  patterns.add<FuseGateUp>(patterns.getContext());
+}

@@ -5,9 +5,8 @@
 // attend over the latent cache [S, R + Dr] directly (docs/model.md §3.1).
 //
 //===----------------------------------------------------------------------===//
+#include "passes/GreedyPass.h"
 #include "passes/Passes.h"
-
-#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace moela {
 #define GEN_PASS_DEF_MLAABSORBPASS
@@ -55,14 +54,11 @@ struct AbsorbAttention : public OpRewritePattern<kernel::MlaAttentionOp> {
   }
 };
 
-struct MlaAbsorbPass : public moela::impl::MlaAbsorbPassBase<MlaAbsorbPass> {
-  void runOnOperation() override {
-    RewritePatternSet patterns(&getContext());
-    patterns.add<AbsorbAttention>(&getContext());
-    if (failed(
-            applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
-      signalPassFailure();
-  }
-};
+struct MlaAbsorbPass
+    : GreedyPass<moela::impl::MlaAbsorbPassBase<MlaAbsorbPass>, populateMlaAbsorbPatterns> {};
 
 } // namespace
+
+void moela::populateMlaAbsorbPatterns(RewritePatternSet &patterns) {
+  patterns.add<AbsorbAttention>(patterns.getContext());
+}

@@ -1,7 +1,6 @@
 //===- MoeDispatch.cpp - experts as dispatch, grouped GEMMs, combine ------===//
+#include "passes/GreedyPass.h"
 #include "passes/Passes.h"
-
-#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace moela {
 #define GEN_PASS_DEF_MOEDISPATCHPASS
@@ -56,14 +55,10 @@ struct DispatchExperts : public OpRewritePattern<kernel::MoeCombineOp> {
 };
 
 struct MoeDispatchPass
-    : public moela::impl::MoeDispatchPassBase<MoeDispatchPass> {
-  void runOnOperation() override {
-    RewritePatternSet patterns(&getContext());
-    patterns.add<DispatchExperts>(&getContext());
-    if (failed(
-            applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
-      signalPassFailure();
-  }
-};
+    : GreedyPass<moela::impl::MoeDispatchPassBase<MoeDispatchPass>, populateMoeDispatchPatterns> {};
 
 } // namespace
+
+void moela::populateMoeDispatchPatterns(RewritePatternSet &patterns) {
+  patterns.add<DispatchExperts>(patterns.getContext());
+}

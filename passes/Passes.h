@@ -10,6 +10,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/PatternMatch.h"
 #include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassOptions.h"
 
@@ -20,6 +21,20 @@ namespace moela {
 
 #define GEN_PASS_REGISTRATION
 #include "passes/Passes.h.inc"
+
+/// The rewrite patterns of the pattern-driven passes, one function per pass,
+/// for drivers other than the passes themselves.
+void populateFuseRopePatterns(mlir::RewritePatternSet &patterns);
+void populateMlaFuseKvAppendPatterns(mlir::RewritePatternSet &patterns);
+void populateMlaAbsorbPatterns(mlir::RewritePatternSet &patterns);
+void populateFuseSwiGluPatterns(mlir::RewritePatternSet &patterns);
+/// Fuses the router GEMM everywhere (moela-fuse-router's `functions` limits
+/// the pass, not the pattern).
+void populateFuseRouterPatterns(mlir::RewritePatternSet &patterns);
+void populateMoeDispatchPatterns(mlir::RewritePatternSet &patterns);
+/// The residual-add fusion only; moela-fuse-add-norm's `quantize` marking is
+/// not a pattern.
+void populateFuseAddNormPatterns(mlir::RewritePatternSet &patterns);
 
 /// Options of the default pipeline ("moela-default").
 struct PipelineOptions : public mlir::PassPipelineOptions<PipelineOptions> {
