@@ -1,6 +1,7 @@
 //===- MoEDialect.cpp - moe dialect and attributes ------------------------===//
 #include "MoE/MoEDialect.h"
 #include "MoE/MoEOps.h"
+#include "dialects/MnemonicAlias.h"
 
 #include "mlir/IR/DialectImplementation.h"
 #include "mlir/IR/OpImplementation.h"
@@ -15,30 +16,9 @@ using namespace moela::moe;
 #define GET_ATTRDEF_CLASSES
 #include "MoE/MoEAttrs.cpp.inc"
 
-namespace {
-/// Prints the routing parameters once, as `#routing = #moe.routing<...>`.
-struct MoEOpAsmInterface : public OpAsmDialectInterface {
-  using OpAsmDialectInterface::OpAsmDialectInterface;
-  AliasResult getAlias(Attribute attr, raw_ostream &os) const override {
-    if (isa<RoutingAttr>(attr)) {
-      os << "routing";
-      return AliasResult::FinalAlias;
-    }
-    return AliasResult::NoAlias;
-  }
-};
-} // namespace
-
 void MoEDialect::initialize() {
-  addInterfaces<MoEOpAsmInterface>();
-  addOperations<
-#define GET_OP_LIST
-#include "MoE/MoEOps.cpp.inc"
-      >();
-  addAttributes<
-#define GET_ATTRDEF_LIST
-#include "MoE/MoEAttrs.cpp.inc"
-      >();
+  addInterfaces<moela::MnemonicAlias<RoutingAttr>>(); // #routing = ...
+#include "MoE/MoERegistration.inc"
 }
 
 /// The shape rules of docs/model.md §1 for routing, each named in its error.

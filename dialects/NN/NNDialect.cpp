@@ -14,14 +14,7 @@ using namespace moela::nn;
 #include "NN/NNAttrs.cpp.inc"
 
 void NNDialect::initialize() {
-  addOperations<
-#define GET_OP_LIST
-#include "NN/NNOps.cpp.inc"
-      >();
-  addAttributes<
-#define GET_ATTRDEF_LIST
-#include "NN/NNAttrs.cpp.inc"
-      >();
+#include "NN/NNRegistration.inc"
 }
 
 //===----------------------------------------------------------------------===//
