@@ -1,7 +1,6 @@
 //===- FuseAddNorm.cpp - residual add + RMSNorm (+ FP8 quant) in one pass -===//
+#include "passes/GreedyPass.h"
 #include "passes/Passes.h"
-
-#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace moela {
 #define GEN_PASS_DEF_FUSEADDNORMPASS
@@ -52,10 +51,7 @@ struct FuseAddNormPass
   using FuseAddNormPassBase::FuseAddNormPassBase;
 
   void runOnOperation() override {
-    RewritePatternSet patterns(&getContext());
-    patterns.add<FuseAddIntoNorm>(&getContext());
-    if (failed(
-            applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
+    if (failed(applyGreedily(getOperation(), populateFuseAddNormPatterns)))
       return signalPassFailure();
     if (!quantize)
       return;
@@ -72,3 +68,7 @@ struct FuseAddNormPass
 };
 
 } // namespace
+
+void moela::populateFuseAddNormPatterns(RewritePatternSet &patterns) {
+  patterns.add<FuseAddIntoNorm>(patterns.getContext());
+}

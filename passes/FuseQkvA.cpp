@@ -20,11 +20,6 @@ using namespace moela;
 
 namespace {
 
-bool isPlain(kernel::GemmOp gemm) {
-  return !gemm.getPositions() && !gemm.getResidual() && !gemm.getSiluMul() &&
-         !gemm.getRopeAttr();
-}
-
 /// The GEMM whose output (through slices, norms and ropes) an append reads.
 kernel::GemmOp producingGemm(Value v) {
   while (Operation *def = v.getDefiningOp()) {
@@ -57,12 +52,12 @@ struct FuseQkvAPass : public moela::impl::FuseQkvAPassBase<FuseQkvAPass> {
     SmallVector<SmallVector<kernel::GemmOp>> groups;
     getOperation().walk([&](kernel::KvAppendOp append) {
       kernel::GemmOp kv = producingGemm(append.getLatent());
-      if (!kv || !isPlain(kv) || kv != producingGemm(append.getKPe()))
+      if (!kv || kv.hasEpilogue() || kv != producingGemm(append.getKPe()))
         return;
       SmallVector<kernel::GemmOp> group;
       for (Operation *user : kv.getInput().getUsers())
         if (auto gemm = dyn_cast<kernel::GemmOp>(user);
-            gemm && gemm != kv && isPlain(gemm) &&
+            gemm && gemm != kv && !gemm.hasEpilogue() &&
             gemm.getInput() == kv.getInput())
           group.push_back(gemm);
       if (group.empty())
@@ -95,8 +90,7 @@ struct FuseQkvAPass : public moela::impl::FuseQkvAPassBase<FuseQkvAPass> {
           rewriter.getFusedLoc(locs),
           RankedTensorType::get({ShapedType::kDynamic, cols},
                                 rewriter.getF32Type()),
-          first.getInput(), Value(), Value(), rewriter.getArrayAttr(weights),
-          UnitAttr(), kernel::HeadRopeAttr(), kernel::TileAttr(), UnitAttr());
+          first.getInput(), rewriter.getArrayAttr(weights));
       int64_t offset = 0;
       for (kernel::GemmOp g : group) {
         int64_t n = nn::dimOf(g.getType(), 1);

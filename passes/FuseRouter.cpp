@@ -1,7 +1,6 @@
 //===- FuseRouter.cpp - The router GEMM into expert selection -------------===//
+#include "passes/GreedyPass.h"
 #include "passes/Passes.h"
-
-#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace moela {
 #define GEN_PASS_DEF_FUSEROUTERPASS
@@ -21,8 +20,7 @@ struct FuseGateIntoRoute : public OpRewritePattern<kernel::RouteOp> {
                                 PatternRewriter &rewriter) const override {
     auto gemm = route.getInput().getDefiningOp<kernel::GemmOp>();
     if (route.getGateAttr() || !gemm || !gemm->hasOneUse() ||
-        gemm.getWeights().size() != 1 || gemm.getPositions() ||
-        gemm.getResidual() || gemm.getSiluMul())
+        gemm.getWeights().size() != 1 || gemm.hasEpilogue())
       return rewriter.notifyMatchFailure(route, "no plain gate GEMM to fuse");
     auto gate = cast<nn::WeightAttr>(gemm.getWeights()[0]);
     rewriter.replaceOpWithNewOp<kernel::RouteOp>(
@@ -39,19 +37,20 @@ struct FuseRouterPass : public moela::impl::FuseRouterPassBase<FuseRouterPass> {
   void runOnOperation() override {
     if (!functions.empty() && !llvm::is_contained(functions, getOperation().getSymName())) {
       // Not fused here: the gate GEMM computes the logits from f32 inputs
-      // to ~16 bits instead (spec 3.2).
+      // to ~16 bits instead (docs/model.md §3.2).
       getOperation().walk([](kernel::RouteOp route) {
         if (auto gemm = route.getInput().getDefiningOp<kernel::GemmOp>())
           gemm.setPrecise(true);
       });
       return;
     }
-    RewritePatternSet patterns(&getContext());
-    patterns.add<FuseGateIntoRoute>(&getContext());
-    if (failed(
-            applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
+    if (failed(applyGreedily(getOperation(), populateFuseRouterPatterns)))
       signalPassFailure();
   }
 };
 
 } // namespace
+
+void moela::populateFuseRouterPatterns(RewritePatternSet &patterns) {
+  patterns.add<FuseGateIntoRoute>(patterns.getContext());
+}

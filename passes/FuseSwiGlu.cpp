@@ -1,7 +1,6 @@
 //===- FuseSwiGlu.cpp - gate + up + SwiGLU into one GEMM ------------------===//
+#include "passes/GreedyPass.h"
 #include "passes/Passes.h"
-
-#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace moela {
 #define GEN_PASS_DEF_FUSESWIGLUPASS
@@ -13,11 +12,10 @@ using namespace moela;
 
 namespace {
 
-/// A GEMM with no epilogue whose only user is `user`.
+/// The GEMM that defines `v` when it has no epilogue and no other user.
 kernel::GemmOp plainGemm(Value v) {
   auto gemm = v.getDefiningOp<kernel::GemmOp>();
-  if (!gemm || !gemm->hasOneUse() || gemm.getPositions() ||
-      gemm.getResidual() || gemm.getSiluMul() || gemm.getRopeAttr())
+  if (!gemm || !gemm->hasOneUse() || gemm.hasEpilogue())
     return {};
   return gemm;
 }
@@ -35,24 +33,20 @@ struct FuseGateUp : public OpRewritePattern<kernel::SiluMulOp> {
     SmallVector<Attribute> weights(gate.getWeights().begin(),
                                    gate.getWeights().end());
     weights.append(up.getWeights().begin(), up.getWeights().end());
-    rewriter.replaceOpWithNewOp<kernel::GemmOp>(
-        op, op.getType(), gate.getInput(), /*positions=*/Value(),
-        /*residual=*/Value(), rewriter.getArrayAttr(weights),
-        rewriter.getUnitAttr(), kernel::HeadRopeAttr(), kernel::TileAttr(), UnitAttr());
+    rewriter.replaceOpWithNewOp<kernel::GemmOp>(op, op.getType(), gate.getInput(),
+                                                rewriter.getArrayAttr(weights),
+                                                /*siluMul=*/true);
     rewriter.eraseOp(gate);
     rewriter.eraseOp(up);
     return success();
   }
 };
 
-struct FuseSwiGluPass : public moela::impl::FuseSwiGluPassBase<FuseSwiGluPass> {
-  void runOnOperation() override {
-    RewritePatternSet patterns(&getContext());
-    patterns.add<FuseGateUp>(&getContext());
-    if (failed(
-            applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
-      signalPassFailure();
-  }
-};
+struct FuseSwiGluPass
+    : GreedyPass<moela::impl::FuseSwiGluPassBase<FuseSwiGluPass>, populateFuseSwiGluPatterns> {};
 
 } // namespace
+
+void moela::populateFuseSwiGluPatterns(RewritePatternSet &patterns) {
+  patterns.add<FuseGateUp>(patterns.getContext());
+}

@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "passes/Passes.h"
+#include "runtime/kernels/Abi.h"
 
 #include "mlir/IR/IRMapping.h"
 #include "llvm/ADT/TypeSwitch.h"
@@ -67,10 +68,7 @@ private:
       n += w.getDim(0);
       attrs.push_back(w);
     }
-    return b.create<kernel::GemmOp>(loc, rows(n), x, /*positions=*/Value(),
-                                    /*residual=*/Value(), b.getArrayAttr(attrs),
-                                    /*silu_mul=*/UnitAttr(),
-                                    kernel::HeadRopeAttr(), kernel::TileAttr(), UnitAttr());
+    return b.create<kernel::GemmOp>(loc, rows(n), x, b.getArrayAttr(attrs));
   }
 
   Value rmsNorm(Location loc, Value x, WeightAttr w, FloatAttr eps) {
@@ -264,7 +262,7 @@ struct LowerToKernelPass
     // all; their standalone functions are not programs.
     for (func::FuncOp func :
          llvm::make_early_inc_range(module.getOps<func::FuncOp>()))
-      if (func.getSymName().starts_with("mtp_"))
+      if (func.getSymName().starts_with(abi::kMtpPrefix))
         func.erase();
     for (func::FuncOp func : module.getOps<func::FuncOp>())
       if (!func.isExternal() && failed(FunctionLowering(func).run()))

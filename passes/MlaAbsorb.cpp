@@ -2,12 +2,11 @@
 //
 // score = q_nope . (Wuk c) = (Wuk^T q_nope) . c, and Wuv (sum_j P_j c_j) is
 // the value: folding kv_b_proj into the query and the output lets decode
-// attend over the latent cache [S, R + Dr] directly (spec 3.1).
+// attend over the latent cache [S, R + Dr] directly (docs/model.md §3.1).
 //
 //===----------------------------------------------------------------------===//
+#include "passes/GreedyPass.h"
 #include "passes/Passes.h"
-
-#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace moela {
 #define GEN_PASS_DEF_MLAABSORBPASS
@@ -37,9 +36,9 @@ struct AbsorbAttention : public OpRewritePattern<kernel::MlaAttentionOp> {
     // q_lat[t,h] = Wuk[h]^T q_nope[t,h]: [T, H*R]. Wuk[h] = rows
     // [h*(Dn+Dv), +Dn) of kv_b.
     Value qLat = rewriter.create<kernel::HeadGemmOp>(
-        loc, rows(h * r), op.getQuery(), op.getKvB(), i64(h), i64(dn + dv),
-        i64(0), i64(dn), rewriter.getUnitAttr(), i64(0), i64(dn + dr),
-        kernel::TileAttr());
+        loc, rows(h * r), op.getQuery(), op.getKvB(), h, /*headRows=*/dn + dv,
+        /*rowOffset=*/0, /*rows=*/dn, /*transpose=*/true, /*inOffset=*/0,
+        /*inStride=*/dn + dr);
     // o_lat[t,h] = sum_j P_j c_j over the latent cache: [T, H*R].
     Value oLat = rewriter.create<kernel::MlaLatentAttentionOp>(
         loc, rows(h * r), qLat, op.getQuery(), op.getPositions(),
@@ -48,20 +47,18 @@ struct AbsorbAttention : public OpRewritePattern<kernel::MlaAttentionOp> {
     // out[t,h] = Wuv[h] o_lat[t,h]: [T, H*Dv]. Wuv[h] = rows [h*(Dn+Dv)+Dn,
     // +Dv).
     rewriter.replaceOpWithNewOp<kernel::HeadGemmOp>(
-        op, op.getType(), oLat, op.getKvB(), i64(h), i64(dn + dv), i64(dn),
-        i64(dv), UnitAttr(), i64(0), i64(r), kernel::TileAttr());
+        op, op.getType(), oLat, op.getKvB(), h, /*headRows=*/dn + dv,
+        /*rowOffset=*/dn, /*rows=*/dv, /*transpose=*/false, /*inOffset=*/0,
+        /*inStride=*/r);
     return success();
   }
 };
 
-struct MlaAbsorbPass : public moela::impl::MlaAbsorbPassBase<MlaAbsorbPass> {
-  void runOnOperation() override {
-    RewritePatternSet patterns(&getContext());
-    patterns.add<AbsorbAttention>(&getContext());
-    if (failed(
-            applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
-      signalPassFailure();
-  }
-};
+struct MlaAbsorbPass
+    : GreedyPass<moela::impl::MlaAbsorbPassBase<MlaAbsorbPass>, populateMlaAbsorbPatterns> {};
 
 } // namespace
+
+void moela::populateMlaAbsorbPatterns(RewritePatternSet &patterns) {
+  patterns.add<AbsorbAttention>(patterns.getContext());
+}

@@ -11,7 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "passes/Passes.h"
-#include "passes/Utils.h"
+#include "runtime/kernels/Abi.h"
 
 namespace moela {
 #define GEN_PASS_DEF_MLAEXPANDPREFILLPASS
@@ -34,7 +34,7 @@ void expand(kernel::MlaAttentionOp op) {
   // Named parts ("layers.0.attn.core.rows") so that plan dumps tell the
   // buffers apart.
   auto part = [&](StringRef suffix) {
-    return NameLoc::get(b.getStringAttr(locationName(loc) + "." + suffix.str()),
+    return NameLoc::get(b.getStringAttr(kernel::locationName(loc) + "." + suffix.str()),
                         loc);
   };
   const int64_t h = op.getHeads(), dn = op.getNopeDim(), dr = op.getRopeDim();
@@ -49,11 +49,8 @@ void expand(kernel::MlaAttentionOp op) {
   Value latent = b.create<kernel::SliceOp>(loc, rows(r), cached, 0, r);
   Value kPe = b.create<kernel::SliceOp>(loc, rows(dr), cached, r, dr);
   // [T, H*(Dn+Dv)] = c kv_b^T: per head [k_nope | v].
-  Value kv = b.create<kernel::GemmOp>(
-      part("kv"), rows(h * (dn + dv)), latent, /*positions=*/Value(),
-      /*residual=*/Value(), b.getArrayAttr({op.getKvB()}),
-      /*silu_mul=*/UnitAttr(), kernel::HeadRopeAttr(), kernel::TileAttr(),
-      /*precise=*/UnitAttr());
+  Value kv = b.create<kernel::GemmOp>(part("kv"), rows(h * (dn + dv)), latent,
+                                     b.getArrayAttr({op.getKvB()}));
   Value out = b.create<kernel::MlaPrefillAttentionOp>(
       loc, op.getType(), op.getQuery(), kv, kPe, op.getPositions(),
       op.getHeadsAttr(), op.getNopeDimAttr(), op.getRopeDimAttr(),
@@ -66,7 +63,7 @@ struct MlaExpandPrefillPass
     : public moela::impl::MlaExpandPrefillPassBase<MlaExpandPrefillPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    auto prefill = module.lookupSymbol<func::FuncOp>("prefill");
+    auto prefill = module.lookupSymbol<func::FuncOp>(abi::kPrefill);
     if (!prefill)
       return;
     SmallVector<kernel::MlaAttentionOp> expanded;
@@ -76,14 +73,14 @@ struct MlaExpandPrefillPass
     });
     if (expanded.empty())
       return;
-    if (module.lookupSymbol("extend")) {
+    if (module.lookupSymbol(abi::kExtend)) {
       prefill.emitError() << "moela-mla-expand-prefill: the module already has "
                              "an @extend";
       return signalPassFailure();
     }
 
     func::FuncOp extend = prefill.clone();
-    extend.setSymName("extend");
+    extend.setSymName(abi::kExtend);
     extend.walk([&](kernel::MlaAttentionOp op) {
       op.setForm(mla::AttentionForm::absorbed);
     });
@@ -91,7 +88,7 @@ struct MlaExpandPrefillPass
 
     for (kernel::MlaAttentionOp op : expanded)
       expand(op);
-    prefill->setAttr(kFreshSequencesAttr, UnitAttr::get(&getContext()));
+    prefill->setAttr(kernel::kFreshSequencesAttr, UnitAttr::get(&getContext()));
   }
 };
 

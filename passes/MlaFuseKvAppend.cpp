@@ -1,7 +1,6 @@
 //===- MlaFuseKvAppend.cpp - latent norm and k_pe rope into the append ----===//
+#include "passes/GreedyPass.h"
 #include "passes/Passes.h"
-
-#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace moela {
 #define GEN_PASS_DEF_MLAFUSEKVAPPENDPASS
@@ -37,14 +36,10 @@ struct FuseIntoKvAppend : public OpRewritePattern<kernel::KvAppendOp> {
 };
 
 struct MlaFuseKvAppendPass
-    : public moela::impl::MlaFuseKvAppendPassBase<MlaFuseKvAppendPass> {
-  void runOnOperation() override {
-    RewritePatternSet patterns(&getContext());
-    patterns.add<FuseIntoKvAppend>(&getContext());
-    if (failed(
-            applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
-      signalPassFailure();
-  }
-};
+    : GreedyPass<moela::impl::MlaFuseKvAppendPassBase<MlaFuseKvAppendPass>, populateMlaFuseKvAppendPatterns> {};
 
 } // namespace
+
+void moela::populateMlaFuseKvAppendPatterns(RewritePatternSet &patterns) {
+  patterns.add<FuseIntoKvAppend>(patterns.getContext());
+}

@@ -1,5 +1,6 @@
 //===- MlaSelectForm.cpp - absorbed MLA for decode, expanded for prefill --===//
 #include "passes/Passes.h"
+#include "runtime/kernels/Abi.h"
 
 namespace moela {
 #define GEN_PASS_DEF_MLASELECTFORMPASS
@@ -28,8 +29,8 @@ struct MlaSelectFormPass
       return signalPassFailure();
     }
     for (func::FuncOp func : getOperation().getOps<func::FuncOp>()) {
-      mla::AttentionForm form = func.getSymName() == "prefill" ? *prefill
-                                : func.getSymName() == "decode"
+      mla::AttentionForm form = func.getSymName() == abi::kPrefill ? *prefill
+                                : func.getSymName() == abi::kDecode
                                     ? *decode
                                     : mla::AttentionForm::absorbed;
       func.walk([&](mla::AttentionOp op) {

@@ -1,7 +1,6 @@
 //===- MoeDispatch.cpp - experts as dispatch, grouped GEMMs, combine ------===//
+#include "passes/GreedyPass.h"
 #include "passes/Passes.h"
-
-#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace moela {
 #define GEN_PASS_DEF_MOEDISPATCHPASS
@@ -42,13 +41,11 @@ struct DispatchExperts : public OpRewritePattern<kernel::MoeCombineOp> {
         experts.getIndices(), rewriter.getI64IntegerAttr(e));
     Value act = rewriter.create<kernel::GroupedGemmOp>(
         loc, rows(weights.getIntermediate()), dispatch.getSorted(),
-        dispatch.getOffsets(), weights,
-        kernel::ExpertProjAttr::get(getContext(), kernel::ExpertProj::gate_up),
-        rewriter.getUnitAttr(), kernel::TileAttr());
+        dispatch.getOffsets(), weights, kernel::ExpertProj::gate_up,
+        /*siluMul=*/true);
     Value ys = rewriter.create<kernel::GroupedGemmOp>(
         loc, rows(weights.getHidden()), act, dispatch.getOffsets(), weights,
-        kernel::ExpertProjAttr::get(getContext(), kernel::ExpertProj::down),
-        UnitAttr(), kernel::TileAttr());
+        kernel::ExpertProj::down, /*siluMul=*/false);
     rewriter.replaceOpWithNewOp<kernel::MoeCombineOp>(
         combine, combine.getType(), ys, combine.getWeights(),
         dispatch.getPerm(), combine.getShared(), combine.getResidual());
@@ -58,14 +55,10 @@ struct DispatchExperts : public OpRewritePattern<kernel::MoeCombineOp> {
 };
 
 struct MoeDispatchPass
-    : public moela::impl::MoeDispatchPassBase<MoeDispatchPass> {
-  void runOnOperation() override {
-    RewritePatternSet patterns(&getContext());
-    patterns.add<DispatchExperts>(&getContext());
-    if (failed(
-            applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
-      signalPassFailure();
-  }
-};
+    : GreedyPass<moela::impl::MoeDispatchPassBase<MoeDispatchPass>, populateMoeDispatchPatterns> {};
 
 } // namespace
+
+void moela::populateMoeDispatchPatterns(RewritePatternSet &patterns) {
+  patterns.add<DispatchExperts>(patterns.getContext());
+}

@@ -1,6 +1,6 @@
 //===- MtpDraft.cpp - MTP module 0 drafts inside the main programs --------===//
 //
-// Speculative decoding with DeepSeek's MTP module (spec 3.3) needs, for every
+// Speculative decoding with DeepSeek's MTP module (docs/model.md §3.3) needs, for every
 // row t of a step, the module's input (the main model's last hidden state h_t
 // and the token at t+1) and its cache row at position t. Running the module
 // inside the main programs gives both without a second program per step or
@@ -12,6 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "passes/Passes.h"
+#include "runtime/kernels/Abi.h"
 
 #include "mlir/IR/IRMapping.h"
 
@@ -44,13 +45,13 @@ FailureOr<Value> lastHidden(func::FuncOp func) {
 struct MtpDraftPass : public moela::impl::MtpDraftPassBase<MtpDraftPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    auto mtp = module.lookupSymbol<func::FuncOp>("mtp_0");
+    auto mtp = module.lookupSymbol<func::FuncOp>(std::string(abi::kMtpPrefix) + "0");
     if (!mtp) {
       module.emitError() << "moela-mtp-draft: the model has no MTP module "
                             "(num_nextn_predict_layers is 0)";
       return signalPassFailure();
     }
-    for (StringRef name : {"prefill", "decode"}) {
+    for (StringRef name : {abi::kPrefill, abi::kDecode}) {
       auto func = module.lookupSymbol<func::FuncOp>(name);
       if (!func)
         continue;

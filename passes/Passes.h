@@ -3,12 +3,14 @@
 #define MOELA_PASSES_PASSES_H
 
 #include "Kernel/KernelOps.h"
+#include "Kernel/KernelPrograms.h"
 #include "MLA/MLAOps.h"
 #include "MoE/MoEOps.h"
 #include "NN/NNOps.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/PatternMatch.h"
 #include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassOptions.h"
 
@@ -20,18 +22,19 @@ namespace moela {
 #define GEN_PASS_REGISTRATION
 #include "passes/Passes.h.inc"
 
-/// A function attribute: every sequence of a step of this program starts in
-/// that step at position 0 (plan.fbs Program.fresh_sequences); set by
-/// moela-mla-expand-prefill.
-constexpr llvm::StringLiteral kFreshSequencesAttr = "moela.fresh_sequences";
-
-/// Whether `func` runs prefill-sized steps (@prefill, or @extend for chunks
-/// that continue sequences): up to max-prefill-tokens rows, not max-batch.
-bool isPrefillProgram(mlir::func::FuncOp func);
-
-/// Layers of the latent KV cache a planned module uses: one per decoder
-/// layer (`mainLayers`), and one for an MTP module run in the programs.
-int64_t kvCacheLayers(mlir::ModuleOp module, int64_t mainLayers);
+/// The rewrite patterns of the pattern-driven passes, one function per pass,
+/// for drivers other than the passes themselves.
+void populateFuseRopePatterns(mlir::RewritePatternSet &patterns);
+void populateMlaFuseKvAppendPatterns(mlir::RewritePatternSet &patterns);
+void populateMlaAbsorbPatterns(mlir::RewritePatternSet &patterns);
+void populateFuseSwiGluPatterns(mlir::RewritePatternSet &patterns);
+/// Fuses the router GEMM everywhere (moela-fuse-router's `functions` limits
+/// the pass, not the pattern).
+void populateFuseRouterPatterns(mlir::RewritePatternSet &patterns);
+void populateMoeDispatchPatterns(mlir::RewritePatternSet &patterns);
+/// The residual-add fusion only; moela-fuse-add-norm's `quantize` marking is
+/// not a pattern.
+void populateFuseAddNormPatterns(mlir::RewritePatternSet &patterns);
 
 /// Options of the default pipeline ("moela-default").
 struct PipelineOptions : public mlir::PassPipelineOptions<PipelineOptions> {
@@ -50,7 +53,7 @@ struct PipelineOptions : public mlir::PassPipelineOptions<PipelineOptions> {
       llvm::cl::desc("optional passes to leave out, by name (e.g. moela-fuse-rope)")};
   Option<bool> quantizeActivations{
       *this, "quantize-activations",
-      llvm::cl::desc("FP8 activations with block scales into FP8 GEMMs (spec 3.4)"),
+      llvm::cl::desc("FP8 activations with block scales into FP8 GEMMs (docs/model.md §3.4)"),
       llvm::cl::init(false)};
   Option<bool> mtp{
       *this, "mtp",

@@ -119,7 +119,7 @@ def FuseRouterPass : Pass<"moela-fuse-router", "mlir::func::FuncOp"> {
   let description = [{
     `route(gemm(x, gate))` becomes `route(x)` with the gate weight: the
     `[T, E]` logits never leave the kernel and are computed from the f32
-    activations in f32 (spec 3.2 [choice: HF]), where a tensor-core GEMM
+    activations in f32 (docs/model.md §3.2), where a tensor-core GEMM
     would round x to bf16 and flip near-tied expert choices. The fused
     kernel reads the gate weight once per token, so on a GPU it pays only
     for few tokens per step: `functions` limits it to those programs, and
@@ -149,7 +149,7 @@ def FuseAddNormPass : Pass<"moela-fuse-add-norm", "mlir::func::FuncOp"> {
     `rms_norm(add(a, b))` becomes `add_rms_norm(a, b)`, which writes both
     the sum (the residual stream) and the normed value in one pass. With
     `quantize`, norms whose only users are FP8 GEMMs also produce FP8
-    activations with 128-wide block scales (spec 3.4).
+    activations with 128-wide block scales (docs/model.md §3.4).
   }];
   let options = [
     Option<"quantize", "quantize", "bool", /*default=*/"false",

@@ -8,7 +8,6 @@
 //===----------------------------------------------------------------------===//
 #include "moela/Runtime/Weights.h" // kFp8Block
 #include "passes/Passes.h"
-#include "passes/Utils.h"
 
 #include "llvm/ADT/TypeSwitch.h"
 
@@ -78,7 +77,7 @@ private:
       addScales(buffers.size() - 1);
   }
 
-  /// The f32 block scales of an FP8 buffer (spec 3.4): one per row and 128
+  /// The f32 block scales of an FP8 buffer (docs/model.md §3.4): one per row and 128
   /// columns, alive exactly as long as the buffer they scale.
   void addScales(size_t data) {
     BufferInfo info = buffers[data];
@@ -181,7 +180,7 @@ private:
     for (Operation &op : body) {
       if (isa<kernel::SliceOp>(op))
         continue;
-      std::string name = locationName(op.getLoc());
+      std::string name = kernel::locationName(op.getLoc());
       for (OpResult result : op.getResults()) {
         auto [rows, factor] = rowsOf(&op);
         std::string suffix =
@@ -322,7 +321,7 @@ struct PlanMemoryPass : public moela::impl::PlanMemoryPassBase<PlanMemoryPass> {
     }
     bool host = target == "host";
     for (func::FuncOp func : getOperation().getOps<func::FuncOp>()) {
-      int64_t tokens = isPrefillProgram(func) ? maxPrefillTokens : maxBatch;
+      int64_t tokens = kernel::isPrefillProgram(func) ? maxPrefillTokens : maxBatch;
       MemoryPlanner(func, host, tokens, std::min(tokens, int64_t(maxBatch)))
           .run();
     }

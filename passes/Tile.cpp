@@ -56,7 +56,7 @@ struct TilePass : public moela::impl::TilePassBase<TilePass> {
                                  << "' (mma, wgmma)";
       return signalPassFailure();
     }
-    bool manyRows = isPrefillProgram(getOperation());
+    bool manyRows = kernel::isPrefillProgram(getOperation());
     MLIRContext *ctx = &getContext();
     auto tile = [&](int64_t bm, int64_t bn, int64_t bk, int64_t stages,
                     int64_t threads) {

@@ -60,13 +60,13 @@ cl::opt<std::string> gemmKernel(
 cl::opt<std::string> activationDtype(
     "activation-dtype",
     cl::desc("GEMM inputs on the GPU: bf16 (default) or fp8 (W8A8 with FP8 "
-             "weights: norms emit FP8 with 128-wide block scales, spec 3.4)"),
+             "weights: norms emit FP8 with 128-wide block scales, docs/model.md §3.4)"),
     cl::value_desc("bf16|fp8"), cl::init("bf16"));
 cl::opt<bool>
     mtp("mtp",
         cl::desc("Run the checkpoint's MTP module 0 in the main programs: each "
                  "step also returns greedy drafts, which moela-run uses for "
-                 "speculative decoding (spec 3.3)"));
+                 "speculative decoding (docs/model.md §3.3)"));
 cl::opt<std::string> weightDtype(
     "weight-dtype",
     cl::desc("Linear weights: auto (as the checkpoint stores them, default) or "

@@ -32,7 +32,7 @@ def Kernel_HeadRopeAttr : AttrDef<Kernel_Dialect, "HeadRope"> {
   let summary = "RoPE applied to a column slice of every head";
   let description = [{
     For each of `heads` heads of `head_dim` columns, rotates the `rope.dim`
-    columns starting at `offset` within the head (spec 3.1).
+    columns starting at `offset` within the head (docs/model.md §3.1).
 
     Example:
     ```mlir
@@ -53,7 +53,7 @@ def Kernel_BufferAttr : AttrDef<Kernel_Dialect, "Buffer"> {
     `rows` = `row_factor` x (T for token, R for logit_row, 1 for fixed);
     `cols` columns of `dtype` (the storage type on the device); `offset` and
     `bytes` in the program's arena at the program's maximum T and R. An FP8
-    buffer (W8A8 activations, spec 3.4) names in `scales` the buffer that
+    buffer (W8A8 activations, docs/model.md §3.4) names in `scales` the buffer that
     holds its f32 block scales, one per row and 128 columns; -1 (the default,
     not printed) otherwise.
 

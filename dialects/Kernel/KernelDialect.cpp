@@ -16,14 +16,7 @@ using namespace moela::kernel;
 #include "Kernel/KernelAttrs.cpp.inc"
 
 void KernelDialect::initialize() {
-  addOperations<
-#define GET_OP_LIST
-#include "Kernel/KernelOps.cpp.inc"
-      >();
-  addAttributes<
-#define GET_ATTRDEF_LIST
-#include "Kernel/KernelAttrs.cpp.inc"
-      >();
+#include "Kernel/KernelRegistration.inc"
 }
 
 LogicalResult HeadRopeAttr::verify(function_ref<InFlightDiagnostic()> emitError,

@@ -23,8 +23,9 @@ def Kernel_Dialect : Dialect {
     rows whose logits are wanted) or a fixed number; the memory planner
     derives which from the producers. `kernel.slice` takes a column range of
     a tensor without copying. After `moela-plan-memory`, every op that
-    defines a tensor carries `buffers`, and the function carries the buffer
-    table with arena offsets.
+    defines a tensor carries `kernel.buffer_ids` (one buffer per result),
+    and the function carries `kernel.buffer_table` with arena offsets
+    (KernelDialect.h).
   }];
   let dependentDialects = ["::moela::nn::NNDialect", "::moela::mla::MLADialect",
                            "::moela::moe::MoEDialect"];

@@ -38,7 +38,7 @@ def Kernel_RmsNormOp : Kernel_Op<"rms_norm", [Pure, SameOperandsAndResultType]> 
   let summary = "RMSNorm of each row, optionally producing FP8 for the next GEMM";
   let description = [{
     `y = w * x / sqrt(mean(x^2) + eps)`. With `quantize`, the CUDA backend
-    stores y as FP8 with one scale per 128 columns (spec 3.4); the host
+    stores y as FP8 with one scale per 128 columns (docs/model.md §3.4); the host
     backend computes exact fp32 either way.
     ```mlir
     %y = kernel.rms_norm %x weight <"model.norm.weight" : bf16[192]> eps 1.000000e-06 : tensor<?x192xf32>
@@ -57,7 +57,7 @@ def Kernel_AddRmsNormOp : Kernel_Op<"add_rms_norm", [Pure,
   let summary = "Residual add fused with the following RMSNorm";
   let description = [{
     `sum = x + residual`, `y = RMSNorm(sum)`: one pass over the residual
-    stream instead of two (spec 3.4's fused add + norm + quant).
+    stream instead of two (the fused add + norm + quant of docs/model.md §3.4).
     ```mlir
     %y, %sum = kernel.add_rms_norm %x, %h weight <"..." : bf16[192]> eps 1.000000e-06
         : tensor<?x192xf32>
@@ -119,7 +119,7 @@ def Kernel_GemmOp : Kernel_Op<"gemm", [Pure, AttrSizedOperandSegments]> {
     `rope` (rotate the rope slice of each head of acc; needs `positions`),
     `residual` (`c = acc + residual`). `precise` keeps the f32 input to
     ~16 mantissa bits on tensor cores (two bf16 halves; the router logits
-    of spec 3.2).
+    of docs/model.md §3.2).
     ```mlir
     %y = kernel.gemm %x weights [#nn.weight<"...gate_proj.weight" : bf16[448, 192]>, #nn.weight<"...up_proj.weight" : bf16[448, 192]>]
         silu_mul : tensor<?x192xf32> -> tensor<?x448xf32>
@@ -140,10 +140,31 @@ def Kernel_GemmOp : Kernel_Op<"gemm", [Pure, AttrSizedOperandSegments]> {
     attr-dict `:` type($input) `->` type($result)
   }];
   let hasVerifier = 1;
+  let builders = [
+    // A GEMM whose only epilogue may be silu_mul; moela-tile sets the tile.
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$input,
+                   "::mlir::ArrayAttr":$weights,
+                   CArg<"bool", "false">:$siluMul), [{
+      build($_builder, $_state, result, input, /*positions=*/::mlir::Value(),
+            /*residual=*/::mlir::Value(), weights, siluMul,
+            ::moela::kernel::HeadRopeAttr(), ::moela::kernel::TileAttr(),
+            /*precise=*/false);
+    }]>,
+    // `gemm` with a rope epilogue added (moela-fuse-rope).
+    OpBuilder<(ins "GemmOp":$gemm, "::mlir::Value":$positions,
+                   "::moela::kernel::HeadRopeAttr":$rope), [{
+      build($_builder, $_state, gemm.getType(), gemm.getInput(), positions,
+            gemm.getResidual(), gemm.getWeights(), gemm.getSiluMulAttr(), rope,
+            gemm.getTileAttr(), gemm.getPreciseAttr());
+    }]>
+  ];
   let extraClassDeclaration = [{
     /// Rows of the concatenated weight (N before silu_mul halves it).
     int64_t getWeightRows();
     int64_t getWeightCols();
+    /// Whether silu_mul, rope or residual follows the product: the fusion
+    /// passes extend or merge only GEMMs that have none.
+    bool hasEpilogue() { return getSiluMul() || getRope() || getResidual(); }
   }];
 }
 
@@ -293,6 +314,17 @@ def Kernel_HeadGemmOp : Kernel_Op<"head_gemm", [Pure]> {
     `in_stride` $in_stride (`tile` $tile^)? attr-dict `:` type($input) `->` type($result)
   }];
   let hasVerifier = 1;
+  let builders = [
+    // moela-tile sets the tile.
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$input,
+                   "::moela::nn::WeightAttr":$weight, "int64_t":$heads,
+                   "int64_t":$headRows, "int64_t":$rowOffset, "int64_t":$rows,
+                   "bool":$transpose, "int64_t":$inOffset, "int64_t":$inStride), [{
+      build($_builder, $_state, result, input, weight, heads, headRows,
+            rowOffset, rows, transpose, inOffset, inStride,
+            ::moela::kernel::TileAttr());
+    }]>
+  ];
 }
 
 def Kernel_RouteOp : Kernel_Op<"route", [Pure]> {
@@ -300,7 +332,7 @@ def Kernel_RouteOp : Kernel_Op<"route", [Pure]> {
   let description = [{
     From router logits `[T, E]`, or with `gate` from the hidden state `[T, D]`
     (the gate GEMM fused in), computes the top-k experts `[T, K]` and their
-    weights `[T, K]` (spec 3.2).
+    weights `[T, K]` (docs/model.md §3.2).
     ```mlir
     %idx, %w = kernel.route %x routing #routing gate <"...mlp.gate.weight" : bf16[16, 192]>
         bias <"...e_score_correction_bias" : f32[16]> : tensor<?x192xf32> -> tensor<?x4xi32>, tensor<?x4xf32>
@@ -374,6 +406,16 @@ def Kernel_GroupedGemmOp : Kernel_Op<"grouped_gemm", [Pure]> {
     $input `,` $offsets `weights` $weights `proj` $proj (`silu_mul` $silu_mul^)?
     (`tile` $tile^)? attr-dict `:` type($input) `,` type($offsets) `->` type($result)
   }];
+  let builders = [
+    // moela-tile sets the tile.
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$input,
+                   "::mlir::Value":$offsets,
+                   "::moela::moe::ExpertWeightsAttr":$weights,
+                   "::moela::kernel::ExpertProj":$proj, "bool":$siluMul), [{
+      build($_builder, $_state, result, input, offsets, weights, proj, siluMul,
+            ::moela::kernel::TileAttr());
+    }]>
+  ];
 }
 
 def Kernel_MoeCombineOp : Kernel_Op<"moe_combine", [Pure, AttrSizedOperandSegments]> {

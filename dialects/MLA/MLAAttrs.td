@@ -12,7 +12,7 @@ def MLA_YarnAttr : AttrDef<MLA_Dialect, "Yarn"> {
   let mnemonic = "yarn";
   let summary = "YaRN rope scaling parameters";
   let description = [{
-    `rope_scaling` of type "yarn" (spec 3.1): frequencies between the
+    `rope_scaling` of type "yarn" (docs/model.md §3.1): frequencies between the
     `beta_fast` and `beta_slow` correction dims are interpolated by `factor`;
     the softmax scale is multiplied by m^2, m = 0.1 mscale_all_dim ln(factor) + 1.
 

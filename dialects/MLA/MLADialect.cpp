@@ -1,6 +1,7 @@
 //===- MLADialect.cpp - mla dialect and attributes ------------------------===//
 #include "MLA/MLADialect.h"
 #include "MLA/MLAOps.h"
+#include "dialects/MnemonicAlias.h"
 
 #include "mlir/IR/DialectImplementation.h"
 #include "mlir/IR/OpImplementation.h"
@@ -15,31 +16,9 @@ using namespace moela::mla;
 #define GET_ATTRDEF_CLASSES
 #include "MLA/MLAAttrs.cpp.inc"
 
-namespace {
-/// Prints the rope parameters once, as `#rope = #mla.rope<...>`, instead of
-/// on every mla.rope op.
-struct MLAOpAsmInterface : public OpAsmDialectInterface {
-  using OpAsmDialectInterface::OpAsmDialectInterface;
-  AliasResult getAlias(Attribute attr, raw_ostream &os) const override {
-    if (isa<RopeAttr>(attr)) {
-      os << "rope";
-      return AliasResult::FinalAlias;
-    }
-    return AliasResult::NoAlias;
-  }
-};
-} // namespace
-
 void MLADialect::initialize() {
-  addInterfaces<MLAOpAsmInterface>();
-  addOperations<
-#define GET_OP_LIST
-#include "MLA/MLAOps.cpp.inc"
-      >();
-  addAttributes<
-#define GET_ATTRDEF_LIST
-#include "MLA/MLAAttrs.cpp.inc"
-      >();
+  addInterfaces<moela::MnemonicAlias<RopeAttr>>(); // #rope = ...
+#include "MLA/MLARegistration.inc"
 }
 
 LogicalResult YarnAttr::verify(function_ref<InFlightDiagnostic()> emitError,

@@ -1,6 +1,6 @@
 //===- MLADialect.td - The mla dialect --------------------------*- tablegen -*-===//
 //
-// mla: Multi-head Latent Attention (spec 3.1) in the model IR: the query and
+// mla: Multi-head Latent Attention (docs/model.md §3.1) in the model IR: the query and
 // latent projections, RoPE with YaRN, and attention over the latent KV cache.
 //
 //===----------------------------------------------------------------------===//

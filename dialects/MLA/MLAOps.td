@@ -78,7 +78,7 @@ def MLA_RopeOp : MLA_Op<"rope", [Pure, AllTypesMatch<["input", "result"]>]> {
   let description = [{
     Rotates the last `rope.dim` channels of every row (every head of a
     `[T, H, Dn + Dr]` query, or the `[T, Dr]` shared key) by the token's
-    absolute position; other channels pass through (spec 3.1).
+    absolute position; other channels pass through (docs/model.md §3.1).
 
     Example:
     ```mlir

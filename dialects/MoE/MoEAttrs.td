@@ -12,7 +12,7 @@ def MoE_RoutingAttr : AttrDef<MoE_Dialect, "Routing"> {
   let mnemonic = "routing";
   let summary = "How tokens choose their experts";
   let description = [{
-    Spec 3.2: scores are `sigmoid` or `softmax` of the router logits; with
+    docs/model.md §3.2: scores are `sigmoid` or `softmax` of the router logits; with
     `noaux_tc` a correction bias is added for selection only; with more than
     one group, only the `topk_groups` best groups (top-2 sum for noaux_tc, max
     for group_limited_greedy) stay eligible; the top `top_k` experts are

@@ -1,6 +1,7 @@
 //===- MoEDialect.cpp - moe dialect and attributes ------------------------===//
 #include "MoE/MoEDialect.h"
 #include "MoE/MoEOps.h"
+#include "dialects/MnemonicAlias.h"
 
 #include "mlir/IR/DialectImplementation.h"
 #include "mlir/IR/OpImplementation.h"
@@ -15,33 +16,12 @@ using namespace moela::moe;
 #define GET_ATTRDEF_CLASSES
 #include "MoE/MoEAttrs.cpp.inc"
 
-namespace {
-/// Prints the routing parameters once, as `#routing = #moe.routing<...>`.
-struct MoEOpAsmInterface : public OpAsmDialectInterface {
-  using OpAsmDialectInterface::OpAsmDialectInterface;
-  AliasResult getAlias(Attribute attr, raw_ostream &os) const override {
-    if (isa<RoutingAttr>(attr)) {
-      os << "routing";
-      return AliasResult::FinalAlias;
-    }
-    return AliasResult::NoAlias;
-  }
-};
-} // namespace
-
 void MoEDialect::initialize() {
-  addInterfaces<MoEOpAsmInterface>();
-  addOperations<
-#define GET_OP_LIST
-#include "MoE/MoEOps.cpp.inc"
-      >();
-  addAttributes<
-#define GET_ATTRDEF_LIST
-#include "MoE/MoEAttrs.cpp.inc"
-      >();
+  addInterfaces<moela::MnemonicAlias<RoutingAttr>>(); // #routing = ...
+#include "MoE/MoERegistration.inc"
 }
 
-/// The shape rules of spec 1 for routing, each named in its error.
+/// The shape rules of docs/model.md §1 for routing, each named in its error.
 LogicalResult RoutingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                   ScoringFunc scoring, TopkMethod method,
                                   int64_t experts, int64_t topK, int64_t groups,

@@ -1,6 +1,6 @@
 //===- MoEDialect.td - The moe dialect --------------------------*- tablegen -*-===//
 //
-// moe: Mixture-of-Experts (spec 3.2) in the model IR: routing, the routed
+// moe: Mixture-of-Experts (docs/model.md §3.2) in the model IR: routing, the routed
 // experts, the shared expert and the weighted combine.
 //
 //===----------------------------------------------------------------------===//

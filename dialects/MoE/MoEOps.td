@@ -14,7 +14,7 @@ def MoE_RouteOp : MoE_Op<"route", [Pure]> {
   let description = [{
     From router logits `[T, E]` (`x @ gate^T`, fp32) computes per token the K
     selected experts `[T, K]` (i32, in descending order of biased score) and
-    their routing weights `[T, K]` (f32), following `routing` (spec 3.2).
+    their routing weights `[T, K]` (f32), following `routing` (docs/model.md §3.2).
     `bias` is the `e_score_correction_bias` `[E]`, required by noaux_tc.
 
     Example:

@@ -14,14 +14,7 @@ using namespace moela::nn;
 #include "NN/NNAttrs.cpp.inc"
 
 void NNDialect::initialize() {
-  addOperations<
-#define GET_OP_LIST
-#include "NN/NNOps.cpp.inc"
-      >();
-  addAttributes<
-#define GET_ATTRDEF_LIST
-#include "NN/NNAttrs.cpp.inc"
-      >();
+#include "NN/NNRegistration.inc"
 }
 
 //===----------------------------------------------------------------------===//
@@ -31,7 +24,7 @@ void NNDialect::initialize() {
 static ParseResult parseDims(AsmParser &parser,
                              SmallVectorImpl<int64_t> &dims) {
   return parser.parseCommaSeparatedList(AsmParser::Delimiter::Square, [&]() {
-    int64_t d;
+    int64_t d = 0;
     if (parser.parseInteger(d))
       return failure();
     dims.push_back(d);
@@ -107,7 +100,7 @@ LogicalResult WeightAttr::verify(function_ref<InFlightDiagnostic()> emitError,
       return emitError() << "weight '" << name << "' has scale shape "
                          << shapeToString(scaleShape) << ", expected "
                          << shapeToString(expected)
-                         << " (ceil(shape / 128), spec 2)";
+                         << " (ceil(shape / 128), docs/model.md §2)";
   }
   return success();
 }

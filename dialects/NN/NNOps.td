@@ -11,7 +11,7 @@ include "mlir/Interfaces/SideEffectInterfaces.td"
 def NN_EmbeddingOp : NN_Op<"embedding", [Pure]> {
   let summary = "Row lookup of token embeddings";
   let description = [{
-    `h[t] = table[tokens[t]]`, with no scaling (spec 3).
+    `h[t] = table[tokens[t]]`, with no scaling (docs/model.md §3).
 
     Example:
     ```mlir
@@ -28,7 +28,7 @@ def NN_EmbeddingOp : NN_Op<"embedding", [Pure]> {
 def NN_RmsNormOp : NN_Op<"rms_norm", [Pure, SameOperandsAndResultType]> {
   let summary = "RMSNorm over the last dimension";
   let description = [{
-    `y = w * x / sqrt(mean(x^2) + eps)`, statistics in fp32 (spec 3).
+    `y = w * x / sqrt(mean(x^2) + eps)`, statistics in fp32 (docs/model.md §3).
 
     Example:
     ```mlir
@@ -47,7 +47,7 @@ def NN_LinearOp : NN_Op<"linear", [Pure]> {
   let description = [{
     A linear layer without bias. The weight is `[N, K]` (Hugging Face
     `[out, in]`); the input's last dimension is K and the result's is N.
-    An FP8 weight is dequantized with its block scales (spec 2).
+    An FP8 weight is dequantized with its block scales (docs/model.md §2).
 
     Example:
     ```mlir
@@ -173,7 +173,7 @@ def NN_NextTokensOp : NN_Op<"next_tokens", [Pure]> {
     (same slot, next position); otherwise the greedy choice `ids[r]` of the
     logit row `r` with `logit_rows[r] = t`; otherwise `tokens[t]` (a
     placeholder: that row's successor is in a later step). The input of an
-    in-program MTP draft (spec 3.3: module k at position t reads token t+1).
+    in-program MTP draft (docs/model.md §3.3: module k at position t reads token t+1).
 
     Example:
     ```mlir
@@ -193,7 +193,7 @@ def NN_NextTokensOp : NN_Op<"next_tokens", [Pure]> {
 def NN_MtpProjOp : NN_Op<"mtp_proj", [Pure, SameOperandsAndResultType]> {
   let summary = "MTP input projection: eh_proj(concat(e, h))";
   let description = [{
-    The entry of a multi-token-prediction module (spec 3.3): the normed
+    The entry of a multi-token-prediction module (docs/model.md §3.3): the normed
     embedding of the next token and the normed main-model hidden state are
     concatenated `[T, 2D]` and projected by `eh_proj` `[D, 2D]`.
 

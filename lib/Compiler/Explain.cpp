@@ -2,8 +2,8 @@
 #include "moela/Compiler/Explain.h"
 
 #include "Kernel/KernelOps.h"
+#include "Kernel/KernelPrograms.h"
 #include "kernels/OpsLaunch.h"
-#include "passes/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/ADT/StringSet.h"
@@ -59,7 +59,7 @@ MemoryReport computeMemoryReport(ModuleOp module, const ModelConfig &config,
             add(experts.getWeight(e, proj));
     }
   });
-  report.kvLayers = kvCacheLayers(module, config.numHiddenLayers);
+  report.kvLayers = kernel::kvCacheLayers(module, config.numHiddenLayers);
   report.kvBytesPerToken =
       report.kvLayers * config.kvCacheElemsPerToken() * kvElementBytes;
   for (func::FuncOp func : module.getOps<func::FuncOp>()) {

@@ -1,7 +1,7 @@
 //===- Config.cpp - config.json -> ModelConfig with every rule checked ----===//
 //
 // Reads the Hugging Face config of a DeepSeek-V2/V3-family model with LLVM's
-// JSON parser and checks spec section 1: required fields, types, ranges and
+// JSON parser and checks docs/model.md §1: required fields, types, ranges and
 // the cross-field rules. The first violation is reported as one line naming
 // the file, the field, its value and the rule. Unknown keys are ignored.
 //
@@ -313,7 +313,7 @@ Expected<ModelConfig> parseModelConfig(StringRef text, StringRef origin) {
   if (std::optional<StringRef> type = root->getString("model_type"))
     c.modelType = type->str();
 
-  // Required dimensions (spec 1).
+  // Required dimensions (docs/model.md §1).
   c.vocabSize = r.integer("vocab_size", std::nullopt, 1);
   c.hiddenSize = r.integer("hidden_size", std::nullopt, 1);
   c.intermediateSize = r.integer("intermediate_size", std::nullopt, 1);

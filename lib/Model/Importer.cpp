@@ -1,7 +1,7 @@
 //===- Importer.cpp - ModelConfig -> model IR (nn, mla, moe) --------------===//
 //
-// Builds one op per concept of spec section 3, in the order of the forward
-// pass, with every weight named by its Hugging Face tensor name (spec 2).
+// Builds one op per concept of docs/model.md §3, in the order of the forward
+// pass, with every weight named by its Hugging Face tensor name (docs/model.md §2).
 // Token counts are dynamic, model dims static. Each op's location names where
 // it sits in the model ("layers.1.attn"); plan steps inherit these names.
 //
@@ -11,6 +11,7 @@
 #include "MLA/MLAOps.h"
 #include "MoE/MoEOps.h"
 #include "NN/NNOps.h"
+#include "runtime/kernels/Abi.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
@@ -51,13 +52,13 @@ public:
     (void)func;
   }
 
-  /// @mtp_<k>: MTP module k (spec 3.3) drafting from the main model's hidden
+  /// @mtp_<k>: MTP module k (docs/model.md §3.3) drafting from the main model's hidden
   /// state h_t [T, D] and the embedding of the next token.
   void buildMtpProgram(ModuleOp module, int64_t k) {
     int64_t layer = config.numHiddenLayers + k;
     std::string p = "model.layers." + std::to_string(layer) + ".";
     std::string tag = "mtp." + std::to_string(k);
-    createFunction(module, "mtp_" + std::to_string(k), /*withHidden=*/true);
+    createFunction(module, abi::kMtpPrefix + std::to_string(k), /*withHidden=*/true);
     Value e = embedding(p + "embed_tokens.weight", tag + ".embed");
     Value eNorm =
         rmsNorm(e, plainWeight(p + "enorm.weight", {d()}), tag + ".enorm");
@@ -89,7 +90,7 @@ private:
   }
 
   /// A linear weight inside a decoder layer: FP8 with block scales when the
-  /// checkpoint is quantized (spec 2).
+  /// checkpoint is quantized (docs/model.md §2).
   WeightAttr linearWeight(StringRef name, ArrayRef<int64_t> shape) {
     if (!config.fp8.enabled)
       return plainWeight(name, shape);
@@ -174,7 +175,7 @@ private:
     return b.create<nn::AddOp>(loc(tag + ".ffn_residual"), h1, ffn);
   }
 
-  /// MLA (spec 3.1) up to and including o_proj.
+  /// MLA (docs/model.md §3.1) up to and including o_proj.
   Value attention(Value x, int64_t layer, const std::string &p,
                   const std::string &tag) {
     const int64_t h = config.numAttentionHeads, dq = config.qkHeadDim();
@@ -226,7 +227,7 @@ private:
                                linearWeight(p + "down_proj.weight", {d(), f}));
   }
 
-  /// MoE (spec 3.2): router logits, selection, experts, shared expert, combine.
+  /// MoE (docs/model.md §3.2): router logits, selection, experts, shared expert, combine.
   Value moeBlock(Value x, const std::string &p, const std::string &tag) {
     const int64_t e = config.nRoutedExperts, k = config.numExpertsPerTok;
     Value logits =
@@ -286,8 +287,8 @@ OwningOpRef<ModuleOp> importModel(MLIRContext &context,
       ModuleOp::create(NameLoc::get(StringAttr::get(&context, "model")));
   writeModelConfig(*module, config);
   ModelBuilder builder(context, config);
-  builder.buildMainProgram(*module, "prefill");
-  builder.buildMainProgram(*module, "decode");
+  builder.buildMainProgram(*module, abi::kPrefill);
+  builder.buildMainProgram(*module, abi::kDecode);
   for (int64_t k = 0; k < config.numNextnPredictLayers; ++k)
     builder.buildMtpProgram(*module, k);
   return module;

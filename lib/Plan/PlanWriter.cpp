@@ -9,10 +9,9 @@
 #include "moela/Compiler/PlanWriter.h"
 
 #include "Kernel/KernelOps.h"
+#include "Kernel/KernelPrograms.h"
 #include "moela/Runtime/Plan.h"
 #include "moela/Runtime/StepFamily.h"
-#include "passes/Passes.h"
-#include "passes/Utils.h"
 #include "runtime/kernels/Abi.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -94,7 +93,7 @@ public:
     auto pipeline = fbb.CreateString(options.pipeline);
     p::KvCacheBuilder cache(fbb);
     cache.add_layers(
-        static_cast<int>(kvCacheLayers(module, config.numHiddenLayers)));
+        static_cast<int>(kernel::kvCacheLayers(module, config.numHiddenLayers)));
     cache.add_latent_dim(static_cast<int>(config.kvLoraRank));
     cache.add_rope_dim(static_cast<int>(config.qkRopeHeadDim));
     cache.add_dtype(options.kvDtype == "f32" ? p::DType::F32 : p::DType::BF16);
@@ -629,7 +628,7 @@ private:
       int kernelIndex = -1;
       if (auto k = op.getAttrOfType<IntegerAttr>("kernel.kernel"))
         kernelIndex = static_cast<int>(k.getInt());
-      auto name = fbb.CreateString(locationName(op.getLoc()));
+      auto name = fbb.CreateString(kernel::locationName(op.getLoc()));
       auto ins = fbb.CreateVectorOfStructs(b->inputs());
       auto outs = fbb.CreateVectorOfStructs(b->outputs());
       auto ws = fbb.CreateVector(b->weights());
@@ -655,7 +654,7 @@ private:
     pb.add_outputs(outputsVec);
     pb.add_steps(stepsVec);
     pb.add_arena_bytes(attrInt(kernel::kArenaBytesAttr));
-    pb.add_fresh_sequences(func->hasAttr(kFreshSequencesAttr));
+    pb.add_fresh_sequences(func->hasAttr(kernel::kFreshSequencesAttr));
     return pb.Finish();
   }
 

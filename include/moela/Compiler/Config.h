@@ -10,7 +10,7 @@
 namespace moela {
 
 /// Reads `path` (a config.json, or a checkpoint directory holding one) and
-/// validates every field and rule of spec section 1. Errors are one line that
+/// validates every field and rule of docs/model.md §1. Errors are one line that
 /// names the file, the field, its value and the rule, e.g.
 /// "config.json: num_experts_per_tok = 20 must be <= n_routed_experts = 12".
 llvm::Expected<ModelConfig> loadModelConfig(llvm::StringRef path);

@@ -35,7 +35,7 @@ struct CompileOptions {
   bool noCache = false;  // compile every kernel afresh
   std::string gemmKernel = "mma"; // kernel.gemm on sm_90a: mma | wgmma
   /// GEMM inputs on the GPU: bf16, or fp8 (W8A8 with the checkpoint's FP8
-  /// weights: norms quantize their output, spec 3.4).
+  /// weights: norms quantize their output, docs/model.md §3.4).
   std::string activationDtype = "bf16";
   /// Linear weights: auto (as the checkpoint stores them) or fp8 (128x128
   /// block-scaled; a BF16 checkpoint is quantized at load).

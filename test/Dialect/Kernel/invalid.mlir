@@ -111,6 +111,15 @@ func.func @gemm_rope_positions(%x: tensor<?x160xf32>) {
 
 // -----
 
+// Tests that positions come only with a rope epilogue.
+func.func @gemm_positions_without_rope(%x: tensor<?x160xf32>, %pos: tensor<?xi32>) {
+  // expected-error @+1 {{'kernel.gemm' op positions is the operand of a rope epilogue, which is missing}}
+  %0 = kernel.gemm %x positions %pos weights [#nn.weight<"q_b" : bf16[384, 160]>] : tensor<?x160xf32> -> tensor<?x384xf32>
+  return
+}
+
+// -----
+
 #rope = #mla.rope<theta = 1.0e4, dim = 32>
 
 // Tests that a rope epilogue covers exactly the result's columns.

@@ -64,13 +64,13 @@ func.func @weight_fp8_rank1() attributes {w = #nn.weight<"w" : f8E4M3FN[256], sc
 
 // Tests that the scale shape is ceil(shape / 128), with partial last blocks
 // ([300, 129] needs [3, 2], not the floor [2, 1]).
-// expected-error @+1 {{weight 'w' has scale shape [2, 1], expected [3, 2] (ceil(shape / 128), spec 2)}}
+// expected-error @+1 {{weight 'w' has scale shape [2, 1], expected [3, 2] (ceil(shape / 128), docs/model.md §2)}}
 func.func @weight_scale_shape() attributes {w = #nn.weight<"w" : f8E4M3FN[300, 129], scale "w_scale_inv"[2, 1]>} { return }
 
 // -----
 
 // Tests that a scale of the wrong rank is rejected.
-// expected-error @+1 {{weight 'w' has scale shape [2], expected [2, 1] (ceil(shape / 128), spec 2)}}
+// expected-error @+1 {{weight 'w' has scale shape [2], expected [2, 1] (ceil(shape / 128), docs/model.md §2)}}
 func.func @weight_scale_rank() attributes {w = #nn.weight<"w" : f8E4M3FN[256, 128], scale "w_scale_inv"[2]>} { return }
 
 // -----
