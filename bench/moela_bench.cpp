@@ -174,7 +174,8 @@ int main(int argc, char **argv) {
       }
       for (const std::string &name : names) {
         std::string note;
-        std::unique_ptr<Backend> backend = createBackend(name, plan, &note);
+        std::unique_ptr<Backend> backend =
+            createBackend(parseBackendChoice(name), plan, &note);
         if (!note.empty() || backend->name() != name) {
           std::printf("%-14s %-6s skipped: %s\n", label.c_str(), name.c_str(),
                       note.c_str());

@@ -6,6 +6,7 @@
 // --dump-plan [--json]. Every error is one line on stderr and exit code 1.
 //
 //===----------------------------------------------------------------------===//
+#include "kernels/Abi.h"
 #include "moela/Runtime/Backends.h"
 #include "moela/Runtime/Engine.h"
 #include "moela/Runtime/Error.h"
@@ -171,17 +172,20 @@ void writeOutputs(const Options &o, const GenerationResult &result,
 /// Runs `run(begin, group)` on consecutive groups of at most engine.slots()
 /// prompts, starting their sequences afresh, and concatenates the results.
 template <typename Run>
-GenerationResult inGroups(Engine &engine, const std::vector<std::vector<int32_t>> &prompts,
+GenerationResult inGroups(Engine &engine,
+                          const std::vector<std::vector<int32_t>> &prompts,
                           Run run) {
   GenerationResult all;
   for (size_t begin = 0; begin < prompts.size(); begin += engine.slots()) {
     size_t end = std::min(prompts.size(), begin + engine.slots());
     for (int s = 0; s < engine.slots(); ++s)
       engine.reset(s);
-    GenerationResult part = run(
-        begin, std::vector<std::vector<int32_t>>(prompts.begin() + begin, prompts.begin() + end));
+    GenerationResult part =
+        run(begin, std::vector<std::vector<int32_t>>(prompts.begin() + begin,
+                                                     prompts.begin() + end));
     all.ids.insert(all.ids.end(), part.ids.begin(), part.ids.end());
-    all.logits.insert(all.logits.end(), std::make_move_iterator(part.logits.begin()),
+    all.logits.insert(all.logits.end(),
+                      std::make_move_iterator(part.logits.begin()),
                       std::make_move_iterator(part.logits.end()));
     all.draftsProposed += part.draftsProposed;
     all.draftsAccepted += part.draftsAccepted;
@@ -307,12 +311,13 @@ int run(const Options &o) {
   std::unique_ptr<WeightSource> weights =
       o.randomWeights ? makeRandomWeights(o.seed) : openCheckpoint(o.weights);
   std::string note;
-  std::unique_ptr<Backend> backend = createBackend(o.backend, plan, &note);
+  std::unique_ptr<Backend> backend =
+      createBackend(parseBackendChoice(o.backend), plan, &note);
   if (!note.empty())
     std::cerr << "moela-run: " << note << "\n";
   // More prompts than the plan's batch run in groups of that many.
   int slots = std::clamp<int>(static_cast<int>(prompts.size()), 1,
-                              plan.program("decode").max_tokens());
+                              plan.program(abi::kDecode).max_tokens());
   Engine engine(plan, *backend, *weights, slots, maxSeqLen);
 
   GenerationOptions gen;
@@ -323,28 +328,40 @@ int run(const Options &o) {
   gen.keepLogits = !o.logitsOut.empty();
   // Speculative decoding with the plan's MTP drafts: greedy only, and each
   // step feeds two tokens per sequence through @decode.
-  if (o.speculate != "auto" && o.speculate != "on" && o.speculate != "off")
+  enum class Speculate { Auto, On, Off };
+  const Speculate speculate = [&] {
+    if (o.speculate == "auto")
+      return Speculate::Auto;
+    if (o.speculate == "on")
+      return Speculate::On;
+    if (o.speculate == "off")
+      return Speculate::Off;
     fail("--speculate=", o.speculate, " is not one of auto, on, off");
-  const bool canSpeculate = engine.hasDrafts() && o.temperature == 0.0f &&
-                            2 * slots <= plan.program("decode").max_tokens();
-  if (o.speculate == "on" && !canSpeculate)
+  }();
+  const bool canSpeculate =
+      engine.hasDrafts() && o.temperature == 0.0f &&
+      2 * slots <= plan.program(abi::kDecode).max_tokens();
+  if (speculate == Speculate::On && !canSpeculate)
     fail("--speculate=on needs a plan compiled with --mtp, --temperature 0 "
          "and a decode batch (--max-batch) of at least 2 x ",
          slots, " sequences");
-  gen.speculative = o.speculate != "off" && canSpeculate;
+  gen.speculative = speculate != Speculate::Off && canSpeculate;
 
   GenerationResult tally; // for the draft statistics
   if (o.interactive) {
     runInteractive(engine, *tokenizer, o, gen);
   } else if (!forced.empty() || !o.teacherForce.empty()) {
     if (forced.size() != prompts.size())
-      fail(o.teacherForce, ": ", forced.size(), " sequences for ", prompts.size(),
-           " prompts");
-    writeOutputs(o, inGroups(engine, prompts, [&](size_t begin, auto group) {
-                   std::vector<std::vector<int32_t>> f(forced.begin() + begin,
-                                                      forced.begin() + begin + group.size());
-                   return teacherForce(engine, group, f);
-                 }),
+      fail(o.teacherForce, ": ", forced.size(), " sequences for ",
+           prompts.size(), " prompts");
+    writeOutputs(o,
+                 inGroups(engine, prompts,
+                          [&](size_t begin, auto group) {
+                            std::vector<std::vector<int32_t>> f(
+                                forced.begin() + begin,
+                                forced.begin() + begin + group.size());
+                            return teacherForce(engine, group, f);
+                          }),
                  config.vocabSize);
   } else if (tokenizer && prompts.size() == 1) {
     StreamDecoder decoder(*tokenizer, /*skipSpecial=*/true);
@@ -356,9 +373,10 @@ int run(const Options &o) {
     writeOutputs(o, result, config.vocabSize);
     tally = result;
   } else {
-    GenerationResult result = inGroups(engine, prompts, [&](size_t, auto group) {
-      return generate(engine, group, gen);
-    });
+    GenerationResult result =
+        inGroups(engine, prompts, [&](size_t, auto group) {
+          return generate(engine, group, gen);
+        });
     if (tokenizer)
       for (size_t b = 0; b < result.ids.size(); ++b)
         std::cout << "[" << b << "] " << decodeText(*tokenizer, result.ids[b])

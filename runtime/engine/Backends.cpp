@@ -14,12 +14,20 @@ bool cudaAvailable(std::string *why) {
   return cuda::Driver::deviceCount(why) > 0;
 }
 
-std::unique_ptr<Backend> createBackend(const std::string &name,
-                                       const Plan &plan, std::string *note) {
+BackendChoice parseBackendChoice(const std::string &name) {
+  if (name == "auto")
+    return BackendChoice::Auto;
   if (name == "host")
+    return BackendChoice::Host;
+  if (name == "cuda")
+    return BackendChoice::Cuda;
+  fail("--backend must be host, cuda or auto, got '", name, "'");
+}
+
+std::unique_ptr<Backend> createBackend(BackendChoice choice, const Plan &plan,
+                                       std::string *note) {
+  if (choice == BackendChoice::Host)
     return makeHostBackend();
-  if (name != "cuda" && name != "auto")
-    fail("--backend must be host, cuda or auto, got '", name, "'");
   std::string why;
   bool device = cudaAvailable(&why);
   bool usable = device && planHasCudaKernels(plan);
@@ -27,7 +35,7 @@ std::unique_ptr<Backend> createBackend(const std::string &name,
     why = "the plan has no CUDA kernels; compile it with --target=sm_90a";
   if (usable)
     return makeCudaBackend();
-  if (name == "cuda")
+  if (choice == BackendChoice::Cuda)
     fail("--backend cuda: ", device ? why : "no CUDA device (" + why + ")");
   *note = "no CUDA device (" + why + "); running on the host backend";
   return makeHostBackend();

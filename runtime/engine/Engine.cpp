@@ -1,6 +1,7 @@
 //===- Engine.cpp - Prefill chunking, decode steps, positions -------------===//
 #include "moela/Runtime/Engine.h"
 
+#include "kernels/Abi.h"
 #include "moela/Runtime/Error.h"
 #include "moela/Runtime/Plan.h"
 
@@ -13,13 +14,13 @@ Engine::Engine(const Plan &plan, Backend &backend, WeightSource &weights,
                int slots, int maxSeqLen)
     : plan(plan), backend(backend), fed(std::max(slots, 0)),
       maxSeqLen_(maxSeqLen), vocab_(plan.config().vocabSize) {
-  if (!plan.hasProgram("prefill") || !plan.hasProgram("decode"))
+  if (!plan.hasProgram(abi::kPrefill) || !plan.hasProgram(abi::kDecode))
     fail(plan.origin(), ": the plan needs both a prefill and a decode program");
-  prefillMaxTokens = plan.program("prefill").max_tokens();
-  prefillNeedsFresh = plan.program("prefill").fresh_sequences();
-  hasDrafts_ = plan.program("decode").outputs()->size() > 1;
+  prefillMaxTokens = plan.program(abi::kPrefill).max_tokens();
+  prefillNeedsFresh = plan.program(abi::kPrefill).fresh_sequences();
+  hasDrafts_ = plan.program(abi::kDecode).outputs()->size() > 1;
   drafts_.assign(slots, -1);
-  decodeMaxTokens = plan.program("decode").max_tokens();
+  decodeMaxTokens = plan.program(abi::kDecode).max_tokens();
   if (slots < 1 || slots > decodeMaxTokens)
     fail(slots, " sequences do not fit the plan's decode batch of ",
          decodeMaxTokens, " (recompile with a larger --max-batch)");
@@ -36,7 +37,7 @@ std::vector<Engine::Row> Engine::run(const std::string &program,
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
-  if (program == "decode") {
+  if (program == abi::kDecode) {
     stats_.decodeTokens += inputs.tokens.size();
     stats_.decodeSeconds += seconds;
   } else {
@@ -81,7 +82,7 @@ Engine::feed(const std::vector<std::vector<int32_t>> &tokens) {
       }
     if (in.tokens.empty())
       return out;
-    std::vector<Row> rows = run("decode", in);
+    std::vector<Row> rows = run(abi::kDecode, in);
     for (size_t r = 0; r < rows.size(); ++r) {
       out[owners[r]] = std::move(rows[r].logits);
       drafts_[owners[r]] = rows[r].draft;
@@ -108,7 +109,7 @@ Engine::feed(const std::vector<std::vector<int32_t>> &tokens) {
     if (in.tokens.empty())
       return;
     std::vector<Row> rows =
-        run(prefillNeedsFresh && !fresh() ? "extend" : "prefill", in);
+        run(prefillNeedsFresh && !fresh() ? abi::kExtend : abi::kPrefill, in);
     for (size_t r = 0; r < rows.size(); ++r) {
       out[owners[r]] = std::move(rows[r].logits);
       drafts_[owners[r]] = rows[r].draft;
@@ -171,7 +172,7 @@ Engine::verify(const std::vector<std::vector<int32_t>> &tokens) {
       append(in, b, token);
       owners.push_back(b);
     }
-  std::vector<Row> rows = run("decode", in);
+  std::vector<Row> rows = run(abi::kDecode, in);
   for (size_t r = 0; r < rows.size(); ++r)
     out[owners[r]].push_back(std::move(rows[r]));
   return out;

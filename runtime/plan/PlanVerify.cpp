@@ -58,7 +58,7 @@ public:
     // A chunk that continues a sequence needs a program without that
     // restriction (moela-mla-expand-prefill makes @extend).
     for (const plan::Program *program : *plan_.programs())
-      if (program->fresh_sequences() && !names.count("extend"))
+      if (program->fresh_sequences() && !names.count(abi::kExtend))
         fail(origin_, ": program '", program->name()->str(),
              "' has fresh_sequences but the plan has no 'extend' program for "
              "chunks that continue a sequence");

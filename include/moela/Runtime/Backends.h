@@ -9,12 +9,17 @@
 
 namespace moela {
 
-/// The backend called `name`: "host", "cuda", or "auto" (CUDA when a device
-/// is present and the plan has kernels for it, else the host; `note` then
-/// says in one line why the host runs). Throws Error for an unknown name or
-/// an unavailable "cuda".
-std::unique_ptr<Backend> createBackend(const std::string &name,
-                                       const Plan &plan, std::string *note);
+/// Which backend runs a plan: Auto is CUDA when a device is present and the
+/// plan has kernels for it, else the host.
+enum class BackendChoice { Auto, Host, Cuda };
+
+/// "host", "cuda" or "auto"; throws Error naming --backend otherwise.
+BackendChoice parseBackendChoice(const std::string &name);
+
+/// The chosen backend; with Auto on the host, `note` says in one line why.
+/// Throws Error when Cuda is chosen and unavailable.
+std::unique_ptr<Backend> createBackend(BackendChoice choice, const Plan &plan,
+                                       std::string *note);
 
 /// Whether a CUDA device is usable; `why` says why not.
 bool cudaAvailable(std::string *why);
