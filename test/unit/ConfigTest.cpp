@@ -1,6 +1,6 @@
 //===- ConfigTest.cpp - config.json rules and the moela.model attribute ---===//
 //
-// Spec section 1 as a table: starting from a valid config (models/tiny), each
+// docs/model.md §1 as a table: starting from a valid config (models/tiny), each
 // row applies one mutation and states the one-line error it must produce
 // (prefixed by the origin, naming the field, its value and the rule). Then
 // the positive cases: every bundled config loads, with spot-checked values,
@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "moela/Compiler/Config.h"
+#include "ConfigTestUtil.h"
 #include "moela/Compiler/Importer.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
@@ -22,138 +23,13 @@
 
 #include <gtest/gtest.h>
 
-#include <functional>
 #include <string>
 #include <vector>
 
 using namespace moela;
-namespace json = llvm::json;
+using namespace moela::configtest;
 
 namespace {
-
-const std::string kModels = std::string(MOELA_SOURCE_DIR) + "/models";
-constexpr const char *kOrigin = "test/config.json";
-
-/// models/tiny/config.json: V3 features at toy size (q compression, noaux_tc
-/// with groups, YaRN, dense + MoE layers, shared expert, MTP).
-constexpr const char *kTinyConfig = R"json({
-  "architectures": ["DeepseekV3ForCausalLM"],
-  "attention_bias": false,
-  "attention_dropout": 0.0,
-  "auto_map": {
-    "AutoConfig": "configuration_deepseek.DeepseekV3Config",
-    "AutoModel": "modeling_deepseek.DeepseekV3Model",
-    "AutoModelForCausalLM": "modeling_deepseek.DeepseekV3ForCausalLM"
-  },
-  "bos_token_id": 0,
-  "eos_token_id": 1,
-  "ep_size": 1,
-  "first_k_dense_replace": 1,
-  "hidden_act": "silu",
-  "hidden_size": 64,
-  "initializer_range": 0.02,
-  "intermediate_size": 128,
-  "kv_lora_rank": 32,
-  "max_position_embeddings": 4096,
-  "model_type": "deepseek_v3",
-  "moe_intermediate_size": 32,
-  "moe_layer_freq": 1,
-  "n_group": 4,
-  "n_routed_experts": 8,
-  "n_shared_experts": 1,
-  "norm_topk_prob": true,
-  "num_attention_heads": 4,
-  "num_experts_per_tok": 2,
-  "num_hidden_layers": 3,
-  "num_key_value_heads": 4,
-  "num_nextn_predict_layers": 1,
-  "q_lora_rank": 48,
-  "qk_nope_head_dim": 16,
-  "qk_rope_head_dim": 8,
-  "rms_norm_eps": 1e-06,
-  "rope_scaling": {
-    "beta_fast": 32,
-    "beta_slow": 1,
-    "factor": 4,
-    "mscale": 1.0,
-    "mscale_all_dim": 1.0,
-    "original_max_position_embeddings": 1024,
-    "type": "yarn"
-  },
-  "rope_theta": 10000,
-  "routed_scaling_factor": 2.5,
-  "scoring_func": "sigmoid",
-  "tie_word_embeddings": false,
-  "topk_group": 2,
-  "topk_method": "noaux_tc",
-  "torch_dtype": "bfloat16",
-  "transformers_version": "4.33.1",
-  "use_cache": true,
-  "v_head_dim": 16,
-  "vocab_size": 129280
-})json";
-
-/// The FP8 quantization_config of the released V3 checkpoints.
-json::Value fp8Quantization() {
-  return json::Object{{"activation_scheme", "dynamic"},
-                      {"fmt", "e4m3"},
-                      {"quant_method", "fp8"},
-                      {"weight_block_size", json::Array{128, 128}}};
-}
-
-using Mutation = std::function<void(json::Object &)>;
-
-/// kTinyConfig with `mutate` applied, as JSON text.
-std::string mutatedConfig(const Mutation &mutate) {
-  llvm::Expected<json::Value> value = json::parse(kTinyConfig);
-  if (!value) {
-    ADD_FAILURE() << "the base config does not parse: "
-                  << llvm::toString(value.takeError());
-    return "";
-  }
-  if (mutate)
-    mutate(*value->getAsObject());
-  std::string text;
-  llvm::raw_string_ostream os(text);
-  os << *value;
-  return text;
-}
-
-/// Sets `path` ("a" or "a.b") to `v`; the parent object must exist.
-Mutation set(std::string path, json::Value v) {
-  return [path, v](json::Object &o) {
-    size_t dot = path.find('.');
-    if (dot == std::string::npos) {
-      o[path] = v;
-      return;
-    }
-    json::Object *inner = o.getObject(path.substr(0, dot));
-    ASSERT_NE(inner, nullptr) << path;
-    (*inner)[path.substr(dot + 1)] = v;
-  };
-}
-
-/// Removes `path` ("a" or "a.b").
-Mutation remove(std::string path) {
-  return [path](json::Object &o) {
-    size_t dot = path.find('.');
-    if (dot == std::string::npos) {
-      o.erase(path);
-      return;
-    }
-    json::Object *inner = o.getObject(path.substr(0, dot));
-    ASSERT_NE(inner, nullptr) << path;
-    inner->erase(path.substr(dot + 1));
-  };
-}
-
-/// Applies several mutations in order.
-Mutation all(std::vector<Mutation> mutations) {
-  return [mutations](json::Object &o) {
-    for (const Mutation &m : mutations)
-      m(o);
-  };
-}
 
 //===----------------------------------------------------------------------===//
 // Rejected configs: one row per rule
@@ -171,10 +47,8 @@ struct BadConfig {
 void PrintTo(const BadConfig &c, std::ostream *os) { *os << c.name; }
 
 BadConfig missing(const char *name, const char *field) {
-  return {name,
-          remove(field),
-          "",
-          {std::string(field) + " is required but missing"}};
+  return {
+      name, drop(field), "", {std::string(field) + " is required but missing"}};
 }
 
 // One row per rule; clang-format would spread each over four lines.
@@ -287,15 +161,15 @@ const BadConfig kBadConfigs[] = {
     {"RopeScalingLinear", set("rope_scaling.type", "linear"), "",
      {"rope_scaling.type = \"linear\" is not supported",
       "DeepSeek models use \"yarn\""}},
-    {"RopeScalingWithoutType", remove("rope_scaling.type"), "",
+    {"RopeScalingWithoutType", drop("rope_scaling.type"), "",
      {"rope_scaling.type is required (the rope scaling type)"}},
     {"RopeParametersWithoutRopeType",
-     all({remove("rope_scaling"),
+     all({drop("rope_scaling"),
           set("rope_parameters", json::Object{{"factor", 4}})}),
      "",
      {"rope_parameters.rope_type is required (the rope scaling type)"}},
     {"RopeParametersLinear",
-     all({remove("rope_scaling"),
+     all({drop("rope_scaling"),
           set("rope_parameters", json::Object{{"rope_type", "linear"}})}),
      "",
      {"rope_parameters.rope_type = \"linear\" is not supported"}},
@@ -307,12 +181,12 @@ const BadConfig kBadConfigs[] = {
      all({set("rope_scaling.beta_fast", 2), set("rope_scaling.beta_slow", 2)}),
      "",
      {"rope_scaling.beta_fast = 2", "must be > beta_slow = 2"}},
-    {"YarnMissingFactor", remove("rope_scaling.factor"), "",
+    {"YarnMissingFactor", drop("rope_scaling.factor"), "",
      {"rope_scaling.factor is required but missing"}},
     {"YarnZeroFactor", set("rope_scaling.factor", 0), "",
      {"rope_scaling.factor = 0 must be > 0"}},
     {"YarnMissingOriginalMax",
-     remove("rope_scaling.original_max_position_embeddings"), "",
+     drop("rope_scaling.original_max_position_embeddings"), "",
      {"rope_scaling.original_max_position_embeddings is required but missing"}},
 
     // quantization_config.
@@ -324,7 +198,7 @@ const BadConfig kBadConfigs[] = {
       "\"fp8\")"}},
     {"QuantMethodMissing",
      all({set("quantization_config", fp8Quantization()),
-          remove("quantization_config.quant_method")}),
+          drop("quantization_config.quant_method")}),
      "",
      {"quantization_config.quant_method is required (\"fp8\")"}},
     {"QuantBlock64",
@@ -335,7 +209,7 @@ const BadConfig kBadConfigs[] = {
       "[128, 128])"}},
     {"QuantBlockMissing",
      all({set("quantization_config", fp8Quantization()),
-          remove("quantization_config.weight_block_size")}),
+          drop("quantization_config.weight_block_size")}),
      "",
      {"quantization_config.weight_block_size is required ([128, 128])"}},
     {"QuantFmtE5m2",
@@ -357,7 +231,7 @@ const BadConfig kBadConfigs[] = {
       "\"ue8m0\""}},
 
     // architectures.
-    {"ArchitecturesMissing", remove("architectures"), "",
+    {"ArchitecturesMissing", drop("architectures"), "",
      {"architectures is required",
       "must name DeepseekV2ForCausalLM or DeepseekV3ForCausalLM"}},
     {"ArchitecturesLlama",
@@ -406,39 +280,6 @@ INSTANTIATE_TEST_SUITE_P(Rules, BadConfigTest, testing::ValuesIn(kBadConfigs),
 //===----------------------------------------------------------------------===//
 // Accepted configs
 //===----------------------------------------------------------------------===//
-
-ModelConfig parseOk(const std::string &text) {
-  llvm::Expected<ModelConfig> config = parseModelConfig(text, kOrigin);
-  if (!config) {
-    ADD_FAILURE() << llvm::toString(config.takeError());
-    return ModelConfig();
-  }
-  return *config;
-}
-
-ModelConfig loadOk(const std::string &path) {
-  llvm::Expected<ModelConfig> config = loadModelConfig(path);
-  if (!config) {
-    ADD_FAILURE() << llvm::toString(config.takeError());
-    return ModelConfig();
-  }
-  return *config;
-}
-
-/// The folders of models/ that hold a config.json.
-std::vector<std::string> bundledModels() {
-  std::vector<std::string> names;
-  std::error_code ec;
-  for (llvm::sys::fs::directory_iterator it(kModels, ec), end; it != end && !ec;
-       it.increment(ec)) {
-    llvm::SmallString<256> config(it->path());
-    llvm::sys::path::append(config, "config.json");
-    if (llvm::sys::fs::exists(config))
-      names.push_back(llvm::sys::path::filename(it->path()).str());
-  }
-  std::sort(names.begin(), names.end());
-  return names;
-}
 
 TEST(ConfigTest, BaseConfigIsTheTinyModel) {
   ModelConfig c = parseOk(kTinyConfig);
@@ -541,15 +382,15 @@ TEST(ConfigTest, DeepSeekV2GroupLimitedGreedy) {
 }
 
 TEST(ConfigTest, OptionalFieldsTakeTheirDefaults) {
-  ModelConfig c = parseOk(mutatedConfig(all(
-      {remove("q_lora_rank"), remove("n_shared_experts"),
-       remove("first_k_dense_replace"), remove("moe_layer_freq"),
-       remove("n_group"), remove("topk_group"), remove("topk_method"),
-       remove("scoring_func"), remove("norm_topk_prob"),
-       remove("routed_scaling_factor"), remove("rope_scaling"),
-       remove("max_position_embeddings"), remove("num_nextn_predict_layers"),
-       remove("tie_word_embeddings"), remove("bos_token_id"),
-       remove("eos_token_id"), remove("hidden_act"), remove("torch_dtype")})));
+  ModelConfig c = parseOk(mutatedConfig(
+      all({drop("q_lora_rank"), drop("n_shared_experts"),
+           drop("first_k_dense_replace"), drop("moe_layer_freq"),
+           drop("n_group"), drop("topk_group"), drop("topk_method"),
+           drop("scoring_func"), drop("norm_topk_prob"),
+           drop("routed_scaling_factor"), drop("rope_scaling"),
+           drop("max_position_embeddings"), drop("num_nextn_predict_layers"),
+           drop("tie_word_embeddings"), drop("bos_token_id"),
+           drop("eos_token_id"), drop("hidden_act"), drop("torch_dtype")})));
   EXPECT_EQ(c.qLoraRank, 0);
   EXPECT_EQ(c.nSharedExperts, 0);
   EXPECT_EQ(c.firstKDenseReplace, 0);
@@ -610,7 +451,7 @@ TEST(ConfigTest, RopeParametersWithRopeTypeYarn) {
                     {"mscale_all_dim", 1.0},
                     {"rope_theta", 50000}};
   ModelConfig inside = parseOk(mutatedConfig(
-      all({remove("rope_scaling"), remove("rope_theta"),
+      all({drop("rope_scaling"), drop("rope_theta"),
            set("rope_parameters", json::Value(json::Object(yarn)))})));
   EXPECT_TRUE(inside.yarn.enabled);
   EXPECT_EQ(inside.yarn.factor, 40.0);
@@ -619,7 +460,7 @@ TEST(ConfigTest, RopeParametersWithRopeTypeYarn) {
 
   // A top-level rope_theta wins over the one inside.
   ModelConfig top = parseOk(mutatedConfig(
-      all({remove("rope_scaling"),
+      all({drop("rope_scaling"),
            set("rope_parameters", json::Value(json::Object(yarn)))})));
   EXPECT_TRUE(top.yarn.enabled);
   EXPECT_EQ(top.ropeTheta, 10000.0);
@@ -633,7 +474,7 @@ TEST(ConfigTest, RopeParametersWithRopeTypeYarn) {
 
   // rope_type "default" is plain RoPE.
   ModelConfig plain = parseOk(mutatedConfig(
-      all({remove("rope_scaling"), remove("rope_theta"),
+      all({drop("rope_scaling"), drop("rope_theta"),
            set("rope_parameters", json::Object{{"rope_type", "default"},
                                                {"rope_theta", 20000}})})));
   EXPECT_FALSE(plain.yarn.enabled);
@@ -643,7 +484,7 @@ TEST(ConfigTest, RopeParametersWithRopeTypeYarn) {
 TEST(ConfigTest, RopeParametersWithoutThetaAnywhere) {
   llvm::Expected<ModelConfig> c = parseModelConfig(
       mutatedConfig(all(
-          {remove("rope_scaling"), remove("rope_theta"),
+          {drop("rope_scaling"), drop("rope_theta"),
            set("rope_parameters", json::Object{{"rope_type", "default"}})})),
       kOrigin);
   ASSERT_FALSE(bool(c));
@@ -698,172 +539,6 @@ TEST(ConfigTest, FileErrorsArePrefixedByThePath) {
             0u)
       << message;
   llvm::sys::fs::remove(path);
-}
-
-//===----------------------------------------------------------------------===//
-// ModelConfig -> importModel -> moela.model -> readModelConfig
-//===----------------------------------------------------------------------===//
-
-void expectSameConfig(const ModelConfig &a, const ModelConfig &b) {
-  EXPECT_EQ(a.architecture, b.architecture);
-  EXPECT_EQ(a.modelType, b.modelType);
-  EXPECT_EQ(a.vocabSize, b.vocabSize);
-  EXPECT_EQ(a.hiddenSize, b.hiddenSize);
-  EXPECT_EQ(a.intermediateSize, b.intermediateSize);
-  EXPECT_EQ(a.moeIntermediateSize, b.moeIntermediateSize);
-  EXPECT_EQ(a.numHiddenLayers, b.numHiddenLayers);
-  EXPECT_EQ(a.numAttentionHeads, b.numAttentionHeads);
-  EXPECT_EQ(a.qLoraRank, b.qLoraRank);
-  EXPECT_EQ(a.kvLoraRank, b.kvLoraRank);
-  EXPECT_EQ(a.qkNopeHeadDim, b.qkNopeHeadDim);
-  EXPECT_EQ(a.qkRopeHeadDim, b.qkRopeHeadDim);
-  EXPECT_EQ(a.vHeadDim, b.vHeadDim);
-  EXPECT_EQ(a.nRoutedExperts, b.nRoutedExperts);
-  EXPECT_EQ(a.numExpertsPerTok, b.numExpertsPerTok);
-  EXPECT_EQ(a.nSharedExperts, b.nSharedExperts);
-  EXPECT_EQ(a.firstKDenseReplace, b.firstKDenseReplace);
-  EXPECT_EQ(a.nGroup, b.nGroup);
-  EXPECT_EQ(a.topkGroup, b.topkGroup);
-  EXPECT_EQ(a.topkMethod, b.topkMethod);
-  EXPECT_EQ(a.scoringFunc, b.scoringFunc);
-  EXPECT_EQ(a.normTopkProb, b.normTopkProb);
-  EXPECT_EQ(a.routedScalingFactor, b.routedScalingFactor);
-  EXPECT_EQ(a.rmsNormEps, b.rmsNormEps);
-  EXPECT_EQ(a.ropeTheta, b.ropeTheta);
-  EXPECT_EQ(a.yarn.enabled, b.yarn.enabled);
-  if (a.yarn.enabled && b.yarn.enabled) {
-    EXPECT_EQ(a.yarn.factor, b.yarn.factor);
-    EXPECT_EQ(a.yarn.originalMaxPositionEmbeddings,
-              b.yarn.originalMaxPositionEmbeddings);
-    EXPECT_EQ(a.yarn.betaFast, b.yarn.betaFast);
-    EXPECT_EQ(a.yarn.betaSlow, b.yarn.betaSlow);
-    EXPECT_EQ(a.yarn.mscale, b.yarn.mscale);
-    EXPECT_EQ(a.yarn.mscaleAllDim, b.yarn.mscaleAllDim);
-  }
-  EXPECT_EQ(a.maxPositionEmbeddings, b.maxPositionEmbeddings);
-  EXPECT_EQ(a.numNextnPredictLayers, b.numNextnPredictLayers);
-  EXPECT_EQ(a.tieWordEmbeddings, b.tieWordEmbeddings);
-  EXPECT_EQ(a.fp8.enabled, b.fp8.enabled);
-  EXPECT_EQ(a.fp8.blockRows, b.fp8.blockRows);
-  EXPECT_EQ(a.fp8.blockCols, b.fp8.blockCols);
-  EXPECT_EQ(a.fp8.scaleFmt, b.fp8.scaleFmt);
-  EXPECT_EQ(a.bosTokenId, b.bosTokenId);
-  EXPECT_EQ(a.eosTokenId, b.eosTokenId);
-  EXPECT_EQ(a.torchDtype, b.torchDtype);
-  EXPECT_EQ(a.softmaxScale(), b.softmaxScale());
-}
-
-/// Imports `config`, checks that the module verifies, and reads the config
-/// back from its moela.model attribute.
-void expectRoundTrip(const ModelConfig &config) {
-  mlir::MLIRContext context;
-  mlir::OwningOpRef<mlir::ModuleOp> module = importModel(context, config);
-  ASSERT_TRUE(module);
-  EXPECT_TRUE(mlir::succeeded(mlir::verify(*module)));
-  mlir::FailureOr<ModelConfig> back = readModelConfig(*module);
-  ASSERT_TRUE(mlir::succeeded(back));
-  expectSameConfig(config, *back);
-}
-
-TEST(ConfigAttrTest, EveryBundledConfigRoundTrips) {
-  for (const std::string &name : bundledModels()) {
-    SCOPED_TRACE(name);
-    expectRoundTrip(loadOk(kModels + "/" + name));
-  }
-}
-
-TEST(ConfigAttrTest, NonDefaultValuesRoundTrip) {
-  // Every field away from the tiny config's value (and from its default).
-  ModelConfig c = parseOk(mutatedConfig(all({
-      set("architectures", json::Array{"DeepseekV2ForCausalLM"}),
-      set("model_type", "custom"),
-      set("vocab_size", 1000),
-      set("intermediate_size", 96),
-      set("moe_intermediate_size", 24),
-      set("num_hidden_layers", 2),
-      set("num_attention_heads", 2),
-      set("q_lora_rank", nullptr),
-      set("kv_lora_rank", 24),
-      set("qk_nope_head_dim", 12),
-      set("qk_rope_head_dim", 6),
-      set("v_head_dim", 10),
-      set("n_routed_experts", 12),
-      set("num_experts_per_tok", 3),
-      set("n_shared_experts", 0),
-      set("first_k_dense_replace", 2),
-      set("n_group", 3),
-      set("topk_group", 2),
-      set("topk_method", "group_limited_greedy"),
-      set("scoring_func", "softmax"),
-      set("norm_topk_prob", false),
-      set("routed_scaling_factor", 1.25),
-      set("rms_norm_eps", 1e-5),
-      set("rope_theta", 12345.5),
-      set("rope_scaling.factor", 8.5),
-      set("rope_scaling.original_max_position_embeddings", 512),
-      set("rope_scaling.beta_fast", 24.5),
-      set("rope_scaling.beta_slow", 2.5),
-      set("rope_scaling.mscale", 0.707),
-      set("rope_scaling.mscale_all_dim", 0.5),
-      set("max_position_embeddings", 8192),
-      set("num_nextn_predict_layers", 2),
-      set("tie_word_embeddings", true),
-      set("bos_token_id", 5),
-      set("eos_token_id", 7),
-      set("torch_dtype", "float16"),
-      set("quantization_config", fp8Quantization()),
-      set("quantization_config.scale_fmt", "ue8m0"),
-  })));
-  EXPECT_EQ(c.architecture, "DeepseekV2ForCausalLM");
-  EXPECT_EQ(c.topkMethod, TopkMethod::GroupLimitedGreedy);
-  EXPECT_EQ(c.fp8.scaleFmt, ScaleFmt::Ue8m0);
-  EXPECT_TRUE(c.tieWordEmbeddings);
-  expectRoundTrip(c);
-
-  // And the other way round: plain RoPE, no FP8, noaux_tc.
-  ModelConfig plain = parseOk(mutatedConfig(
-      all({set("rope_scaling", nullptr), set("torch_dtype", "float32")})));
-  EXPECT_FALSE(plain.yarn.enabled);
-  expectRoundTrip(plain);
-}
-
-TEST(ConfigAttrTest, ModuleWithoutTheAttributeFails) {
-  mlir::MLIRContext context;
-  std::string diagnostics;
-  mlir::ScopedDiagnosticHandler handler(&context, [&](mlir::Diagnostic &d) {
-    diagnostics += d.str() + "\n";
-    return mlir::success();
-  });
-  mlir::OwningOpRef<mlir::ModuleOp> empty =
-      mlir::ModuleOp::create(mlir::UnknownLoc::get(&context));
-  EXPECT_TRUE(mlir::failed(readModelConfig(*empty)));
-  EXPECT_NE(diagnostics.find("module has no 'moela.model' dictionary"),
-            std::string::npos)
-      << diagnostics;
-
-  // A moela.model dictionary that lacks a field is named in the error.
-  diagnostics.clear();
-  mlir::OwningOpRef<mlir::ModuleOp> module =
-      importModel(context, parseOk(kTinyConfig));
-  auto dict = (*module)->getAttrOfType<mlir::DictionaryAttr>("moela.model");
-  ASSERT_TRUE(dict);
-  llvm::SmallVector<mlir::NamedAttribute> fields;
-  for (mlir::NamedAttribute field : dict)
-    if (field.getName() != "kv_lora_rank")
-      fields.push_back(field);
-  (*module)->setAttr("moela.model",
-                     mlir::DictionaryAttr::get(&context, fields));
-  EXPECT_TRUE(mlir::failed(readModelConfig(*module)));
-  EXPECT_NE(diagnostics.find("'moela.model' lacks the field 'kv_lora_rank'"),
-            std::string::npos)
-      << diagnostics;
-}
-
-TEST(ImporterTest, ModelsWithoutSharedExpertsVerify) {
-  // n_shared_experts = 0 (the default): moe.combine without `shared`.
-  ModelConfig c = parseOk(mutatedConfig(remove("n_shared_experts")));
-  EXPECT_EQ(c.nSharedExperts, 0);
-  expectRoundTrip(c);
 }
 
 } // namespace

@@ -7,10 +7,12 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +22,17 @@
 namespace moela::test {
 
 namespace fs = std::filesystem;
+
+/// e4m3fn from its definition, in double: (-1)^s 2^(e-7) (1 + m/8), subnormal
+/// 2^-6 (m/8), S.1111.111 NaN.
+inline double refE4m3(uint8_t code) {
+  const int s = code >> 7, e = (code >> 3) & 15, m = code & 7;
+  if (e == 15 && m == 7)
+    return std::numeric_limits<double>::quiet_NaN();
+  double v = e == 0 ? (m / 8.0) * std::pow(2.0, -6)
+                    : (1.0 + m / 8.0) * std::pow(2.0, e - 7);
+  return s ? -v : v;
+}
 
 /// Writes `header` (taken as is, not necessarily JSON) and `data` as a
 /// safetensors file; `headerLength` overrides the 8-byte length prefix.
