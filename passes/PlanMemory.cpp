@@ -6,7 +6,7 @@
 // arena such that buffers alive at the same time never overlap.
 //
 //===----------------------------------------------------------------------===//
-#include "moela/Runtime/Weights.h" // kFp8Block
+#include "runtime/kernels/Abi.h"
 #include "passes/Passes.h"
 
 #include "llvm/ADT/TypeSwitch.h"
@@ -83,7 +83,7 @@ private:
     BufferInfo info = buffers[data];
     info.name += ".scales";
     info.dtype = Float32Type::get(func.getContext());
-    info.cols = (info.cols + kFp8Block - 1) / kFp8Block;
+    info.cols = (info.cols + abi::kFp8Block - 1) / abi::kFp8Block;
     buffers[data].scales = static_cast<int64_t>(buffers.size());
     buffers.push_back(info);
   }

@@ -94,10 +94,9 @@ private:
   WeightAttr linearWeight(StringRef name, ArrayRef<int64_t> shape) {
     if (!config.fp8.enabled)
       return plainWeight(name, shape);
-    SmallVector<int64_t> scaleShape{(shape[0] + 127) / 128,
-                                    (shape[1] + 127) / 128};
     return WeightAttr::get(&context, name, b.getType<Float8E4M3FNType>(), shape,
-                           (name + "_scale_inv").str(), scaleShape);
+                           (name + "_scale_inv").str(),
+                           nn::fp8ScaleShape(shape));
   }
 
   func::FuncOp createFunction(ModuleOp module, StringRef name,
