@@ -47,7 +47,7 @@ void moela::buildDefaultPipeline(OpPassManager &pm,
   if (enabled("moela-fuse-router")) {
     static const std::string decodeOnly[] = {abi::kDecode};
     FuseRouterPassOptions router; // its `functions` is an ArrayRef
-    if (options.target != "host")
+    if (options.target != CompileTarget::host)
       router.functions = decodeOnly;
     fpm.addPass(createFuseRouterPass(router));
   }

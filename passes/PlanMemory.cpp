@@ -319,7 +319,7 @@ struct PlanMemoryPass : public moela::impl::PlanMemoryPassBase<PlanMemoryPass> {
           << "moela-plan-memory: max-prefill-tokens and max-batch must be >= 1";
       return signalPassFailure();
     }
-    bool host = target == "host";
+    bool host = target == CompileTarget::host;
     for (func::FuncOp func : getOperation().getOps<func::FuncOp>()) {
       int64_t tokens = kernel::isPrefillProgram(func) ? maxPrefillTokens : maxBatch;
       MemoryPlanner(func, host, tokens, std::min(tokens, int64_t(maxBatch)))

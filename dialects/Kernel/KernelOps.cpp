@@ -66,6 +66,11 @@ LogicalResult GemmOp::verify() {
                            << getRope()->getHeads() * getRope()->getHeadDim()
                            << " columns, the result has " << n;
   }
+  if (TileAttr tile = getTileAttr();
+      tile && tile.getThreads() != gemmThreads(tile.getEngine()))
+    return emitOpError() << "a " << stringifyGemmEngine(tile.getEngine())
+                         << " tile has " << gemmThreads(tile.getEngine())
+                         << " threads, not " << tile.getThreads();
   if (getResidual() && getResidual().getType() != getType())
     return emitOpError() << "residual must have the result type";
   if (getPrecise() && llvm::any_of(getWeights(), [](Attribute a) {
