@@ -16,13 +16,11 @@ namespace moela {
 
 /// The values `first..last` of `EnumT` and their names. As an llvm::cl
 /// modifier (an option's extra argument), the option accepts these names.
-template <typename EnumT>
-struct EnumNames {
+template <typename EnumT> struct EnumNames {
   int first, last;
   llvm::StringRef (*nameOf)(EnumT);
 
-  template <class Option>
-  void apply(Option &option) const {
+  template <class Option> void apply(Option &option) const {
     for (int v = first; v <= last; ++v)
       option.getParser().addLiteralOption(nameOf(EnumT(v)), EnumT(v), "");
   }

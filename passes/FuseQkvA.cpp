@@ -33,8 +33,8 @@ kernel::GemmOp producingGemm(Value v) {
   return {};
 }
 
-/// FP8 block scales cover abi::kFp8Block rows: every part but the last must end on a
-/// block boundary so that the merged weight's blocks stay whole.
+/// FP8 block scales cover abi::kFp8Block rows: every part but the last must end
+/// on a block boundary so that the merged weight's blocks stay whole.
 bool blocksAlign(ArrayRef<kernel::GemmOp> gemms) {
   int64_t rows = 0;
   for (kernel::GemmOp g : gemms.drop_back())

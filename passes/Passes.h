@@ -39,8 +39,7 @@ void populateFuseAddNormPatterns(mlir::RewritePatternSet &patterns);
 
 /// Options of the default pipeline ("moela-default").
 struct PipelineOptions : public mlir::PassPipelineOptions<PipelineOptions> {
-  Option<CompileTarget> target{*this, "target",
-                               llvm::cl::desc("host | sm_90a"),
+  Option<CompileTarget> target{*this, "target", llvm::cl::desc("host | sm_90a"),
                                llvm::cl::init(kDefaultCompileTarget),
                                compileTargetNames()};
   Option<int64_t> maxPrefillTokens{
@@ -55,7 +54,8 @@ struct PipelineOptions : public mlir::PassPipelineOptions<PipelineOptions> {
       llvm::cl::desc("optional passes to leave out, by name (e.g. moela-fuse-rope)")};
   Option<bool> quantizeActivations{
       *this, "quantize-activations",
-      llvm::cl::desc("FP8 activations with block scales into FP8 GEMMs (docs/model.md §3.4)"),
+      llvm::cl::desc("FP8 activations with block scales into FP8 GEMMs "
+                     "(docs/model.md §3.4)"),
       llvm::cl::init(false)};
   Option<bool> mtp{
       *this, "mtp",

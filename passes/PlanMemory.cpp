@@ -6,8 +6,8 @@
 // arena such that buffers alive at the same time never overlap.
 //
 //===----------------------------------------------------------------------===//
-#include "runtime/kernels/Abi.h"
 #include "passes/Passes.h"
+#include "runtime/kernels/Abi.h"
 
 #include "llvm/ADT/TypeSwitch.h"
 
@@ -77,8 +77,8 @@ private:
       addScales(buffers.size() - 1);
   }
 
-  /// The f32 block scales of an FP8 buffer (docs/model.md §3.4): one per row and 128
-  /// columns, alive exactly as long as the buffer they scale.
+  /// The f32 block scales of an FP8 buffer (docs/model.md §3.4): one per row
+  /// and 128 columns, alive exactly as long as the buffer they scale.
   void addScales(size_t data) {
     BufferInfo info = buffers[data];
     info.name += ".scales";
@@ -321,7 +321,8 @@ struct PlanMemoryPass : public moela::impl::PlanMemoryPassBase<PlanMemoryPass> {
     }
     bool host = target == CompileTarget::host;
     for (func::FuncOp func : getOperation().getOps<func::FuncOp>()) {
-      int64_t tokens = kernel::isPrefillProgram(func) ? maxPrefillTokens : maxBatch;
+      int64_t tokens =
+          kernel::isPrefillProgram(func) ? maxPrefillTokens : maxBatch;
       MemoryPlanner(func, host, tokens, std::min(tokens, int64_t(maxBatch)))
           .run();
     }

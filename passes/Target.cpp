@@ -8,12 +8,13 @@ namespace moela {
 
 constexpr int kGpuTargets = static_cast<int>(std::size(abi::kTargets));
 static_assert(kGpuTargets == 1, "one CompileTarget per entry of abi::kTargets");
-static_assert(std::string_view(abi::kTargets[int(CompileTarget::sm_90a)].arch) ==
-              "sm_90a");
+static_assert(std::string_view(
+                  abi::kTargets[int(CompileTarget::sm_90a)].arch) == "sm_90a");
 
 const abi::Target *gpuTarget(CompileTarget target) {
-  return target == CompileTarget::host ? nullptr
-                                       : &abi::kTargets[static_cast<int>(target)];
+  return target == CompileTarget::host
+             ? nullptr
+             : &abi::kTargets[static_cast<int>(target)];
 }
 
 llvm::StringRef compileTargetName(CompileTarget target) {

@@ -28,8 +28,8 @@ using kernel::GemmEngine;
 namespace {
 
 /// Largest pipeline depth whose A and B stages fit in shared memory.
-int64_t stagesThatFit(const abi::Target &t, int64_t bm, int64_t bn,
-                      int64_t bk, int64_t bytes) {
+int64_t stagesThatFit(const abi::Target &t, int64_t bm, int64_t bn, int64_t bk,
+                      int64_t bytes) {
   int64_t perStage = (bm + bn) * bk * bytes;
   return std::clamp<int64_t>(t.shared_bytes_per_block / perStage, 2, 8);
 }
@@ -71,15 +71,17 @@ struct TilePass : public moela::impl::TilePassBase<TilePass> {
     getOperation().walk([&](Operation *op) {
       if (auto gemm = dyn_cast<kernel::GemmOp>(op))
         // A precise GEMM (split f32 input) has only the 64-row mma.sync form.
-        gemm.setTileAttr(gemm.getPrecise()
-                             ? tile(64, 64, 64, stagesThatFit(*t, 64, 64, 64, 4), mmaThreads)
-                         : gemmKernel == GemmEngine::wgmma
-                             ? wgmmaTile(gemm.getWeights())
-                             : gemmTile(llvm::all_of(gemm.getWeights(), isFp8)));
+        gemm.setTileAttr(
+            gemm.getPrecise()
+                ? tile(64, 64, 64, stagesThatFit(*t, 64, 64, 64, 4), mmaThreads)
+            : gemmKernel == GemmEngine::wgmma
+                ? wgmmaTile(gemm.getWeights())
+                : gemmTile(llvm::all_of(gemm.getWeights(), isFp8)));
       else if (auto g = dyn_cast<kernel::GroupedGemmOp>(op))
         g.setTileAttr(gemmTile(g.getWeights().getDtype().isFloat8E4M3FN()));
       else if (auto h = dyn_cast<kernel::HeadGemmOp>(op))
-        h.setTileAttr(tile(64, 64, 64, stagesThatFit(*t, 64, 64, 64, 2), mmaThreads));
+        h.setTileAttr(
+            tile(64, 64, 64, stagesThatFit(*t, 64, 64, 64, 2), mmaThreads));
       else if (auto a = dyn_cast<kernel::MlaLatentAttentionOp>(op))
         // FlashMLA-like: up to 64 heads x 64 cached positions per step, the
         // next 64 positions loading meanwhile.

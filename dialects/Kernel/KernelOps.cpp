@@ -57,7 +57,8 @@ LogicalResult GemmOp::verify() {
                          << " columns, expected " << n
                          << " (weight rows, halved by silu_mul)";
   if (getPositions() && !getRope())
-    return emitOpError() << "positions is the operand of a rope epilogue, which is missing";
+    return emitOpError()
+           << "positions is the operand of a rope epilogue, which is missing";
   if (getRope()) {
     if (!getPositions())
       return emitOpError() << "a rope epilogue needs the positions operand";

@@ -98,9 +98,8 @@ LogicalResult WeightAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     if (ArrayRef<int64_t>(expected) != scaleShape)
       return emitError() << "weight '" << name << "' has scale shape "
                          << shapeToString(scaleShape) << ", expected "
-                         << shapeToString(expected)
-                         << " (ceil(shape / " << moela::abi::kFp8Block
-                         << "), docs/model.md §2)";
+                         << shapeToString(expected) << " (ceil(shape / "
+                         << moela::abi::kFp8Block << "), docs/model.md §2)";
   }
   return success();
 }

@@ -156,8 +156,7 @@ public:
         })
         .Case([&](ArgmaxOp o) -> FailureOr<Instance> {
           return simple("Argmax", "ArgmaxArgs",
-                        "argmax<" + t(o.getInput()) + ">",
-                        abi::kArgmaxThreads);
+                        "argmax<" + t(o.getInput()) + ">", abi::kArgmaxThreads);
         })
         .Case([&](KvAppendOp o) -> FailureOr<Instance> {
           std::string tw =

@@ -251,7 +251,8 @@ void readQuantization(const json::Object &root, StringRef origin,
               (*dims)[1].getAsInteger() == abi::kFp8Block;
     if (!ok)
       r.fail("weight_block_size", "= " + FieldReader::show(*block) +
-                                      " is not supported (only " + kBlock + ")");
+                                      " is not supported (only " + kBlock +
+                                      ")");
   } else {
     r.fail("weight_block_size", "is required (" + kBlock + ")");
   }
