@@ -1,4 +1,4 @@
-//===- MnemonicAlias.h - Print an attribute once, named by its mnemonic -*- C++ -*-===//
+//===- MnemonicAlias.h - Attributes printed once, as #mnemonic --*- C++ -*-===//
 #ifndef MOELA_DIALECTS_MNEMONICALIAS_H
 #define MOELA_DIALECTS_MNEMONICALIAS_H
 

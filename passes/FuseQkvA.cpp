@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "passes/Passes.h"
+#include "runtime/kernels/Abi.h"
 
 #include "mlir/IR/PatternMatch.h"
 
@@ -32,15 +33,15 @@ kernel::GemmOp producingGemm(Value v) {
   return {};
 }
 
-/// FP8 block scales cover 128 rows: every part but the last must end on a
-/// block boundary so that the merged weight's blocks stay whole.
+/// FP8 block scales cover abi::kFp8Block rows: every part but the last must end
+/// on a block boundary so that the merged weight's blocks stay whole.
 bool blocksAlign(ArrayRef<kernel::GemmOp> gemms) {
   int64_t rows = 0;
   for (kernel::GemmOp g : gemms.drop_back())
     for (Attribute a : g.getWeights()) {
       auto w = cast<nn::WeightAttr>(a);
       rows += w.getDim(0);
-      if (w.isBlockScaled() && rows % 128 != 0)
+      if (w.isBlockScaled() && rows % abi::kFp8Block != 0)
         return false;
     }
   return true;

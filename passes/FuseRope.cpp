@@ -29,8 +29,8 @@ struct FuseRopeIntoGemm : public OpRewritePattern<kernel::RopeOp> {
   }
 };
 
-struct FuseRopePass
-    : GreedyPass<moela::impl::FuseRopePassBase<FuseRopePass>, populateFuseRopePatterns> {};
+struct FuseRopePass : GreedyPass<moela::impl::FuseRopePassBase<FuseRopePass>,
+                                 populateFuseRopePatterns> {};
 
 } // namespace
 

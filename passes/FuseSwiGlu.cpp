@@ -33,9 +33,9 @@ struct FuseGateUp : public OpRewritePattern<kernel::SiluMulOp> {
     SmallVector<Attribute> weights(gate.getWeights().begin(),
                                    gate.getWeights().end());
     weights.append(up.getWeights().begin(), up.getWeights().end());
-    rewriter.replaceOpWithNewOp<kernel::GemmOp>(op, op.getType(), gate.getInput(),
-                                                rewriter.getArrayAttr(weights),
-                                                /*siluMul=*/true);
+    rewriter.replaceOpWithNewOp<kernel::GemmOp>(
+        op, op.getType(), gate.getInput(), rewriter.getArrayAttr(weights),
+        /*siluMul=*/true);
     rewriter.eraseOp(gate);
     rewriter.eraseOp(up);
     return success();
@@ -43,7 +43,8 @@ struct FuseGateUp : public OpRewritePattern<kernel::SiluMulOp> {
 };
 
 struct FuseSwiGluPass
-    : GreedyPass<moela::impl::FuseSwiGluPassBase<FuseSwiGluPass>, populateFuseSwiGluPatterns> {};
+    : GreedyPass<moela::impl::FuseSwiGluPassBase<FuseSwiGluPass>,
+                 populateFuseSwiGluPatterns> {};
 
 } // namespace
 

@@ -20,7 +20,8 @@ inline mlir::LogicalResult applyGreedily(mlir::Operation *op,
 }
 
 /// A pass that does nothing but apply the patterns of `Populate`:
-///   struct FooPass : GreedyPass<impl::FooPassBase<FooPass>, populateFooPatterns> {};
+///   struct FooPass
+///       : GreedyPass<impl::FooPassBase<FooPass>, populateFooPatterns> {};
 template <typename PassBase, PopulatePatterns Populate>
 struct GreedyPass : public PassBase {
   using PassBase::PassBase;

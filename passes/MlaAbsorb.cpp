@@ -54,8 +54,8 @@ struct AbsorbAttention : public OpRewritePattern<kernel::MlaAttentionOp> {
   }
 };
 
-struct MlaAbsorbPass
-    : GreedyPass<moela::impl::MlaAbsorbPassBase<MlaAbsorbPass>, populateMlaAbsorbPatterns> {};
+struct MlaAbsorbPass : GreedyPass<moela::impl::MlaAbsorbPassBase<MlaAbsorbPass>,
+                                  populateMlaAbsorbPatterns> {};
 
 } // namespace
 

@@ -34,8 +34,8 @@ void expand(kernel::MlaAttentionOp op) {
   // Named parts ("layers.0.attn.core.rows") so that plan dumps tell the
   // buffers apart.
   auto part = [&](StringRef suffix) {
-    return NameLoc::get(b.getStringAttr(kernel::locationName(loc) + "." + suffix.str()),
-                        loc);
+    return NameLoc::get(
+        b.getStringAttr(kernel::locationName(loc) + "." + suffix.str()), loc);
   };
   const int64_t h = op.getHeads(), dn = op.getNopeDim(), dr = op.getRopeDim();
   const int64_t dv = op.getVDim(), r = op.getLatentDim();
@@ -50,7 +50,7 @@ void expand(kernel::MlaAttentionOp op) {
   Value kPe = b.create<kernel::SliceOp>(loc, rows(dr), cached, r, dr);
   // [T, H*(Dn+Dv)] = c kv_b^T: per head [k_nope | v].
   Value kv = b.create<kernel::GemmOp>(part("kv"), rows(h * (dn + dv)), latent,
-                                     b.getArrayAttr({op.getKvB()}));
+                                      b.getArrayAttr({op.getKvB()}));
   Value out = b.create<kernel::MlaPrefillAttentionOp>(
       loc, op.getType(), op.getQuery(), kv, kPe, op.getPositions(),
       op.getHeadsAttr(), op.getNopeDimAttr(), op.getRopeDimAttr(),

@@ -36,7 +36,8 @@ struct FuseIntoKvAppend : public OpRewritePattern<kernel::KvAppendOp> {
 };
 
 struct MlaFuseKvAppendPass
-    : GreedyPass<moela::impl::MlaFuseKvAppendPassBase<MlaFuseKvAppendPass>, populateMlaFuseKvAppendPatterns> {};
+    : GreedyPass<moela::impl::MlaFuseKvAppendPassBase<MlaFuseKvAppendPass>,
+                 populateMlaFuseKvAppendPatterns> {};
 
 } // namespace
 

@@ -17,21 +17,10 @@ struct MlaSelectFormPass
   using MlaSelectFormPassBase::MlaSelectFormPassBase;
 
   void runOnOperation() override {
-    std::optional<mla::AttentionForm> prefill =
-        mla::symbolizeAttentionForm(prefillForm);
-    std::optional<mla::AttentionForm> decode =
-        mla::symbolizeAttentionForm(decodeForm);
-    if (!prefill || !decode) {
-      getOperation().emitError()
-          << "moela-mla-select-form: forms must be 'absorbed' or 'expanded', "
-             "got '"
-          << prefillForm << "' and '" << decodeForm << "'";
-      return signalPassFailure();
-    }
     for (func::FuncOp func : getOperation().getOps<func::FuncOp>()) {
-      mla::AttentionForm form = func.getSymName() == abi::kPrefill ? *prefill
+      mla::AttentionForm form = func.getSymName() == abi::kPrefill ? prefillForm
                                 : func.getSymName() == abi::kDecode
-                                    ? *decode
+                                    ? decodeForm
                                     : mla::AttentionForm::absorbed;
       func.walk([&](mla::AttentionOp op) {
         if (!op.getForm())

@@ -55,7 +55,8 @@ struct DispatchExperts : public OpRewritePattern<kernel::MoeCombineOp> {
 };
 
 struct MoeDispatchPass
-    : GreedyPass<moela::impl::MoeDispatchPassBase<MoeDispatchPass>, populateMoeDispatchPatterns> {};
+    : GreedyPass<moela::impl::MoeDispatchPassBase<MoeDispatchPass>,
+                 populateMoeDispatchPatterns> {};
 
 } // namespace
 

@@ -1,11 +1,11 @@
 //===- MtpDraft.cpp - MTP module 0 drafts inside the main programs --------===//
 //
-// Speculative decoding with DeepSeek's MTP module (docs/model.md §3.3) needs, for every
-// row t of a step, the module's input (the main model's last hidden state h_t
-// and the token at t+1) and its cache row at position t. Running the module
-// inside the main programs gives both without a second program per step or
-// moving h between programs: the token at t+1 is the step's next row where it
-// continues the sequence, else the greedy choice of the row's logits
+// Speculative decoding with DeepSeek's MTP module (docs/model.md §3.3) needs,
+// for every row t of a step, the module's input (the main model's last hidden
+// state h_t and the token at t+1) and its cache row at position t. Running the
+// module inside the main programs gives both without a second program per step
+// or moving h between programs: the token at t+1 is the step's next row where
+// it continues the sequence, else the greedy choice of the row's logits
 // (nn.next_tokens); the module's logits at the logit rows become greedy
 // drafts, a second result [R] i32. Its attention uses the KV cache layer
 // num_hidden_layers, as its weights are named.
@@ -45,7 +45,8 @@ FailureOr<Value> lastHidden(func::FuncOp func) {
 struct MtpDraftPass : public moela::impl::MtpDraftPassBase<MtpDraftPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    auto mtp = module.lookupSymbol<func::FuncOp>(std::string(abi::kMtpPrefix) + "0");
+    auto mtp =
+        module.lookupSymbol<func::FuncOp>(std::string(abi::kMtpPrefix) + "0");
     if (!mtp) {
       module.emitError() << "moela-mtp-draft: the model has no MTP module "
                             "(num_nextn_predict_layers is 0)";

@@ -7,6 +7,7 @@
 #include "MLA/MLAOps.h"
 #include "MoE/MoEOps.h"
 #include "NN/NNOps.h"
+#include "passes/Target.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -38,9 +39,9 @@ void populateFuseAddNormPatterns(mlir::RewritePatternSet &patterns);
 
 /// Options of the default pipeline ("moela-default").
 struct PipelineOptions : public mlir::PassPipelineOptions<PipelineOptions> {
-  Option<std::string> target{*this, "target",
-                             llvm::cl::desc("host | sm_90a"),
-                             llvm::cl::init("sm_90a")};
+  Option<CompileTarget> target{*this, "target", llvm::cl::desc("host | sm_90a"),
+                               llvm::cl::init(kDefaultCompileTarget),
+                               compileTargetNames()};
   Option<int64_t> maxPrefillTokens{
       *this, "max-prefill-tokens",
       llvm::cl::desc("tokens per prefill step (longer prompts are chunked)"),
@@ -53,18 +54,19 @@ struct PipelineOptions : public mlir::PassPipelineOptions<PipelineOptions> {
       llvm::cl::desc("optional passes to leave out, by name (e.g. moela-fuse-rope)")};
   Option<bool> quantizeActivations{
       *this, "quantize-activations",
-      llvm::cl::desc("FP8 activations with block scales into FP8 GEMMs (docs/model.md §3.4)"),
+      llvm::cl::desc("FP8 activations with block scales into FP8 GEMMs "
+                     "(docs/model.md §3.4)"),
       llvm::cl::init(false)};
   Option<bool> mtp{
       *this, "mtp",
       llvm::cl::desc("run MTP module 0 in the main programs: greedy drafts "
                      "for speculative decoding (moela-mtp-draft)"),
       llvm::cl::init(false)};
-  Option<std::string> gemmKernel{
+  Option<kernel::GemmEngine> gemmKernel{
       *this, "gemm-kernel",
-      llvm::cl::desc("mma | wgmma: the device template of kernel.gemm on sm_90a "
+      llvm::cl::desc("mma | wgmma: the engine of kernel.gemm on sm_90a "
                      "(moela-tile gemm-kernel)"),
-      llvm::cl::init("mma")};
+      llvm::cl::init(kernel::GemmEngine::mma), gemmEngineNames()};
 };
 
 /// The passes of the default pipeline that may be disabled, in order.

@@ -10,6 +10,12 @@
 
 include "mlir/Pass/PassBase.td"
 
+// The values that typed options accept, as llvm::cl modifiers (EnumNames.h).
+defvar CompileTargetNames = "::moela::compileTargetNames()";
+defvar GemmEngineNames = "::moela::gemmEngineNames()";
+defvar AttentionFormNames = "::moela::odsEnumNames(::moela::mla::"
+    "getMaxEnumValForAttentionForm(), ::moela::mla::stringifyAttentionForm)";
+
 def MtpDraftPass : Pass<"moela-mtp-draft", "mlir::ModuleOp"> {
   let summary = "Run MTP module 0 inside @prefill and @decode: greedy drafts";
   let description = [{
@@ -33,10 +39,12 @@ def MlaSelectFormPass : Pass<"moela-mla-select-form", "mlir::ModuleOp"> {
     so expanding once is cheaper), `absorbed` elsewhere.
   }];
   let options = [
-    Option<"prefillForm", "prefill", "std::string", /*default=*/"\"expanded\"",
-           "form for @prefill: absorbed | expanded">,
-    Option<"decodeForm", "decode", "std::string", /*default=*/"\"absorbed\"",
-           "form for @decode: absorbed | expanded">,
+    Option<"prefillForm", "prefill", "::moela::mla::AttentionForm",
+           /*default=*/"::moela::mla::AttentionForm::expanded",
+           "form for @prefill: absorbed | expanded", AttentionFormNames>,
+    Option<"decodeForm", "decode", "::moela::mla::AttentionForm",
+           /*default=*/"::moela::mla::AttentionForm::absorbed",
+           "form for @decode: absorbed | expanded", AttentionFormNames>,
   ];
   let dependentDialects = ["::moela::mla::MLADialect"];
 }
@@ -160,17 +168,22 @@ def FuseAddNormPass : Pass<"moela-fuse-add-norm", "mlir::func::FuncOp"> {
 def TilePass : Pass<"moela-tile", "mlir::func::FuncOp"> {
   let summary = "Choose tile shapes and launch geometry from the target";
   let description = [{
-    Sets `tile` on every GEMM, per-head GEMM, grouped GEMM and attention from
-    the target description (SM count, shared memory per block, tensor-core
-    generation): wgmma-sized tiles for sm_90a, sized so that the program's
-    typical row count fills the SMs.
+    Sets `tile` on every GEMM, per-head GEMM, grouped GEMM and attention:
+    shapes sized so that the program's typical row count fills the SMs, as
+    many pipeline stages as the target's shared memory per block holds
+    (abi::kTargets), and for kernel.gemm the engine `gemm-kernel` names
+    (the tile's `engine`, which the emitter instantiates). The host target
+    has no tiles.
   }];
   let options = [
-    Option<"target", "target", "std::string", /*default=*/"\"sm_90a\"",
-           "host | sm_90a">,
-    Option<"gemmKernel", "gemm-kernel", "std::string", /*default=*/"\"mma\"",
-           "mma (mma.sync, runtime/kernels/Gemm.cuh) | wgmma (sm_90a warpgroup "
-           "MMA, runtime/kernels/GemmWgmma.cuh) for kernel.gemm">,
+    Option<"target", "target", "::moela::CompileTarget",
+           /*default=*/"::moela::kDefaultCompileTarget", "host | sm_90a",
+           CompileTargetNames>,
+    Option<"gemmKernel", "gemm-kernel", "::moela::kernel::GemmEngine",
+           /*default=*/"::moela::kernel::GemmEngine::mma",
+           "the engine of kernel.gemm: mma (mma.sync, runtime/kernels/Gemm.cuh) "
+           "| wgmma (sm_90a warpgroup MMA, runtime/kernels/GemmWgmma.cuh)",
+           GemmEngineNames>,
   ];
 }
 
@@ -189,8 +202,9 @@ def PlanMemoryPass : Pass<"moela-plan-memory", "mlir::ModuleOp"> {
            "tokens per @prefill step (the runtime chunks longer prompts)">,
     Option<"maxBatch", "max-batch", "int64_t", /*default=*/"64",
            "sequences per step: tokens per @decode step, logit rows per step">,
-    Option<"target", "target", "std::string", /*default=*/"\"sm_90a\"",
-           "host | sm_90a: decides the storage dtypes">,
+    Option<"target", "target", "::moela::CompileTarget",
+           /*default=*/"::moela::kDefaultCompileTarget",
+           "host | sm_90a: decides the storage dtypes", CompileTargetNames>,
   ];
 }
 

@@ -40,14 +40,14 @@ void moela::buildDefaultPipeline(OpPassManager &pm,
     fpm.addPass(createMlaAbsorbPass());
   if (enabled("moela-fuse-swiglu"))
     fpm.addPass(createFuseSwiGluPass());
-  // The fused router computes the routing logits in f32 (docs/model.md §3.2) but reads
-  // the whole gate weight once per token: everywhere on the host; on a GPU
-  // only in decode (few tokens, the gate stays in L2), while prefill streams
-  // it once per step in a GEMM.
+  // The fused router computes the routing logits in f32 (docs/model.md §3.2)
+  // but reads the whole gate weight once per token: everywhere on the host; on
+  // a GPU only in decode (few tokens, the gate stays in L2), while prefill
+  // streams it once per step in a GEMM.
   if (enabled("moela-fuse-router")) {
     static const std::string decodeOnly[] = {abi::kDecode};
     FuseRouterPassOptions router; // its `functions` is an ArrayRef
-    if (options.target != "host")
+    if (options.target != CompileTarget::host)
       router.functions = decodeOnly;
     fpm.addPass(createFuseRouterPass(router));
   }

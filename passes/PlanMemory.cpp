@@ -6,8 +6,8 @@
 // arena such that buffers alive at the same time never overlap.
 //
 //===----------------------------------------------------------------------===//
-#include "moela/Runtime/Weights.h" // kFp8Block
 #include "passes/Passes.h"
+#include "runtime/kernels/Abi.h"
 
 #include "llvm/ADT/TypeSwitch.h"
 
@@ -77,13 +77,13 @@ private:
       addScales(buffers.size() - 1);
   }
 
-  /// The f32 block scales of an FP8 buffer (docs/model.md §3.4): one per row and 128
-  /// columns, alive exactly as long as the buffer they scale.
+  /// The f32 block scales of an FP8 buffer (docs/model.md §3.4): one per row
+  /// and 128 columns, alive exactly as long as the buffer they scale.
   void addScales(size_t data) {
     BufferInfo info = buffers[data];
     info.name += ".scales";
     info.dtype = Float32Type::get(func.getContext());
-    info.cols = (info.cols + kFp8Block - 1) / kFp8Block;
+    info.cols = (info.cols + abi::kFp8Block - 1) / abi::kFp8Block;
     buffers[data].scales = static_cast<int64_t>(buffers.size());
     buffers.push_back(info);
   }
@@ -319,9 +319,10 @@ struct PlanMemoryPass : public moela::impl::PlanMemoryPassBase<PlanMemoryPass> {
           << "moela-plan-memory: max-prefill-tokens and max-batch must be >= 1";
       return signalPassFailure();
     }
-    bool host = target == "host";
+    bool host = target == CompileTarget::host;
     for (func::FuncOp func : getOperation().getOps<func::FuncOp>()) {
-      int64_t tokens = kernel::isPrefillProgram(func) ? maxPrefillTokens : maxBatch;
+      int64_t tokens =
+          kernel::isPrefillProgram(func) ? maxPrefillTokens : maxBatch;
       MemoryPlanner(func, host, tokens, std::min(tokens, int64_t(maxBatch)))
           .run();
     }

@@ -1,23 +1,49 @@
-//===- Target.h - What the tiling pass knows about a GPU target -*- C++ -*-===//
+//===- Target.h - What a plan is compiled for -------------------*- C++ -*-===//
+//
+// The GPU targets and their facts (SMs, shared memory, tensor-core
+// generation) are abi::kTargets (runtime/kernels/Abi.h); a CompileTarget
+// names one of them, or the host. moela-compile parses --target once into a
+// CompileTarget (and --gemm-kernel into a kernel::GemmEngine), and the passes
+// take them as typed options.
+//
+//===----------------------------------------------------------------------===//
 #ifndef MOELA_PASSES_TARGET_H
 #define MOELA_PASSES_TARGET_H
 
-#include "llvm/ADT/StringRef.h"
+#include "Kernel/KernelDialect.h"
+#include "passes/EnumNames.h"
+#include "runtime/kernels/Abi.h"
 
-#include <cstdint>
+#include <optional>
 
 namespace moela {
 
-/// The facts of a CUDA target that tile shapes depend on.
-struct TargetDescription {
-  llvm::StringRef arch;      // NVRTC --gpu-architecture
-  int smCount;               // streaming multiprocessors
-  int64_t sharedMemPerBlock; // bytes, after cudaFuncSetAttribute opt-in
-  int tensorCoreGeneration;  // 8 = mma.sync (Ampere), 9 = wgmma (Hopper)
+/// The host backend alone, or abi::kTargets[value] (whose plans also run on
+/// the host backend).
+enum class CompileTarget : int {
+  host = -1,
+  sm_90a = 0,
 };
 
-/// The description of `name` ("sm_90a"), or null for an unknown target.
-const TargetDescription *lookupTarget(llvm::StringRef name);
+/// abi::kTargets lists the default first.
+constexpr CompileTarget kDefaultCompileTarget = CompileTarget(0);
+
+/// The GPU facts of `target`; null for the host.
+const abi::Target *gpuTarget(CompileTarget target);
+
+/// "host", or the GPU target's architecture ("sm_90a").
+llvm::StringRef compileTargetName(CompileTarget target);
+
+/// Every CompileTarget with its name (the values of --target and of the
+/// passes' `target` options).
+EnumNames<CompileTarget> compileTargetNames();
+
+/// The target called `name`, if any.
+std::optional<CompileTarget> parseCompileTarget(llvm::StringRef name);
+
+/// Every GEMM engine with its name (the values of --gemm-kernel and of
+/// moela-tile's `gemm-kernel`).
+EnumNames<kernel::GemmEngine> gemmEngineNames();
 
 } // namespace moela
 

@@ -3,17 +3,16 @@
 // Rows per step decide the shape: a prefill step has up to thousands of rows
 // (compute bound: 128 x 128 tensor-core tiles, deep pipelines), a decode step
 // a few (weight-bandwidth bound: 64 x 64 tiles, so that enough blocks stream
-// the weights on every SM). The K step of FP8 GEMMs is 128, one scale block.
-// Threads per block are the device templates' own (runtime/kernels).
-// gemm-kernel=wgmma gives kernel.gemm the tiles of GemmWgmma.cuh (384
-// threads, which is what selects it): 128 x 256 x 64 for bf16 weights and
-// 128 x 128 x 64 for the others (FP8 weights keep two accumulator sets) when
-// many rows, 64 x 64 x 64 when few.
+// the weights on every SM). The K step of FP8 GEMMs is one scale block.
+// Threads per block are the device templates' own (runtime/kernels/Abi.h).
+// gemm-kernel=wgmma gives kernel.gemm the wgmma engine and the tiles of
+// GemmWgmma.cuh: 128 x 256 x 64 for bf16 weights and 128 x 128 x 64 for the
+// others (FP8 weights keep two accumulator sets) when many rows, 64 x 64 x 64
+// when few.
 //
 //===----------------------------------------------------------------------===//
 #include "passes/Passes.h"
 #include "passes/Target.h"
-#include "runtime/kernels/MatmulLaunch.h"
 #include "runtime/kernels/OpsLaunch.h"
 #include "runtime/kernels/WgmmaLaunch.h"
 
@@ -24,50 +23,36 @@ namespace moela {
 
 using namespace mlir;
 using namespace moela;
-
-const TargetDescription *moela::lookupTarget(llvm::StringRef name) {
-  // H100 / H200 (SXM): 132 SMs, 227 KiB of shared memory per block.
-  static const TargetDescription kHopper{"sm_90a", 132, 232448, 9};
-  return name == kHopper.arch ? &kHopper : nullptr;
-}
+using kernel::GemmEngine;
 
 namespace {
 
 /// Largest pipeline depth whose A and B stages fit in shared memory.
-int64_t stagesThatFit(const TargetDescription &t, int64_t bm, int64_t bn,
-                      int64_t bk, int64_t bytes) {
+int64_t stagesThatFit(const abi::Target &t, int64_t bm, int64_t bn, int64_t bk,
+                      int64_t bytes) {
   int64_t perStage = (bm + bn) * bk * bytes;
-  return std::clamp<int64_t>(t.sharedMemPerBlock / perStage, 2, 8);
+  return std::clamp<int64_t>(t.shared_bytes_per_block / perStage, 2, 8);
 }
 
 struct TilePass : public moela::impl::TilePassBase<TilePass> {
   using TilePassBase::TilePassBase;
 
   void runOnOperation() override {
-    if (target == "host")
+    const abi::Target *t = gpuTarget(target);
+    if (!t)
       return; // the host backend has no tiles
-    const TargetDescription *t = lookupTarget(target);
-    if (!t) {
-      getOperation().emitError() << "moela-tile: unknown target '" << target << "'";
-      return signalPassFailure();
-    }
-    if (gemmKernel != "mma" && gemmKernel != "wgmma") {
-      getOperation().emitError() << "moela-tile: unknown gemm-kernel '" << gemmKernel
-                                 << "' (mma, wgmma)";
-      return signalPassFailure();
-    }
     bool manyRows = kernel::isPrefillProgram(getOperation());
     MLIRContext *ctx = &getContext();
     auto tile = [&](int64_t bm, int64_t bn, int64_t bk, int64_t stages,
-                    int64_t threads) {
-      return kernel::TileAttr::get(ctx, bm, bn, bk, stages, threads);
+                    int64_t threads, GemmEngine engine = GemmEngine::mma) {
+      return kernel::TileAttr::get(ctx, engine, bm, bn, bk, stages, threads);
     };
     // Matrix tiles: 128 x 128 for many rows, 64 x 64 for few; eight warps.
-    const int64_t matmulThreads = kernels::kMatmulThreads;
+    const int64_t mmaThreads = kernel::gemmThreads(GemmEngine::mma);
     auto gemmTile = [&](bool fp8) {
       int64_t bm = manyRows ? 128 : 64, bn = manyRows ? 128 : 64;
-      int64_t bk = fp8 ? 128 : 64, bytes = fp8 ? 1 : 2;
-      return tile(bm, bn, bk, stagesThatFit(*t, bm, bn, bk, bytes), matmulThreads);
+      int64_t bk = fp8 ? abi::kFp8Block : 64, bytes = fp8 ? 1 : 2;
+      return tile(bm, bn, bk, stagesThatFit(*t, bm, bn, bk, bytes), mmaThreads);
     };
     auto isFp8 = [](Attribute w) {
       return cast<nn::WeightAttr>(w).getDtype().isFloat8E4M3FN();
@@ -81,27 +66,30 @@ struct TilePass : public moela::impl::TilePassBase<TilePass> {
       const int wSize = bf16 ? 2 : llvm::all_of(weights, isFp8) ? 1 : 4;
       const int bm = manyRows ? 128 : 64, bn = manyRows ? (bf16 ? 256 : 128) : 64;
       return tile(bm, bn, 64, kernels::wgmmaLayout(bm, bn, 64, 2, wSize).stages,
-                  kernels::kWgmmaThreads);
+                  kernel::gemmThreads(GemmEngine::wgmma), GemmEngine::wgmma);
     };
     getOperation().walk([&](Operation *op) {
       if (auto gemm = dyn_cast<kernel::GemmOp>(op))
         // A precise GEMM (split f32 input) has only the 64-row mma.sync form.
-        gemm.setTileAttr(gemm.getPrecise()
-                             ? tile(64, 64, 64, stagesThatFit(*t, 64, 64, 64, 4), matmulThreads)
-                         : gemmKernel == "wgmma"
-                             ? wgmmaTile(gemm.getWeights())
-                             : gemmTile(llvm::all_of(gemm.getWeights(), isFp8)));
+        gemm.setTileAttr(
+            gemm.getPrecise()
+                ? tile(64, 64, 64, stagesThatFit(*t, 64, 64, 64, 4), mmaThreads)
+            : gemmKernel == GemmEngine::wgmma
+                ? wgmmaTile(gemm.getWeights())
+                : gemmTile(llvm::all_of(gemm.getWeights(), isFp8)));
       else if (auto g = dyn_cast<kernel::GroupedGemmOp>(op))
         g.setTileAttr(gemmTile(g.getWeights().getDtype().isFloat8E4M3FN()));
       else if (auto h = dyn_cast<kernel::HeadGemmOp>(op))
-        h.setTileAttr(tile(64, 64, 64, stagesThatFit(*t, 64, 64, 64, 2), matmulThreads));
+        h.setTileAttr(
+            tile(64, 64, 64, stagesThatFit(*t, 64, 64, 64, 2), mmaThreads));
       else if (auto a = dyn_cast<kernel::MlaLatentAttentionOp>(op))
         // FlashMLA-like: up to 64 heads x 64 cached positions per step, the
         // next 64 positions loading meanwhile.
         a.setTileAttr(tile(64, 64, a.getLatentDim() + a.getRopeDim(), 2,
                            kernels::latentAttentionThreads(static_cast<int>(a.getHeads()))));
       else if (auto a = dyn_cast<kernel::MlaAttentionOp>(op))
-        a.setTileAttr(tile(1, 64, a.getNopeDim() + a.getRopeDim(), 1, 256));
+        a.setTileAttr(tile(1, 64, a.getNopeDim() + a.getRopeDim(), 1,
+                           abi::kMlaAttentionThreads));
     });
   }
 };

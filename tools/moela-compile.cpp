@@ -60,7 +60,8 @@ cl::opt<std::string> gemmKernel(
 cl::opt<std::string> activationDtype(
     "activation-dtype",
     cl::desc("GEMM inputs on the GPU: bf16 (default) or fp8 (W8A8 with FP8 "
-             "weights: norms emit FP8 with 128-wide block scales, docs/model.md §3.4)"),
+             "weights: norms emit FP8 with 128-wide block scales, "
+             "docs/model.md §3.4)"),
     cl::value_desc("bf16|fp8"), cl::init("bf16"));
 cl::opt<bool>
     mtp("mtp",

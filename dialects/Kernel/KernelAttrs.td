@@ -8,20 +8,29 @@ include "mlir/IR/AttrTypeBase.td"
 include "mlir/IR/EnumAttr.td"
 include "Kernel/KernelEnums.td"
 
+def Kernel_GemmEngineParameter : EnumParameter<Kernel_GemmEngine> {
+  let defaultValue = "::moela::kernel::GemmEngine::mma";
+}
+
 def Kernel_TileAttr : AttrDef<Kernel_Dialect, "Tile"> {
   let mnemonic = "tile";
   let summary = "Tile shape and launch geometry of a CUDA kernel";
   let description = [{
-    Chosen by `moela-tile` from the target description: the block tile
+    Chosen by `moela-tile` from the target description: the tensor-core
+    `engine` of a `kernel.gemm` (`mma`, the default and not printed, or
+    `wgmma`; the other families always use mma.sync), the block tile
     `block_m x block_n` of the output, the K step, the software pipeline
-    depth and the threads per block.
+    depth and the threads per block (the engine's own for a `kernel.gemm`,
+    which its verifier checks).
 
     Example:
     ```mlir
     #kernel.tile<block_m = 64, block_n = 128, block_k = 128, stages = 4, threads = 256>
+    #kernel.tile<engine = wgmma, block_m = 128, block_n = 256, block_k = 64, stages = 4, threads = 384>
     ```
   }];
-  let parameters = (ins "int64_t":$block_m, "int64_t":$block_n,
+  let parameters = (ins Kernel_GemmEngineParameter:$engine,
+                        "int64_t":$block_m, "int64_t":$block_n,
                         "int64_t":$block_k, "int64_t":$stages,
                         "int64_t":$threads);
   let assemblyFormat = "`<` struct(params) `>`";

@@ -1,6 +1,7 @@
 //===- KernelDialect.cpp - kernel dialect and attributes ------------------===//
 #include "Kernel/KernelDialect.h"
 #include "Kernel/KernelOps.h"
+#include "runtime/kernels/Abi.h"
 
 #include "mlir/IR/DialectImplementation.h"
 #include "mlir/IR/OpImplementation.h"
@@ -29,4 +30,13 @@ LogicalResult HeadRopeAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                        << offset + rope.getDim() << ") of a " << headDim
                        << "-column head (offset + rope dim <= head_dim)";
   return success();
+}
+
+// The plan stores a GEMM's engine as abi::GemmEngine.
+static_assert(int(GemmEngine::mma) == int(moela::abi::GemmEngine::kMma) &&
+              int(GemmEngine::wgmma) == int(moela::abi::GemmEngine::kWgmma));
+
+int64_t moela::kernel::gemmThreads(GemmEngine engine) {
+  return engine == GemmEngine::wgmma ? moela::abi::kWgmmaGemmThreads
+                                     : moela::abi::kMmaGemmThreads;
 }

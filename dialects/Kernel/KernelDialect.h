@@ -26,6 +26,10 @@ constexpr llvm::StringLiteral kArenaBytesAttr = "kernel.arena_bytes";
 constexpr llvm::StringLiteral kMaxTokensAttr = "kernel.max_tokens";
 constexpr llvm::StringLiteral kMaxLogitRowsAttr = "kernel.max_logit_rows";
 
+/// Threads per block of the GEMM template built on `engine`
+/// (abi::kMmaGemmThreads or abi::kWgmmaGemmThreads).
+int64_t gemmThreads(GemmEngine engine);
+
 } // namespace moela::kernel
 
 #endif // MOELA_DIALECTS_KERNEL_KERNELDIALECT_H

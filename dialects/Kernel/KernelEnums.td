@@ -18,4 +18,11 @@ def Kernel_ExpertProj : I32EnumAttr<"ExpertProj", "which expert weights a groupe
   let cppNamespace = "::moela::kernel";
 }
 
+def Kernel_GemmEngine : I32EnumAttr<"GemmEngine",
+    "the tensor-core instruction family of a GEMM (abi::GemmEngine)", [
+    I32EnumAttrCase<"mma", 0>,     // mma.sync, Gemm.cuh
+    I32EnumAttrCase<"wgmma", 1>]> { // warpgroup MMA (sm_90a), GemmWgmma.cuh
+  let cppNamespace = "::moela::kernel";
+}
+
 #endif // MOELA_KERNEL_ENUMS

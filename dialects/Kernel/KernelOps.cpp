@@ -57,7 +57,8 @@ LogicalResult GemmOp::verify() {
                          << " columns, expected " << n
                          << " (weight rows, halved by silu_mul)";
   if (getPositions() && !getRope())
-    return emitOpError() << "positions is the operand of a rope epilogue, which is missing";
+    return emitOpError()
+           << "positions is the operand of a rope epilogue, which is missing";
   if (getRope()) {
     if (!getPositions())
       return emitOpError() << "a rope epilogue needs the positions operand";
@@ -66,6 +67,11 @@ LogicalResult GemmOp::verify() {
                            << getRope()->getHeads() * getRope()->getHeadDim()
                            << " columns, the result has " << n;
   }
+  if (TileAttr tile = getTileAttr();
+      tile && tile.getThreads() != gemmThreads(tile.getEngine()))
+    return emitOpError() << "a " << stringifyGemmEngine(tile.getEngine())
+                         << " tile has " << gemmThreads(tile.getEngine())
+                         << " threads, not " << tile.getThreads();
   if (getResidual() && getResidual().getType() != getType())
     return emitOpError() << "residual must have the result type";
   if (getPrecise() && llvm::any_of(getWeights(), [](Attribute a) {

@@ -8,7 +8,8 @@
 using namespace mlir;
 
 bool moela::kernel::isPrefillProgram(func::FuncOp func) {
-  return func.getSymName() == abi::kPrefill || func.getSymName() == abi::kExtend;
+  return func.getSymName() == abi::kPrefill ||
+         func.getSymName() == abi::kExtend;
 }
 
 int64_t moela::kernel::kvCacheLayers(ModuleOp module, int64_t mainLayers) {

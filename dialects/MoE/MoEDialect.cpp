@@ -88,7 +88,7 @@ moela::nn::WeightAttr ExpertWeightsAttr::getWeight(int64_t expert,
   SmallVector<int64_t> scaleShape;
   if (getDtype().isFloat8E4M3FN()) {
     scale = name + "_scale_inv";
-    scaleShape = {(rows + 127) / 128, (cols + 127) / 128};
+    scaleShape = moela::nn::fp8ScaleShape({rows, cols});
   }
   return moela::nn::WeightAttr::get(getContext(), name, getDtype(),
                                     {rows, cols}, scale, scaleShape);

@@ -1,6 +1,7 @@
 //===- NNDialect.cpp - nn dialect, weight attribute, shape helpers --------===//
 #include "NN/NNDialect.h"
 #include "NN/NNOps.h"
+#include "runtime/kernels/Abi.h"
 
 #include "mlir/IR/DialectImplementation.h"
 #include "llvm/ADT/TypeSwitch.h"
@@ -93,14 +94,12 @@ LogicalResult WeightAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   if (fp8) {
     if (shape.size() != 2)
       return emitError() << "f8E4M3FN weight '" << name << "' must have rank 2";
-    // One F32 scale per 128x128 block, the last block of a dim may be partial.
-    SmallVector<int64_t> expected{(shape[0] + 127) / 128,
-                                  (shape[1] + 127) / 128};
+    SmallVector<int64_t, 2> expected = fp8ScaleShape(shape);
     if (ArrayRef<int64_t>(expected) != scaleShape)
       return emitError() << "weight '" << name << "' has scale shape "
                          << shapeToString(scaleShape) << ", expected "
-                         << shapeToString(expected)
-                         << " (ceil(shape / 128), docs/model.md §2)";
+                         << shapeToString(expected) << " (ceil(shape / "
+                         << moela::abi::kFp8Block << "), docs/model.md §2)";
   }
   return success();
 }
@@ -108,6 +107,13 @@ LogicalResult WeightAttr::verify(function_ref<InFlightDiagnostic()> emitError,
 //===----------------------------------------------------------------------===//
 // Shape helpers shared by the verifiers of nn, mla and moe
 //===----------------------------------------------------------------------===//
+
+SmallVector<int64_t, 2> moela::nn::fp8ScaleShape(ArrayRef<int64_t> shape) {
+  auto blocks = [](int64_t dim) {
+    return (dim + moela::abi::kFp8Block - 1) / moela::abi::kFp8Block;
+  };
+  return {blocks(shape[0]), blocks(shape[1])};
+}
 
 RankedTensorType moela::nn::getIndexVectorType(MLIRContext *context) {
   return RankedTensorType::get({ShapedType::kDynamic},

@@ -41,6 +41,11 @@ mlir::LogicalResult verifyTensorShape(mlir::Operation *op, llvm::StringRef what,
 /// Verifiers check ranks first, so that this never hides a rank mismatch.
 int64_t dimOf(mlir::Type type, unsigned dim);
 
+/// The scale shape of a 2-D FP8 weight of `shape`: one scale per
+/// abi::kFp8Block square block, the last block of a dim possibly partial
+/// (docs/model.md §2).
+llvm::SmallVector<int64_t, 2> fp8ScaleShape(llvm::ArrayRef<int64_t> shape);
+
 /// Formats [a, b, ?] for diagnostics.
 std::string shapeToString(llvm::ArrayRef<int64_t> shape);
 

@@ -20,6 +20,7 @@
 #include "moela/Compiler/CudaEmitter.h"
 
 #include "Kernel/KernelOps.h"
+#include "kernels/Abi.h"
 #include "kernels/MatmulLaunch.h"
 #include "kernels/OpsLaunch.h"
 #include "kernels/WgmmaLaunch.h"
@@ -44,7 +45,7 @@ struct Instance {
   std::string family;   // file stem of the device template: "Gemm"
   std::string argsType; // "GemmArgs"
   std::string call;     // "gemm<...>"
-  int threads = 256;
+  int threads = abi::kRowThreads;
   bool oneBlockPerSm = false; // __launch_bounds__(threads, 1)
   unsigned dynamicShared = 0; // the most dynamic shared memory any launch asks
 };
@@ -95,7 +96,7 @@ public:
   FailureOr<Instance> instantiate(Operation *op) {
     using namespace kernel;
     auto simple = [](const char *family, const char *args, std::string call,
-                     int threads = 256) {
+                     int threads = abi::kRowThreads) {
       Instance i;
       i.family = family;
       i.argsType = args;
@@ -108,7 +109,7 @@ public:
       i.family = family;
       i.argsType = args;
       i.call = std::move(call);
-      i.threads = kernels::kMatmulThreads;
+      i.threads = abi::kMmaGemmThreads;
       i.oneBlockPerSm = true;
       i.dynamicShared = kernels::kMatmulSharedBytes;
       return i;
@@ -155,7 +156,7 @@ public:
         })
         .Case([&](ArgmaxOp o) -> FailureOr<Instance> {
           return simple("Argmax", "ArgmaxArgs",
-                        "argmax<" + t(o.getInput()) + ">", 1024);
+                        "argmax<" + t(o.getInput()) + ">", abi::kArgmaxThreads);
         })
         .Case([&](KvAppendOp o) -> FailureOr<Instance> {
           std::string tw =
@@ -167,7 +168,8 @@ public:
         .Case([&](MlaAttentionOp o) -> FailureOr<Instance> {
           return simple("MlaAttention", "MlaAttentionArgs",
                         "mlaAttention<" + t(o.getQuery()) + ", " + t(o) + ", " +
-                            cxxType(o.getKvB().getDtype()) + ">");
+                            cxxType(o.getKvB().getDtype()) + ">",
+                        abi::kMlaAttentionThreads);
         })
         .Case([&](MlaLatentAttentionOp o) -> FailureOr<Instance> {
           int heads = static_cast<int>(o.getHeads());
@@ -228,13 +230,14 @@ public:
           std::string tw =
               o.getGateAttr() ? cxxType(o.getGateAttr().getDtype()) : "float";
           return simple("Route", "RouteArgs",
-                        "route<" + t(o.getInput()) + ", " + tw + ">");
+                        "route<" + t(o.getInput()) + ", " + tw + ">",
+                        abi::kRouteThreads);
         })
         .Case([&](MoeDispatchOp o) -> FailureOr<Instance> {
           return simple("Dispatch", "DispatchArgs",
                         "dispatch<" + t(o.getInput()) + ", " +
                             t(o.getSorted()) + ">",
-                        1024);
+                        abi::kDispatchThreads);
         })
         .Case([&](MoeCombineOp o) -> FailureOr<Instance> {
           std::string tsh = o.getShared() ? t(o.getShared()) : "float";
@@ -268,12 +271,11 @@ public:
             o.emitOpError() << "is precise but its input is not stored in f32";
             return failure();
           }
-          // A tile with the wgmma kernel's thread count (moela-tile
-          // gemm-kernel=wgmma) selects GemmWgmma.cuh.
+          // The tile's engine (moela-tile gemm-kernel) picks the template.
           if (o.getTileAttr() &&
-              o.getTileAttr().getThreads() == kernels::kWgmmaThreads) {
+              o.getTileAttr().getEngine() == GemmEngine::wgmma) {
             Instance i = matmul("GemmWgmma", "GemmArgs", "gemmWgmma" + targs);
-            i.threads = kernels::kWgmmaThreads;
+            i.threads = abi::kWgmmaGemmThreads;
             i.dynamicShared = kernels::kWgmmaSharedBytes;
             return i;
           }

@@ -152,18 +152,24 @@ int runCompiler(const CompileOptions &options, MLIRContext &context,
     return failed(writeOutput(options.output,
                               [&](raw_ostream &os) { module->print(os); }));
 
-  if (options.target != "host" && options.target != "sm_90a")
-    return fail("--target=" + options.target + " is not supported (host, sm_90a)");
-  if (options.gemmKernel != "mma" && options.gemmKernel != "wgmma")
-    return fail("--gemm-kernel=" + options.gemmKernel + " is not supported (mma, wgmma)");
+  std::optional<CompileTarget> target = parseCompileTarget(options.target);
+  if (!target)
+    return fail("--target=" + options.target + " is not supported (" +
+                compileTargetNames().joined() + ")");
+  std::optional<kernel::GemmEngine> gemmEngine =
+      kernel::symbolizeGemmEngine(options.gemmKernel);
+  if (!gemmEngine)
+    return fail("--gemm-kernel=" + options.gemmKernel + " is not supported (" +
+                gemmEngineNames().joined() + ")");
+  const bool host = *target == CompileTarget::host;
   if (options.kvDtype != "auto" && options.kvDtype != "f32" && options.kvDtype != "bf16")
     return fail("--kv-dtype=" + options.kvDtype + " is not supported (auto, f32, bf16)");
-  if (options.kvDtype == "f32" && options.target != "host")
+  if (options.kvDtype == "f32" && !host)
     return fail("--kv-dtype=f32 needs --target=host: the " + options.target +
                 " kernels keep the latent KV cache in bf16");
-  const std::string kvDtype = options.kvDtype != "auto"      ? options.kvDtype
-                              : options.target == "host" ? "f32"
-                                                         : "bf16";
+  const std::string kvDtype = options.kvDtype != "auto" ? options.kvDtype
+                              : host                    ? "f32"
+                                                        : "bf16";
   if (options.activationDtype != "bf16" && options.activationDtype != "fp8")
     return fail("--activation-dtype=" + options.activationDtype +
                 " is not supported (bf16, fp8)");
@@ -197,11 +203,11 @@ int runCompiler(const CompileOptions &options, MLIRContext &context,
   if (configure)
     configure(pm);
   PipelineOptions pipeline;
-  pipeline.target = options.target;
+  pipeline.target = *target;
   pipeline.maxPrefillTokens = options.maxPrefillTokens;
   pipeline.maxBatch = options.maxBatch;
   pipeline.disable = options.disable;
-  pipeline.gemmKernel = options.gemmKernel;
+  pipeline.gemmKernel = *gemmEngine;
   pipeline.quantizeActivations = options.activationDtype == "fp8";
   pipeline.mtp = options.mtp;
   buildDefaultPipeline(pm, pipeline);
@@ -217,10 +223,10 @@ int runCompiler(const CompileOptions &options, MLIRContext &context,
   PlanWriterOptions writer;
   writer.quantizeWeightsAtLoad = quantizeWeightsAtLoad;
   writer.kvDtype = kvDtype;
-  writer.target = options.target;
-  if (options.target != "host") {
+  writer.target = compileTargetName(*target).str();
+  if (const abi::Target *gpu = gpuTarget(*target)) {
     CodegenOptions codegen;
-    codegen.arch = options.target;
+    codegen.arch = gpu->arch;
     codegen.cacheDir = options.noCache ? ""
                        : options.cacheDir.empty() ? defaultKernelCacheDir()
                                                   : options.cacheDir;

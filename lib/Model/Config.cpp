@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "moela/Compiler/Config.h"
+#include "runtime/kernels/Abi.h"
 
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/FileSystem.h"
@@ -241,17 +242,21 @@ void readQuantization(const json::Object &root, StringRef origin,
   requireString("quant_method", "fp8", true);
   requireString("fmt", "e4m3", false);
   requireString("activation_scheme", "dynamic", false);
+  // DeepSeek's FP8 checkpoints, and moela's kernels, use square blocks.
+  const std::string kBlock = formatv("[{0}, {0}]", abi::kFp8Block).str();
   if (const json::Value *block = object->get("weight_block_size")) {
     const json::Array *dims = block->getAsArray();
-    bool ok = dims && dims->size() == 2 && (*dims)[0].getAsInteger() == 128 &&
-              (*dims)[1].getAsInteger() == 128;
+    bool ok = dims && dims->size() == 2 &&
+              (*dims)[0].getAsInteger() == abi::kFp8Block &&
+              (*dims)[1].getAsInteger() == abi::kFp8Block;
     if (!ok)
       r.fail("weight_block_size", "= " + FieldReader::show(*block) +
-                                      " is not supported (only [128, 128])");
+                                      " is not supported (only " + kBlock +
+                                      ")");
   } else {
-    r.fail("weight_block_size", "is required ([128, 128])");
+    r.fail("weight_block_size", "is required (" + kBlock + ")");
   }
-  fp8.blockRows = fp8.blockCols = 128;
+  fp8.blockRows = fp8.blockCols = abi::kFp8Block;
   if (r.choice("scale_fmt", {"float", "ue8m0"}, 0) == 1)
     fp8.scaleFmt = ScaleFmt::Ue8m0;
   top.adopt(r);

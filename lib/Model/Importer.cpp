@@ -1,9 +1,9 @@
 //===- Importer.cpp - ModelConfig -> model IR (nn, mla, moe) --------------===//
 //
 // Builds one op per concept of docs/model.md §3, in the order of the forward
-// pass, with every weight named by its Hugging Face tensor name (docs/model.md §2).
-// Token counts are dynamic, model dims static. Each op's location names where
-// it sits in the model ("layers.1.attn"); plan steps inherit these names.
+// pass, with every weight named by its Hugging Face tensor name (docs/model.md
+// §2). Token counts are dynamic, model dims static. Each op's location names
+// where it sits in the model ("layers.1.attn"); plan steps inherit these names.
 //
 //===----------------------------------------------------------------------===//
 #include "moela/Compiler/Importer.h"
@@ -52,13 +52,14 @@ public:
     (void)func;
   }
 
-  /// @mtp_<k>: MTP module k (docs/model.md §3.3) drafting from the main model's hidden
-  /// state h_t [T, D] and the embedding of the next token.
+  /// @mtp_<k>: MTP module k (docs/model.md §3.3) drafting from the main model's
+  /// hidden state h_t [T, D] and the embedding of the next token.
   void buildMtpProgram(ModuleOp module, int64_t k) {
     int64_t layer = config.numHiddenLayers + k;
     std::string p = "model.layers." + std::to_string(layer) + ".";
     std::string tag = "mtp." + std::to_string(k);
-    createFunction(module, abi::kMtpPrefix + std::to_string(k), /*withHidden=*/true);
+    createFunction(module, abi::kMtpPrefix + std::to_string(k),
+                   /*withHidden=*/true);
     Value e = embedding(p + "embed_tokens.weight", tag + ".embed");
     Value eNorm =
         rmsNorm(e, plainWeight(p + "enorm.weight", {d()}), tag + ".enorm");
@@ -94,10 +95,9 @@ private:
   WeightAttr linearWeight(StringRef name, ArrayRef<int64_t> shape) {
     if (!config.fp8.enabled)
       return plainWeight(name, shape);
-    SmallVector<int64_t> scaleShape{(shape[0] + 127) / 128,
-                                    (shape[1] + 127) / 128};
     return WeightAttr::get(&context, name, b.getType<Float8E4M3FNType>(), shape,
-                           (name + "_scale_inv").str(), scaleShape);
+                           (name + "_scale_inv").str(),
+                           nn::fp8ScaleShape(shape));
   }
 
   func::FuncOp createFunction(ModuleOp module, StringRef name,
@@ -227,7 +227,8 @@ private:
                                linearWeight(p + "down_proj.weight", {d(), f}));
   }
 
-  /// MoE (docs/model.md §3.2): router logits, selection, experts, shared expert, combine.
+  /// MoE (docs/model.md §3.2): router logits, selection, experts, shared
+  /// expert, combine.
   Value moeBlock(Value x, const std::string &p, const std::string &tag) {
     const int64_t e = config.nRoutedExperts, k = config.numExpertsPerTok;
     Value logits =

@@ -12,7 +12,6 @@
 #include "Kernel/KernelPrograms.h"
 #include "moela/Runtime/Plan.h"
 #include "moela/Runtime/StepFamily.h"
-#include "runtime/kernels/Abi.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/ADT/StringMap.h"
@@ -214,7 +213,7 @@ private:
     tb.add_block_k(t.getBlockK());
     tb.add_stages(t.getStages());
     tb.add_threads(t.getThreads());
-    tb.add_engine(t.getThreads() == abi::kWgmmaGemmThreads
+    tb.add_engine(t.getEngine() == kernel::GemmEngine::wgmma
                       ? p::GemmEngine::Wgmma
                       : p::GemmEngine::Mma);
     return tb.Finish();

@@ -76,13 +76,15 @@ constexpr unsigned kMaxSharedBytesPerBlock = kSm90a.shared_bytes_per_block;
 // The emitter records them in the plan's Kernel.threads, the launch code
 // launches with them and the templates declare them as __launch_bounds__.
 
-constexpr int kRowThreads = 256;        // embedding, norms, element-wise, rope, KV
-constexpr int kArgmaxThreads = 1024;    // Argmax.cuh
-constexpr int kRouteThreads = 256;      // Route.cuh
-constexpr int kDispatchThreads = 1024;  // Dispatch.cuh
-constexpr int kMmaGemmThreads = 256;    // Gemm.cuh, GroupedGemm.cuh, HeadGemm.cuh
-constexpr int kWgmmaGemmThreads = 384;  // GemmWgmma.cuh: 1 producer + 2 consumer warpgroups
-constexpr int kElementwiseChunk = 1024; // Elementwise.cuh: columns per block
+constexpr int kRowThreads = 256;          // embedding, norms, element-wise, rope, KV,
+                                          // combine, the reference MoE experts
+constexpr int kArgmaxThreads = 1024;      // Argmax.cuh
+constexpr int kRouteThreads = 256;        // Route.cuh: 8 warps
+constexpr int kDispatchThreads = 1024;    // Dispatch.cuh
+constexpr int kMlaAttentionThreads = 256; // MlaAttention.cuh (the unfused form)
+constexpr int kMmaGemmThreads = 256;      // Gemm.cuh, GroupedGemm.cuh, HeadGemm.cuh
+constexpr int kWgmmaGemmThreads = 384;    // GemmWgmma.cuh: 1 producer + 2 consumer warpgroups
+constexpr int kElementwiseChunk = 1024;   // Elementwise.cuh: columns per block
 
 } // namespace abi
 } // namespace moela

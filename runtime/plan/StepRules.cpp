@@ -56,6 +56,10 @@ const plan::KvCache &kvCacheFor(const StepChecker &s, const plan::Plan &plan,
 }
 
 /// A GEMM tile: positive sizes, and an engine the CUDA backend has.
+static_assert(int(plan::GemmEngine::Mma) == int(abi::GemmEngine::kMma) &&
+                  int(plan::GemmEngine::Wgmma) == int(abi::GemmEngine::kWgmma),
+              "plan.fbs GemmEngine follows abi::GemmEngine");
+
 void checkTile(const StepChecker &s, const plan::Tile &tile) {
   if (tile.engine() != plan::GemmEngine::Mma &&
       tile.engine() != plan::GemmEngine::Wgmma)

@@ -14,7 +14,7 @@
 // SWAP-LABEL: func.func @prefill
 // SWAP: mla.attention {{.*}} layer 0 scale 2.500000e-01 form absorbed :
 // SWAP: mla.attention {{.*}} layer 1 scale 2.500000e-01 form absorbed :
-// BAD: error: moela-mla-select-form: forms must be 'absorbed' or 'expanded', got 'expanded' and 'naive'
+// BAD: for the --decode option: Cannot find option named 'naive'!
 func.func @prefill(%q: tensor<?x4x24xf32>, %c: tensor<?x32xf32>, %k: tensor<?x8xf32>,
                    %pos: tensor<?xi32>, %seq: tensor<?xi32>) -> tensor<?x64xf32> {
   %0 = mla.attention %q, %c, %k, %pos, %seq kv_b <"l0.kv_b" : bf16[128, 32]> layer 0 scale 0.25

@@ -122,6 +122,31 @@ func.func @gemm_positions_without_rope(%x: tensor<?x160xf32>, %pos: tensor<?xi32
 
 #rope = #mla.rope<theta = 1.0e4, dim = 32>
 
+// Tests that a GEMM's tile has its engine's threads.
+func.func @gemm_tile_threads(%x: tensor<?x192xf32>) {
+  // expected-error @+1 {{'kernel.gemm' op a wgmma tile has 384 threads, not 256}}
+  %0 = kernel.gemm %x weights [#nn.weight<"w" : bf16[256, 192]>]
+      tile <engine = wgmma, block_m = 128, block_n = 256, block_k = 64, stages = 4, threads = 256>
+      : tensor<?x192xf32> -> tensor<?x256xf32>
+  return
+}
+
+// -----
+
+// Tests that a tile names a known engine.
+func.func @tile_engine(%x: tensor<?x192xf32>) {
+  // expected-error @+3 {{expected ::moela::kernel::GemmEngine to be one of: mma, wgmma}}
+  // expected-error @+2 {{failed to parse Kernel_TileAttr parameter 'engine' which is to be a `::moela::kernel::GemmEngine`}}
+  %0 = kernel.gemm %x weights [#nn.weight<"w" : bf16[256, 192]>]
+      tile <engine = tcgen05, block_m = 128, block_n = 256, block_k = 64, stages = 4, threads = 384>
+      : tensor<?x192xf32> -> tensor<?x256xf32>
+  return
+}
+
+// -----
+
+#rope = #mla.rope<theta = 1.0e4, dim = 32>
+
 // Tests that a rope epilogue covers exactly the result's columns.
 func.func @gemm_rope_columns(%x: tensor<?x160xf32>, %pos: tensor<?xi32>) {
   // expected-error @+1 {{'kernel.gemm' op rope epilogue covers 192 columns, the result has 384}}

@@ -61,7 +61,8 @@ func.func @rope(%q: tensor<?x384xf32>, %k: tensor<?x32xf32>, %pos: tensor<?xi32>
 
 // Tests every form of kernel.gemm: plain, concatenated weights with
 // silu_mul, a rope epilogue with positions, a residual epilogue, FP8
-// weights with block scales, and a tile; `precise` (split f32 input).
+// weights with block scales, and a tile of each engine (mma, the default,
+// is not printed); `precise` (split f32 input).
 // CHECK-LABEL: func.func @gemm
 // CHECK: kernel.gemm %{{.*}} weights [#nn.weight<"o" : bf16[192, 384]>] : tensor<?x384xf32> -> tensor<?x192xf32>
 // CHECK: kernel.gemm %{{.*}} weights [#nn.weight<"gate" : bf16[8, 384]>] precise : tensor<?x384xf32> -> tensor<?x8xf32>
@@ -69,6 +70,8 @@ func.func @rope(%q: tensor<?x384xf32>, %k: tensor<?x32xf32>, %pos: tensor<?xi32>
 // CHECK: kernel.gemm %{{.*}} positions %{{.*}} weights [#nn.weight<"q_b" : bf16[384, 160]>] rope <heads = 4, head_dim = 96, offset = 64, rope = #{{.*}}> : tensor<?x160xf32> -> tensor<?x384xf32>
 // CHECK: kernel.gemm %{{.*}} residual %{{.*}} : tensor<?x192xf32> weights [#nn.weight<"down" : bf16[192, 448]>] : tensor<?x448xf32> -> tensor<?x192xf32>
 // CHECK: kernel.gemm %{{.*}} weights [#nn.weight<"w8" : f8E4M3FN[256, 192], scale "w8_scale_inv"[2, 2]>] tile <block_m = 64, block_n = 64, block_k = 128, stages = 8, threads = 256> : tensor<?x192xf32> -> tensor<?x256xf32>
+// CHECK: kernel.gemm %{{.*}} weights [#nn.weight<"w8" : f8E4M3FN[256, 192], scale "w8_scale_inv"[2, 2]>] tile <block_m = 64, block_n = 64, block_k = 128, stages = 8, threads = 256> : tensor<?x192xf32> -> tensor<?x256xf32>
+// CHECK: kernel.gemm %{{.*}} weights [#nn.weight<"w8" : f8E4M3FN[256, 192], scale "w8_scale_inv"[2, 2]>] tile <engine = wgmma, block_m = 128, block_n = 128, block_k = 64, stages = 5, threads = 384> : tensor<?x192xf32> -> tensor<?x256xf32>
 func.func @gemm(%x: tensor<?x192xf32>, %o: tensor<?x384xf32>, %c: tensor<?x160xf32>,
                 %pos: tensor<?xi32>) -> tensor<?x192xf32> {
   %a = kernel.gemm %o weights [#nn.weight<"o" : bf16[192, 384]>] : tensor<?x384xf32> -> tensor<?x192xf32>
@@ -81,6 +84,12 @@ func.func @gemm(%x: tensor<?x192xf32>, %o: tensor<?x384xf32>, %c: tensor<?x160xf
       : tensor<?x448xf32> -> tensor<?x192xf32>
   %f = kernel.gemm %x weights [#nn.weight<"w8" : f8E4M3FN[256, 192], scale "w8_scale_inv"[2, 2]>]
       tile <block_m = 64, block_n = 64, block_k = 128, stages = 8, threads = 256>
+      : tensor<?x192xf32> -> tensor<?x256xf32>
+  %fm = kernel.gemm %x weights [#nn.weight<"w8" : f8E4M3FN[256, 192], scale "w8_scale_inv"[2, 2]>]
+      tile <engine = mma, block_m = 64, block_n = 64, block_k = 128, stages = 8, threads = 256>
+      : tensor<?x192xf32> -> tensor<?x256xf32>
+  %fw = kernel.gemm %x weights [#nn.weight<"w8" : f8E4M3FN[256, 192], scale "w8_scale_inv"[2, 2]>]
+      tile <engine = wgmma, block_m = 128, block_n = 128, block_k = 64, stages = 5, threads = 384>
       : tensor<?x192xf32> -> tensor<?x256xf32>
   return %r : tensor<?x192xf32>
 }
