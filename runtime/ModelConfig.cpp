@@ -7,7 +7,7 @@ namespace moela {
 
 double ModelConfig::softmaxScale() const {
   double scale = 1.0 / std::sqrt(static_cast<double>(qkHeadDim()));
-  // YaRN sharpens the attention by m^2 (spec 3.1).
+  // YaRN sharpens the attention by m^2 (docs/model.md §3.1).
   if (yarn.enabled && yarn.mscaleAllDim != 0.0 && yarn.factor > 1.0) {
     double m = 0.1 * yarn.mscaleAllDim * std::log(yarn.factor) + 1.0;
     scale *= m * m;

@@ -1,4 +1,4 @@
-//===- Rope.cpp - Rotary position embedding tables (spec 3.1) -------------===//
+//===- Rope.cpp - Rotary position embedding tables (docs/model.md §3.1) ---===//
 #include "moela/Runtime/Rope.h"
 
 #include <algorithm>

@@ -1,4 +1,4 @@
-//===- Attention.cpp - KV cache append and MLA attention (spec 3.1) -------===//
+//===- Attention.cpp - KV append, MLA attention (docs/model.md §3.1) -===//
 //
 // The cache holds per (slot, position) one row [c (R_l) | k_pe (Dr)]. A query
 // at position p of slot s sees the rows 0..p of s. Two forms of attention give

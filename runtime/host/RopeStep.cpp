@@ -1,4 +1,4 @@
-//===- RopeStep.cpp - Interleaved RoPE on the heads of a row (spec 3.1) ---===//
+//===- RopeStep.cpp - Interleaved RoPE of each head (docs/model.md §3.1) ===//
 //
 // The angles depend only on the position, so a step computes cos and sin
 // once per row and reuses them for every head. Pair i of a rotated slice is

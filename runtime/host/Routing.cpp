@@ -1,9 +1,9 @@
-//===- Routing.cpp - MoE expert selection (spec 3.2) ----------------------===//
+//===- Routing.cpp - MoE expert selection (docs/model.md §3.2) ------------===//
 //
 // Per token: unbiased scores s (sigmoid, or softmax over all E), selection
 // scores sb = s + bias, group filtering, top-K by sb, weights from s. Every
 // "top" is a linear scan that keeps the first (lowest-index) maximum, which is
-// the tie rule of the spec; NaN never wins a comparison.
+// the tie rule of docs/model.md §3.2; NaN never wins a comparison.
 //
 //===----------------------------------------------------------------------===//
 #include "Kernels.h"

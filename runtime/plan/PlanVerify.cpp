@@ -157,7 +157,7 @@ private:
            config_.numHiddenLayers + config_.numNextnPredictLayers);
   }
 
-  /// An F8 buffer (W8A8 activations, spec 3.4) has an F32 scales buffer
+  /// An F8 buffer (W8A8 activations, docs/model.md §3.4) has an F32 scales buffer
   /// with its rows and one column per 128 of its columns; no other buffer
   /// has one.
   void checkScales(const std::string &where, const plan::Program &program,

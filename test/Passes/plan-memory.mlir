@@ -169,7 +169,7 @@ func.func @decode(%tokens: tensor<?xi32>) -> tensor<?x64xf32> {
 
 // -----
 
-// Tests W8A8 storage (spec 3.4): on sm_90a the output of a norm marked
+// Tests W8A8 storage (docs/model.md §3.4): on sm_90a the output of a norm marked
 // `quantize` (and only that output, not the fused add's sum) is FP8, and it
 // names in `scales` a companion f32 buffer with its rows and one column per
 // 128 (ceil(200 / 128) = 2) that lives exactly as long. The host computes in

@@ -1,7 +1,7 @@
 //===- SpecConfig.h - The oracle's own reading of config.json -------------===//
 //
 // Test-only. A minimal, independent parse of a Hugging Face DeepSeek
-// config.json (spec section 1) for the reference forward pass. It deliberately
+// config.json (docs/model.md §1) for the reference forward pass. It deliberately
 // shares no code with moela's ModelConfig: the oracle must not inherit its
 // bugs.
 //
@@ -18,7 +18,7 @@
 
 namespace moela::spec {
 
-/// The fields of spec section 1 that the forward pass needs, with the spec's
+/// The fields of docs/model.md §1 that the forward pass needs, with the spec's
 /// shape letters in the comments.
 struct SpecConfig {
   int64_t vocabSize = 0;           // V

@@ -1,6 +1,6 @@
-//===- SpecReference.cpp - Reference forward pass written from the spec ---===//
+//===- SpecReference.cpp - Reference forward pass from docs/model.md -----===//
 //
-// Section numbers refer to shared/spec/deepseek-v3-semantics.md. Shape letters:
+// Section numbers refer to docs/model.md. Shape letters:
 // D hidden, H heads, Dn/Dr/Dv head dims, R kv_lora_rank, Rq q_lora_rank,
 // E routed experts, K experts per token, G groups, V vocabulary.
 //
@@ -90,7 +90,7 @@ TensorSpec tensor(const std::string &name, DType dtype,
 } // namespace
 
 //===----------------------------------------------------------------------===//
-// Spec section 2: the checkpoint's tensors
+// docs/model.md §2: the checkpoint's tensors
 //===----------------------------------------------------------------------===//
 
 std::vector<TensorSpec> specTensors(const SpecConfig &c) {
@@ -201,7 +201,7 @@ SpecReference::SpecReference(SpecConfig config, WeightSource &weights,
   if (withMtp)
     load(mtpTensors(config_), weights);
 
-  // Spec 3.1 RoPE: freq[i] = theta^(-2i/Dr), i = 0 .. Dr/2-1.
+  // docs/model.md §3.1 RoPE: freq[i] = theta^(-2i/Dr), i = 0 .. Dr/2-1.
   const SpecConfig &c = config_;
   const int64_t Dr = c.qkRopeDim;
   invFreq_.resize(Dr / 2);
@@ -259,7 +259,7 @@ int64_t SpecReference::argmax(const std::vector<double> &v) {
 }
 
 //===----------------------------------------------------------------------===//
-// Building blocks (spec 3)
+// Building blocks (docs/model.md §3)
 //===----------------------------------------------------------------------===//
 
 // RMSNorm(x, w) = w * x / sqrt(mean(x^2) + eps).
@@ -297,7 +297,7 @@ std::vector<double> SpecReference::mlp(const std::string &prefix,
   return matvec(weight(prefix + "down_proj.weight"), gate); // [D]
 }
 
-// Spec 3.1, expanded form: k_nope = Wuk c and v = Wuv c are cached per head.
+// docs/model.md §3.1, expanded form: k_nope = Wuk c and v = Wuv c are cached per head.
 std::vector<double> SpecReference::attention(int64_t layer,
                                              const std::vector<double> &x,
                                              int64_t pos,
@@ -359,7 +359,7 @@ std::vector<double> SpecReference::attention(int64_t layer,
   return matvec(weight(p + "o_proj.weight"), out); // [D]
 }
 
-// Spec 3.2: routing, routed experts and shared experts.
+// docs/model.md §3.2: routing, routed experts and shared experts.
 std::vector<double> SpecReference::moe(int64_t layer,
                                        const std::vector<double> &x,
                                        std::vector<int64_t> &topkIdx,
@@ -447,7 +447,7 @@ SpecReference::logits(const std::vector<double> &normed) const {
 }
 
 //===----------------------------------------------------------------------===//
-// Spec 3: the decoder, one token at a time
+// docs/model.md §3: the decoder, one token at a time
 //===----------------------------------------------------------------------===//
 
 std::vector<double> SpecReference::decoderLayer(int64_t i,
@@ -494,7 +494,7 @@ SpecReference::mtpLogits(const std::vector<int64_t> &tokens) {
   const std::vector<std::vector<double>> &hidden =
       trace_[0].layers.back().out; // [n][D]
 
-  // Spec 3.3, module 0 (weights of layer num_hidden_layers), position by
+  // docs/model.md §3.3, module 0 (weights of layer num_hidden_layers), position by
   // position with its own cache.
   const std::string p = layerPrefix(c.numLayers);
   const Matrix &embed = weight(p + "embed_tokens.weight"); // [V, D]

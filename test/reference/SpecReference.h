@@ -1,7 +1,7 @@
-//===- SpecReference.h - Reference forward pass written from the spec -----===//
+//===- SpecReference.h - Reference forward pass from docs/model.md -------===//
 //
 // Test-only oracle. A DeepSeek-V2/V3 forward pass written line by line from
-// shared/spec/deepseek-v3-semantics.md, sharing no code with moela's compiler
+// docs/model.md, sharing no code with moela's compiler
 // or backends (only the weights layer, to read checkpoints). It is meant to be
 // obviously correct, not fast: plain loops, double precision everywhere, one
 // token at a time through the whole model (a causal prefill processed token
@@ -23,7 +23,7 @@
 
 namespace moela::spec {
 
-/// Every checkpoint tensor of spec section 2 for the main model (no MTP
+/// Every checkpoint tensor of docs/model.md §2 for the main model (no MTP
 /// layers), with the dtype rule: decoder-layer linear weights are F8_E4M3 with
 /// an F32 `<name>_scale_inv` [ceil(out/br), ceil(in/bc)] when the config has
 /// quantization_config, else torch_dtype (BF16); embedding, norms, router and
@@ -35,7 +35,7 @@ std::vector<TensorSpec> specTensors(const SpecConfig &config);
 std::vector<TensorSpec> layerTensors(const SpecConfig &config, int64_t layer,
                                      bool moe);
 
-/// MTP module 0 (spec 2): a MoE decoder layer with index num_hidden_layers
+/// MTP module 0 (docs/model.md §2): a MoE decoder layer with index num_hidden_layers
 /// plus its embed_tokens, enorm, hnorm, eh_proj [D, 2D] and shared_head.{norm,
 /// head}, all in torch_dtype but the layer's linear weights.
 std::vector<TensorSpec> mtpTensors(const SpecConfig &config);
@@ -93,7 +93,7 @@ public:
   generateGreedy(const std::vector<std::vector<int64_t>> &prompts,
                  int64_t numTokens);
 
-  /// Spec 3.3: MTP module 0 over one new sequence `tokens` (replacing any
+  /// docs/model.md §3.3: MTP module 0 over one new sequence `tokens` (replacing any
   /// others): at every position t < n = tokens.size() - 1 it reads the main
   /// model's last hidden state h_t and token t+1. Returns its logits [n][V]
   /// (row t predicts token t+2). Needs `withMtp`.
@@ -105,7 +105,7 @@ public:
   /// Number of tokens sequence `b` has seen.
   int64_t length(int64_t b) const;
 
-  /// RoPE inverse frequencies [Dr/2] after YaRN (spec 3.1).
+  /// RoPE inverse frequencies [Dr/2] after YaRN (docs/model.md §3.1).
   const std::vector<double> &ropeInvFreq() const { return invFreq_; }
   /// Factor on cos and sin: g(mscale) / g(mscale_all_dim).
   double ropeMagnitude() const { return ropeMagnitude_; }

@@ -22,7 +22,7 @@ std::string cacheDir() { return MOELA_TEST_KERNEL_CACHE; }
 
 class CodegenTest : public testing::TestWithParam<std::string> {};
 
-/// A model of models/, with ":w8a8" for FP8 activations (spec 3.4).
+/// A model of models/, with ":w8a8" for FP8 activations (docs/model.md §3.4).
 TEST_P(CodegenTest, EveryStepHasASpillFreeSm90aKernel) {
   const std::string model = GetParam().substr(0, GetParam().find(':'));
   const bool w8a8 = GetParam().find(":w8a8") != std::string::npos;

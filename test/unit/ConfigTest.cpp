@@ -54,7 +54,7 @@ BadConfig missing(const char *name, const char *field) {
 // One row per rule; clang-format would spread each over four lines.
 // clang-format off
 const BadConfig kBadConfigs[] = {
-    // The 14 required fields (spec 1).
+    // The 14 required fields (docs/model.md §1).
     missing("MissingVocabSize", "vocab_size"),
     missing("MissingHiddenSize", "hidden_size"),
     missing("MissingIntermediateSize", "intermediate_size"),
@@ -91,7 +91,7 @@ const BadConfig kBadConfigs[] = {
     {"QuantizationNotObject", set("quantization_config", "fp8"), "",
      {"quantization_config = \"fp8\" must be an object or null"}},
 
-    // Cross-field rules of spec 1, each named.
+    // Cross-field rules of docs/model.md §1, each named.
     {"KGreaterThanE", set("num_experts_per_tok", 9), "",
      {"num_experts_per_tok = 9", "must be <= n_routed_experts = 8"}},
     {"GroupsDoNotDivideExperts", set("n_group", 3), "",
@@ -349,7 +349,7 @@ TEST(ConfigTest, DeepSeekV3Values) {
   EXPECT_EQ(c.fp8.blockCols, 128);
   EXPECT_EQ(c.fp8.scaleFmt, ScaleFmt::Float);
   EXPECT_EQ(c.torchDtype, "bfloat16");
-  // Spec 3.1: 192^-0.5 * (0.1 ln 40 + 1)^2.
+  // docs/model.md §3.1: 192^-0.5 * (0.1 ln 40 + 1)^2.
   EXPECT_NEAR(c.softmaxScale(), 0.13523377886088009, 1e-15);
 }
 

@@ -4,7 +4,7 @@
 // and a batch of three), with the default pipeline and with each optional
 // pass left out: prefill plus 32 teacher-forced decode steps match
 // truth_fp32 to 1e-3 with the same argmax, and greedy generation reproduces
-// truth_fp32.tokens (spec 6).
+// truth_fp32.tokens (docs/model.md §6).
 //
 //===----------------------------------------------------------------------===//
 #include "PipelineTestUtil.h"

@@ -29,7 +29,7 @@ ParamsFn routeParams(const RouteCase &c) {
   };
 }
 
-/// Spec 3.2 in double, written from the spec: idx in descending biased score
+/// docs/model.md §3.2 in double, written from it: idx in descending biased score
 /// (ties to the lower index), weights from the unbiased scores.
 void refRoute(const std::vector<double> &logits,
               const std::vector<double> &bias, const RouteCase &c,

@@ -196,7 +196,7 @@ inline std::vector<double> refRmsNorm(const std::vector<double> &x,
   return y;
 }
 
-/// Inverse RoPE frequencies from the spec's formulas (3.1), in double.
+/// Inverse RoPE frequencies from the formulas of docs/model.md §3.1, in double.
 inline std::vector<double> refInvFreq(double theta, int dim,
                                       const YarnConfig &yarn) {
   std::vector<double> freq(static_cast<size_t>(dim / 2));
@@ -222,7 +222,7 @@ inline std::vector<double> refInvFreq(double theta, int dim,
 }
 
 /// Rotates x [dim] (interleaved pairs) for `pos`; the angle is float32 as the
-/// spec prescribes, the rest double. magnitude scales cos and sin.
+/// docs/model.md prescribes, the rest double. magnitude scales cos and sin.
 inline void refRope(double *x, int dim, int pos,
                     const std::vector<double> &invFreq, double magnitude) {
   for (int i = 0; i < dim / 2; ++i) {

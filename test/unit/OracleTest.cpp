@@ -1,10 +1,10 @@
-//===- OracleTest.cpp - Compiled plans against the independent spec oracle ===//
+//===- OracleTest.cpp - Compiled plans against the independent oracle ===//
 //
 // Configs without DeepSeek goldens (V2-Lite style q_proj + softmax + greedy,
 // V2 style group_limited_greedy, V3.1 style FP8 with ue8m0 and plain RoPE, the
 // bundled tiny model with the real vocabulary) are compiled with the default
 // pipeline, run on the host backend and compared with test/reference's
-// double-precision forward pass written straight from the spec: two
+// double-precision forward pass written straight from docs/model.md: two
 // sequences of different lengths, prefill then teacher-forced decode steps.
 //
 //===----------------------------------------------------------------------===//

@@ -1,4 +1,4 @@
-//===- SpecReferenceTest.cpp - The spec oracle against DeepSeek's goldens -===//
+//===- SpecReferenceTest.cpp - The oracle against DeepSeek's goldens ----===//
 //
 // Proves test/reference's SpecReference (an independent double-precision
 // forward pass written from the spec) against the v3_a goldens, which were

@@ -1,4 +1,4 @@
-//===- Generation.h - Prompt in, tokens out (spec 4) ----------------------===//
+//===- Generation.h - Prompt in, tokens out (docs/model.md §4) ------------===//
 #ifndef MOELA_RUNTIME_GENERATION_H
 #define MOELA_RUNTIME_GENERATION_H
 

@@ -4,7 +4,7 @@
 // config.json (lib/Model/Config.cpp, LLVM JSON), the plan stores it, and the
 // runtime reads it back from the plan. C++ standard library only.
 // Field names follow the Hugging Face config; the spec's shape letters are in
-// the comments (spec section 1).
+// the comments (docs/model.md §1).
 //
 //===----------------------------------------------------------------------===//
 #ifndef MOELA_RUNTIME_MODELCONFIG_H
@@ -17,10 +17,10 @@ namespace moela {
 
 enum class ScoringFunc { Softmax, Sigmoid };
 enum class TopkMethod { Greedy, GroupLimitedGreedy, NoauxTc };
-/// Activation scale format for FP8 activations (spec 3.4).
+/// Activation scale format for FP8 activations (docs/model.md §3.4).
 enum class ScaleFmt { Float, Ue8m0 };
 
-/// YaRN rope scaling (spec 3.1); `enabled` is false when rope_scaling is null.
+/// YaRN rope scaling (docs/model.md §3.1); `enabled` is false when rope_scaling is null.
 struct YarnConfig {
   bool enabled = false;
   double factor = 1.0;
@@ -31,7 +31,7 @@ struct YarnConfig {
   double mscaleAllDim = 0.0;
 };
 
-/// FP8 block quantization of the checkpoint's linear weights (spec 2).
+/// FP8 block quantization of the checkpoint's linear weights (docs/model.md §2).
 struct Fp8Config {
   bool enabled = false;    // quantization_config present
   int64_t blockRows = 128; // weight_block_size[0]
@@ -85,7 +85,7 @@ struct ModelConfig {
     return nSharedExperts * moeIntermediateSize;
   }
   /// Softmax scale of the attention scores, including the YaRN mscale^2
-  /// (spec 3.1).
+  /// (docs/model.md §3.1).
   double softmaxScale() const;
   /// Bytes the KV cache holds per token and layer, in elements: R + Dr.
   int64_t kvCacheElemsPerToken() const { return kvLoraRank + qkRopeHeadDim; }

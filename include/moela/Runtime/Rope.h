@@ -1,4 +1,4 @@
-//===- Rope.h - Rotary position embedding tables (spec 3.1) ---------------===//
+//===- Rope.h - Rotary position embedding tables (docs/model.md §3.1) -----===//
 #ifndef MOELA_RUNTIME_ROPE_H
 #define MOELA_RUNTIME_ROPE_H
 

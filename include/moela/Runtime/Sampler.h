@@ -1,4 +1,4 @@
-//===- Sampler.h - Choosing the next token from logits (spec 4) -----------===//
+//===- Sampler.h - Choosing the next token from logits (docs/model.md §4) -===//
 #ifndef MOELA_RUNTIME_SAMPLER_H
 #define MOELA_RUNTIME_SAMPLER_H
 

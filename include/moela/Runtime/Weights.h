@@ -20,8 +20,8 @@
 
 namespace moela {
 
-/// FP8 checkpoints scale 128x128 blocks of a [rows, cols] weight (spec 2);
-/// FP8 activations one scale per row and 128 columns (spec 3.4).
+/// FP8 checkpoints scale 128x128 blocks of a [rows, cols] weight (docs/model.md §2);
+/// FP8 activations one scale per row and 128 columns (docs/model.md §3.4).
 constexpr int64_t kFp8Block = 128;
 
 /// What a plan binds (mirrors plan.fbs TensorRef).
