@@ -284,6 +284,13 @@ inline float __sinf(float x) { return sinf(x); }
 inline float __cosf(float x) { return cosf(x); }
 inline float __tanf(float x) { return tanf(x); }
 inline void __sincosf(float x, float *s, float *c) { sincosf(x, s, c); }
+/// sin(pi x), cos(pi x): x reduced exactly to [-1, 1], then in long double.
+inline void sincospi(double x, double *s, double *c) {
+  const long double a =
+      static_cast<long double>(x - 2.0 * rint(0.5 * x)) * 3.14159265358979323846264338327950288L;
+  *s = static_cast<double>(sinl(a));
+  *c = static_cast<double>(cosl(a));
+}
 inline float __powf(float x, float y) { return powf(x, y); }
 inline float __saturatef(float x) { return x < 0.0f ? 0.0f : (x > 1.0f ? 1.0f : x); }
 inline int __popc(unsigned v) { return __builtin_popcount(v); }
