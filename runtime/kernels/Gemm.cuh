@@ -60,28 +60,20 @@ __device__ __forceinline__ void gemm(const GemmArgs &args) {
   extern __shared__ __align__(128) unsigned char mmSmem[];
   unsigned char *smem = mmSmem;
 
-  // BM rows x BNO output columns; with SILU_MUL the BN weight rows of the
-  // tile interleave gate and up rows (matmul::tileRow).
-  constexpr int BNO = SILU_MUL ? BN / 2 : BN;
+  // BM rows x BN weight rows; with SILU_MUL they interleave gate and up
+  // rows (matmul::tileRow).
   matmul::GemmTile t;
-  if (!matmul::gemmTile<BM, BNO, SILU_MUL>(args, t))
+  if (!matmul::gemmTile<TW, E::kScaleW, BM, BN, SILU_MUL, kMatmulThreads>(
+          args, smem, t))
     return;
-  matmul::gemmWeightRows<TW, E::kScaleW, SILU_MUL, BN, kMatmulThreads>(
-      args, t.n0, t.nOut, smem);
   __syncthreads();
-
-  const matmul::Problem p = matmul::gemmProblem<TA, E::kScaleA>(args, t);
-  float acc[E::kMT][E::kNT][4];
-  E::run(smem, p, acc);
 
   // Epilogue through shared memory: silu_mul while staging, then rope and
   // the residual per 8-column piece.
-  float *stg = E::staging(smem);
-  E::template stage<SILU_MUL>(stg, acc);
-  __syncthreads();
-  matmul::gemmStore<TC, TR, ROPE, RESIDUAL, BNO,
-                    matmul::stagingLd<BN, SILU_MUL>(), kMatmulThreads>(args, t,
-                                                                       stg);
+  matmul::gemmStore<TC, TR, ROPE, RESIDUAL, BN, SILU_MUL, kMatmulThreads>(
+      args, t,
+      E::template product<SILU_MUL>(
+          smem, matmul::gemmProblem<TA, E::kScaleA>(args, t)));
 }
 
 } // namespace kernels

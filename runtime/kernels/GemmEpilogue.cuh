@@ -171,17 +171,22 @@ __device__ __forceinline__ void storeTile(const float *stg, int rows, int cols,
   }
 }
 
-/// storeTile without rope and residual.
-template <typename TC, int BNO, int LD, int THREADS>
+/// storeTile without rope and residual, from the staging tile of BN
+/// accumulator columns (BN / 2 output columns with SILU) to the view `out`
+/// from element (row0, col0) on.
+template <typename TC, int BN, bool SILU, int THREADS>
 __device__ __forceinline__ void storePlain(const float *stg, int rows, int cols,
-                                           TC *c, long long ldc) {
-  storeTile<TC, TC, false, false, BNO, LD, THREADS>(
-      stg, rows, cols, c, ldc, nullptr, 0, nullptr, Rope{}, 0);
+                                           const View &out, long long row0,
+                                           long long col0) {
+  TC *c = static_cast<TC *>(out.ptr) + row0 * out.ld + col0;
+  storeTile<TC, TC, false, false, SILU ? BN / 2 : BN, stagingLd<BN, SILU>(),
+            THREADS>(stg, rows, cols, c, out.ld, nullptr, 0, nullptr, Rope{},
+                     0);
 }
 
-/// Gemm's epilogue: stores tile t from the staging tile (row stride LD) to
-/// args.c with rope and the residual as the args say.
-template <typename TC, typename TR, bool ROPE, bool RESIDUAL, int BNO, int LD,
+/// Gemm's epilogue: stores tile t from the staging tile of BN accumulator
+/// columns to args.c, with rope and the residual as the args say.
+template <typename TC, typename TR, bool ROPE, bool RESIDUAL, int BN, bool SILU,
           int THREADS>
 __device__ __forceinline__ void gemmStore(const GemmArgs &args,
                                           const GemmTile &t, const float *stg) {
@@ -191,9 +196,9 @@ __device__ __forceinline__ void gemmStore(const GemmArgs &args,
   const TR *res = RESIDUAL ? static_cast<const TR *>(args.residual.ptr) +
                                  static_cast<long long>(t.m0) * ldr + t.n0
                            : nullptr;
-  storeTile<TC, TR, ROPE, RESIDUAL, BNO, LD, THREADS>(
-      stg, t.rows, t.cols, c, ldc, res, ldr,
-      ROPE ? args.positions + t.m0 : nullptr, args.rope, t.n0);
+  storeTile<TC, TR, ROPE, RESIDUAL, SILU ? BN / 2 : BN, stagingLd<BN, SILU>(),
+            THREADS>(stg, t.rows, t.cols, c, ldc, res, ldr,
+                     ROPE ? args.positions + t.m0 : nullptr, args.rope, t.n0);
 }
 
 } // namespace matmul

@@ -45,6 +45,15 @@ template <typename T> __host__ __device__ constexpr bool isF32() {
   return SameType<T, float>::value;
 }
 
+/// The A and W types both engines multiply: f32, bf16 or fp8 e4m3 each, FP8
+/// activations only with FP8 weights (W8A8).
+template <typename TA, typename TW>
+__host__ __device__ constexpr bool supportedTypes() {
+  constexpr bool a = isF8<TA>() || isBf16<TA>() || isF32<TA>();
+  constexpr bool w = isF8<TW>() || isBf16<TW>() || isF32<TW>();
+  return a && w && (!isF8<TA>() || isF8<TW>());
+}
+
 // ---- A ----------------------------------------------------------------------
 
 /// What an engine's main loop needs besides the row tables.
@@ -157,10 +166,14 @@ struct GemmTile {
   int m0, n0, rows, cols, nOut;
 };
 
-/// Block blockIdx.x's tile of BM rows x BNO output columns, in matmulRaster
-/// order; false: the block has no tile.
-template <int BM, int BNO, bool SILU>
-__device__ __forceinline__ bool gemmTile(const GemmArgs &args, GemmTile &t) {
+/// Block blockIdx.x's tile, BM rows x BN weight rows (BN / 2 output columns
+/// with SILU), in matmulRaster order, and its row tables (filled by the
+/// block's THREADS threads; the caller synchronises). False: the block has
+/// no tile.
+template <typename TW, bool SCALED, int BM, int BN, bool SILU, int THREADS>
+__device__ __forceinline__ bool gemmTile(const GemmArgs &args,
+                                         unsigned char *smem, GemmTile &t) {
+  constexpr int BNO = SILU ? BN / 2 : BN;
   t.nOut = SILU ? args.n / 2 : args.n;
   const int tilesM = (args.m + BM - 1) / BM;
   const int tilesN = (t.nOut + BNO - 1) / BNO;
@@ -173,6 +186,7 @@ __device__ __forceinline__ bool gemmTile(const GemmArgs &args, GemmTile &t) {
   t.n0 = nt * BNO;
   t.rows = args.m - t.m0 < BM ? args.m - t.m0 : BM;
   t.cols = t.nOut - t.n0 < BNO ? t.nOut - t.n0 : BNO;
+  gemmWeightRows<TW, SCALED, SILU, BN, THREADS>(args, t.n0, t.nOut, smem);
   return true;
 }
 

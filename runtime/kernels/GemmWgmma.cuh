@@ -71,34 +71,24 @@ __device__ __forceinline__ void gemmWgmma(const GemmArgs &args) {
   const unsigned base = (raw + 1023u) & ~1023u;
   unsigned char *smem = wgmmaSmem + (base - raw);
 
-  constexpr int BNO = SILU_MUL ? BN / 2 : BN;
   matmul::GemmTile t;
-  if (!matmul::gemmTile<BM, BNO, SILU_MUL>(args, t))
+  if (!matmul::gemmTile<TW, E::kScaleW, BM, BN, SILU_MUL, kWgmmaThreads>(
+          args, smem, t))
     return;
-  matmul::gemmWeightRows<TW, E::kScaleW, SILU_MUL, BN, kWgmmaThreads>(
-      args, t.n0, t.nOut, smem);
   E::initBarriers(base);
   __syncthreads();
 
-  const matmul::Problem p = matmul::gemmProblem<TA, E::kScaleA>(args, t);
   const int numKT = (args.k + E::kBK - 1) / E::kBK;
   float acc[E::kRegs];
   if (threadIdx.x < kWgmmaProducerThreads)
-    E::produce(base, smem, p, numKT);
+    E::produce(base, smem, matmul::gemmProblem<TA, E::kScaleA>(args, t), numKT);
   else
     E::consume(base, smem, numKT, acc);
-  // Every copy has landed and every wgmma completed: the stages are free.
-  __syncthreads();
 
-  // Epilogue through shared memory: silu_mul while staging, then rope and
-  // the residual per 8-column piece, on all threads.
-  float *stg = E::staging(smem);
-  if (threadIdx.x >= kWgmmaProducerThreads)
-    E::template stage<SILU_MUL>(stg, acc);
-  __syncthreads();
-  matmul::gemmStore<TC, TR, ROPE, RESIDUAL, BNO,
-                    matmul::stagingLd<BN, SILU_MUL>(), kWgmmaThreads>(args, t,
-                                                                      stg);
+  // Epilogue through shared memory on all threads: silu_mul while staging,
+  // then rope and the residual per 8-column piece.
+  matmul::gemmStore<TC, TR, ROPE, RESIDUAL, BN, SILU_MUL, kWgmmaThreads>(
+      args, t, E::template stage<SILU_MUL>(smem, acc));
 }
 
 } // namespace kernels

@@ -146,17 +146,9 @@ __device__ __forceinline__ void groupedGemm(const GroupedGemmArgs &args) {
   p.aLd = args.a.ld * static_cast<long long>(sizeof(TA));
   p.a = static_cast<const char *>(args.a.ptr) + rowBegin * p.aLd;
   p.anyValid = args.w.data;
-  float acc[E::kMT][E::kNT][4];
-  E::run(smem, p, acc);
-
-  float *stg = E::staging(smem);
-  E::template stage<SILU_MUL>(stg, acc);
-  __syncthreads();
-  TC *c = static_cast<TC *>(args.c.ptr) +
-          static_cast<long long>(rowBegin) * args.c.ld + n0;
-  matmul::storePlain<TC, BNO, matmul::stagingLd<BN, SILU_MUL>(),
-                     kMatmulThreads>(
-      stg, p.rows, nOut - n0 < BNO ? nOut - n0 : BNO, c, args.c.ld);
+  matmul::storePlain<TC, BN, SILU_MUL, kMatmulThreads>(
+      E::template product<SILU_MUL>(smem, p), p.rows,
+      nOut - n0 < BNO ? nOut - n0 : BNO, args.c, rowBegin, n0);
 }
 
 } // namespace kernels

@@ -105,16 +105,9 @@ __device__ __forceinline__ void headGemm(const HeadGemmArgs &args) {
     p.wScaleLd = args.w.scale_ld;
     p.wRow0 = static_cast<int>(wRow0);
   }
-  float acc[E::kMT][E::kNT][4];
-  E::run(smem, p, acc);
-
-  float *stg = E::staging(smem);
-  E::template stage<false>(stg, acc);
-  __syncthreads();
-  TY *y = static_cast<TY *>(args.y.ptr) +
-          static_cast<long long>(m0) * args.y.ld + h * outStride + n0;
-  matmul::storePlain<TY, BN, matmul::stagingLd<BN, false>(), kMatmulThreads>(
-      stg, p.rows, outLen - n0 < BN ? outLen - n0 : BN, y, args.y.ld);
+  matmul::storePlain<TY, BN, false, kMatmulThreads>(
+      E::template product<false>(smem, p), p.rows,
+      outLen - n0 < BN ? outLen - n0 : BN, args.y, m0, h * outStride + n0);
 }
 
 } // namespace kernels

@@ -86,13 +86,9 @@ template <typename TA, typename TW, int BM, int BN, int BK, bool WT,
           bool SPLIT_A = false>
 struct Engine {
   static constexpr int kThreads = kMatmulThreads;
+  static_assert(supportedTypes<TA, TW>(), "A and W types (GemmOperands.cuh)");
   static constexpr bool kF8A = isF8<TA>(), kF8W = isF8<TW>();
   static constexpr bool kW8A8 = kF8A && kF8W;
-  static_assert(isF8<TA>() || isBf16<TA>() || isF32<TA>(),
-                "A: f32, bf16 or fp8 e4m3");
-  static_assert(isF8<TW>() || isBf16<TW>() || isF32<TW>(),
-                "W: f32, bf16 or fp8 e4m3");
-  static_assert(!kF8A || kF8W, "FP8 activations need FP8 weights (W8A8)");
   static_assert(!(kF8A && WT), "no FP8 activations with transposed weights");
   // SPLIT_A: f32 A as hi + lo, two bf16 halves, and two MMAs per step, so
   // that A keeps ~16 mantissa bits (the f32 routing logits of docs/model.md
@@ -165,10 +161,6 @@ struct Engine {
   static_assert((BM * kACCPR) % kThreads == 0 &&
                     (kWRows * kWCCPR) % kThreads == 0,
                 "chunks");
-
-  __device__ static float *staging(unsigned char *smem) {
-    return reinterpret_cast<float *>(smem + kTableBytes);
-  }
 
   // Each thread copies the same 16-byte column chunk (tid % CPR; CPR divides
   // kThreads) of rows tid / CPR + it * (kThreads / CPR) of every stage.
@@ -264,124 +256,74 @@ struct Engine {
 
   /// Converts one raw tile (ROWS x COLS elements of T, RAWB bytes per row)
   /// to the compute type (OUTB bytes per row), 8 elements (16 output bytes)
-  /// per chunk: f32 -> bf16 (rounded), e4m3 -> f16 or bf16 (exact).
-  template <typename T, int ROWS, int COLS>
+  /// per chunk: f32 -> bf16 (rounded), e4m3 -> f16 or bf16 (exact). SPLIT
+  /// (f32 A): `out` gets hi = rn(x) and `lo` the remainders rn(x - hi), in
+  /// the same layout.
+  template <typename T, int ROWS, int COLS, bool SPLIT = false>
   __device__ static void convertTile(const unsigned char *raw,
-                                     unsigned char *out) {
+                                     unsigned char *out, unsigned char *lo) {
     constexpr int RAWB = COLS * int(sizeof(T)), RCPR = RAWB / 16;
     constexpr int OUTB = COLS * 2, OCPR = OUTB / 16;
     static_assert((ROWS * OCPR) % kThreads == 0, "chunks");
+    static_assert(!SPLIT || isF32<T>(), "split: f32");
     const int tid = threadIdx.x;
 #pragma unroll
     for (int it = 0; it < ROWS * OCPR / kThreads; ++it) {
       const int i = tid + it * kThreads, r = i / OCPR, oc = i % OCPR;
-      uint4 o;
+      const unsigned char *row = raw + r * RAWB;
+      const int at = r * OUTB + (swz<OCPR>(r, oc) << 4);
+      unsigned w[4];
       if constexpr (isF8<T>()) {
         // Output chunk oc = elements [8 oc, +8) = bytes [8 oc, +8) of the raw
         // row: half (oc % 2) of raw chunk oc / 2.
         const uint2 v = *reinterpret_cast<const uint2 *>(
-            raw + r * RAWB + (swz<RCPR>(r, oc >> 1) << 4) + ((oc & 1) << 3));
+            row + (swz<RCPR>(r, oc >> 1) << 4) + ((oc & 1) << 3));
         const unsigned short b[4] = {static_cast<unsigned short>(v.x & 0xffffu),
                                      static_cast<unsigned short>(v.x >> 16),
                                      static_cast<unsigned short>(v.y & 0xffffu),
                                      static_cast<unsigned short>(v.y >> 16)};
-        unsigned w[4];
 #pragma unroll
         for (int q = 0; q < 4; ++q)
           w[q] = kF16 ? e4m3x2ToF16x2(b[q]) : e4m3x2ToBf16x2(b[q]);
-        o = make_uint4(w[0], w[1], w[2], w[3]);
       } else { // f32: output chunk oc = raw chunks 2 oc, 2 oc + 1
-        const float4 lo = *reinterpret_cast<const float4 *>(
-            raw + r * RAWB + (swz<RCPR>(r, 2 * oc) << 4));
-        const float4 hi = *reinterpret_cast<const float4 *>(
-            raw + r * RAWB + (swz<RCPR>(r, 2 * oc + 1) << 4));
-        o = make_uint4(f32x2ToBf16x2(lo.x, lo.y), f32x2ToBf16x2(lo.z, lo.w),
-                       f32x2ToBf16x2(hi.x, hi.y), f32x2ToBf16x2(hi.z, hi.w));
-      }
-      *reinterpret_cast<uint4 *>(out + r * OUTB + (swz<OCPR>(r, oc) << 4)) = o;
-    }
-  }
-
-  /// The raw f32 A tile as bf16 hi = rn(x) and lo = rn(x - hi), in the
-  /// layout of convertTile.
-  __device__ static void splitTile(const unsigned char *raw,
-                                   unsigned char *hiOut, unsigned char *loOut) {
-    constexpr int RAWB = BK * 4, RCPR = RAWB / 16;
-    constexpr int OUTB = BK * 2, OCPR = OUTB / 16;
-    static_assert((BM * OCPR) % kThreads == 0, "chunks");
-    const int tid = threadIdx.x;
+        const float4 v0 = *reinterpret_cast<const float4 *>(
+            row + (swz<RCPR>(r, 2 * oc) << 4));
+        const float4 v1 = *reinterpret_cast<const float4 *>(
+            row + (swz<RCPR>(r, 2 * oc + 1) << 4));
+        const float x[8] = {v0.x, v0.y, v0.z, v0.w, v1.x, v1.y, v1.z, v1.w};
 #pragma unroll
-    for (int it = 0; it < BM * OCPR / kThreads; ++it) {
-      const int i = tid + it * kThreads, r = i / OCPR, oc = i % OCPR;
-      const float4 v0 = *reinterpret_cast<const float4 *>(
-          raw + r * RAWB + (swz<RCPR>(r, 2 * oc) << 4));
-      const float4 v1 = *reinterpret_cast<const float4 *>(
-          raw + r * RAWB + (swz<RCPR>(r, 2 * oc + 1) << 4));
-      const float x[8] = {v0.x, v0.y, v0.z, v0.w, v1.x, v1.y, v1.z, v1.w};
-      unsigned hi[4], lo[4];
+        for (int q = 0; q < 4; ++q)
+          w[q] = f32x2ToBf16x2(x[2 * q], x[2 * q + 1]);
+        if constexpr (SPLIT) {
+          unsigned rest[4];
 #pragma unroll
-      for (int q = 0; q < 4; ++q) {
-        hi[q] = f32x2ToBf16x2(x[2 * q], x[2 * q + 1]);
-        lo[q] = f32x2ToBf16x2(x[2 * q] - bf16Lo(hi[q]),
-                              x[2 * q + 1] - bf16Hi(hi[q]));
+          for (int q = 0; q < 4; ++q)
+            rest[q] = f32x2ToBf16x2(x[2 * q] - bf16Lo(w[q]),
+                                    x[2 * q + 1] - bf16Hi(w[q]));
+          *reinterpret_cast<uint4 *>(lo + at) =
+              make_uint4(rest[0], rest[1], rest[2], rest[3]);
+        }
       }
-      const int at = r * OUTB + (swz<OCPR>(r, oc) << 4);
-      *reinterpret_cast<uint4 *>(hiOut + at) =
-          make_uint4(hi[0], hi[1], hi[2], hi[3]);
-      *reinterpret_cast<uint4 *>(loOut + at) =
-          make_uint4(lo[0], lo[1], lo[2], lo[3]);
+      *reinterpret_cast<uint4 *>(out + at) = make_uint4(w[0], w[1], w[2], w[3]);
     }
   }
 
   /// Converts the landed stage `slot` to the compute tiles.
   __device__ static void convertStage(unsigned char *smem, int slot) {
     const unsigned char *st = smem + kStageOff + slot * kStageBytes;
-    if constexpr (SPLIT_A)
-      splitTile(st, smem + kCvtAOff, smem + kCvtAOff + kCvtAHalf);
-    else if constexpr (kCvtA)
-      convertTile<TA, BM, BK>(st, smem + kCvtAOff);
+    if constexpr (kCvtA)
+      convertTile<TA, BM, BK, SPLIT_A>(st, smem + kCvtAOff,
+                                       smem + kCvtAOff + kCvtAHalf);
     if constexpr (kCvtW)
-      convertTile<TW, kWRows, kWCols>(st + kABytes, smem + kCvtWOff);
+      convertTile<TW, kWRows, kWCols>(st + kABytes, smem + kCvtWOff, nullptr);
   }
 
   using Acc = float[kMT][kNT][4];
 
-  /// acc += tmp * scale (one scale for the whole tile), tmp = 0.
-  __device__ static void flushUniform(Acc &acc, Acc &tmp, float scale) {
-#pragma unroll
-    for (int i = 0; i < kMT; ++i)
-#pragma unroll
-      for (int j = 0; j < kNT; ++j)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          acc[i][j][e] += tmp[i][j][e] * scale;
-          tmp[i][j][e] = 0.0f;
-        }
-  }
-
-  /// acc += tmp * w_scale[col] (* a_scale[row]), tmp = 0, with the scales of
-  /// the stage at `scales` (a_scale[kSA] then w_scale[kSW]).
-  __device__ static void flushScaled(Acc &acc, Acc &tmp, const float *scales) {
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    const int wm = warp >> 2, wn = warp & 3, g = lane >> 2, t = lane & 3;
-    float ws[kNT][2];
-#pragma unroll
-    for (int j = 0; j < kNT; ++j) {
-      const float2 v = *reinterpret_cast<const float2 *>(
-          scales + kSA + wn * kWarpN + j * 8 + 2 * t);
-      ws[j][0] = v.x;
-      ws[j][1] = v.y;
-    }
-    float as[kMT][2];
-#pragma unroll
-    for (int i = 0; i < kMT; ++i) {
-      if constexpr (kScaleA) {
-        as[i][0] = scales[wm * kWarpM + i * 16 + g];
-        as[i][1] = scales[wm * kWarpM + i * 16 + g + 8];
-      } else {
-        as[i][0] = as[i][1] = 1.0f;
-      }
-    }
+  /// acc += tmp * (ws[j][c % 2] * as[i][r / 8]) for accumulator element
+  /// (row r, column c) of m16 tile i, n8 tile j; tmp = 0.
+  __device__ static void flush(Acc &acc, Acc &tmp, const float (&ws)[kNT][2],
+                               const float (&as)[kMT][2]) {
 #pragma unroll
     for (int i = 0; i < kMT; ++i)
 #pragma unroll
@@ -391,6 +333,43 @@ struct Engine {
           acc[i][j][e] += tmp[i][j][e] * (ws[j][e & 1] * as[i][e >> 1]);
           tmp[i][j][e] = 0.0f;
         }
+  }
+
+  /// acc += tmp * scale (one scale for the whole tile), tmp = 0.
+  __device__ static void flushUniform(Acc &acc, Acc &tmp, float scale) {
+    float ws[kNT][2], as[kMT][2];
+#pragma unroll
+    for (int j = 0; j < kNT; ++j)
+      ws[j][0] = ws[j][1] = scale;
+#pragma unroll
+    for (int i = 0; i < kMT; ++i)
+      as[i][0] = as[i][1] = 1.0f;
+    flush(acc, tmp, ws, as);
+  }
+
+  /// acc += tmp * w_scale[col] (* a_scale[row]), tmp = 0, with the scales of
+  /// the stage at `scales` (a_scale[kSA] then w_scale[kSW]).
+  __device__ static void flushScaled(Acc &acc, Acc &tmp, const float *scales) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int wm = warp >> 2, wn = warp & 3, g = lane >> 2, t = lane & 3;
+    float ws[kNT][2], as[kMT][2];
+#pragma unroll
+    for (int j = 0; j < kNT; ++j) {
+      const float2 v = *reinterpret_cast<const float2 *>(
+          scales + kSA + wn * kWarpN + j * 8 + 2 * t);
+      ws[j][0] = v.x;
+      ws[j][1] = v.y;
+    }
+#pragma unroll
+    for (int i = 0; i < kMT; ++i) {
+      if constexpr (kScaleA) {
+        as[i][0] = scales[wm * kWarpM + i * 16 + g];
+        as[i][1] = scales[wm * kWarpM + i * 16 + g + 8];
+      } else {
+        as[i][0] = as[i][1] = 1.0f;
+      }
+    }
+    flush(acc, tmp, ws, as);
   }
 
   /// Block scale of weight row block `seg` for the WT tile.
@@ -558,10 +537,13 @@ struct Engine {
     __syncthreads();
   }
 
-  /// Writes the accumulators to the fp32 staging tile [BM][stagingLd]: with
-  /// SILU, tile columns 2i (gate) and 2i+1 (up) become column i.
+  /// Writes the accumulators to the fp32 staging tile [BM][stagingLd] over
+  /// the shared memory after the row tables (with SILU, tile columns 2i
+  /// (gate) and 2i+1 (up) become column i) and synchronises the block.
+  /// Returns the staging tile.
   template <bool SILU>
-  __device__ static void stage(float *stg, const Acc &acc) {
+  __device__ static const float *stage(unsigned char *smem, const Acc &acc) {
+    float *stg = reinterpret_cast<float *>(smem + kTableBytes);
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int wm = warp >> 2, wn = warp & 3, g = lane >> 2, t = lane & 3;
 #pragma unroll
@@ -571,6 +553,18 @@ struct Engine {
         stageQuad<SILU, stagingLd<BN, SILU>()>(
             stg, wm * kWarpM + i * 16 + g, wn * kWarpN + j * 8 + 2 * t,
             acc[i][j][0], acc[i][j][1], acc[i][j][2], acc[i][j][3]);
+    __syncthreads();
+    return stg;
+  }
+
+  /// The tile's product, staged: run, then stage<SILU>. Returns the staging
+  /// tile.
+  template <bool SILU>
+  __device__ static const float *product(unsigned char *smem,
+                                         const Problem &p) {
+    Acc acc;
+    run(smem, p, acc);
+    return stage<SILU>(smem, acc);
   }
 };
 

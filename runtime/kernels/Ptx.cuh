@@ -64,23 +64,28 @@ __device__ __forceinline__ unsigned dynamicSmemBytes() {
 
 // ---- cp.async ---------------------------------------------------------------
 
-/// 16 bytes global -> shared, asynchronously; zero-filled when !ok (then no
-/// byte of `src` is read, but it must still be a valid global address).
+// SIZE bytes global -> shared, asynchronously; zero-filled when !ok (then no
+// byte of `src` is read, but it must still be a valid global address).
+// CACHE: cg (CG true: L2 only, 16 bytes) or ca.
+#define MOELA_PTX_CP_ASYNC(CACHE, CG, SIZE)                                    \
+  MOELA_PTX(                                                                   \
+      emu::ptx::cp_async_shared_global(CG, dst, src, SIZE, ok ? SIZE : 0),     \
+      "cp.async." #CACHE ".shared.global [%0], [%1], " #SIZE ", %2;\n"         \
+      :                                                                        \
+      : "r"(dst), "l"(src), "r"(ok ? SIZE : 0)                                 \
+      : "memory")
+
 __device__ __forceinline__ void cpAsync16(unsigned dst, const void *src,
                                           bool ok) {
-  MOELA_PTX(emu::ptx::cp_async_shared_global(true, dst, src, 16, ok ? 16 : 0),
-            "cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst),
-            "l"(src), "r"(ok ? 16 : 0)
-            : "memory");
+  MOELA_PTX_CP_ASYNC(cg, true, 16);
 }
 
 __device__ __forceinline__ void cpAsync4(unsigned dst, const void *src,
                                          bool ok) {
-  MOELA_PTX(emu::ptx::cp_async_shared_global(false, dst, src, 4, ok ? 4 : 0),
-            "cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(dst),
-            "l"(src), "r"(ok ? 4 : 0)
-            : "memory");
+  MOELA_PTX_CP_ASYNC(ca, false, 4);
 }
+
+#undef MOELA_PTX_CP_ASYNC
 
 __device__ __forceinline__ void cpAsyncCommit() {
   MOELA_PTX_MEMORY(emu::ptx::cp_async_commit_group(),

@@ -131,13 +131,9 @@ __device__ __forceinline__ unsigned long long smemDesc(unsigned addr) {
 template <typename TA, typename TW, int BM, int BN, int BK> struct Engine {
   static constexpr int kThreads = kWgmmaThreads,
                        kProducer = kWgmmaProducerThreads;
+  static_assert(supportedTypes<TA, TW>(), "A and W types (GemmOperands.cuh)");
   static constexpr bool kF8A = isF8<TA>(), kF8W = isF8<TW>();
   static constexpr bool kW8A8 = kF8A && kF8W;
-  static_assert(isF8<TA>() || isBf16<TA>() || isF32<TA>(),
-                "A: f32, bf16 or fp8 e4m3");
-  static_assert(isF8<TW>() || isBf16<TW>() || isF32<TW>(),
-                "W: f32, bf16 or fp8 e4m3");
-  static_assert(!kF8A || kF8W, "FP8 activations need FP8 weights (W8A8)");
   static_assert(BM == 64 || BM == 128, "block_m: 64 or 128");
   static_assert(BN == 64 || BN == 128 || BN == 256, "block_n: 64, 128 or 256");
   static_assert(BK == 64 || BK == 128, "block_k: 64 or 128");
@@ -184,9 +180,6 @@ template <typename TA, typename TW, int BM, int BN, int BK> struct Engine {
   }
   __device__ static unsigned stageAddr(unsigned base, int slot) {
     return base + kL.headerBytes + slot * kL.stageBytes;
-  }
-  __device__ static float *staging(unsigned char *smem) {
-    return reinterpret_cast<float *>(smem + kL.headerBytes);
   }
 
   /// Before the roles split: thread 0 initialises the barriers (the caller
@@ -467,18 +460,27 @@ template <typename TA, typename TW, int BM, int BN, int BK> struct Engine {
 
   // ---- Epilogue -------------------------------------------------------------
 
-  /// A consumer writes its accumulators to the fp32 staging tile
-  /// [BM][stagingLd]: with SILU, tile columns 2i (gate) and 2i+1 (up) become
-  /// column i.
+  /// After produce and consume, on every thread of the block: the consumers
+  /// write their accumulators to the fp32 staging tile [BM][stagingLd] over
+  /// the stages (with SILU, tile columns 2i (gate) and 2i+1 (up) become
+  /// column i), then the block synchronises. Returns the staging tile.
   template <bool SILU>
-  __device__ static void stage(float *stg, const float (&acc)[kRegs]) {
-    const int lane = threadIdx.x & 31, warp = (threadIdx.x >> 5) & 3;
-    const int g = lane >> 2, t = lane & 3;
+  __device__ static const float *stage(unsigned char *smem,
+                                       const float (&acc)[kRegs]) {
+    // Every copy has landed and every wgmma completed: the stages are free.
+    __syncthreads();
+    float *stg = reinterpret_cast<float *>(smem + kL.headerBytes);
+    if (threadIdx.x >= kProducer) {
+      const int lane = threadIdx.x & 31, warp = (threadIdx.x >> 5) & 3;
+      const int g = lane >> 2, t = lane & 3;
 #pragma unroll
-    for (int j = 0; j < kN / 8; ++j)
-      stageQuad<SILU, stagingLd<BN, SILU>()>(
-          stg, rowBase() + 16 * warp + g, colBase() + 8 * j + 2 * t,
-          acc[4 * j + 0], acc[4 * j + 1], acc[4 * j + 2], acc[4 * j + 3]);
+      for (int j = 0; j < kN / 8; ++j)
+        stageQuad<SILU, stagingLd<BN, SILU>()>(
+            stg, rowBase() + 16 * warp + g, colBase() + 8 * j + 2 * t,
+            acc[4 * j + 0], acc[4 * j + 1], acc[4 * j + 2], acc[4 * j + 3]);
+    }
+    __syncthreads();
+    return stg;
   }
 };
 
