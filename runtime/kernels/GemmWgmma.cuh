@@ -1,5 +1,4 @@
-//===- GemmWgmma.cuh - c = epilogue(a @ W^T) with wgmma on sm_90a (GemmArgs)
-//===//
+//===- GemmWgmma.cuh - c = epilogue(a @ W^T), wgmma (GemmArgs) ------------===//
 //
 // Instantiation (the emitter writes exactly this, with the names replaced,
 // when the step's Tile has threads = kWgmmaThreads = 384):

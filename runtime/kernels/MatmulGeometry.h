@@ -1,5 +1,4 @@
-//===- MatmulGeometry.h - Blocks, shared memory and tile order of the GEMMs
-//===//
+//===- MatmulGeometry.h - Blocks, shared memory, tile order ---------------===//
 //
 // What both GEMM engines (mma.sync: MatmulCommon.cuh, wgmma: WgmmaCommon.cuh)
 // and their launch code agree on. Plain C++17 (builtin types only): the

@@ -4,9 +4,9 @@
 // mma.sync engine (MatmulCommon.cuh), the warpgroup engine (WgmmaCommon.cuh)
 // and the attention kernels (OpsCommon.cuh). Compiled by NVRTC/nvcc, and by
 // g++ for the CPU emulation of test/emu: with MOELA_KERNEL_EMULATION every
-// wrapper calls test/emu/PtxEmu.h instead of its inline assembly. Each
-// wrapper names both in one MOELA_PTX line: the emulation hook (named after
-// the instruction) first, then the asm operands.
+// wrapper calls test/emu/PtxEmu.h (PtxAsyncEmu.h) instead of its inline
+// assembly. Each wrapper names both in one MOELA_PTX line: the emulation hook
+// (named after the instruction) first, then the asm operands.
 //
 // Fragment layouts are those of the PTX ISA ("Matrix fragments for
 // mma.m16n8k16 with floating point type"): with g = lane / 4, q = lane % 4,
@@ -26,6 +26,7 @@
 
 #include "Common.cuh"
 #if defined(MOELA_KERNEL_EMULATION)
+#include "PtxAsyncEmu.h"
 #include "PtxEmu.h"
 #include <array>
 #endif

@@ -1,4 +1,4 @@
-//===- Route.cuh - MoE expert selection (docs/model.md §3.2) --------===//
+//===- Route.cuh - MoE expert selection (docs/model.md §3.2) --------------===//
 //
 // Instantiation (the emitter writes exactly this, NAME its entry point):
 //

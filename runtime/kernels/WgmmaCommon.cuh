@@ -1,4 +1,4 @@
-//===- WgmmaCommon.cuh - The wgmma (sm_90a) engine of gemmWgmma ----------===//
+//===- WgmmaCommon.cuh - The wgmma (sm_90a) engine of gemmWgmma -----------===//
 //
 // Private to GemmWgmma.cuh (and, for its host part, WgmmaLaunch.h, which
 // plain C++ compilers read too: the device part below is compiled only by
