@@ -58,8 +58,8 @@ struct Tile {
 };
 
 /// Launch geometry of a step: MatmulLaunch.h and OpsLaunch.h give one
-/// MOELA_HOST_DEVICE `Launch launch<Family>(const <Family>Args &, const Tile &)`
-/// per family, which the CUDA backend calls with the step's run-time row
+/// MOELA_HOST_DEVICE `Launch launch<Family>(const <Family>Args &, const Tile
+/// &)` per family, which the CUDA backend calls with the step's run-time row
 /// count in the args (they compile as plain C++ too).
 struct Launch {
   unsigned grid_x, grid_y, grid_z, block, shared_bytes;
@@ -78,9 +78,10 @@ struct EmbeddingArgs { // out[r] = table[tokens[r]]
   int rows;
 };
 
-/// y = w * x / sqrt(mean(x^2) + eps); with `residual.ptr` the input is x + residual
-/// and it is also written to `sum`. With `y_scales`, y is FP8 with one scale
-/// per 128 columns (spec 3.4; `ue8m0` rounds scales up to a power of two).
+/// y = w * x / sqrt(mean(x^2) + eps); with `residual.ptr` the input is x +
+/// residual and it is also written to `sum`. With `y_scales`, y is FP8 with one
+/// scale per 128 columns (docs/model.md §3.4; `ue8m0` rounds scales up to a
+/// power of two).
 struct RmsNormArgs {
   View x, residual, y, sum;
   Weight weight;
@@ -91,10 +92,17 @@ struct RmsNormArgs {
   float eps;
 };
 
-struct AddArgs { View a, b, c; int rows, cols; };       // c = a + b
-struct SiluMulArgs { View gate, up, out; int rows, cols; }; // out = silu(gate) * up
+struct AddArgs {
+  View a, b, c;
+  int rows, cols;
+}; // c = a + b
+struct SiluMulArgs {
+  View gate, up, out;
+  int rows, cols;
+}; // out = silu(gate) * up
 
-struct RopeArgs { // y = x with the rope slice of each head rotated by positions[r]
+struct RopeArgs { // y = x with the rope slice of each head rotated by
+                  // positions[r]
   View x, y;
   const int *positions;
   Rope rope;
@@ -117,16 +125,17 @@ struct GemmArgs {
   int m, n, k;          // n = weight rows (before silu_mul halves it)
 };
 
-// ---- MLA ----------------------------------------------------------------------
+// ---- MLA --------------------------------------------------------------------
 
-/// cache[layer][seq][pos] = [normalize ? RMSNorm(latent) : latent | rope ? rope(k_pe) : k_pe]
+/// cache[layer][seq][pos] = [normalize ? RMSNorm(latent) : latent | rope ?
+/// rope(k_pe) : k_pe]
 struct KvAppendArgs {
   View latent, k_pe;
   const int *positions, *seq_ids;
   Weight norm; // data = 0: no norm
   float eps;
-  Rope rope;   // dim = 0: k_pe is already rotated
-  void *cache; // this layer's [slots, max_seq, latent_dim + rope_dim]
+  Rope rope;             // dim = 0: k_pe is already rotated
+  void *cache;           // this layer's [slots, max_seq, latent_dim + rope_dim]
   long long slot_stride; // elements per slot: max_seq * (latent_dim + rope_dim)
   int rows, latent_dim, rope_dim;
 };
@@ -135,11 +144,11 @@ struct KvAppendArgs {
 struct MlaAttentionArgs {
   View q; // [T, H*(Dn+Dr)], rope part rotated
   const int *positions, *seq_ids;
-  Weight kv_b;                 // [H*(Dn+Dv), R]
-  const void *cache;           // this layer
+  Weight kv_b;       // [H*(Dn+Dv), R]
+  const void *cache; // this layer
   long long slot_stride;
-  View out;                    // [T, H*Dv]
-  float *workspace;            // expanded form: scratch, see kernels/MlaAttention.cuh
+  View out;         // [T, H*Dv]
+  float *workspace; // expanded form: scratch, see kernels/MlaAttention.cuh
   int rows, heads, nope_dim, rope_dim, v_dim, latent_dim;
   int absorbed;
   float scale;
@@ -151,7 +160,7 @@ struct KvGatherArgs {
   const void *cache; // this layer's [slots, max_seq, latent_dim + rope_dim]
   long long slot_stride;
   const int *positions, *seq_ids;
-  View out;          // [T, latent_dim + rope_dim]
+  View out; // [T, latent_dim + rope_dim]
   int rows, latent_dim, rope_dim;
 };
 
@@ -161,29 +170,30 @@ struct KvGatherArgs {
 /// t - positions[t] .. t. out[t,h] = sum_j softmax_j(scale (q_nope[t,h] .
 /// k_nope[j,h] + q_pe[t,h] . k_pe[j])) v[j,h] over those rows j.
 struct MlaPrefillAttentionArgs {
-  View q;      // [T, H*(Dn+Dr)]: per head [q_nope | q_pe], q_pe rotated
-  View kv;     // [T, H*(Dn+Dv)]: per head [k_nope | v]
-  View k_pe;   // [T, Dr] rotated, shared by all heads
+  View q;    // [T, H*(Dn+Dr)]: per head [q_nope | q_pe], q_pe rotated
+  View kv;   // [T, H*(Dn+Dv)]: per head [k_nope | v]
+  View k_pe; // [T, Dr] rotated, shared by all heads
   const int *positions;
-  View out;    // [T, H*Dv]
+  View out; // [T, H*Dv]
   int rows, heads, nope_dim, rope_dim, v_dim;
   float scale;
 };
 
 /// o_lat[t,h] = sum_j softmax_j(scale (q_lat[t,h].c_j + q_pe[t,h].k_pe_j)) c_j.
 struct LatentAttentionArgs {
-  View q_lat;             // head h at column h * q_lat_stride
+  View q_lat; // head h at column h * q_lat_stride
   long long q_lat_stride;
-  View q_pe;              // head h at column h * q_pe_stride
+  View q_pe; // head h at column h * q_pe_stride
   long long q_pe_stride;
   const int *positions, *seq_ids;
   const void *cache;
   long long slot_stride;
-  View out;               // [T, H*R] packed
+  View out; // [T, H*R] packed
   int rows, heads, latent_dim, rope_dim;
   float scale;
-  float *workspace;       // split-KV partials: OpsLaunch.h latentAttentionWorkspaceBytes
-  int phase;              // 0, then 1 when OpsLaunch.h latentAttentionLaunches says 2
+  float *
+      workspace; // split-KV partials: OpsLaunch.h latentAttentionWorkspaceBytes
+  int phase;     // 0, then 1 when OpsLaunch.h latentAttentionLaunches says 2
 };
 
 /// y[t,h] = transpose ? W_h^T x[t,h] : W_h x[t,h], W_h = rows
@@ -197,9 +207,10 @@ struct HeadGemmArgs {
   int rows, heads, head_rows, row_offset, w_rows, transpose;
 };
 
-// ---- MoE ----------------------------------------------------------------------
+// ---- MoE --------------------------------------------------------------------
 
-struct RouteArgs { // spec 3.2; with fused_gate, input is x [T, D] and gate [E, D]
+struct RouteArgs { // docs/model.md §3.2; with fused_gate, input is x [T, D] and
+                   // gate [E, D]
   View input;
   Weight gate;
   const float *bias; // 0: none
@@ -207,8 +218,8 @@ struct RouteArgs { // spec 3.2; with fused_gate, input is x [T, D] and gate [E, 
   long long idx_ld;
   View w;
   int rows, dim, experts, top_k, groups, topk_groups;
-  int sigmoid;     // else softmax
-  int method;      // plan TopkMethod: 0 greedy, 1 group_limited_greedy, 2 noaux_tc
+  int sigmoid; // else softmax
+  int method;  // plan TopkMethod: 0 greedy, 1 group_limited_greedy, 2 noaux_tc
   int norm_topk_prob, fused_gate;
   float scaling;
 };
@@ -224,7 +235,7 @@ struct DispatchArgs {
   int *perm;    // [rows * top_k]
   int *counters;
   int rows, cols, experts, top_k;
-  int phase;    // 0 (offsets, perm), then 1 (rows): OpsLaunch.h dispatchLaunches
+  int phase; // 0 (offsets, perm), then 1 (rows): OpsLaunch.h dispatchLaunches
 };
 
 /// Rows offsets[e]..offsets[e+1] of `a` times expert e's weight.
@@ -248,18 +259,31 @@ struct MoeExpertsArgs { // reference form: y[t*K+k] = Expert_idx[t,k](x[t])
   int rows, top_k, hidden, intermediate;
 };
 
-struct CombineArgs { // out[t] = sum_k w[t,k] y[slot] (+ shared[t]) (+ residual[t])
+struct CombineArgs { // out[t] = sum_k w[t,k] y[slot] (+ shared[t]) (+
+                     // residual[t])
   View y, w, shared, residual, out;
   const int *perm; // 0: y is in slot order
   int *inverse;    // workspace [rows*top_k]: slot -> sorted row
   int rows, cols, top_k;
-  int phase;       // OpsLaunch.h combineLaunches: with perm 0 = inverse, 1 = sums
+  int phase; // OpsLaunch.h combineLaunches: with perm 0 = inverse, 1 = sums
 };
 
-struct GatherRowsArgs { View x; const int *index; View out; int rows, cols; };
-struct ArgmaxArgs { View logits; int *out; int rows, cols; };
+struct GatherRowsArgs {
+  View x;
+  const int *index;
+  View out;
+  int rows, cols;
+};
+struct ArgmaxArgs {
+  View logits;
+  int *out;
+  int rows, cols;
+};
 /// out = [a | b] (plan.fbs ConcatParams); `cols` = a's + b's.
-struct ConcatArgs { View a, b, out; int rows, a_cols, cols; };
+struct ConcatArgs {
+  View a, b, out;
+  int rows, a_cols, cols;
+};
 /// The token after each row (plan.fbs NextTokensParams).
 struct NextTokensArgs {
   const int *tokens, *positions, *seq_ids; // [T]

@@ -5,7 +5,8 @@
 //   #include "Gemm.cuh"
 //   extern "C" __global__ void __launch_bounds__(256, 1)
 //   NAME(const moela::kernels::GemmArgs args) {
-//     moela::kernels::gemm<TA, TW, TC, TR, BM, BN, BK, SILU_MUL, ROPE, RESIDUAL>(args);
+//     moela::kernels::gemm<TA, TW, TC, TR, BM, BN, BK, SILU_MUL, ROPE,
+//     RESIDUAL>(args);
 //   }
 //
 //   TA: element type of `a`: __nv_bfloat16, __nv_fp8_e4m3 (with a_scales;
@@ -21,7 +22,8 @@
 //   SILU_MUL, ROPE, RESIDUAL: true/false as the step's GemmParams.
 //   PRECISE_A (optional, default false): f32 `a` multiplied as bf16 hi + lo
 //       halves (two MMAs per step, ~2^-16 relative instead of 2^-9), for the
-//       router logits (spec 3.2); needs BM = 64 and bf16 or f32 weights.
+//       router logits (docs/model.md §3.2); needs BM = 64 and bf16 or f32
+//       weights.
 //
 // Launch: MatmulLaunch.h launchGemm(args, tile) (1-D grid, 256 threads,
 // kMatmulSharedBytes of dynamic shared memory: set
@@ -32,8 +34,8 @@
 // has k columns); then silu_mul (N' = n / 2: c = silu(acc[:, :N']) *
 // acc[:, N':]), rope on the N' columns (positions[r]; Rope in Args.h), then
 // + residual; c [m, N'] in TC. FP8 weights: W[j, k] = q[j, k] *
-// scales[j_local / 128, k / 128] of j's part. FP8 a (W8A8, spec 3.4): per
-// 128-wide K block, acc += (aq . wq) * a_scales[r, kb] * w_scale[j, kb].
+// scales[j_local / 128, k / 128] of j's part. FP8 a (W8A8, docs/model.md §3.4):
+// per 128-wide K block, acc += (aq . wq) * a_scales[r, kb] * w_scale[j, kb].
 //
 // Requirements: k % 16 == 0; a.ptr and a.ld * sizeof(TA) multiples of 16
 // bytes; each part's data 16-byte aligned; silu_mul: n even; rope: head_dim
@@ -50,94 +52,28 @@
 namespace moela {
 namespace kernels {
 
-template <typename TA, typename TW, typename TC, typename TR, int BM, int BN, int BK,
-          bool SILU_MUL, bool ROPE, bool RESIDUAL, bool PRECISE_A = false>
+template <typename TA, typename TW, typename TC, typename TR, int BM, int BN,
+          int BK, bool SILU_MUL, bool ROPE, bool RESIDUAL,
+          bool PRECISE_A = false>
 __device__ __forceinline__ void gemm(const GemmArgs &args) {
   using E = mm::Engine<TA, TW, BM, BN, BK, false, PRECISE_A>;
   extern __shared__ __align__(128) unsigned char mmSmem[];
   unsigned char *smem = mmSmem;
 
-  // Output tile: BM rows x BNO output columns. With SILU_MUL the BN weight
-  // rows of the tile are interleaved: tile row 2i = gate row n0 + i, tile row
-  // 2i + 1 = up row N' + n0 + i, so each thread's accumulator pair (2t, 2t+1)
-  // is a (gate, up) pair of one output column.
-  constexpr int BNO = SILU_MUL ? BN / 2 : BN;
-  const int m = args.m, n = args.n, k = args.k;
-  const int nOut = SILU_MUL ? n / 2 : n;
-  const int tilesM = (m + BM - 1) / BM, tilesN = (nOut + BNO - 1) / BNO;
-  if (static_cast<long long>(blockIdx.x) >= static_cast<long long>(tilesM) * tilesN)
+  // BM rows x BN weight rows; with SILU_MUL they interleave gate and up
+  // rows (matmul::tileRow).
+  matmul::GemmTile t;
+  if (!matmul::gemmTile<TW, E::kScaleW, BM, BN, SILU_MUL, kMatmulThreads>(
+          args, smem, t))
     return;
-  int mt, nt;
-  matmulRaster(blockIdx.x, tilesM, tilesN, mt, nt);
-  const int m0 = mt * BM, n0 = nt * BNO;
-
-  // Weight row table: tile row j -> its row of the concatenated weight.
-  const int tid = threadIdx.x;
-  for (int j = tid; j < BN; j += kMatmulThreads) {
-    long long wr; // row of the concatenated weight
-    bool ok;
-    if constexpr (SILU_MUL) {
-      const int f = n0 + (j >> 1);
-      ok = f < nOut;
-      wr = (j & 1) ? static_cast<long long>(nOut) + f : f;
-    } else {
-      wr = n0 + j;
-      ok = wr < n;
-    }
-    const char *row = nullptr;
-    const float *scale = nullptr;
-    if (ok) {
-      // The part holding row wr (compile-time indices: args stays in
-      // parameter space).
-      long long local = wr;
-      bool found = false;
-#pragma unroll
-      for (int q = 0; q < 4; ++q) {
-        const Weight &w = args.parts[q];
-        if (!found && q < args.num_parts) {
-          if (local < w.rows || q == args.num_parts - 1) {
-            found = true;
-            row = static_cast<const char *>(w.data) +
-                  local * k * static_cast<long long>(sizeof(TW));
-            if constexpr (E::kScaleW)
-              scale = w.scales + (local >> 7) * w.scale_ld;
-          } else {
-            local -= w.rows;
-          }
-        }
-      }
-    }
-    E::wRowTable(smem)[j] = row;
-    E::wScaleTable(smem)[j] = scale;
-  }
   __syncthreads();
-
-  mm::Problem p = {};
-  p.K = k;
-  p.rows = m - m0 < BM ? m - m0 : BM;
-  p.aLd = args.a.ld * static_cast<long long>(sizeof(TA));
-  p.a = static_cast<const char *>(args.a.ptr) + m0 * p.aLd;
-  if constexpr (E::kScaleA) {
-    p.aScaleLd = args.a_scale_ld;
-    p.aScales = args.a_scales + m0 * p.aScaleLd;
-  }
-  p.anyValid = args.parts[0].data;
-  float acc[E::kMT][E::kNT][4];
-  E::run(smem, p, acc);
 
   // Epilogue through shared memory: silu_mul while staging, then rope and
   // the residual per 8-column piece.
-  float *stg = E::staging(smem);
-  E::template stage<SILU_MUL>(stg, acc);
-  __syncthreads();
-  const long long ldc = args.c.ld, ldr = args.residual.ld;
-  TC *c = static_cast<TC *>(args.c.ptr) + static_cast<long long>(m0) * ldc + n0;
-  const TR *res = RESIDUAL ? static_cast<const TR *>(args.residual.ptr) +
-                                 static_cast<long long>(m0) * ldr + n0
-                           : nullptr;
-  mm::storeTile<TC, TR, ROPE, RESIDUAL, BNO, E::template stagingLd<SILU_MUL>()>(
-      stg, p.rows, nOut - n0 < BNO ? nOut - n0 : BNO, c, ldc, res, ldr,
-      ROPE ? args.positions + m0 : nullptr, args.rope, n0);
+  matmul::gemmStore<TC, TR, ROPE, RESIDUAL, BN, SILU_MUL, kMatmulThreads>(
+      args, t,
+      E::template product<SILU_MUL>(
+          smem, matmul::gemmProblem<TA, E::kScaleA>(args, t)));
 }
 
 } // namespace kernels

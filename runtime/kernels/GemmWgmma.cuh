@@ -1,4 +1,4 @@
-//===- GemmWgmma.cuh - c = epilogue(a @ W^T) with wgmma on sm_90a (GemmArgs) ===//
+//===- GemmWgmma.cuh - c = epilogue(a @ W^T), wgmma (GemmArgs) ------------===//
 //
 // Instantiation (the emitter writes exactly this, with the names replaced,
 // when the step's Tile has threads = kWgmmaThreads = 384):
@@ -6,7 +6,8 @@
 //   #include "GemmWgmma.cuh"
 //   extern "C" __global__ void __launch_bounds__(384, 1)
 //   NAME(const moela::kernels::GemmArgs args) {
-//     moela::kernels::gemmWgmma<TA, TW, TC, TR, BM, BN, BK, SILU_MUL, ROPE, RESIDUAL>(args);
+//     moela::kernels::gemmWgmma<TA, TW, TC, TR, BM, BN, BK, SILU_MUL, ROPE,
+//     RESIDUAL>(args);
 //   }
 //
 //   TA: element type of `a`: __nv_bfloat16, __nv_fp8_e4m3 (with a_scales;
@@ -37,9 +38,9 @@
 // Rope in Args.h), then + residual; c [m, N'] in TC. FP8 weights: W[j, k] =
 // q[j, k] * scales[j_local / 128, k / 128] of j's part, applied in fp32 per
 // 128-wide K block: acc += (a . wq over the block) * w_scale (* a_scale in
-// W8A8, spec 3.4). With SILU_MUL the BN weight rows of a tile interleave:
-// tile row 2i = gate row n0 + i, 2i + 1 = up row N' + n0 + i, so a thread's
-// accumulator pair (2t, 2t + 1) is one output column's (gate, up).
+// W8A8, docs/model.md §3.4). With SILU_MUL the BN weight rows of a tile
+// interleave: tile row 2i = gate row n0 + i, 2i + 1 = up row N' + n0 + i, so a
+// thread's accumulator pair (2t, 2t + 1) is one output column's (gate, up).
 //
 // Requirements: those of Gemm.cuh: k % 16 == 0; a.ptr and a.ld * sizeof(TA)
 // multiples of 16 bytes; each part's data 16-byte aligned; silu_mul: n even;
@@ -58,103 +59,35 @@
 namespace moela {
 namespace kernels {
 
-template <typename TA, typename TW, typename TC, typename TR, int BM, int BN, int BK,
-          bool SILU_MUL, bool ROPE, bool RESIDUAL>
+template <typename TA, typename TW, typename TC, typename TR, int BM, int BN,
+          int BK, bool SILU_MUL, bool ROPE, bool RESIDUAL>
 __device__ __forceinline__ void gemmWgmma(const GemmArgs &args) {
   using E = wg::Engine<TA, TW, BM, BN, BK>;
   extern __shared__ __align__(1024) unsigned char wgmmaSmem[];
   // The swizzled tiles need 1024-byte alignment: align the base at run time
   // (the layout keeps 1024 bytes for this).
-  const unsigned raw = wg::smemU32(wgmmaSmem);
+  const unsigned raw = ptx::smemU32(wgmmaSmem);
   const unsigned base = (raw + 1023u) & ~1023u;
   unsigned char *smem = wgmmaSmem + (base - raw);
 
-  constexpr int BNO = SILU_MUL ? BN / 2 : BN;
-  const int m = args.m, n = args.n, k = args.k;
-  const int nOut = SILU_MUL ? n / 2 : n;
-  const int tilesM = (m + BM - 1) / BM, tilesN = (nOut + BNO - 1) / BNO;
-  if (static_cast<long long>(blockIdx.x) >= static_cast<long long>(tilesM) * tilesN)
+  matmul::GemmTile t;
+  if (!matmul::gemmTile<TW, E::kScaleW, BM, BN, SILU_MUL, kWgmmaThreads>(
+          args, smem, t))
     return;
-  int mt, nt;
-  matmulRaster(blockIdx.x, tilesM, tilesN, mt, nt);
-  const int m0 = mt * BM, n0 = nt * BNO;
-
-  // Weight row table: tile row j -> its row of the concatenated weight.
-  const int tid = threadIdx.x;
-  for (int j = tid; j < BN; j += kWgmmaThreads) {
-    long long wr; // row of the concatenated weight
-    bool ok;
-    if constexpr (SILU_MUL) {
-      const int f = n0 + (j >> 1);
-      ok = f < nOut;
-      wr = (j & 1) ? static_cast<long long>(nOut) + f : f;
-    } else {
-      wr = n0 + j;
-      ok = wr < n;
-    }
-    const char *row = nullptr;
-    const float *scale = nullptr;
-    if (ok) {
-      // The part holding row wr (compile-time indices: args stays in
-      // parameter space).
-      long long local = wr;
-      bool found = false;
-#pragma unroll
-      for (int q = 0; q < 4; ++q) {
-        const Weight &w = args.parts[q];
-        if (!found && q < args.num_parts) {
-          if (local < w.rows || q == args.num_parts - 1) {
-            found = true;
-            row = static_cast<const char *>(w.data) +
-                  local * k * static_cast<long long>(sizeof(TW));
-            if constexpr (E::kScaleW)
-              scale = w.scales + (local >> 7) * w.scale_ld;
-          } else {
-            local -= w.rows;
-          }
-        }
-      }
-    }
-    E::wRowTable(smem)[j] = row;
-    E::wScaleTable(smem)[j] = scale;
-  }
   E::initBarriers(base);
   __syncthreads();
 
-  wg::Problem p = {};
-  p.K = k;
-  p.rows = m - m0 < BM ? m - m0 : BM;
-  p.aLd = args.a.ld * static_cast<long long>(sizeof(TA));
-  p.a = static_cast<const char *>(args.a.ptr) + m0 * p.aLd;
-  if constexpr (E::kScaleA) {
-    p.aScaleLd = args.a_scale_ld;
-    p.aScales = args.a_scales + m0 * p.aScaleLd;
-  }
-  p.anyValid = args.parts[0].data;
-  const int numKT = (k + E::kBK - 1) / E::kBK;
-
+  const int numKT = (args.k + E::kBK - 1) / E::kBK;
   float acc[E::kRegs];
-  if (tid < kWgmmaProducerThreads)
-    E::produce(base, smem, p, numKT);
+  if (threadIdx.x < kWgmmaProducerThreads)
+    E::produce(base, smem, matmul::gemmProblem<TA, E::kScaleA>(args, t), numKT);
   else
     E::consume(base, smem, numKT, acc);
-  // Every copy has landed and every wgmma completed: the stages are free.
-  __syncthreads();
 
-  // Epilogue through shared memory: silu_mul while staging, then rope and
-  // the residual per 8-column piece, on all threads.
-  float *stg = E::staging(smem);
-  if (tid >= kWgmmaProducerThreads)
-    E::template stage<SILU_MUL>(stg, acc);
-  __syncthreads();
-  const long long ldc = args.c.ld, ldr = args.residual.ld;
-  TC *c = static_cast<TC *>(args.c.ptr) + static_cast<long long>(m0) * ldc + n0;
-  const TR *res = RESIDUAL ? static_cast<const TR *>(args.residual.ptr) +
-                                 static_cast<long long>(m0) * ldr + n0
-                           : nullptr;
-  wg::storeTile<TC, TR, ROPE, RESIDUAL, BNO, E::template stagingLd<SILU_MUL>()>(
-      stg, p.rows, nOut - n0 < BNO ? nOut - n0 : BNO, c, ldc, res, ldr,
-      ROPE ? args.positions + m0 : nullptr, args.rope, n0);
+  // Epilogue through shared memory on all threads: silu_mul while staging,
+  // then rope and the residual per 8-column piece.
+  matmul::gemmStore<TC, TR, ROPE, RESIDUAL, BN, SILU_MUL, kWgmmaThreads>(
+      args, t, E::template stage<SILU_MUL>(smem, acc));
 }
 
 } // namespace kernels

@@ -51,8 +51,9 @@ namespace mm {
 /// of them, experts in order). Every lane of the calling warp gets the same
 /// answer; false when there is no such tile. Reads offsets[0..experts].
 template <int BM>
-__device__ __forceinline__ bool findExpertTile(const int *offsets, int experts, int tile,
-                                              int &expert, int &rowBegin, int &rowEnd) {
+__device__ __forceinline__ bool findExpertTile(const int *offsets, int experts,
+                                               int tile, int &expert,
+                                               int &rowBegin, int &rowEnd) {
   const int lane = threadIdx.x & 31;
   int before = 0; // tiles of the experts before this chunk of 32
   for (int base = 0; base < experts; base += 32) {
@@ -71,12 +72,14 @@ __device__ __forceinline__ bool findExpertTile(const int *offsets, int experts, 
         incl += v;
     }
     const int first = before + incl - tiles;
-    const unsigned hit = __ballot_sync(0xffffffffu, tile >= first && tile < first + tiles);
+    const unsigned hit =
+        __ballot_sync(0xffffffffu, tile >= first && tile < first + tiles);
     if (hit) {
       const int src = __ffs(hit) - 1;
       expert = __shfl_sync(0xffffffffu, e, src);
       const int local = tile - __shfl_sync(0xffffffffu, first, src);
-      const int eLo = __shfl_sync(0xffffffffu, lo, src), eHi = __shfl_sync(0xffffffffu, hi, src);
+      const int eLo = __shfl_sync(0xffffffffu, lo, src),
+                eHi = __shfl_sync(0xffffffffu, hi, src);
       rowBegin = eLo + local * BM;
       rowEnd = rowBegin + BM < eHi ? rowBegin + BM : eHi;
       return true;
@@ -88,7 +91,8 @@ __device__ __forceinline__ bool findExpertTile(const int *offsets, int experts, 
 
 } // namespace mm
 
-template <typename TA, typename TW, typename TC, int BM, int BN, int BK, bool SILU_MUL>
+template <typename TA, typename TW, typename TC, int BM, int BN, int BK,
+          bool SILU_MUL>
 __device__ __forceinline__ void groupedGemm(const GroupedGemmArgs &args) {
   using E = mm::Engine<TA, TW, BM, BN, BK, false>;
   extern __shared__ __align__(128) unsigned char mmSmem[];
@@ -101,35 +105,26 @@ __device__ __forceinline__ void groupedGemm(const GroupedGemmArgs &args) {
   const int nt = blockIdx.x % tilesN, tile = blockIdx.x / tilesN;
   int expert, rowBegin, rowEnd;
   // Every warp scans (no barrier needed): the whole block agrees.
-  if (!mm::findExpertTile<BM>(args.offsets, args.experts, tile, expert, rowBegin, rowEnd))
+  if (!mm::findExpertTile<BM>(args.offsets, args.experts, tile, expert,
+                              rowBegin, rowEnd))
     return;
   const int n0 = nt * BNO;
 
-  // Weight row table: tile row j -> expert row (SILU_MUL: interleaved gate,
-  // up rows as in Gemm.cuh).
-  const int tid = threadIdx.x;
-  for (int j = tid; j < BN; j += kMatmulThreads) {
-    long long wr;
-    bool ok, useUp = false; // (values, not a pointer: args stays in parameter space)
-    if constexpr (SILU_MUL) {
-      const int f = n0 + (j >> 1);
-      ok = f < nOut;
-      wr = f;
-      if (j & 1) {
-        if (args.up.data)
-          useUp = true;
-        else
-          wr += nOut;
-      }
-    } else {
-      wr = n0 + j;
-      ok = wr < n;
-    }
+  // Row tables: tile row j -> expert row (SILU_MUL: interleaved gate and up
+  // rows as in Gemm.cuh; the up rows from args.up when it is given, else the
+  // second half of args.w).
+  for (int j = threadIdx.x; j < BN; j += kMatmulThreads) {
+    const matmul::TileRow t = matmul::tileRow<SILU_MUL>(j, n0, nOut);
+    // (values, not a pointer: args stays in parameter space)
+    const bool useUp = t.up && args.up.data;
+    const long long wr =
+        t.up && !useUp ? static_cast<long long>(nOut) + t.f : t.f;
     const char *row = nullptr;
     const float *scale = nullptr;
-    if (ok) {
+    if (t.ok) {
       const void *data = useUp ? args.up.data : args.w.data;
-      const long long stride = useUp ? args.up.expert_stride : args.w.expert_stride;
+      const long long stride =
+          useUp ? args.up.expert_stride : args.w.expert_stride;
       row = static_cast<const char *>(data) +
             (expert * stride + wr * k) * static_cast<long long>(sizeof(TW));
       if constexpr (E::kScaleW) {
@@ -137,31 +132,23 @@ __device__ __forceinline__ void groupedGemm(const GroupedGemmArgs &args) {
         const long long sStride =
             useUp ? args.up.scale_expert_stride : args.w.scale_expert_stride;
         const int sLd = useUp ? args.up.scale_ld : args.w.scale_ld;
-        scale = scales + expert * sStride + (wr >> 7) * sLd;
+        scale = scales + expert * sStride + (wr / abi::kFp8Block) * sLd;
       }
     }
-    E::wRowTable(smem)[j] = row;
-    E::wScaleTable(smem)[j] = scale;
+    matmul::weightRows<BN>(smem)[j] = row;
+    matmul::weightScales<BN>(smem)[j] = scale;
   }
   __syncthreads();
 
-  mm::Problem p = {};
+  matmul::Problem p = {};
   p.K = k;
   p.rows = rowEnd - rowBegin;
   p.aLd = args.a.ld * static_cast<long long>(sizeof(TA));
   p.a = static_cast<const char *>(args.a.ptr) + rowBegin * p.aLd;
   p.anyValid = args.w.data;
-  float acc[E::kMT][E::kNT][4];
-  E::run(smem, p, acc);
-
-  float *stg = E::staging(smem);
-  E::template stage<SILU_MUL>(stg, acc);
-  __syncthreads();
-  const long long ldc = args.c.ld;
-  TC *c = static_cast<TC *>(args.c.ptr) + static_cast<long long>(rowBegin) * ldc + n0;
-  const Rope noRope = {};
-  mm::storeTile<TC, TC, false, false, BNO, E::template stagingLd<SILU_MUL>()>(
-      stg, p.rows, nOut - n0 < BNO ? nOut - n0 : BNO, c, ldc, nullptr, 0, nullptr, noRope, n0);
+  matmul::storePlain<TC, BN, SILU_MUL, kMatmulThreads>(
+      E::template product<SILU_MUL>(smem, p), p.rows,
+      nOut - n0 < BNO ? nOut - n0 : BNO, args.c, rowBegin, n0);
 }
 
 } // namespace kernels

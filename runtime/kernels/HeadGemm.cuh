@@ -44,12 +44,14 @@
 namespace moela {
 namespace kernels {
 
-template <typename TX, typename TW, typename TY, int BM, int BN, int BK, bool TRANSPOSE>
+template <typename TX, typename TW, typename TY, int BM, int BN, int BK,
+          bool TRANSPOSE>
 __device__ __forceinline__ void headGemm(const HeadGemmArgs &args) {
   using E = mm::Engine<TX, TW, BM, BN, BK, TRANSPOSE>;
   // Two accumulator sets (FP8 scales) of a 128 x 128 tile do not fit the
   // registers next to HeadGemm's addressing; the tiler gives 64 x 64.
-  static_assert(!E::kScaleW || BM * BN <= 64 * 128, "HeadGemm with FP8 weights: 64 x 64 tiles");
+  static_assert(!E::kScaleW || BM * BN <= 64 * 128,
+                "HeadGemm with FP8 weights: 64 x 64 tiles");
   extern __shared__ __align__(128) unsigned char mmSmem[];
   unsigned char *smem = mmSmem;
 
@@ -66,9 +68,10 @@ __device__ __forceinline__ void headGemm(const HeadGemmArgs &args) {
   if (h >= args.heads)
     return;
   const int m0 = mt * BM, n0 = nt * BN;
-  const long long wRow0 = static_cast<long long>(h) * args.head_rows + args.row_offset;
+  const long long wRow0 =
+      static_cast<long long>(h) * args.head_rows + args.row_offset;
 
-  mm::Problem p = {};
+  matmul::Problem p = {};
   p.rows = args.rows - m0 < BM ? args.rows - m0 : BM;
   p.aLd = args.x.ld * static_cast<long long>(sizeof(TX));
   p.a = static_cast<const char *>(args.x.ptr) + m0 * p.aLd +
@@ -77,22 +80,24 @@ __device__ __forceinline__ void headGemm(const HeadGemmArgs &args) {
   if constexpr (!TRANSPOSE) {
     // acc = x_h @ W_h^T: K = C, tile row j = W_h row n0 + j.
     p.K = C;
-    const int tid = threadIdx.x;
-    for (int j = tid; j < BN; j += kMatmulThreads) {
+    for (int j = threadIdx.x; j < BN; j += kMatmulThreads) {
       const bool ok = n0 + j < R;
       const long long wr = wRow0 + n0 + j;
-      E::wRowTable(smem)[j] =
+      matmul::weightRows<BN>(smem)[j] =
           ok ? static_cast<const char *>(args.w.data) +
                    wr * C * static_cast<long long>(sizeof(TW))
              : nullptr;
-      E::wScaleTable(smem)[j] =
-          (E::kScaleW && ok) ? args.w.scales + (wr >> 7) * args.w.scale_ld : nullptr;
+      matmul::weightScales<BN>(smem)[j] =
+          (E::kScaleW && ok)
+              ? args.w.scales + (wr / abi::kFp8Block) * args.w.scale_ld
+              : nullptr;
     }
     __syncthreads();
   } else {
     // acc = x_h @ W_h: K = w_rows, W_h [w_rows, C] read as [K, N] tiles.
     p.K = R;
-    p.w = static_cast<const char *>(args.w.data) + wRow0 * C * static_cast<long long>(sizeof(TW));
+    p.w = static_cast<const char *>(args.w.data) +
+          wRow0 * C * static_cast<long long>(sizeof(TW));
     p.wLd = C;
     p.n0 = n0;
     p.nLimit = C;
@@ -100,18 +105,9 @@ __device__ __forceinline__ void headGemm(const HeadGemmArgs &args) {
     p.wScaleLd = args.w.scale_ld;
     p.wRow0 = static_cast<int>(wRow0);
   }
-  float acc[E::kMT][E::kNT][4];
-  E::run(smem, p, acc);
-
-  float *stg = E::staging(smem);
-  E::template stage<false>(stg, acc);
-  __syncthreads();
-  const long long ldy = args.y.ld;
-  TY *y = static_cast<TY *>(args.y.ptr) + static_cast<long long>(m0) * ldy + h * outStride + n0;
-  const Rope noRope = {};
-  mm::storeTile<TY, TY, false, false, BN, E::template stagingLd<false>()>(
-      stg, p.rows, outLen - n0 < BN ? outLen - n0 : BN, y, ldy, nullptr, 0, nullptr, noRope,
-      n0);
+  matmul::storePlain<TY, BN, false, kMatmulThreads>(
+      E::template product<false>(smem, p), p.rows,
+      outLen - n0 < BN ? outLen - n0 : BN, args.y, m0, h * outStride + n0);
 }
 
 } // namespace kernels

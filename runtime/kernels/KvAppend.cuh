@@ -23,8 +23,8 @@
 #ifndef MOELA_KERNELS_KVAPPEND_CUH
 #define MOELA_KERNELS_KVAPPEND_CUH
 
-#include "OpsCommon.cuh"
 #include "RmsNorm.cuh"
+#include "RopeCommon.cuh"
 
 namespace moela {
 namespace kernels {
@@ -37,9 +37,10 @@ __device__ __forceinline__ void kvAppend(const KvAppendArgs &args) {
     return;
   const int R = args.latent_dim, DR = args.rope_dim;
   const int position = args.positions[t];
-  __nv_bfloat16 *dst = static_cast<__nv_bfloat16 *>(args.cache) +
-                       static_cast<long long>(args.seq_ids[t]) * args.slot_stride +
-                       static_cast<long long>(position) * (R + DR);
+  __nv_bfloat16 *dst =
+      static_cast<__nv_bfloat16 *>(args.cache) +
+      static_cast<long long>(args.seq_ids[t]) * args.slot_stride +
+      static_cast<long long>(position) * (R + DR);
   if (args.norm.data) {
     float squares = 0.0f;
     for (int c = threadIdx.x; c < R; c += blockDim.x) {
@@ -49,18 +50,19 @@ __device__ __forceinline__ void kvAppend(const KvAppendArgs &args) {
     const float inv = rmsInverse(blockSum(squares, scratch), R, args.eps);
     const TW *w = static_cast<const TW *>(args.norm.data);
     for (int c = threadIdx.x; c < R; c += blockDim.x)
-      dst[c] = __float2bfloat16_rn(
-          __fmul_rn(toFloat(w[c]), __fmul_rn(loadF<TL>(args.latent, t, c), inv)));
+      dst[c] = __float2bfloat16_rn(__fmul_rn(
+          toFloat(w[c]), __fmul_rn(loadF<TL>(args.latent, t, c), inv)));
   } else {
     for (int c = threadIdx.x; c < R; c += blockDim.x)
       dst[c] = __float2bfloat16_rn(loadF<TL>(args.latent, t, c));
   }
   for (int i = threadIdx.x; i < DR / 2; i += blockDim.x) {
-    float a = loadF<TP>(args.k_pe, t, 2 * i), b = loadF<TP>(args.k_pe, t, 2 * i + 1);
+    float a = loadF<TP>(args.k_pe, t, 2 * i),
+          b = loadF<TP>(args.k_pe, t, 2 * i + 1);
     if (args.rope.dim) {
       float c, s;
-      ops::ropeCosSin(position, args.rope.inv_freq[i], args.rope.magnitude, c, s);
-      ops::ropeRotate(a, b, c, s, a, b);
+      ropeCosSin(position, args.rope.inv_freq[i], args.rope.magnitude, c, s);
+      ropeRotate(a, b, c, s, a, b);
     }
     dst[R + 2 * i] = __float2bfloat16_rn(a);
     dst[R + 2 * i + 1] = __float2bfloat16_rn(b);

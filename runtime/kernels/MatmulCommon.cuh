@@ -1,9 +1,9 @@
 //===- MatmulCommon.cuh - The tensor-core engine of the matrix families ---===//
 //
-// Shared by Gemm.cuh, GroupedGemm.cuh and HeadGemm.cuh (and, for its
-// constants, by MatmulLaunch.h, which plain C++ compilers read too: the device
-// part below is compiled only by NVRTC/nvcc, and by g++ for the CPU emulation
-// of test/emu with MOELA_KERNEL_EMULATION; its PTX is in Ptx.cuh).
+// Shared by Gemm.cuh, GroupedGemm.cuh and HeadGemm.cuh. Reads the operands a
+// family describes (GemmOperands.cuh), stages its accumulators for the shared
+// epilogue (GemmEpilogue.cuh); its PTX is in Ptx.cuh. Device code only:
+// NVRTC/nvcc, and g++ for the CPU emulation of test/emu.
 //
 // The engine computes one BM x BN tile of acc = A @ B over a K range with
 // mma.sync tensor-core instructions, 8 warps (256 threads) per block:
@@ -13,11 +13,8 @@
 //     GroupedGemm, HeadGemm without transpose), or "WT": W [K, N] row-major,
 //     acc = A @ W (HeadGemm with transpose). TW = bf16, fp8 e4m3 or f32.
 //   * Tiles stream through an S-stage cp.async pipeline (S as deep as the
-//     shared-memory budget allows, at most 8). Rows of A and (NT) of W are
-//     found through per-tile row tables in shared memory, filled by the family
-//     before the main loop: a row pointer per tile row, null for a row that is
-//     out of range (zero-filled). That is how a family maps tile rows to
-//     weight parts, experts, heads or the interleaved gate/up rows of silu_mul.
+//     shared-memory budget allows, at most 8). Rows of (NT) W are found
+//     through the family's row tables (GemmOperands.cuh).
 //   * Compute types: mma.sync m16n8k16, bf16 x bf16, or f16 x f16 when both
 //     operands are FP8 (W8A8). Operands not in the compute type are converted
 //     in a shared-memory pass after their stage lands, once per element: f32
@@ -27,8 +24,8 @@
 //     in every warp, 3x the conversions of the pass.)
 //   * FP8 block scales are applied in fp32, never folded into the bf16/fp8
 //     operands: the MMAs of one 128-wide K block accumulate into `tmp`, then
-//     acc += tmp * w_scale[n] (* a_scale[m] when A is FP8, spec 3.4). So an
-//     FP8-weight GEMM is exact up to fp32 accumulation order.
+//     acc += tmp * w_scale[n] (* a_scale[m] when A is FP8, docs/model.md §3.4).
+//     So an FP8-weight GEMM is exact up to fp32 accumulation order.
 //
 // Warp layout: warps 2 (M) x 4 (N); warp (wm, wn) owns rows [wm*BM/2, +BM/2)
 // and columns [wn*BN/4, +BN/4) of the tile: BM/32 m16 tiles x BN/32 n8 tiles.
@@ -61,61 +58,19 @@
 #ifndef MOELA_KERNELS_MATMULCOMMON_CUH
 #define MOELA_KERNELS_MATMULCOMMON_CUH
 
-#include "Args.h"
-
-namespace moela {
-namespace kernels {
-
-/// Threads per block of every matrix kernel (the Tile's `threads` is ignored).
-constexpr int kMatmulThreads = 256;
-/// Dynamic shared memory of every matrix kernel: the sm_90 per-block maximum
-/// (227 KiB); each instantiation sizes its pipeline depth to fit. Static
-/// shared memory is 0.
-constexpr unsigned kMatmulSharedBytes = 232448;
-/// Gemm block rasterisation: groups of this many M tiles run N tile by N tile,
-/// so that concurrent blocks share weight tiles and the A rows stay in L2.
-constexpr int kMatmulRasterGroup = 16;
-
-/// Gemm block `id` of tilesM x tilesN output tiles -> (mt, nt): groups of
-/// kMatmulRasterGroup M tiles, M fastest within a group. A bijection of
-/// [0, tilesM * tilesN).
-inline MOELA_HOST_DEVICE void matmulRaster(int id, int tilesM, int tilesN, int &mt, int &nt) {
-  const int perGroup = kMatmulRasterGroup * tilesN;
-  const int group = id / perGroup, local = id - group * perGroup;
-  const int first = group * kMatmulRasterGroup;
-  const int rest = tilesM - first;
-  const int size = rest < kMatmulRasterGroup ? rest : kMatmulRasterGroup;
-  mt = first + local % size;
-  nt = local / size;
-}
-
-} // namespace kernels
-} // namespace moela
-
-#if defined(__CUDACC__) || defined(__CUDACC_RTC__) || defined(MOELA_KERNEL_EMULATION)
-
-#include "Ptx.cuh"
+#include "GemmEpilogue.cuh"
 
 namespace moela {
 namespace kernels {
 namespace mm {
 
-// ---- Types ---------------------------------------------------------------
-
-template <typename A, typename B> struct SameType { static constexpr bool value = false; };
-template <typename A> struct SameType<A, A> { static constexpr bool value = true; };
-
-template <typename T> __host__ __device__ constexpr bool isF8() { return SameType<T, __nv_fp8_e4m3>::value; }
-template <typename T> __host__ __device__ constexpr bool isBf16() { return SameType<T, __nv_bfloat16>::value; }
-template <typename T> __host__ __device__ constexpr bool isF32() { return SameType<T, float>::value; }
+using namespace ptx;    // cp.async, ldmatrix, mma.sync and the conversions
+using namespace matmul; // Problem, the row tables, the epilogue
 
 __host__ __device__ constexpr int cmin(int a, int b) { return a < b ? a : b; }
-__host__ __device__ constexpr int round128(int x) { return (x + 127) / 128 * 128; }
-
-using namespace ptx; // cp.async, ldmatrix, mma.sync and the conversions
-
-__device__ __forceinline__ float bf16Lo(unsigned v) { return __uint_as_float(v << 16); }
-__device__ __forceinline__ float bf16Hi(unsigned v) { return __uint_as_float(v & 0xffff0000u); }
+__host__ __device__ constexpr int round128(int x) {
+  return (x + 127) / 128 * 128;
+}
 
 /// Chunk position of 16-byte chunk `c` of tile row `r` (CPR chunks per row).
 template <int CPR> __device__ __forceinline__ int swz(int r, int c) {
@@ -125,66 +80,27 @@ template <int CPR> __device__ __forceinline__ int swz(int r, int c) {
     return c;
 }
 
-/// cos and sin (times magnitude) of float(pos) * invFreq, the angle rounded to
-/// fp32 as on the host (RopeTable::build). The angle is reduced to [-pi, pi]
-/// in double first: the fast-math __sincosf is accurate only near 0, and
-/// positions reach 1e5 and more.
-__device__ __forceinline__ void ropeCosSin(int pos, float invFreq, float magnitude, float &c,
-                                           float &s) {
-  const float angle = static_cast<float>(pos) * invFreq;
-  const double a = angle;
-  const double turns = rint(a * 0.15915494309189535); // a / (2 pi)
-  const float r = static_cast<float>(fma(-turns, 6.283185307179586, a));
-  __sincosf(r, &s, &c);
-  c *= magnitude;
-  s *= magnitude;
-}
-
 // ---- The engine -------------------------------------------------------------
 
-/// What the main loop needs besides the weight row tables.
-struct Problem {
-  int K;                // reduction length, a multiple of 16
-  // A: tile row r (< rows) at a + r * aLd bytes; rows >= `rows` read as 0.
-  const char *a;
-  long long aLd;
-  int rows;
-  // FP8 A: the block scales of tile row r at aScales + r * aScaleLd.
-  const float *aScales;
-  long long aScaleLd;
-  const void *anyValid; // a readable, 16-byte aligned global address
-  // WT only: W [K, N] row-major with leading dimension wLd (elements); `w`
-  // points at its element (0, 0); tile columns start at n0, valid below nLimit.
-  const void *w;
-  long long wLd;
-  int n0, nLimit;
-  // WT with FP8 weights: weight row wRow0 + k has block-scale row
-  // (wRow0 + k) / 128 of `wScales` (scale_ld columns); the tile's columns lie
-  // in one 128-column block (n0 / 128).
-  const float *wScales;
-  int wScaleLd;
-  int wRow0;
-};
-
-template <typename TA, typename TW, int BM, int BN, int BK, bool WT, bool SPLIT_A = false>
+template <typename TA, typename TW, int BM, int BN, int BK, bool WT,
+          bool SPLIT_A = false>
 struct Engine {
   static constexpr int kThreads = kMatmulThreads;
+  static_assert(supportedTypes<TA, TW>(), "A and W types (GemmOperands.cuh)");
   static constexpr bool kF8A = isF8<TA>(), kF8W = isF8<TW>();
   static constexpr bool kW8A8 = kF8A && kF8W;
-  static_assert(isF8<TA>() || isBf16<TA>() || isF32<TA>(), "A: f32, bf16 or fp8 e4m3");
-  static_assert(isF8<TW>() || isBf16<TW>() || isF32<TW>(), "W: f32, bf16 or fp8 e4m3");
-  static_assert(!kF8A || kF8W, "FP8 activations need FP8 weights (W8A8)");
   static_assert(!(kF8A && WT), "no FP8 activations with transposed weights");
   // SPLIT_A: f32 A as hi + lo, two bf16 halves, and two MMAs per step, so
-  // that A keeps ~16 mantissa bits (the f32 routing logits of spec 3.2).
+  // that A keeps ~16 mantissa bits (the f32 routing logits of docs/model.md
+  // §3.2).
   static_assert(!SPLIT_A || (isF32<TA>() && !isF8<TW>() && BM == 64),
                 "split A: f32 A, bf16 or f32 W, block_m 64");
   static constexpr bool kScaleA = kF8A, kScaleW = kF8W;
-  static constexpr bool kF16 = kW8A8;          // compute type: f16 (W8A8), else bf16
-  static constexpr bool kCvtA = !isBf16<TA>();  // A converted in smem (f32, fp8)
-  static constexpr bool kCvtW = !isBf16<TW>();  // W converted in smem (f32, fp8)
-  static constexpr int kCE = 2;                 // bytes per compute element
-  static constexpr int kStepK = 16;             // K per MMA
+  static constexpr bool kF16 = kW8A8; // compute type: f16 (W8A8), else bf16
+  static constexpr bool kCvtA = !isBf16<TA>(); // A converted in smem (f32, fp8)
+  static constexpr bool kCvtW = !isBf16<TW>(); // W converted in smem (f32, fp8)
+  static constexpr int kCE = 2;                // bytes per compute element
+  static constexpr int kStepK = 16;            // K per MMA
   static constexpr int kSteps = BK / kStepK;
 
   static constexpr int kWarpM = BM / 2, kWarpN = BN / 4;
@@ -192,8 +108,10 @@ struct Engine {
   static_assert(BM == 64 || BM == 128, "block_m: 64 or 128");
   static_assert(BN == 64 || BN == 128, "block_n: 64 or 128");
   static_assert(BK == 64 || BK == 128, "block_k: 64 or 128");
-  static_assert(!kW8A8 || BK == 128, "W8A8 needs block_k = 128 (one scale block)");
-  static_assert(!(WT && kScaleW) || BN <= 128, "WT FP8: a tile's columns in one scale block");
+  static_assert(!kW8A8 || BK == 128,
+                "W8A8 needs block_k = 128 (one scale block)");
+  static_assert(!(WT && kScaleW) || BN <= 128,
+                "WT FP8: a tile's columns in one scale block");
 
   // Raw (stage) tiles, as loaded from global memory.
   static constexpr int kARowB = BK * int(sizeof(TA)), kACPR = kARowB / 16;
@@ -201,16 +119,19 @@ struct Engine {
   static constexpr int kWRowB = kWCols * int(sizeof(TW)), kWCPR = kWRowB / 16;
   static constexpr int kABytes = BM * kARowB, kWBytes = kWRows * kWRowB;
   static constexpr int kSA = kScaleA ? BM : 0, kSW = (kScaleW && !WT) ? BN : 0;
-  static constexpr int kStageBytes = round128(kABytes + kWBytes + 4 * (kSA + kSW));
+  static constexpr int kStageBytes =
+      round128(kABytes + kWBytes + 4 * (kSA + kSW));
   static_assert(kSA + kSW <= kThreads, "one scale per thread");
 
   // Compute tiles (what ldmatrix reads): bf16, or f16 in W8A8.
   static constexpr int kACRowB = BK * kCE, kACCPR = kACRowB / 16;
   static constexpr int kWCRowB = kWCols * kCE, kWCCPR = kWCRowB / 16;
-  static_assert(kACCPR >= 8 && kWCCPR >= 8, "compute tiles are swizzled: rows >= 128 bytes");
+  static_assert(kACCPR >= 8 && kWCCPR >= 8,
+                "compute tiles are swizzled: rows >= 128 bytes");
   static_assert(kCvtA || kACRowB == kARowB, "A compute tile = A stage tile");
   static_assert(kCvtW || kWCRowB == kWRowB, "W compute tile = W stage tile");
-  static constexpr int kCvtAHalf = kCvtA ? BM * kACRowB : 0; // hi (or the only) tile
+  static constexpr int kCvtAHalf =
+      kCvtA ? BM * kACRowB : 0; // hi (or the only) tile
   static constexpr int kCvtABytes = SPLIT_A ? 2 * kCvtAHalf : kCvtAHalf;
   static constexpr int kCvtWBytes = kCvtW ? kWRows * kWCRowB : 0;
 
@@ -218,45 +139,43 @@ struct Engine {
   // Row tables (NT): wRow[BN] (const char *: the weight row of tile row j at
   // K = 0, null: out of range), wScale[BN] (const float *: its block-scale
   // row, FP8 only).
-  static constexpr int kTableBytes = BN * 16;
+  static constexpr int kTableBytes = matmulRowTableBytes(BN);
   static constexpr int kCvtAOff = kTableBytes;
   static constexpr int kCvtWOff = kCvtAOff + kCvtABytes;
   static constexpr int kStageOff = round128(kCvtWOff + kCvtWBytes);
   static constexpr int kStages =
       cmin(8, (int(kMatmulSharedBytes) - kStageOff) / kStageBytes);
-  static_assert(kStages >= 2, "tile too large for a 2-stage pipeline in 227 KiB");
+  static_assert(kStages >= 2,
+                "tile too large for a 2-stage pipeline in 227 KiB");
   static constexpr int kSmemUsed = kStageOff + kStages * kStageBytes;
 
-  // Epilogue staging: fp32 [BM][BN(/2) + pad] over everything after the tables.
-  // Pads: float2 stores of 8 rows x 4 lanes hit 32 different banks per
-  // half-warp with 8, single floats per warp with 4.
-  template <bool SILU> __host__ __device__ static constexpr int stagingLd() { return SILU ? BN / 2 + 4 : BN + 8; }
-  static_assert(kTableBytes + BM * (BN + 8) * 4 <= int(kMatmulSharedBytes), "staging fits");
+  // Epilogue staging: fp32 [BM][stagingLd] over everything after the tables.
+  static_assert(kTableBytes + BM * stagingLd<BN, false>() * 4 <=
+                    int(kMatmulSharedBytes),
+                "staging fits");
 
   // Loop trip counts of the per-thread chunk loops.
-  static_assert((BM * kACPR) % kThreads == 0 && (kWRows * kWCPR) % kThreads == 0, "chunks");
-  static_assert((BM * kACCPR) % kThreads == 0 && (kWRows * kWCCPR) % kThreads == 0, "chunks");
-
-  __device__ static const char **wRowTable(unsigned char *smem) {
-    return reinterpret_cast<const char **>(smem);
-  }
-  __device__ static const float **wScaleTable(unsigned char *smem) {
-    return reinterpret_cast<const float **>(smem) + BN;
-  }
-  __device__ static float *staging(unsigned char *smem) {
-    return reinterpret_cast<float *>(smem + kTableBytes);
-  }
+  static_assert((BM * kACPR) % kThreads == 0 &&
+                    (kWRows * kWCPR) % kThreads == 0,
+                "chunks");
+  static_assert((BM * kACCPR) % kThreads == 0 &&
+                    (kWRows * kWCCPR) % kThreads == 0,
+                "chunks");
 
   // Each thread copies the same 16-byte column chunk (tid % CPR; CPR divides
   // kThreads) of rows tid / CPR + it * (kThreads / CPR) of every stage.
-  static constexpr int kANum = BM * kACPR / kThreads, kARowStep = kThreads / kACPR;
-  static constexpr int kWNum = kWRows * kWCPR / kThreads, kWRowStep = kThreads / kWCPR;
-  static_assert(kThreads % kACPR == 0 && kThreads % kWCPR == 0, "chunk columns");
+  static constexpr int kANum = BM * kACPR / kThreads,
+                       kARowStep = kThreads / kACPR;
+  static constexpr int kWNum = kWRows * kWCPR / kThreads,
+                       kWRowStep = kThreads / kWCPR;
+  static_assert(kThreads % kACPR == 0 && kThreads % kWCPR == 0,
+                "chunk columns");
 
   /// This thread's copy sources, read once from the row tables.
   struct Sources {
-    const char *w[WT ? 1 : kWNum]; // NT: weight row at this thread's chunk column, or null
-    const float *scale;            // w_scale row (FP8 NT, kSA <= tid < kSA + kSW), or null
+    const char *w[WT ? 1 : kWNum]; // NT: weight row at this thread's chunk
+                                   // column, or null
+    const float *scale; // w_scale row (FP8 NT, kSA <= tid < kSA + kSW), or null
   };
 
   __device__ static void sources(unsigned char *smem, Sources &src) {
@@ -264,19 +183,19 @@ struct Engine {
     if constexpr (!WT) {
 #pragma unroll
       for (int it = 0; it < kWNum; ++it) {
-        const char *row = wRowTable(smem)[tid / kWCPR + it * kWRowStep];
+        const char *row = weightRows<BN>(smem)[tid / kWCPR + it * kWRowStep];
         src.w[it] = row ? row + (tid % kWCPR) * 16 : nullptr;
       }
     }
     src.scale = nullptr;
     if constexpr (kSW > 0)
       if (tid >= kSA && tid < kSA + kSW)
-        src.scale = wScaleTable(smem)[tid - kSA];
+        src.scale = weightScales<BN>(smem)[tid - kSA];
   }
 
   /// Issues the copies of K tile `kt` into pipeline slot `slot` (no commit).
-  __device__ static void loadStage(unsigned char *smem, int slot, int kt, const Problem &p,
-                                   const Sources &src) {
+  __device__ static void loadStage(unsigned char *smem, int slot, int kt,
+                                   const Problem &p, const Sources &src) {
     const int tid = threadIdx.x;
     const unsigned stA = smemU32(smem + kStageOff + slot * kStageBytes);
     const unsigned stW = stA + kABytes, stS = stW + kWBytes;
@@ -291,8 +210,8 @@ struct Engine {
       for (int it = 0; it < kANum; ++it) {
         const int r = tid / kACPR + it * kARowStep;
         const bool ok = kOk && r < p.rows;
-        cpAsync16(stA + r * kARowB + (swz<kACPR>(r, c) << 4), ok ? base + r * p.aLd : p.anyValid,
-                  ok);
+        cpAsync16(stA + r * kARowB + (swz<kACPR>(r, c) << 4),
+                  ok ? base + r * p.aLd : p.anyValid, ok);
       }
     }
     if constexpr (!WT) {
@@ -304,8 +223,8 @@ struct Engine {
       for (int it = 0; it < kWNum; ++it) {
         const int r = tid / kWCPR + it * kWRowStep;
         const bool ok = kOk && src.w[it] != nullptr;
-        cpAsync16(stW + r * kWRowB + (swz<kWCPR>(r, c) << 4), ok ? src.w[it] + off : p.anyValid,
-                  ok);
+        cpAsync16(stW + r * kWRowB + (swz<kWCPR>(r, c) << 4),
+                  ok ? src.w[it] + off : p.anyValid, ok);
       }
     } else {
       // W: BK rows (k) x BN columns [n0, n0 + BN).
@@ -315,9 +234,11 @@ struct Engine {
       for (int it = 0; it < kWNum; ++it) {
         const int r = tid / kWCPR + it * kWRowStep, k = k0 + r;
         const bool ok = nOk && k < p.K;
-        const char *from = static_cast<const char *>(p.w) +
-                           (static_cast<long long>(k) * p.wLd + n) * int(sizeof(TW));
-        cpAsync16(stW + r * kWRowB + (swz<kWCPR>(r, c) << 4), ok ? from : p.anyValid, ok);
+        const char *from =
+            static_cast<const char *>(p.w) +
+            (static_cast<long long>(k) * p.wLd + n) * int(sizeof(TW));
+        cpAsync16(stW + r * kWRowB + (swz<kWCPR>(r, c) << 4),
+                  ok ? from : p.anyValid, ok);
       }
     }
     if constexpr (kSA + kSW > 0) {
@@ -335,120 +256,74 @@ struct Engine {
 
   /// Converts one raw tile (ROWS x COLS elements of T, RAWB bytes per row)
   /// to the compute type (OUTB bytes per row), 8 elements (16 output bytes)
-  /// per chunk: f32 -> bf16 (rounded), e4m3 -> f16 or bf16 (exact).
-  template <typename T, int ROWS, int COLS>
-  __device__ static void convertTile(const unsigned char *raw, unsigned char *out) {
+  /// per chunk: f32 -> bf16 (rounded), e4m3 -> f16 or bf16 (exact). SPLIT
+  /// (f32 A): `out` gets hi = rn(x) and `lo` the remainders rn(x - hi), in
+  /// the same layout.
+  template <typename T, int ROWS, int COLS, bool SPLIT = false>
+  __device__ static void convertTile(const unsigned char *raw,
+                                     unsigned char *out, unsigned char *lo) {
     constexpr int RAWB = COLS * int(sizeof(T)), RCPR = RAWB / 16;
     constexpr int OUTB = COLS * 2, OCPR = OUTB / 16;
     static_assert((ROWS * OCPR) % kThreads == 0, "chunks");
+    static_assert(!SPLIT || isF32<T>(), "split: f32");
     const int tid = threadIdx.x;
 #pragma unroll
     for (int it = 0; it < ROWS * OCPR / kThreads; ++it) {
       const int i = tid + it * kThreads, r = i / OCPR, oc = i % OCPR;
-      uint4 o;
+      const unsigned char *row = raw + r * RAWB;
+      const int at = r * OUTB + (swz<OCPR>(r, oc) << 4);
+      unsigned w[4];
       if constexpr (isF8<T>()) {
         // Output chunk oc = elements [8 oc, +8) = bytes [8 oc, +8) of the raw
         // row: half (oc % 2) of raw chunk oc / 2.
-        const uint2 v = *reinterpret_cast<const uint2 *>(raw + r * RAWB +
-                                                         (swz<RCPR>(r, oc >> 1) << 4) +
-                                                         ((oc & 1) << 3));
+        const uint2 v = *reinterpret_cast<const uint2 *>(
+            row + (swz<RCPR>(r, oc >> 1) << 4) + ((oc & 1) << 3));
         const unsigned short b[4] = {static_cast<unsigned short>(v.x & 0xffffu),
                                      static_cast<unsigned short>(v.x >> 16),
                                      static_cast<unsigned short>(v.y & 0xffffu),
                                      static_cast<unsigned short>(v.y >> 16)};
-        unsigned w[4];
 #pragma unroll
         for (int q = 0; q < 4; ++q)
           w[q] = kF16 ? e4m3x2ToF16x2(b[q]) : e4m3x2ToBf16x2(b[q]);
-        o = make_uint4(w[0], w[1], w[2], w[3]);
       } else { // f32: output chunk oc = raw chunks 2 oc, 2 oc + 1
-        const float4 lo =
-            *reinterpret_cast<const float4 *>(raw + r * RAWB + (swz<RCPR>(r, 2 * oc) << 4));
-        const float4 hi = *reinterpret_cast<const float4 *>(raw + r * RAWB +
-                                                            (swz<RCPR>(r, 2 * oc + 1) << 4));
-        o = make_uint4(f32x2ToBf16x2(lo.x, lo.y), f32x2ToBf16x2(lo.z, lo.w),
-                       f32x2ToBf16x2(hi.x, hi.y), f32x2ToBf16x2(hi.z, hi.w));
-      }
-      *reinterpret_cast<uint4 *>(out + r * OUTB + (swz<OCPR>(r, oc) << 4)) = o;
-    }
-  }
-
-  /// The raw f32 A tile as bf16 hi = rn(x) and lo = rn(x - hi), in the
-  /// layout of convertTile.
-  __device__ static void splitTile(const unsigned char *raw, unsigned char *hiOut,
-                                   unsigned char *loOut) {
-    constexpr int RAWB = BK * 4, RCPR = RAWB / 16;
-    constexpr int OUTB = BK * 2, OCPR = OUTB / 16;
-    static_assert((BM * OCPR) % kThreads == 0, "chunks");
-    const int tid = threadIdx.x;
+        const float4 v0 = *reinterpret_cast<const float4 *>(
+            row + (swz<RCPR>(r, 2 * oc) << 4));
+        const float4 v1 = *reinterpret_cast<const float4 *>(
+            row + (swz<RCPR>(r, 2 * oc + 1) << 4));
+        const float x[8] = {v0.x, v0.y, v0.z, v0.w, v1.x, v1.y, v1.z, v1.w};
 #pragma unroll
-    for (int it = 0; it < BM * OCPR / kThreads; ++it) {
-      const int i = tid + it * kThreads, r = i / OCPR, oc = i % OCPR;
-      const float4 v0 =
-          *reinterpret_cast<const float4 *>(raw + r * RAWB + (swz<RCPR>(r, 2 * oc) << 4));
-      const float4 v1 =
-          *reinterpret_cast<const float4 *>(raw + r * RAWB + (swz<RCPR>(r, 2 * oc + 1) << 4));
-      const float x[8] = {v0.x, v0.y, v0.z, v0.w, v1.x, v1.y, v1.z, v1.w};
-      unsigned hi[4], lo[4];
+        for (int q = 0; q < 4; ++q)
+          w[q] = f32x2ToBf16x2(x[2 * q], x[2 * q + 1]);
+        if constexpr (SPLIT) {
+          unsigned rest[4];
 #pragma unroll
-      for (int q = 0; q < 4; ++q) {
-        hi[q] = f32x2ToBf16x2(x[2 * q], x[2 * q + 1]);
-        lo[q] = f32x2ToBf16x2(x[2 * q] - bf16Lo(hi[q]), x[2 * q + 1] - bf16Hi(hi[q]));
+          for (int q = 0; q < 4; ++q)
+            rest[q] = f32x2ToBf16x2(x[2 * q] - bf16Lo(w[q]),
+                                    x[2 * q + 1] - bf16Hi(w[q]));
+          *reinterpret_cast<uint4 *>(lo + at) =
+              make_uint4(rest[0], rest[1], rest[2], rest[3]);
+        }
       }
-      const int at = r * OUTB + (swz<OCPR>(r, oc) << 4);
-      *reinterpret_cast<uint4 *>(hiOut + at) = make_uint4(hi[0], hi[1], hi[2], hi[3]);
-      *reinterpret_cast<uint4 *>(loOut + at) = make_uint4(lo[0], lo[1], lo[2], lo[3]);
+      *reinterpret_cast<uint4 *>(out + at) = make_uint4(w[0], w[1], w[2], w[3]);
     }
   }
 
   /// Converts the landed stage `slot` to the compute tiles.
   __device__ static void convertStage(unsigned char *smem, int slot) {
     const unsigned char *st = smem + kStageOff + slot * kStageBytes;
-    if constexpr (SPLIT_A)
-      splitTile(st, smem + kCvtAOff, smem + kCvtAOff + kCvtAHalf);
-    else if constexpr (kCvtA)
-      convertTile<TA, BM, BK>(st, smem + kCvtAOff);
+    if constexpr (kCvtA)
+      convertTile<TA, BM, BK, SPLIT_A>(st, smem + kCvtAOff,
+                                       smem + kCvtAOff + kCvtAHalf);
     if constexpr (kCvtW)
-      convertTile<TW, kWRows, kWCols>(st + kABytes, smem + kCvtWOff);
+      convertTile<TW, kWRows, kWCols>(st + kABytes, smem + kCvtWOff, nullptr);
   }
 
   using Acc = float[kMT][kNT][4];
 
-  /// acc += tmp * scale (one scale for the whole tile), tmp = 0.
-  __device__ static void flushUniform(Acc &acc, Acc &tmp, float scale) {
-#pragma unroll
-    for (int i = 0; i < kMT; ++i)
-#pragma unroll
-      for (int j = 0; j < kNT; ++j)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          acc[i][j][e] += tmp[i][j][e] * scale;
-          tmp[i][j][e] = 0.0f;
-        }
-  }
-
-  /// acc += tmp * w_scale[col] (* a_scale[row]), tmp = 0, with the scales of
-  /// the stage at `scales` (a_scale[kSA] then w_scale[kSW]).
-  __device__ static void flushScaled(Acc &acc, Acc &tmp, const float *scales) {
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    const int wm = warp >> 2, wn = warp & 3, g = lane >> 2, t = lane & 3;
-    float ws[kNT][2];
-#pragma unroll
-    for (int j = 0; j < kNT; ++j) {
-      const float2 v = *reinterpret_cast<const float2 *>(scales + kSA + wn * kWarpN + j * 8 + 2 * t);
-      ws[j][0] = v.x;
-      ws[j][1] = v.y;
-    }
-    float as[kMT][2];
-#pragma unroll
-    for (int i = 0; i < kMT; ++i) {
-      if constexpr (kScaleA) {
-        as[i][0] = scales[wm * kWarpM + i * 16 + g];
-        as[i][1] = scales[wm * kWarpM + i * 16 + g + 8];
-      } else {
-        as[i][0] = as[i][1] = 1.0f;
-      }
-    }
+  /// acc += tmp * (ws[j][c % 2] * as[i][r / 8]) for accumulator element
+  /// (row r, column c) of m16 tile i, n8 tile j; tmp = 0.
+  __device__ static void flush(Acc &acc, Acc &tmp, const float (&ws)[kNT][2],
+                               const float (&as)[kMT][2]) {
 #pragma unroll
     for (int i = 0; i < kMT; ++i)
 #pragma unroll
@@ -460,6 +335,43 @@ struct Engine {
         }
   }
 
+  /// acc += tmp * scale (one scale for the whole tile), tmp = 0.
+  __device__ static void flushUniform(Acc &acc, Acc &tmp, float scale) {
+    float ws[kNT][2], as[kMT][2];
+#pragma unroll
+    for (int j = 0; j < kNT; ++j)
+      ws[j][0] = ws[j][1] = scale;
+#pragma unroll
+    for (int i = 0; i < kMT; ++i)
+      as[i][0] = as[i][1] = 1.0f;
+    flush(acc, tmp, ws, as);
+  }
+
+  /// acc += tmp * w_scale[col] (* a_scale[row]), tmp = 0, with the scales of
+  /// the stage at `scales` (a_scale[kSA] then w_scale[kSW]).
+  __device__ static void flushScaled(Acc &acc, Acc &tmp, const float *scales) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int wm = warp >> 2, wn = warp & 3, g = lane >> 2, t = lane & 3;
+    float ws[kNT][2], as[kMT][2];
+#pragma unroll
+    for (int j = 0; j < kNT; ++j) {
+      const float2 v = *reinterpret_cast<const float2 *>(
+          scales + kSA + wn * kWarpN + j * 8 + 2 * t);
+      ws[j][0] = v.x;
+      ws[j][1] = v.y;
+    }
+#pragma unroll
+    for (int i = 0; i < kMT; ++i) {
+      if constexpr (kScaleA) {
+        as[i][0] = scales[wm * kWarpM + i * 16 + g];
+        as[i][1] = scales[wm * kWarpM + i * 16 + g + 8];
+      } else {
+        as[i][0] = as[i][1] = 1.0f;
+      }
+    }
+    flush(acc, tmp, ws, as);
+  }
+
   /// Block scale of weight row block `seg` for the WT tile.
   __device__ static float wtScale(const Problem &p, int seg) {
     return p.wScales[static_cast<long long>(seg) * p.wScaleLd + (p.n0 >> 7)];
@@ -468,7 +380,8 @@ struct Engine {
   /// Loads the A and B fragments of MMA step `s` (16 K) of a tile.
   /// A: m16 tile i = rows wm*kWarpM + 16 i + [0, 16); lane l addresses row
   /// l % 16 at chunk 2 s + l / 16 (matrices: reg0..reg3 of the fragment).
-  __device__ static void loadA(unsigned aBase, int s, int mAct, unsigned (&af)[kMT][4]) {
+  __device__ static void loadA(unsigned aBase, int s, int mAct,
+                               unsigned (&af)[kMT][4]) {
     const int lane = threadIdx.x & 31, wm = (threadIdx.x >> 5) >> 2;
 #pragma unroll
     for (int i = 0; i < kMT; ++i) {
@@ -480,8 +393,9 @@ struct Engine {
     }
   }
 
-  __device__ static void loadFragments(unsigned aBase, unsigned wBase, int s, int mAct,
-                                       unsigned (&af)[kMT][4], unsigned (&bf)[kNT][2]) {
+  __device__ static void loadFragments(unsigned aBase, unsigned wBase, int s,
+                                       int mAct, unsigned (&af)[kMT][4],
+                                       unsigned (&bf)[kNT][2]) {
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int wn = warp & 3;
     loadA(aBase, s, mAct, af);
@@ -491,7 +405,8 @@ struct Engine {
     for (int jj = 0; jj < kNT / 2; ++jj) {
       unsigned q[4];
       if constexpr (!WT) {
-        // Rows = n: lane l addresses n row (l % 8) + 8 (l / 16), chunk 2 s + (l / 8) % 2.
+        // Rows = n: lane l addresses n row (l % 8) + 8 (l / 16), chunk 2 s + (l
+        // / 8) % 2.
         const int r = wn * kWarpN + jj * 16 + (lane & 7) + ((lane >> 4) << 3);
         const int c = 2 * s + ((lane >> 3) & 1);
         ldsm4(wBase + r * kWCRowB + (swz<kWCCPR>(r, c) << 4), q);
@@ -513,13 +428,15 @@ struct Engine {
   /// K multiply zero-filled tiles (harmless); the fragments of step s + 1 are
   /// loaded before the MMAs of step s (asm volatile keeps that order), so
   /// the ldmatrix latency hides behind the MMAs.
-  __device__ static void computeTile(unsigned char *smem, int slot, int k0, const Problem &p,
-                                     int mAct, Acc &acc, Acc &tmp, int &seg) {
+  __device__ static void computeTile(unsigned char *smem, int slot, int k0,
+                                     const Problem &p, int mAct, Acc &acc,
+                                     Acc &tmp, int &seg) {
     const unsigned stage = smemU32(smem + kStageOff + slot * kStageBytes);
     const unsigned aBase = kCvtA ? smemU32(smem + kCvtAOff) : stage;
     const unsigned wBase = kCvtW ? smemU32(smem + kCvtWOff) : stage + kABytes;
     unsigned af[2][kMT][4], bf[2][kNT][2];
-    unsigned al[SPLIT_A ? 2 : 1][SPLIT_A ? kMT : 1][4]; // lo halves of A (SPLIT_A)
+    unsigned al[SPLIT_A ? 2 : 1][SPLIT_A ? kMT : 1]
+               [4]; // lo halves of A (SPLIT_A)
     const unsigned loBase = aBase + kCvtAHalf;
     loadFragments(aBase, wBase, 0, mAct, af[0], bf[0]);
     if constexpr (SPLIT_A)
@@ -527,7 +444,8 @@ struct Engine {
 #pragma unroll
     for (int s = 0; s < kSteps; ++s) {
       if (s + 1 < kSteps) {
-        loadFragments(aBase, wBase, s + 1, mAct, af[(s + 1) & 1], bf[(s + 1) & 1]);
+        loadFragments(aBase, wBase, s + 1, mAct, af[(s + 1) & 1],
+                      bf[(s + 1) & 1]);
         if constexpr (SPLIT_A)
           loadA(loBase, s + 1, mAct, al[(s + 1) & 1]);
       }
@@ -573,7 +491,8 @@ struct Engine {
 
     const int warp = threadIdx.x >> 5, wm = warp >> 2;
     const int rem = p.rows - wm * kWarpM;
-    const int mAct = rem <= 0 ? 0 : cmin(kMT, (rem + 15) >> 4); // m16 tiles with valid rows
+    const int mAct =
+        rem <= 0 ? 0 : cmin(kMT, (rem + 15) >> 4); // m16 tiles with valid rows
     const int numKT = (p.K + BK - 1) / BK;
     int seg = p.wRow0 >> 7; // WT FP8: current weight row block
     Sources src;
@@ -603,7 +522,8 @@ struct Engine {
         // The 128-wide K block ends with this tile: apply its scales.
         if (((k0 + BK) & 127) == 0 || k0 + BK >= p.K)
           flushScaled(acc, tmp,
-                      reinterpret_cast<const float *>(smem + kStageOff + slot * kStageBytes +
+                      reinterpret_cast<const float *>(smem + kStageOff +
+                                                      slot * kStageBytes +
                                                       kABytes + kWBytes));
       }
       slot = slot + 1 == kStages ? 0 : slot + 1;
@@ -617,136 +537,39 @@ struct Engine {
     __syncthreads();
   }
 
-  /// Writes the accumulators to the fp32 staging tile [BM][stagingLd]: with
-  /// SILU, tile columns 2i (gate) and 2i+1 (up) become column i.
-  template <bool SILU> __device__ static void stage(float *stg, const Acc &acc) {
-    constexpr int ld = stagingLd<SILU>();
+  /// Writes the accumulators to the fp32 staging tile [BM][stagingLd] over
+  /// the shared memory after the row tables (with SILU, tile columns 2i
+  /// (gate) and 2i+1 (up) become column i) and synchronises the block.
+  /// Returns the staging tile.
+  template <bool SILU>
+  __device__ static const float *stage(unsigned char *smem, const Acc &acc) {
+    float *stg = reinterpret_cast<float *>(smem + kTableBytes);
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int wm = warp >> 2, wn = warp & 3, g = lane >> 2, t = lane & 3;
 #pragma unroll
     for (int i = 0; i < kMT; ++i)
 #pragma unroll
-      for (int j = 0; j < kNT; ++j) {
-        const int r = wm * kWarpM + i * 16 + g, c = wn * kWarpN + j * 8 + 2 * t;
-        if constexpr (SILU) {
-          stg[r * ld + (c >> 1)] = silu(acc[i][j][0]) * acc[i][j][1];
-          stg[(r + 8) * ld + (c >> 1)] = silu(acc[i][j][2]) * acc[i][j][3];
-        } else {
-          *reinterpret_cast<float2 *>(stg + r * ld + c) = make_float2(acc[i][j][0], acc[i][j][1]);
-          *reinterpret_cast<float2 *>(stg + (r + 8) * ld + c) =
-              make_float2(acc[i][j][2], acc[i][j][3]);
-        }
-      }
+      for (int j = 0; j < kNT; ++j)
+        stageQuad<SILU, stagingLd<BN, SILU>()>(
+            stg, wm * kWarpM + i * 16 + g, wn * kWarpN + j * 8 + 2 * t,
+            acc[i][j][0], acc[i][j][1], acc[i][j][2], acc[i][j][3]);
+    __syncthreads();
+    return stg;
+  }
+
+  /// The tile's product, staged: run, then stage<SILU>. Returns the staging
+  /// tile.
+  template <bool SILU>
+  __device__ static const float *product(unsigned char *smem,
+                                         const Problem &p) {
+    Acc acc;
+    run(smem, p, acc);
+    return stage<SILU>(smem, acc);
   }
 };
-
-// ---- Epilogue -----------------------------------------------------------------
-
-template <typename T> __device__ __forceinline__ bool aligned16(const T *p, long long ld) {
-  return ((reinterpret_cast<unsigned long long>(p) |
-           static_cast<unsigned long long>(ld * static_cast<long long>(sizeof(T)))) &
-          15ull) == 0;
-}
-
-/// 8 consecutive elements -> floats (p 16-byte aligned).
-template <typename T> __device__ __forceinline__ void load8(const T *p, float (&v)[8]);
-template <> __device__ __forceinline__ void load8<float>(const float *p, float (&v)[8]) {
-  const float4 a = reinterpret_cast<const float4 *>(p)[0];
-  const float4 b = reinterpret_cast<const float4 *>(p)[1];
-  v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w, v[4] = b.x, v[5] = b.y, v[6] = b.z, v[7] = b.w;
-}
-template <>
-__device__ __forceinline__ void load8<__nv_bfloat16>(const __nv_bfloat16 *p, float (&v)[8]) {
-  const uint4 a = *reinterpret_cast<const uint4 *>(p);
-  v[0] = bf16Lo(a.x), v[1] = bf16Hi(a.x), v[2] = bf16Lo(a.y), v[3] = bf16Hi(a.y);
-  v[4] = bf16Lo(a.z), v[5] = bf16Hi(a.z), v[6] = bf16Lo(a.w), v[7] = bf16Hi(a.w);
-}
-
-template <typename T> __device__ __forceinline__ void store8(T *p, const float (&v)[8]);
-template <> __device__ __forceinline__ void store8<float>(float *p, const float (&v)[8]) {
-  reinterpret_cast<float4 *>(p)[0] = make_float4(v[0], v[1], v[2], v[3]);
-  reinterpret_cast<float4 *>(p)[1] = make_float4(v[4], v[5], v[6], v[7]);
-}
-template <>
-__device__ __forceinline__ void store8<__nv_bfloat16>(__nv_bfloat16 *p, const float (&v)[8]) {
-  uint4 a;
-  a.x = f32x2ToBf16x2(v[0], v[1]);
-  a.y = f32x2ToBf16x2(v[2], v[3]);
-  a.z = f32x2ToBf16x2(v[4], v[5]);
-  a.w = f32x2ToBf16x2(v[6], v[7]);
-  *reinterpret_cast<uint4 *>(p) = a;
-}
-
-/// Stores rows [0, rows) x columns [0, cols) of the staging tile (row
-/// stride LD, BNO columns) to c (row r at c + r * ldc), in 8-column pieces:
-/// rope (positions[r], columns numbered from col0 for the heads), then
-/// + residual (TR, row r at res + r * ldr; may be c itself: each element is
-/// read before it is written, by the same thread).
-template <typename TC, typename TR, bool ROPE, bool RESIDUAL, int BNO, int LD>
-__device__ __forceinline__ void storeTile(const float *stg, int rows, int cols, TC *c,
-                                          long long ldc, const TR *res, long long ldr,
-                                          const int *positions, const Rope &rope, int col0) {
-  static_assert(BNO % 8 == 0 && LD % 4 == 0, "8-column pieces of 16-byte aligned rows");
-  constexpr int kPieces = BNO / 8;
-  const bool cVec = aligned16(c, ldc);
-  const bool rVec = RESIDUAL ? aligned16(res, ldr) : false;
-  for (int i = threadIdx.x; i < rows * kPieces; i += kMatmulThreads) {
-    const int r = i / kPieces, c0 = (i - r * kPieces) * 8;
-    if (c0 >= cols)
-      continue;
-    const int n = cols - c0 < 8 ? cols - c0 : 8;
-    float v[8];
-    load8<float>(stg + r * LD + c0, v);
-    if constexpr (ROPE) {
-      const int pos = positions[r];
-#pragma unroll
-      for (int q = 0; q < 4; ++q) {
-        // Pair (x[2i], x[2i+1]) of a head's rope slice; head_dim and offset
-        // are even, so pairs start at even columns and never straddle a piece.
-        const int gc = col0 + c0 + 2 * q;
-        const int h = gc / rope.head_dim;
-        const int rel = gc - h * rope.head_dim - rope.offset;
-        if (2 * q + 1 < n && h < rope.heads && rel >= 0 && rel < rope.dim) {
-          float cs, sn;
-          ropeCosSin(pos, rope.inv_freq[rel >> 1], rope.magnitude, cs, sn);
-          const float a = v[2 * q], b = v[2 * q + 1];
-          v[2 * q] = a * cs - b * sn;
-          v[2 * q + 1] = a * sn + b * cs;
-        }
-      }
-    }
-    const long long rowC = static_cast<long long>(r) * ldc;
-    if constexpr (RESIDUAL) {
-      const TR *rp = res + static_cast<long long>(r) * ldr + c0;
-      if (n == 8 && rVec) {
-        float x[8];
-        load8<TR>(rp, x);
-#pragma unroll
-        for (int e = 0; e < 8; ++e)
-          v[e] += x[e];
-      } else {
-#pragma unroll
-        for (int e = 0; e < 8; ++e)
-          if (e < n)
-            v[e] += toFloat(rp[e]);
-      }
-    }
-    TC *cp = c + rowC + c0;
-    if (n == 8 && cVec) {
-      store8<TC>(cp, v);
-    } else {
-#pragma unroll
-      for (int e = 0; e < 8; ++e)
-        if (e < n)
-          cp[e] = fromFloat<TC>(v[e]);
-    }
-  }
-}
 
 } // namespace mm
 } // namespace kernels
 } // namespace moela
-
-#endif // __CUDACC__ || __CUDACC_RTC__ || MOELA_KERNEL_EMULATION
 
 #endif // MOELA_KERNELS_MATMULCOMMON_CUH

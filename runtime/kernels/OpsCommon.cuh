@@ -4,8 +4,7 @@
 // families (not by the emitter directly). Device code only.
 //
 //  - The online-softmax step of the tensor-core attention kernels.
-//  - RoPE angles computed like the host reference (fp32 angle, accurate
-//    cos/sin), FP8 scale rounding (spec 3.4), and an argmax comparator with
+//  - FP8 scale rounding (docs/model.md §3.4), and an argmax comparator with
 //    the "lowest index wins ties, NaN never wins" rule.
 //
 //===----------------------------------------------------------------------===//
@@ -27,7 +26,7 @@ __device__ __forceinline__ unsigned packBf16(float lo, float hi) {
   return *reinterpret_cast<unsigned *>(&v);
 }
 
-// ---- Online softmax (flash attention) ----------------------------------------------
+// ---- Online softmax (flash attention) ---------------------------------------
 
 /// One key tile of the online softmax of a thread's two fragment rows r0, r1
 /// (mma.sync C layout: s[nt][0..1] in row r0, s[nt][2..3] in row r1), in the
@@ -38,10 +37,11 @@ __device__ __forceinline__ unsigned packBf16(float lo, float hi) {
 /// 2^(m_old - m_new), and updates m0, m1. A row that has seen no key yet
 /// (m = -inf) keeps P = 0, O = 0 and l = 0, without NaN.
 template <int NTS, int NTO>
-__device__ __forceinline__ void onlineSoftmaxTile(float (&s)[NTS][4], float (&o)[NTO][4],
-                                                  float mn0, float mn1, float &m0, float &m1,
-                                                  float &l0, float &l1) {
-  const float b0 = mn0 == negInf() ? 0.0f : mn0, b1 = mn1 == negInf() ? 0.0f : mn1;
+__device__ __forceinline__ void
+onlineSoftmaxTile(float (&s)[NTS][4], float (&o)[NTO][4], float mn0, float mn1,
+                  float &m0, float &m1, float &l0, float &l1) {
+  const float b0 = mn0 == negInf() ? 0.0f : mn0,
+              b1 = mn1 == negInf() ? 0.0f : mn1;
   const float al0 = exp2f(m0 - b0), al1 = exp2f(m1 - b1); // 0 while m = -inf
   m0 = mn0;
   m1 = mn1;
@@ -66,33 +66,10 @@ __device__ __forceinline__ void onlineSoftmaxTile(float (&s)[NTS][4], float (&o)
   }
 }
 
-// ---- RoPE ------------------------------------------------------------------------
+// ---- FP8 activation scales (docs/model.md §3.4) -----------------------------
 
-/// cos and sin of pair i at `position`, as the host (runtime/host/RopeStep.cpp):
-/// angle = float(position) * inv_freq[i] rounded to fp32, then cos/sin of that
-/// fp32 angle computed accurately (in double: --use_fast_math would make
-/// sinf/cosf the approximate __sinf/__cosf, wrong for large angles), rounded to
-/// fp32 and scaled by `magnitude`.
-__device__ __forceinline__ void ropeCosSin(int position, float invFreq, float magnitude,
-                                           float &c, float &s) {
-  const float angle = __fmul_rn(static_cast<float>(position), invFreq);
-  double sd, cd;
-  sincos(static_cast<double>(angle), &sd, &cd);
-  c = __fmul_rn(static_cast<float>(cd), magnitude);
-  s = __fmul_rn(static_cast<float>(sd), magnitude);
-}
-
-/// Rotates one interleaved pair: (a, b) -> (a c - b s, a s + b c), fp32.
-__device__ __forceinline__ void ropeRotate(float a, float b, float c, float s, float &ya,
-                                          float &yb) {
-  ya = __fsub_rn(__fmul_rn(a, c), __fmul_rn(b, s));
-  yb = __fadd_rn(__fmul_rn(a, s), __fmul_rn(b, c));
-}
-
-// ---- FP8 activation scales (spec 3.4) -------------------------------------------
-
-/// s = max(amax, 1e-4) / 448; with ue8m0, s = 2^ceil(log2 s) computed exactly on
-/// the bits (s is a positive normal float here).
+/// s = max(amax, 1e-4) / 448; with ue8m0, s = 2^ceil(log2 s) computed exactly
+/// on the bits (s is a positive normal float here).
 __device__ __forceinline__ float fp8Scale(float amax, bool ue8m0) {
   float s = __fdiv_rn(fmaxf(amax, 1e-4f), 448.0f);
   if (ue8m0) {
@@ -103,7 +80,7 @@ __device__ __forceinline__ float fp8Scale(float amax, bool ue8m0) {
   return s;
 }
 
-// ---- Arg-max with the spec's tie rule --------------------------------------------
+// ---- Arg-max with the spec's tie rule ---------------------------------------
 
 /// Candidate (value, index); index < 0 = none. `better` prefers a candidate
 /// to none, then the larger value, then the lower index. Callers never

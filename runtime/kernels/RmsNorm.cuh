@@ -23,9 +23,9 @@
 // Outputs may be the very views of inputs: every input element is read
 // before the barrier that precedes the writes of y, and sum[c] is written
 // by the thread that read x[c] and residual[c].
-// FP8 (spec 3.4): per row and 128-column block b, s_b = max(amax, 1e-4)/448
-// (ue8m0: rounded up to a power of two), y = e4m3(y / s_b), y_scales[row *
-// y_scale_ld + b] = s_b. The last block may be partial.
+// FP8 (docs/model.md §3.4): per row and 128-column block b, s_b = max(amax,
+// 1e-4)/448 (ue8m0: rounded up to a power of two), y = e4m3(y / s_b),
+// y_scales[row * y_scale_ld + b] = s_b. The last block may be partial.
 //
 //===----------------------------------------------------------------------===//
 #ifndef MOELA_KERNELS_RMSNORM_CUH
@@ -36,16 +36,13 @@
 namespace moela {
 namespace kernels {
 
-template <typename T> struct IsFp8 {
-  static constexpr bool value = false;
-};
-template <> struct IsFp8<__nv_fp8_e4m3> {
-  static constexpr bool value = true;
-};
+template <typename T> struct IsFp8 { static constexpr bool value = false; };
+template <> struct IsFp8<__nv_fp8_e4m3> { static constexpr bool value = true; };
 
 /// 1 / sqrt(sumSquares / n + eps), each step IEEE-rounded (fast math would
 /// make sqrt and the divisions approximate).
-__device__ __forceinline__ float rmsInverse(float sumSquares, int n, float eps) {
+__device__ __forceinline__ float rmsInverse(float sumSquares, int n,
+                                            float eps) {
   const float mean = __fdiv_rn(sumSquares, static_cast<float>(n));
   return __fdiv_rn(1.0f, __fsqrt_rn(__fadd_rn(mean, eps)));
 }
@@ -69,11 +66,13 @@ __device__ __forceinline__ void rmsNorm(const RmsNormArgs &args) {
     rmsRow[c] = v;
     squares = __fmaf_rn(v, v, squares);
   }
-  const float inv = rmsInverse(blockSum(squares, scratch), n, args.eps); // has barriers
+  const float inv =
+      rmsInverse(blockSum(squares, scratch), n, args.eps); // has barriers
   const TW *w = static_cast<const TW *>(args.weight.data);
   if constexpr (!IsFp8<TY>::value) {
     for (int c = threadIdx.x; c < n; c += blockDim.x)
-      storeF<TY>(args.y, r, c, __fmul_rn(toFloat(w[c]), __fmul_rn(rmsRow[c], inv)));
+      storeF<TY>(args.y, r, c,
+                 __fmul_rn(toFloat(w[c]), __fmul_rn(rmsRow[c], inv)));
   } else {
     // One warp per 128-column block; lane holds columns 32k + lane.
     const int lane = threadIdx.x & 31, warps = blockDim.x >> 5;
@@ -84,7 +83,8 @@ __device__ __forceinline__ void rmsNorm(const RmsNormArgs &args) {
 #pragma unroll
       for (int k = 0; k < 4; ++k) {
         const int c = b * 128 + 32 * k + lane;
-        v[k] = c < n ? __fmul_rn(toFloat(w[c]), __fmul_rn(rmsRow[c], inv)) : 0.0f;
+        v[k] =
+            c < n ? __fmul_rn(toFloat(w[c]), __fmul_rn(rmsRow[c], inv)) : 0.0f;
         amax = fmaxf(amax, fabsf(v[k]));
       }
       amax = warpMax(amax);

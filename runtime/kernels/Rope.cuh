@@ -15,7 +15,7 @@
 //
 // y = x with columns [h*head_dim + offset, + dim) of every head h rotated as
 // dim/2 interleaved pairs by angle float(position) * inv_freq[i] (fp32), cos
-// and sin times rope.magnitude (ops::ropeCosSin: as the host). Every column of
+// and sin times rope.magnitude (ropeCosSin: as the host). Every column of
 // y is written; a pair is read and written by one thread, so y may be the
 // very view of x.
 //
@@ -23,7 +23,7 @@
 #ifndef MOELA_KERNELS_ROPE_CUH
 #define MOELA_KERNELS_ROPE_CUH
 
-#include "OpsCommon.cuh"
+#include "RopeCommon.cuh"
 
 namespace moela {
 namespace kernels {
@@ -38,18 +38,20 @@ __device__ __forceinline__ void rope(const RopeArgs &args) {
   const int half = p.dim / 2;
   const int position = args.positions[r];
   for (int i = threadIdx.x; i < half; i += blockDim.x)
-    ops::ropeCosSin(position, p.inv_freq[i], p.magnitude, ropeTable[i], ropeTable[half + i]);
+    ropeCosSin(position, p.inv_freq[i], p.magnitude, ropeTable[i],
+               ropeTable[half + i]);
   __syncthreads();
   const int width = p.heads * p.head_dim;
   for (int c = threadIdx.x; c < width; c += blockDim.x) {
-    const int rel = c % p.head_dim - p.offset; // position inside the rotated slice
+    const int rel =
+        c % p.head_dim - p.offset; // position inside the rotated slice
     if (rel >= 0 && rel < p.dim) {
       if (rel & 1)
         continue; // the pair's first column does both
       const int i = rel / 2;
       float ya, yb;
-      ops::ropeRotate(loadF<TX>(args.x, r, c), loadF<TX>(args.x, r, c + 1), ropeTable[i],
-                      ropeTable[half + i], ya, yb);
+      ropeRotate(loadF<TX>(args.x, r, c), loadF<TX>(args.x, r, c + 1),
+                 ropeTable[i], ropeTable[half + i], ya, yb);
       storeF<TY>(args.y, r, c, ya);
       storeF<TY>(args.y, r, c + 1, yb);
     } else {

@@ -1,4 +1,4 @@
-//===- Route.cuh - MoE expert selection (spec 3.2) ------------------------===//
+//===- Route.cuh - MoE expert selection (docs/model.md §3.2) --------------===//
 //
 // Instantiation (the emitter writes exactly this, NAME its entry point):
 //
@@ -65,14 +65,18 @@ __device__ __forceinline__ void routeWarp(const RouteArgs &args, int t,
   if (args.sigmoid) {
 #pragma unroll
     for (int k = 0; k < kPerLane; ++k)
-      s[k] = __fdiv_rn(1.0f, __fadd_rn(1.0f, static_cast<float>(exp(-static_cast<double>(s[k])))));
+      s[k] = __fdiv_rn(
+          1.0f,
+          __fadd_rn(1.0f, static_cast<float>(exp(-static_cast<double>(s[k])))));
   } else {
     lmax = warpMax(lmax);
     double sum = 0.0;
 #pragma unroll
     for (int k = 0; k < kPerLane; ++k) {
       const int e = lane + 32 * k;
-      s[k] = e < E ? static_cast<float>(exp(static_cast<double>(__fsub_rn(s[k], lmax)))) : 0.0f;
+      s[k] = e < E ? static_cast<float>(
+                         exp(static_cast<double>(__fsub_rn(s[k], lmax))))
+                   : 0.0f;
       sum += s[k];
     }
     for (int o = 16; o > 0; o >>= 1)
@@ -114,7 +118,8 @@ __device__ __forceinline__ void routeWarp(const RouteArgs &args, int t,
 #pragma unroll
         for (int k = 0; k < kPerLane; ++k) {
           const int e = lane + 32 * k;
-          if (e < E && e / size == gi && e != first.index && !ops::isNan(sb[k]) &&
+          if (e < E && e / size == gi && e != first.index &&
+              !ops::isNan(sb[k]) &&
               ops::better(sb[k], e, second.value, second.index))
             second = {sb[k], e};
         }
@@ -154,7 +159,8 @@ __device__ __forceinline__ void routeWarp(const RouteArgs &args, int t,
 #pragma unroll
     for (int k = 0; k < kPerLane; ++k) {
       const int e = lane + 32 * k;
-      if ((allowed >> k & 1u) && !ops::isNan(sb[k]) && ops::better(sb[k], e, b.value, b.index))
+      if ((allowed >> k & 1u) && !ops::isNan(sb[k]) &&
+          ops::better(sb[k], e, b.value, b.index))
         b = {sb[k], e};
     }
     b = ops::warpArgBest(b);
@@ -183,8 +189,9 @@ __device__ __forceinline__ void routeWarp(const RouteArgs &args, int t,
   const bool normalize = args.norm_topk_prob && args.top_k > 1;
   if (lane < args.top_k) {
     args.idx[static_cast<long long>(t) * args.idx_ld + lane] = isel;
-    storeF<float>(args.w, t, lane,
-                  __fmul_rn(normalize ? __fdiv_rn(wsel, total) : wsel, args.scaling));
+    storeF<float>(
+        args.w, t, lane,
+        __fmul_rn(normalize ? __fdiv_rn(wsel, total) : wsel, args.scaling));
   }
 }
 
@@ -220,7 +227,8 @@ __device__ __forceinline__ void route(const RouteArgs &args) {
     const int t = blockIdx.x * 8 + warp;
     if (warp >= 8 || t >= args.rows)
       return;
-    float logits[routing::kPerLane]; // staged through shared memory for routeWarp
+    float
+        logits[routing::kPerLane]; // staged through shared memory for routeWarp
 #pragma unroll
     for (int k = 0; k < routing::kPerLane; ++k) {
       const int e = lane + 32 * k;

@@ -1,11 +1,12 @@
-//===- WgmmaCommon.cuh - The wgmma (sm_90a) engine of gemmWgmma ----------===//
+//===- WgmmaCommon.cuh - The wgmma (sm_90a) engine of gemmWgmma -----------===//
 //
 // Private to GemmWgmma.cuh (and, for its host part, WgmmaLaunch.h, which
 // plain C++ compilers read too: the device part below is compiled only by
-// NVRTC/nvcc, and by g++ for the CPU emulation of test/emu, where
-// MOELA_KERNEL_EMULATION makes every PTX wrapper call test/emu/PtxEmu.h).
-// Computes one BM x BN tile of acc = A @ W^T with Hopper warpgroup MMAs
-// (wgmma.mma_async), 384 threads = 3 warpgroups:
+// NVRTC/nvcc, and by g++ for the CPU emulation of test/emu). Reads the
+// operands a family describes (GemmOperands.cuh), stages its accumulators for
+// the shared epilogue (GemmEpilogue.cuh); its PTX is in Ptx.cuh. Computes one
+// BM x BN tile of acc = A @ W^T with Hopper warpgroup MMAs (wgmma.mma_async),
+// 384 threads = 3 warpgroups:
 //
 //   * Warpgroup 0, the producer, streams K tiles into an S-stage ring of
 //     shared memory with cp.async (16-byte copies, zero-filled outside the
@@ -36,8 +37,8 @@
 // hardware's 128B swizzle: address bits [4, 7) ^= bits [7, 10), so every tile
 // starts 1024-byte aligned). Descriptor (PTX ISA "Matrix Descriptor Format"):
 // bits [0, 14) start address >> 4, [16, 30) leading byte offset >> 4 (unused
-// for swizzled K-major layouts; 1), [32, 46) stride byte offset >> 4 = 1024 >> 4
-// (8-row groups are 1024 bytes apart), [49, 52) base offset = 0 (1024-aligned
+// for swizzled K-major layouts; 1), [32, 46) stride byte offset >> 4 = 1024 >>
+// 4 (8-row groups are 1024 bytes apart), [49, 52) base offset = 0 (1024-aligned
 // tiles), [62, 64) swizzle = 1 (128B). The k-th K step of a slab starts
 // k * 32 bytes into it (16 bf16 / 32 e4m3): the hardware applies the XOR to
 // the final addresses, as the TMA's 128B swizzle writes them.
@@ -58,27 +59,19 @@
 #ifndef MOELA_KERNELS_WGMMACOMMON_CUH
 #define MOELA_KERNELS_WGMMACOMMON_CUH
 
-#include "MatmulCommon.cuh"
+#include "MatmulGeometry.h"
 
 namespace moela {
 namespace kernels {
 
-/// Threads per block of gemmWgmma: a producer warpgroup and two consumer
-/// warpgroups. Also the Tile.threads that selects it (the mma.sync family
-/// has kMatmulThreads = 256).
-constexpr int kWgmmaThreads = 384;
-constexpr int kWgmmaProducerThreads = 128;
-/// Dynamic shared memory of every gemmWgmma instantiation: the sm_90
-/// per-block maximum (227 KiB); static shared memory is 0.
-constexpr unsigned kWgmmaSharedBytes = 232448;
 constexpr int kWgmmaMaxStages = 8;
 
 /// Shared-memory plan of one instantiation (what both the kernel and the
 /// tiler compute). Element sizes in bytes: 4 = f32, 2 = bf16, 1 = fp8 e4m3.
 struct WgmmaLayout {
-  int bk;          // K tile: BK, or 128 in W8A8
-  int aTile, wTile; // compute tiles (bf16, or e4m3 in W8A8)
-  int rawA, rawW;  // raw tiles (0: copied straight into the compute tile)
+  int bk;               // K tile: BK, or 128 in W8A8
+  int aTile, wTile;     // compute tiles (bf16, or e4m3 in W8A8)
+  int rawA, rawW;       // raw tiles (0: copied straight into the compute tile)
   int aScales, wScales; // floats per stage
   int stageBytes, headerBytes, stages;
   int stagingBytes; // epilogue: fp32 [BM][BN + 8]
@@ -86,7 +79,8 @@ struct WgmmaLayout {
 
 constexpr int wgmmaRound(int x, int to) { return (x + to - 1) / to * to; }
 
-constexpr WgmmaLayout wgmmaLayout(int bm, int bn, int bk, int aSize, int wSize) {
+constexpr WgmmaLayout wgmmaLayout(int bm, int bn, int bk, int aSize,
+                                  int wSize) {
   WgmmaLayout l{};
   const bool w8a8 = aSize == 1 && wSize == 1;
   const int ce = w8a8 ? 1 : 2; // bytes per compute element
@@ -97,8 +91,10 @@ constexpr WgmmaLayout wgmmaLayout(int bm, int bn, int bk, int aSize, int wSize) 
   l.rawW = wSize == ce ? 0 : bn * l.bk * wSize;
   l.aScales = aSize == 1 ? bm : 0;
   l.wScales = wSize == 1 ? bn : 0;
-  l.stageBytes = wgmmaRound(l.aTile + l.wTile + l.rawA + l.rawW + 4 * (l.aScales + l.wScales), 1024);
-  l.headerBytes = wgmmaRound(bn * 16 + 16 * kWgmmaMaxStages, 1024);
+  l.stageBytes = wgmmaRound(
+      l.aTile + l.wTile + l.rawA + l.rawW + 4 * (l.aScales + l.wScales), 1024);
+  l.headerBytes =
+      wgmmaRound(matmulRowTableBytes(bn) + 16 * kWgmmaMaxStages, 1024);
   // 1024 bytes for aligning the dynamic shared memory up to 1024.
   const int room = int(kWgmmaSharedBytes) - 1024 - l.headerBytes;
   const int fit = room / l.stageBytes;
@@ -110,409 +106,80 @@ constexpr WgmmaLayout wgmmaLayout(int bm, int bn, int bk, int aSize, int wSize) 
 } // namespace kernels
 } // namespace moela
 
-#if defined(__CUDACC__) || defined(__CUDACC_RTC__) || defined(MOELA_KERNEL_EMULATION)
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__) ||                          \
+    defined(MOELA_KERNEL_EMULATION)
 
-#include "Common.cuh"
+#include "GemmEpilogue.cuh"
 
 namespace moela {
 namespace kernels {
 namespace wg {
 
-using mm::isBf16;
-using mm::isF32;
-using mm::isF8;
-
-// ---- PTX wrappers (the ones only the warpgroup engine needs; Ptx.cuh) ---------
-
-using namespace ptx;
-
-__device__ __forceinline__ void mbarInit(unsigned bar, unsigned count) {
-#if defined(MOELA_KERNEL_EMULATION)
-  emu::ptx::mbarrier_init_shared_b64(bar, count);
-#else
-  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
-#endif
-}
-
-/// Arrives on the barrier (release semantics, CTA scope).
-__device__ __forceinline__ void mbarArrive(unsigned bar) {
-#if defined(MOELA_KERNEL_EMULATION)
-  emu::ptx::mbarrier_arrive_shared_b64(bar);
-#else
-  asm volatile("{\n"
-               " .reg .b64 state;\n"
-               " mbarrier.arrive.shared::cta.b64 state, [%0];\n"
-               "}\n" ::"r"(bar)
-               : "memory");
-#endif
-}
-
-/// Whether the phase of parity `parity` has completed (acquire semantics).
-__device__ __forceinline__ bool mbarTryWait(unsigned bar, unsigned parity) {
-  unsigned done;
-#if defined(MOELA_KERNEL_EMULATION)
-  done = emu::ptx::mbarrier_try_wait_parity_shared_b64(bar, parity) ? 1u : 0u;
-#else
-  asm volatile("{\n"
-               " .reg .pred p;\n"
-               " mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n"
-               " selp.u32 %0, 1, 0, p;\n"
-               "}\n"
-               : "=r"(done)
-               : "r"(bar), "r"(parity)
-               : "memory");
-#endif
-  return done != 0;
-}
-
-__device__ __forceinline__ void mbarWait(unsigned bar, unsigned parity) {
-  while (!mbarTryWait(bar, parity)) {
-  }
-}
-
-/// Orders this thread's generic-proxy shared-memory writes (st.shared,
-/// cp.async) before later async-proxy reads (wgmma operands).
-__device__ __forceinline__ void fenceProxyAsync() {
-#if defined(MOELA_KERNEL_EMULATION)
-  emu::ptx::fence_proxy_async_shared_cta();
-#else
-  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
-#endif
-}
-
-__device__ __forceinline__ void wgmmaFence() {
-#if defined(MOELA_KERNEL_EMULATION)
-  emu::ptx::wgmma_fence_sync_aligned();
-#else
-  asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
-#endif
-}
-__device__ __forceinline__ void wgmmaCommit() {
-#if defined(MOELA_KERNEL_EMULATION)
-  emu::ptx::wgmma_commit_group_sync_aligned();
-#else
-  asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
-#endif
-}
-/// Waits until at most N of the warpgroup's committed wgmma groups are pending.
-template <int N> __device__ __forceinline__ void wgmmaWait() {
-#if defined(MOELA_KERNEL_EMULATION)
-  emu::ptx::wgmma_wait_group_sync_aligned(N);
-#else
-  asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
-#endif
-}
-
-/// Compiler fence on accumulator registers: reads after it see the values
-/// the asynchronous wgmmas wrote (used right after wgmmaWait).
-template <int R> __device__ __forceinline__ void fenceRegs(float (&d)[R]) {
-#if !defined(MOELA_KERNEL_EMULATION) // (emulated wgmmas write d at the issue)
-#pragma unroll
-  for (int i = 0; i < R; ++i)
-    asm volatile("" : "+f"(d[i])::"memory");
-#endif
-}
-
-__device__ __forceinline__ uint4 lds128(unsigned addr) {
-  uint4 v;
-#if defined(MOELA_KERNEL_EMULATION)
-  v = emu::ptx::ld_shared_v4_u32(addr);
-#else
-  asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];\n"
-               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
-               : "r"(addr)
-               : "memory");
-#endif
-  return v;
-}
-
-__device__ __forceinline__ void sts128(unsigned addr, uint4 v) {
-#if defined(MOELA_KERNEL_EMULATION)
-  emu::ptx::st_shared_v4_u32(addr, v);
-#else
-  asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};\n" ::"r"(addr), "r"(v.x), "r"(v.y),
-               "r"(v.z), "r"(v.w)
-               : "memory");
-#endif
-}
-
-__device__ __forceinline__ void sts64(unsigned addr, unsigned x, unsigned y) {
-#if defined(MOELA_KERNEL_EMULATION)
-  emu::ptx::st_shared_v2_u32(addr, x, y);
-#else
-  asm volatile("st.shared.v2.u32 [%0], {%1, %2};\n" ::"r"(addr), "r"(x), "r"(y) : "memory");
-#endif
-}
+using namespace ptx;    // cp.async, mbarrier, wgmma and the conversions
+using namespace matmul; // Problem, the row tables, the epilogue
 
 /// Shared-memory matrix descriptor of a K-major, 128B-swizzled operand tile
 /// starting at `addr` (see the header comment).
 __device__ __forceinline__ unsigned long long smemDesc(unsigned addr) {
-  return static_cast<unsigned long long>((addr & 0x3ffffu) >> 4) | (1ull << 16) |
-         (static_cast<unsigned long long>(1024 >> 4) << 32) | (1ull << 62);
+  return static_cast<unsigned long long>((addr & 0x3ffffu) >> 4) |
+         (1ull << 16) | (static_cast<unsigned long long>(1024 >> 4) << 32) |
+         (1ull << 62);
 }
 
-// ---- wgmma.mma_async: d (+)= A (desc a) * B (desc b)^T, m64nN ----------------
-// bf16: m64nNk16, e4m3: m64nNk32; fp32 accumulators d[N / 2] in the layout of
-// the header comment; scaleD = 0: d = A B^T (d's old values ignored).
-// Generated text (one specialization per N); both operands K-major.
-
-template <int N> struct MmaBf16;
-template <int N> struct MmaE4m3;
-
-template <> struct MmaBf16<32> {
-  __device__ static __forceinline__ void run(float (&d)[16], unsigned long long a, unsigned long long b, int scaleD) {
-#if defined(MOELA_KERNEL_EMULATION)
-    emu::ptx::wgmma_mma_async_m64nNk16_f32_bf16_bf16(32, d, a, b, scaleD, 1, 1, 0, 0);
-#else
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %18, 0;\n"
-                 "wgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 {"
-                 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15"
-                 "}, %16, %17, p, 1, 1, 0, 0;\n}\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
-                   "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15])
-                 : "l"(a), "l"(b), "r"(scaleD));
-#endif
-  }
-};
-template <> struct MmaBf16<64> {
-  __device__ static __forceinline__ void run(float (&d)[32], unsigned long long a, unsigned long long b, int scaleD) {
-#if defined(MOELA_KERNEL_EMULATION)
-    emu::ptx::wgmma_mma_async_m64nNk16_f32_bf16_bf16(64, d, a, b, scaleD, 1, 1, 0, 0);
-#else
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
-                 "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {"
-                 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
-                 "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
-                 "}, %32, %33, p, 1, 1, 0, 0;\n}\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
-                   "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
-                   "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
-                   "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
-                 : "l"(a), "l"(b), "r"(scaleD));
-#endif
-  }
-};
-template <> struct MmaBf16<128> {
-  __device__ static __forceinline__ void run(float (&d)[64], unsigned long long a, unsigned long long b, int scaleD) {
-#if defined(MOELA_KERNEL_EMULATION)
-    emu::ptx::wgmma_mma_async_m64nNk16_f32_bf16_bf16(128, d, a, b, scaleD, 1, 1, 0, 0);
-#else
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
-                 "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {"
-                 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
-                 "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
-                 "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
-                 "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
-                 "}, %64, %65, p, 1, 1, 0, 0;\n}\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
-                   "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
-                   "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
-                   "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
-                   "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
-                   "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
-                   "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
-                   "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
-                 : "l"(a), "l"(b), "r"(scaleD));
-#endif
-  }
-};
-template <> struct MmaBf16<256> {
-  __device__ static __forceinline__ void run(float (&d)[128], unsigned long long a, unsigned long long b, int scaleD) {
-#if defined(MOELA_KERNEL_EMULATION)
-    emu::ptx::wgmma_mma_async_m64nNk16_f32_bf16_bf16(256, d, a, b, scaleD, 1, 1, 0, 0);
-#else
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %130, 0;\n"
-                 "wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16 {"
-                 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
-                 "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
-                 "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
-                 "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, "
-                 "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, "
-                 "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, "
-                 "%96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, "
-                 "%112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127"
-                 "}, %128, %129, p, 1, 1, 0, 0;\n}\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
-                   "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
-                   "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
-                   "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
-                   "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
-                   "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
-                   "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
-                   "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]),
-                   "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]),
-                   "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]),
-                   "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]),
-                   "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]),
-                   "+f"(d[96]), "+f"(d[97]), "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]),
-                   "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111]),
-                   "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]),
-                   "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127])
-                 : "l"(a), "l"(b), "r"(scaleD));
-#endif
-  }
-};
-template <> struct MmaE4m3<32> {
-  __device__ static __forceinline__ void run(float (&d)[16], unsigned long long a, unsigned long long b, int scaleD) {
-#if defined(MOELA_KERNEL_EMULATION)
-    emu::ptx::wgmma_mma_async_m64nNk32_f32_e4m3_e4m3(32, d, a, b, scaleD, 1, 1);
-#else
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %18, 0;\n"
-                 "wgmma.mma_async.sync.aligned.m64n32k32.f32.e4m3.e4m3 {"
-                 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15"
-                 "}, %16, %17, p, 1, 1;\n}\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
-                   "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15])
-                 : "l"(a), "l"(b), "r"(scaleD));
-#endif
-  }
-};
-template <> struct MmaE4m3<64> {
-  __device__ static __forceinline__ void run(float (&d)[32], unsigned long long a, unsigned long long b, int scaleD) {
-#if defined(MOELA_KERNEL_EMULATION)
-    emu::ptx::wgmma_mma_async_m64nNk32_f32_e4m3_e4m3(64, d, a, b, scaleD, 1, 1);
-#else
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
-                 "wgmma.mma_async.sync.aligned.m64n64k32.f32.e4m3.e4m3 {"
-                 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
-                 "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
-                 "}, %32, %33, p, 1, 1;\n}\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
-                   "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
-                   "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
-                   "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
-                 : "l"(a), "l"(b), "r"(scaleD));
-#endif
-  }
-};
-template <> struct MmaE4m3<128> {
-  __device__ static __forceinline__ void run(float (&d)[64], unsigned long long a, unsigned long long b, int scaleD) {
-#if defined(MOELA_KERNEL_EMULATION)
-    emu::ptx::wgmma_mma_async_m64nNk32_f32_e4m3_e4m3(128, d, a, b, scaleD, 1, 1);
-#else
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
-                 "wgmma.mma_async.sync.aligned.m64n128k32.f32.e4m3.e4m3 {"
-                 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
-                 "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
-                 "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
-                 "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
-                 "}, %64, %65, p, 1, 1;\n}\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
-                   "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
-                   "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
-                   "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
-                   "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
-                   "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
-                   "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
-                   "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
-                 : "l"(a), "l"(b), "r"(scaleD));
-#endif
-  }
-};
-template <> struct MmaE4m3<256> {
-  __device__ static __forceinline__ void run(float (&d)[128], unsigned long long a, unsigned long long b, int scaleD) {
-#if defined(MOELA_KERNEL_EMULATION)
-    emu::ptx::wgmma_mma_async_m64nNk32_f32_e4m3_e4m3(256, d, a, b, scaleD, 1, 1);
-#else
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %130, 0;\n"
-                 "wgmma.mma_async.sync.aligned.m64n256k32.f32.e4m3.e4m3 {"
-                 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
-                 "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
-                 "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
-                 "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, "
-                 "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, "
-                 "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, "
-                 "%96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, "
-                 "%112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127"
-                 "}, %128, %129, p, 1, 1;\n}\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
-                   "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
-                   "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
-                   "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
-                   "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
-                   "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
-                   "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
-                   "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]),
-                   "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]),
-                   "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]),
-                   "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]),
-                   "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]),
-                   "+f"(d[96]), "+f"(d[97]), "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]),
-                   "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111]),
-                   "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]),
-                   "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127])
-                 : "l"(a), "l"(b), "r"(scaleD));
-#endif
-  }
-};
-
-// ---- The engine ---------------------------------------------------------------
-
-/// What the producer needs besides the weight row tables.
-struct Problem {
-  int K;                 // reduction length, a multiple of 16
-  const char *a;         // tile row r (< rows) at a + r * aLd bytes
-  long long aLd;
-  int rows;              // valid rows of the tile
-  const float *aScales;  // W8A8: block scales of tile row r at aScales + r * aScaleLd
-  long long aScaleLd;
-  const void *anyValid;  // a readable, 16-byte aligned global address
-};
+// ---- The engine -------------------------------------------------------------
 
 template <typename TA, typename TW, int BM, int BN, int BK> struct Engine {
-  static constexpr int kThreads = kWgmmaThreads, kProducer = kWgmmaProducerThreads;
+  static constexpr int kThreads = kWgmmaThreads,
+                       kProducer = kWgmmaProducerThreads;
+  static_assert(supportedTypes<TA, TW>(), "A and W types (GemmOperands.cuh)");
   static constexpr bool kF8A = isF8<TA>(), kF8W = isF8<TW>();
   static constexpr bool kW8A8 = kF8A && kF8W;
-  static_assert(isF8<TA>() || isBf16<TA>() || isF32<TA>(), "A: f32, bf16 or fp8 e4m3");
-  static_assert(isF8<TW>() || isBf16<TW>() || isF32<TW>(), "W: f32, bf16 or fp8 e4m3");
-  static_assert(!kF8A || kF8W, "FP8 activations need FP8 weights (W8A8)");
   static_assert(BM == 64 || BM == 128, "block_m: 64 or 128");
   static_assert(BN == 64 || BN == 128 || BN == 256, "block_n: 64, 128 or 256");
   static_assert(BK == 64 || BK == 128, "block_k: 64 or 128");
 
-  static constexpr WgmmaLayout kL = wgmmaLayout(BM, BN, BK, int(sizeof(TA)), int(sizeof(TW)));
+  static constexpr WgmmaLayout kL =
+      wgmmaLayout(BM, BN, BK, int(sizeof(TA)), int(sizeof(TW)));
   static constexpr int kBK = kL.bk;
   static constexpr int kCE = kW8A8 ? 1 : 2; // bytes per compute element
   static constexpr bool kCvtA = kL.rawA > 0, kCvtW = kL.rawW > 0;
   static constexpr bool kScaleW = kF8W, kScaleA = kW8A8;
   static constexpr int kSA = kL.aScales, kSW = kL.wScales;
   static constexpr int kStages = kL.stages;
-  static_assert(kStages >= 2, "tile too large for a 2-stage pipeline in 227 KiB");
-  static_assert(1024 + kL.headerBytes + kL.stagingBytes <= int(kWgmmaSharedBytes),
+  static_assert(kStages >= 2,
+                "tile too large for a 2-stage pipeline in 227 KiB");
+  static_assert(1024 + kL.headerBytes + kL.stagingBytes <=
+                    int(kWgmmaSharedBytes),
                 "epilogue staging fits");
 
   // Consumers: wgmma N and accumulator floats per thread.
   static constexpr int kN = BM == 128 ? BN : BN / 2;
   static constexpr int kRegs = kN / 2;
-  static_assert(!kScaleW || kN <= 128,
-                "FP8 weights keep two accumulator sets: at most 128 columns per consumer");
+  static_assert(!kScaleW || kN <= 128, "FP8 weights keep two accumulator sets: "
+                                       "at most 128 columns per consumer");
   static constexpr int kStepK = kW8A8 ? 32 : 16; // K per wgmma
   static constexpr int kSteps = kBK / kStepK;
   static constexpr int kStepBytes = kStepK * kCE; // 32
 
   // Stage layout (offsets within a stage).
   static constexpr int kAOff = 0, kWOff = kL.aTile;
-  static constexpr int kRawAOff = kWOff + kL.wTile, kRawWOff = kRawAOff + kL.rawA;
+  static constexpr int kRawAOff = kWOff + kL.wTile,
+                       kRawWOff = kRawAOff + kL.rawA;
   static constexpr int kScaleOff = kRawWOff + kL.rawW;
-  static_assert(kL.aTile % 1024 == 0 && kL.wTile % 1024 == 0, "1024-aligned operand tiles");
+  static_assert(kL.aTile % 1024 == 0 && kL.wTile % 1024 == 0,
+                "1024-aligned operand tiles");
   // Header: W row table, W scale-row table, full[kStages], empty[kStages].
-  static constexpr int kFullOff = BN * 16, kEmptyOff = kFullOff + 8 * kWgmmaMaxStages;
+  static constexpr int kFullOff = BN * 16,
+                       kEmptyOff = kFullOff + 8 * kWgmmaMaxStages;
 
-  __device__ static const char **wRowTable(unsigned char *smem) {
-    return reinterpret_cast<const char **>(smem);
+  __device__ static unsigned fullBar(unsigned base, int slot) {
+    return base + kFullOff + 8 * slot;
   }
-  __device__ static const float **wScaleTable(unsigned char *smem) {
-    return reinterpret_cast<const float **>(smem) + BN;
-  }
-  __device__ static unsigned fullBar(unsigned base, int slot) { return base + kFullOff + 8 * slot; }
   __device__ static unsigned emptyBar(unsigned base, int slot) {
     return base + kEmptyOff + 8 * slot;
   }
   __device__ static unsigned stageAddr(unsigned base, int slot) {
     return base + kL.headerBytes + slot * kL.stageBytes;
-  }
-  __device__ static float *staging(unsigned char *smem) {
-    return reinterpret_cast<float *>(smem + kL.headerBytes);
   }
 
   /// Before the roles split: thread 0 initialises the barriers (the caller
@@ -521,22 +188,26 @@ template <typename TA, typename TW, int BM, int BN, int BK> struct Engine {
     if (threadIdx.x == 0) {
 #pragma unroll
       for (int s = 0; s < kStages; ++s) {
-        mbarInit(fullBar(base, s), kProducer);  // every producer thread
-        mbarInit(emptyBar(base, s), (kThreads - kProducer) / 32); // one lane per consumer warp
+        mbarInit(fullBar(base, s), kProducer); // every producer thread
+        mbarInit(emptyBar(base, s),
+                 (kThreads - kProducer) / 32); // one lane per consumer warp
       }
     }
   }
 
   /// Address of byte `b` (compute bytes, b < kBK * kCE) of row r of a
   /// ROWS-row operand tile at `tile`: slab b / 128, chunk swizzled by r % 8.
-  template <int ROWS> __device__ static unsigned tileAddr(unsigned tile, int r, int b) {
-    return tile + (b >> 7) * (ROWS * 128) + r * 128 + ((((b >> 4) & 7) ^ (r & 7)) << 4) + (b & 15);
+  template <int ROWS>
+  __device__ static unsigned tileAddr(unsigned tile, int r, int b) {
+    return tile + (b >> 7) * (ROWS * 128) + r * 128 +
+           ((((b >> 4) & 7) ^ (r & 7)) << 4) + (b & 15);
   }
 
-  // ---- Producer ------------------------------------------------------------------
+  // ---- Producer -------------------------------------------------------------
 
   /// Copy plan of one operand tile of T with ROWS rows: producer thread pt
-  /// copies raw 16-byte chunk column pt % kCPR of rows pt / kCPR + i * kRowStep.
+  /// copies raw 16-byte chunk column pt % kCPR of rows pt / kCPR + i *
+  /// kRowStep.
   template <typename T, int ROWS> struct Part {
     static constexpr int kRawRow = kBK * int(sizeof(T)); // bytes per raw row
     static constexpr int kCPR = kRawRow / 16;
@@ -552,24 +223,28 @@ template <typename TA, typename TW, int BM, int BN, int BK> struct Engine {
   /// row i of this thread from rows[i] (null: zero-filled), into the compute
   /// tile, or the raw tile when CVT.
   template <typename T, int ROWS, bool CVT>
-  __device__ static void issue(unsigned tile, unsigned raw, const char *const (&rows)[Part<T, ROWS>::kNum],
+  __device__ static void issue(unsigned tile, unsigned raw,
+                               const char *const (&rows)[Part<T, ROWS>::kNum],
                                int k0, int K, const void *anyValid) {
     using P = Part<T, ROWS>;
     const int pt = threadIdx.x, cc = pt % P::kCPR;
-    const bool kOk = k0 + cc * P::kE < K; // K % 16 == 0: a chunk is all in or all out
+    const bool kOk =
+        k0 + cc * P::kE < K; // K % 16 == 0: a chunk is all in or all out
     const long long off = static_cast<long long>(k0) * int(sizeof(T)) + cc * 16;
 #pragma unroll
     for (int i = 0; i < P::kNum; ++i) {
       const int r = pt / P::kCPR + i * P::kRowStep;
       const bool ok = kOk && rows[i] != nullptr;
-      const unsigned dst = CVT ? raw + r * P::kRawRow + cc * 16 : tileAddr<ROWS>(tile, r, cc * 16);
+      const unsigned dst = CVT ? raw + r * P::kRawRow + cc * 16
+                               : tileAddr<ROWS>(tile, r, cc * 16);
       cpAsync16(dst, ok ? rows[i] + off : anyValid, ok);
     }
   }
 
   /// Converts the raw chunks this thread copied (landed: cp.async.wait_group)
   /// into the bf16 compute tile: fp8 e4m3 exactly, f32 rounded to nearest.
-  template <typename T, int ROWS> __device__ static void convert(unsigned tile, unsigned raw) {
+  template <typename T, int ROWS>
+  __device__ static void convert(unsigned tile, unsigned raw) {
     using P = Part<T, ROWS>;
     const int pt = threadIdx.x, cc = pt % P::kCPR;
 #pragma unroll
@@ -613,7 +288,8 @@ template <typename TA, typename TW, int BM, int BN, int BK> struct Engine {
 
   /// The producer warpgroup (threads 0..127): tiles 0..numKT-1 through the
   /// ring, running kStages - 1 tiles ahead of the landed ones.
-  __device__ static void produce(unsigned base, unsigned char *smem, const Problem &p, int numKT) {
+  __device__ static void produce(unsigned base, unsigned char *smem,
+                                 const Problem &p, int numKT) {
     const int pt = threadIdx.x;
     const char *aRows[PA::kNum];
 #pragma unroll
@@ -624,8 +300,8 @@ template <typename TA, typename TW, int BM, int BN, int BK> struct Engine {
     const char *wRows[PW::kNum];
 #pragma unroll
     for (int i = 0; i < PW::kNum; ++i)
-      wRows[i] = wRowTable(smem)[pt / PW::kCPR + i * PW::kRowStep];
-    const float *const *wScales = wScaleTable(smem);
+      wRows[i] = weightRows<BN>(smem)[pt / PW::kCPR + i * PW::kRowStep];
+    const float *const *wScales = weightScales<BN>(smem);
 
     // Iteration j: finish tile j - D (landed -> convert -> fence -> full),
     // then wait for tile j's slot to be empty and issue it. Tile t's group is
@@ -651,8 +327,10 @@ template <typename TA, typename TW, int BM, int BN, int BK> struct Engine {
           mbarWait(emptyBar(base, issueSlot), (issueRound - 1) & 1);
         const unsigned st = stageAddr(base, issueSlot);
         const int k0 = j * kBK;
-        issue<TA, BM, kCvtA>(st + kAOff, st + kRawAOff, aRows, k0, p.K, p.anyValid);
-        issue<TW, BN, kCvtW>(st + kWOff, st + kRawWOff, wRows, k0, p.K, p.anyValid);
+        issue<TA, BM, kCvtA>(st + kAOff, st + kRawAOff, aRows, k0, p.K,
+                             p.anyValid);
+        issue<TW, BN, kCvtW>(st + kWOff, st + kRawWOff, wRows, k0, p.K,
+                             p.anyValid);
         if constexpr (kSA + kSW > 0)
           issueScales(st + kScaleOff, k0 >> 7, p, wScales);
         if (++issueSlot == kStages) {
@@ -665,19 +343,21 @@ template <typename TA, typename TW, int BM, int BN, int BK> struct Engine {
     cpAsyncWait<0>();
   }
 
-  // ---- Consumers -------------------------------------------------------------------
+  // ---- Consumers ------------------------------------------------------------
 
   /// Descriptor offset (>> 4) of wgmma step s in a ROWS-row operand tile.
-  template <int ROWS> __host__ __device__ static constexpr unsigned stepOff(int s) {
-    return static_cast<unsigned>(((s * kStepBytes) / 128 * ROWS * 128 + (s * kStepBytes) % 128) >> 4);
+  template <int ROWS>
+  __host__ __device__ static constexpr unsigned stepOff(int s) {
+    return static_cast<unsigned>(
+        ((s * kStepBytes) / 128 * ROWS * 128 + (s * kStepBytes) % 128) >> 4);
   }
 
-  __device__ static void mma(float (&d)[kRegs], unsigned long long a, unsigned long long b,
-                             int scaleD) {
+  __device__ static void mma(float (&d)[kRegs], unsigned long long a,
+                             unsigned long long b, int scaleD) {
     if constexpr (kW8A8)
-      MmaE4m3<kN>::run(d, a, b, scaleD);
+      wgmmaE4m3<kN>(d, a, b, scaleD);
     else
-      MmaBf16<kN>::run(d, a, b, scaleD);
+      wgmmaBf16<kN>(d, a, b, scaleD);
   }
 
   /// This consumer's rows and columns of the tile: rows rowBase + 16 warp +
@@ -737,8 +417,10 @@ template <typename TA, typename TW, int BM, int BN, int BK> struct Engine {
         wgmmaWait<0>();
         if constexpr (kScaleW) {
           fenceRegs(blk);
-          promote(acc, blk, reinterpret_cast<const float *>(
-                                smem + kL.headerBytes + slot * kL.stageBytes + kScaleOff));
+          promote(acc, blk,
+                  reinterpret_cast<const float *>(smem + kL.headerBytes +
+                                                  slot * kL.stageBytes +
+                                                  kScaleOff));
         }
         if (pending >= 0)
           release(base, pending);
@@ -767,8 +449,8 @@ template <typename TA, typename TW, int BM, int BN, int BK> struct Engine {
     }
 #pragma unroll
     for (int j = 0; j < kN / 8; ++j) {
-      const float2 ws =
-          *reinterpret_cast<const float2 *>(scales + kSA + colBase() + 8 * j + 2 * t);
+      const float2 ws = *reinterpret_cast<const float2 *>(
+          scales + kSA + colBase() + 8 * j + 2 * t);
       acc[4 * j + 0] += blk[4 * j + 0] * (ws.x * as0);
       acc[4 * j + 1] += blk[4 * j + 1] * (ws.y * as0);
       acc[4 * j + 2] += blk[4 * j + 2] * (ws.x * as1);
@@ -776,100 +458,31 @@ template <typename TA, typename TW, int BM, int BN, int BK> struct Engine {
     }
   }
 
-  // ---- Epilogue ----------------------------------------------------------------------
+  // ---- Epilogue -------------------------------------------------------------
 
-  template <bool SILU> __host__ __device__ static constexpr int stagingLd() {
-    return SILU ? BN / 2 + 4 : BN + 8;
-  }
-
-  /// A consumer writes its accumulators to the fp32 staging tile
-  /// [BM][stagingLd]: with SILU, tile columns 2i (gate) and 2i+1 (up) become
-  /// column i.
-  template <bool SILU> __device__ static void stage(float *stg, const float (&acc)[kRegs]) {
-    constexpr int ld = stagingLd<SILU>();
-    const int lane = threadIdx.x & 31, warp = (threadIdx.x >> 5) & 3;
-    const int g = lane >> 2, t = lane & 3;
-    const int r = rowBase() + 16 * warp + g;
+  /// After produce and consume, on every thread of the block: the consumers
+  /// write their accumulators to the fp32 staging tile [BM][stagingLd] over
+  /// the stages (with SILU, tile columns 2i (gate) and 2i+1 (up) become
+  /// column i), then the block synchronises. Returns the staging tile.
+  template <bool SILU>
+  __device__ static const float *stage(unsigned char *smem,
+                                       const float (&acc)[kRegs]) {
+    // Every copy has landed and every wgmma completed: the stages are free.
+    __syncthreads();
+    float *stg = reinterpret_cast<float *>(smem + kL.headerBytes);
+    if (threadIdx.x >= kProducer) {
+      const int lane = threadIdx.x & 31, warp = (threadIdx.x >> 5) & 3;
+      const int g = lane >> 2, t = lane & 3;
 #pragma unroll
-    for (int j = 0; j < kN / 8; ++j) {
-      const int c = colBase() + 8 * j + 2 * t;
-      if constexpr (SILU) {
-        stg[r * ld + (c >> 1)] = silu(acc[4 * j + 0]) * acc[4 * j + 1];
-        stg[(r + 8) * ld + (c >> 1)] = silu(acc[4 * j + 2]) * acc[4 * j + 3];
-      } else {
-        *reinterpret_cast<float2 *>(stg + r * ld + c) = make_float2(acc[4 * j + 0], acc[4 * j + 1]);
-        *reinterpret_cast<float2 *>(stg + (r + 8) * ld + c) =
-            make_float2(acc[4 * j + 2], acc[4 * j + 3]);
-      }
+      for (int j = 0; j < kN / 8; ++j)
+        stageQuad<SILU, stagingLd<BN, SILU>()>(
+            stg, rowBase() + 16 * warp + g, colBase() + 8 * j + 2 * t,
+            acc[4 * j + 0], acc[4 * j + 1], acc[4 * j + 2], acc[4 * j + 3]);
     }
+    __syncthreads();
+    return stg;
   }
 };
-
-/// Stores rows [0, rows) x columns [0, cols) of the staging tile (row stride
-/// LD, BNO columns) to c, in 8-column pieces over all kWgmmaThreads threads:
-/// rope (positions[r], columns numbered from col0 for the heads), then
-/// + residual (may be c itself: each element is read before it is written,
-/// by the same thread). The semantics of MatmulCommon.cuh mm::storeTile.
-template <typename TC, typename TR, bool ROPE, bool RESIDUAL, int BNO, int LD>
-__device__ __forceinline__ void storeTile(const float *stg, int rows, int cols, TC *c,
-                                          long long ldc, const TR *res, long long ldr,
-                                          const int *positions, const Rope &rope, int col0) {
-  static_assert(BNO % 8 == 0 && LD % 4 == 0, "8-column pieces of 16-byte aligned rows");
-  constexpr int kPieces = BNO / 8;
-  const bool cVec = mm::aligned16(c, ldc);
-  const bool rVec = RESIDUAL ? mm::aligned16(res, ldr) : false;
-  for (int i = threadIdx.x; i < rows * kPieces; i += kWgmmaThreads) {
-    const int r = i / kPieces, c0 = (i - r * kPieces) * 8;
-    if (c0 >= cols)
-      continue;
-    const int n = cols - c0 < 8 ? cols - c0 : 8;
-    float v[8];
-    mm::load8<float>(stg + r * LD + c0, v);
-    if constexpr (ROPE) {
-      const int pos = positions[r];
-#pragma unroll
-      for (int q = 0; q < 4; ++q) {
-        // Pair (x[2i], x[2i+1]) of a head's rope slice; head_dim and offset
-        // are even, so pairs start at even columns and never straddle a piece.
-        const int gc = col0 + c0 + 2 * q;
-        const int h = gc / rope.head_dim;
-        const int rel = gc - h * rope.head_dim - rope.offset;
-        if (2 * q + 1 < n && h < rope.heads && rel >= 0 && rel < rope.dim) {
-          float cs, sn;
-          mm::ropeCosSin(pos, rope.inv_freq[rel >> 1], rope.magnitude, cs, sn);
-          const float a = v[2 * q], b = v[2 * q + 1];
-          v[2 * q] = a * cs - b * sn;
-          v[2 * q + 1] = a * sn + b * cs;
-        }
-      }
-    }
-    const long long rowC = static_cast<long long>(r) * ldc;
-    if constexpr (RESIDUAL) {
-      const TR *rp = res + static_cast<long long>(r) * ldr + c0;
-      if (n == 8 && rVec) {
-        float x[8];
-        mm::load8<TR>(rp, x);
-#pragma unroll
-        for (int e = 0; e < 8; ++e)
-          v[e] += x[e];
-      } else {
-#pragma unroll
-        for (int e = 0; e < 8; ++e)
-          if (e < n)
-            v[e] += toFloat(rp[e]);
-      }
-    }
-    TC *cp = c + rowC + c0;
-    if (n == 8 && cVec) {
-      mm::store8<TC>(cp, v);
-    } else {
-#pragma unroll
-      for (int e = 0; e < 8; ++e)
-        if (e < n)
-          cp[e] = fromFloat<TC>(v[e]);
-    }
-  }
-}
 
 } // namespace wg
 } // namespace kernels

@@ -17,6 +17,7 @@
 #define MOELA_KERNELS_WGMMALAUNCH_H
 
 #include "Args.h"
+#include "MatmulLaunch.h"
 #include "WgmmaCommon.cuh"
 
 namespace moela {
@@ -27,19 +28,9 @@ inline MOELA_HOST_DEVICE bool isWgmmaTile(const Tile &tile) {
   return tile.threads == kWgmmaThreads;
 }
 
-inline MOELA_HOST_DEVICE Launch launchGemmWgmma(const GemmArgs &args, const Tile &tile) {
-  const int bm = tile.block_m > 0 ? tile.block_m : 64, bn = tile.block_n > 0 ? tile.block_n : 64;
-  const long long nOut = args.silu_mul ? args.n / 2 : args.n;
-  const int bno = args.silu_mul ? bn / 2 : bn;
-  const long long tilesM = args.m > 0 ? ceilDiv(args.m, bm) : 0;
-  const long long blocks = tilesM * static_cast<long long>(ceilDiv(nOut, bno));
-  Launch l;
-  l.grid_x = blocks > 0 ? static_cast<unsigned>(blocks) : 1u;
-  l.grid_y = 1;
-  l.grid_z = 1;
-  l.block = kWgmmaThreads;
-  l.shared_bytes = kWgmmaSharedBytes;
-  return l;
+inline MOELA_HOST_DEVICE Launch launchGemmWgmma(const GemmArgs &args,
+                                                const Tile &tile) {
+  return matmulLaunch(gemmTiles(args, tile), kWgmmaThreads);
 }
 
 } // namespace kernels
