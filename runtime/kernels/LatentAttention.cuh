@@ -51,28 +51,30 @@
 #ifndef MOELA_KERNELS_LATENTATTENTION_CUH
 #define MOELA_KERNELS_LATENTATTENTION_CUH
 
+#include "Abi.h"
 #include "OpsCommon.cuh"
 
 namespace moela {
 namespace kernels {
 namespace latent {
 
-constexpr int kKeys = 64;             // cache rows per tile
-constexpr int kMinTilesPerSplit = 2;  // a split never has fewer tiles (but the last)
+constexpr int kKeys = 64; // cache rows per tile
+constexpr int kMinTilesPerSplit =
+    2; // a split never has fewer tiles (but the last)
 
 /// Shared-memory geometry of one instantiation, in 16-byte chunks.
 template <int R, int DR, int MT> struct Geometry {
-  static constexpr int HB = 16 * MT;               // heads per block
-  static constexpr int THREADS = 64 * MT;          // MT x 2 warps
-  static constexpr int DRP = (DR + 15) / 16 * 16;  // rope part padded to k16
-  static constexpr int W = R + DRP;                // shared row width (elements)
-  static constexpr int CH = W / 8;                 // chunks per shared row
-  static constexpr int GCH = (R + DR) / 8;         // chunks per cache row
-  static constexpr bool SWZ = CH % 8 == 0;         // XOR swizzle, else odd stride
-  static constexpr int RS = SWZ ? CH : (CH | 1);   // row stride (chunks)
+  static constexpr int HB = 16 * MT;              // heads per block
+  static constexpr int THREADS = 64 * MT;         // MT x 2 warps
+  static constexpr int DRP = (DR + 15) / 16 * 16; // rope part padded to k16
+  static constexpr int W = R + DRP;               // shared row width (elements)
+  static constexpr int CH = W / 8;                // chunks per shared row
+  static constexpr int GCH = (R + DR) / 8;        // chunks per cache row
+  static constexpr bool SWZ = CH % 8 == 0;       // XOR swizzle, else odd stride
+  static constexpr int RS = SWZ ? CH : (CH | 1); // row stride (chunks)
   static constexpr int Q_CHUNKS = HB * RS;
-  static constexpr int K_CHUNKS = kKeys * RS;      // one buffer
-  static constexpr int P_CHUNKS = HB * 8;          // [HB][64 keys] bf16
+  static constexpr int K_CHUNKS = kKeys * RS; // one buffer
+  static constexpr int P_CHUNKS = HB * 8;     // [HB][64 keys] bf16
   static constexpr int BYTES =
       16 * (Q_CHUNKS + 2 * K_CHUNKS + P_CHUNKS) + 2 * HB * 4; // + red[2][HB]
 
@@ -90,7 +92,8 @@ template <int R, int DR, int MT> struct Geometry {
 
 /// Splits of a token with `n` visible rows given S splits in the grid:
 /// count and tiles per split (every split non-empty).
-__device__ __forceinline__ void splitsOf(int n, int S, int &count, int &perSplit) {
+__device__ __forceinline__ void splitsOf(int n, int S, int &count,
+                                         int &perSplit) {
   const int tiles = (n + kKeys - 1) / kKeys;
   int c = (tiles + kMinTilesPerSplit - 1) / kMinTilesPerSplit;
   c = c < S ? c : S;
@@ -105,7 +108,8 @@ __device__ __forceinline__ void latentCombine(const LatentAttentionArgs &args) {
   constexpr int HB = 16 * MT, THREADS = 64 * MT, C4 = R / 4;
   const int T = args.rows, H = args.heads;
   const int Hp = (H + HB - 1) / HB * HB;
-  const long long i = static_cast<long long>(blockIdx.x) * THREADS + threadIdx.x;
+  const long long i =
+      static_cast<long long>(blockIdx.x) * THREADS + threadIdx.x;
   if (i >= static_cast<long long>(T) * H * C4)
     return;
   const int t = static_cast<int>(i / (static_cast<long long>(H) * C4));
@@ -116,7 +120,8 @@ __device__ __forceinline__ void latentCombine(const LatentAttentionArgs &args) {
   if (splits <= 1)
     return; // phase 0 wrote this token's output
   const float *records = args.workspace + (T + 3) / 4 * 4;
-  const long long stride = static_cast<long long>(T) * Hp * (R + 4); // one split
+  const long long stride =
+      static_cast<long long>(T) * Hp * (R + 4); // one split
   const float *rec = records + (static_cast<long long>(t) * Hp + h) * (R + 4);
   float mmax = negInf();
   for (int s = 0; s < splits; ++s)
@@ -134,21 +139,24 @@ __device__ __forceinline__ void latentCombine(const LatentAttentionArgs &args) {
   }
   const float inv = 1.0f / den;
   for (int k = 0; k < 4; ++k)
-    storeF<TO>(args.out, t, static_cast<long long>(h) * R + c + k, num[k] * inv);
+    storeF<TO>(args.out, t, static_cast<long long>(h) * R + c + k,
+               num[k] * inv);
 }
 
 } // namespace latent
 
 template <typename TQL, typename TQP, typename TO, int R, int DR, int MT>
-__device__ __forceinline__ void latentAttention(const LatentAttentionArgs &args) {
+__device__ __forceinline__ void
+latentAttention(const LatentAttentionArgs &args) {
   static_assert(R % 32 == 0 && R >= 32, "latent_dim must be a multiple of 32");
   static_assert(DR % 8 == 0 && DR >= 0, "rope_dim must be a multiple of 8");
   static_assert(MT >= 1 && MT <= 4, "1..4 head tiles of 16");
   using Geo = latent::Geometry<R, DR, MT>;
   constexpr int HB = Geo::HB, THREADS = Geo::THREADS, NK = latent::kKeys;
   constexpr int KS = Geo::W / 16; // k16 steps of q.k
-  constexpr int NTO = R / 16;     // 8-column n-tiles of a warp's R/2 output columns
-  static_assert(Geo::BYTES <= 232448, "shared memory over 227 KB");
+  constexpr int NTO = R / 16; // 8-column n-tiles of a warp's R/2 output columns
+  static_assert(Geo::BYTES <= ::moela::abi::kMaxSharedBytesPerBlock,
+                "shared memory over the target's opt-in limit");
 
   // Contract checks: a wrong instantiation or launch traps instead of
   // computing garbage.
@@ -181,13 +189,15 @@ __device__ __forceinline__ void latentAttention(const LatentAttentionArgs &args)
 
   extern __shared__ __align__(16) unsigned char latentSmem[];
   const unsigned sQ = ops::smemU32(latentSmem);
-  const unsigned sK = sQ + 16 * Geo::Q_CHUNKS;      // [2][NK rows]
-  const unsigned sP = sK + 16 * 2 * Geo::K_CHUNKS;  // [HB][64] bf16
-  float *red = reinterpret_cast<float *>(latentSmem + 16 * (Geo::Q_CHUNKS + 2 * Geo::K_CHUNKS +
-                                                      Geo::P_CHUNKS)); // [2][HB]
+  const unsigned sK = sQ + 16 * Geo::Q_CHUNKS;     // [2][NK rows]
+  const unsigned sP = sK + 16 * 2 * Geo::K_CHUNKS; // [HB][64] bf16
+  float *red = reinterpret_cast<float *>(
+      latentSmem +
+      16 * (Geo::Q_CHUNKS + 2 * Geo::K_CHUNKS + Geo::P_CHUNKS)); // [2][HB]
 
-  const __nv_bfloat16 *base = static_cast<const __nv_bfloat16 *>(args.cache) +
-                              static_cast<long long>(args.seq_ids[t]) * args.slot_stride;
+  const __nv_bfloat16 *base =
+      static_cast<const __nv_bfloat16 *>(args.cache) +
+      static_cast<long long>(args.seq_ids[t]) * args.slot_stride;
 
   // cp.async of tile `tile` (rows tile*64 .. +63) into buffer `buf`; rows at
   // or past keyEnd are zero-filled without reading.
@@ -239,33 +249,37 @@ __device__ __forceinline__ void latentAttention(const LatentAttentionArgs &args)
     constexpr int PAD = Geo::CH - Geo::GCH;
     if constexpr (PAD > 0) {
       for (int c = threadIdx.x; c < 2 * NK * PAD; c += THREADS) {
-        const int row = c / PAD % NK, buf = c / (PAD * NK), ch = Geo::GCH + c % PAD;
-        *reinterpret_cast<uint4 *>(latentSmem + 16 * (Geo::Q_CHUNKS + buf * Geo::K_CHUNKS +
-                                                Geo::at(row, ch))) =
-            make_uint4(0u, 0u, 0u, 0u);
+        const int row = c / PAD % NK, buf = c / (PAD * NK),
+                  ch = Geo::GCH + c % PAD;
+        *reinterpret_cast<uint4 *>(
+            latentSmem + 16 * (Geo::Q_CHUNKS + buf * Geo::K_CHUNKS +
+                               Geo::at(row, ch))) = make_uint4(0u, 0u, 0u, 0u);
       }
     }
   }
 
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int wm = warp >> 1, wn = warp & 1; // head tile, key half / column half
-  const int gq = lane >> 2, tq = lane & 3; // fragment row group, column pair
+  const int wm = warp >> 1, wn = warp & 1;  // head tile, key half / column half
+  const int gq = lane >> 2, tq = lane & 3;  // fragment row group, column pair
   const int r0 = 16 * wm + gq, r1 = r0 + 8; // the two head rows of this thread
   const float c2 = args.scale * 1.4426950408889634f; // log2 domain
 
-  float o[NTO][4]; // O[16 heads, R/2 columns]: n-tile nt = columns wn*R/2 + 8nt..
+  float o[NTO]
+         [4]; // O[16 heads, R/2 columns]: n-tile nt = columns wn*R/2 + 8nt..
 #pragma unroll
   for (int nt = 0; nt < NTO; ++nt)
 #pragma unroll
     for (int e = 0; e < 4; ++e)
       o[nt][e] = 0.0f;
-  float m0 = negInf(), m1 = negInf(); // running max of rows r0, r1 (log2 domain)
-  float l0 = 0.0f, l1 = 0.0f;         // this thread's part of the running sums
+  float m0 = negInf(),
+        m1 = negInf();        // running max of rows r0, r1 (log2 domain)
+  float l0 = 0.0f, l1 = 0.0f; // this thread's part of the running sums
 
   for (int tile = tileBegin; tile < tileEnd; ++tile) {
     const int buf = (tile - tileBegin) & 1;
     ops::cpAsyncWait<0>();
-    __syncthreads(); // (A) tile visible; everyone is done with the other buffer and P
+    __syncthreads(); // (A) tile visible; everyone is done with the other buffer
+                     // and P
     if (tile + 1 < tileEnd)
       loadTile(tile + 1, buf ^ 1);
     const unsigned kb = sK + 16 * buf * Geo::K_CHUNKS;
@@ -280,11 +294,12 @@ __device__ __forceinline__ void latentAttention(const LatentAttentionArgs &args)
 #pragma unroll 4
     for (int ks = 0; ks < KS; ++ks) {
       unsigned a[4]; // rows 16wm + lane%16, k chunk 2ks + lane/16
-      ops::ldsm4(sQ + 16 * Geo::at(16 * wm + (lane & 15), 2 * ks + (lane >> 4)), a);
+      ops::ldsm4(sQ + 16 * Geo::at(16 * wm + (lane & 15), 2 * ks + (lane >> 4)),
+                 a);
 #pragma unroll
       for (int np = 0; np < 2; ++np) {
-        // Matrices: (keys +0..7, k lo), (keys +0..7, k hi), (keys +8..15, k lo),
-        // (keys +8..15, k hi) = b0, b1 of n-tile 2np and of n-tile 2np+1.
+        // Matrices: (keys +0..7, k lo), (keys +0..7, k hi), (keys +8..15, k
+        // lo), (keys +8..15, k hi) = b0, b1 of n-tile 2np and of n-tile 2np+1.
         unsigned b[4];
         const int key = 32 * wn + 16 * np + (lane & 7) + ((lane >> 4) << 3);
         ops::ldsm4(kb + 16 * Geo::at(key, 2 * ks + ((lane >> 3) & 1)), b);
@@ -318,17 +333,20 @@ __device__ __forceinline__ void latentAttention(const LatentAttentionArgs &args)
     __syncthreads(); // (B) both key halves' maxima visible
     // Every tile holds at least one visible key, so the new max is finite.
     ops::onlineSoftmaxTile(s, o, fmaxf(m0, fmaxf(red[r0], red[HB + r0])),
-                           fmaxf(m1, fmaxf(red[r1], red[HB + r1])), m0, m1, l0, l1);
+                           fmaxf(m1, fmaxf(red[r1], red[HB + r1])), m0, m1, l0,
+                           l1);
     // P (bf16) of keys 32wn + 8nt + 2tq, +1 to P[r][key] (key chunk 4wn + nt).
 #pragma unroll
     for (int nt = 0; nt < 4; ++nt) {
       const int ch = 4 * wn + nt;
-      *reinterpret_cast<unsigned *>(latentSmem + 16 * (Geo::Q_CHUNKS + 2 * Geo::K_CHUNKS +
-                                                 Geo::atP(r0, ch)) +
-                                    4 * tq) = ops::packBf16(s[nt][0], s[nt][1]);
-      *reinterpret_cast<unsigned *>(latentSmem + 16 * (Geo::Q_CHUNKS + 2 * Geo::K_CHUNKS +
-                                                 Geo::atP(r1, ch)) +
-                                    4 * tq) = ops::packBf16(s[nt][2], s[nt][3]);
+      *reinterpret_cast<unsigned *>(
+          latentSmem +
+          16 * (Geo::Q_CHUNKS + 2 * Geo::K_CHUNKS + Geo::atP(r0, ch)) +
+          4 * tq) = ops::packBf16(s[nt][0], s[nt][1]);
+      *reinterpret_cast<unsigned *>(
+          latentSmem +
+          16 * (Geo::Q_CHUNKS + 2 * Geo::K_CHUNKS + Geo::atP(r1, ch)) +
+          4 * tq) = ops::packBf16(s[nt][2], s[nt][3]);
     }
     __syncthreads(); // (C) P of all 64 keys visible
 
@@ -347,7 +365,8 @@ __device__ __forceinline__ void latentAttention(const LatentAttentionArgs &args)
 #pragma unroll
       for (int np = 0; np < NTO / 2; ++np) {
         unsigned b[4];
-        ops::ldsm4t(kb + 16 * Geo::at(key, wn * (R / 16) + 2 * np + (lane >> 4)), b);
+        ops::ldsm4t(
+            kb + 16 * Geo::at(key, wn * (R / 16) + 2 * np + (lane >> 4)), b);
         ops::mmaBf16(o[2 * np], a, b[0], b[1]);
         ops::mmaBf16(o[2 * np + 1], a, b[2], b[3]);
       }
@@ -375,25 +394,32 @@ __device__ __forceinline__ void latentAttention(const LatentAttentionArgs &args)
     for (int nt = 0; nt < NTO; ++nt) {
       const long long col = colBase + 8 * nt;
       if (h0 < H) {
-        storeF<TO>(args.out, t, static_cast<long long>(h0) * R + col, o[nt][0] * i0);
-        storeF<TO>(args.out, t, static_cast<long long>(h0) * R + col + 1, o[nt][1] * i0);
+        storeF<TO>(args.out, t, static_cast<long long>(h0) * R + col,
+                   o[nt][0] * i0);
+        storeF<TO>(args.out, t, static_cast<long long>(h0) * R + col + 1,
+                   o[nt][1] * i0);
       }
       if (h1 < H) {
-        storeF<TO>(args.out, t, static_cast<long long>(h1) * R + col, o[nt][2] * i1);
-        storeF<TO>(args.out, t, static_cast<long long>(h1) * R + col + 1, o[nt][3] * i1);
+        storeF<TO>(args.out, t, static_cast<long long>(h1) * R + col,
+                   o[nt][2] * i1);
+        storeF<TO>(args.out, t, static_cast<long long>(h1) * R + col + 1,
+                   o[nt][3] * i1);
       }
     }
   } else {
     float *records = args.workspace + (T + 3) / 4 * 4;
-    float *rec0 = records + ((static_cast<long long>(split) * T + t) * Hp + h0) * (R + 4);
+    float *rec0 =
+        records + ((static_cast<long long>(split) * T + t) * Hp + h0) * (R + 4);
     float *rec1 = rec0 + 8 * (R + 4); // head h1 = h0 + 8
 #pragma unroll
     for (int nt = 0; nt < NTO; ++nt) {
       const int col = colBase + 8 * nt;
       if (h0 < H)
-        *reinterpret_cast<float2 *>(rec0 + col) = make_float2(o[nt][0], o[nt][1]);
+        *reinterpret_cast<float2 *>(rec0 + col) =
+            make_float2(o[nt][0], o[nt][1]);
       if (h1 < H)
-        *reinterpret_cast<float2 *>(rec1 + col) = make_float2(o[nt][2], o[nt][3]);
+        *reinterpret_cast<float2 *>(rec1 + col) =
+            make_float2(o[nt][2], o[nt][3]);
     }
     if (wn == 0 && tq == 0) {
       if (h0 < H)

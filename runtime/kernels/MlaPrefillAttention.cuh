@@ -1,4 +1,5 @@
-//===- MlaPrefillAttention.cuh - Causal MLA prefill attention (tensor cores) ===//
+//===- MlaPrefillAttention.cuh - Causal MLA prefill attention (tensor cores)
+//===//
 //
 // Instantiation (the emitter writes exactly this, NAME its entry point):
 //
@@ -8,8 +9,9 @@
 //     moela::kernels::mlaPrefillAttention<TQ, TKV, TKP, TO, DN, DR, DV>(args);
 //   }
 //
-//   TQ, TKV, TKP, TO  element types of q, kv, k_pe and out (float or __nv_bfloat16)
-//   DN, DR, DV        nope_dim, rope_dim, v_dim (DN % 8 == 0, DR % 8 == 0,
+//   TQ, TKV, TKP, TO  element types of q, kv, k_pe and out (float or
+//   __nv_bfloat16) DN, DR, DV        nope_dim, rope_dim, v_dim (DN % 8 == 0, DR
+//   % 8 == 0,
 //                     DV % 16 == 0): (128, 64, 128) for DeepSeek-V3/V2
 //
 // Launch (OpsLaunch.h launchMlaPrefillAttention): grid (ceil(T / 64), heads),
@@ -62,6 +64,7 @@
 #ifndef MOELA_KERNELS_MLAPREFILLATTENTION_CUH
 #define MOELA_KERNELS_MLAPREFILLATTENTION_CUH
 
+#include "Abi.h"
 #include "OpsCommon.cuh"
 
 namespace moela {
@@ -72,19 +75,25 @@ constexpr int kRows = 64;     // query rows per block
 constexpr int kKeys = 64;     // keys per tile
 constexpr int kThreads = 128; // 4 warps of 16 query rows
 
-template <typename T> struct IsBf16 { static constexpr bool value = false; };
-template <> struct IsBf16<__nv_bfloat16> { static constexpr bool value = true; };
+template <typename T> struct IsBf16 {
+  static constexpr bool value = false;
+};
+template <> struct IsBf16<__nv_bfloat16> {
+  static constexpr bool value = true;
+};
 
 /// Row stride in chunks of a shared tile with `ch` chunks per row.
-__host__ __device__ constexpr int rowStride(int ch) { return ch % 8 == 0 ? ch : (ch | 1); }
+__host__ __device__ constexpr int rowStride(int ch) {
+  return ch % 8 == 0 ? ch : (ch | 1);
+}
 
 /// Shared-memory geometry of one instantiation, in 16-byte chunks.
 template <int DN, int DR, int DV> struct Geometry {
   static constexpr int DK = DN + DR;              // q.k width
   static constexpr int DKP = (DK + 15) / 16 * 16; // padded to k16
   static constexpr int KCH = DKP / 8;             // chunks per Q/K row
-  static constexpr int KGCH = DK / 8;             // of them loaded (the rest: zero)
-  static constexpr int VCH = DV / 8;              // chunks per V row
+  static constexpr int KGCH = DK / 8; // of them loaded (the rest: zero)
+  static constexpr int VCH = DV / 8;  // chunks per V row
   static constexpr int KRS = rowStride(KCH);
   static constexpr int VRS = rowStride(VCH);
   static constexpr int Q_CHUNKS = kRows * KRS;
@@ -106,7 +115,8 @@ template <int DN, int DR, int DV> struct Geometry {
 /// may go by cp.async: the base and every row 16-byte aligned.
 template <typename T> __device__ __forceinline__ bool asyncRows(const View &v) {
   if constexpr (IsBf16<T>::value)
-    return (reinterpret_cast<unsigned long long>(v.ptr) & 15ull) == 0 && (v.ld & 7) == 0;
+    return (reinterpret_cast<unsigned long long>(v.ptr) & 15ull) == 0 &&
+           (v.ld & 7) == 0;
   else
     return false;
 }
@@ -114,13 +124,13 @@ template <typename T> __device__ __forceinline__ bool asyncRows(const View &v) {
 /// Elements (row, col .. col+7) of `v` as 8 bf16 to shared byte offset `off`;
 /// zeros when !valid (without reading). `async`: by cp.async (bf16 only).
 template <typename T>
-__device__ __forceinline__ void chunkToShared(unsigned char *smem, int off, const View &v,
-                                              long long row, long long col, bool valid,
-                                              bool async) {
+__device__ __forceinline__ void
+chunkToShared(unsigned char *smem, int off, const View &v, long long row,
+              long long col, bool valid, bool async) {
   if constexpr (IsBf16<T>::value) {
     if (async) { // element (0, 0): a valid address when the chunk is not read
-      ops::cpAsync16(ops::smemU32(smem) + off, at<T>(v, valid ? row : 0, valid ? col : 0),
-                     valid);
+      ops::cpAsync16(ops::smemU32(smem) + off,
+                     at<T>(v, valid ? row : 0, valid ? col : 0), valid);
       return;
     }
   }
@@ -137,8 +147,10 @@ __device__ __forceinline__ void chunkToShared(unsigned char *smem, int off, cons
 
 } // namespace prefill
 
-template <typename TQ, typename TKV, typename TKP, typename TO, int DN, int DR, int DV>
-__device__ __forceinline__ void mlaPrefillAttention(const MlaPrefillAttentionArgs &args) {
+template <typename TQ, typename TKV, typename TKP, typename TO, int DN, int DR,
+          int DV>
+__device__ __forceinline__ void
+mlaPrefillAttention(const MlaPrefillAttentionArgs &args) {
   static_assert(DN % 8 == 0 && DN >= 8, "nope_dim must be a multiple of 8");
   static_assert(DR % 8 == 0 && DR >= 0, "rope_dim must be a multiple of 8");
   static_assert(DV % 16 == 0 && DV >= 16, "v_dim must be a multiple of 16");
@@ -147,17 +159,20 @@ __device__ __forceinline__ void mlaPrefillAttention(const MlaPrefillAttentionArg
   constexpr int KS = Geo::DKP / 16; // k16 steps of q.k
   constexpr int NTS = NK / 8;       // 8-key n-tiles of S
   constexpr int NTO = DV / 8;       // 8-column n-tiles of O
-  static_assert(Geo::BYTES <= 232448, "shared memory over 227 KB");
+  static_assert(Geo::BYTES <= ::moela::abi::kMaxSharedBytesPerBlock,
+                "shared memory over the target's opt-in limit");
 
   // Contract checks: a wrong instantiation or launch traps instead of
   // computing garbage.
-  if (blockDim.x != THREADS || args.nope_dim != DN || args.rope_dim != DR || args.v_dim != DV)
+  if (blockDim.x != THREADS || args.nope_dim != DN || args.rope_dim != DR ||
+      args.v_dim != DV)
     __trap();
   if (ops::dynamicSmemBytes() < static_cast<unsigned>(Geo::BYTES))
     __trap();
 
   const int T = args.rows, h = blockIdx.y;
-  const int qt = (T + prefill::kRows - 1) / prefill::kRows - 1 - static_cast<int>(blockIdx.x);
+  const int qt = (T + prefill::kRows - 1) / prefill::kRows - 1 -
+                 static_cast<int>(blockIdx.x);
   if (qt < 0 || h >= args.heads)
     return; // the whole block: before any barrier
   const int q0 = qt * prefill::kRows;
@@ -192,12 +207,13 @@ __device__ __forceinline__ void mlaPrefillAttention(const MlaPrefillAttentionArg
   extern __shared__ __align__(16) unsigned char prefillSmem[];
   unsigned char *const smem = prefillSmem;
   const unsigned sQ = ops::smemU32(smem);
-  const int kOff = 16 * Geo::Q_CHUNKS;                   // K [2][NK keys], bytes
-  const int vOff = kOff + 16 * 2 * Geo::K_CHUNKS;        // V [2][NK keys], bytes
+  const int kOff = 16 * Geo::Q_CHUNKS;            // K [2][NK keys], bytes
+  const int vOff = kOff + 16 * 2 * Geo::K_CHUNKS; // V [2][NK keys], bytes
   const bool qAsync = prefill::asyncRows<TQ>(args.q);
   const bool kvAsync = prefill::asyncRows<TKV>(args.kv);
   const bool kpAsync = prefill::asyncRows<TKP>(args.k_pe);
-  const long long kvCol = static_cast<long long>(h) * (DN + DV); // k_nope; v at + DN
+  const long long kvCol =
+      static_cast<long long>(h) * (DN + DV); // k_nope; v at + DN
 
   // K and V of tile `tile` (keys keyBegin + 64 tile ..) into buffer `buf`;
   // keys at or past qEnd zero-filled.
@@ -208,17 +224,18 @@ __device__ __forceinline__ void mlaPrefillAttention(const MlaPrefillAttentionArg
       const int row = c / Geo::KGCH, ch = c % Geo::KGCH, key = key0 + row;
       const int off = kOff + 16 * (buf * Geo::K_CHUNKS + Geo::atK(row, ch));
       if (ch < DN / 8)
-        prefill::chunkToShared<TKV>(smem, off, args.kv, key, kvCol + 8 * ch, key < qEnd,
-                                    kvAsync);
+        prefill::chunkToShared<TKV>(smem, off, args.kv, key, kvCol + 8 * ch,
+                                    key < qEnd, kvAsync);
       else
-        prefill::chunkToShared<TKP>(smem, off, args.k_pe, key, 8 * ch - DN, key < qEnd,
-                                    kpAsync);
+        prefill::chunkToShared<TKP>(smem, off, args.k_pe, key, 8 * ch - DN,
+                                    key < qEnd, kpAsync);
     }
 #pragma unroll 4
     for (int c = threadIdx.x; c < NK * Geo::VCH; c += THREADS) {
       const int row = c / Geo::VCH, ch = c % Geo::VCH, key = key0 + row;
-      prefill::chunkToShared<TKV>(smem, vOff + 16 * (buf * Geo::V_CHUNKS + Geo::atV(row, ch)),
-                                  args.kv, key, kvCol + DN + 8 * ch, key < qEnd, kvAsync);
+      prefill::chunkToShared<TKV>(
+          smem, vOff + 16 * (buf * Geo::V_CHUNKS + Geo::atV(row, ch)), args.kv,
+          key, kvCol + DN + 8 * ch, key < qEnd, kvAsync);
     }
     ops::cpAsyncCommit();
   };
@@ -230,13 +247,16 @@ __device__ __forceinline__ void mlaPrefillAttention(const MlaPrefillAttentionArg
     for (int c = threadIdx.x; c < prefill::kRows * Geo::KCH; c += THREADS) {
       const int row = c / Geo::KCH, ch = c % Geo::KCH;
       prefill::chunkToShared<TQ>(smem, 16 * Geo::atK(row, ch), args.q, q0 + row,
-                                 qCol + 8 * ch, ch < Geo::KGCH && q0 + row < qEnd, qAsync);
+                                 qCol + 8 * ch,
+                                 ch < Geo::KGCH && q0 + row < qEnd, qAsync);
     }
     constexpr int PAD = Geo::KCH - Geo::KGCH;
     if constexpr (PAD > 0) {
       for (int c = threadIdx.x; c < 2 * NK * PAD; c += THREADS) {
-        const int row = c / PAD % NK, buf = c / (PAD * NK), ch = Geo::KGCH + c % PAD;
-        *reinterpret_cast<uint4 *>(smem + kOff + 16 * (buf * Geo::K_CHUNKS + Geo::atK(row, ch))) =
+        const int row = c / PAD % NK, buf = c / (PAD * NK),
+                  ch = Geo::KGCH + c % PAD;
+        *reinterpret_cast<uint4 *>(
+            smem + kOff + 16 * (buf * Geo::K_CHUNKS + Geo::atK(row, ch))) =
             make_uint4(0u, 0u, 0u, 0u);
       }
     }
@@ -248,7 +268,9 @@ __device__ __forceinline__ void mlaPrefillAttention(const MlaPrefillAttentionArg
   unsigned qf[KS][4]; // A fragments of rows 16w.., k16 step ks
 #pragma unroll
   for (int ks = 0; ks < KS; ++ks)
-    ops::ldsm4(sQ + 16 * Geo::atK(16 * warp + (lane & 15), 2 * ks + (lane >> 4)), qf[ks]);
+    ops::ldsm4(sQ +
+                   16 * Geo::atK(16 * warp + (lane & 15), 2 * ks + (lane >> 4)),
+               qf[ks]);
 
   const float c2 = args.scale * 1.4426950408889634f; // log2 domain
   float o[NTO][4]; // O [16 rows, DV]: n-tile nt = columns 8nt..
@@ -257,8 +279,9 @@ __device__ __forceinline__ void mlaPrefillAttention(const MlaPrefillAttentionArg
 #pragma unroll
     for (int e = 0; e < 4; ++e)
       o[nt][e] = 0.0f;
-  float m0 = negInf(), m1 = negInf(); // running max of rows r0, r1 (log2 domain)
-  float l0 = 0.0f, l1 = 0.0f;         // this thread's part of the running sums
+  float m0 = negInf(),
+        m1 = negInf();        // running max of rows r0, r1 (log2 domain)
+  float l0 = 0.0f, l1 = 0.0f; // this thread's part of the running sums
 
   for (int tile = 0; tile < tiles; ++tile) {
     const int buf = tile & 1;
@@ -285,8 +308,8 @@ __device__ __forceinline__ void mlaPrefillAttention(const MlaPrefillAttentionArg
     for (int ks = 0; ks < KS; ++ks) {
 #pragma unroll
       for (int np = 0; np < NTS / 2; ++np) {
-        // Matrices: (keys +0..7, k lo), (keys +0..7, k hi), (keys +8..15, k lo),
-        // (keys +8..15, k hi) = b0, b1 of n-tile 2np and of n-tile 2np+1.
+        // Matrices: (keys +0..7, k lo), (keys +0..7, k hi), (keys +8..15, k
+        // lo), (keys +8..15, k hi) = b0, b1 of n-tile 2np and of n-tile 2np+1.
         unsigned b[4];
         const int key = 16 * np + (lane & 7) + ((lane >> 4) << 3);
         ops::ldsm4(kb + 16 * Geo::atK(key, 2 * ks + ((lane >> 3) & 1)), b);
@@ -314,16 +337,18 @@ __device__ __forceinline__ void mlaPrefillAttention(const MlaPrefillAttentionArg
     }
     // A row may see no key yet (its sequence starts in a later tile, or it is
     // past T): onlineSoftmaxTile keeps it at 0.
-    ops::onlineSoftmaxTile(s, o, fmaxf(m0, mx0), fmaxf(m1, mx1), m0, m1, l0, l1);
+    ops::onlineSoftmaxTile(s, o, fmaxf(m0, mx0), fmaxf(m1, mx1), m0, m1, l0,
+                           l1);
 
     // O [16, DV] += P [16, 64 keys] V [64 keys, DV]; the A fragment of keys
     // 16kk.. is the C fragments of S n-tiles 2kk and 2kk+1 (bf16).
 #pragma unroll
     for (int kk = 0; kk < NK / 16; ++kk) {
       unsigned a[4];
-      a[0] = ops::packBf16(s[2 * kk][0], s[2 * kk][1]);         // row g, keys 2t..
-      a[1] = ops::packBf16(s[2 * kk][2], s[2 * kk][3]);         // row g+8
-      a[2] = ops::packBf16(s[2 * kk + 1][0], s[2 * kk + 1][1]); // row g, keys 2t+8..
+      a[0] = ops::packBf16(s[2 * kk][0], s[2 * kk][1]); // row g, keys 2t..
+      a[1] = ops::packBf16(s[2 * kk][2], s[2 * kk][3]); // row g+8
+      a[2] = ops::packBf16(s[2 * kk + 1][0],
+                           s[2 * kk + 1][1]); // row g, keys 2t+8..
       a[3] = ops::packBf16(s[2 * kk + 1][2], s[2 * kk + 1][3]); // row g+8
       // Transposed matrices: (keys +0..7, cols lo), (keys +8..15, cols lo),
       // (keys +0..7, cols hi), (keys +8..15, cols hi) = b0, b1 of n-tile 2np
@@ -345,7 +370,8 @@ __device__ __forceinline__ void mlaPrefillAttention(const MlaPrefillAttentionArg
     l0 += __shfl_xor_sync(0xffffffffu, l0, d);
     l1 += __shfl_xor_sync(0xffffffffu, l1, d);
   }
-  const long long col = static_cast<long long>(h) * DV + 2 * tq; // + 8nt: o[nt][0..1]
+  const long long col =
+      static_cast<long long>(h) * DV + 2 * tq; // + 8nt: o[nt][0..1]
   if (r0 < qEnd) {
     const float i0 = 1.0f / l0;
 #pragma unroll

@@ -32,6 +32,7 @@
 #ifndef MOELA_KERNELS_OPSLAUNCH_H
 #define MOELA_KERNELS_OPSLAUNCH_H
 
+#include "Abi.h"
 #include "Args.h"
 
 namespace moela {
@@ -39,10 +40,10 @@ namespace kernels {
 
 namespace opslaunch {
 
-/// Multiprocessors of an H100/H200 SXM: LatentAttention splits each token's
-/// rows so that a decode batch fills about two waves of blocks.
-constexpr int kSmCount = 132;
-constexpr int kElementwiseChunk = 1024; // Elementwise.cuh: columns per block
+/// LatentAttention splits each token's rows so that a decode batch fills
+/// about two waves of blocks on the target's multiprocessors.
+constexpr int kSmCount = abi::kSm90a.sm_count;
+using abi::kElementwiseChunk;
 
 inline MOELA_HOST_DEVICE unsigned atLeast1(long long v) {
   return v < 1 ? 1u : static_cast<unsigned>(v);
@@ -65,53 +66,69 @@ inline MOELA_HOST_DEVICE long long elementwiseBlocks(int rows, int cols) {
 
 } // namespace opslaunch
 
-// ---- Row and element-wise families -----------------------------------------------
+// ---- Row and element-wise families
+// -----------------------------------------------
 
-inline MOELA_HOST_DEVICE Launch launchEmbedding(const EmbeddingArgs &a, const Tile &) {
-  return opslaunch::make(a.rows, 1, 256, 0);
+inline MOELA_HOST_DEVICE Launch launchEmbedding(const EmbeddingArgs &a,
+                                                const Tile &) {
+  return opslaunch::make(a.rows, 1, abi::kRowThreads, 0);
 }
 
-inline MOELA_HOST_DEVICE Launch launchRmsNorm(const RmsNormArgs &a, const Tile &) {
-  return opslaunch::make(a.rows, 1, 256, 4LL * a.cols);
+inline MOELA_HOST_DEVICE Launch launchRmsNorm(const RmsNormArgs &a,
+                                              const Tile &) {
+  return opslaunch::make(a.rows, 1, abi::kRowThreads, 4LL * a.cols);
 }
 
 inline MOELA_HOST_DEVICE Launch launchAdd(const AddArgs &a, const Tile &) {
-  return opslaunch::make(opslaunch::elementwiseBlocks(a.rows, a.cols), 1, 256, 0);
+  return opslaunch::make(opslaunch::elementwiseBlocks(a.rows, a.cols), 1,
+                         abi::kRowThreads, 0);
 }
 
-inline MOELA_HOST_DEVICE Launch launchSiluMul(const SiluMulArgs &a, const Tile &) {
-  return opslaunch::make(opslaunch::elementwiseBlocks(a.rows, a.cols), 1, 256, 0);
+inline MOELA_HOST_DEVICE Launch launchSiluMul(const SiluMulArgs &a,
+                                              const Tile &) {
+  return opslaunch::make(opslaunch::elementwiseBlocks(a.rows, a.cols), 1,
+                         abi::kRowThreads, 0);
 }
 
-inline MOELA_HOST_DEVICE Launch launchGatherRows(const GatherRowsArgs &a, const Tile &) {
-  return opslaunch::make(opslaunch::elementwiseBlocks(a.rows, a.cols), 1, 256, 0);
+inline MOELA_HOST_DEVICE Launch launchGatherRows(const GatherRowsArgs &a,
+                                                 const Tile &) {
+  return opslaunch::make(opslaunch::elementwiseBlocks(a.rows, a.cols), 1,
+                         abi::kRowThreads, 0);
 }
 
-inline MOELA_HOST_DEVICE Launch launchConcat(const ConcatArgs &a, const Tile &) {
-  return opslaunch::make(opslaunch::elementwiseBlocks(a.rows, a.cols), 1, 256, 0);
+inline MOELA_HOST_DEVICE Launch launchConcat(const ConcatArgs &a,
+                                             const Tile &) {
+  return opslaunch::make(opslaunch::elementwiseBlocks(a.rows, a.cols), 1,
+                         abi::kRowThreads, 0);
 }
 
-inline MOELA_HOST_DEVICE Launch launchNextTokens(const NextTokensArgs &a, const Tile &) {
-  return opslaunch::make(ceilDiv(a.rows, 256), 1, 256, 0);
+inline MOELA_HOST_DEVICE Launch launchNextTokens(const NextTokensArgs &a,
+                                                 const Tile &) {
+  return opslaunch::make(ceilDiv(a.rows, abi::kRowThreads), 1, abi::kRowThreads,
+                         0);
 }
 
 inline MOELA_HOST_DEVICE Launch launchRope(const RopeArgs &a, const Tile &) {
-  return opslaunch::make(a.rows, 1, 256, 4LL * a.rope.dim);
+  return opslaunch::make(a.rows, 1, abi::kRowThreads, 4LL * a.rope.dim);
 }
 
-inline MOELA_HOST_DEVICE Launch launchArgmax(const ArgmaxArgs &a, const Tile &) {
-  return opslaunch::make(a.rows, 1, 1024, 0);
+inline MOELA_HOST_DEVICE Launch launchArgmax(const ArgmaxArgs &a,
+                                             const Tile &) {
+  return opslaunch::make(a.rows, 1, abi::kArgmaxThreads, 0);
 }
 
-// ---- MLA ----------------------------------------------------------------------------
+// ---- MLA
+// ----------------------------------------------------------------------------
 
-inline MOELA_HOST_DEVICE Launch launchKvAppend(const KvAppendArgs &a, const Tile &) {
-  return opslaunch::make(a.rows, 1, 256, 0);
+inline MOELA_HOST_DEVICE Launch launchKvAppend(const KvAppendArgs &a,
+                                               const Tile &) {
+  return opslaunch::make(a.rows, 1, abi::kRowThreads, 0);
 }
 
 /// One block per token (KvGather.cuh).
-inline MOELA_HOST_DEVICE Launch launchKvGather(const KvGatherArgs &a, const Tile &) {
-  return opslaunch::make(a.rows, 1, 256, 0);
+inline MOELA_HOST_DEVICE Launch launchKvGather(const KvGatherArgs &a,
+                                               const Tile &) {
+  return opslaunch::make(a.rows, 1, abi::kRowThreads, 0);
 }
 
 /// The MT template argument of LatentAttention: 16-head tiles per block.
@@ -128,8 +145,8 @@ inline MOELA_HOST_DEVICE int latentAttentionThreads(int heads) {
 /// Dynamic shared memory of phase 0 (LatentAttention.cuh latent::Geometry):
 /// 16 * (HB*RS + 2*64*RS + HB*8) + 8*HB bytes, HB = 16*MT, RS = the row stride
 /// in 16-byte chunks of [latent | rope padded to 16 elements].
-inline MOELA_HOST_DEVICE unsigned latentAttentionMaxSharedBytes(int latent, int rope,
-                                                                int heads) {
+inline MOELA_HOST_DEVICE unsigned
+latentAttentionMaxSharedBytes(int latent, int rope, int heads) {
   const int hb = 16 * latentAttentionMTiles(heads);
   const int ch = (latent + (rope + 15) / 16 * 16) / 8;
   const int rs = ch % 8 == 0 ? ch : (ch | 1);
@@ -144,8 +161,8 @@ inline MOELA_HOST_DEVICE int latentAttentionGroups(int heads) {
 
 /// S, the splits per token of phase 0 for `rows` tokens: about 2 * 132
 /// blocks in all, at most 64, at most the 64-row tiles of a slot.
-inline MOELA_HOST_DEVICE int latentAttentionSplitsFor(const LatentAttentionArgs &a,
-                                                      int rows) {
+inline MOELA_HOST_DEVICE int
+latentAttentionSplitsFor(const LatentAttentionArgs &a, int rows) {
   const long long width = a.latent_dim + a.rope_dim;
   const long long maxSeq = width > 0 ? a.slot_stride / width : 1;
   const long long tiles = (maxSeq + 63) / 64;
@@ -160,51 +177,56 @@ inline MOELA_HOST_DEVICE int latentAttentionSplitsFor(const LatentAttentionArgs 
 }
 
 /// 2 when phase 1 (the split combine) must run after phase 0, else 1.
-inline MOELA_HOST_DEVICE int latentAttentionLaunches(const LatentAttentionArgs &a) {
+inline MOELA_HOST_DEVICE int
+latentAttentionLaunches(const LatentAttentionArgs &a) {
   return latentAttentionSplitsFor(a, a.rows) > 1 ? 2 : 1;
 }
 
 /// Phase 0: grid (rows * groups, S), 64*MT threads, the shared memory above.
 /// Phase 1: one thread per 4 output columns of every (token, head).
-inline MOELA_HOST_DEVICE Launch launchLatentAttention(const LatentAttentionArgs &a,
-                                                      const Tile &) {
+inline MOELA_HOST_DEVICE Launch
+launchLatentAttention(const LatentAttentionArgs &a, const Tile &) {
   const int threads = latentAttentionThreads(a.heads);
   if (a.phase == 0)
     return opslaunch::make(
         static_cast<long long>(a.rows) * latentAttentionGroups(a.heads),
         latentAttentionSplitsFor(a, a.rows), threads,
         latentAttentionMaxSharedBytes(a.latent_dim, a.rope_dim, a.heads));
-  const long long work = static_cast<long long>(a.rows) * a.heads * (a.latent_dim / 4);
+  const long long work =
+      static_cast<long long>(a.rows) * a.heads * (a.latent_dim / 4);
   return opslaunch::make((work + threads - 1) / threads, 1, threads, 0);
 }
 
 /// Bytes of workspace for any row count up to a.rows: the largest over T of
 /// 4 * (roundUp(T, 4) + S(T) * T * Hp * (R + 4)) where S(T) > 1, with Hp =
 /// groups * 16 * MT (see LatentAttention.cuh); 0 when no T splits.
-inline MOELA_HOST_DEVICE long long latentAttentionWorkspaceBytes(
-    const LatentAttentionArgs &a) {
-  const long long hp =
-      static_cast<long long>(latentAttentionGroups(a.heads)) * 16 *
-      latentAttentionMTiles(a.heads);
+inline MOELA_HOST_DEVICE long long
+latentAttentionWorkspaceBytes(const LatentAttentionArgs &a) {
+  const long long hp = static_cast<long long>(latentAttentionGroups(a.heads)) *
+                       16 * latentAttentionMTiles(a.heads);
   long long best = 0;
   for (int t = 1; t <= a.rows; ++t) {
     const int s = latentAttentionSplitsFor(a, t);
     if (s < 2)
       break; // S(T) never grows with T
     const long long bytes =
-        4 * ((t + 3) / 4 * 4 + static_cast<long long>(s) * t * hp * (a.latent_dim + 4));
+        4 * ((t + 3) / 4 * 4 +
+             static_cast<long long>(s) * t * hp * (a.latent_dim + 4));
     if (bytes > best)
       best = bytes;
   }
   return best;
 }
 
-inline MOELA_HOST_DEVICE Launch launchMlaAttention(const MlaAttentionArgs &a, const Tile &) {
-  return opslaunch::make(static_cast<long long>(a.rows) * a.heads, 1, 256,
-                         4LL * (a.nope_dim + a.rope_dim + 10LL * a.latent_dim + 16));
+inline MOELA_HOST_DEVICE Launch launchMlaAttention(const MlaAttentionArgs &a,
+                                                   const Tile &) {
+  return opslaunch::make(
+      static_cast<long long>(a.rows) * a.heads, 1, abi::kMlaAttentionThreads,
+      4LL * (a.nope_dim + a.rope_dim + 10LL * a.latent_dim + 16));
 }
 
-inline MOELA_HOST_DEVICE long long mlaAttentionWorkspaceBytes(const MlaAttentionArgs &) {
+inline MOELA_HOST_DEVICE long long
+mlaAttentionWorkspaceBytes(const MlaAttentionArgs &) {
   return 0;
 }
 
@@ -215,37 +237,48 @@ inline MOELA_HOST_DEVICE int mlaPrefillAttentionThreads() { return 128; }
 /// prefill::Geometry): 16 * (3 * 64 * RSk + 2 * 64 * RSv) bytes (Q, two K and
 /// two V tiles), RSk / RSv = the row strides in 16-byte chunks of
 /// [nope | rope] padded to 16 elements and of v.
-inline MOELA_HOST_DEVICE unsigned mlaPrefillAttentionSharedBytes(int nope, int rope, int v) {
+inline MOELA_HOST_DEVICE unsigned
+mlaPrefillAttentionSharedBytes(int nope, int rope, int v) {
   const int kch = (nope + rope + 15) / 16 * 2, vch = v / 8;
-  const int rsk = kch % 8 == 0 ? kch : (kch | 1), rsv = vch % 8 == 0 ? vch : (vch | 1);
+  const int rsk = kch % 8 == 0 ? kch : (kch | 1),
+            rsv = vch % 8 == 0 ? vch : (vch | 1);
   return static_cast<unsigned>(16 * (3 * 64 * rsk + 2 * 64 * rsv));
 }
 
 /// Grid (64-row query tiles, heads), 128 threads, the shared memory above.
-inline MOELA_HOST_DEVICE Launch launchMlaPrefillAttention(const MlaPrefillAttentionArgs &a,
-                                                          const Tile &) {
-  return opslaunch::make(ceilDiv(a.rows, 64), a.heads, mlaPrefillAttentionThreads(),
-                         mlaPrefillAttentionSharedBytes(a.nope_dim, a.rope_dim, a.v_dim));
+inline MOELA_HOST_DEVICE Launch
+launchMlaPrefillAttention(const MlaPrefillAttentionArgs &a, const Tile &) {
+  return opslaunch::make(
+      ceilDiv(a.rows, 64), a.heads, mlaPrefillAttentionThreads(),
+      mlaPrefillAttentionSharedBytes(a.nope_dim, a.rope_dim, a.v_dim));
 }
 
-// ---- MoE ----------------------------------------------------------------------------
+// ---- MoE
+// ----------------------------------------------------------------------------
 
 inline MOELA_HOST_DEVICE Launch launchRoute(const RouteArgs &a, const Tile &) {
   if (a.fused_gate)
-    return opslaunch::make(a.rows, 1, 256, 4LL * (a.dim + a.experts));
-  return opslaunch::make((a.rows + 7) / 8, 1, 256, 0);
+    return opslaunch::make(a.rows, 1, abi::kRouteThreads,
+                           4LL * (a.dim + a.experts));
+  return opslaunch::make((a.rows + 7) / 8, 1, abi::kRouteThreads, 0);
 }
 
-inline MOELA_HOST_DEVICE int dispatchLaunches(const DispatchArgs &) { return 2; }
+inline MOELA_HOST_DEVICE int dispatchLaunches(const DispatchArgs &) {
+  return 2;
+}
 
 /// Phase 0: one block sorts the slots; phase 1: a warp per sorted row.
-inline MOELA_HOST_DEVICE Launch launchDispatch(const DispatchArgs &a, const Tile &) {
+inline MOELA_HOST_DEVICE Launch launchDispatch(const DispatchArgs &a,
+                                               const Tile &) {
   if (a.phase == 0)
-    return opslaunch::make(1, 1, 1024, 4LL * (33LL * a.experts + 1));
-  return opslaunch::make((static_cast<long long>(a.rows) * a.top_k + 31) / 32, 1, 1024, 0);
+    return opslaunch::make(1, 1, abi::kDispatchThreads,
+                           4LL * (33LL * a.experts + 1));
+  return opslaunch::make((static_cast<long long>(a.rows) * a.top_k + 31) / 32,
+                         1, abi::kDispatchThreads, 0);
 }
 
-inline MOELA_HOST_DEVICE long long dispatchWorkspaceBytes(const DispatchArgs &) {
+inline MOELA_HOST_DEVICE long long
+dispatchWorkspaceBytes(const DispatchArgs &) {
   return 0; // counters is not used
 }
 
@@ -253,12 +286,16 @@ inline MOELA_HOST_DEVICE int combineLaunches(const CombineArgs &a) {
   return a.perm ? 2 : 1;
 }
 
-/// With perm, phase 0 inverts it (a thread per slot); the sums: a block per token.
-inline MOELA_HOST_DEVICE Launch launchCombine(const CombineArgs &a, const Tile &) {
+/// With perm, phase 0 inverts it (a thread per slot); the sums: a block per
+/// token.
+inline MOELA_HOST_DEVICE Launch launchCombine(const CombineArgs &a,
+                                              const Tile &) {
   if (a.perm && a.phase == 0)
-    return opslaunch::make((static_cast<long long>(a.rows) * a.top_k + 255) / 256, 1, 256,
-                           0);
-  return opslaunch::make(a.rows, 1, 256, 0);
+    return opslaunch::make(
+        (static_cast<long long>(a.rows) * a.top_k + abi::kRowThreads - 1) /
+            abi::kRowThreads,
+        1, abi::kRowThreads, 0);
+  return opslaunch::make(a.rows, 1, abi::kRowThreads, 0);
 }
 
 /// inverse: rows * top_k ints (used only when permuted).
@@ -266,12 +303,14 @@ inline MOELA_HOST_DEVICE long long combineWorkspaceBytes(const CombineArgs &a) {
   return 4LL * a.rows * a.top_k;
 }
 
-inline MOELA_HOST_DEVICE Launch launchMoeExperts(const MoeExpertsArgs &a, const Tile &) {
-  return opslaunch::make(static_cast<long long>(a.rows) * a.top_k, 1, 256,
-                         4LL * (a.hidden + a.intermediate));
+inline MOELA_HOST_DEVICE Launch launchMoeExperts(const MoeExpertsArgs &a,
+                                                 const Tile &) {
+  return opslaunch::make(static_cast<long long>(a.rows) * a.top_k, 1,
+                         abi::kRowThreads, 4LL * (a.hidden + a.intermediate));
 }
 
-inline MOELA_HOST_DEVICE long long moeExpertsWorkspaceBytes(const MoeExpertsArgs &) {
+inline MOELA_HOST_DEVICE long long
+moeExpertsWorkspaceBytes(const MoeExpertsArgs &) {
   return 0; // the hidden rows stay in shared memory
 }
 
