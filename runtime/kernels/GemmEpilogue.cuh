@@ -1,4 +1,4 @@
-//===- GemmEpilogue.cuh - How the GEMM engines write a tile -----*- C++ -*-===//
+//===- GemmEpilogue.cuh - How the GEMM engines write a tile ---------------===//
 //
 // The output half of the layer between the matrix families and the two
 // engines (GemmOperands.cuh is the input half). An engine stages its fp32

@@ -1,4 +1,4 @@
-//===- GemmOperands.cuh - What the GEMM engines read ------------*- C++ -*-===//
+//===- GemmOperands.cuh - What the GEMM engines read ----------------------===//
 //
 // The layer between the matrix families (Gemm, GemmWgmma, GroupedGemm,
 // HeadGemm) and the two engines that multiply a tile (mm::Engine, mma.sync:
@@ -7,11 +7,14 @@
 //
 //   * A: a Problem, the tile's rows of A in global memory (K contiguous).
 //   * W: two row tables at the start of the engine's shared memory
-//     (matmulRowTableBytes), filled
-//     by the family before the main loop: the weight row of each of the BN
-//     tile rows at K = 0 (null: out of range, read as zeros) and its FP8
-//     block-scale row. That is how a family maps tile rows to weight parts,
-//     experts, heads or the interleaved gate/up rows of silu_mul.
+//     (matmulRowTableBytes), filled by the family before the main loop: the
+//     weight row of each of the BN tile rows at K = 0 (null: out of range,
+//     read as zeros) and its FP8 block-scale row. That is how a family maps
+//     tile rows to weight parts, experts, heads or the interleaved gate/up
+//     rows of silu_mul.
+//
+// Gemm and GemmWgmma (GemmArgs) share their whole prologue here: the block's
+// tile, its row tables over the weight parts, and its A.
 //
 // Device code only (NVRTC/nvcc, and g++ for test/emu).
 //
@@ -94,11 +97,11 @@ __device__ __forceinline__ const float **weightScales(unsigned char *smem) {
   return reinterpret_cast<const float **>(smem) + BN;
 }
 
-/// Which row of the weight tile row j of an output tile starting at output
-/// column n0 reads: output column f = n0 + j (valid below nOut), or with
-/// SILU the interleaved pairs: tile row 2i = the gate row of f = n0 + i,
-/// 2i + 1 = its up row, so each thread's accumulator pair (2t, 2t + 1) is a
-/// (gate, up) pair of one output column.
+/// The weight row that tile row j of a tile starting at output column n0
+/// reads: that of output column f = n0 + j (valid below nOut), or with SILU
+/// interleaved pairs: tile row 2i reads the gate row of f = n0 + i, 2i + 1
+/// its up row, so each thread's accumulator pair (2t, 2t + 1) is the (gate,
+/// up) pair of one output column.
 struct TileRow {
   int f;   // output column
   bool up; // SILU: the up row of f (else its gate row)

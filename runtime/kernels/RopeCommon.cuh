@@ -1,4 +1,4 @@
-//===- RopeCommon.cuh - The RoPE rotation of every kernel -------*- C++ -*-===//
+//===- RopeCommon.cuh - The RoPE rotation of every kernel -----------------===//
 //
 // One pair rotation for the rope kernels (Rope.cuh, KvAppend.cuh) and the
 // fused-rope GEMM epilogue (GemmEpilogue.cuh), computed as the host backend
