@@ -20,11 +20,6 @@
 namespace moela::cases {
 namespace {
 
-namespace K = moela::kernels;
-namespace H = moela::host;
-
-const K::Tile kTile{};
-
 struct AppendCase {
   int latent, rope, slots, maxSeq, rows;
   bool norm, rotate;

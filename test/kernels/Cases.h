@@ -24,6 +24,13 @@
 
 namespace moela::cases {
 
+namespace K = moela::kernels; // args and launch geometry
+namespace H = moela::host;    // the references
+
+/// The row, attention and MoE families have fixed tiles (OpsLaunch.h
+/// ignores the Tile).
+const K::Tile kTile{};
+
 /// The suites that run a case.
 enum Suite : unsigned { kEmu = 1, kGpu = 2, kEmuAndGpu = 3 };
 

@@ -1,32 +1,19 @@
 //===- CudaDevice.cpp - The kernel cases on the CUDA driver API -----------===//
 #include "CudaDevice.h"
 
+#include "Compile.h"
+
 #include "cuda/CudaDriver.h"
-#include "moela/Runtime/Nvrtc.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cstdio>
 #include <stdexcept>
-#include <thread>
 
 namespace moela::cases {
-
-struct CudaDevice::Compiled {
-  NvrtcResult result;
-};
-
 namespace {
 
 const cuda::Driver &drv() { return cuda::Driver::get(); }
 void ck(CUresult r, const char *what) { cuda::check(r, what); }
-
-NvrtcOptions nvrtcOptions() {
-  NvrtcOptions o;
-  o.arch = "sm_90a";
-  o.cacheDir = defaultKernelCacheDir();
-  return o;
-}
 
 /// The emulated driver only checks an image's ELF magic.
 const char kEmulatedImage[16] = {0x7f, 'E', 'L', 'F'};
@@ -54,32 +41,22 @@ CudaDevice::~CudaDevice() = default;
 void CudaDevice::prepare(const std::vector<Kernel> &kernels) {
   if (emulated_)
     return;
-  std::vector<const Kernel *> jobs;
+  std::vector<Kernel> jobs;
   for (const Kernel &k : kernels)
-    if (!compiled_.count(k.name())) {
-      compiled_[k.name()] = std::make_shared<Compiled>();
-      jobs.push_back(&k);
-    }
-  std::vector<std::string> errors(jobs.size());
-  std::atomic<size_t> next{0};
-  std::vector<std::thread> pool;
-  for (unsigned w = 0; w < std::max(1u, std::thread::hardware_concurrency());
-       ++w)
-    pool.emplace_back([&] {
-      for (size_t i; (i = next++) < jobs.size();) {
-        try {
-          compiled_.at(jobs[i]->name())->result =
-              compileCuda(jobs[i]->name(), jobs[i]->source(), nvrtcOptions());
-        } catch (const std::exception &e) {
-          errors[i] = e.what();
-        }
-      }
-    });
-  for (std::thread &t : pool)
-    t.join();
-  for (const std::string &e : errors)
-    if (!e.empty())
-      throw std::runtime_error(e);
+    if (!cubins_.count(k.name()) &&
+        std::none_of(jobs.begin(), jobs.end(),
+                     [&](const Kernel &j) { return j.name() == k.name(); }))
+      jobs.push_back(k);
+  const std::vector<Compiled> done = compileAll(jobs, /*cached=*/true);
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    if (!done[i].error.empty())
+      throw std::runtime_error(done[i].error);
+    const NvrtcResult &r = done[i].result;
+    std::printf("  compiled %s: %d registers, %d spill bytes%s\n",
+                jobs[i].name().c_str(), r.registers, r.spillBytes,
+                r.fromCache ? " (cached)" : "");
+    cubins_[jobs[i].name()] = r.cubin;
+  }
 }
 
 void *CudaDevice::function(const Kernel &k) {
@@ -92,10 +69,8 @@ void *CudaDevice::function(const Kernel &k) {
     ck(drv().cuModuleLoadData(&module, kEmulatedImage), "cuModuleLoadData");
   } else {
     prepare({k});
-    const NvrtcResult &r = compiled_.at(name)->result;
-    std::printf("  compiled %s: %d registers, %d spill bytes%s\n", name.c_str(),
-                r.registers, r.spillBytes, r.fromCache ? " (cached)" : "");
-    ck(drv().cuModuleLoadData(&module, r.cubin.data()), "cuModuleLoadData");
+    ck(drv().cuModuleLoadData(&module, cubins_.at(name).data()),
+       "cuModuleLoadData");
   }
   CUfunction f;
   ck(drv().cuModuleGetFunction(&f, module, name.c_str()),

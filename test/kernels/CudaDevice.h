@@ -13,6 +13,7 @@
 
 #include "Device.h"
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -48,8 +49,7 @@ private:
   std::string name_;
   bool emulated_ = false;
   std::map<std::string, void *> functions_;
-  struct Compiled;
-  std::map<std::string, std::shared_ptr<Compiled>> compiled_;
+  std::map<std::string, std::vector<uint8_t>> cubins_; // by kernel name
 };
 
 } // namespace moela::cases

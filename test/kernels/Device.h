@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 
 namespace moela::cases {
 
@@ -46,9 +47,21 @@ void setDevice(Device *d);
 void launchRaw(const Kernel &k, const kernels::Launch &l, const void *args,
                size_t argsBytes);
 
+/// Times run() on a GPU and prints "TIME <what>" with the bandwidth of
+/// `bytes` (what it must move) against 4.3 TB/s (the H200 copy rate).
+void timeBandwidth(const std::string &what, double bytes,
+                   const std::function<void()> &run);
+
 template <typename Args>
 void launch(const Kernel &k, const kernels::Launch &l, const Args &args) {
   launchRaw(k, l, &args, sizeof args);
+}
+
+/// Microseconds of one launch on a GPU (medianSeconds).
+template <typename Args>
+double launchMicroseconds(const Kernel &k, const kernels::Launch &l,
+                          const Args &args) {
+  return device().medianSeconds([&](int) { launch(k, l, args); }) * 1e6;
 }
 
 } // namespace moela::cases

@@ -14,7 +14,7 @@
 
 namespace moela::cases {
 
-// ---- Row, attention and MoE families ---------------------------------------
+// ---- Row, attention and MoE families ----------------------------------------
 
 Kernel embeddingKernel(Ty out, Ty table);
 Kernel rmsNormKernel(Ty y, Ty weight); // f32 x and residual
@@ -34,8 +34,7 @@ Kernel dispatchKernel(Ty sorted);
 Kernel combineKernel(); // f32
 Kernel moeExpertsKernel(Ty weights);
 
-// ---- Matrix families
-// -----------------------------------------------------------
+// ---- Matrix families --------------------------------------------------------
 
 struct TileShape {
   int bm, bn, bk;

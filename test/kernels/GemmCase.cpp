@@ -14,9 +14,6 @@
 namespace moela::cases {
 namespace {
 
-namespace K = moela::kernels;
-namespace H = moela::host;
-
 std::string gemmName(const GemmCase &g) {
   const GemmKind &k = g.kind;
   const int n = std::accumulate(g.parts.begin(), g.parts.end(), 0);
@@ -136,10 +133,10 @@ void runGemm(Report &rep, const std::string &what, const GemmCase &g) {
   Rng rng(what);
   const int n = std::accumulate(g.parts.begin(), g.parts.end(), 0),
             nOut = k.silu ? n / 2 : n;
-  if (!rep.expect(what + " shape",
-                  !k.rope || g.rope.heads * g.rope.headDim == nOut,
-                  "rope heads x head_dim must be the output columns"))
+  if (k.rope && g.rope.heads * g.rope.headDim != nOut) {
+    rep.expect(what, false, "rope heads x head_dim must be the output columns");
     return;
+  }
   const bool inPlace = k.residual && g.inPlace && k.c == k.r;
   const Activations a = randomActivations(rng, k.a, g.m, g.k);
   std::vector<Weights> parts;
@@ -191,13 +188,8 @@ void runGemm(Report &rep, const std::string &what, const GemmCase &g) {
   const K::Launch l = launchOf(k, args);
   launch(kernel, l, args);
 
-  ErrorStats st;
-  for (size_t i = 0; i < rows.size(); ++i)
-    for (size_t j = 0; j < cols.size(); ++j)
-      st.add(c.get(rows[i], cols[j]), expected[i * cols.size() + j], rows[i],
-             cols[j]);
-  rep.near(what, st, g.bound);
-  checkWritten(rep, what, c, [&](int64_t, int64_t col) { return col < nOut; });
+  checkMatrix(rep, what, c, rows, cols, expected, g.bound,
+              [&](int64_t, int64_t col) { return col < nOut; });
   if (!g.bench || !device().timed())
     return;
   const double flop = 2.0 * g.m * n * g.k;
@@ -207,8 +199,7 @@ void runGemm(Report &rep, const std::string &what, const GemmCase &g) {
   for (const Weights &w : parts)
     bytes += double(w.ty == Ty::F8 ? w.fp8.codes.bytes() + w.fp8.scales.bytes()
                                    : w.data.bytes());
-  const double us =
-      device().medianSeconds([&](int) { launch(kernel, l, args); }) * 1e6;
+  const double us = launchMicroseconds(kernel, l, args);
   std::printf("BENCH %-70s %s %9.1f us %7.1f TFLOP/s %6.0f GB/s", what.c_str(),
               k.wgmma ? "wgmma" : "mma", us, flop / us * 1e-6,
               bytes / us * 1e-3);
@@ -218,8 +209,7 @@ void runGemm(Report &rep, const std::string &what, const GemmCase &g) {
     mk.tile = g.mmaTile;
     const Kernel mma = gemmKernel(mk);
     const K::Launch ml = launchOf(mk, args);
-    const double usMma =
-        device().medianSeconds([&](int) { launch(mma, ml, args); }) * 1e6;
+    const double usMma = launchMicroseconds(mma, ml, args);
     std::printf(" | mma.sync %dx%dx%d %9.1f us %7.1f TFLOP/s | x%.2f",
                 mk.tile.bm, mk.tile.bn, mk.tile.bk, usMma, flop / usMma * 1e-6,
                 usMma / us);

@@ -22,8 +22,6 @@
 namespace moela::cases {
 namespace {
 
-namespace K = moela::kernels;
-
 const Ty f32 = Ty::F32, bf16 = Ty::BF16, f8 = Ty::F8;
 
 GemmKind mma(Ty a, Ty w, Ty c, Ty r, TileShape t, bool silu, bool rope,

@@ -21,9 +21,6 @@
 namespace moela::cases {
 namespace {
 
-namespace K = moela::kernels;
-namespace H = moela::host;
-
 const Ty f32 = Ty::F32, bf16 = Ty::BF16, f8 = Ty::F8;
 
 struct HeadCase {
@@ -59,7 +56,7 @@ void runHead(Report &rep, const std::string &what, const HeadCase &h) {
   for (int64_t hh : heads)
     for (int64_t o : outs)
       cols.push_back(hh * outStride + o);
-  std::vector<float> expected(rows.size() * cols.size());
+  std::vector<double> expected(rows.size() * cols.size());
   if (full) {
     std::vector<float> ref(size_t(h.rows) * yCols, NAN);
     H::HeadGemmShape shape;
@@ -90,7 +87,7 @@ void runHead(Report &rep, const std::string &what, const HeadCase &h) {
                 sum += double(x.value(rows[size_t(i)], hh * inStride + q)) *
                        (h.transpose ? w.value(0, base + q, o)
                                     : w.value(0, base + o, q));
-              expected[size_t(i) * cols.size() + j] = float(sum);
+              expected[size_t(i) * cols.size() + j] = sum;
             }
         },
         1);
@@ -114,18 +111,11 @@ void runHead(Report &rep, const std::string &what, const HeadCase &h) {
       args, K::Tile{h.tile.bm, h.tile.bn, h.tile.bk, 0, K::kMatmulThreads});
   launch(kernel, l, args);
 
-  ErrorStats st;
-  for (size_t i = 0; i < rows.size(); ++i)
-    for (size_t j = 0; j < cols.size(); ++j)
-      st.add(y.get(rows[i], cols[j]), expected[i * cols.size() + j], rows[i],
-             cols[j]);
-  rep.near(what, st, h.bound);
-  checkWritten(rep, what, y,
-               [&](int64_t, int64_t col) { return col % outStride < outLen; });
+  checkMatrix(rep, what, y, rows, cols, expected, h.bound,
+              [&](int64_t, int64_t col) { return col % outStride < outLen; });
   if (!h.bench || !device().timed())
     return;
-  const double us =
-      device().medianSeconds([&](int) { launch(kernel, l, args); }) * 1e6;
+  const double us = launchMicroseconds(kernel, l, args);
   const double bytes =
       double(h.rows) * h.heads * (inLen * sizeOf(h.x) + outLen * sizeOf(h.y)) +
       double(h.heads) * h.wRows * h.C * sizeOf(h.w);

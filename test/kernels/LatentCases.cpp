@@ -23,10 +23,6 @@
 namespace moela::cases {
 namespace {
 
-namespace K = moela::kernels;
-namespace H = moela::host;
-
-const K::Tile kTile{};
 const float kScale = 0.1352f; // V3: 192^-0.5 * (0.1 ln 40 + 1)^2
 
 using Tokens = std::vector<std::pair<int, int>>; // (slot, position)
@@ -56,8 +52,7 @@ Tensor latentCache(Rng &rng, const Tokens &tokens, int slots, int maxSeq,
   return cache;
 }
 
-// ---- LatentAttention
-// ------------------------------------------------------------------
+// ---- LatentAttention --------------------------------------------------------
 
 struct LatentCase {
   std::string shape;
@@ -196,8 +191,7 @@ void addLatent(Cases &cases, const std::string &test, unsigned suites,
        [=](Report &r) { runLatent(r, name, c); }});
 }
 
-// ---- MlaAttention
-// ---------------------------------------------------------------------
+// ---- MlaAttention -----------------------------------------------------------
 
 struct MlaCase {
   std::string shape;

@@ -130,19 +130,27 @@ double gpuBound(Ty a, Ty w, Ty out) {
   return (out == Ty::BF16 || a == Ty::F32 || w == Ty::F32) ? 1e-2 : 1e-3;
 }
 
-bool checkWritten(Report &r, const std::string &what, const Tensor &t,
-                  const std::function<bool(int64_t, int64_t)> &mustWrite) {
+void checkMatrix(Report &r, const std::string &what, const Tensor &out,
+                 const std::vector<int64_t> &rows,
+                 const std::vector<int64_t> &cols,
+                 const std::vector<double> &expected, double bound,
+                 const std::function<bool(int64_t, int64_t)> &mustWrite) {
+  ErrorStats st;
+  for (size_t i = 0; i < rows.size(); ++i)
+    for (size_t j = 0; j < cols.size(); ++j)
+      st.add(out.get(rows[i], cols[j]), expected[i * cols.size() + j], rows[i],
+             cols[j]);
+  r.near(what, st, bound);
   int64_t unwritten = 0;
   std::string first;
-  for (int64_t row = 0; row < t.rows(); ++row)
-    for (int64_t c = 0; c < t.cols(); ++c)
-      if (mustWrite(row, c) && std::isnan(t.get(row, c)) && !unwritten++)
+  for (int64_t row = 0; row < out.rows(); ++row)
+    for (int64_t c = 0; c < out.cols(); ++c)
+      if (mustWrite(row, c) && std::isnan(out.get(row, c)) && !unwritten++)
         first = " (first at " + std::to_string(row) + ", " + std::to_string(c) +
                 ")";
-  if (!r.expect(what + " written", unwritten == 0,
-                std::to_string(unwritten) + " elements unwritten" + first))
-    return false;
-  return r.untouchedOutside(what, t, mustWrite);
+  r.expect(what + " written", unwritten == 0,
+           std::to_string(unwritten) + " elements unwritten" + first);
+  r.untouchedOutside(what, out, mustWrite);
 }
 
 } // namespace moela::cases

@@ -66,10 +66,14 @@ double emuBound(Ty out);
 /// The GPU's: 1e-3, and 1e-2 for a bf16 output or an f32 operand.
 double gpuBound(Ty a, Ty w, Ty out);
 
-/// Whether every element mustWrite(r, c) selects was written (is not NaN)
-/// and every other one is still poison.
-bool checkWritten(Report &r, const std::string &what, const Tensor &t,
-                  const std::function<bool(int64_t, int64_t)> &mustWrite);
+/// The matrix cases' check: out at rows x cols against `expected` (row-major
+/// over them) within `bound`; then every element mustWrite(r, c) selects is
+/// written (not NaN) and every other one is still poison.
+void checkMatrix(Report &r, const std::string &what, const Tensor &out,
+                 const std::vector<int64_t> &rows,
+                 const std::vector<int64_t> &cols,
+                 const std::vector<double> &expected, double bound,
+                 const std::function<bool(int64_t, int64_t)> &mustWrite);
 
 } // namespace moela::cases
 

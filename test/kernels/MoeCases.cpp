@@ -20,22 +20,7 @@
 namespace moela::cases {
 namespace {
 
-namespace K = moela::kernels;
-namespace H = moela::host;
-
-const K::Tile kTile{};
-
-void timeLine(const std::string &what, double bytes,
-              const std::function<void()> &run) {
-  const double sec = device().medianSeconds([&](int) { run(); });
-  std::printf("TIME %-50s %9.1f us  %7.1f GB/s (%4.1f%% of 4.3 TB/s)\n",
-              what.c_str(), sec * 1e6, bytes / sec * 1e-9,
-              bytes / sec / 4.3e12 * 100);
-  std::fflush(stdout);
-}
-
-// ---- Dispatch
-// -------------------------------------------------------------------------
+// ---- Dispatch ---------------------------------------------------------------
 
 struct DispatchCase {
   int T, Kk, E, D;
@@ -89,8 +74,7 @@ void runDispatch(Report &r, const std::string &what, const DispatchCase &c) {
   r.equal(what + " sorted rows", sorted.floats(), sortedRef);
 }
 
-// ---- Combine
-// --------------------------------------------------------------------------
+// ---- Combine ----------------------------------------------------------------
 
 struct CombineCase {
   int T, Kk, D;
@@ -153,6 +137,8 @@ void runCombine(Report &r, const std::string &what, const CombineCase &c) {
 
 /// Dispatch and combine of a DeepSeek-V3 prefill chunk (timing only).
 void timeDispatchCombine() {
+  if (!device().timed())
+    return;
   const int T = 4096, D = 7168, Kk = 8, E = 256;
   Rng rng("time dispatch combine");
   const std::vector<int32_t> idxV = randomIdx(rng, T, Kk, E, false);
@@ -163,9 +149,9 @@ void timeDispatchCombine() {
         offsets(Ty::I32, E + 1, 1), perm(Ty::I32, int64_t(T) * Kk, 1);
     x.fillUniform(rng, -1, 1);
     const K::DispatchArgs a = dispatchArgs(c, x, idx, sorted, offsets, perm);
-    timeLine("dispatch T=4096 K=8 D=7168 -> bf16",
-             double(T) * D * 4 + double(T) * Kk * D * 2,
-             [&] { launchDispatch(a); });
+    timeBandwidth("dispatch T=4096 K=8 D=7168 -> bf16",
+                  double(T) * D * 4 + double(T) * Kk * D * 2,
+                  [&] { launchDispatch(a); });
   }
   const CombineCase c{T, Kk, D, true, true, true, true, E};
   Tensor y(Ty::F32, int64_t(T) * Kk, D), w(Ty::F32, T, Kk),
@@ -177,13 +163,12 @@ void timeDispatchCombine() {
     t->fillUniform(rng, -1, 1);
   const K::CombineArgs a =
       combineArgs(c, y, w, shared, resid, resid, perm, inverse);
-  timeLine("combine T=4096 K=8 D=7168 perm+shared+residual",
-           double(T) * Kk * D * 4 + double(T) * D * 4 * 3,
-           [&] { launchCombine(a); });
+  timeBandwidth("combine T=4096 K=8 D=7168 perm+shared+residual",
+                double(T) * Kk * D * 4 + double(T) * D * 4 * 3,
+                [&] { launchCombine(a); });
 }
 
-// ---- MoeExperts
-// -----------------------------------------------------------------------
+// ---- MoeExperts -------------------------------------------------------------
 
 struct ExpertsCase {
   Ty w;

@@ -21,27 +21,11 @@
 namespace moela::cases {
 namespace {
 
-namespace K = moela::kernels;
-namespace H = moela::host;
-
-const K::Tile kTile{};
-
 std::string dims(int rows, int cols) {
   return std::to_string(rows) + "x" + std::to_string(cols);
 }
 
-/// Prints a timing line: the launch's time and the bytes it must move.
-void timeLine(const std::string &what, double bytes,
-              const std::function<void()> &run) {
-  const double sec = device().medianSeconds([&](int) { run(); });
-  std::printf("TIME %-50s %9.1f us  %7.1f GB/s (%4.1f%% of 4.3 TB/s)\n",
-              what.c_str(), sec * 1e6, bytes / sec * 1e-9,
-              bytes / sec / 4.3e12 * 100);
-  std::fflush(stdout);
-}
-
-// ---- Embedding
-// ------------------------------------------------------------------------
+// ---- Embedding --------------------------------------------------------------
 
 /// Ids out of range (one past the vocabulary, -1) give rows of NaN.
 void runEmbedding(Report &r, const std::string &what, Ty out, int vocab,
@@ -70,8 +54,7 @@ void runEmbedding(Report &r, const std::string &what, Ty out, int vocab,
   r.untouchedOutside(what, y, [](int64_t, int64_t) { return true; });
 }
 
-// ---- RmsNorm
-// --------------------------------------------------------------------------
+// ---- RmsNorm ----------------------------------------------------------------
 
 struct NormCase {
   Ty y;
@@ -171,6 +154,8 @@ std::string normName(const NormCase &c) {
 
 /// Add + RMSNorm of a DeepSeek-V3 prefill chunk, bf16 out (timing only).
 void timeRmsNorm() {
+  if (!device().timed())
+    return;
   const int T = 4096, D = 7168;
   Rng rng("time rms_norm");
   Tensor x(Ty::F32, T, D), res(Ty::F32, T, D), y(Ty::BF16, T, D),
@@ -188,13 +173,12 @@ void timeRmsNorm() {
   a.cols = D;
   a.eps = 1e-6f;
   const Kernel k = rmsNormKernel(Ty::BF16, Ty::BF16);
-  timeLine("rms_norm +residual 4096x7168 -> bf16",
-           double(T) * D * (4 + 4 + 4 + 2),
-           [&] { launch(k, K::launchRmsNorm(a, kTile), a); });
+  timeBandwidth("rms_norm +residual 4096x7168 -> bf16",
+                double(T) * D * (4 + 4 + 4 + 2),
+                [&] { launch(k, K::launchRmsNorm(a, kTile), a); });
 }
 
-// ---- Add, SiluMul, GatherRows
-// ---------------------------------------------------------
+// ---- Add, SiluMul, GatherRows -----------------------------------------------
 
 void runAdd(Report &r, const std::string &what, int rows, int cols,
             bool inPlace) {
@@ -241,8 +225,7 @@ void runGatherRows(Report &r, const std::string &what, int rows, int cols,
   r.equal(what, out.floats(), ref);
 }
 
-// ---- Rope
-// -----------------------------------------------------------------------------
+// ---- Rope -------------------------------------------------------------------
 
 struct RopeCase {
   int rows, heads, headDim, offset, dim;
@@ -286,8 +269,7 @@ std::string ropeName(const RopeCase &c) {
          " pos<=" + std::to_string(c.far ? 163839 : c.maxPos);
 }
 
-// ---- Argmax
-// ---------------------------------------------------------------------------
+// ---- Argmax -----------------------------------------------------------------
 
 /// Ties (the first wins), NaN (the host's scan answers 0 for a NaN at 0), a
 /// row of -inf (0), the last column, and column 1023 (the first of the last
@@ -318,13 +300,15 @@ void runArgmax(Report &r, const std::string &what, int rows, int cols,
 }
 
 void timeArgmax() {
+  if (!device().timed())
+    return;
   const int rows = 64, V = 129280;
   Rng rng("time argmax");
   Tensor logits(Ty::F32, rows, V), out(Ty::I32, rows, 1);
   logits.fillUniform(rng, -1, 1);
   K::ArgmaxArgs a{logits.view(), out.devAs<int>(), rows, V};
-  timeLine("argmax 64x129280", double(rows) * V * 4,
-           [&] { launch(argmaxKernel(), K::launchArgmax(a, kTile), a); });
+  timeBandwidth("argmax 64x129280", double(rows) * V * 4,
+                [&] { launch(argmaxKernel(), K::launchArgmax(a, kTile), a); });
 }
 
 } // namespace

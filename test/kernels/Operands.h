@@ -14,8 +14,7 @@
 
 namespace moela::cases {
 
-// ---- RoPE
-// -----------------------------------------------------------------------------
+// ---- RoPE -------------------------------------------------------------------
 
 enum class RopeKind {
   TinyYarn, // factor 4 over 1024 positions, mscale_all_dim 0.707 (models/tiny*)
@@ -37,8 +36,7 @@ struct RopeTables {
 
 RopeTables ropeTables(RopeKind kind, int dim, float plainMagnitude = 1);
 
-// ---- FP8 weights
-// ----------------------------------------------------------------------
+// ---- FP8 weights ------------------------------------------------------------
 
 /// `experts` stacked [rows, cols] e4m3 matrices with block scales
 /// [experts][ceil(rows / 128), scaleLd]; scaleLd and the expert stride of
@@ -66,8 +64,7 @@ Fp8Weight randomFp8Weight(Rng &rng, int64_t experts, int64_t rows,
 kernels::Weight plainWeight(const Tensor &t, int rows, int cols,
                             long long expertStride = 0);
 
-// ---- Routing
-// --------------------------------------------------------------------------
+// ---- Routing ----------------------------------------------------------------
 
 /// idx [T, K]: K distinct experts per token; `skew` draws them from the
 /// first few experts only (long runs of one expert inside a warp).

@@ -23,9 +23,6 @@
 namespace moela::cases {
 namespace {
 
-namespace K = moela::kernels;
-
-const K::Tile kTile{};
 const float kScale = 0.1352f;
 const int kKpCol = 8; // k_pe inside a wider row, as in the kv_a output
 

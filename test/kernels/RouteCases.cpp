@@ -23,11 +23,6 @@
 namespace moela::cases {
 namespace {
 
-namespace K = moela::kernels;
-namespace H = moela::host;
-
-const K::Tile kTile{};
-
 struct RouteCase {
   std::string shape;
   bool sigmoid;
@@ -225,6 +220,8 @@ void runRoute(Report &r, const std::string &what, const RouteCase &c) {
 /// The fused router of a DeepSeek-V3 decode batch (timing only): the gate
 /// is read once ideally.
 void timeRoute() {
+  if (!device().timed())
+    return;
   const int T = 64, D = 7168, E = 256, Kk = 8;
   const RouteCase c{"",   true, 2,    E, Kk, 8,     4,
                     true, true, 2.5f, T, D,  0.03f, Ty::BF16};
@@ -235,13 +232,10 @@ void timeRoute() {
   gate.fillUniform(rng, -0.03f, 0.03f);
   bias.fillUniform(rng, -0.02f, 0.02f);
   const K::RouteArgs a = routeArgs(c, x, gate, bias, idx, Kk, w);
-  const double bytes = double(E) * D * 2 + double(T) * D * 4;
-  const double sec = device().medianSeconds(
-      [&](int) { launch(routeKernel(Ty::BF16), K::launchRoute(a, kTile), a); });
-  std::printf("TIME %-50s %9.1f us  %7.1f GB/s (%4.1f%% of 4.3 TB/s)\n",
-              "route fused gate T=64 E=256 D=7168", sec * 1e6,
-              bytes / sec * 1e-9, bytes / sec / 4.3e12 * 100);
-  std::fflush(stdout);
+  timeBandwidth("route fused gate T=64 E=256 D=7168",
+                double(E) * D * 2 + double(T) * D * 4, [&] {
+                  launch(routeKernel(Ty::BF16), K::launchRoute(a, kTile), a);
+                });
 }
 
 } // namespace

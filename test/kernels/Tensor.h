@@ -93,8 +93,7 @@ Tensor fromInts(const std::vector<int32_t> &v, int64_t rows, int64_t cols);
 Tensor fromFloats(Ty ty, const std::vector<float> &v, int64_t rows,
                   int64_t cols);
 
-// ---- Host reference views
-// ---------------------------------------------------------
+// ---- Host reference views ---------------------------------------------------
 
 inline host::CMat cmat(const std::vector<float> &v, int64_t rows,
                        int64_t cols) {

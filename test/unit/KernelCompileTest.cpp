@@ -16,6 +16,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "Cases.h"
+#include "Compile.h"
 
 #include "moela/Runtime/Nvrtc.h"
 
@@ -27,13 +28,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <map>
 #include <sstream>
-#include <thread>
 
 namespace {
 
@@ -48,40 +47,7 @@ bool matrixFamily(const std::string &f) {
          f == "GemmWgmma";
 }
 
-struct Outcome {
-  std::string error;
-  NvrtcResult result;
-};
-
-/// Compiles every kernel on all cores (NVRTC programs are independent).
-std::vector<Outcome> compileAll(const std::vector<Kernel> &kernels,
-                                bool cached) {
-  std::vector<Outcome> out(kernels.size());
-  std::atomic<size_t> next{0};
-  NvrtcOptions options;
-  options.arch = "sm_90a";
-  if (cached)
-    options.cacheDir = defaultKernelCacheDir();
-  std::vector<std::thread> pool;
-  for (unsigned w = 0; w < std::max(1u, std::thread::hardware_concurrency());
-       ++w)
-    pool.emplace_back([&] {
-      for (size_t i; (i = next++) < kernels.size();) {
-        try {
-          out[i].result =
-              compileCuda(kernels[i].name(), kernels[i].source(), options);
-        } catch (const std::exception &e) {
-          out[i].error = e.what();
-        }
-      }
-    });
-  for (std::thread &t : pool)
-    t.join();
-  return out;
-}
-
-// ---- SASS
-// ---------------------------------------------------------------------
+// ---- SASS -------------------------------------------------------------------
 
 /// cuobjdump to use, or "".
 std::string findCuobjdump() {
@@ -184,7 +150,7 @@ TEST_P(KernelCompile, Family) {
       kernels.push_back(k);
   ASSERT_FALSE(kernels.empty());
   const bool matrix = matrixFamily(family), wgmma = family == "GemmWgmma";
-  const std::vector<Outcome> outcomes = compileAll(kernels, !matrix);
+  const std::vector<Compiled> outcomes = compileAll(kernels, !matrix);
   std::string sassTool = wgmma ? findCuobjdump() : "";
   if (wgmma && sassTool.empty())
     std::printf("  SKIP SASS check: no cuobjdump ($CUOBJDUMP, "

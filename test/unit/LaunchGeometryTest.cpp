@@ -209,7 +209,7 @@ TEST(OpsLaunch, RowFamilies) {
   EXPECT_EQ(combineWorkspaceBytes(c), 3200);
 }
 
-// ---- Matrix families (host only) -------------------------------------------
+// ---- Matrix families (host only) --------------------------------------------
 
 TEST(MatmulLaunch, GemmRasterIsABijection) {
   for (int tilesM : {1, 2, 15, 16, 17, 40})
