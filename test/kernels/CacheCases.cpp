@@ -146,12 +146,8 @@ void addCacheCases(Cases &cases) {
         " Dr=" + std::to_string(c.rope) + " slots=" + std::to_string(c.slots) +
         "x" + std::to_string(c.maxSeq) + (c.norm ? " norm" : "") +
         (c.rotate ? " rope" : "");
-    cases.push_back({"Ops.KvAppend",
-                     name,
-                     p.suites,
-                     false,
-                     {kvAppendKernel(Ty::BF16)},
-                     [=](Report &r) { runKvAppend(r, name, p.c); }});
+    addCase(cases, "Ops.KvAppend", name, p.suites, kvAppendKernel(Ty::BF16),
+            [=](Report &r) { runKvAppend(r, name, p.c); });
   }
 
   struct Gather {
@@ -171,15 +167,11 @@ void addCacheCases(Cases &cases) {
         "> R=" + std::to_string(g.latent) + " Dr=" + std::to_string(g.rope) +
         " T=" + std::to_string(g.rows) + " slots=" + std::to_string(g.slots) +
         "x" + std::to_string(g.maxSeq);
-    cases.push_back({"Ops.KvGather",
-                     name,
-                     g.suites,
-                     false,
-                     {kvGatherKernel(g.to)},
-                     [=](Report &r) {
-                       runKvGather(r, name, g.to, g.latent, g.rope, g.slots,
-                                   g.maxSeq, g.rows);
-                     }});
+    addCase(cases, "Ops.KvGather", name, g.suites, kvGatherKernel(g.to),
+            [=](Report &r) {
+              runKvGather(r, name, g.to, g.latent, g.rope, g.slots, g.maxSeq,
+                          g.rows);
+            });
   }
 }
 

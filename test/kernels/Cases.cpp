@@ -7,6 +7,12 @@
 
 namespace moela::cases {
 
+void addCase(Cases &cases, const std::string &test, const std::string &name,
+             unsigned suites, const Kernel &k,
+             std::function<void(Report &)> run, bool large) {
+  cases.push_back({test, name, suites, large, {k}, std::move(run)});
+}
+
 Cases allCases() {
   Cases c;
   addNormCases(c);

@@ -48,6 +48,11 @@ struct Case {
 
 using Cases = std::vector<Case>;
 
+/// Adds a case of one kernel.
+void addCase(Cases &cases, const std::string &test, const std::string &name,
+             unsigned suites, const Kernel &k,
+             std::function<void(Report &)> run, bool large = false);
+
 /// The whole table, family by family.
 Cases allCases();
 /// Every kernel the compile check builds: those of every case and the

@@ -220,11 +220,6 @@ void runGemm(Report &rep, const std::string &what, const GemmCase &g) {
 
 } // namespace
 
-GemmKind gemmKind(bool wgmma, Ty a, Ty w, Ty c, Ty r, TileShape t, bool silu,
-                  bool rope, bool residual) {
-  return GemmKind{wgmma, a, w, c, r, t, silu, rope, residual};
-}
-
 void addEmuShapes(Cases &cases, const std::string &test, const GemmKind &k) {
   const bool prefill = k.tile.bm == 128;
   const std::vector<int> ms =
@@ -269,7 +264,7 @@ void addGpuShape(Cases &cases, const GemmKind &k, int m, int kdim,
 void addGpuEpilogues(Cases &cases, bool wgmma, Ty a, Ty w, TileShape t) {
   const Ty f32 = Ty::F32, bf16 = Ty::BF16;
   auto kind = [&](Ty c, bool silu, bool rope, bool residual) {
-    return gemmKind(wgmma, a, w, c, c, t, silu, rope, residual);
+    return GemmEngine{wgmma}(a, w, c, c, t, silu, rope, residual);
   };
   for (int m : {1, 7, 64, 333}) {
     // plain, f32 out, two parts with a boundary inside a 128 block

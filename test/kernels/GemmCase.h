@@ -37,8 +37,15 @@ struct GemmCase {
 /// The table's entry of a GEMM case in group `test` (KernelEmuGemm.<test>).
 Case gemmCase(const std::string &test, unsigned suites, const GemmCase &g);
 
-GemmKind gemmKind(bool wgmma, Ty a, Ty w, Ty c, Ty r, TileShape t, bool silu,
-                  bool rope, bool residual);
+/// Makes the GemmKinds of one engine: `const GemmEngine mma{false};` then
+/// mma(a, w, c, r, tile, silu, rope, residual).
+struct GemmEngine {
+  bool wgmma;
+  GemmKind operator()(Ty a, Ty w, Ty c, Ty r, TileShape t, bool silu, bool rope,
+                      bool residual) const {
+    return GemmKind{wgmma, a, w, c, r, t, silu, rope, residual};
+  }
+};
 
 /// The emulator's shapes for a kernel: one prefill-like (a partial M tile)
 /// for 128-row tiles, two decode-like for 64-row tiles (the second in place

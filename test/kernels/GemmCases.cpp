@@ -24,10 +24,8 @@ namespace {
 
 const Ty f32 = Ty::F32, bf16 = Ty::BF16, f8 = Ty::F8;
 
-GemmKind mma(Ty a, Ty w, Ty c, Ty r, TileShape t, bool silu, bool rope,
-             bool residual) {
-  return gemmKind(false, a, w, c, r, t, silu, rope, residual);
-}
+/// A kernel of Gemm.cuh (mma.sync).
+const GemmEngine mma{false};
 
 /// rel-L2 of gemm<f32, bf16, f32, 64x64x64> with or without PRECISE_A
 /// against a double-precision product of the exact f32 activations.

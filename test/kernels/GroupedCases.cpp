@@ -180,12 +180,10 @@ void add(Cases &cases, const std::string &test, unsigned suites,
       " n=" + std::to_string(g.n) + " k=" + std::to_string(g.k) +
       (g.silu ? (g.separateUp ? " gate|up" : " gate;up") : "") +
       (g.unrouted ? " unrouted " + std::to_string(g.unrouted) : "");
-  cases.push_back({"GroupedGemm." + test,
-                   name,
-                   suites,
-                   g.bench,
-                   {groupedGemmKernel(g.a, g.w, g.c, g.tile, g.silu)},
-                   [=](Report &r) { runGrouped(r, name, g); }});
+  addCase(
+      cases, "GroupedGemm." + test, name, suites,
+      groupedGemmKernel(g.a, g.w, g.c, g.tile, g.silu),
+      [=](Report &r) { runGrouped(r, name, g); }, g.bench);
 }
 
 /// The emulator's two shapes of a kernel for E experts of hidden D and

@@ -136,12 +136,10 @@ void add(Cases &cases, const std::string &test, unsigned suites,
       "+" + std::to_string(h.wRows) + "/" + std::to_string(h.headRows) +
       " C=" + std::to_string(h.C) + " strides " + std::to_string(h.inStride) +
       "," + std::to_string(h.outStride);
-  cases.push_back({"HeadGemm." + test,
-                   name,
-                   suites,
-                   h.bench,
-                   {headGemmKernel(h.x, h.w, h.y, h.tile, h.transpose)},
-                   [=](Report &r) { runHead(r, name, h); }});
+  addCase(
+      cases, "HeadGemm." + test, name, suites,
+      headGemmKernel(h.x, h.w, h.y, h.tile, h.transpose),
+      [=](Report &r) { runHead(r, name, h); }, h.bench);
 }
 
 /// Both absorption GEMMs on kv_b = [heads * (nope + v), latent]: q_lat =

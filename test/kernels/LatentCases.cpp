@@ -182,13 +182,10 @@ std::string latentName(const LatentCase &c) {
 void addLatent(Cases &cases, const std::string &test, unsigned suites,
                const LatentCase &c, bool large = false) {
   const std::string name = latentName(c);
-  cases.push_back(
-      {"LatentAttention." + test,
-       name,
-       suites,
-       large,
-       {latentAttentionKernel(c.q, c.out, c.latent, c.rope, c.heads)},
-       [=](Report &r) { runLatent(r, name, c); }});
+  addCase(
+      cases, "LatentAttention." + test, name, suites,
+      latentAttentionKernel(c.q, c.out, c.latent, c.rope, c.heads),
+      [=](Report &r) { runLatent(r, name, c); }, large);
 }
 
 // ---- MlaAttention -----------------------------------------------------------
@@ -383,12 +380,9 @@ void addLatentCases(Cases &cases) {
                              m.c.shape + " maxSeq " +
                              std::to_string(m.c.maxSeq);
     const MlaCase c = m.c;
-    cases.push_back({"Ops.MlaAttention",
-                     name,
-                     m.suites,
-                     false,
-                     {mlaAttentionKernel(c.out, c.w)},
-                     [=](Report &r) { runMla(r, name, c); }});
+    addCase(cases, "Ops.MlaAttention", name, m.suites,
+            mlaAttentionKernel(c.out, c.w),
+            [=](Report &r) { runMla(r, name, c); });
   }
 }
 

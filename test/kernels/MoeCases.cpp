@@ -285,12 +285,8 @@ void addMoeCases(Cases &cases) {
         "dispatch<f32, bf16> T=" + std::to_string(c.T) +
         " K=" + std::to_string(c.Kk) + " E=" + std::to_string(c.E) +
         " D=" + std::to_string(c.D) + (c.skew ? " skewed" : "");
-    cases.push_back({"Ops.Dispatch",
-                     name,
-                     d.suites,
-                     false,
-                     {dispatchKernel(Ty::BF16)},
-                     [=](Report &r) { runDispatch(r, name, c); }});
+    addCase(cases, "Ops.Dispatch", name, d.suites, dispatchKernel(Ty::BF16),
+            [=](Report &r) { runDispatch(r, name, c); });
   }
 
   struct Comb {
@@ -311,12 +307,8 @@ void addMoeCases(Cases &cases) {
         (c.perm ? " perm of E=" + std::to_string(c.experts) : "") +
         (c.shared ? " +shared" : "") + (c.residual ? " +residual" : "") +
         (c.inPlace ? " in-place" : "");
-    cases.push_back({"Ops.Combine",
-                     name,
-                     m.suites,
-                     false,
-                     {combineKernel()},
-                     [=](Report &r) { runCombine(r, name, c); }});
+    addCase(cases, "Ops.Combine", name, m.suites, combineKernel(),
+            [=](Report &r) { runCombine(r, name, c); });
   }
   cases.push_back({"Ops.Combine",
                    "time dispatch and combine",
@@ -342,12 +334,8 @@ void addMoeCases(Cases &cases) {
         " T=" + std::to_string(c.T) + " K=" + std::to_string(c.Kk) +
         " E=" + std::to_string(c.E) + " D=" + std::to_string(c.D) +
         " F=" + std::to_string(c.F);
-    cases.push_back({"Ops.MoeExperts",
-                     name,
-                     x.suites,
-                     false,
-                     {moeExpertsKernel(c.w)},
-                     [=](Report &r) { runMoeExperts(r, name, c); }});
+    addCase(cases, "Ops.MoeExperts", name, x.suites, moeExpertsKernel(c.w),
+            [=](Report &r) { runMoeExperts(r, name, c); });
   }
 }
 

@@ -314,11 +314,6 @@ void timeArgmax() {
 } // namespace
 
 void addNormCases(Cases &cases) {
-  auto add = [&](const std::string &test, const std::string &name,
-                 unsigned suites, const Kernel &k,
-                 std::function<void(Report &)> run, bool large = false) {
-    cases.push_back({"Ops." + test, name, suites, large, {k}, std::move(run)});
-  };
   struct Emb {
     unsigned suites;
     Ty out;
@@ -331,10 +326,10 @@ void addNormCases(Cases &cases) {
     const std::string name = std::string("embedding<") + tyName(e.out) +
                              ", bf16> V=" + std::to_string(e.vocab) +
                              " D=" + std::to_string(e.dim);
-    add("Embedding", name, e.suites, embeddingKernel(e.out, Ty::BF16),
-        [=](Report &r) {
-          runEmbedding(r, name, e.out, e.vocab, e.dim, e.rows);
-        });
+    addCase(cases, "Ops.Embedding", name, e.suites,
+            embeddingKernel(e.out, Ty::BF16), [=](Report &r) {
+              runEmbedding(r, name, e.out, e.vocab, e.dim, e.rows);
+            });
   }
 
   struct Norm {
@@ -356,12 +351,13 @@ void addNormCases(Cases &cases) {
         Norm{kGpu, {Ty::F8, 9, 192, true, false, false}},
         Norm{kGpu, {Ty::F8, 4, 7168, false, false, false}}}) {
     const std::string name = normName(n.c);
-    add("RmsNorm", name, n.suites, rmsNormKernel(n.c.y, Ty::BF16),
-        [=](Report &r) { runRmsNorm(r, name, n.c); });
+    addCase(cases, "Ops.RmsNorm", name, n.suites,
+            rmsNormKernel(n.c.y, Ty::BF16),
+            [=](Report &r) { runRmsNorm(r, name, n.c); });
   }
-  add(
-      "RmsNorm", "time rms_norm", kGpu, rmsNormKernel(Ty::BF16, Ty::BF16),
-      [](Report &) { timeRmsNorm(); }, true);
+  addCase(
+      cases, "Ops.RmsNorm", "time rms_norm", kGpu,
+      rmsNormKernel(Ty::BF16, Ty::BF16), [](Report &) { timeRmsNorm(); }, true);
 
   // Three 1024-column chunks (the last partial) on the emulator.
   for (auto [suites, cols] :
@@ -369,15 +365,15 @@ void addNormCases(Cases &cases) {
     for (bool inPlace : {false, true}) {
       const std::string name =
           "add<f32, f32, f32> " + dims(3, cols) + (inPlace ? " in-place" : "");
-      add("Elementwise", name, suites, addKernel(),
-          [=](Report &r) { runAdd(r, name, 3, cols, inPlace); });
+      addCase(cases, "Ops.Elementwise", name, suites, addKernel(),
+              [=](Report &r) { runAdd(r, name, 3, cols, inPlace); });
     }
     for (Ty out : {Ty::F32, Ty::BF16}) {
       const int siluCols = suites == kEmu ? 1300 : 2048;
       const std::string name = std::string("siluMul<f32, f32, ") + tyName(out) +
                                "> " + dims(5, siluCols);
-      add("Elementwise", name, suites, siluMulKernel(out),
-          [=](Report &r) { runSiluMul(r, name, 5, siluCols, out); });
+      addCase(cases, "Ops.Elementwise", name, suites, siluMulKernel(out),
+              [=](Report &r) { runSiluMul(r, name, 5, siluCols, out); });
     }
     // First and last rows and a repeat.
     const std::vector<int32_t> index =
@@ -386,8 +382,8 @@ void addNormCases(Cases &cases) {
     const std::string name = "gatherRows<f32, f32> " +
                              std::to_string(index.size()) + " of " +
                              dims(17, cols);
-    add("Elementwise", name, suites, gatherRowsKernel(Ty::F32),
-        [=](Report &r) { runGatherRows(r, name, 17, cols, index); });
+    addCase(cases, "Ops.Elementwise", name, suites, gatherRowsKernel(Ty::F32),
+            [=](Report &r) { runGatherRows(r, name, 17, cols, index); });
   }
 
   struct Rp {
@@ -404,17 +400,18 @@ void addNormCases(Cases &cases) {
         Rp{kGpu, {5, 4, 24, 16, 8, false, RopeKind::V3Yarn, 200, false}},
         Rp{kGpu, {7, 2, 48, 32, 16, true, RopeKind::Plain, 1000, false}}}) {
     const std::string name = ropeName(p.c);
-    add("Rope", name, p.suites, ropeKernel(),
-        [=](Report &r) { runRope(r, name, p.c); });
+    addCase(cases, "Ops.Rope", name, p.suites, ropeKernel(),
+            [=](Report &r) { runRope(r, name, p.c); });
   }
 
-  add("Argmax", "argmax<f32> 7x3000", kEmu, argmaxKernel(),
-      [](Report &r) { runArgmax(r, "argmax<f32> 7x3000", 7, 3000, 2900); });
-  add("Argmax", "argmax<f32> 6x129280", kGpu, argmaxKernel(), [](Report &r) {
-    runArgmax(r, "argmax<f32> 6x129280", 6, 129280, 90000);
-  });
-  add(
-      "Argmax", "time argmax", kGpu, argmaxKernel(),
+  addCase(cases, "Ops.Argmax", "argmax<f32> 7x3000", kEmu, argmaxKernel(),
+          [](Report &r) { runArgmax(r, "argmax<f32> 7x3000", 7, 3000, 2900); });
+  addCase(cases, "Ops.Argmax", "argmax<f32> 6x129280", kGpu, argmaxKernel(),
+          [](Report &r) {
+            runArgmax(r, "argmax<f32> 6x129280", 6, 129280, 90000);
+          });
+  addCase(
+      cases, "Ops.Argmax", "time argmax", kGpu, argmaxKernel(),
       [](Report &) { timeArgmax(); }, true);
 }
 

@@ -189,13 +189,10 @@ void add(Cases &cases, const std::string &test, unsigned suites, PrefillCase c,
                            std::to_string(c.dr) + ", " + std::to_string(c.dv) +
                            "> H=" + std::to_string(c.heads) + " " + c.shape +
                            (c.kvPad ? " kv ld+" + std::to_string(c.kvPad) : "");
-  cases.push_back(
-      {"MlaPrefillAttention." + test,
-       name,
-       suites,
-       c.timed,
-       {mlaPrefillAttentionKernel(q, kv, kp, out, c.dn, c.dr, c.dv)},
-       [=](Report &r) { runPrefill(r, name, c); }});
+  addCase(
+      cases, "MlaPrefillAttention." + test, name, suites,
+      mlaPrefillAttentionKernel(q, kv, kp, out, c.dn, c.dr, c.dv),
+      [=](Report &r) { runPrefill(r, name, c); }, c.timed);
 }
 
 /// Several sequences (one of a single token), one full tile, a partial

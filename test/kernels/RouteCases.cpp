@@ -294,19 +294,12 @@ void addRouteCases(Cases &cases) {
     const std::string name =
         std::string("route<f32, ") + tyName(t.c.gate) + "> " + t.c.shape;
     const RouteCase c = t.c;
-    cases.push_back({"Ops.Route",
-                     name,
-                     t.suites,
-                     false,
-                     {routeKernel(c.gate)},
-                     [=](Report &r) { runRoute(r, name, c); }});
+    addCase(cases, "Ops.Route", name, t.suites, routeKernel(c.gate),
+            [=](Report &r) { runRoute(r, name, c); });
   }
-  cases.push_back({"Ops.Route",
-                   "time route",
-                   kGpu,
-                   true,
-                   {routeKernel(bf16)},
-                   [](Report &) { timeRoute(); }});
+  addCase(
+      cases, "Ops.Route", "time route", kGpu, routeKernel(bf16),
+      [](Report &) { timeRoute(); }, true);
 }
 
 } // namespace moela::cases

@@ -20,10 +20,8 @@ namespace {
 
 const Ty f32 = Ty::F32, bf16 = Ty::BF16, f8 = Ty::F8;
 
-GemmKind wg(Ty a, Ty w, Ty c, Ty r, TileShape t, bool silu, bool rope,
-            bool residual) {
-  return gemmKind(true, a, w, c, r, t, silu, rope, residual);
-}
+/// A kernel of GemmWgmma.cuh.
+const GemmEngine wg{true};
 
 void emuCases(Cases &cases) {
   // The tiny models' kernels: 128x256x64 (bf16 weights) or 128x128x64 at
