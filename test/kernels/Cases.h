@@ -9,7 +9,9 @@
 // against the host reference (runtime/host) within its bound. The
 // emulator's kernels are generated from the same table (moela-kernel-cases
 // --emit-cuda, gen-emu-kernels.py), so a new kernel is registered once: in
-// its family's *Cases.cpp.
+// its family's *Cases.cpp. A new family also needs its kernel function in
+// Families.h, its add*Cases below, and for the emulator an entry in
+// MOELA_EMU_FAMILIES (test/emu/CMakeLists.txt) and test/emu/EmuKernels.h.
 //
 //===----------------------------------------------------------------------===//
 #ifndef MOELA_TEST_KERNELS_CASES_H
