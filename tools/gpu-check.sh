@@ -33,12 +33,12 @@ nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=c
 step build 400 bash -c "cmake -G Ninja -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release \
     -DMOELA_RUNTIME_ONLY=ON -DMOELA_THIRD_PARTY_DIR=$PWD/.gpu/third_party && \
   cmake --build build-gpu -j $jobs --target moela-run moela-bench \
-    moela-gpu-plan-test moela-gpu-ops-test moela-gpu-matmul-test moela-gpu-wgmma-test"
+    moela-gpu-plan-test moela-gpu-kernel-test"
 bin=build-gpu/bin
 step plans 300 "$bin/moela-gpu-plan-test" .gpu/plans test/data/v3_a
-step ops-kernels 300 "$bin/moela-gpu-ops-test"
-step matmul-kernels 400 "$bin/moela-gpu-matmul-test"
-step wgmma-kernels 300 "$bin/moela-gpu-wgmma-test"
+step ops-kernels 300 "$bin/moela-gpu-kernel-test" --group ops
+step matmul-kernels 400 "$bin/moela-gpu-kernel-test" --group matmul
+step wgmma-kernels 300 "$bin/moela-gpu-kernel-test" --group wgmma
 step generate 120 "$bin/moela-run" .gpu/plans/tiny.plan --random-weights --seed 1 \
   --prompt "The capital of France is" --max-new-tokens 32 --backend cuda
 step bench-v3-4l 600 "$bin/moela-bench" .gpu/plans/v3-4l-mma.plan .gpu/plans/v3-4l-wgmma.plan \

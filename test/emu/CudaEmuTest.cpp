@@ -13,10 +13,22 @@
 // message.
 //
 //===----------------------------------------------------------------------===//
-#include "EmuTestUtil.h"
+#include "EmuKernels.h"
+#include "Random.h"
+
+#include "moela/Runtime/DType.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
 
 namespace moela::emutest {
 namespace {
+
+using moela::cases::Rng;
 
 // Test kernels use the kernels' dynamic shared array of Gemm (any registered
 // one would do).
@@ -352,8 +364,9 @@ TEST(CudaEmu, FailuresAreReported) {
                 .find("past the launch's"),
             std::string::npos);
   // cp.async from outside every device buffer, with the check on.
-  Tensor buffer(Ty::F32, 1, 8);
-  const float *inside = buffer.as<float>();
+  std::vector<float> buffer(8);
+  const emu::GlobalRange range(buffer.data(), sizeof(float) * buffer.size());
+  const float *inside = buffer.data();
   emu::options().checkGlobal = true;
   EXPECT_EQ(launchError([&] {
               emu::ptx::cp_async_shared_global(true, unsigned(__cvta_generic_to_shared(mmSmem)),

@@ -2,9 +2,9 @@
 //
 // The emulated CUDA driver (EmuDriver.cpp) resolves cuModuleGetFunction(name)
 // here instead of in the module's cubin. The entries are generated at build
-// time (gen-emu-kernels.py) from the kernels of the plans under test: each
-// compiles the plan's CUDA instantiation against CudaEmu.h and runs it with
-// emu::launch. The device side lives in its own translation units, so this
+// time (gen-emu-kernels.py) from the kernels of the plans and of the kernel
+// cases under test (test/kernels): each compiles its CUDA instantiation
+// against CudaEmu.h and runs it with emu::launch. The device side lives in its own translation units, so this
 // header sees neither cuda.h nor CudaEmu.h.
 //
 //===----------------------------------------------------------------------===//

@@ -4,7 +4,8 @@
 usage: gen-emu-kernels.py OUT_DIR FAMILY[,FAMILY...] KERNELS.cu...
 
 Each KERNELS.cu is what `moela-compile CONFIG --emit=cuda --target=sm_90a`
-prints for a plan under test: per unique kernel a line
+prints for a plan under test, or `moela-kernel-cases --emit-cuda` for the
+kernel cases (test/kernels): per unique kernel a line
 `// ---- NAME (family, arch)` and its CUDA instantiation
 (`#include "<Family>.cuh"` + `extern "C" __global__ void NAME(const
 moela::kernels::<Args> args) {...}`). Writes OUT_DIR/EmuKernels<Family>.cpp
