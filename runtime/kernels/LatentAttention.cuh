@@ -362,24 +362,15 @@ latentAttention(const LatentAttentionArgs &args) {
       // (keys +0..7, cols hi), (keys +8..15, cols hi) = b0, b1 of n-tile 2np
       // and of n-tile 2np+1.
       const int key = 16 * kk + (lane & 7) + (((lane >> 3) & 1) << 3);
-#pragma unroll
-      for (int np = 0; np < NTO / 2; ++np) {
-        unsigned b[4];
-        ops::ldsm4t(
-            kb + 16 * Geo::at(key, wn * (R / 16) + 2 * np + (lane >> 4)), b);
-        ops::mmaBf16(o[2 * np], a, b[0], b[1]);
-        ops::mmaBf16(o[2 * np + 1], a, b[2], b[3]);
-      }
+      ops::mmaPV(o, a, [&](int np) {
+        return kb + 16 * Geo::at(key, wn * (R / 16) + 2 * np + (lane >> 4));
+      });
     }
   }
 
   // Row sums: the 4 threads of a row group, then the two key halves. red was
   // last read before barrier (C) of the last tile.
-#pragma unroll
-  for (int d = 1; d <= 2; d <<= 1) {
-    l0 += __shfl_xor_sync(0xffffffffu, l0, d);
-    l1 += __shfl_xor_sync(0xffffffffu, l1, d);
-  }
+  ops::quadRowSums(l0, l1);
   if (tq == 0) {
     red[wn * HB + r0] = l0;
     red[wn * HB + r1] = l1;

@@ -354,22 +354,14 @@ mlaPrefillAttention(const MlaPrefillAttentionArgs &args) {
       // (keys +0..7, cols hi), (keys +8..15, cols hi) = b0, b1 of n-tile 2np
       // and of n-tile 2np+1.
       const int key = 16 * kk + (lane & 7) + (((lane >> 3) & 1) << 3);
-#pragma unroll
-      for (int np = 0; np < NTO / 2; ++np) {
-        unsigned b[4];
-        ops::ldsm4t(vb + 16 * Geo::atV(key, 2 * np + (lane >> 4)), b);
-        ops::mmaBf16(o[2 * np], a, b[0], b[1]);
-        ops::mmaBf16(o[2 * np + 1], a, b[2], b[3]);
-      }
+      ops::mmaPV(o, a, [&](int np) {
+        return vb + 16 * Geo::atV(key, 2 * np + (lane >> 4));
+      });
     }
   }
 
   // Row sums over the 4 threads of a row group; every row < T saw key t.
-#pragma unroll
-  for (int d = 1; d <= 2; d <<= 1) {
-    l0 += __shfl_xor_sync(0xffffffffu, l0, d);
-    l1 += __shfl_xor_sync(0xffffffffu, l1, d);
-  }
+  ops::quadRowSums(l0, l1);
   const long long col =
       static_cast<long long>(h) * DV + 2 * tq; // + 8nt: o[nt][0..1]
   if (r0 < qEnd) {

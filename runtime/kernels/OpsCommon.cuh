@@ -115,6 +115,33 @@ __device__ __forceinline__ bool isNan(float v) {
   return (__float_as_uint(v) & 0x7fffffffu) > 0x7f800000u;
 }
 
+// ---- Flash attention on mma.sync (LatentAttention, MlaPrefillAttention) ----
+
+/// o += P V for one 16-key step: `p` is P's A fragment, V is read transposed
+/// from shared memory, two 8-column n-tiles per ldmatrix.x4.trans; vTile(np)
+/// is this lane's shared address for n-tiles 2np and 2np+1.
+template <int NTO, typename VTile>
+__device__ __forceinline__ void mmaPV(float (&o)[NTO][4],
+                                      const unsigned (&p)[4], VTile vTile) {
+#pragma unroll
+  for (int np = 0; np < NTO / 2; ++np) {
+    unsigned b[4];
+    ldsm4t(vTile(np), b);
+    mmaBf16(o[2 * np], p, b[0], b[1]);
+    mmaBf16(o[2 * np + 1], p, b[2], b[3]);
+  }
+}
+
+/// The softmax row sums l0 (row g) and l1 (row g+8) over the 4 threads of an
+/// mma row group.
+__device__ __forceinline__ void quadRowSums(float &l0, float &l1) {
+#pragma unroll
+  for (int d = 1; d <= 2; d <<= 1) {
+    l0 += __shfl_xor_sync(0xffffffffu, l0, d);
+    l1 += __shfl_xor_sync(0xffffffffu, l1, d);
+  }
+}
+
 } // namespace ops
 } // namespace kernels
 } // namespace moela

@@ -25,6 +25,7 @@
 // MOELA_PLAN_TEST_SEED=N fixes the seed of the random weights.
 //
 //===----------------------------------------------------------------------===//
+#include "../GoldenFile.h"
 #include "moela/Runtime/Backends.h"
 #include "moela/Runtime/CudaBackend.h"
 #include "moela/Runtime/Engine.h"
@@ -48,6 +49,7 @@
 #include <set>
 
 using namespace moela;
+using moela::test::readIds;
 
 namespace {
 
@@ -94,19 +96,6 @@ double relL2(const std::vector<float> &got, const float *want, size_t n) {
     den += double(want[i]) * want[i];
   }
   return std::sqrt(num / std::max(den, 1e-30));
-}
-
-std::vector<std::vector<int32_t>> readIds(const Checkpoint &golden,
-                                          const std::string &name) {
-  TensorView t = golden.tensor(name);
-  std::vector<std::vector<int32_t>> rows(t.shape[0]);
-  for (int64_t b = 0; b < t.shape[0]; ++b)
-    for (int64_t i = 0; i < t.shape[1]; ++i) {
-      int64_t v;
-      std::memcpy(&v, t.data + (b * t.shape[1] + i) * 8, 8);
-      rows[b].push_back(static_cast<int32_t>(v));
-    }
-  return rows;
 }
 
 void goldenCase(const std::string &plansDir, const std::string &fixture,

@@ -7,6 +7,7 @@
 // truth_fp32.tokens (docs/model.md §6).
 //
 //===----------------------------------------------------------------------===//
+#include "../GoldenFile.h"
 #include "PipelineTestUtil.h"
 
 #include "moela/Runtime/Safetensors.h"
@@ -21,30 +22,6 @@ using namespace moela::test;
 namespace {
 
 const std::string kFixture = std::string(MOELA_TEST_DATA) + "/v3_a";
-
-/// An I64 [B, N] tensor of the golden file as rows of int32.
-std::vector<std::vector<int32_t>> readIds(const Checkpoint &golden,
-                                          const std::string &name) {
-  TensorView t = golden.tensor(name);
-  EXPECT_EQ(t.dtype, DType::I64) << name;
-  std::vector<std::vector<int32_t>> rows(t.shape[0]);
-  for (int64_t b = 0; b < t.shape[0]; ++b)
-    for (int64_t i = 0; i < t.shape[1]; ++i) {
-      int64_t v;
-      std::memcpy(&v, t.data + (b * t.shape[1] + i) * 8, 8);
-      rows[b].push_back(static_cast<int32_t>(v));
-    }
-  return rows;
-}
-
-/// An F32 tensor of the golden file.
-std::vector<float> readFloats(const Checkpoint &golden,
-                              const std::string &name) {
-  TensorView t = golden.tensor(name);
-  std::vector<float> values(t.numel());
-  std::memcpy(values.data(), t.data, t.bytes);
-  return values;
-}
 
 struct GoldenCase {
   /// bf16w | fp8w | fp8w_from_bf16 (the BF16 checkpoint compiled with
@@ -184,7 +161,8 @@ TEST(GoldenKvCache, Bf16CacheOnTheHost) {
   Checkpoint golden = Checkpoint::open(kFixture + "/golden.safetensors");
   auto prompts = readIds(golden, "prompts.batch3");
   auto tokens = readIds(golden, "bf16w.batch3.truth_fp32.tokens");
-  std::vector<float> truth = readFloats(golden, "bf16w.batch3.truth_fp32.logits");
+  std::vector<float> truth =
+      readFloats(golden, "bf16w.batch3.truth_fp32.logits");
   std::vector<std::vector<int32_t>> forced(tokens.size());
   for (size_t b = 0; b < tokens.size(); ++b)
     forced[b].assign(tokens[b].begin(), tokens[b].end() - 1);

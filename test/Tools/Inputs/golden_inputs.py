@@ -12,22 +12,9 @@ Standard library only: the safetensors header is JSON, the data little-endian.
 """
 import json
 import os
-import struct
 import sys
 
-
-def read_tensor(path, name):
-    """(shape, flat list) of tensor `name` of a safetensors file (I64 or F32)."""
-    with open(path, "rb") as f:
-        (header_len,) = struct.unpack("<Q", f.read(8))
-        header = json.loads(f.read(header_len))
-        info = header[name]
-        begin, end = info["data_offsets"]
-        f.seek(8 + header_len + begin)
-        data = f.read(end - begin)
-    code = {"I64": "q", "F32": "f"}[info["dtype"]]
-    count = (end - begin) // struct.calcsize(code)
-    return info["shape"], list(struct.unpack("<%d%s" % (count, code), data))
+from safetensors_read import read_tensor
 
 
 def rows(shape, flat):
