@@ -17,7 +17,7 @@
 // (Dn + Dr + 10 R + 16) * 4 bytes. The workspace is not used (may be null).
 //
 // Used only when the absorption pass is off; both `absorbed` values compute
-// the absorbed math (the spec's two forms give the same numbers), in fp32:
+// the absorbed math (docs/model.md §3.1: the two forms give the same numbers), in fp32:
 //   q_abs = Wuk_h^T q_nope (R), scores_j = scale (q_abs . c_j + q_pe . k_pe_j)
 //   over the visible cache rows j = 0..positions[t] of slot seq_ids[t],
 //   online softmax per warp (warp w takes rows j = w mod 8), merged in warp

@@ -80,7 +80,7 @@ __device__ __forceinline__ float fp8Scale(float amax, bool ue8m0) {
   return s;
 }
 
-// ---- Arg-max with the spec's tie rule ---------------------------------------
+// ---- Arg-max with the tie rule of docs/model.md §4 -----------------------
 
 /// Candidate (value, index); index < 0 = none. `better` prefers a candidate
 /// to none, then the larger value, then the lower index. Callers never

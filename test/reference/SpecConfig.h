@@ -18,7 +18,7 @@
 
 namespace moela::spec {
 
-/// The fields of docs/model.md §1 that the forward pass needs, with the spec's
+/// The fields of docs/model.md §1 that the forward pass needs, with docs/model.md's
 /// shape letters in the comments.
 struct SpecConfig {
   int64_t vocabSize = 0;           // V

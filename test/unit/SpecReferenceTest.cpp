@@ -1,7 +1,7 @@
 //===- SpecReferenceTest.cpp - The oracle against DeepSeek's goldens ----===//
 //
 // Proves test/reference's SpecReference (an independent double-precision
-// forward pass written from the spec) against the v3_a goldens, which were
+// forward pass written from docs/model.md) against the v3_a goldens, which were
 // produced by DeepSeek's own model.py in float32: every logit vector of
 // prefill + 32 teacher-forced decode steps, the prefill intermediates, MoE
 // routing, and free greedy generation. Then runs it on the generated

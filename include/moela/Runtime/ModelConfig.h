@@ -3,7 +3,7 @@
 // One plain struct that both halves of moela share: the compiler fills it from
 // config.json (lib/Model/Config.cpp, LLVM JSON), the plan stores it, and the
 // runtime reads it back from the plan. C++ standard library only.
-// Field names follow the Hugging Face config; the spec's shape letters are in
+// Field names follow the Hugging Face config; the shape letters of docs/model.md §2 are in
 // the comments (docs/model.md §1).
 //
 //===----------------------------------------------------------------------===//
