@@ -119,7 +119,7 @@ private:
                          .getResult());
           return success();
         })
-        .Case([&](nn::MlpOp o) {
+        .Case<nn::MlpOp, moe::SharedExpertOp>([&](auto o) {
           map.map(o, mlp(loc, get(o.getInput()), o.getGate(), o.getUp(),
                          o.getDown()));
           return success();
@@ -222,11 +222,6 @@ private:
                        loc, rows(o.getWeights().getHidden()), get(o.getInput()),
                        get(o.getIndices()), o.getWeights())
                       .getResult());
-          return success();
-        })
-        .Case([&](moe::SharedExpertOp o) {
-          map.map(o, mlp(loc, get(o.getInput()), o.getGate(), o.getUp(),
-                         o.getDown()));
           return success();
         })
         .Case([&](moe::CombineOp o) {

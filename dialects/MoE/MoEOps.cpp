@@ -50,19 +50,10 @@ LogicalResult ExpertsOp::verify() {
 }
 
 LogicalResult SharedExpertOp::verify() {
-  if (failed(verifyTensorShape(*this, "input", getType(), {kAny, kAny},
-                               "input is [T, D]")))
-    return failure();
-  int64_t d = dimOf(getType(), 1);
-  int64_t f = getGate().getRank() == 2 ? getGate().getDim(0) : kAny;
-  if (failed(verifyWeightShape(*this, "gate", getGate(), {f, d},
-                               "gate_proj is [n_shared * Fm, D]")) ||
-      failed(verifyWeightShape(*this, "up", getUp(), {f, d},
-                               "up_proj is [n_shared * Fm, D]")) ||
-      failed(verifyWeightShape(*this, "down", getDown(), {d, f},
-                               "down_proj is [D, n_shared * Fm]")))
-    return failure();
-  return success();
+  return moela::nn::verifyMlpShape(
+      *this, getType(), getGate(), getUp(), getDown(),
+      {"gate_proj is [n_shared * Fm, D]", "up_proj is [n_shared * Fm, D]",
+       "down_proj is [D, n_shared * Fm]"});
 }
 
 LogicalResult CombineOp::verify() {

@@ -183,3 +183,20 @@ LogicalResult moela::nn::verifyTensorShape(Operation *op, StringRef what,
                            << ", expected shape " << shapeToString(shown)
                            << " (" << rule << ")";
 }
+
+LogicalResult moela::nn::verifyMlpShape(Operation *op, Type type,
+                                        WeightAttr gate, WeightAttr up,
+                                        WeightAttr down,
+                                        const MlpShapeRules &rules) {
+  constexpr int64_t kAny = -1;
+  if (failed(verifyTensorShape(op, "input", type, {kAny, kAny},
+                               "input is [T, D]")))
+    return failure();
+  int64_t d = dimOf(type, 1);
+  int64_t f = gate.getRank() == 2 ? gate.getDim(0) : kAny;
+  if (failed(verifyWeightShape(op, "gate", gate, {f, d}, rules.gate)) ||
+      failed(verifyWeightShape(op, "up", up, {f, d}, rules.up)) ||
+      failed(verifyWeightShape(op, "down", down, {d, f}, rules.down)))
+    return failure();
+  return success();
+}

@@ -36,6 +36,17 @@ mlir::LogicalResult verifyTensorShape(mlir::Operation *op, llvm::StringRef what,
                                       llvm::ArrayRef<int64_t> dims,
                                       llvm::StringRef rule);
 
+/// The messages of verifyMlpShape: the rule that each weight breaks.
+struct MlpShapeRules {
+  llvm::StringRef gate, up, down;
+};
+
+/// Checks a SwiGLU MLP whose input and result have type `type` = [T, D]:
+/// `gate` and `up` are [F, D] (F taken from `gate`) and `down` is [D, F].
+mlir::LogicalResult verifyMlpShape(mlir::Operation *op, mlir::Type type,
+                                   WeightAttr gate, WeightAttr up,
+                                   WeightAttr down, const MlpShapeRules &rules);
+
 /// The size of dimension `dim` of a ranked tensor type; ShapedType::kDynamic
 /// (which shape checks treat as "any") when the type has no such dimension.
 /// Verifiers check ranks first, so that this never hides a rank mismatch.

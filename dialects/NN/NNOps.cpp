@@ -47,19 +47,10 @@ LogicalResult LinearOp::verify() {
 }
 
 LogicalResult MlpOp::verify() {
-  if (failed(verifyTensorShape(*this, "input", getType(), {kAny, kAny},
-                               "input is [T, D]")))
-    return failure();
-  int64_t d = dimOf(getType(), 1);
-  int64_t f = getGate().getRank() == 2 ? getGate().getDim(0) : kAny;
-  if (failed(verifyWeightShape(*this, "gate", getGate(), {f, d},
-                               "gate_proj is [F, D]")) ||
-      failed(verifyWeightShape(*this, "up", getUp(), {f, d},
-                               "up_proj is [F, D], like gate_proj")) ||
-      failed(verifyWeightShape(*this, "down", getDown(), {d, f},
-                               "down_proj is [D, F]")))
-    return failure();
-  return success();
+  return verifyMlpShape(*this, getType(), getGate(), getUp(), getDown(),
+                        {"gate_proj is [F, D]",
+                         "up_proj is [F, D], like gate_proj",
+                         "down_proj is [D, F]"});
 }
 
 LogicalResult GatherRowsOp::verify() {

@@ -104,6 +104,12 @@ public:
       i.threads = threads;
       return i;
     };
+    // <input, weight, result, tile, option>: the template arguments of the
+    // grouped and per-head GEMMs.
+    auto gemmArgs = [&](auto o, Type weight, bool option) {
+      return "<" + t(o.getInput()) + ", " + cxxType(weight) + ", " + t(o) +
+             ", " + tileArgs(o.getTileAttr()) + ", " + flag(option) + ">";
+    };
     auto matmul = [](const char *family, const char *args, std::string call) {
       Instance i;
       i.family = family;
@@ -283,17 +289,13 @@ public:
         })
         .Case([&](GroupedGemmOp o) -> FailureOr<Instance> {
           return matmul("GroupedGemm", "GroupedGemmArgs",
-                        "groupedGemm<" + t(o.getInput()) + ", " +
-                            cxxType(o.getWeights().getDtype()) + ", " + t(o) +
-                            ", " + tileArgs(o.getTileAttr()) + ", " +
-                            flag(o.getSiluMul()) + ">");
+                        "groupedGemm" + gemmArgs(o, o.getWeights().getDtype(),
+                                                 o.getSiluMul()));
         })
         .Case([&](HeadGemmOp o) -> FailureOr<Instance> {
           return matmul("HeadGemm", "HeadGemmArgs",
-                        "headGemm<" + t(o.getInput()) + ", " +
-                            cxxType(o.getWeight().getDtype()) + ", " + t(o) +
-                            ", " + tileArgs(o.getTileAttr()) + ", " +
-                            flag(o.getTranspose()) + ">");
+                        "headGemm" + gemmArgs(o, o.getWeight().getDtype(),
+                                              o.getTranspose()));
         })
         .Default([&](Operation *other) -> FailureOr<Instance> {
           {

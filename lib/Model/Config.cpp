@@ -72,15 +72,23 @@ public:
     return v && v->kind() != json::Value::Null;
   }
 
+  /// The value of `field`, or null when it is missing or null, which is an
+  /// error when the field is `required`.
+  const json::Value *lookup(StringRef field, bool required) {
+    const json::Value *v = object.get(field);
+    if (v && v->kind() != json::Value::Null)
+      return v;
+    if (required)
+      fail(field, "is required but missing");
+    return nullptr;
+  }
+
   /// An integer field; `fallback` = std::nullopt makes it required.
   int64_t integer(StringRef field, std::optional<int64_t> fallback,
                   int64_t min = 0) {
-    const json::Value *v = object.get(field);
-    if (!v || v->kind() == json::Value::Null) {
-      if (!fallback)
-        fail(field, "is required but missing");
+    const json::Value *v = lookup(field, /*required=*/!fallback);
+    if (!v)
       return fallback.value_or(0);
-    }
     std::optional<int64_t> i = v->getAsInteger();
     if (!i) {
       // Accept integral floats such as 4096.0, which some exporters write.
@@ -104,12 +112,9 @@ public:
   }
 
   double number(StringRef field, std::optional<double> fallback) {
-    const json::Value *v = object.get(field);
-    if (!v || v->kind() == json::Value::Null) {
-      if (!fallback)
-        fail(field, "is required but missing");
+    const json::Value *v = lookup(field, /*required=*/!fallback);
+    if (!v)
       return fallback.value_or(0.0);
-    }
     std::optional<double> d = v->getAsNumber();
     if (!d || !std::isfinite(*d)) {
       fail(field, "= " + show(*v) + " must be a number");
