@@ -35,7 +35,8 @@ struct FuseRouterPass : public moela::impl::FuseRouterPassBase<FuseRouterPass> {
   using FuseRouterPassBase::FuseRouterPassBase;
 
   void runOnOperation() override {
-    if (!functions.empty() && !llvm::is_contained(functions, getOperation().getSymName())) {
+    if (!functions.empty() &&
+        !llvm::is_contained(functions, getOperation().getSymName())) {
       // Not fused here: the gate GEMM computes the logits from f32 inputs
       // to ~16 bits instead (docs/model.md §3.2).
       getOperation().walk([](kernel::RouteOp route) {

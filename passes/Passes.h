@@ -51,7 +51,8 @@ struct PipelineOptions : public mlir::PassPipelineOptions<PipelineOptions> {
                            llvm::cl::init(64)};
   ListOption<std::string> disable{
       *this, "disable",
-      llvm::cl::desc("optional passes to leave out, by name (e.g. moela-fuse-rope)")};
+      llvm::cl::desc(
+          "optional passes to leave out, by name (e.g. moela-fuse-rope)")};
   Option<bool> quantizeActivations{
       *this, "quantize-activations",
       llvm::cl::desc("FP8 activations with block scales into FP8 GEMMs "
@@ -73,7 +74,8 @@ struct PipelineOptions : public mlir::PassPipelineOptions<PipelineOptions> {
 llvm::ArrayRef<llvm::StringRef> optionalPassNames();
 
 /// Builds the default pipeline from the model IR to planned kernel IR.
-void buildDefaultPipeline(mlir::OpPassManager &pm, const PipelineOptions &options);
+void buildDefaultPipeline(mlir::OpPassManager &pm,
+                          const PipelineOptions &options);
 void registerPipelines();
 
 } // namespace moela

@@ -75,7 +75,8 @@ void moela::buildDefaultPipeline(OpPassManager &pm,
 void moela::registerPipelines() {
   PassPipelineRegistration<PipelineOptions>(
       "moela-default",
-      "The default pipeline: select MLA forms, lower to kernels, fuse, tile and "
+      "The default pipeline: select MLA forms, lower to kernels, fuse, tile "
+      "and "
       "plan memory",
       buildDefaultPipeline);
 }

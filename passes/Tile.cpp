@@ -60,11 +60,14 @@ struct TilePass : public moela::impl::TilePassBase<TilePass> {
     // gemmWgmma: the weight dtype decides block_n; stages as the kernel
     // computes them for bf16 activations (informational: the kernel sizes
     // its own ring).
-    auto isBf16 = [](Attribute w) { return cast<nn::WeightAttr>(w).getDtype().isBF16(); };
+    auto isBf16 = [](Attribute w) {
+      return cast<nn::WeightAttr>(w).getDtype().isBF16();
+    };
     auto wgmmaTile = [&](ArrayAttr weights) {
       const bool bf16 = llvm::all_of(weights, isBf16);
       const int wSize = bf16 ? 2 : llvm::all_of(weights, isFp8) ? 1 : 4;
-      const int bm = manyRows ? 128 : 64, bn = manyRows ? (bf16 ? 256 : 128) : 64;
+      const int bm = manyRows ? 128 : 64,
+                bn = manyRows ? (bf16 ? 256 : 128) : 64;
       return tile(bm, bn, 64, kernels::wgmmaLayout(bm, bn, 64, 2, wSize).stages,
                   kernel::gemmThreads(GemmEngine::wgmma), GemmEngine::wgmma);
     };
@@ -85,8 +88,9 @@ struct TilePass : public moela::impl::TilePassBase<TilePass> {
       else if (auto a = dyn_cast<kernel::MlaLatentAttentionOp>(op))
         // FlashMLA-like: up to 64 heads x 64 cached positions per step, the
         // next 64 positions loading meanwhile.
-        a.setTileAttr(tile(64, 64, a.getLatentDim() + a.getRopeDim(), 2,
-                           kernels::latentAttentionThreads(static_cast<int>(a.getHeads()))));
+        a.setTileAttr(tile(
+            64, 64, a.getLatentDim() + a.getRopeDim(), 2,
+            kernels::latentAttentionThreads(static_cast<int>(a.getHeads()))));
       else if (auto a = dyn_cast<kernel::MlaAttentionOp>(op))
         a.setTileAttr(tile(1, 64, a.getNopeDim() + a.getRopeDim(), 1,
                            abi::kMlaAttentionThreads));

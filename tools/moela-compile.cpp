@@ -20,14 +20,14 @@ cl::opt<std::string> outputPath("o", cl::desc("Output file ('-' for stdout)"),
                                 cl::value_desc("file"), cl::init("-"));
 cl::opt<moela::EmitKind> emit(
     "emit", cl::desc("What to produce"), cl::init(moela::EmitKind::Plan),
-    cl::values(
-        clEnumValN(moela::EmitKind::ModelMlir, "mlir",
-                   "the verified model IR as imported from the config"),
-        clEnumValN(moela::EmitKind::KernelMlir, "kernel-mlir",
-                   "the planned kernel IR after the default pipeline"),
-        clEnumValN(moela::EmitKind::Cuda, "cuda",
-                   "the CUDA C++ of every kernel, as given to NVRTC"),
-        clEnumValN(moela::EmitKind::Plan, "plan", "the plan file (default)")));
+    cl::values(clEnumValN(moela::EmitKind::ModelMlir, "mlir",
+                          "the verified model IR as imported from the config"),
+               clEnumValN(moela::EmitKind::KernelMlir, "kernel-mlir",
+                          "the planned kernel IR after the default pipeline"),
+               clEnumValN(moela::EmitKind::Cuda, "cuda",
+                          "the CUDA C++ of every kernel, as given to NVRTC"),
+               clEnumValN(moela::EmitKind::Plan, "plan",
+                          "the plan file (default)")));
 cl::opt<std::string> target("target", cl::desc("host | sm_90a (default)"),
                             cl::init("sm_90a"));
 cl::opt<int64_t> maxPrefillTokens(
@@ -54,8 +54,9 @@ cl::opt<std::string> cacheDir(
 cl::opt<bool> noCache("no-cache", cl::desc("Compile every kernel afresh"));
 cl::opt<std::string> gemmKernel(
     "gemm-kernel",
-    cl::desc("Device template of the dense GEMMs on sm_90a: mma (mma.sync, "
-             "default) or wgmma (warpgroup MMA, runtime/kernels/GemmWgmma.cuh)"),
+    cl::desc(
+        "Device template of the dense GEMMs on sm_90a: mma (mma.sync, "
+        "default) or wgmma (warpgroup MMA, runtime/kernels/GemmWgmma.cuh)"),
     cl::value_desc("mma|wgmma"), cl::init("mma"));
 cl::opt<std::string> activationDtype(
     "activation-dtype",

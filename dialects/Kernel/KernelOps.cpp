@@ -77,8 +77,9 @@ LogicalResult GemmOp::verify() {
   if (getPrecise() && llvm::any_of(getWeights(), [](Attribute a) {
         return cast<WeightAttr>(a).getDtype().isFloat8E4M3FN();
       }))
-    return emitOpError() << "precise needs bf16 or f32 weights (its two bf16 input halves "
-                            "multiply the weights as they are)";
+    return emitOpError()
+           << "precise needs bf16 or f32 weights (its two bf16 input halves "
+              "multiply the weights as they are)";
   return success();
 }
 

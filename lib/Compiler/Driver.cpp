@@ -57,7 +57,8 @@ public:
           << "cannot write " << path << ": " << ec.message() << "\n";
       return;
     }
-    op->print(os, OpPrintingFlags().enableDebugInfo(/*enable=*/true, /*prettyForm=*/false));
+    op->print(os, OpPrintingFlags().enableDebugInfo(/*enable=*/true,
+                                                    /*prettyForm=*/false));
   }
 
   void runAfterPass(Pass *pass, Operation *op) override {
@@ -138,10 +139,12 @@ int runCompiler(const CompileOptions &options, MLIRContext &context,
   if (!config)
     return fail(toString(config.takeError()));
   if (options.weightDtype != "auto" && options.weightDtype != "fp8")
-    return fail("--weight-dtype=" + options.weightDtype + " is not supported (auto, fp8)");
+    return fail("--weight-dtype=" + options.weightDtype +
+                " is not supported (auto, fp8)");
   // FP8 weights from a higher-precision checkpoint: the model is imported as
   // the FP8 checkpoint DeepSeek would make of it, the runtime quantizes.
-  const bool quantizeWeightsAtLoad = options.weightDtype == "fp8" && !config->fp8.enabled;
+  const bool quantizeWeightsAtLoad =
+      options.weightDtype == "fp8" && !config->fp8.enabled;
   if (quantizeWeightsAtLoad)
     config->fp8 = Fp8Config{.enabled = true};
 
@@ -162,8 +165,10 @@ int runCompiler(const CompileOptions &options, MLIRContext &context,
     return fail("--gemm-kernel=" + options.gemmKernel + " is not supported (" +
                 gemmEngineNames().joined() + ")");
   const bool host = *target == CompileTarget::host;
-  if (options.kvDtype != "auto" && options.kvDtype != "f32" && options.kvDtype != "bf16")
-    return fail("--kv-dtype=" + options.kvDtype + " is not supported (auto, f32, bf16)");
+  if (options.kvDtype != "auto" && options.kvDtype != "f32" &&
+      options.kvDtype != "bf16")
+    return fail("--kv-dtype=" + options.kvDtype +
+                " is not supported (auto, f32, bf16)");
   if (options.kvDtype == "f32" && !host)
     return fail("--kv-dtype=f32 needs --target=host: the " + options.target +
                 " kernels keep the latent KV cache in bf16");
@@ -174,7 +179,8 @@ int runCompiler(const CompileOptions &options, MLIRContext &context,
     return fail("--activation-dtype=" + options.activationDtype +
                 " is not supported (bf16, fp8)");
   if (options.activationDtype == "fp8" && !config->fp8.enabled)
-    return fail("--activation-dtype=fp8 needs FP8 weights, but " + options.input +
+    return fail("--activation-dtype=fp8 needs FP8 weights, but " +
+                options.input +
                 " has no quantization_config (add --weight-dtype=fp8)");
 
   if (options.mtp && config->numNextnPredictLayers < 1)
@@ -187,7 +193,8 @@ int runCompiler(const CompileOptions &options, MLIRContext &context,
       for (StringRef n : optionalPassNames())
         known += (known.empty() ? "" : ", ") + n.str();
       return fail("--disable-pass=" + name +
-                  " is not an optional pass of the default pipeline (" + known + ")");
+                  " is not an optional pass of the default pipeline (" + known +
+                  ")");
     }
 
   PassManager pm(&context);
@@ -196,7 +203,8 @@ int runCompiler(const CompileOptions &options, MLIRContext &context,
     if (std::error_code ec = sys::fs::create_directories(options.dumpIrDir))
       return fail("cannot create --dump-ir-dir " + options.dumpIrDir + ": " +
                   ec.message());
-    auto instrumentation = std::make_unique<DumpIrInstrumentation>(options.dumpIrDir);
+    auto instrumentation =
+        std::make_unique<DumpIrInstrumentation>(options.dumpIrDir);
     instrumentation->dump(*module, "import");
     pm.addInstrumentation(std::move(instrumentation));
   }
@@ -227,20 +235,21 @@ int runCompiler(const CompileOptions &options, MLIRContext &context,
   if (const abi::Target *gpu = gpuTarget(*target)) {
     CodegenOptions codegen;
     codegen.arch = gpu->arch;
-    codegen.cacheDir = options.noCache ? ""
+    codegen.cacheDir = options.noCache            ? ""
                        : options.cacheDir.empty() ? defaultKernelCacheDir()
                                                   : options.cacheDir;
     codegen.compile = options.emit != EmitKind::Cuda;
-    FailureOr<std::vector<CompiledKernel>> kernels = emitCudaKernels(*module, codegen);
+    FailureOr<std::vector<CompiledKernel>> kernels =
+        emitCudaKernels(*module, codegen);
     if (failed(kernels))
       return fail("CUDA code generation failed (see the error above)");
     if (options.emit == EmitKind::Cuda)
       return failed(writeOutput(options.output, [&](raw_ostream &os) {
-               for (const CompiledKernel &k : *kernels)
-                 os << "// ---- " << k.name << " (" << k.family << ", " << k.arch
-                    << ")\n"
-                    << k.source << "\n";
-             }));
+        for (const CompiledKernel &k : *kernels)
+          os << "// ---- " << k.name << " (" << k.family << ", " << k.arch
+             << ")\n"
+             << k.source << "\n";
+      }));
     writer.kernels = std::move(*kernels);
   } else if (options.emit == EmitKind::Cuda) {
     return fail("--emit=cuda needs a CUDA --target such as sm_90a");
@@ -255,8 +264,8 @@ int runCompiler(const CompileOptions &options, MLIRContext &context,
   if (options.output == "-")
     return fail("a plan is binary: give an output file with -o");
   return failed(writeOutput(options.output, [&](raw_ostream &os) {
-           os.write(reinterpret_cast<const char *>(plan->data()), plan->size());
-         }));
+    os.write(reinterpret_cast<const char *>(plan->data()), plan->size());
+  }));
 }
 
 } // namespace moela

@@ -91,8 +91,8 @@ public:
     auto target = fbb.CreateString(options.target);
     auto pipeline = fbb.CreateString(options.pipeline);
     p::KvCacheBuilder cache(fbb);
-    cache.add_layers(
-        static_cast<int>(kernel::kvCacheLayers(module, config.numHiddenLayers)));
+    cache.add_layers(static_cast<int>(
+        kernel::kvCacheLayers(module, config.numHiddenLayers)));
     cache.add_latent_dim(static_cast<int>(config.kvLoraRank));
     cache.add_rope_dim(static_cast<int>(config.qkRopeHeadDim));
     cache.add_dtype(options.kvDtype == "f32" ? p::DType::F32 : p::DType::BF16);

@@ -41,8 +41,8 @@ const Loaded &load() {
   l.driver.name = reinterpret_cast<decltype(l.driver.name)>(                   \
       dlsym(handle, MOELA_XSTR(name)));                                        \
   if (!l.driver.name && l.error.empty())                                       \
-    l.error = lib + " lacks " + MOELA_XSTR(name) +                             \
-              " (driver too old for CUDA 13)";
+    l.error =                                                                  \
+        lib + " lacks " + MOELA_XSTR(name) + " (driver too old for CUDA 13)";
 #include "CudaDriverFunctions.def"
 #undef MOELA_CUDA_FN
     if (l.error.empty()) {

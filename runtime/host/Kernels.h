@@ -2,13 +2,14 @@
 //
 // One function per step family (plan.fbs), each on plain views of activation
 // buffers and of float32 weights. The host backend is the numerical reference:
-// every kernel computes in fp32 exactly what plan.fbs and docs/model.md say, and
-// is parallelised with moela::parallelFor. Kernels check their data-dependent
-// inputs (token ids, expert ids, row indices) before any parallel work and
-// throw moela::Error; shapes were checked when the plan was loaded.
+// every kernel computes in fp32 exactly what plan.fbs and docs/model.md say,
+// and is parallelised with moela::parallelFor. Kernels check their
+// data-dependent inputs (token ids, expert ids, row indices) before any
+// parallel work and throw moela::Error; shapes were checked when the plan was
+// loaded.
 //
-// Shape letters as in docs/model.md §2: T tokens, D hidden, H heads, E experts, K
-// experts per token, R_l latent rank, Dr rope dim.
+// Shape letters as in docs/model.md §2: T tokens, D hidden, H heads, E experts,
+// K experts per token, R_l latent rank, Dr rope dim.
 //
 //===----------------------------------------------------------------------===//
 #ifndef MOELA_RUNTIME_HOST_KERNELS_H
@@ -190,9 +191,9 @@ struct RouteConfig {
   float scaling = 1.0f;
 };
 
-/// docs/model.md §3.2: scores, biased selection (bias [E] or null), groups, top-K (ties
-/// to the lower index, idx in descending selection score), weights from the
-/// unbiased scores. logits [T, E]; idx I32 [T, K]; w [T, K].
+/// docs/model.md §3.2: scores, biased selection (bias [E] or null), groups,
+/// top-K (ties to the lower index, idx in descending selection score), weights
+/// from the unbiased scores. logits [T, E]; idx I32 [T, K]; w [T, K].
 void route(CMat logits, const float *bias, const RouteConfig &config, IMat idx,
            Mat w);
 

@@ -4,7 +4,8 @@
 // here once: the compiler (passes, emitter, plan writer), the runtime (plan
 // verifier, engine, backends, launch code) and the device templates (static
 // checks, __launch_bounds__) all include this file. NVRTC compiles it too, so
-// it uses builtin types only (docs/architecture.md, "The compiler-runtime contract").
+// it uses builtin types only (docs/architecture.md, "The compiler-runtime
+// contract").
 //
 //===----------------------------------------------------------------------===//
 #ifndef MOELA_KERNELS_ABI_H
@@ -57,10 +58,10 @@ enum class GemmEngine : int {
 
 /// What tile shapes, launch geometry and static checks depend on.
 struct Target {
-  const char *arch;               // NVRTC --gpu-architecture
-  int sm_count;                   // streaming multiprocessors
+  const char *arch;                // NVRTC --gpu-architecture
+  int sm_count;                    // streaming multiprocessors
   unsigned shared_bytes_per_block; // dynamic shared memory after the opt-in
-  int tensor_core_generation;     // 8 = mma.sync only, 9 = also wgmma
+  int tensor_core_generation;      // 8 = mma.sync only, 9 = also wgmma
 };
 
 /// H100 / H200 SXM: 132 SMs, 227 KiB of shared memory per block.
@@ -76,15 +77,16 @@ constexpr unsigned kMaxSharedBytesPerBlock = kSm90a.shared_bytes_per_block;
 // The emitter records them in the plan's Kernel.threads, the launch code
 // launches with them and the templates declare them as __launch_bounds__.
 
-constexpr int kRowThreads = 256;          // embedding, norms, element-wise, rope, KV,
-                                          // combine, the reference MoE experts
+constexpr int kRowThreads = 256; // embedding, norms, element-wise, rope, KV,
+                                 // combine, the reference MoE experts
 constexpr int kArgmaxThreads = 1024;      // Argmax.cuh
 constexpr int kRouteThreads = 256;        // Route.cuh: 8 warps
 constexpr int kDispatchThreads = 1024;    // Dispatch.cuh
 constexpr int kMlaAttentionThreads = 256; // MlaAttention.cuh (the unfused form)
-constexpr int kMmaGemmThreads = 256;      // Gemm.cuh, GroupedGemm.cuh, HeadGemm.cuh
-constexpr int kWgmmaGemmThreads = 384;    // GemmWgmma.cuh: 1 producer + 2 consumer warpgroups
-constexpr int kElementwiseChunk = 1024;   // Elementwise.cuh: columns per block
+constexpr int kMmaGemmThreads = 256; // Gemm.cuh, GroupedGemm.cuh, HeadGemm.cuh
+constexpr int kWgmmaGemmThreads =
+    384; // GemmWgmma.cuh: 1 producer + 2 consumer warpgroups
+constexpr int kElementwiseChunk = 1024; // Elementwise.cuh: columns per block
 
 } // namespace abi
 } // namespace moela

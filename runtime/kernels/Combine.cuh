@@ -53,14 +53,16 @@ __device__ __forceinline__ void combine(const CombineArgs &args) {
   for (int k = threadIdx.x; k < K; k += blockDim.x) {
     const int slot = t * args.top_k + k;
     const int row = args.perm ? args.inverse[slot] : slot;
-    rows[k] = row >= 0 && row < N ? row : 0; // memory-safe if perm was no permutation
+    rows[k] =
+        row >= 0 && row < N ? row : 0; // memory-safe if perm was no permutation
     weights[k] = loadF<float>(args.w, t, k);
   }
   __syncthreads();
   for (int c = threadIdx.x; c < args.cols; c += blockDim.x) {
     float acc = 0.0f;
     for (int k = 0; k < K; ++k)
-      acc = __fadd_rn(acc, __fmul_rn(weights[k], loadF<TY>(args.y, rows[k], c)));
+      acc =
+          __fadd_rn(acc, __fmul_rn(weights[k], loadF<TY>(args.y, rows[k], c)));
     if (args.shared.ptr)
       acc = __fadd_rn(acc, loadF<TSH>(args.shared, t, c));
     if (args.residual.ptr)

@@ -16,20 +16,28 @@ namespace moela {
 namespace kernels {
 
 template <typename T> __device__ __forceinline__ float toFloat(T v);
-template <> __device__ __forceinline__ float toFloat<float>(float v) { return v; }
-template <> __device__ __forceinline__ float toFloat<__nv_bfloat16>(__nv_bfloat16 v) {
+template <> __device__ __forceinline__ float toFloat<float>(float v) {
+  return v;
+}
+template <>
+__device__ __forceinline__ float toFloat<__nv_bfloat16>(__nv_bfloat16 v) {
   return __bfloat162float(v);
 }
-template <> __device__ __forceinline__ float toFloat<__nv_fp8_e4m3>(__nv_fp8_e4m3 v) {
+template <>
+__device__ __forceinline__ float toFloat<__nv_fp8_e4m3>(__nv_fp8_e4m3 v) {
   return static_cast<float>(v);
 }
 
 template <typename T> __device__ __forceinline__ T fromFloat(float v);
-template <> __device__ __forceinline__ float fromFloat<float>(float v) { return v; }
-template <> __device__ __forceinline__ __nv_bfloat16 fromFloat<__nv_bfloat16>(float v) {
+template <> __device__ __forceinline__ float fromFloat<float>(float v) {
+  return v;
+}
+template <>
+__device__ __forceinline__ __nv_bfloat16 fromFloat<__nv_bfloat16>(float v) {
   return __float2bfloat16_rn(v);
 }
-template <> __device__ __forceinline__ __nv_fp8_e4m3 fromFloat<__nv_fp8_e4m3>(float v) {
+template <>
+__device__ __forceinline__ __nv_fp8_e4m3 fromFloat<__nv_fp8_e4m3>(float v) {
   return __nv_fp8_e4m3(v); // saturates to +-448
 }
 
@@ -40,19 +48,23 @@ __device__ __forceinline__ T *at(const View &v, long long r, long long c) {
 }
 
 template <typename T>
-__device__ __forceinline__ float loadF(const View &v, long long r, long long c) {
+__device__ __forceinline__ float loadF(const View &v, long long r,
+                                       long long c) {
   return toFloat(*at<T>(v, r, c));
 }
 
 template <typename T>
-__device__ __forceinline__ void storeF(const View &v, long long r, long long c, float x) {
+__device__ __forceinline__ void storeF(const View &v, long long r, long long c,
+                                       float x) {
   *at<T>(v, r, c) = fromFloat<T>(x);
 }
 
 /// -infinity without math.h (NVRTC has no standard headers).
 __device__ __forceinline__ float negInf() { return __int_as_float(0xff800000); }
 
-__device__ __forceinline__ float silu(float x) { return x / (1.0f + __expf(-x)); }
+__device__ __forceinline__ float silu(float x) {
+  return x / (1.0f + __expf(-x));
+}
 
 __device__ __forceinline__ float warpSum(float v) {
   for (int o = 16; o > 0; o >>= 1)
@@ -92,9 +104,11 @@ __device__ __forceinline__ float blockMax(float v, float *scratch) {
   return warpMax(v);
 }
 
-/// Element (r, c) of weight expert `e`, dequantized (FP8: times its block scale).
+/// Element (r, c) of weight expert `e`, dequantized (FP8: times its block
+/// scale).
 template <typename TW>
-__device__ __forceinline__ float loadWeight(const Weight &w, int e, long long r, long long c) {
+__device__ __forceinline__ float loadWeight(const Weight &w, int e, long long r,
+                                            long long c) {
   const TW *data = static_cast<const TW *>(w.data) + e * w.expert_stride;
   float x = toFloat(data[r * w.cols + c]);
   if (w.scales)

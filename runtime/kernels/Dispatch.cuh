@@ -35,8 +35,9 @@ namespace kernels {
 namespace dispatching {
 
 __device__ __forceinline__ int expertOf(const DispatchArgs &args, int slot) {
-  const int e = args.idx[static_cast<long long>(slot / args.top_k) * args.idx_ld +
-                         slot % args.top_k];
+  const int e =
+      args.idx[static_cast<long long>(slot / args.top_k) * args.idx_ld +
+               slot % args.top_k];
   return e < 0 ? 0 : (e >= args.experts ? args.experts - 1 : e);
 }
 
@@ -44,9 +45,11 @@ __device__ __forceinline__ int expertOf(const DispatchArgs &args, int slot) {
 __device__ __forceinline__ void sortSlots(const DispatchArgs &args) {
   extern __shared__ int dispatchSmem[];
   const int E = args.experts, N = args.rows * args.top_k;
-  const int warps = blockDim.x >> 5, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  int *count = dispatchSmem;           // [32][E]: per (warp, expert) counts, then bases
-  int *next = dispatchSmem + 32 * E;   // [E + 1]: histogram, then next free row per expert
+  const int warps = blockDim.x >> 5, lane = threadIdx.x & 31,
+            warp = threadIdx.x >> 5;
+  int *count = dispatchSmem; // [32][E]: per (warp, expert) counts, then bases
+  int *next = dispatchSmem +
+              32 * E; // [E + 1]: histogram, then next free row per expert
   for (int e = threadIdx.x; e <= E; e += blockDim.x)
     next[e] = 0;
   __syncthreads();
@@ -72,7 +75,8 @@ __device__ __forceinline__ void sortSlots(const DispatchArgs &args) {
     const bool valid = i < N;
     const int e = valid ? expertOf(args, i) : -1;
     const unsigned peers = __match_any_sync(0xffffffffu, e);
-    const int rank = __popc(peers & ((1u << lane) - 1u)); // earlier lanes, same expert
+    const int rank =
+        __popc(peers & ((1u << lane) - 1u)); // earlier lanes, same expert
     if (valid && rank == 0)
       count[warp * E + e] = __popc(peers);
     __syncthreads();

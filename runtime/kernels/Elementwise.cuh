@@ -67,14 +67,16 @@ __device__ __forceinline__ void forBlockColumns(int rows, int cols, F f) {
 template <typename TA, typename TB, typename TC>
 __device__ __forceinline__ void add(const AddArgs &args) {
   elementwise::forBlockColumns(args.rows, args.cols, [&](int r, int c) {
-    storeF<TC>(args.c, r, c, __fadd_rn(loadF<TA>(args.a, r, c), loadF<TB>(args.b, r, c)));
+    storeF<TC>(args.c, r, c,
+               __fadd_rn(loadF<TA>(args.a, r, c), loadF<TB>(args.b, r, c)));
   });
 }
 
 template <typename TG, typename TU, typename TO>
 __device__ __forceinline__ void siluMul(const SiluMulArgs &args) {
   elementwise::forBlockColumns(args.rows, args.cols, [&](int r, int c) {
-    storeF<TO>(args.out, r, c, silu(loadF<TG>(args.gate, r, c)) * loadF<TU>(args.up, r, c));
+    storeF<TO>(args.out, r, c,
+               silu(loadF<TG>(args.gate, r, c)) * loadF<TU>(args.up, r, c));
   });
 }
 
@@ -98,7 +100,8 @@ __device__ __forceinline__ void concat(const ConcatArgs &args) {
 /// id of row t's logit row, else tokens[t]. R is small (<= max_logit_rows):
 /// a linear search per row.
 __device__ __forceinline__ void nextTokens(const NextTokensArgs &args) {
-  const int t = static_cast<int>(blockIdx.x) * elementwise::kThreads + threadIdx.x;
+  const int t =
+      static_cast<int>(blockIdx.x) * elementwise::kThreads + threadIdx.x;
   if (t >= args.rows)
     return;
   int v = args.tokens[t];

@@ -34,7 +34,8 @@ __device__ __forceinline__ void embedding(const EmbeddingArgs &args) {
   const bool ok = id >= 0 && id < args.table.rows;
   for (int c = threadIdx.x; c < cols; c += blockDim.x)
     storeF<TO>(args.out, r, c,
-               ok ? loadWeight<TW>(args.table, 0, id, c) : __int_as_float(0x7fc00000));
+               ok ? loadWeight<TW>(args.table, 0, id, c)
+                  : __int_as_float(0x7fc00000));
 }
 
 } // namespace kernels

@@ -1,4 +1,5 @@
-//===- KvGather.cuh - Read the latent and rope key of tokens from the cache ===//
+//===- KvGather.cuh - Read the latent and rope key of tokens from the cache
+//===//
 //
 // Instantiation (the emitter writes exactly this, NAME its entry point):
 //
@@ -25,14 +26,16 @@
 namespace moela {
 namespace kernels {
 
-template <typename TO> __device__ __forceinline__ void kvGather(const KvGatherArgs &args) {
+template <typename TO>
+__device__ __forceinline__ void kvGather(const KvGatherArgs &args) {
   const int t = blockIdx.x;
   if (t >= args.rows)
     return;
   const int width = args.latent_dim + args.rope_dim;
-  const __nv_bfloat16 *src = static_cast<const __nv_bfloat16 *>(args.cache) +
-                             static_cast<long long>(args.seq_ids[t]) * args.slot_stride +
-                             static_cast<long long>(args.positions[t]) * width; // [R + Dr]
+  const __nv_bfloat16 *src =
+      static_cast<const __nv_bfloat16 *>(args.cache) +
+      static_cast<long long>(args.seq_ids[t]) * args.slot_stride +
+      static_cast<long long>(args.positions[t]) * width; // [R + Dr]
   TO *dst = at<TO>(args.out, t, 0);
   for (int c = threadIdx.x; c < width; c += blockDim.x)
     dst[c] = fromFloat<TO>(toFloat(src[c]));

@@ -17,7 +17,8 @@
 // (Dn + Dr + 10 R + 16) * 4 bytes. The workspace is not used (may be null).
 //
 // Used only when the absorption pass is off; both `absorbed` values compute
-// the absorbed math (docs/model.md §3.1: the two forms give the same numbers), in fp32:
+// the absorbed math (docs/model.md §3.1: the two forms give the same numbers),
+// in fp32:
 //   q_abs = Wuk_h^T q_nope (R), scores_j = scale (q_abs . c_j + q_pe . k_pe_j)
 //   over the visible cache rows j = 0..positions[t] of slot seq_ids[t],
 //   online softmax per warp (warp w takes rows j = w mod 8), merged in warp
@@ -37,21 +38,26 @@ namespace kernels {
 template <typename TQ, typename TO, typename TW>
 __device__ __forceinline__ void mlaAttention(const MlaAttentionArgs &args) {
   extern __shared__ float mlaSmem[];
-  const int H = args.heads, Dn = args.nope_dim, Dr = args.rope_dim, Dv = args.v_dim;
+  const int H = args.heads, Dn = args.nope_dim, Dr = args.rope_dim,
+            Dv = args.v_dim;
   const int R = args.latent_dim;
-  const int t = static_cast<int>(blockIdx.x) / H, h = static_cast<int>(blockIdx.x) % H;
+  const int t = static_cast<int>(blockIdx.x) / H,
+            h = static_cast<int>(blockIdx.x) % H;
   if (t >= args.rows)
     return;
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5,
+            warps = blockDim.x >> 5;
   float *qn = mlaSmem, *qp = qn + Dn, *qa = qp + Dr; // q_nope, q_pe, q_abs
-  float *ctxw = qa + R;                         // [8][R] per-warp sums
-  float *ml = ctxw + 8 * R;                     // [8][2] per-warp (max, sum)
-  float *ctx = ml + 16;                         // [R]
+  float *ctxw = qa + R;                              // [8][R] per-warp sums
+  float *ml = ctxw + 8 * R; // [8][2] per-warp (max, sum)
+  float *ctx = ml + 16;     // [R]
   const long long qh = static_cast<long long>(h) * (Dn + Dr);
   for (int i = threadIdx.x; i < Dn + Dr; i += blockDim.x)
-    qn[i] = loadF<TQ>(args.q, t, qh + i); // qp = qn + Dn: the same contiguous copy
+    qn[i] =
+        loadF<TQ>(args.q, t, qh + i); // qp = qn + Dn: the same contiguous copy
   __syncthreads();
-  const long long wk = static_cast<long long>(h) * (Dn + Dv); // first row of Wuk_h
+  const long long wk =
+      static_cast<long long>(h) * (Dn + Dv); // first row of Wuk_h
   for (int r = threadIdx.x; r < R; r += blockDim.x) {
     float acc = 0.0f;
     for (int i = 0; i < Dn; ++i)
@@ -64,8 +70,9 @@ __device__ __forceinline__ void mlaAttention(const MlaAttentionArgs &args) {
 
   // Online softmax over this warp's rows (log2 domain).
   const int n = args.positions[t] + 1;
-  const __nv_bfloat16 *rows = static_cast<const __nv_bfloat16 *>(args.cache) +
-                              static_cast<long long>(args.seq_ids[t]) * args.slot_stride;
+  const __nv_bfloat16 *rows =
+      static_cast<const __nv_bfloat16 *>(args.cache) +
+      static_cast<long long>(args.seq_ids[t]) * args.slot_stride;
   const float c2 = args.scale * 1.4426950408889634f;
   float m = negInf(), l = 0.0f;
   float *mine = ctxw + warp * R;
@@ -108,7 +115,8 @@ __device__ __forceinline__ void mlaAttention(const MlaAttentionArgs &args) {
   for (int d = warp; d < Dv; d += warps) {
     float acc = 0.0f;
     for (int r = lane; r < R; r += 32)
-      acc = __fmaf_rn(ctx[r], loadWeight<TW>(args.kv_b, 0, wk + Dn + d, r), acc);
+      acc =
+          __fmaf_rn(ctx[r], loadWeight<TW>(args.kv_b, 0, wk + Dn + d, r), acc);
     acc = warpSum(acc);
     if (lane == 0)
       storeF<TO>(args.out, t, static_cast<long long>(h) * Dv + d, acc);

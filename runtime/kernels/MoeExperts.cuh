@@ -48,7 +48,8 @@ __device__ __forceinline__ void moeExperts(const MoeExpertsArgs &args) {
   for (int c = threadIdx.x; c < D; c += blockDim.x)
     x[c] = loadF<TX>(args.x, t, c);
   __syncthreads();
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5,
+            warps = blockDim.x >> 5;
   for (int f = warp; f < F; f += warps) {
     float g = 0.0f, u = 0.0f;
     for (int d = lane; d < D; d += 32) {

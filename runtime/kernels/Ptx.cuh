@@ -58,8 +58,7 @@ __device__ __forceinline__ unsigned smemU32(const void *p) {
 __device__ __forceinline__ unsigned dynamicSmemBytes() {
   unsigned v;
   MOELA_PTX_PURE(v = emu::ptx::dynamic_smem_size(),
-                 "mov.u32 %0, %%dynamic_smem_size;"
-                 : "=r"(v));
+                 "mov.u32 %0, %%dynamic_smem_size;" : "=r"(v));
   return v;
 }
 
@@ -71,10 +70,9 @@ __device__ __forceinline__ unsigned dynamicSmemBytes() {
 #define MOELA_PTX_CP_ASYNC(CACHE, CG, SIZE)                                    \
   MOELA_PTX(                                                                   \
       emu::ptx::cp_async_shared_global(CG, dst, src, SIZE, ok ? SIZE : 0),     \
-      "cp.async." #CACHE ".shared.global [%0], [%1], " #SIZE ", %2;\n"         \
-      :                                                                        \
-      : "r"(dst), "l"(src), "r"(ok ? SIZE : 0)                                 \
-      : "memory")
+      "cp.async." #CACHE ".shared.global [%0], [%1], " #SIZE                   \
+      ", %2;\n" : : "r"(dst),                                                  \
+      "l"(src), "r"(ok ? SIZE : 0) : "memory")
 
 __device__ __forceinline__ void cpAsync16(unsigned dst, const void *src,
                                           bool ok) {
@@ -96,8 +94,7 @@ __device__ __forceinline__ void cpAsyncCommit() {
 /// Waits until at most N of this thread's committed groups are pending.
 template <int N> __device__ __forceinline__ void cpAsyncWait() {
   MOELA_PTX(emu::ptx::cp_async_wait_group(N),
-            "cp.async.wait_group %0;\n" ::"n"(N)
-            : "memory");
+            "cp.async.wait_group %0;\n" ::"n"(N) : "memory");
 }
 
 // ---- Shared memory through registers ----------------------------------------
@@ -106,9 +103,8 @@ template <int N> __device__ __forceinline__ void cpAsyncWait() {
 #define MOELA_PTX_LDMATRIX_X4(TRANS, SUFFIX)                                   \
   MOELA_PTX(emu::ptx::ldmatrix_m8n8_shared_b16(r, 4, TRANS, addr),             \
             "ldmatrix.sync.aligned.m8n8.x4" SUFFIX                             \
-            ".shared.b16 {%0, %1, %2, %3}, [%4];\n"                            \
-            : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])                   \
-            : "r"(addr))
+            ".shared.b16 {%0, %1, %2, %3}, [%4];\n" : "=r"(r[0]),              \
+            "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(addr))
 
 __device__ __forceinline__ void ldsm4(unsigned addr, unsigned (&r)[4]) {
   MOELA_PTX_LDMATRIX_X4(false, "");
@@ -123,37 +119,34 @@ __device__ __forceinline__ void ldsm4t(unsigned addr, unsigned (&r)[4]) {
 __device__ __forceinline__ uint4 lds128(unsigned addr) {
   uint4 v;
   MOELA_PTX(v = emu::ptx::ld_shared_v4_u32(addr),
-            "ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];\n"
-            : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
-            : "r"(addr)
-            : "memory");
+            "ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];\n" : "=r"(v.x), "=r"(v.y),
+            "=r"(v.z), "=r"(v.w) : "r"(addr) : "memory");
   return v;
 }
 
 __device__ __forceinline__ void sts128(unsigned addr, uint4 v) {
   MOELA_PTX(emu::ptx::st_shared_v4_u32(addr, v),
             "st.shared.v4.u32 [%0], {%1, %2, %3, %4};\n" ::"r"(addr), "r"(v.x),
-            "r"(v.y), "r"(v.z), "r"(v.w)
-            : "memory");
+            "r"(v.y), "r"(v.z), "r"(v.w) : "memory");
 }
 
 __device__ __forceinline__ void sts64(unsigned addr, unsigned x, unsigned y) {
   MOELA_PTX(emu::ptx::st_shared_v2_u32(addr, x, y),
-            "st.shared.v2.u32 [%0], {%1, %2};\n" ::"r"(addr), "r"(x), "r"(y)
-            : "memory");
+            "st.shared.v2.u32 [%0], {%1, %2};\n" ::"r"(addr), "r"(x),
+            "r"(y) : "memory");
 }
 
 // ---- mma.sync ---------------------------------------------------------------
 
 // d += a (16x16, row) * b (16x8, col), fp32 accumulators; T: bf16 or f16.
 #define MOELA_PTX_MMA_M16N8K16(T)                                              \
-  MOELA_PTX(                                                                   \
-      emu::ptx::mma_m16n8k16_row_col_f32_##T##_##T##_f32(                      \
-          d, a, std::array<unsigned, 2>{b0, b1}.data(), d),                    \
-      "mma.sync.aligned.m16n8k16.row.col.f32." #T "." #T ".f32 "               \
-      "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"      \
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])                         \
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1))
+  MOELA_PTX(emu::ptx::mma_m16n8k16_row_col_f32_##T##_##T##_f32(                \
+                d, a, std::array<unsigned, 2>{b0, b1}.data(), d),              \
+            "mma.sync.aligned.m16n8k16.row.col.f32." #T "." #T ".f32 "         \
+            "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, "      \
+            "%3};\n" : "+f"(d[0]),                                             \
+            "+f"(d[1]), "+f"(d[2]), "+f"(d[3]) : "r"(a[0]), "r"(a[1]),         \
+            "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1))
 
 __device__ __forceinline__ void mmaBf16(float (&d)[4], const unsigned (&a)[4],
                                         unsigned b0, unsigned b1) {
@@ -173,9 +166,7 @@ __device__ __forceinline__ void mmaF16(float (&d)[4], const unsigned (&a)[4],
 __device__ __forceinline__ unsigned e4m3x2ToF16x2(unsigned short v) {
   unsigned out;
   MOELA_PTX_PURE(out = emu::ptx::cvt_rn_f16x2_e4m3x2(v),
-                 "cvt.rn.f16x2.e4m3x2 %0, %1;\n"
-                 : "=r"(out)
-                 : "h"(v));
+                 "cvt.rn.f16x2.e4m3x2 %0, %1;\n" : "=r"(out) : "h"(v));
   return out;
 }
 
@@ -204,9 +195,7 @@ __device__ __forceinline__ unsigned e4m3x2ToBf16x2(unsigned short v) {
                  " cvt.f32.f16 flo, lo;\n"
                  " cvt.f32.f16 fhi, hi;\n"
                  " cvt.rn.bf16x2.f32 %0, fhi, flo;\n" // upper half: 1st operand
-                 "}\n"
-                 : "=r"(out)
-                 : "h"(v));
+                 "}\n" : "=r"(out) : "h"(v));
   return out;
 }
 
@@ -214,9 +203,8 @@ __device__ __forceinline__ unsigned e4m3x2ToBf16x2(unsigned short v) {
 __device__ __forceinline__ unsigned f32x2ToBf16x2(float lo, float hi) {
   unsigned out;
   MOELA_PTX_PURE(out = emu::ptx::cvt_rn_bf16x2_f32(hi, lo),
-                 "cvt.rn.bf16x2.f32 %0, %1, %2;\n"
-                 : "=r"(out)
-                 : "f"(hi), "f"(lo));
+                 "cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(out) : "f"(hi),
+                 "f"(lo));
   return out;
 }
 
@@ -224,8 +212,8 @@ __device__ __forceinline__ unsigned f32x2ToBf16x2(float lo, float hi) {
 
 __device__ __forceinline__ void mbarInit(unsigned bar, unsigned count) {
   MOELA_PTX(emu::ptx::mbarrier_init_shared_b64(bar, count),
-            "mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count)
-            : "memory");
+            "mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar),
+            "r"(count) : "memory");
 }
 
 /// Arrives on the barrier (release semantics, CTA scope).
@@ -234,8 +222,7 @@ __device__ __forceinline__ void mbarArrive(unsigned bar) {
             "{\n"
             " .reg .b64 state;\n"
             " mbarrier.arrive.shared::cta.b64 state, [%0];\n"
-            "}\n" ::"r"(bar)
-            : "memory");
+            "}\n" ::"r"(bar) : "memory");
 }
 
 /// Whether the phase of parity `parity` has completed (acquire semantics).
@@ -246,10 +233,8 @@ __device__ __forceinline__ bool mbarTryWait(unsigned bar, unsigned parity) {
             " .reg .pred p;\n"
             " mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n"
             " selp.u32 %0, 1, 0, p;\n"
-            "}\n"
-            : "=r"(done)
-            : "r"(bar), "r"(parity)
-            : "memory");
+            "}\n" : "=r"(done) : "r"(bar),
+            "r"(parity) : "memory");
   return done != 0;
 }
 
@@ -280,8 +265,7 @@ __device__ __forceinline__ void wgmmaCommit() {
 /// Waits until at most N of the warpgroup's committed wgmma groups are pending.
 template <int N> __device__ __forceinline__ void wgmmaWait() {
   MOELA_PTX(emu::ptx::wgmma_wait_group_sync_aligned(N),
-            "wgmma.wait_group.sync.aligned %0;\n" ::"n"(N)
-            : "memory");
+            "wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
 }
 
 /// Compiler fence on accumulator registers: reads after it see the values
@@ -345,9 +329,10 @@ __device__ __forceinline__ void wgmmaE4m3(float (&d)[N / 2],
                   N, d, a, b, scaleD, 1, 1, 0, 0),                             \
               "{\n.reg .pred p;\nsetp.ne.b32 p, %" #SCALE_D ", 0;\n"           \
               "wgmma.mma_async.sync.aligned.m64n" #N "k16.f32.bf16.bf16 "      \
-              "{" MOELA_WGMMA_P##R "}, %" #A ", %" #B ", p, 1, 1, 0, 0;\n}\n"  \
-              : MOELA_WGMMA_D##R(0)                                            \
-              : "l"(a), "l"(b), "r"(scaleD));                                  \
+              "{" MOELA_WGMMA_P##R                                             \
+              "}, %" #A ", %" #B                                               \
+              ", p, 1, 1, 0, 0;\n}\n" : MOELA_WGMMA_D##R(0) : "l"(a),          \
+              "l"(b), "r"(scaleD));                                            \
   }                                                                            \
   template <>                                                                  \
   __device__ __forceinline__ void wgmmaE4m3<N>(                                \
@@ -356,9 +341,10 @@ __device__ __forceinline__ void wgmmaE4m3(float (&d)[N / 2],
                                                                scaleD, 1, 1),  \
               "{\n.reg .pred p;\nsetp.ne.b32 p, %" #SCALE_D ", 0;\n"           \
               "wgmma.mma_async.sync.aligned.m64n" #N "k32.f32.e4m3.e4m3 "      \
-              "{" MOELA_WGMMA_P##R "}, %" #A ", %" #B ", p, 1, 1;\n}\n"        \
-              : MOELA_WGMMA_D##R(0)                                            \
-              : "l"(a), "l"(b), "r"(scaleD));                                  \
+              "{" MOELA_WGMMA_P##R                                             \
+              "}, %" #A ", %" #B                                               \
+              ", p, 1, 1;\n}\n" : MOELA_WGMMA_D##R(0) : "l"(a),                \
+              "l"(b), "r"(scaleD));                                            \
   }
 
 MOELA_WGMMA_N(32, 16, 16, 17, 18)

@@ -36,8 +36,12 @@
 namespace moela {
 namespace kernels {
 
-template <typename T> struct IsFp8 { static constexpr bool value = false; };
-template <> struct IsFp8<__nv_fp8_e4m3> { static constexpr bool value = true; };
+template <typename T> struct IsFp8 {
+  static constexpr bool value = false;
+};
+template <> struct IsFp8<__nv_fp8_e4m3> {
+  static constexpr bool value = true;
+};
 
 /// 1 / sqrt(sumSquares / n + eps), each step IEEE-rounded (fast math would
 /// make sqrt and the divisions approximate).

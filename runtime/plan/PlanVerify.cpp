@@ -157,9 +157,9 @@ private:
            config_.numHiddenLayers + config_.numNextnPredictLayers);
   }
 
-  /// An F8 buffer (W8A8 activations, docs/model.md §3.4) has an F32 scales buffer
-  /// with its rows and one column per 128 of its columns; no other buffer
-  /// has one.
+  /// An F8 buffer (W8A8 activations, docs/model.md §3.4) has an F32 scales
+  /// buffer with its rows and one column per 128 of its columns; no other
+  /// buffer has one.
   void checkScales(const std::string &where, const plan::Program &program,
                    size_t i) {
     const auto *buffers = program.buffers();

@@ -1,7 +1,8 @@
 //===- ChatTemplate.cpp - The DeepSeek-V3 chat template in C++ ------------===//
 //
 // A transcription of the Jinja chat_template released in DeepSeek-V3's
-// tokenizer_config.json (docs/model.md §4), for the system/user/assistant roles:
+// tokenizer_config.json (docs/model.md §4), for the system/user/assistant
+// roles:
 //
 //   {{bos_token}}{{system prompts joined by "\n\n"}}
 //   for each message in order:

@@ -234,7 +234,8 @@ private:
   /// (--weight-dtype=fp8): quantized per 128x128 block here.
   RawTensor quantizeAtLoad(const TensorSpec &spec) const {
     if (spec.dtype != DType::F8E4M3 || spec.scaleName.empty())
-      fail("tensor '", spec.name, "': only FP8 block-scaled tensors are quantized at load, not ",
+      fail("tensor '", spec.name,
+           "': only FP8 block-scaled tensors are quantized at load, not ",
            spec.typeString());
     const SafetensorsFile *file = nullptr;
     const SafetensorsEntry *entry = ckpt_.find(spec.name, &file);
@@ -244,9 +245,10 @@ private:
     const bool wide = view.dtype == DType::BF16 || view.dtype == DType::F16 ||
                       view.dtype == DType::F32;
     if (!wide || entry->shape != spec.shape)
-      fail("tensor '", spec.name, "' in ", file->path(), ": expected BF16, F16 or F32 ",
-           shapeString(spec.shape), " to quantize to FP8 at load, found ", entry->dtypeName,
-           " ", shapeString(entry->shape));
+      fail("tensor '", spec.name, "' in ", file->path(),
+           ": expected BF16, F16 or F32 ", shapeString(spec.shape),
+           " to quantize to FP8 at load, found ", entry->dtypeName, " ",
+           shapeString(entry->shape));
     std::vector<float> w(view.numel()); // [rows, cols]
     convertToF32(view.dtype, view.data, view.numel(), w.data());
     RawTensor raw;
@@ -254,7 +256,8 @@ private:
     raw.spec.scaleShape = fp8ScaleShape(spec.shape);
     raw.data.resize(w.size());
     raw.scales.resize(product(raw.spec.scaleShape));
-    quantizeFp8(w.data(), spec.shape[0], spec.shape[1], raw.data.data(), raw.scales.data());
+    quantizeFp8(w.data(), spec.shape[0], spec.shape[1], raw.data.data(),
+                raw.scales.data());
     return raw;
   }
 

@@ -44,21 +44,33 @@ bool sameFloat(float a, float b) {
   return (std::isnan(a) && std::isnan(b)) || floatBits(a) == floatBits(b);
 }
 
-// ---- Number formats -------------------------------------------------------------------
+// ---- Number formats
+// -------------------------------------------------------------------
 
 TEST(CudaEmu, NumberFormatsMatchTheRuntime) {
   for (uint32_t b = 0; b < 65536; ++b) {
-    ASSERT_TRUE(sameFloat(emu::num::bf16ToFloat(uint16_t(b)), bf16ToFloat(uint16_t(b)))) << b;
-    ASSERT_TRUE(sameFloat(emu::num::halfToFloat(uint16_t(b)), f16ToFloat(uint16_t(b)))) << b;
+    ASSERT_TRUE(
+        sameFloat(emu::num::bf16ToFloat(uint16_t(b)), bf16ToFloat(uint16_t(b))))
+        << b;
+    ASSERT_TRUE(
+        sameFloat(emu::num::halfToFloat(uint16_t(b)), f16ToFloat(uint16_t(b))))
+        << b;
   }
   for (uint32_t b = 0; b < 256; ++b)
-    ASSERT_TRUE(sameFloat(emu::num::e4m3ToFloat(uint8_t(b)), e4m3ToFloat(uint8_t(b)))) << b;
+    ASSERT_TRUE(
+        sameFloat(emu::num::e4m3ToFloat(uint8_t(b)), e4m3ToFloat(uint8_t(b))))
+        << b;
   // Rounding: random floats over many binades, ties, specials.
   Rng rng("number formats");
-  std::vector<float> values = {0.0f, -0.0f, 1.0f,     -1.0f,     448.0f, 464.0f,   465.0f,
-                               1e6f, -1e6f, INFINITY, -INFINITY, 1e-10f, 65504.0f, 65520.0f};
-  for (const auto &[m, e] : std::vector<std::pair<float, int>>{
-           {1.0f, -9}, {1.5f, -10}, {1.0625f, -7}, {1.0f, -24}, {3.0f, -26}}) // subnormals
+  std::vector<float> values = {0.0f,      -0.0f,  1.0f,     -1.0f,   448.0f,
+                               464.0f,    465.0f, 1e6f,     -1e6f,   INFINITY,
+                               -INFINITY, 1e-10f, 65504.0f, 65520.0f};
+  for (const auto &[m, e] :
+       std::vector<std::pair<float, int>>{{1.0f, -9},
+                                          {1.5f, -10},
+                                          {1.0625f, -7},
+                                          {1.0f, -24},
+                                          {3.0f, -26}}) // subnormals
     values.push_back(std::ldexp(m, e));
   // (NaN: any NaN will do, checked below.)
   for (int i = 0; i < 200000; ++i)
@@ -91,7 +103,8 @@ TEST(CudaEmu, NumberFormatsMatchTheRuntime) {
   EXPECT_EQ(emu::num::floatToE4m3(-INFINITY), 0xfe);
 }
 
-// ---- ldmatrix and mma against the PTX ISA's fragment tables ---------------------------
+// ---- ldmatrix and mma against the PTX ISA's fragment tables
+// ---------------------------
 
 /// Runs `body` as one warp (32 threads) of one block with `shared` bytes of
 /// dynamic shared memory.
@@ -111,8 +124,8 @@ TEST(CudaEmu, LdmatrixFragments) {
         m[lane * 16 + e] = uint16_t((lane / 8) * 64 + (lane % 8) * 8 + e);
       __syncwarp();
       unsigned r[4];
-      emu::ptx::ldmatrix_m8n8_shared_b16(r, 4, trans,
-                                         unsigned(__cvta_generic_to_shared(m + lane * 16)));
+      emu::ptx::ldmatrix_m8n8_shared_b16(
+          r, 4, trans, unsigned(__cvta_generic_to_shared(m + lane * 16)));
       for (int i = 0; i < 4; ++i)
         got[size_t(lane * 4 + i)] = r[i];
     });
@@ -122,14 +135,17 @@ TEST(CudaEmu, LdmatrixFragments) {
     for (int lane = 0; lane < 32; ++lane)
       for (int i = 0; i < 4; ++i) {
         const int row = lane / 4, col = 2 * (lane % 4);
-        const unsigned lo = trans ? i * 64 + col * 8 + row : i * 64 + row * 8 + col;
-        const unsigned hi = trans ? i * 64 + (col + 1) * 8 + row : i * 64 + row * 8 + col + 1;
+        const unsigned lo =
+            trans ? i * 64 + col * 8 + row : i * 64 + row * 8 + col;
+        const unsigned hi =
+            trans ? i * 64 + (col + 1) * 8 + row : i * 64 + row * 8 + col + 1;
         ASSERT_EQ(got[size_t(lane * 4 + i)], lo | (hi << 16))
             << "lane " << lane << " matrix " << i << (trans ? " .trans" : "");
       }
     // The ISA's figure: lane 5 holds row 1, columns 2 and 3 of each matrix.
-    EXPECT_EQ(got[5 * 4 + 2], trans ? (128u + 2 * 8 + 1) | ((128u + 3 * 8 + 1) << 16)
-                                    : (128u + 8 + 2) | ((128u + 8 + 3) << 16));
+    EXPECT_EQ(got[5 * 4 + 2],
+              trans ? (128u + 2 * 8 + 1) | ((128u + 3 * 8 + 1) << 16)
+                    : (128u + 8 + 2) | ((128u + 8 + 3) << 16));
   }
 }
 
@@ -147,22 +163,28 @@ TEST(CudaEmu, MmaFragments) {
     for (float &v : r)
       v = float(rng.uniformInt(-100, 100));
   for (bool half : {false, true}) {
-    auto enc = [&](float v) { return half ? emu::num::floatToHalf(v) : emu::num::floatToBf16(v); };
-    auto pack = [&](float lo, float hi) { return unsigned(enc(lo)) | (unsigned(enc(hi)) << 16); };
+    auto enc = [&](float v) {
+      return half ? emu::num::floatToHalf(v) : emu::num::floatToBf16(v);
+    };
+    auto pack = [&](float lo, float hi) {
+      return unsigned(enc(lo)) | (unsigned(enc(hi)) << 16);
+    };
     std::vector<float> d(32 * 4);
     oneWarp(0, [&] {
       // PTX ISA "Matrix fragments for mma.m16n8k16 with floating point type",
       // groupID = lane >> 2, threadID_in_group = lane % 4:
-      //   A: a0,a1: (g, 2t + 0/1), a2,a3: (g+8, ...), a4,a5: (g, 2t+8 + 0/1), a6,a7: (g+8, ...)
-      //   B: b0,b1: (k = 2t + 0/1, n = g), b2,b3: (k = 2t+8 + 0/1, n = g)
-      //   C/D: c0,c1: (g, 2t + 0/1), c2,c3: (g+8, 2t + 0/1)
+      //   A: a0,a1: (g, 2t + 0/1), a2,a3: (g+8, ...), a4,a5: (g, 2t+8 + 0/1),
+      //   a6,a7: (g+8, ...) B: b0,b1: (k = 2t + 0/1, n = g), b2,b3: (k = 2t+8 +
+      //   0/1, n = g) C/D: c0,c1: (g, 2t + 0/1), c2,c3: (g+8, 2t + 0/1)
       const int lane = threadIdx.x, g = lane >> 2, t = lane & 3;
-      const unsigned a[4] = {
-          pack(A[g][2 * t], A[g][2 * t + 1]), pack(A[g + 8][2 * t], A[g + 8][2 * t + 1]),
-          pack(A[g][2 * t + 8], A[g][2 * t + 9]), pack(A[g + 8][2 * t + 8], A[g + 8][2 * t + 9])};
+      const unsigned a[4] = {pack(A[g][2 * t], A[g][2 * t + 1]),
+                             pack(A[g + 8][2 * t], A[g + 8][2 * t + 1]),
+                             pack(A[g][2 * t + 8], A[g][2 * t + 9]),
+                             pack(A[g + 8][2 * t + 8], A[g + 8][2 * t + 9])};
       const unsigned b[2] = {pack(B[2 * t][g], B[2 * t + 1][g]),
                              pack(B[2 * t + 8][g], B[2 * t + 9][g])};
-      float c[4] = {C[g][2 * t], C[g][2 * t + 1], C[g + 8][2 * t], C[g + 8][2 * t + 1]};
+      float c[4] = {C[g][2 * t], C[g][2 * t + 1], C[g + 8][2 * t],
+                    C[g + 8][2 * t + 1]};
       if (half)
         emu::ptx::mma_m16n8k16_row_col_f32_f16_f16_f32(c, a, b, c);
       else
@@ -172,11 +194,13 @@ TEST(CudaEmu, MmaFragments) {
     });
     for (int lane = 0; lane < 32; ++lane)
       for (int e = 0; e < 4; ++e) {
-        const int i = (lane >> 2) + (e >= 2 ? 8 : 0), j = 2 * (lane & 3) + (e & 1);
+        const int i = (lane >> 2) + (e >= 2 ? 8 : 0),
+                  j = 2 * (lane & 3) + (e & 1);
         float want = C[i][j];
         for (int k = 0; k < 16; ++k)
           want += A[i][k] * B[k][j];
-        ASSERT_EQ(d[size_t(lane * 4 + e)], want) << "lane " << lane << " d" << e;
+        ASSERT_EQ(d[size_t(lane * 4 + e)], want)
+            << "lane " << lane << " d" << e;
       }
   }
 }
@@ -188,13 +212,17 @@ TEST(CudaEmu, Conversions) {
   // cvt.rn.f16x2.e4m3x2: the low byte -> the low half; every code exactly.
   for (unsigned lo = 0; lo < 256; ++lo)
     for (unsigned hi : {0x00u, 0x38u, 0xc1u, 0x7eu, 0x01u}) {
-      const unsigned h = emu::ptx::cvt_rn_f16x2_e4m3x2(uint16_t(lo | (hi << 8)));
-      ASSERT_TRUE(sameFloat(emu::ptx::cvt_f32_f16(uint16_t(h & 0xffff)), e4m3ToFloat(uint8_t(lo))));
-      ASSERT_TRUE(sameFloat(emu::ptx::cvt_f32_f16(uint16_t(h >> 16)), e4m3ToFloat(uint8_t(hi))));
+      const unsigned h =
+          emu::ptx::cvt_rn_f16x2_e4m3x2(uint16_t(lo | (hi << 8)));
+      ASSERT_TRUE(sameFloat(emu::ptx::cvt_f32_f16(uint16_t(h & 0xffff)),
+                            e4m3ToFloat(uint8_t(lo))));
+      ASSERT_TRUE(sameFloat(emu::ptx::cvt_f32_f16(uint16_t(h >> 16)),
+                            e4m3ToFloat(uint8_t(hi))));
     }
 }
 
-// ---- cp.async -------------------------------------------------------------------------
+// ---- cp.async
+// -------------------------------------------------------------------------
 
 TEST(CudaEmu, CpAsyncGroups) {
   alignas(16) static float src[8] = {1, 2, 3, 4, 5, 6, 7, 8};
@@ -206,10 +234,12 @@ TEST(CudaEmu, CpAsyncGroups) {
     const unsigned dst = unsigned(__cvta_generic_to_shared(s));
     emu::ptx::cp_async_shared_global(true, dst, src, 16, 16); // group 0
     emu::ptx::cp_async_commit_group();
-    emu::ptx::cp_async_shared_global(true, dst + 16, src + 4, 16, 16); // group 1
-    emu::ptx::cp_async_shared_global(false, dst + 32, src, 4, 0);      // zero fill
+    emu::ptx::cp_async_shared_global(true, dst + 16, src + 4, 16,
+                                     16);                         // group 1
+    emu::ptx::cp_async_shared_global(false, dst + 32, src, 4, 0); // zero fill
     emu::ptx::cp_async_commit_group();
-    emu::ptx::cp_async_shared_global(false, dst + 48, src + 1, 4, 4); // not committed
+    emu::ptx::cp_async_shared_global(false, dst + 48, src + 1, 4,
+                                     4); // not committed
     seen.push_back(s[0]);             // before any wait: undefined (NaN here)
     emu::ptx::cp_async_wait_group(1); // group 0 landed, group 1 may not have
     seen.push_back(s[0]);
@@ -235,7 +265,8 @@ TEST(CudaEmu, CpAsyncGroups) {
   EXPECT_EQ(seen[8], 1024.0f);
 }
 
-// ---- Warp primitives, barriers, atomics -----------------------------------------------
+// ---- Warp primitives, barriers, atomics
+// -----------------------------------------------
 
 TEST(CudaEmu, WarpPrimitives) {
   std::vector<int> out(64 * 8);
@@ -249,8 +280,10 @@ TEST(CudaEmu, WarpPrimitives) {
         o[3] = __shfl_down_sync(0xffffffffu, t, 3);  // lane + 3, or mine
         o[4] = int(__ballot_sync(0xffffffffu, lane % 3 == 0));
         o[5] = int(__match_any_sync(0xffffffffu, lane / 4 % 2));
-        o[6] = __any_sync(0xffffffffu, lane == 17) + 2 * __all_sync(0xffffffffu, lane < 31);
-        o[7] = int(__shfl_xor_sync(0xffffffffu, double(t) + 0.5, 16) * 2); // 64-bit values
+        o[6] = __any_sync(0xffffffffu, lane == 17) +
+               2 * __all_sync(0xffffffffu, lane < 31);
+        o[7] = int(__shfl_xor_sync(0xffffffffu, double(t) + 0.5, 16) *
+                   2); // 64-bit values
       },
       dim3(1), dim3(64), 0, 0);
   for (int t = 0; t < 64; ++t) {
@@ -298,7 +331,8 @@ TEST(CudaEmu, BarriersSharedMemoryAndAtomics) {
   emu::options().workers = 0;
 }
 
-// ---- Rules that fail a launch ---------------------------------------------------------
+// ---- Rules that fail a launch
+// ---------------------------------------------------------
 
 /// The message of the emu::Error a launch of `body` on `block` threads throws.
 template <typename Body>
@@ -331,27 +365,34 @@ TEST(CudaEmu, FailuresAreReported) {
               __syncthreads();
             }).find("exited"),
             std::string::npos);
-  EXPECT_NE(launchError([] { // half of warp 1 at a shuffle, the rest at a barrier
-              if (threadIdx.x >= 48)
-                __shfl_sync(0xffffffffu, 1, 0);
-              __syncthreads();
-            })
-                .find("deadlock: 16 threads wait at __shfl_sync; 48 threads wait at __syncthreads"),
+  EXPECT_NE(
+      launchError([] { // half of warp 1 at a shuffle, the rest at a barrier
+        if (threadIdx.x >= 48)
+          __shfl_sync(0xffffffffu, 1, 0);
+        __syncthreads();
+      })
+          .find("deadlock: 16 threads wait at __shfl_sync; 48 threads wait at "
+                "__syncthreads"),
+      std::string::npos);
+  EXPECT_NE(launchError([] {
+              __shfl_sync(0x0000ffffu, 1, 0);
+            }).find("full-warp masks"),
             std::string::npos);
-  EXPECT_NE(launchError([] { __shfl_sync(0x0000ffffu, 1, 0); }).find("full-warp masks"),
+  EXPECT_NE(launchError([] { __syncwarp(); }, 48).find("missing lanes"),
             std::string::npos);
-  EXPECT_NE(launchError([] { __syncwarp(); }, 48).find("missing lanes"), std::string::npos);
-  EXPECT_NE(launchError([] { // past the launch's 256 bytes of dynamic shared memory
-              if (threadIdx.x == 0)
-                mmSmem[300] = 1;
-            })
-                .find("past the launch's 256 bytes"),
-            std::string::npos);
+  EXPECT_NE(
+      launchError([] { // past the launch's 256 bytes of dynamic shared memory
+        if (threadIdx.x == 0)
+          mmSmem[300] = 1;
+      })
+          .find("past the launch's 256 bytes"),
+      std::string::npos);
   EXPECT_NE(launchError([] { // ldmatrix rows must be 16-byte aligned
               unsigned r[4];
-              emu::ptx::ldmatrix_m8n8_shared_b16(r, 4, false,
-                                                 unsigned(__cvta_generic_to_shared(mmSmem + 8)) +
-                                                     16 * (threadIdx.x % 8));
+              emu::ptx::ldmatrix_m8n8_shared_b16(
+                  r, 4, false,
+                  unsigned(__cvta_generic_to_shared(mmSmem + 8)) +
+                      16 * (threadIdx.x % 8));
             })
                 .find("not 16-byte aligned"),
             std::string::npos);
@@ -359,7 +400,8 @@ TEST(CudaEmu, FailuresAreReported) {
               unsigned r[4];
               emu::ptx::ldmatrix_m8n8_shared_b16(
                   r, 4, false,
-                  unsigned(__cvta_generic_to_shared(mmSmem + 16 * (threadIdx.x % 32))));
+                  unsigned(__cvta_generic_to_shared(mmSmem +
+                                                    16 * (threadIdx.x % 32))));
             })
                 .find("past the launch's"),
             std::string::npos);
@@ -369,13 +411,15 @@ TEST(CudaEmu, FailuresAreReported) {
   const float *inside = buffer.data();
   emu::options().checkGlobal = true;
   EXPECT_EQ(launchError([&] {
-              emu::ptx::cp_async_shared_global(true, unsigned(__cvta_generic_to_shared(mmSmem)),
-                                               inside + 4, 16, 16);
+              emu::ptx::cp_async_shared_global(
+                  true, unsigned(__cvta_generic_to_shared(mmSmem)), inside + 4,
+                  16, 16);
             }),
             "");
   EXPECT_NE(launchError([&] {
-              emu::ptx::cp_async_shared_global(true, unsigned(__cvta_generic_to_shared(mmSmem)),
-                                               inside + 8, 16, 16);
+              emu::ptx::cp_async_shared_global(
+                  true, unsigned(__cvta_generic_to_shared(mmSmem)), inside + 8,
+                  16, 16);
             }).find("outside every device buffer"),
             std::string::npos);
   emu::options().checkGlobal = false;
@@ -405,7 +449,8 @@ TEST(CudaEmu, MissingBarrierIsVisible) {
   EXPECT_LT(stale, 16);
 }
 
-// ---- wgmma, mbarrier, the async proxy -------------------------------------------------
+// ---- wgmma, mbarrier, the async proxy
+// -------------------------------------------------
 
 /// What wgmmaProbe runs: one warpgroup writes A (64 x 64 bf16, or 64 x 128
 /// e4m3) and B (N x the same) K-major into shared memory (st.shared) in the
@@ -415,11 +460,12 @@ TEST(CudaEmu, MissingBarrierIsVisible) {
 struct WgmmaProbe {
   bool fp8 = false;
   int n = 16;
-  int layout = 1;      // 0: no swizzle (8x16-byte core matrices), 1: 128B swizzle
+  int layout = 1; // 0: no swizzle (8x16-byte core matrices), 1: 128B swizzle
   int descSwizzle = 1; // the descriptor's mode field
   int stepBytes = 32;
   bool scaleD = true;
-  bool proxyFence = true, wgmmaFence = true, overwriteInFlight = false, wait = true;
+  bool proxyFence = true, wgmmaFence = true, overwriteInFlight = false,
+       wait = true;
   unsigned baseOffset = 0;
   unsigned threads = 128;
 };
@@ -428,10 +474,14 @@ struct WgmmaProbe {
 /// `rows`-row K-major operand in `layout` (PTX ISA "Shared Memory Matrix
 /// Layout"; the 128B swizzle as the TMA writes it).
 unsigned probeOffset(int layout, int rows, int row, int b) {
-  if (layout == 1) // 8-row atoms of 8 x 128 bytes, 16-byte chunk c of row r at c ^ (r % 8)
-    return unsigned((row / 8) * 1024 + (row % 8) * 128 + (((b / 16) ^ (row % 8)) * 16) + b % 16);
-  // core matrices of 8 rows x 16 bytes: K-adjacent ones LBO = rows * 16 apart, row groups SBO = 128
-  return unsigned((b / 16) * rows * 16 + (row / 8) * 128 + (row % 8) * 16 + b % 16);
+  if (layout == 1) // 8-row atoms of 8 x 128 bytes, 16-byte chunk c of row r at
+                   // c ^ (r % 8)
+    return unsigned((row / 8) * 1024 + (row % 8) * 128 +
+                    (((b / 16) ^ (row % 8)) * 16) + b % 16);
+  // core matrices of 8 rows x 16 bytes: K-adjacent ones LBO = rows * 16 apart,
+  // row groups SBO = 128
+  return unsigned((b / 16) * rows * 16 + (row / 8) * 128 + (row % 8) * 16 +
+                  b % 16);
 }
 
 /// Runs the probe; returns the launch error ("" if none) and the rel-L2 error
@@ -442,7 +492,8 @@ std::pair<std::string, double> wgmmaProbe(const WgmmaProbe &pr) {
   const int perStep = pr.fp8 ? 32 : 16, K = 4 * perStep; // elements
   std::vector<uint8_t> a(64 * kBytes), b(size_t(N) * kBytes);
   std::vector<float> av(64 * K), bv(size_t(N) * K);
-  auto fill = [&](std::vector<uint8_t> &bytes, std::vector<float> &vals, int rows) {
+  auto fill = [&](std::vector<uint8_t> &bytes, std::vector<float> &vals,
+                  int rows) {
     for (int r = 0; r < rows; ++r)
       for (int k = 0; k < K; ++k) {
         float v;
@@ -470,12 +521,14 @@ std::pair<std::string, double> wgmmaProbe(const WgmmaProbe &pr) {
           const unsigned base = (raw + 1023u) & ~1023u;
           const unsigned t = threadIdx.x;
           // Every thread stores 16-byte chunks of A and B in the layout.
-          auto store = [&](unsigned tile, const std::vector<uint8_t> &bytes, int rows) {
+          auto store = [&](unsigned tile, const std::vector<uint8_t> &bytes,
+                           int rows) {
             for (int i = int(t); i < rows * 8; i += int(pr.threads)) {
               const int r = i / 8, c = i % 8;
               uint4 v;
               std::memcpy(&v, &bytes[size_t(r) * kBytes + c * 16], 16);
-              emu::ptx::st_shared_v4_u32(tile + probeOffset(pr.layout, rows, r, c * 16), v);
+              emu::ptx::st_shared_v4_u32(
+                  tile + probeOffset(pr.layout, rows, r, c * 16), v);
             }
           };
           store(base, a, 64);
@@ -489,8 +542,9 @@ std::pair<std::string, double> wgmmaProbe(const WgmmaProbe &pr) {
           auto desc = [&](unsigned addr, int rows) {
             const unsigned lbo = pr.layout == 1 ? 16 : unsigned(rows) * 16;
             const unsigned sbo = pr.layout == 1 ? 1024 : 128;
-            return uint64_t((addr & 0x3ffffu) >> 4) | (uint64_t(lbo >> 4) << 16) |
-                   (uint64_t(sbo >> 4) << 32) | (uint64_t(pr.baseOffset) << 49) |
+            return uint64_t((addr & 0x3ffffu) >> 4) |
+                   (uint64_t(lbo >> 4) << 16) | (uint64_t(sbo >> 4) << 32) |
+                   (uint64_t(pr.baseOffset) << 49) |
                    (uint64_t(pr.descSwizzle) << 62);
           };
           if (pr.wgmmaFence)
@@ -498,14 +552,19 @@ std::pair<std::string, double> wgmmaProbe(const WgmmaProbe &pr) {
           for (int s = 0; s < steps; ++s) {
             // Step s: K bytes [32 s, 32 s + 32): in the swizzled layout the
             // start moves by 32 bytes; without swizzle by two core matrices.
-            const unsigned step = pr.layout == 1 ? unsigned(s * pr.stepBytes) : 0;
-            const uint64_t da = desc(base + step, 64) + (pr.layout == 1 ? 0 : s * 2 * 64),
-                           db = desc(base + bOff + step, N) + (pr.layout == 1 ? 0 : s * 2 * N);
+            const unsigned step =
+                pr.layout == 1 ? unsigned(s * pr.stepBytes) : 0;
+            const uint64_t da = desc(base + step, 64) +
+                                (pr.layout == 1 ? 0 : s * 2 * 64),
+                           db = desc(base + bOff + step, N) +
+                                (pr.layout == 1 ? 0 : s * 2 * N);
             const int scaleD = pr.scaleD || s > 0;
             if (pr.fp8)
-              emu::ptx::wgmma_mma_async_m64nNk32_f32_e4m3_e4m3(N, d, da, db, scaleD, 1, 1);
+              emu::ptx::wgmma_mma_async_m64nNk32_f32_e4m3_e4m3(N, d, da, db,
+                                                               scaleD, 1, 1);
             else
-              emu::ptx::wgmma_mma_async_m64nNk16_f32_bf16_bf16(N, d, da, db, scaleD, 1, 1, 0, 0);
+              emu::ptx::wgmma_mma_async_m64nNk16_f32_bf16_bf16(
+                  N, d, da, db, scaleD, 1, 1, 0, 0);
           }
           emu::ptx::wgmma_commit_group_sync_aligned();
           if (pr.overwriteInFlight && t == 0)
@@ -516,8 +575,8 @@ std::pair<std::string, double> wgmmaProbe(const WgmmaProbe &pr) {
           const int q = int(t) / 32, g = int(t % 32) / 4, tq = int(t % 4);
           for (int j = 0; j < N / 8; ++j)
             for (int i = 0; i < 4; ++i)
-              out[size_t(16 * q + g + (i >= 2 ? 8 : 0)) * N + 8 * j + 2 * tq + (i & 1)] =
-                  d[4 * j + i];
+              out[size_t(16 * q + g + (i >= 2 ? 8 : 0)) * N + 8 * j + 2 * tq +
+                  (i & 1)] = d[4 * j + i];
         },
         dim3(1), dim3(pr.threads), 64 * 1024, 0);
   } catch (const emu::Error &e) {
@@ -550,14 +609,17 @@ TEST(CudaEmu, WgmmaFragmentsAndDescriptors) {
         p.scaleD = n != 64;
         const auto [error, rel] = wgmmaProbe(p);
         EXPECT_EQ(error, "") << n;
-        EXPECT_LE(rel, 1e-6) << "fp8 " << fp8 << " n " << n << " layout " << layout;
+        EXPECT_LE(rel, 1e-6)
+            << "fp8 " << fp8 << " n " << n << " layout " << layout;
       }
   // A wrong descriptor reads other elements: a large error, not a failure.
   WgmmaProbe p;
   for (int wrongMode : {0, 2, 3}) { // none, 64B, 32B over 128B-swizzled data
     p.descSwizzle = wrongMode;
     const auto [error, rel] = wgmmaProbe(p);
-    std::printf("  128B-swizzled operands, descriptor swizzle mode %d: rel %.3g\n", wrongMode, rel);
+    std::printf(
+        "  128B-swizzled operands, descriptor swizzle mode %d: rel %.3g\n",
+        wrongMode, rel);
     EXPECT_GT(rel, 0.3) << wrongMode;
   }
   p.descSwizzle = 1;
@@ -570,8 +632,8 @@ TEST(CudaEmu, WgmmaFragmentsAndDescriptors) {
 TEST(CudaEmu, WgmmaRulesFailTheLaunch) {
   auto fails = [](WgmmaProbe p, const char *what) {
     const std::string error = wgmmaProbe(p).first;
-    EXPECT_NE(error.find(what), std::string::npos) << "expected \"" << what << "\", got \""
-                                                   << error << "\"";
+    EXPECT_NE(error.find(what), std::string::npos)
+        << "expected \"" << what << "\", got \"" << error << "\"";
   };
   WgmmaProbe p;
   p.proxyFence = false; // st.shared then wgmma without fence.proxy.async
@@ -580,7 +642,8 @@ TEST(CudaEmu, WgmmaRulesFailTheLaunch) {
   p.wgmmaFence = false;
   fails(p, "without wgmma.fence");
   p = {};
-  p.overwriteInFlight = true; // st.shared over an operand before wgmma.wait_group
+  p.overwriteInFlight =
+      true; // st.shared over an operand before wgmma.wait_group
   fails(p, "overwritten before it completed");
   p = {};
   p.wait = false;
@@ -614,16 +677,17 @@ TEST(CudaEmu, Mbarriers) {
           const int slot = i % 2, round = i / 2;
           if (threadIdx.x < 32) {
             if (round > 0)
-              while (!emu::ptx::mbarrier_try_wait_parity_shared_b64(empty + 8 * slot,
-                                                                   unsigned(round - 1) & 1)) {
+              while (!emu::ptx::mbarrier_try_wait_parity_shared_b64(
+                  empty + 8 * slot, unsigned(round - 1) & 1)) {
               }
             data[slot * 32 + threadIdx.x] = 100 * i + int(threadIdx.x);
             emu::ptx::mbarrier_arrive_shared_b64(full + 8 * slot);
           } else {
-            while (!emu::ptx::mbarrier_try_wait_parity_shared_b64(full + 8 * slot,
-                                                                 unsigned(round) & 1)) {
+            while (!emu::ptx::mbarrier_try_wait_parity_shared_b64(
+                full + 8 * slot, unsigned(round) & 1)) {
             }
-            got[size_t(i) * 96 + threadIdx.x - 32] = data[slot * 32 + (threadIdx.x % 32)];
+            got[size_t(i) * 96 + threadIdx.x - 32] =
+                data[slot * 32 + (threadIdx.x % 32)];
             emu::ptx::mbarrier_arrive_shared_b64(empty + 8 * slot);
           }
         }
@@ -637,7 +701,8 @@ TEST(CudaEmu, Mbarriers) {
   EXPECT_NE(launchError([] {
               const unsigned bar = unsigned(__cvta_generic_to_shared(mmSmem));
               if (threadIdx.x == 0)
-                emu::ptx::mbarrier_init_shared_b64(bar, 65); // one more than the block
+                emu::ptx::mbarrier_init_shared_b64(
+                    bar, 65); // one more than the block
               __syncthreads();
               emu::ptx::mbarrier_arrive_shared_b64(bar);
               while (!emu::ptx::mbarrier_try_wait_parity_shared_b64(bar, 0)) {
@@ -645,7 +710,8 @@ TEST(CudaEmu, Mbarriers) {
             }).find("deadlock: 64 threads wait at mbarrier.try_wait.parity"),
             std::string::npos);
   EXPECT_NE(launchError([] {
-              emu::ptx::mbarrier_arrive_shared_b64(unsigned(__cvta_generic_to_shared(mmSmem)));
+              emu::ptx::mbarrier_arrive_shared_b64(
+                  unsigned(__cvta_generic_to_shared(mmSmem)));
             }).find("no mbarrier.init"),
             std::string::npos);
   EXPECT_NE(launchError([] { // a generic store over a live barrier
@@ -655,7 +721,8 @@ TEST(CudaEmu, Mbarriers) {
                 mmSmem[0] = 0;
                 emu::ptx::mbarrier_arrive_shared_b64(bar);
               }
-            }).find("was overwritten"),
+            })
+                .find("was overwritten"),
             std::string::npos);
 }
 

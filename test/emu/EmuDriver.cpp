@@ -77,7 +77,7 @@ constexpr int kSms = 132;                    // H100 SXM
 bool initialized = false;
 CUctx_st primary;
 thread_local CUctx_st *current = nullptr;
-CUstream_st legacyStream; // the null stream
+CUstream_st legacyStream;       // the null stream
 thread_local int capturing = 0; // streams this thread is capturing
 
 /// CUDA forbids synchronous calls in a thread that captures (mode
@@ -166,15 +166,18 @@ CUresult error(CUresult r, const std::string &why) {
 
 CUresult needContext(const char *what) {
   if (!initialized)
-    return error(CUDA_ERROR_NOT_INITIALIZED, std::string(what) + " before cuInit");
+    return error(CUDA_ERROR_NOT_INITIALIZED,
+                 std::string(what) + " before cuInit");
   if (current != &primary || primary.retained == 0)
-    return error(CUDA_ERROR_INVALID_CONTEXT, std::string(what) + " without a current context");
+    return error(CUDA_ERROR_INVALID_CONTEXT,
+                 std::string(what) + " without a current context");
   return CUDA_SUCCESS;
 }
 
 CUresult notWhileCapturing(const char *what) {
   if (capturing)
-    return error(CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED, std::string(what) + " while capturing");
+    return error(CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED,
+                 std::string(what) + " while capturing");
   return CUDA_SUCCESS;
 }
 
@@ -202,7 +205,8 @@ bool isDevice(CUdeviceptr p, size_t bytes) {
 CUresult checkDevice(CUdeviceptr p, size_t bytes, const char *what) {
   if (bytes && !isDevice(p, bytes))
     return error(CUDA_ERROR_INVALID_VALUE,
-                 std::string(what) + ": [0x" + std::to_string(p) + ", +" + std::to_string(bytes) +
+                 std::string(what) + ": [0x" + std::to_string(p) + ", +" +
+                     std::to_string(bytes) +
                      ") is not inside one device allocation");
   return CUDA_SUCCESS;
 }
@@ -267,14 +271,15 @@ int attribute(CUdevice_attribute a, bool *known) {
 }
 
 /// Runs one launch now (also from a graph replay).
-CUresult runKernel(const CUfunc_st &f, const unsigned grid[3], const unsigned block[3],
-                   unsigned shared, const void *args) {
+CUresult runKernel(const CUfunc_st &f, const unsigned grid[3],
+                   const unsigned block[3], unsigned shared, const void *args) {
   try {
     f.kernel->run(grid, block, shared, args);
     return CUDA_SUCCESS;
   } catch (const std::exception &e) {
-    return error(CUDA_ERROR_LAUNCH_FAILED,
-                 std::string("kernel ") + f.kernel->name + " failed: " + e.what());
+    return error(CUDA_ERROR_LAUNCH_FAILED, std::string("kernel ") +
+                                               f.kernel->name +
+                                               " failed: " + e.what());
   }
 }
 
@@ -285,7 +290,8 @@ CUresult runKernel(const CUfunc_st &f, const unsigned grid[3], const unsigned bl
 #pragma GCC visibility push(default)
 extern "C" {
 
-// ---- Initialisation, errors, device, context ---------------------------------
+// ---- Initialisation, errors, device, context
+// ---------------------------------
 
 CUresult CUDAAPI cuInit(unsigned int flags) {
   if (flags != 0)
@@ -316,22 +322,26 @@ CUresult CUDAAPI cuDeviceGet(CUdevice *device, int ordinal) {
   if (!initialized)
     return error(CUDA_ERROR_NOT_INITIALIZED, "cuDeviceGet before cuInit");
   if (ordinal != 0)
-    return error(CUDA_ERROR_INVALID_DEVICE, "device " + std::to_string(ordinal) +
-                                                " (the emulator has device 0 only)");
+    return error(CUDA_ERROR_INVALID_DEVICE,
+                 "device " + std::to_string(ordinal) +
+                     " (the emulator has device 0 only)");
   *device = 0;
   return CUDA_SUCCESS;
 }
 
 CUresult CUDAAPI cuDeviceGetName(char *name, int len, CUdevice dev) {
   if (dev != 0 || len <= 0)
-    return error(CUDA_ERROR_INVALID_VALUE, "cuDeviceGetName: bad device or length");
+    return error(CUDA_ERROR_INVALID_VALUE,
+                 "cuDeviceGetName: bad device or length");
   std::snprintf(name, static_cast<size_t>(len), "%s", "moela CUDA emulator");
   return CUDA_SUCCESS;
 }
 
-CUresult CUDAAPI cuDeviceGetAttribute(int *value, CUdevice_attribute a, CUdevice dev) {
+CUresult CUDAAPI cuDeviceGetAttribute(int *value, CUdevice_attribute a,
+                                      CUdevice dev) {
   if (dev != 0)
-    return error(CUDA_ERROR_INVALID_DEVICE, "cuDeviceGetAttribute: device " + std::to_string(dev));
+    return error(CUDA_ERROR_INVALID_DEVICE,
+                 "cuDeviceGetAttribute: device " + std::to_string(dev));
   bool known;
   *value = attribute(a, &known);
   if (!known)
@@ -343,10 +353,11 @@ CUresult CUDAAPI cuDeviceGetAttribute(int *value, CUdevice_attribute a, CUdevice
 
 CUresult CUDAAPI cuDevicePrimaryCtxRetain(CUcontext *ctx, CUdevice dev) {
   if (!initialized)
-    return error(CUDA_ERROR_NOT_INITIALIZED, "cuDevicePrimaryCtxRetain before cuInit");
+    return error(CUDA_ERROR_NOT_INITIALIZED,
+                 "cuDevicePrimaryCtxRetain before cuInit");
   if (dev != 0)
-    return error(CUDA_ERROR_INVALID_DEVICE, "cuDevicePrimaryCtxRetain: device " +
-                                                std::to_string(dev));
+    return error(CUDA_ERROR_INVALID_DEVICE,
+                 "cuDevicePrimaryCtxRetain: device " + std::to_string(dev));
   ++primary.retained;
   *ctx = &primary;
   return CUDA_SUCCESS;
@@ -354,14 +365,16 @@ CUresult CUDAAPI cuDevicePrimaryCtxRetain(CUcontext *ctx, CUdevice dev) {
 
 CUresult CUDAAPI cuDevicePrimaryCtxRelease(CUdevice dev) {
   if (dev != 0 || primary.retained == 0)
-    return error(CUDA_ERROR_INVALID_CONTEXT, "cuDevicePrimaryCtxRelease without a retain");
+    return error(CUDA_ERROR_INVALID_CONTEXT,
+                 "cuDevicePrimaryCtxRelease without a retain");
   --primary.retained;
   return CUDA_SUCCESS;
 }
 
 CUresult CUDAAPI cuCtxSetCurrent(CUcontext ctx) {
   if (ctx && ctx != &primary)
-    return error(CUDA_ERROR_INVALID_CONTEXT, "cuCtxSetCurrent: not the primary context");
+    return error(CUDA_ERROR_INVALID_CONTEXT,
+                 "cuCtxSetCurrent: not the primary context");
   current = ctx;
   return CUDA_SUCCESS;
 }
@@ -372,14 +385,19 @@ CUresult CUDAAPI cuCtxSynchronize(void) {
   return notWhileCapturing("cuCtxSynchronize");
 }
 
-// ---- Modules and launches ----------------------------------------------------
+// ---- Modules and launches
+// ----------------------------------------------------
 
 CUresult CUDAAPI cuModuleLoadData(CUmodule *module, const void *image) {
   if (CUresult r = needContext("cuModuleLoadData"))
     return r;
   // The image is the plan's cubin; only its ELF magic is checked.
-  if (!image || std::memcmp(image, "\x7f" "ELF", 4) != 0)
-    return error(CUDA_ERROR_INVALID_IMAGE, "cuModuleLoadData: the image is not an ELF cubin");
+  if (!image || std::memcmp(image,
+                            "\x7f"
+                            "ELF",
+                            4) != 0)
+    return error(CUDA_ERROR_INVALID_IMAGE,
+                 "cuModuleLoadData: the image is not an ELF cubin");
   *module = new CUmod_st;
   return CUDA_SUCCESS;
 }
@@ -391,16 +409,19 @@ CUresult CUDAAPI cuModuleUnload(CUmodule module) {
   return CUDA_SUCCESS;
 }
 
-CUresult CUDAAPI cuModuleGetFunction(CUfunction *function, CUmodule module, const char *name) {
+CUresult CUDAAPI cuModuleGetFunction(CUfunction *function, CUmodule module,
+                                     const char *name) {
   if (!module || !name)
-    return error(CUDA_ERROR_INVALID_HANDLE, "cuModuleGetFunction: null module or name");
+    return error(CUDA_ERROR_INVALID_HANDLE,
+                 "cuModuleGetFunction: null module or name");
   const emu::driver::Kernel *k = emu::driver::findKernel(name);
   if (!k)
-    return error(CUDA_ERROR_NOT_FOUND,
-                 std::string("no emulated kernel '") + name + "' (" +
-                     std::to_string(emu::driver::kernelCount()) +
-                     " are built in; the emulator knows the kernels of the plans "
-                     "test/emu/CMakeLists.txt compiles)");
+    return error(
+        CUDA_ERROR_NOT_FOUND,
+        std::string("no emulated kernel '") + name + "' (" +
+            std::to_string(emu::driver::kernelCount()) +
+            " are built in; the emulator knows the kernels of the plans "
+            "test/emu/CMakeLists.txt compiles)");
   std::unique_ptr<CUfunc_st> &f = module->functions[name];
   if (!f) {
     f = std::make_unique<CUfunc_st>();
@@ -410,25 +431,30 @@ CUresult CUDAAPI cuModuleGetFunction(CUfunction *function, CUmodule module, cons
   return CUDA_SUCCESS;
 }
 
-CUresult CUDAAPI cuFuncSetAttribute(CUfunction f, CUfunction_attribute attrib, int value) {
+CUresult CUDAAPI cuFuncSetAttribute(CUfunction f, CUfunction_attribute attrib,
+                                    int value) {
   if (!f)
-    return error(CUDA_ERROR_INVALID_HANDLE, "cuFuncSetAttribute: null function");
+    return error(CUDA_ERROR_INVALID_HANDLE,
+                 "cuFuncSetAttribute: null function");
   if (attrib != CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES)
     return error(CUDA_ERROR_NOT_SUPPORTED, "cuFuncSetAttribute: attribute " +
-                                               std::to_string(attrib) + " is not emulated");
+                                               std::to_string(attrib) +
+                                               " is not emulated");
   if (value < 0 || static_cast<unsigned>(value) > kMaxSharedOptIn)
     return error(CUDA_ERROR_INVALID_VALUE,
-                 std::string("cuFuncSetAttribute(") + f->kernel->name + "): " +
-                     std::to_string(value) + " bytes of dynamic shared memory (max " +
+                 std::string("cuFuncSetAttribute(") + f->kernel->name +
+                     "): " + std::to_string(value) +
+                     " bytes of dynamic shared memory (max " +
                      std::to_string(kMaxSharedOptIn) + ")");
   f->maxDynamicShared = value;
   return CUDA_SUCCESS;
 }
 
-CUresult CUDAAPI cuLaunchKernel(CUfunction f, unsigned int gridX, unsigned int gridY,
-                                unsigned int gridZ, unsigned int blockX, unsigned int blockY,
-                                unsigned int blockZ, unsigned int sharedBytes, CUstream stream,
-                                void **params, void **extra) {
+CUresult CUDAAPI cuLaunchKernel(CUfunction f, unsigned int gridX,
+                                unsigned int gridY, unsigned int gridZ,
+                                unsigned int blockX, unsigned int blockY,
+                                unsigned int blockZ, unsigned int sharedBytes,
+                                CUstream stream, void **params, void **extra) {
   if (CUresult r = needContext("cuLaunchKernel"))
     return r;
   if (!f)
@@ -436,22 +462,26 @@ CUresult CUDAAPI cuLaunchKernel(CUfunction f, unsigned int gridX, unsigned int g
   const emu::driver::Kernel &k = *f->kernel;
   const std::string what = std::string("cuLaunchKernel(") + k.name + "): ";
   if (extra || !params || !params[0])
-    return error(CUDA_ERROR_INVALID_VALUE, what + "expects kernelParams[0] = &args, no extra");
-  if (!gridX || !gridY || !gridZ || !blockX || !blockY || !blockZ || gridY > 65535 ||
-      gridZ > 65535 || blockZ > 64)
+    return error(CUDA_ERROR_INVALID_VALUE,
+                 what + "expects kernelParams[0] = &args, no extra");
+  if (!gridX || !gridY || !gridZ || !blockX || !blockY || !blockZ ||
+      gridY > 65535 || gridZ > 65535 || blockZ > 64)
     return error(CUDA_ERROR_INVALID_VALUE,
                  what + "bad geometry grid (" + std::to_string(gridX) + "," +
-                     std::to_string(gridY) + "," + std::to_string(gridZ) + ") block (" +
-                     std::to_string(blockX) + "," + std::to_string(blockY) + "," +
-                     std::to_string(blockZ) + ")");
+                     std::to_string(gridY) + "," + std::to_string(gridZ) +
+                     ") block (" + std::to_string(blockX) + "," +
+                     std::to_string(blockY) + "," + std::to_string(blockZ) +
+                     ")");
   const unsigned threads = blockX * blockY * blockZ;
   if (threads > k.maxThreads)
-    return error(CUDA_ERROR_INVALID_VALUE, what + std::to_string(threads) +
-                                               " threads per block exceed its launch bounds (" +
-                                               std::to_string(k.maxThreads) + ")");
+    return error(CUDA_ERROR_INVALID_VALUE,
+                 what + std::to_string(threads) +
+                     " threads per block exceed its launch bounds (" +
+                     std::to_string(k.maxThreads) + ")");
   if (sharedBytes > static_cast<unsigned>(f->maxDynamicShared))
     return error(CUDA_ERROR_INVALID_VALUE,
-                 what + std::to_string(sharedBytes) + " bytes of dynamic shared memory, " +
+                 what + std::to_string(sharedBytes) +
+                     " bytes of dynamic shared memory, " +
                      std::to_string(f->maxDynamicShared) +
                      " allowed (cuFuncSetAttribute opts in above 48 KiB)");
   // The arguments are copied now, as CUDA does: a graph replays these values.
@@ -459,13 +489,16 @@ CUresult CUDAAPI cuLaunchKernel(CUfunction f, unsigned int gridX, unsigned int g
       (k.argsBytes + sizeof(std::max_align_t) - 1) / sizeof(std::max_align_t));
   std::memcpy(args->data(), params[0], k.argsBytes);
   const CUfunc_st *fn = f;
-  return enqueue(stream, [fn, args, gridX, gridY, gridZ, blockX, blockY, blockZ, sharedBytes] {
-    const unsigned grid[3] = {gridX, gridY, gridZ}, block[3] = {blockX, blockY, blockZ};
+  return enqueue(stream, [fn, args, gridX, gridY, gridZ, blockX, blockY, blockZ,
+                          sharedBytes] {
+    const unsigned grid[3] = {gridX, gridY, gridZ},
+                   block[3] = {blockX, blockY, blockZ};
     return runKernel(*fn, grid, block, sharedBytes, args->data());
   });
 }
 
-// ---- Memory ------------------------------------------------------------------
+// ---- Memory
+// ------------------------------------------------------------------
 
 CUresult CUDAAPI cuMemAlloc(CUdeviceptr *out, size_t bytes) {
   if (CUresult r = needContext("cuMemAlloc"))
@@ -477,7 +510,8 @@ CUresult CUDAAPI cuMemAlloc(CUdeviceptr *out, size_t bytes) {
   const size_t rounded = (bytes + 255) / 256 * 256;
   void *p = std::aligned_alloc(256, rounded);
   if (!p)
-    return error(CUDA_ERROR_OUT_OF_MEMORY, "cuMemAlloc of " + std::to_string(bytes) + " bytes");
+    return error(CUDA_ERROR_OUT_OF_MEMORY,
+                 "cuMemAlloc of " + std::to_string(bytes) + " bytes");
   std::memset(p, 0xff, rounded); // NaN: nothing reads memory nobody wrote
   {
     std::lock_guard<std::mutex> lock(allocMutex);
@@ -498,7 +532,8 @@ CUresult CUDAAPI cuMemFree(CUdeviceptr p) {
     std::lock_guard<std::mutex> lock(allocMutex);
     auto it = allocations.find(p);
     if (it == allocations.end())
-      return error(CUDA_ERROR_INVALID_VALUE, "cuMemFree of a pointer cuMemAlloc did not return");
+      return error(CUDA_ERROR_INVALID_VALUE,
+                   "cuMemFree of a pointer cuMemAlloc did not return");
     allocatedBytes -= (it->second + 255) / 256 * 256;
     allocations.erase(it);
   }
@@ -553,8 +588,8 @@ CUresult CUDAAPI cuMemcpyDtoH(void *dst, CUdeviceptr src, size_t bytes) {
   return CUDA_SUCCESS;
 }
 
-CUresult CUDAAPI cuMemcpyHtoDAsync(CUdeviceptr dst, const void *src, size_t bytes,
-                                   CUstream stream) {
+CUresult CUDAAPI cuMemcpyHtoDAsync(CUdeviceptr dst, const void *src,
+                                   size_t bytes, CUstream stream) {
   if (CUresult r = needContext("cuMemcpyHtoDAsync"))
     return r;
   if (CUresult r = checkDevice(dst, bytes, "cuMemcpyHtoDAsync"))
@@ -565,7 +600,8 @@ CUresult CUDAAPI cuMemcpyHtoDAsync(CUdeviceptr dst, const void *src, size_t byte
   });
 }
 
-CUresult CUDAAPI cuMemcpyDtoHAsync(void *dst, CUdeviceptr src, size_t bytes, CUstream stream) {
+CUresult CUDAAPI cuMemcpyDtoHAsync(void *dst, CUdeviceptr src, size_t bytes,
+                                   CUstream stream) {
   if (CUresult r = needContext("cuMemcpyDtoHAsync"))
     return r;
   if (CUresult r = checkDevice(src, bytes, "cuMemcpyDtoHAsync"))
@@ -588,7 +624,8 @@ CUresult CUDAAPI cuMemsetD8Async(CUdeviceptr dst, unsigned char value, size_t n,
   });
 }
 
-// ---- Streams, graphs, events ---------------------------------------------------
+// ---- Streams, graphs, events
+// ---------------------------------------------------
 
 CUresult CUDAAPI cuStreamCreate(CUstream *stream, unsigned int) {
   if (CUresult r = needContext("cuStreamCreate"))
@@ -620,9 +657,11 @@ CUresult CUDAAPI cuStreamBeginCapture(CUstream stream, CUstreamCaptureMode) {
   if (CUresult r = needContext("cuStreamBeginCapture"))
     return r;
   if (!stream)
-    return error(CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED, "cuStreamBeginCapture on the null stream");
+    return error(CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED,
+                 "cuStreamBeginCapture on the null stream");
   if (stream->capture)
-    return error(CUDA_ERROR_ILLEGAL_STATE, "cuStreamBeginCapture: already capturing");
+    return error(CUDA_ERROR_ILLEGAL_STATE,
+                 "cuStreamBeginCapture: already capturing");
   stream->capture = new CUgraph_st;
   ++capturing;
   return CUDA_SUCCESS;
@@ -630,14 +669,16 @@ CUresult CUDAAPI cuStreamBeginCapture(CUstream stream, CUstreamCaptureMode) {
 
 CUresult CUDAAPI cuStreamEndCapture(CUstream stream, CUgraph *graph) {
   if (!stream || !stream->capture)
-    return error(CUDA_ERROR_ILLEGAL_STATE, "cuStreamEndCapture without cuStreamBeginCapture");
+    return error(CUDA_ERROR_ILLEGAL_STATE,
+                 "cuStreamEndCapture without cuStreamBeginCapture");
   *graph = stream->capture;
   stream->capture = nullptr;
   --capturing;
   return CUDA_SUCCESS;
 }
 
-CUresult CUDAAPI cuGraphInstantiate(CUgraphExec *exec, CUgraph graph, unsigned long long) {
+CUresult CUDAAPI cuGraphInstantiate(CUgraphExec *exec, CUgraph graph,
+                                    unsigned long long) {
   if (!graph)
     return error(CUDA_ERROR_INVALID_HANDLE, "cuGraphInstantiate: null graph");
   *exec = new CUgraphExec_st{graph->ops};
@@ -686,14 +727,16 @@ CUresult CUDAAPI cuEventRecord(CUevent event, CUstream stream) {
 
 CUresult CUDAAPI cuEventSynchronize(CUevent event) {
   return event ? CUDA_SUCCESS
-               : error(CUDA_ERROR_INVALID_HANDLE, "cuEventSynchronize: null event");
+               : error(CUDA_ERROR_INVALID_HANDLE,
+                       "cuEventSynchronize: null event");
 }
 
 CUresult CUDAAPI cuEventElapsedTime(float *ms, CUevent start, CUevent end) {
   if (!start || !end)
     return error(CUDA_ERROR_INVALID_HANDLE, "cuEventElapsedTime: null event");
   if (!start->recorded || !end->recorded)
-    return error(CUDA_ERROR_NOT_READY, "cuEventElapsedTime: an event was never recorded");
+    return error(CUDA_ERROR_NOT_READY,
+                 "cuEventElapsedTime: an event was never recorded");
   *ms = std::chrono::duration<float, std::milli>(end->at - start->at).count();
   return CUDA_SUCCESS;
 }

@@ -4,8 +4,8 @@
 // here instead of in the module's cubin. The entries are generated at build
 // time (gen-emu-kernels.py) from the kernels of the plans and of the kernel
 // cases under test (test/kernels): each compiles its CUDA instantiation
-// against CudaEmu.h and runs it with emu::launch. The device side lives in its own translation units, so this
-// header sees neither cuda.h nor CudaEmu.h.
+// against CudaEmu.h and runs it with emu::launch. The device side lives in its
+// own translation units, so this header sees neither cuda.h nor CudaEmu.h.
 //
 //===----------------------------------------------------------------------===//
 #ifndef MOELA_TEST_EMU_EMUKERNELREGISTRY_H
@@ -17,12 +17,12 @@ namespace emu::driver {
 
 /// One emulated __global__ function.
 struct Kernel {
-  const char *name;   // the extern "C" entry point, as in the plan
+  const char *name;    // the extern "C" entry point, as in the plan
   unsigned maxThreads; // its __launch_bounds__ (threads per block)
   size_t argsBytes;    // sizeof its by-value args struct
   /// Runs the launch to completion; throws (emu::Error) when it fails.
-  void (*run)(const unsigned grid[3], const unsigned block[3], unsigned sharedBytes,
-              const void *args);
+  void (*run)(const unsigned grid[3], const unsigned block[3],
+              unsigned sharedBytes, const void *args);
 };
 
 /// Adds `count` kernels (called by the generated files' static initialisers).

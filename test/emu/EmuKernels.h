@@ -18,15 +18,15 @@
 
 namespace moela {
 namespace kernels {
-MOELA_EMU_DYNAMIC_SHARED(unsigned char, mmSmem);     // Gemm, GroupedGemm, HeadGemm
-MOELA_EMU_DYNAMIC_SHARED(unsigned char, latentSmem); // LatentAttention
-MOELA_EMU_DYNAMIC_SHARED(float, rmsRow);             // RmsNorm
-MOELA_EMU_DYNAMIC_SHARED(float, ropeTable);          // Rope
-MOELA_EMU_DYNAMIC_SHARED(float, mlaSmem);            // MlaAttention
+MOELA_EMU_DYNAMIC_SHARED(unsigned char, mmSmem); // Gemm, GroupedGemm, HeadGemm
+MOELA_EMU_DYNAMIC_SHARED(unsigned char, latentSmem);  // LatentAttention
+MOELA_EMU_DYNAMIC_SHARED(float, rmsRow);              // RmsNorm
+MOELA_EMU_DYNAMIC_SHARED(float, ropeTable);           // Rope
+MOELA_EMU_DYNAMIC_SHARED(float, mlaSmem);             // MlaAttention
 MOELA_EMU_DYNAMIC_SHARED(unsigned char, prefillSmem); // MlaPrefillAttention
-MOELA_EMU_DYNAMIC_SHARED(float, routeSmem);          // Route (fused gate)
-MOELA_EMU_DYNAMIC_SHARED(float, moeSmem);            // MoeExperts
-MOELA_EMU_DYNAMIC_SHARED(unsigned char, wgmmaSmem);  // GemmWgmma
+MOELA_EMU_DYNAMIC_SHARED(float, routeSmem);           // Route (fused gate)
+MOELA_EMU_DYNAMIC_SHARED(float, moeSmem);             // MoeExperts
+MOELA_EMU_DYNAMIC_SHARED(unsigned char, wgmmaSmem);   // GemmWgmma
 namespace dispatching {
 MOELA_EMU_DYNAMIC_SHARED(int, dispatchSmem); // Dispatch
 } // namespace dispatching

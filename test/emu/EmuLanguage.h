@@ -1,8 +1,8 @@
 //===- EmuLanguage.h - CUDA types, built-ins and math on the host ---------===//
 //
 // The language part of the emulation (CudaEmu.h, which also defines CUDA's
-// keywords as macros): the vector types and built-in variables (thread_local: the
-// scheduler sets them before it resumes a fiber), bit-exact bf16, f16 and
+// keywords as macros): the vector types and built-in variables (thread_local:
+// the scheduler sets them before it resumes a fiber), bit-exact bf16, f16 and
 // e4m3 conversions and the math intrinsics (IEEE, accurate).
 //
 //===----------------------------------------------------------------------===//

@@ -1,8 +1,9 @@
 //===- CheckpointWriter.h - Writing Hugging Face-layout checkpoints -------===//
 //
 // Test-only. Writes the tensors of specTensors(config) from any WeightSource
-// into a single model.safetensors, in the dtypes of docs/model.md §2 (FP8 weights with
-// their F32 `<name>_scale_inv` siblings). Used by moela-gen-checkpoint.
+// into a single model.safetensors, in the dtypes of docs/model.md §2 (FP8
+// weights with their F32 `<name>_scale_inv` siblings). Used by
+// moela-gen-checkpoint.
 //
 //===----------------------------------------------------------------------===//
 #ifndef MOELA_TEST_REFERENCE_CHECKPOINTWRITER_H

@@ -1,9 +1,9 @@
 //===- SpecConfig.h - The oracle's own reading of config.json -------------===//
 //
 // Test-only. A minimal, independent parse of a Hugging Face DeepSeek
-// config.json (docs/model.md §1) for the reference forward pass. It deliberately
-// shares no code with moela's ModelConfig: the oracle must not inherit its
-// bugs.
+// config.json (docs/model.md §1) for the reference forward pass. It
+// deliberately shares no code with moela's ModelConfig: the oracle must not
+// inherit its bugs.
 //
 //===----------------------------------------------------------------------===//
 #ifndef MOELA_TEST_REFERENCE_SPECCONFIG_H
@@ -18,8 +18,8 @@
 
 namespace moela::spec {
 
-/// The fields of docs/model.md §1 that the forward pass needs, with docs/model.md's
-/// shape letters in the comments.
+/// The fields of docs/model.md §1 that the forward pass needs, with
+/// docs/model.md's shape letters in the comments.
 struct SpecConfig {
   int64_t vocabSize = 0;           // V
   int64_t hiddenSize = 0;          // D

@@ -297,7 +297,8 @@ std::vector<double> SpecReference::mlp(const std::string &prefix,
   return matvec(weight(prefix + "down_proj.weight"), gate); // [D]
 }
 
-// docs/model.md §3.1, expanded form: k_nope = Wuk c and v = Wuv c are cached per head.
+// docs/model.md §3.1, expanded form: k_nope = Wuk c and v = Wuv c are cached
+// per head.
 std::vector<double> SpecReference::attention(int64_t layer,
                                              const std::vector<double> &x,
                                              int64_t pos,
@@ -494,8 +495,8 @@ SpecReference::mtpLogits(const std::vector<int64_t> &tokens) {
   const std::vector<std::vector<double>> &hidden =
       trace_[0].layers.back().out; // [n][D]
 
-  // docs/model.md §3.3, module 0 (weights of layer num_hidden_layers), position by
-  // position with its own cache.
+  // docs/model.md §3.3, module 0 (weights of layer num_hidden_layers), position
+  // by position with its own cache.
   const std::string p = layerPrefix(c.numLayers);
   const Matrix &embed = weight(p + "embed_tokens.weight"); // [V, D]
   const Matrix &ehProj = weight(p + "eh_proj.weight");     // [D, 2D]

@@ -35,9 +35,9 @@ std::vector<TensorSpec> specTensors(const SpecConfig &config);
 std::vector<TensorSpec> layerTensors(const SpecConfig &config, int64_t layer,
                                      bool moe);
 
-/// MTP module 0 (docs/model.md §2): a MoE decoder layer with index num_hidden_layers
-/// plus its embed_tokens, enorm, hnorm, eh_proj [D, 2D] and shared_head.{norm,
-/// head}, all in torch_dtype but the layer's linear weights.
+/// MTP module 0 (docs/model.md §2): a MoE decoder layer with index
+/// num_hidden_layers plus its embed_tokens, enorm, hnorm, eh_proj [D, 2D] and
+/// shared_head.{norm, head}, all in torch_dtype but the layer's linear weights.
 std::vector<TensorSpec> mtpTensors(const SpecConfig &config);
 
 /// Row-major matrix of doubles; a linear weight is [out, in], y = W x.
@@ -93,8 +93,8 @@ public:
   generateGreedy(const std::vector<std::vector<int64_t>> &prompts,
                  int64_t numTokens);
 
-  /// docs/model.md §3.3: MTP module 0 over one new sequence `tokens` (replacing any
-  /// others): at every position t < n = tokens.size() - 1 it reads the main
+  /// docs/model.md §3.3: MTP module 0 over one new sequence `tokens` (replacing
+  /// any others): at every position t < n = tokens.size() - 1 it reads the main
   /// model's last hidden state h_t and token t+1. Returns its logits [n][V]
   /// (row t predicts token t+2). Needs `withMtp`.
   std::vector<std::vector<double>>

@@ -3,10 +3,11 @@
 // moela-gen-checkpoint CONFIG.json OUT_DIR --seed N
 //
 // Writes OUT_DIR/config.json (a copy) and OUT_DIR/model.safetensors holding
-// every tensor of specTensors(config) (docs/model.md §2, main model only) filled
-// by makeRandomWeights(N) in the dtypes of docs/model.md §2: BF16, F32 router bias, and for
-// FP8 configs F8_E4M3 weights with their F32 `<name>_scale_inv` siblings.
-// Test-only: it makes checkpoints for configs that have no goldens.
+// every tensor of specTensors(config) (docs/model.md §2, main model only)
+// filled by makeRandomWeights(N) in the dtypes of docs/model.md §2: BF16, F32
+// router bias, and for FP8 configs F8_E4M3 weights with their F32
+// `<name>_scale_inv` siblings. Test-only: it makes checkpoints for configs that
+// have no goldens.
 //
 //===----------------------------------------------------------------------===//
 #include "CheckpointWriter.h"

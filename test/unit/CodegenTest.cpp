@@ -26,9 +26,10 @@ class CodegenTest : public testing::TestWithParam<std::string> {};
 TEST_P(CodegenTest, EveryStepHasASpillFreeSm90aKernel) {
   const std::string model = GetParam().substr(0, GetParam().find(':'));
   const bool w8a8 = GetParam().find(":w8a8") != std::string::npos;
-  std::string config = std::string(MOELA_SOURCE_DIR) + "/models/" + model + "/config.json";
-  std::string path =
-      compilePlan(config, "sm_90a", {}, 2048, cacheDir(), w8a8 ? "fp8" : "bf16");
+  std::string config =
+      std::string(MOELA_SOURCE_DIR) + "/models/" + model + "/config.json";
+  std::string path = compilePlan(config, "sm_90a", {}, 2048, cacheDir(),
+                                 w8a8 ? "fp8" : "bf16");
   ASSERT_FALSE(testing::Test::HasFailure());
 
   Plan plan = Plan::load(path);
@@ -38,7 +39,8 @@ TEST_P(CodegenTest, EveryStepHasASpillFreeSm90aKernel) {
   std::set<std::string> families;
   bool fp8Activations = false;
   for (const plan::Kernel *k : *kernels) {
-    fp8Activations |= k->source()->str().find("gemm<__nv_fp8_e4m3") != std::string::npos;
+    fp8Activations |=
+        k->source()->str().find("gemm<__nv_fp8_e4m3") != std::string::npos;
     SCOPED_TRACE(k->name()->str());
     families.insert(k->family()->str());
     EXPECT_EQ(k->arch()->str(), "sm_90a");
@@ -55,18 +57,19 @@ TEST_P(CodegenTest, EveryStepHasASpillFreeSm90aKernel) {
       ASSERT_LT(step->kernel(), static_cast<int>(kernels->size()));
     }
   // The fused default pipeline's families are all there.
-  for (const char *family : {"gemm", "grouped_gemm", "head_gemm", "latent_attention",
-                             "kv_append", "rms_norm", "route", "dispatch", "combine",
-                             "embedding", "gather_rows"})
+  for (const char *family :
+       {"gemm", "grouped_gemm", "head_gemm", "latent_attention", "kv_append",
+        "rms_norm", "route", "dispatch", "combine", "embedding", "gather_rows"})
     EXPECT_TRUE(families.count(family)) << family;
   EXPECT_EQ(fp8Activations, w8a8) << "GEMMs with FP8 A exactly in W8A8 plans";
   std::filesystem::remove(path);
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, CodegenTest,
-                         testing::Values("tiny", "tiny-v2", "tiny-v2-lite", "tiny-v3-fp8",
-                                         "tiny-v3-fp8:w8a8", "deepseek-v3",
-                                         "deepseek-v3:w8a8", "deepseek-v2-lite"),
+                         testing::Values("tiny", "tiny-v2", "tiny-v2-lite",
+                                         "tiny-v3-fp8", "tiny-v3-fp8:w8a8",
+                                         "deepseek-v3", "deepseek-v3:w8a8",
+                                         "deepseek-v2-lite"),
                          [](const testing::TestParamInfo<std::string> &info) {
                            std::string name = info.param;
                            for (char &c : name)
@@ -77,15 +80,19 @@ INSTANTIATE_TEST_SUITE_P(Models, CodegenTest,
 
 /// The same kernels come back from the cache, identical.
 TEST(CodegenCache, WarmCompileReusesCubins) {
-  std::string config = std::string(MOELA_SOURCE_DIR) + "/models/tiny/config.json";
-  std::string first = compilePlan(config, "sm_90a"), second = compilePlan(config, "sm_90a");
+  std::string config =
+      std::string(MOELA_SOURCE_DIR) + "/models/tiny/config.json";
+  std::string first = compilePlan(config, "sm_90a"),
+              second = compilePlan(config, "sm_90a");
   Plan a = Plan::load(first), b = Plan::load(second);
   ASSERT_EQ(a.root().kernels()->size(), b.root().kernels()->size());
   for (size_t i = 0; i < a.root().kernels()->size(); ++i) {
-    const plan::Kernel *ka = a.root().kernels()->Get(i), *kb = b.root().kernels()->Get(i);
+    const plan::Kernel *ka = a.root().kernels()->Get(i),
+                       *kb = b.root().kernels()->Get(i);
     EXPECT_EQ(ka->name()->str(), kb->name()->str());
     ASSERT_EQ(ka->cubin()->size(), kb->cubin()->size());
-    EXPECT_TRUE(std::equal(ka->cubin()->begin(), ka->cubin()->end(), kb->cubin()->begin()));
+    EXPECT_TRUE(std::equal(ka->cubin()->begin(), ka->cubin()->end(),
+                           kb->cubin()->begin()));
   }
 }
 

@@ -175,8 +175,8 @@ TEST(HostGemm, RopeAndResidual) {
   expectClose(h.read("r"), expected, 2e-5, "rope(x W^T) + r");
 }
 
-// Tests the Rope step against the formulas of docs/model.md §3.1: plain and YaRN, in place
-// and into another buffer.
+// Tests the Rope step against the formulas of docs/model.md §3.1: plain and
+// YaRN, in place and into another buffer.
 TEST(HostRope, PlainAndYarn) {
   const int t = 6, heads = 2, headDim = 12;
   const std::vector<int32_t> positions = {0, 1, 7, 31, 63, 90};

@@ -29,8 +29,8 @@ ParamsFn routeParams(const RouteCase &c) {
   };
 }
 
-/// docs/model.md §3.2 in double, written from it: idx in descending biased score
-/// (ties to the lower index), weights from the unbiased scores.
+/// docs/model.md §3.2 in double, written from it: idx in descending biased
+/// score (ties to the lower index), weights from the unbiased scores.
 void refRoute(const std::vector<double> &logits,
               const std::vector<double> &bias, const RouteCase &c,
               std::vector<int> &idx, std::vector<double> &w) {

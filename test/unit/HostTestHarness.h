@@ -76,9 +76,9 @@ public:
   void prepare(int slots = 1, int maxSeqLen = 64) {
     plan.programs = {program};
     if (program.freshSequences) // the plan must say what runs the other chunks
-      plan.programs.push_back(ProgramDesc::standard(
-          "extend", program.maxTokens, program.maxLogitRows,
-          plan.config.vocabSize));
+      plan.programs.push_back(ProgramDesc::standard("extend", program.maxTokens,
+                                                    program.maxLogitRows,
+                                                    plan.config.vocabSize));
     loaded.emplace(Plan::fromBytes(plan.build(), "test.plan"));
     backend.setBufferReuse(false); // tests read intermediates back
     backend.prepare(*loaded, weights, slots, maxSeqLen);

@@ -3,9 +3,9 @@
 // Plans compiled with --mtp run DeepSeek's MTP module 0 inside every program
 // (moela-mtp-draft). On the host backend (fp32):
 //  - its logits at every logit row match test/reference's double-precision
-//    MTP forward pass written from docs/model.md §3.3, after the prompt and after each
-//    greedy decode step, for the v3_a fixture's bf16 and fp8 checkpoints
-//    (their MTP layer is model.layers.3);
+//    MTP forward pass written from docs/model.md §3.3, after the prompt and
+//    after each greedy decode step, for the v3_a fixture's bf16 and fp8
+//    checkpoints (their MTP layer is model.layers.3);
 //  - the main model's logits are those of the plan without MTP;
 //  - greedy speculative decoding with the drafts gives exactly the tokens of
 //    plain greedy decoding, with chunked prefill and a batch of 3, and the

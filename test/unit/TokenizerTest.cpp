@@ -224,8 +224,7 @@ TEST(TokenizerTest, WhitespaceAsInOniguruma) {
 TEST(TokenizerTest, StreamingHoldsBackSplitCharacters) {
   // Emoji and Hangul come out as byte-level tokens that end inside a UTF-8
   // sequence; the stream must hold those bytes back.
-  const std::string text =
-      "emoji 😀🎉👍🏽 and ✨ sparkles 안녕하세요";
+  const std::string text = "emoji 😀🎉👍🏽 and ✨ sparkles 안녕하세요";
   auto ids = deepseek().encode(text);
   size_t partialTokens = 0;
   for (TokenId id : ids)
@@ -339,9 +338,9 @@ TEST(TokenizerTest, RoundTripsRandomText) {
   // Random mixes of ASCII, Latin, CJK, emoji and whitespace, including
   // added-token text, round-trip through encode and (stream) decode.
   const std::vector<std::string> atoms = {
-      "a",  "Z",          " ",   "  ",  "\n",     "\r\n",     "\t",     "7",
-      "42", "1234",       ".",   ",",   "'s",     "é",        "ß",      "中",
-      "文", "か",         "カ",  "한",  "😀",      "👍🏽", "\u3000", "—",
+      "a",  "Z",          " ",   "  ",  "\n",     "\r\n",  "\t",     "7",
+      "42", "1234",       ".",   ",",   "'s",     "é",     "ß",      "中",
+      "文", "か",         "カ",  "한",  "😀",     "👍🏽",  "\u3000", "—",
       "∑",  "<｜User｜>", "<｜", "｜>", "\u00a0", "\u0085"};
   std::mt19937 rng(7);
   for (int round = 0; round < 300; ++round) {

@@ -29,10 +29,10 @@ struct CompileOptions {
   int64_t maxPrefillTokens = 2048;
   int64_t maxBatch = 64;
   std::vector<std::string> disable; // optional passes to leave out, by name
-  std::string dumpIrDir; // one numbered .mlir per pass when not empty
-  bool explain = false;  // print the memory report to stderr
-  std::string cacheDir;  // NVRTC cubin cache ("" = the default folder)
-  bool noCache = false;  // compile every kernel afresh
+  std::string dumpIrDir;          // one numbered .mlir per pass when not empty
+  bool explain = false;           // print the memory report to stderr
+  std::string cacheDir;           // NVRTC cubin cache ("" = the default folder)
+  bool noCache = false;           // compile every kernel afresh
   std::string gemmKernel = "mma"; // kernel.gemm on sm_90a: mma | wgmma
   /// GEMM inputs on the GPU: bf16, or fp8 (W8A8 with the checkpoint's FP8
   /// weights: norms quantize their output, docs/model.md §3.4).

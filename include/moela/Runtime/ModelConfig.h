@@ -3,8 +3,8 @@
 // One plain struct that both halves of moela share: the compiler fills it from
 // config.json (lib/Model/Config.cpp, LLVM JSON), the plan stores it, and the
 // runtime reads it back from the plan. C++ standard library only.
-// Field names follow the Hugging Face config; the shape letters of docs/model.md §2 are in
-// the comments (docs/model.md §1).
+// Field names follow the Hugging Face config; the shape letters of
+// docs/model.md §2 are in the comments (docs/model.md §1).
 //
 //===----------------------------------------------------------------------===//
 #ifndef MOELA_RUNTIME_MODELCONFIG_H
@@ -20,7 +20,8 @@ enum class TopkMethod { Greedy, GroupLimitedGreedy, NoauxTc };
 /// Activation scale format for FP8 activations (docs/model.md §3.4).
 enum class ScaleFmt { Float, Ue8m0 };
 
-/// YaRN rope scaling (docs/model.md §3.1); `enabled` is false when rope_scaling is null.
+/// YaRN rope scaling (docs/model.md §3.1); `enabled` is false when rope_scaling
+/// is null.
 struct YarnConfig {
   bool enabled = false;
   double factor = 1.0;
@@ -31,7 +32,8 @@ struct YarnConfig {
   double mscaleAllDim = 0.0;
 };
 
-/// FP8 block quantization of the checkpoint's linear weights (docs/model.md §2).
+/// FP8 block quantization of the checkpoint's linear weights (docs/model.md
+/// §2).
 struct Fp8Config {
   bool enabled = false;    // quantization_config present
   int64_t blockRows = 128; // weight_block_size[0]

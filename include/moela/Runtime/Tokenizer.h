@@ -1,7 +1,8 @@
 //===- Tokenizer.h - DeepSeek-V3 byte-level BPE tokenizer -----------------===//
 //
 // Loads a Hugging Face tokenizer.json (byte-level BPE, as released with
-// DeepSeek-V3) and reproduces its encoding and decoding exactly (docs/model.md §5):
+// DeepSeek-V3) and reproduces its encoding and decoding exactly (docs/model.md
+// §5):
 //   1. added tokens (<｜begin▁of▁sentence｜>, <｜User｜>, ...) are cut out of
 //      the raw text first, leftmost-longest;
 //   2. the rest goes through the file's pre-tokenizer Sequence (regex Splits,

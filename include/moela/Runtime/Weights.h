@@ -20,8 +20,8 @@
 
 namespace moela {
 
-/// FP8 checkpoints scale 128x128 blocks of a [rows, cols] weight (docs/model.md §2);
-/// FP8 activations one scale per row and 128 columns (docs/model.md §3.4).
+/// FP8 checkpoints scale 128x128 blocks of a [rows, cols] weight (docs/model.md
+/// §2); FP8 activations one scale per row and 128 columns (docs/model.md §3.4).
 constexpr int64_t kFp8Block = 128;
 
 /// What a plan binds (mirrors plan.fbs TensorRef).
@@ -63,8 +63,8 @@ void dequantizeFp8(const uint8_t *q, const uint8_t *scaleInv, int64_t rows,
 
 /// Quantizes w [rows, cols] per 128x128 block as DeepSeek's FP8 checkpoints
 /// are made: scale_inv = amax/448 in f32 (1 for an all-zero block), q =
-/// e4m3fn(w / scale_inv) rounded to nearest even (zeros unsigned); q [rows, cols], scaleInv
-/// [ceil(rows/128), ceil(cols/128)].
+/// e4m3fn(w / scale_inv) rounded to nearest even (zeros unsigned); q [rows,
+/// cols], scaleInv [ceil(rows/128), ceil(cols/128)].
 void quantizeFp8(const float *w, int64_t rows, int64_t cols, uint8_t *q,
                  float *scaleInv);
 
