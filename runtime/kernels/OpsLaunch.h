@@ -79,27 +79,27 @@ inline MOELA_HOST_DEVICE Launch launchRmsNorm(const RmsNormArgs &a,
   return opslaunch::make(a.rows, 1, abi::kRowThreads, 4LL * a.cols);
 }
 
-inline MOELA_HOST_DEVICE Launch launchAdd(const AddArgs &a, const Tile &) {
+/// Add, SiluMul, GatherRows and Concat: kElementwiseChunk columns of a row
+/// per block.
+template <typename Args>
+inline MOELA_HOST_DEVICE Launch launchElementwise(const Args &a) {
   return opslaunch::make(opslaunch::elementwiseBlocks(a.rows, a.cols), 1,
                          abi::kRowThreads, 0);
 }
-
+inline MOELA_HOST_DEVICE Launch launchAdd(const AddArgs &a, const Tile &) {
+  return launchElementwise(a);
+}
 inline MOELA_HOST_DEVICE Launch launchSiluMul(const SiluMulArgs &a,
                                               const Tile &) {
-  return opslaunch::make(opslaunch::elementwiseBlocks(a.rows, a.cols), 1,
-                         abi::kRowThreads, 0);
+  return launchElementwise(a);
 }
-
 inline MOELA_HOST_DEVICE Launch launchGatherRows(const GatherRowsArgs &a,
                                                  const Tile &) {
-  return opslaunch::make(opslaunch::elementwiseBlocks(a.rows, a.cols), 1,
-                         abi::kRowThreads, 0);
+  return launchElementwise(a);
 }
-
 inline MOELA_HOST_DEVICE Launch launchConcat(const ConcatArgs &a,
                                              const Tile &) {
-  return opslaunch::make(opslaunch::elementwiseBlocks(a.rows, a.cols), 1,
-                         abi::kRowThreads, 0);
+  return launchElementwise(a);
 }
 
 inline MOELA_HOST_DEVICE Launch launchNextTokens(const NextTokensArgs &a,

@@ -42,45 +42,43 @@ float decodeE4m3(uint8_t bits) {
 
 } // namespace
 
+namespace {
+
+/// Each dtype's safetensors name and element size.
+struct DTypeInfo {
+  DType type;
+  std::string_view name;
+  size_t size;
+};
+constexpr DTypeInfo kDTypes[] = {
+    {DType::F32, "F32", 4}, {DType::BF16, "BF16", 2},
+    {DType::F16, "F16", 2}, {DType::F8E4M3, "F8_E4M3", 1},
+    {DType::I32, "I32", 4}, {DType::I64, "I64", 8},
+};
+
+const DTypeInfo *infoOf(DType t) {
+  for (const DTypeInfo &info : kDTypes)
+    if (info.type == t)
+      return &info;
+  return nullptr;
+}
+
+} // namespace
+
 size_t dtypeSize(DType t) {
-  switch (t) {
-  case DType::F32:
-  case DType::I32:
-    return 4;
-  case DType::BF16:
-  case DType::F16:
-    return 2;
-  case DType::F8E4M3:
-    return 1;
-  case DType::I64:
-    return 8;
-  }
-  return 0;
+  const DTypeInfo *info = infoOf(t);
+  return info ? info->size : 0;
 }
 
 std::string_view dtypeName(DType t) {
-  switch (t) {
-  case DType::F32:
-    return "F32";
-  case DType::BF16:
-    return "BF16";
-  case DType::F16:
-    return "F16";
-  case DType::F8E4M3:
-    return "F8_E4M3";
-  case DType::I32:
-    return "I32";
-  case DType::I64:
-    return "I64";
-  }
-  return "?";
+  const DTypeInfo *info = infoOf(t);
+  return info ? info->name : "?";
 }
 
 std::optional<DType> parseDType(std::string_view name) {
-  for (DType t : {DType::F32, DType::BF16, DType::F16, DType::F8E4M3,
-                  DType::I32, DType::I64})
-    if (dtypeName(t) == name)
-      return t;
+  for (const DTypeInfo &info : kDTypes)
+    if (info.name == name)
+      return info.type;
   return std::nullopt;
 }
 
