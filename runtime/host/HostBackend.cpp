@@ -55,8 +55,7 @@ std::vector<host::Weight> HostBackend::BoundWeight::experts() const {
   return all;
 }
 
-// ---- prepare
-// ------------------------------------------------------------------
+// ---- prepare ----------------------------------------------------------------
 
 void HostBackend::bindWeights(WeightSource &source) {
   const plan::Plan &root = plan_->root();

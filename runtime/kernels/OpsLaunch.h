@@ -66,8 +66,7 @@ inline MOELA_HOST_DEVICE long long elementwiseBlocks(int rows, int cols) {
 
 } // namespace opslaunch
 
-// ---- Row and element-wise families
-// -----------------------------------------------
+// ---- Row and element-wise families ------------------------------------------
 
 inline MOELA_HOST_DEVICE Launch launchEmbedding(const EmbeddingArgs &a,
                                                 const Tile &) {
@@ -117,8 +116,7 @@ inline MOELA_HOST_DEVICE Launch launchArgmax(const ArgmaxArgs &a,
   return opslaunch::make(a.rows, 1, abi::kArgmaxThreads, 0);
 }
 
-// ---- MLA
-// ----------------------------------------------------------------------------
+// ---- MLA --------------------------------------------------------------------
 
 inline MOELA_HOST_DEVICE Launch launchKvAppend(const KvAppendArgs &a,
                                                const Tile &) {
@@ -253,8 +251,7 @@ launchMlaPrefillAttention(const MlaPrefillAttentionArgs &a, const Tile &) {
       mlaPrefillAttentionSharedBytes(a.nope_dim, a.rope_dim, a.v_dim));
 }
 
-// ---- MoE
-// ----------------------------------------------------------------------------
+// ---- MoE --------------------------------------------------------------------
 
 inline MOELA_HOST_DEVICE Launch launchRoute(const RouteArgs &a, const Tile &) {
   if (a.fused_gate)

@@ -203,8 +203,7 @@ const char *stepFamilyName(plan::StepParams type) {
   return f ? f->name : "unknown";
 }
 
-// ---- StepOperands
-// -------------------------------------------------------------
+// ---- StepOperands -----------------------------------------------------------
 
 namespace {
 std::atomic<RoleAuditHook> auditHook{nullptr};
@@ -290,8 +289,7 @@ StepOperands::Audit StepOperands::audit() const {
 
 void setRoleAuditHook(RoleAuditHook hook) { auditHook.store(hook); }
 
-// ---- StepBuilder
-// ----------------------------------------------------------------
+// ---- StepBuilder ------------------------------------------------------------
 
 template <typename Decl, typename Value>
 void StepBuilder::add(const std::vector<Decl> &decls, const char *list,

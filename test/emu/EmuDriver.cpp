@@ -290,8 +290,7 @@ CUresult runKernel(const CUfunc_st &f, const unsigned grid[3],
 #pragma GCC visibility push(default)
 extern "C" {
 
-// ---- Initialisation, errors, device, context
-// ---------------------------------
+// ---- Initialisation, errors, device, context --------------------------------
 
 CUresult CUDAAPI cuInit(unsigned int flags) {
   if (flags != 0)
@@ -385,8 +384,7 @@ CUresult CUDAAPI cuCtxSynchronize(void) {
   return notWhileCapturing("cuCtxSynchronize");
 }
 
-// ---- Modules and launches
-// ----------------------------------------------------
+// ---- Modules and launches ---------------------------------------------------
 
 CUresult CUDAAPI cuModuleLoadData(CUmodule *module, const void *image) {
   if (CUresult r = needContext("cuModuleLoadData"))
@@ -497,8 +495,7 @@ CUresult CUDAAPI cuLaunchKernel(CUfunction f, unsigned int gridX,
   });
 }
 
-// ---- Memory
-// ------------------------------------------------------------------
+// ---- Memory -----------------------------------------------------------------
 
 CUresult CUDAAPI cuMemAlloc(CUdeviceptr *out, size_t bytes) {
   if (CUresult r = needContext("cuMemAlloc"))
@@ -624,8 +621,7 @@ CUresult CUDAAPI cuMemsetD8Async(CUdeviceptr dst, unsigned char value, size_t n,
   });
 }
 
-// ---- Streams, graphs, events
-// ---------------------------------------------------
+// ---- Streams, graphs, events ------------------------------------------------
 
 CUresult CUDAAPI cuStreamCreate(CUstream *stream, unsigned int) {
   if (CUresult r = needContext("cuStreamCreate"))
