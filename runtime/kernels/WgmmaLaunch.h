@@ -23,11 +23,6 @@
 namespace moela {
 namespace kernels {
 
-/// Whether a GEMM step's tile selects gemmWgmma (else Gemm.cuh's gemm).
-inline MOELA_HOST_DEVICE bool isWgmmaTile(const Tile &tile) {
-  return tile.threads == kWgmmaThreads;
-}
-
 inline MOELA_HOST_DEVICE Launch launchGemmWgmma(const GemmArgs &args,
                                                 const Tile &tile) {
   return matmulLaunch(gemmTiles(args, tile), kWgmmaThreads);

@@ -338,8 +338,6 @@ TEST(WgmmaLaunch, Gemm) {
   args.m = 333;
   args.n = 7168;
   const kernels::Tile tile{128, 128, 64, 5, kernels::kWgmmaThreads};
-  EXPECT_TRUE(kernels::isWgmmaTile(tile));
-  EXPECT_FALSE(kernels::isWgmmaTile({128, 128, 64, 7, 256}));
   kernels::Launch l = kernels::launchGemmWgmma(args, tile);
   EXPECT_EQ(l.grid_x, 3u * 56u);
   EXPECT_EQ(l.grid_y, 1u);

@@ -11,6 +11,7 @@
 #ifndef MOELA_RUNTIME_WEIGHTS_H
 #define MOELA_RUNTIME_WEIGHTS_H
 
+#include "kernels/Abi.h"
 #include "moela/Runtime/DType.h"
 
 #include <cstdint>
@@ -20,9 +21,10 @@
 
 namespace moela {
 
-/// FP8 checkpoints scale 128x128 blocks of a [rows, cols] weight (docs/model.md
-/// §2); FP8 activations one scale per row and 128 columns (docs/model.md §3.4).
-constexpr int64_t kFp8Block = 128;
+/// FP8 checkpoints scale kFp8Block x kFp8Block blocks of a [rows, cols] weight
+/// (docs/model.md §2); FP8 activations one scale per row and kFp8Block
+/// columns (docs/model.md §3.4).
+constexpr int64_t kFp8Block = abi::kFp8Block;
 
 /// What a plan binds (mirrors plan.fbs TensorRef).
 struct TensorSpec {
