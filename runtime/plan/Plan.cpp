@@ -121,17 +121,24 @@ const WeightShape &Plan::weightShape(uint32_t index) const {
   return weightShapes_[index];
 }
 
-std::vector<TensorSpec> Plan::tensorSpecs(uint32_t index, int expert) const {
+std::vector<TensorSpec> Plan::tensorSpecs(uint32_t index, int expert,
+                                          int rank) const {
   const WeightShape &shape = weightShape(index);
   const plan::Weight &w = *root_->weights()->Get(index);
   if (shape.experts > 0 && (expert < 0 || expert >= shape.experts))
     fail(origin_, ": weight ", index, " is a set of ", shape.experts,
          " experts; expert ", expert, " out of range");
-  // Expert e's tensors are named with "{e}" replaced by e.
+  if (rank < 0 || rank >= root_->world_size())
+    fail(origin_, ": rank ", rank, " out of range for a world of ",
+         root_->world_size());
+  // Expert e's tensors are named with "{e}" replaced by its checkpoint index:
+  // under expert parallelism rank r's experts come after those of ranks < r.
   auto expand = [&](std::string name) {
     if (shape.experts == 0)
       return name;
-    const std::string e = std::to_string(expert);
+    const std::string e =
+        std::to_string(expert + (w.expert_parts() > 1 ? rank * shape.experts
+                                                      : 0));
     for (size_t at; (at = name.find("{e}")) != std::string::npos;)
       name.replace(at, 3, e);
     return name;
@@ -143,6 +150,11 @@ std::vector<TensorSpec> Plan::tensorSpecs(uint32_t index, int expert) const {
     spec.dtype = static_cast<DType>(t->dtype());
     spec.shape.assign(t->shape()->begin(), t->shape()->end());
     spec.quantizeAtLoad = t->quantize_at_load();
+    if (t->shard_dim() >= 0 && t->shard_parts() > 1) {
+      spec.sliceDim = t->shard_dim();
+      spec.sliceParts = t->shard_parts();
+      spec.sliceOffset = rank * spec.shape[spec.sliceDim];
+    }
     if (t->scale_name()) {
       spec.scaleName = expand(t->scale_name()->str());
       if (t->scale_shape())

@@ -167,6 +167,16 @@ const std::vector<StepFamily> &stepFamilies() {
        "Concat",
        {{R::A, F, always}, {R::B, F, always}},
        {{R::AB, F, always}}},
+      {P::AllReduceParams,
+       "AllReduce",
+       {{R::X, F, always}},
+       {{R::Y, F, always}},
+       {},
+       {R::X}},
+      {P::AllGatherParams,
+       "AllGather",
+       {{R::X, F, always}},
+       {{R::Y, F, always}}},
   };
   return families;
 }

@@ -56,6 +56,13 @@ TensorSpec scaleSpecOf(const TensorSpec &spec) {
 
 int64_t TensorSpec::numel() const { return product(shape); }
 
+std::vector<int64_t> TensorSpec::checkpointShape() const {
+  std::vector<int64_t> full = shape;
+  if (sliced())
+    full[sliceDim] *= sliceParts;
+  return full;
+}
+
 std::string TensorSpec::typeString() const {
   return std::string(dtypeName(dtype)) + " " + shapeString(shape);
 }

@@ -25,7 +25,7 @@
 namespace moela {
 
 /// Bumped whenever a reader must know about a schema change (plan.fbs).
-constexpr uint32_t kPlanSchemaVersion = 4;
+constexpr uint32_t kPlanSchemaVersion = 5;
 
 /// The matrix a Weight binds: its parts' rows concatenated. A 1-D tensor [n]
 /// is n rows of one column. For an expert set this is one expert's matrix.
@@ -56,9 +56,13 @@ public:
   bool hasProgram(const std::string &name) const;
   /// The bound shape of weight `index` (checked against every step using it).
   const WeightShape &weightShape(uint32_t index) const;
-  /// The checkpoint tensors of weight `index` (one per part; expert sets
-  /// expanded for expert `expert`, i.e. "{e}" replaced by its number).
-  std::vector<TensorSpec> tensorSpecs(uint32_t index, int expert = -1) const;
+  /// The checkpoint tensors of weight `index` as rank `rank` binds them (one
+  /// per part; expert sets expanded for the rank's expert `expert`, i.e. "{e}"
+  /// replaced by its checkpoint index; sharded tensors sliced for the rank).
+  std::vector<TensorSpec> tensorSpecs(uint32_t index, int expert = -1,
+                                      int rank = 0) const;
+  /// Ranks that run the plan together (1 for a single-device plan).
+  int worldSize() const { return root_->world_size(); }
   const std::string &origin() const { return origin_; }
 
 private:

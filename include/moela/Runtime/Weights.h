@@ -36,7 +36,17 @@ struct TensorSpec {
   /// FP8 only: the checkpoint holds the tensor in BF16/F16/F32 without a
   /// scale tensor, and the source quantizes it (quantizeFp8).
   bool quantizeAtLoad = false;
+  /// Multi-device plans (docs/parallel.md): `shape` is one of `sliceParts`
+  /// equal slices of the checkpoint tensor along dim `sliceDim`, starting at
+  /// `sliceOffset`; FP8 blocks keep the whole tensor's 128x128 grid. -1: the
+  /// whole tensor.
+  int sliceDim = -1;
+  int64_t sliceParts = 1;
+  int64_t sliceOffset = 0;
 
+  bool sliced() const { return sliceDim >= 0; }
+  /// The checkpoint tensor's shape (`shape` unless sliced).
+  std::vector<int64_t> checkpointShape() const;
   int64_t numel() const;
   /// "BF16 [448, 192]" for error messages.
   std::string typeString() const;
