@@ -84,6 +84,7 @@ private:
         fail(where(), ": experts ", w.experts(), " must be >= 0");
       WeightShape shape;
       shape.experts = w.experts();
+      shape.expertParts = w.expert_parts();
       for (size_t j = 0; j < w.parts()->size(); ++j) {
         const plan::TensorRef &t = *w.parts()->Get(j);
         if (!t.name() || t.name()->size() == 0)

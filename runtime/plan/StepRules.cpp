@@ -325,9 +325,9 @@ void checkStepFamily(StepChecker &s, const plan::Plan &plan,
       s.error("needs 0 < top_k <= experts and intermediate > 0, got top_k ", k,
               ", experts ", e, ", intermediate ", p->intermediate());
     const WeightShape &gu = s.weight(R::GateUp), &down = s.weight(R::Down);
-    if (gu.experts != e || down.experts != e)
-      s.error("weight expert sets have ", gu.experts, " and ", down.experts,
-              " experts, expected ", e);
+    if (gu.totalExperts() != e || down.totalExperts() != e)
+      s.error("weight expert sets have ", gu.totalExperts(), " and ",
+              down.totalExperts(), " experts, expected ", e);
     const Op &x = s.in(R::X);
     s.weightRows(R::GateUp, 2 * int64_t(p->intermediate()), "2*intermediate");
     s.weightCols(R::GateUp, x.operand.cols(), "x columns");
@@ -356,8 +356,8 @@ void checkStepFamily(StepChecker &s, const plan::Plan &plan,
   case T::GroupedGemmParams: {
     const auto *p = step.params_as_GroupedGemmParams();
     const WeightShape &w = s.weight(R::Matrix);
-    if (p->experts() <= 0 || w.experts != p->experts())
-      s.error("weight expert set has ", w.experts, " experts, expected ",
+    if (p->experts() <= 0 || w.totalExperts() != p->experts())
+      s.error("weight expert set has ", w.totalExperts(), " experts, expected ",
               p->experts());
     if (p->silu_mul() && w.rows % 2 != 0)
       s.error("silu_mul needs an even number of weight rows, got ", w.rows);
@@ -412,6 +412,17 @@ void checkStepFamily(StepChecker &s, const plan::Plan &plan,
            "a's columns + b's");
     s.rowsOf(s.in(R::B), a);
     s.rowsOf(s.out(R::AB), a);
+    return;
+  }
+  case T::AllReduceParams: {
+    const Op &x = s.in(R::X);
+    s.cols(s.out(R::Y), x.operand.cols(), "x's columns");
+    s.rowsOf(s.out(R::Y), x);
+    return;
+  }
+  case T::AllGatherParams: {
+    // The world size is the plan's; PlanVerify checks y = world_size * x.
+    s.rowsOf(s.out(R::Y), s.in(R::X));
     return;
   }
   case T::NONE:
