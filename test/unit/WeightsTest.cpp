@@ -22,10 +22,6 @@ using namespace moela::test;
 
 namespace {
 
-const std::string kData = MOELA_TEST_DATA;
-const std::string kBf16Dir = kData + "/v3_a";
-const std::string kFp8Dir = kData + "/v3_a/model-fp8";
-
 //===----------------------------------------------------------------------===//
 // Checkpoint weights: the v3_a fixture
 //===----------------------------------------------------------------------===//
