@@ -324,10 +324,15 @@ void checkStepFamily(StepChecker &s, const plan::Plan &plan,
     if (e <= 0 || k <= 0 || k > e || p->intermediate() <= 0)
       s.error("needs 0 < top_k <= experts and intermediate > 0, got top_k ", k,
               ", experts ", e, ", intermediate ", p->intermediate());
+    // Under expert parallelism each rank binds experts / expert_parts of
+    // the step's (global) experts.
     const WeightShape &gu = s.weight(R::GateUp), &down = s.weight(R::Down);
-    if (gu.experts != e || down.experts != e)
-      s.error("weight expert sets have ", gu.experts, " and ", down.experts,
-              " experts, expected ", e);
+    const int guParts = s.expertParts(plan, R::GateUp),
+              downParts = s.expertParts(plan, R::Down);
+    if (gu.experts * guParts != e || down.experts * downParts != e)
+      s.error("weight expert sets have ", gu.experts, " experts x ", guParts,
+              " parts and ", down.experts, " experts x ", downParts,
+              " parts, expected ", e);
     const Op &x = s.in(R::X);
     s.weightRows(R::GateUp, 2 * int64_t(p->intermediate()), "2*intermediate");
     s.weightCols(R::GateUp, x.operand.cols(), "x columns");
@@ -356,9 +361,10 @@ void checkStepFamily(StepChecker &s, const plan::Plan &plan,
   case T::GroupedGemmParams: {
     const auto *p = step.params_as_GroupedGemmParams();
     const WeightShape &w = s.weight(R::Matrix);
-    if (p->experts() <= 0 || w.experts != p->experts())
-      s.error("weight expert set has ", w.experts, " experts, expected ",
-              p->experts());
+    const int parts = s.expertParts(plan, R::Matrix);
+    if (p->experts() <= 0 || w.experts * parts != p->experts())
+      s.error("weight expert set has ", w.experts, " experts x ", parts,
+              " parts, expected ", p->experts());
     if (p->silu_mul() && w.rows % 2 != 0)
       s.error("silu_mul needs an even number of weight rows, got ", w.rows);
     const Op &x = s.in(R::XSorted);
@@ -412,6 +418,19 @@ void checkStepFamily(StepChecker &s, const plan::Plan &plan,
            "a's columns + b's");
     s.rowsOf(s.in(R::B), a);
     s.rowsOf(s.out(R::AB), a);
+    return;
+  }
+  case T::AllReduceParams: {
+    const Op &x = s.in(R::X);
+    s.cols(s.out(R::Y), x.operand.cols(), "x columns");
+    s.rowsOf(s.out(R::Y), x);
+    return;
+  }
+  case T::AllGatherParams: {
+    const Op &x = s.in(R::X);
+    s.cols(s.out(R::Y), int64_t(plan.world_size()) * x.operand.cols(),
+           "world_size x x's columns");
+    s.rowsOf(s.out(R::Y), x);
     return;
   }
   case T::NONE:
