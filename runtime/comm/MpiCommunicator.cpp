@@ -97,8 +97,8 @@ public:
 
   void allGather(const float *in, size_t count, float *out) override {
     if (count <= kMaxCount) {
-      check(MPI_Allgather(in, int(count), MPI_FLOAT, out, int(count),
-                          MPI_FLOAT, MPI_COMM_WORLD),
+      check(MPI_Allgather(in, int(count), MPI_FLOAT, out, int(count), MPI_FLOAT,
+                          MPI_COMM_WORLD),
             "MPI_Allgather");
       return;
     }

@@ -32,8 +32,8 @@ Window sliceWindow(const TensorSpec &spec) {
 Window blockWindow(const Window &w) {
   auto widen = [](int64_t &begin, int64_t &size, int64_t full) {
     const int64_t b = begin / kFp8Block * kFp8Block;
-    const int64_t e = std::min(
-        full, (begin + size + kFp8Block - 1) / kFp8Block * kFp8Block);
+    const int64_t e =
+        std::min(full, (begin + size + kFp8Block - 1) / kFp8Block * kFp8Block);
     begin = b;
     size = e - b;
   };

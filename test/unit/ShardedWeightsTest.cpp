@@ -26,9 +26,9 @@ namespace fs = std::filesystem;
 /// One checkpoint tensor kind of the table.
 struct Kind {
   const char *label;
-  DType dtype;     // of the spec
-  bool scaled;     // FP8 with a _scale_inv tensor
-  bool quantize;   // BF16 in the checkpoint, FP8 at load
+  DType dtype;   // of the spec
+  bool scaled;   // FP8 with a _scale_inv tensor
+  bool quantize; // BF16 in the checkpoint, FP8 at load
 };
 
 const Kind kKinds[] = {{"F32", DType::F32, false, false},
@@ -143,18 +143,16 @@ TEST_F(ShardedWeights, SlicesReassembleTheWholeTensorBitForBit) {
     for (const Kind &kind : kKinds)
       for (int dim : {0, 1})
         for (int parts : {2, 3, 4}) {
-          const std::string name = std::string("t.") + kind.label +
-                                   ".matrix.weight";
+          const std::string name =
+              std::string("t.") + kind.label + ".matrix.weight";
           const TensorSpec whole = specOf(kind, name, {kRows, kCols});
           std::vector<std::vector<float>> slices;
           for (int rank = 0; rank < parts; ++rank)
-            slices.push_back(
-                source->loadF32(sliceOf(whole, dim, parts, rank)));
-          expectSameBits(assemble(slices, dim, kRows, kCols),
-                         source->loadF32(whole),
-                         source->describe() + " " + kind.label + " dim " +
-                             std::to_string(dim) + " in " +
-                             std::to_string(parts));
+            slices.push_back(source->loadF32(sliceOf(whole, dim, parts, rank)));
+          expectSameBits(
+              assemble(slices, dim, kRows, kCols), source->loadF32(whole),
+              source->describe() + " " + kind.label + " dim " +
+                  std::to_string(dim) + " in " + std::to_string(parts));
         }
 }
 
@@ -197,8 +195,8 @@ TEST_F(ShardedWeights, AlignedRawSlicesCarryTheirBlockScales) {
                          std::to_string(dim));
     }
   // Raw slices without block scales need no alignment (88 columns each).
-  const TensorSpec bf16 = specOf(kKinds[1], "t.BF16.matrix.weight",
-                                 {kRows, kCols});
+  const TensorSpec bf16 =
+      specOf(kKinds[1], "t.BF16.matrix.weight", {kRows, kCols});
   std::vector<std::vector<float>> slices;
   for (int rank = 0; rank < 3; ++rank)
     slices.push_back(toF32(checkpoint->loadRaw(sliceOf(bf16, 1, 3, rank))));
