@@ -16,6 +16,10 @@
 #include "moela/Runtime/Communicator.h"
 #include "moela/Runtime/Error.h"
 
+// The C API only: OpenMPI's and MPICH's headers otherwise pull in their C++
+// bindings, which live in a library we do not link.
+#define OMPI_SKIP_MPICXX 1
+#define MPICH_SKIP_MPICXX 1
 #include <mpi.h>
 
 #include <algorithm>

@@ -48,35 +48,38 @@ PlanDesc shardedModel(int world) {
   };
   const uint32_t embed = d.addWeight(
       {tensor("model.embed_tokens.weight", {kVocab, kDim}, shardDim)});
-  const uint32_t gate = d.addWeight({tensor("model.gate.weight", {kExperts, kDim}, -1)});
+  const uint32_t gate =
+      d.addWeight({tensor("model.gate.weight", {kExperts, kDim}, -1)});
   auto expertSet = [&](std::vector<TensorDesc> ts) {
     const uint32_t w = d.addWeight(std::move(ts), int(kExperts / parts));
     d.weights[w].expertParts = parts;
     return w;
   };
-  const uint32_t gateUp = expertSet(
-      {tensor("l0.experts.{e}.gate_proj.weight", {kInter, kDim}, -1),
-       tensor("l0.experts.{e}.up_proj.weight", {kInter, kDim}, -1)});
-  const uint32_t down =
-      expertSet({tensor("l0.experts.{e}.down_proj.weight", {kDim, kInter}, -1)});
-  const uint32_t gateUp1 = expertSet(
-      {tensor("l1.experts.{e}.gate_proj.weight", {kInter, kDim}, -1),
-       tensor("l1.experts.{e}.up_proj.weight", {kInter, kDim}, -1)});
-  const uint32_t down1 =
-      expertSet({tensor("l1.experts.{e}.down_proj.weight", {kDim, kInter}, -1)});
+  const uint32_t gateUp =
+      expertSet({tensor("l0.experts.{e}.gate_proj.weight", {kInter, kDim}, -1),
+                 tensor("l0.experts.{e}.up_proj.weight", {kInter, kDim}, -1)});
+  const uint32_t down = expertSet(
+      {tensor("l0.experts.{e}.down_proj.weight", {kDim, kInter}, -1)});
+  const uint32_t gateUp1 =
+      expertSet({tensor("l1.experts.{e}.gate_proj.weight", {kInter, kDim}, -1),
+                 tensor("l1.experts.{e}.up_proj.weight", {kInter, kDim}, -1)});
+  const uint32_t down1 = expertSet(
+      {tensor("l1.experts.{e}.down_proj.weight", {kDim, kInter}, -1)});
   const uint32_t head =
       d.addWeight({tensor("lm_head.weight", {kVocab, kDim}, shardDim)});
 
   ProgramDesc p = ProgramDesc::standard("p", 8, 8, kVocab);
   const uint32_t h = p.add("h", kDim), gl = p.add("gate_logits", kExperts);
-  const uint32_t idx = p.add("idx", kTopK, RowKind::PerToken, 1, plan::DType::I32);
+  const uint32_t idx =
+      p.add("idx", kTopK, RowKind::PerToken, 1, plan::DType::I32);
   const uint32_t rw = p.add("route_w", kTopK);
   const uint32_t y = p.add("y", kDim, RowKind::PerToken, kTopK);
   const uint32_t o = p.add("o", kDim);
   const uint32_t xs = p.add("x_sorted", kDim, RowKind::PerToken, kTopK);
   const uint32_t off =
       p.add("offsets", 1, RowKind::Fixed, kExperts + 1, plan::DType::I32);
-  const uint32_t perm = p.add("perm", 1, RowKind::PerToken, kTopK, plan::DType::I32);
+  const uint32_t perm =
+      p.add("perm", 1, RowKind::PerToken, kTopK, plan::DType::I32);
   const uint32_t hid = p.add("hidden", kInter, RowKind::PerToken, kTopK);
   const uint32_t y1 = p.add("y1", kDim, RowKind::PerToken, kTopK);
   const uint32_t o1 = p.add("o1", kDim);
@@ -97,8 +100,8 @@ PlanDesc shardedModel(int world) {
        none([](auto &b) { return plan::CreateEmbeddingParams(b); }),
        {p.op(kTokens)}, {p.op(h)}, {embed});
   step(StepParams::AllReduceParams,
-       none([](auto &b) { return plan::CreateAllReduceParams(b); }),
-       {p.op(h)}, {p.op(h)});
+       none([](auto &b) { return plan::CreateAllReduceParams(b); }), {p.op(h)},
+       {p.op(h)});
   step(StepParams::GemmParams,
        none([](auto &b) { return plan::CreateGemmParams(b); }), {p.op(h)},
        {p.op(gl)}, {gate});
@@ -113,13 +116,12 @@ PlanDesc shardedModel(int world) {
          return plan::CreateMoeExpertsParams(b, kExperts, kTopK, kInter);
        }),
        {p.op(h), p.op(idx)}, {p.op(y)}, {gateUp, down});
-  step(StepParams::MoeCombineParams, none([](auto &b) {
-         return plan::CreateMoeCombineParams(b, kTopK);
-       }),
+  step(StepParams::MoeCombineParams,
+       none([](auto &b) { return plan::CreateMoeCombineParams(b, kTopK); }),
        {p.op(y), p.op(rw)}, {p.op(o)});
   step(StepParams::AllReduceParams,
-       none([](auto &b) { return plan::CreateAllReduceParams(b); }),
-       {p.op(o)}, {p.op(o)});
+       none([](auto &b) { return plan::CreateAllReduceParams(b); }), {p.op(o)},
+       {p.op(o)});
   // Layer 1: dispatch + grouped GEMMs, same routing.
   step(StepParams::MoeDispatchParams, none([](auto &b) {
          return plan::CreateMoeDispatchParams(b, kExperts, kTopK);
@@ -138,8 +140,8 @@ PlanDesc shardedModel(int world) {
        }),
        {p.op(y1), p.op(rw), p.op(perm)}, {p.op(o1)});
   step(StepParams::AllReduceParams,
-       none([](auto &b) { return plan::CreateAllReduceParams(b); }),
-       {p.op(o1)}, {p.op(o1)});
+       none([](auto &b) { return plan::CreateAllReduceParams(b); }), {p.op(o1)},
+       {p.op(o1)});
   // Vocab-parallel head: each rank's rows of the logits, gathered.
   step(StepParams::GemmParams,
        none([](auto &b) { return plan::CreateGemmParams(b); }), {p.op(o1)},
