@@ -45,9 +45,9 @@ Outcome mpirun(int ranks, const std::string &mode) {
     out.output.append(buffer.data(), n);
   const int status = pclose(pipe);
   out.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-  out.seconds = std::chrono::duration<double>(
-                    std::chrono::steady_clock::now() - start)
-                    .count();
+  out.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   return out;
 }
 

@@ -13,6 +13,8 @@
 #include "PlanTestUtil.h"
 #include "ThreadCommunicator.h"
 
+#include "moela/Runtime/Engine.h"
+#include "moela/Runtime/Generation.h"
 #include "moela/Runtime/HostBackend.h"
 #include "moela/Runtime/Plan.h"
 
@@ -152,7 +154,13 @@ PlanDesc shardedModel(int world) {
   step(StepParams::GatherRowsParams,
        none([](auto &b) { return plan::CreateGatherRowsParams(b); }),
        {p.op(full), p.op(kLogitRows)}, {p.op(kLogits)});
-  d.programs.push_back(std::move(p));
+  d.programs.push_back(p);
+  // The same steps as the engine's two programs (the model has no
+  // attention: each token's logits depend on that token alone).
+  for (const char *name : {"prefill", "decode"}) {
+    d.programs.push_back(p);
+    d.programs.back().name = name;
+  }
   return d;
 }
 
@@ -212,6 +220,37 @@ TEST(HostCollectives, ShardedRanksMatchOneRank) {
                     1e-5f * (1.0f + std::fabs(one[i])))
             << "rank " << r << " logit " << i;
     }
+  }
+}
+
+/// The tokens each rank generates with temperature sampling, every rank with
+/// its own sampling seed (seed + rank): rank 0's choices must win.
+std::vector<std::vector<int32_t>> sampleOn(int world, uint64_t seed) {
+  const std::vector<uint8_t> bytes = shardedModel(world).build();
+  std::vector<std::vector<int32_t>> ids(static_cast<size_t>(world));
+  runRanks(world, [&](Communicator &comm) {
+    Plan plan = Plan::fromBytes(bytes, "sharded.plan");
+    std::unique_ptr<WeightSource> weights = makeRandomWeights(21);
+    std::unique_ptr<Backend> backend = makeHostBackend(comm);
+    Engine engine(plan, *backend, *weights, 1, 64);
+    GenerationOptions options;
+    options.maxNewTokens = 12;
+    options.ignoreEos = true;
+    options.sampling.temperature = 1.5f;
+    options.sampling.seed = seed + uint64_t(comm.rank());
+    options.comm = &comm;
+    ids[size_t(comm.rank())] = generate(engine, {{3, 17, 5}}, options).ids[0];
+  });
+  return ids;
+}
+
+TEST(HostCollectives, EveryRankFeedsRankZerosSamples) {
+  const std::vector<int32_t> one = sampleOn(1, 40)[0];
+  ASSERT_EQ(one.size(), 12u);
+  for (int world : {2, 4}) {
+    const std::vector<std::vector<int32_t>> ranks = sampleOn(world, 40);
+    for (int r = 0; r < world; ++r)
+      EXPECT_EQ(ranks[size_t(r)], one) << "rank " << r << " of " << world;
   }
 }
 

@@ -44,9 +44,10 @@ int collectives(Communicator &comm) {
     for (int r = 1; r < size; ++r)
       expected += value(r, i);
     if (std::memcmp(&x[i], &expected, sizeof(float)) != 0) {
-      expect(false, "allReduceSum[" + std::to_string(i) + "] = " +
-                        std::to_string(x[i]) + ", expected " +
-                        std::to_string(expected) + " (rank-order sum)",
+      expect(false,
+             "allReduceSum[" + std::to_string(i) +
+                 "] = " + std::to_string(x[i]) + ", expected " +
+                 std::to_string(expected) + " (rank-order sum)",
              rank);
       break;
     }
