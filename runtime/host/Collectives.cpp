@@ -36,7 +36,7 @@ void allGather(Communicator &comm, CMat x, Mat y) {
          " ranks into [", y.rows, ", ", y.cols, "]");
   const int64_t count = x.rows * x.cols;
   std::vector<float> mine(static_cast<size_t>(count)); // [T, C]
-  std::vector<float> all(size_t(ranks * count));         // [N, T, C]
+  std::vector<float> all(size_t(ranks * count));       // [N, T, C]
   for (int64_t t = 0; t < x.rows; ++t)
     std::copy(x.row(t), x.row(t) + x.cols, mine.begin() + t * x.cols);
   comm.allGather(mine.data(), size_t(count), all.data());
