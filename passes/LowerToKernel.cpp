@@ -124,6 +124,20 @@ private:
                          o.getDown()));
           return success();
         })
+        .Case([&](nn::AllReduceOp o) {
+          Value x = get(o.getInput());
+          map.map(o, b.create<kernel::AllReduceOp>(loc, x.getType(), x,
+                                                   o.getRanksAttr())
+                         .getResult());
+          return success();
+        })
+        .Case([&](nn::AllGatherOp o) {
+          map.map(o, b.create<kernel::AllGatherOp>(loc, rows(flatCols(o)),
+                                                   get(o.getInput()),
+                                                   o.getRanksAttr())
+                         .getResult());
+          return success();
+        })
         .Case([&](nn::ArgmaxOp o) {
           map.map(
               o, b.create<kernel::ArgmaxOp>(loc, o.getType(), get(o.getInput()))

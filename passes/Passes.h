@@ -63,6 +63,15 @@ struct PipelineOptions : public mlir::PassPipelineOptions<PipelineOptions> {
       llvm::cl::desc("run MTP module 0 in the main programs: greedy drafts "
                      "for speculative decoding (moela-mtp-draft)"),
       llvm::cl::init(false)};
+  Option<int64_t> ranks{
+      *this, "ranks",
+      llvm::cl::desc("ranks to split the model over (moela-compile --tp): "
+                     "attention heads, dense and shared-expert MLPs, vocab"),
+      llvm::cl::init(1)};
+  Option<bool> ep{*this, "ep",
+                  llvm::cl::desc("with ranks > 1, partition the routed "
+                                 "experts over the ranks (moela-shard-moe ep)"),
+                  llvm::cl::init(false)};
   Option<kernel::GemmEngine> gemmKernel{
       *this, "gemm-kernel",
       llvm::cl::desc("mma | wgmma: the engine of kernel.gemm on sm_90a "

@@ -29,6 +29,93 @@ def MtpDraftPass : Pass<"moela-mtp-draft", "mlir::ModuleOp"> {
   let dependentDialects = ["::moela::nn::NNDialect"];
 }
 
+// The sharding passes (docs/parallel.md, `moela-compile --tp N [--ep]`): they
+// run on the model IR before lowering, cut weights into per-rank slices
+// (`shard D of P`) and insert `nn.all_reduce` / `nn.all_gather`.
+
+def ShardAttentionPass : Pass<"moela-shard-attention", "mlir::ModuleOp"> {
+  let summary = "Tensor-parallel MLA: each rank computes H / ranks heads";
+  let description = [{
+    Splits every `mla.attention` by heads: `q_b_proj` (or `q_proj`) and
+    `kv_b_proj` by rows, `o_proj` by columns, and sums the ranks' `o_proj`
+    outputs with `nn.all_reduce`. The small `q_a_proj` / `kv_a_proj_with_mqa`
+    projections and their norms stay whole on every rank, and so does the
+    latent KV cache (it is shared by all heads: every rank holds all of it).
+    The heads must divide by the ranks.
+  }];
+  let options = [
+    Option<"ranks", "ranks", "int64_t", /*default=*/"1",
+           "ranks the module runs on (1: nothing to split)">,
+    Option<"target", "target", "::moela::CompileTarget",
+           /*default=*/"::moela::kDefaultCompileTarget",
+           "host | sm_90a: a GPU target needs FP8 slices of whole 128x128 "
+           "scale blocks", CompileTargetNames>,
+  ];
+  let dependentDialects = ["::moela::nn::NNDialect"];
+}
+
+def ShardMlpPass : Pass<"moela-shard-mlp", "mlir::ModuleOp"> {
+  let summary = "Tensor-parallel dense MLPs: gate/up by rows, down by columns";
+  let description = [{
+    Splits the intermediate dim of every `nn.mlp` (the dense layers) over the
+    ranks, `gate_proj` / `up_proj` by rows and `down_proj` by columns, and
+    sums the ranks' outputs with `nn.all_reduce`.
+  }];
+  let options = [
+    Option<"ranks", "ranks", "int64_t", /*default=*/"1",
+           "ranks the module runs on (1: nothing to split)">,
+    Option<"target", "target", "::moela::CompileTarget",
+           /*default=*/"::moela::kDefaultCompileTarget",
+           "host | sm_90a: a GPU target needs FP8 slices of whole 128x128 "
+           "scale blocks", CompileTargetNames>,
+  ];
+  let dependentDialects = ["::moela::nn::NNDialect"];
+}
+
+def ShardMoePass : Pass<"moela-shard-moe", "mlir::ModuleOp"> {
+  let summary = "Expert or tensor parallelism for the MoE layers";
+  let description = [{
+    With `ep`, partitions the routed experts of every `moe.experts` over the
+    ranks (each computes its own experts for every token, the others
+    contribute zero); without it, splits every expert's intermediate dim as
+    `moela-shard-mlp` does. The shared experts are always split by their
+    intermediate dim. One `nn.all_reduce` after `moe.combine` sums the
+    ranks' partial outputs. Routing stays whole on every rank.
+  }];
+  let options = [
+    Option<"ranks", "ranks", "int64_t", /*default=*/"1",
+           "ranks the module runs on (1: nothing to split)">,
+    Option<"target", "target", "::moela::CompileTarget",
+           /*default=*/"::moela::kDefaultCompileTarget",
+           "host | sm_90a: a GPU target needs FP8 slices of whole 128x128 "
+           "scale blocks", CompileTargetNames>,
+    Option<"ep", "ep", "bool", /*default=*/"false",
+           "partition the routed experts over the ranks (expert parallelism) "
+           "instead of splitting inside each expert">,
+  ];
+  let dependentDialects = ["::moela::nn::NNDialect"];
+}
+
+def ShardVocabPass : Pass<"moela-shard-vocab", "mlir::ModuleOp"> {
+  let summary = "Vocab-parallel embedding and lm_head";
+  let description = [{
+    Splits the rows of every `nn.embedding` table (each rank looks up the
+    tokens of its vocab range, zero rows elsewhere, and `nn.all_reduce` sums
+    them) and of every `nn.lm_head` weight (each rank computes the logits of
+    its range and `nn.all_gather` puts the rows' logits side by side). When
+    the vocabulary does not divide by the ranks both stay whole.
+  }];
+  let options = [
+    Option<"ranks", "ranks", "int64_t", /*default=*/"1",
+           "ranks the module runs on (1: nothing to split)">,
+    Option<"target", "target", "::moela::CompileTarget",
+           /*default=*/"::moela::kDefaultCompileTarget",
+           "host | sm_90a: a GPU target needs FP8 slices of whole 128x128 "
+           "scale blocks", CompileTargetNames>,
+  ];
+  let dependentDialects = ["::moela::nn::NNDialect"];
+}
+
 def MlaSelectFormPass : Pass<"moela-mla-select-form", "mlir::ModuleOp"> {
   let summary = "Choose absorbed MLA for decode and expanded MLA for prefill";
   let description = [{

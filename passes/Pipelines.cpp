@@ -24,6 +24,13 @@ void moela::buildDefaultPipeline(OpPassManager &pm,
   };
   if (options.mtp)
     pm.addPass(createMtpDraftPass());
+  if (options.ranks > 1) {
+    // docs/parallel.md: per-rank shapes from here on.
+    pm.addPass(createShardAttentionPass({options.ranks, options.target}));
+    pm.addPass(createShardMlpPass({options.ranks, options.target}));
+    pm.addPass(createShardMoePass({options.ranks, options.target, options.ep}));
+    pm.addPass(createShardVocabPass({options.ranks, options.target}));
+  }
   pm.addPass(createMlaSelectFormPass());
   pm.addPass(createLowerToKernelPass());
   if (enabled("moela-mla-expand-prefill"))

@@ -83,6 +83,23 @@ cl::opt<std::string> kvDtype(
     cl::value_desc("auto|f32|bf16"), cl::init("auto"));
 cl::opt<bool> explain("explain",
                       cl::desc("Print the per-device memory report to stderr"));
+cl::opt<int64_t>
+    tp("tp",
+       cl::desc("Ranks to split the model over (mpirun -n N moela-run): "
+                "attention heads, dense and shared-expert MLPs and the "
+                "vocabulary tensor-parallel (docs/parallel.md)"),
+       cl::value_desc("N"), cl::init(1));
+cl::opt<bool> ep("ep", cl::desc("With --tp N: partition the routed experts "
+                                "over the N ranks (expert parallelism)"));
+cl::opt<bool> dpAttention(
+    "dp-attention",
+    cl::desc("With --tp N: attention data-parallel over the ranks (not yet "
+             "built)"));
+cl::opt<double> deviceMemory(
+    "device-memory",
+    cl::desc("GiB of memory per device: refuse a plan whose per-rank budget "
+             "does not fit (see --explain)"),
+    cl::value_desc("GiB"), cl::init(0));
 
 /// Applies --mlir-print-ir-*, --mlir-timing and friends.
 void configurePassManager(mlir::PassManager &pm) {
@@ -127,5 +144,9 @@ int main(int argc, char **argv) {
   options.mtp = mtp;
   options.weightDtype = weightDtype;
   options.kvDtype = kvDtype;
+  options.tp = tp;
+  options.ep = ep;
+  options.dpAttention = dpAttention;
+  options.deviceMemoryGiB = deviceMemory;
   return moela::runCompiler(options, context, configurePassManager);
 }

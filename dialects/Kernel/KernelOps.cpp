@@ -137,6 +137,21 @@ LogicalResult ConcatOp::verify() {
   return success();
 }
 
+LogicalResult AllReduceOp::verify() {
+  if (getRanks() < 2)
+    return emitOpError() << "needs at least 2 ranks, got " << getRanks();
+  return success();
+}
+
+LogicalResult AllGatherOp::verify() {
+  if (getRanks() < 2)
+    return emitOpError() << "needs at least 2 ranks, got " << getRanks();
+  if (cols(getResult()) != getRanks() * cols(getInput()))
+    return emitOpError() << "result must have " << getRanks() << " x "
+                         << cols(getInput()) << " columns";
+  return success();
+}
+
 LogicalResult SliceOp::verify() {
   const int64_t offset = getOffset(), size = getSize(); // signed: see above
   if (offset < 0 || size < 1 || offset + size > cols(getInput()))

@@ -497,6 +497,35 @@ def Kernel_ConcatOp : Kernel_Op<"concat", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Kernel_AllReduceOp : Kernel_Op<"all_reduce", [SameOperandsAndResultType]> {
+  let summary = "Sum over the ranks (nn.all_reduce)";
+  let description = [{
+    The AllReduce step: `result = sum over the ranks of input`; the memory
+    planner may run it in place.
+    ```mlir
+    %h = kernel.all_reduce %partial ranks 2 : tensor<?x192xf32>
+    ```
+  }];
+  let arguments = (ins Kernel_Tensor:$input, I64Attr:$ranks);
+  let results = (outs Kernel_Tensor:$result);
+  let assemblyFormat = "$input `ranks` $ranks attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+def Kernel_AllGatherOp : Kernel_Op<"all_gather", []> {
+  let summary = "Columns of every rank side by side (nn.all_gather)";
+  let description = [{
+    The AllGather step: `[T, C]` per rank -> `[T, ranks * C]`, rank 0 first.
+    ```mlir
+    %l = kernel.all_gather %part ranks 2 : tensor<?x640xf32> -> tensor<?x1280xf32>
+    ```
+  }];
+  let arguments = (ins Kernel_Tensor:$input, I64Attr:$ranks);
+  let results = (outs Kernel_Tensor:$result);
+  let assemblyFormat = "$input `ranks` $ranks attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+}
+
 def Kernel_SliceOp : Kernel_Op<"slice", [Pure]> {
   let summary = "A column range of a tensor, without a copy";
   let description = [{

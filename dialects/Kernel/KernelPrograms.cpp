@@ -35,3 +35,31 @@ std::string moela::kernel::locationName(Location loc) {
       })
       .Default([](LocationAttr) { return std::string(); });
 }
+
+moela::kernel::Layout moela::kernel::readLayout(ModuleOp module) {
+  Layout layout;
+  auto dict = module->getAttrOfType<DictionaryAttr>(kLayoutAttr);
+  if (!dict)
+    return layout;
+  auto integer = [&](StringRef key, int64_t fallback) {
+    auto a = dict.getAs<IntegerAttr>(key);
+    return a ? a.getInt() : fallback;
+  };
+  layout.ranks = integer("ranks", 1);
+  layout.tp = integer("tp", 1);
+  layout.ep = dict.get("ep") != nullptr;
+  layout.vocabParallel = dict.get("vocab_parallel") != nullptr;
+  return layout;
+}
+
+void moela::kernel::writeLayout(ModuleOp module, const Layout &layout) {
+  Builder b(module.getContext());
+  SmallVector<NamedAttribute> entries{
+      b.getNamedAttr("ranks", b.getI64IntegerAttr(layout.ranks)),
+      b.getNamedAttr("tp", b.getI64IntegerAttr(layout.tp))};
+  if (layout.ep)
+    entries.push_back(b.getNamedAttr("ep", b.getUnitAttr()));
+  if (layout.vocabParallel)
+    entries.push_back(b.getNamedAttr("vocab_parallel", b.getUnitAttr()));
+  module->setAttr(kLayoutAttr, b.getDictionaryAttr(entries));
+}

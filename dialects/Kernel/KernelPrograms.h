@@ -30,6 +30,21 @@ bool isPrefillProgram(mlir::func::FuncOp func);
 /// layer (`mainLayers`), and one for an MTP module run in the programs.
 int64_t kvCacheLayers(mlir::ModuleOp module, int64_t mainLayers);
 
+/// How a multi-device module is split over its ranks (docs/parallel.md):
+/// the module attribute `moela.layout` that the sharding passes write and the
+/// plan writer copies into the plan (plan.fbs Layout, Plan.world_size).
+struct Layout {
+  int64_t ranks = 1;          // world size; 1 = one device
+  int64_t tp = 1;             // ranks attention and dense layers are split over
+  bool ep = false;            // routed experts partitioned over the ranks
+  bool vocabParallel = false; // embedding and lm_head rows split
+};
+constexpr llvm::StringLiteral kLayoutAttr = "moela.layout";
+
+/// The module's layout (one rank when it has none).
+Layout readLayout(mlir::ModuleOp module);
+void writeLayout(mlir::ModuleOp module, const Layout &layout);
+
 /// The model position a location names ("layers.1.attn.q_proj"); fused
 /// locations join their names with "+"; "" when there is none.
 std::string locationName(mlir::Location loc);

@@ -55,10 +55,20 @@ def MoE_ExpertWeightsAttr : AttrDef<MoE_Dialect, "ExpertWeights"> {
     `[hidden, intermediate]`, of `dtype`; FP8 weights come with
     `_scale_inv` block scales.
 
+    In a multi-device module (docs/parallel.md), `expert_parts` > 1 splits
+    the experts over the ranks (expert parallelism: each binds `count /
+    expert_parts` of them; `count` stays the layer's total, which routing
+    indexes), and `intermediate_parts` > 1 splits every expert's
+    intermediate dim (`intermediate` is then one rank's slice). Both default
+    to 1 and are not printed then.
+
     Example:
     ```mlir
     #moe.expert_weights<prefix = "model.layers.3.mlp.experts", count = 256,
                         hidden = 7168, intermediate = 2048, dtype = f8E4M3FN>
+    #moe.expert_weights<prefix = "model.layers.3.mlp.experts", count = 256,
+                        hidden = 7168, intermediate = 2048, dtype = f8E4M3FN,
+                        expert_parts = 8>
     ```
   }];
   let parameters = (ins
@@ -66,14 +76,25 @@ def MoE_ExpertWeightsAttr : AttrDef<MoE_Dialect, "ExpertWeights"> {
     "int64_t":$count,
     "int64_t":$hidden,
     "int64_t":$intermediate,
-    "::mlir::Type":$dtype
+    "::mlir::Type":$dtype,
+    DefaultValuedParameter<"int64_t", "1">:$expert_parts,
+    DefaultValuedParameter<"int64_t", "1">:$intermediate_parts
   );
+  let builders = [
+    AttrBuilder<(ins "::llvm::StringRef":$prefix, "int64_t":$count,
+                     "int64_t":$hidden, "int64_t":$intermediate,
+                     "::mlir::Type":$dtype), [{
+      return $_get($_ctxt, prefix, count, hidden, intermediate, dtype, 1, 1);
+    }]>
+  ];
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{
     /// The weight `proj` ("gate_proj", "up_proj" or "down_proj") of expert
     /// `expert`; expert -1 gives the pattern with "{e}" in place of the index.
     ::moela::nn::WeightAttr getWeight(int64_t expert, ::llvm::StringRef proj) const;
+    /// The experts each rank binds.
+    int64_t getLocalCount() const { return getCount() / getExpertParts(); }
   }];
 }
 

@@ -62,7 +62,8 @@ LogicalResult RoutingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
 LogicalResult
 ExpertWeightsAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                           StringRef prefix, int64_t count, int64_t hidden,
-                          int64_t intermediate, Type dtype) {
+                          int64_t intermediate, Type dtype,
+                          int64_t expertParts, int64_t intermediateParts) {
   if (prefix.empty())
     return emitError() << "expert weights need a name prefix";
   if (count < 1 || hidden < 1 || intermediate < 1)
@@ -74,6 +75,10 @@ ExpertWeightsAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError()
            << "expert weights must be f32, bf16, f16 or f8E4M3FN, got "
            << dtype;
+  if (expertParts < 1 || count % expertParts != 0 || intermediateParts < 1)
+    return emitError() << "expert weights: " << count
+                       << " experts cannot be split into expert_parts = "
+                       << expertParts << " equal parts";
   return success();
 }
 
@@ -90,6 +95,9 @@ moela::nn::WeightAttr ExpertWeightsAttr::getWeight(int64_t expert,
     scale = name + "_scale_inv";
     scaleShape = moela::nn::fp8ScaleShape({rows, cols});
   }
+  // A rank's slice of the intermediate dim: rows of gate/up, columns of down.
+  int64_t parts = getIntermediateParts();
   return moela::nn::WeightAttr::get(getContext(), name, getDtype(),
-                                    {rows, cols}, scale, scaleShape);
+                                    {rows, cols}, scale, scaleShape,
+                                    parts > 1 ? (down ? 1 : 0) : -1, parts);
 }

@@ -19,7 +19,8 @@ void NNDialect::initialize() {
 }
 
 //===----------------------------------------------------------------------===//
-// #nn.weight<"name" : dtype[d0, d1] (, scale "name"[s0, s1])?>
+// #nn.weight<"name" : dtype[d0, d1] (, scale "name"[s0, s1])?
+//             (, shard D of P)?>
 //===----------------------------------------------------------------------===//
 
 static ParseResult parseDims(AsmParser &parser,
@@ -37,18 +38,25 @@ Attribute WeightAttr::parse(AsmParser &parser, Type) {
   std::string name, scaleName;
   Type dtype;
   SmallVector<int64_t> shape, scaleShape;
+  int64_t shardDim = -1, shardParts = 1;
   if (parser.parseLess() || parser.parseString(&name) || parser.parseColon() ||
       parser.parseType(dtype) || parseDims(parser, shape))
     return {};
-  if (succeeded(parser.parseOptionalComma())) {
-    if (parser.parseKeyword("scale") || parser.parseString(&scaleName) ||
-        parseDims(parser, scaleShape))
+  while (succeeded(parser.parseOptionalComma())) {
+    if (succeeded(parser.parseOptionalKeyword("shard"))) {
+      if (parser.parseInteger(shardDim) || parser.parseKeyword("of") ||
+          parser.parseInteger(shardParts))
+        return {};
+    } else if (parser.parseKeyword("scale") || parser.parseString(&scaleName) ||
+               parseDims(parser, scaleShape)) {
       return {};
+    }
   }
   if (parser.parseGreater())
     return {};
   return parser.getChecked<WeightAttr>(parser.getContext(), name, dtype, shape,
-                                       scaleName, scaleShape);
+                                       scaleName, scaleShape, shardDim,
+                                       shardParts);
 }
 
 void WeightAttr::print(AsmPrinter &printer) const {
@@ -66,13 +74,33 @@ void WeightAttr::print(AsmPrinter &printer) const {
     printer.printString(getScaleName());
     printDims(getScaleShape());
   }
+  if (isSharded())
+    printer << ", shard " << getShardDim() << " of " << getShardParts();
   printer << ">";
+}
+
+SmallVector<int64_t, 2> WeightAttr::getFullShape() const {
+  SmallVector<int64_t, 2> full(getShape());
+  if (isSharded())
+    full[getShardDim()] *= getShardParts();
+  return full;
+}
+
+WeightAttr WeightAttr::sharded(int64_t dim, int64_t parts) const {
+  SmallVector<int64_t, 2> shape(getShape());
+  shape[dim] /= parts;
+  SmallVector<int64_t, 2> scaleShape;
+  if (isBlockScaled())
+    scaleShape = fp8ScaleShape(shape);
+  return WeightAttr::get(getContext(), getName(), getDtype(), shape,
+                         getScaleName(), scaleShape, dim, parts);
 }
 
 LogicalResult WeightAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                  StringRef name, Type dtype,
                                  ArrayRef<int64_t> shape, StringRef scaleName,
-                                 ArrayRef<int64_t> scaleShape) {
+                                 ArrayRef<int64_t> scaleShape, int64_t shardDim,
+                                 int64_t shardParts) {
   if (name.empty())
     return emitError() << "weight needs a checkpoint tensor name";
   if (shape.empty() || shape.size() > 2)
@@ -101,6 +129,11 @@ LogicalResult WeightAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                          << shapeToString(expected) << " (ceil(shape / "
                          << moela::abi::kFp8Block << "), docs/model.md §2)";
   }
+  if (shardParts < 1 || (shardParts > 1 && (shardDim < 0 ||
+                                            shardDim >= int64_t(shape.size()))))
+    return emitError() << "weight '" << name << "': shard " << shardDim
+                       << " of " << shardParts
+                       << " needs a dim of the tensor and at least one part";
   return success();
 }
 

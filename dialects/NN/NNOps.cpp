@@ -84,3 +84,30 @@ LogicalResult MtpProjOp::verify() {
                            {d, ShapedType::isDynamic(d) ? kAny : 2 * d},
                            "eh_proj is [D, 2D]");
 }
+
+//===----------------------------------------------------------------------===//
+// Collectives
+//===----------------------------------------------------------------------===//
+
+/// A collective needs a world of two ranks or more and a [T, C] operand.
+static LogicalResult verifyCollective(Operation *op, int64_t ranks,
+                                      Type input) {
+  if (ranks < 2)
+    return op->emitOpError() << "needs at least 2 ranks, got " << ranks;
+  if (cast<RankedTensorType>(input).getRank() != 2)
+    return op->emitOpError() << "operand must be [T, C]";
+  return success();
+}
+
+LogicalResult AllReduceOp::verify() {
+  return verifyCollective(*this, getRanks(), getInput().getType());
+}
+
+LogicalResult AllGatherOp::verify() {
+  if (failed(verifyCollective(*this, getRanks(), getInput().getType())))
+    return failure();
+  int64_t c = dimOf(getInput().getType(), 1);
+  return verifyTensorShape(*this, "result", getType(),
+                           {kAny, getRanks() * c},
+                           "result is [T, ranks * C]");
+}

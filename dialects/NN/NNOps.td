@@ -209,4 +209,43 @@ def NN_MtpProjOp : NN_Op<"mtp_proj", [Pure, SameOperandsAndResultType]> {
   let hasVerifier = 1;
 }
 
+// Collectives of a multi-device module (docs/parallel.md). They are not Pure:
+// every rank must run the same collectives in the same order, so none is
+// erased, merged or moved.
+
+def NN_AllReduceOp : NN_Op<"all_reduce", [SameOperandsAndResultType]> {
+  let summary = "Sum over the ranks of a multi-device module";
+  let description = [{
+    `result = sum over the ranks r of input_r`, the same on every rank: what
+    turns the partial sums of a row-split weight (o_proj, down_proj, a
+    vocab-parallel embedding, the experts of one rank) into the whole.
+
+    Example:
+    ```mlir
+    %h = nn.all_reduce %partial ranks 2 : tensor<?x192xf32>
+    ```
+  }];
+  let arguments = (ins NN_Activation:$input, I64Attr:$ranks);
+  let results = (outs NN_Activation:$result);
+  let assemblyFormat = "$input `ranks` $ranks attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+def NN_AllGatherOp : NN_Op<"all_gather", []> {
+  let summary = "Columns of every rank side by side";
+  let description = [{
+    `[T, C]` on each rank becomes `[T, ranks * C]` on every rank: rank 0's
+    columns first (a vocab-parallel lm_head's logits).
+
+    Example:
+    ```mlir
+    %logits = nn.all_gather %part ranks 2 : tensor<?x640xf32> -> tensor<?x1280xf32>
+    ```
+  }];
+  let arguments = (ins NN_Activation:$input, I64Attr:$ranks);
+  let results = (outs NN_Activation:$result);
+  let assemblyFormat = "$input `ranks` $ranks attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+}
+
 #endif // MOELA_NN_OPS

@@ -187,6 +187,18 @@ int runCompiler(const CompileOptions &options, MLIRContext &context,
     return fail("--mtp needs an MTP module, but " + options.input +
                 " has num_nextn_predict_layers = 0");
 
+  if (options.tp < 1)
+    return fail("--tp=" + std::to_string(options.tp) +
+                " must be at least 1 (the number of ranks)");
+  if ((options.ep || options.dpAttention) && options.tp < 2)
+    return fail(std::string(options.ep ? "--ep" : "--dp-attention") +
+                " splits over the ranks of --tp N: give --tp 2 or more");
+  if (options.dpAttention)
+    return fail("--dp-attention is not built yet (docs/parallel.md): use "
+                "--tp N, with --ep for the experts");
+  if (options.deviceMemoryGiB < 0)
+    return fail("--device-memory must be a positive number of GiB");
+
   for (const std::string &name : options.disable)
     if (!llvm::is_contained(optionalPassNames(), name)) {
       std::string known;
@@ -218,6 +230,8 @@ int runCompiler(const CompileOptions &options, MLIRContext &context,
   pipeline.gemmKernel = *gemmEngine;
   pipeline.quantizeActivations = options.activationDtype == "fp8";
   pipeline.mtp = options.mtp;
+  pipeline.ranks = options.tp;
+  pipeline.ep = options.ep;
   buildDefaultPipeline(pm, pipeline);
   if (failed(pm.run(*module)))
     return fail("the pass pipeline failed (see the error above)");

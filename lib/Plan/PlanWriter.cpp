@@ -97,6 +97,11 @@ public:
     cache.add_rope_dim(static_cast<int>(config.qkRopeHeadDim));
     cache.add_dtype(options.kvDtype == "f32" ? p::DType::F32 : p::DType::BF16);
     auto cacheOffset = cache.Finish();
+    kernel::Layout split = kernel::readLayout(module);
+    fb::Offset<p::Layout> layout;
+    if (split.ranks > 1)
+      layout = p::CreateLayout(fbb, static_cast<int>(split.tp), split.ep,
+                               split.vocabParallel);
 
     p::PlanBuilder plan(fbb);
     plan.add_schema_version(kPlanSchemaVersion);
@@ -108,6 +113,9 @@ public:
     plan.add_weights(weightsVec);
     plan.add_kv_cache(cacheOffset);
     plan.add_kernels(kernelsVec);
+    plan.add_world_size(static_cast<int>(split.ranks));
+    if (split.ranks > 1)
+      plan.add_layout(layout);
     p::FinishPlanBuffer(fbb, plan.Finish());
     return std::vector<uint8_t>(fbb.GetBufferPointer(),
                                 fbb.GetBufferPointer() + fbb.GetSize());
@@ -136,15 +144,22 @@ private:
       t.add_scale_shape(scaleShape);
       t.add_quantize_at_load(options.quantizeWeightsAtLoad);
     }
+    if (w.isSharded()) {
+      t.add_shard_dim(static_cast<int>(w.getShardDim()));
+      t.add_shard_parts(static_cast<int>(w.getShardParts()));
+    }
     return t.Finish();
   }
 
   /// The index of the plan weight made of `parts` (rows concatenated), or of
   /// an expert set when `experts` > 0. Identical bindings share one index.
-  uint32_t weight(ArrayRef<nn::WeightAttr> parts, int experts = 0) {
-    std::string key = std::to_string(experts);
+  uint32_t weight(ArrayRef<nn::WeightAttr> parts, int experts = 0,
+                  int expertParts = 1) {
+    std::string key =
+        std::to_string(experts) + "/" + std::to_string(expertParts);
     for (nn::WeightAttr w : parts)
-      key += "|" + w.getName().str();
+      key += "|" + w.getName().str() + "#" + std::to_string(w.getShardDim()) +
+             "/" + std::to_string(w.getShardParts());
     auto it = weightIndex.find(key);
     if (it != weightIndex.end())
       return it->second;
@@ -155,6 +170,8 @@ private:
     p::WeightBuilder wb(fbb);
     wb.add_parts(partsVec);
     wb.add_experts(experts);
+    if (expertParts > 1)
+      wb.add_expert_parts(expertParts);
     weights.push_back(wb.Finish());
     uint32_t index = weights.size() - 1;
     weightIndex[key] = index;
@@ -162,11 +179,13 @@ private:
   }
 
   uint32_t expertWeight(moe::ExpertWeightsAttr w, kernel::ExpertProj proj) {
-    int experts = static_cast<int>(w.getCount());
+    // A rank binds its own experts; the steps keep the layer's total.
+    int experts = static_cast<int>(w.getLocalCount());
+    int parts = static_cast<int>(w.getExpertParts());
     if (proj == kernel::ExpertProj::down)
-      return weight({w.getWeight(-1, "down_proj")}, experts);
+      return weight({w.getWeight(-1, "down_proj")}, experts, parts);
     return weight({w.getWeight(-1, "gate_proj"), w.getWeight(-1, "up_proj")},
-                  experts);
+                  experts, parts);
   }
 
   // ---- Programs -------------------------------------------------------------
@@ -425,6 +444,20 @@ private:
           in(R::A, o.getLhs());
           in(R::B, o.getRhs());
           out(R::AB, o.getResult());
+          return success();
+        })
+        .Case([&](kernel::AllReduceOp o) {
+          family(p::StepParams::AllReduceParams,
+                 p::CreateAllReduceParams(fbb).Union());
+          in(R::X, o.getInput());
+          out(R::Y, o.getResult());
+          return success();
+        })
+        .Case([&](kernel::AllGatherOp o) {
+          family(p::StepParams::AllGatherParams,
+                 p::CreateAllGatherParams(fbb).Union());
+          in(R::X, o.getInput());
+          out(R::Y, o.getResult());
           return success();
         })
         .Case([&](kernel::MlaLatentAttentionOp o) {

@@ -19,6 +19,19 @@ namespace {
 /// Rows per parallel chunk for a row-wise kernel on rows of n elements.
 int64_t rowGrain(int64_t n) { return std::max<int64_t>(1, (1 << 15) / n); }
 
+/// y[t][i] = f(a[t][i], b[t][i]); element i is read before it is written.
+template <typename F> void elementwise(CMat a, CMat b, Mat y, F f) {
+  const int64_t n = a.cols;
+  parallelFor(a.rows, rowGrain(n), [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      const float *at = a.row(t), *bt = b.row(t);
+      float *yt = y.row(t);
+      for (int64_t i = 0; i < n; ++i)
+        yt[i] = f(at[i], bt[i]);
+    }
+  });
+}
+
 } // namespace
 
 void rmsNormRow(const float *x, const float *w, float eps, int64_t n,
@@ -54,27 +67,12 @@ void rmsNorm(CMat x, const CMat *r, const float *w, float eps, Mat y,
 }
 
 void add(CMat a, CMat b, Mat y) {
-  const int64_t n = a.cols;
-  parallelFor(a.rows, rowGrain(n), [&](int64_t begin, int64_t end) {
-    for (int64_t t = begin; t < end; ++t) {
-      const float *at = a.row(t), *bt = b.row(t);
-      float *yt = y.row(t);
-      for (int64_t i = 0; i < n; ++i) // element i is read before it is written
-        yt[i] = at[i] + bt[i];
-    }
-  });
+  elementwise(a, b, y, [](float x, float z) { return x + z; });
 }
 
 void siluMul(CMat g, CMat u, Mat y) {
-  const int64_t n = g.cols;
-  parallelFor(g.rows, rowGrain(n), [&](int64_t begin, int64_t end) {
-    for (int64_t t = begin; t < end; ++t) {
-      const float *gt = g.row(t), *ut = u.row(t);
-      float *yt = y.row(t);
-      for (int64_t i = 0; i < n; ++i)
-        yt[i] = gt[i] / (1.0f + std::exp(-gt[i])) * ut[i];
-    }
-  });
+  elementwise(g, u, y,
+              [](float x, float z) { return x / (1.0f + std::exp(-x)) * z; });
 }
 
 } // namespace moela::host

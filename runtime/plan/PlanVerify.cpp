@@ -94,6 +94,7 @@ private:
              " on a weight that is not an expert set");
       WeightShape shape;
       shape.experts = w.experts();
+      shape.expertParts = w.expert_parts();
       for (size_t j = 0; j < w.parts()->size(); ++j) {
         const plan::TensorRef &t = *w.parts()->Get(j);
         if (!t.name() || t.name()->size() == 0)

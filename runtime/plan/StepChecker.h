@@ -205,12 +205,6 @@ public:
   const WeightShape &weight(Role role) const {
     return shapes_[operands_->weight(role)];
   }
-  /// The ranks the expert set playing `role` is partitioned over (plan.fbs
-  /// Weight.expert_parts; 1 without expert parallelism).
-  int expertParts(const plan::Plan &plan, Role role) const {
-    return std::max(
-        1, plan.weights()->Get(operands_->weight(role))->expert_parts());
-  }
   void weightRows(Role role, int64_t expected, const char *rule) const {
     if (weight(role).rows != expected)
       error(weightLabel(role), " has ", weight(role).rows, " rows, expected ",

@@ -327,12 +327,9 @@ void checkStepFamily(StepChecker &s, const plan::Plan &plan,
     // Under expert parallelism each rank binds experts / expert_parts of
     // the step's (global) experts.
     const WeightShape &gu = s.weight(R::GateUp), &down = s.weight(R::Down);
-    const int guParts = s.expertParts(plan, R::GateUp),
-              downParts = s.expertParts(plan, R::Down);
-    if (gu.experts * guParts != e || down.experts * downParts != e)
-      s.error("weight expert sets have ", gu.experts, " experts x ", guParts,
-              " parts and ", down.experts, " experts x ", downParts,
-              " parts, expected ", e);
+    if (gu.totalExperts() != e || down.totalExperts() != e)
+      s.error("weight expert sets have ", gu.totalExperts(), " and ",
+              down.totalExperts(), " experts, expected ", e);
     const Op &x = s.in(R::X);
     s.weightRows(R::GateUp, 2 * int64_t(p->intermediate()), "2*intermediate");
     s.weightCols(R::GateUp, x.operand.cols(), "x columns");
@@ -361,10 +358,9 @@ void checkStepFamily(StepChecker &s, const plan::Plan &plan,
   case T::GroupedGemmParams: {
     const auto *p = step.params_as_GroupedGemmParams();
     const WeightShape &w = s.weight(R::Matrix);
-    const int parts = s.expertParts(plan, R::Matrix);
-    if (p->experts() <= 0 || w.experts * parts != p->experts())
-      s.error("weight expert set has ", w.experts, " experts x ", parts,
-              " parts, expected ", p->experts());
+    if (p->experts() <= 0 || w.totalExperts() != p->experts())
+      s.error("weight expert set has ", w.totalExperts(), " experts, expected ",
+              p->experts());
     if (p->silu_mul() && w.rows % 2 != 0)
       s.error("silu_mul needs an even number of weight rows, got ", w.rows);
     const Op &x = s.in(R::XSorted);
@@ -422,7 +418,7 @@ void checkStepFamily(StepChecker &s, const plan::Plan &plan,
   }
   case T::AllReduceParams: {
     const Op &x = s.in(R::X);
-    s.cols(s.out(R::Y), x.operand.cols(), "x columns");
+    s.cols(s.out(R::Y), x.operand.cols(), "x's columns");
     s.rowsOf(s.out(R::Y), x);
     return;
   }

@@ -45,11 +45,19 @@ K::DispatchArgs dispatchArgs(const DispatchCase &c, const Tensor &x,
   return a;
 }
 
-void launchDispatch(K::DispatchArgs a) {
-  for (int phase = 0; phase < K::dispatchLaunches(a); ++phase) {
+/// Launches every phase of `k`: OpsLaunch.h's `phases` and `geometry`.
+template <typename Args>
+void launchPhases(const Kernel &k, Args a, int (*phases)(const Args &),
+                  K::Launch (*geometry)(const Args &, const K::Tile &)) {
+  for (int phase = 0; phase < phases(a); ++phase) {
     a.phase = phase;
-    launch(dispatchKernel(Ty::BF16), K::launchDispatch(a, kTile), a);
+    launch(k, geometry(a, kTile), a);
   }
+}
+
+void launchDispatch(const K::DispatchArgs &a) {
+  launchPhases(dispatchKernel(Ty::BF16), a, K::dispatchLaunches,
+               K::launchDispatch);
 }
 
 void runDispatch(Report &r, const std::string &what, const DispatchCase &c) {
@@ -102,11 +110,8 @@ K::CombineArgs combineArgs(const CombineCase &c, const Tensor &y,
   return a;
 }
 
-void launchCombine(K::CombineArgs a) {
-  for (int phase = 0; phase < K::combineLaunches(a); ++phase) {
-    a.phase = phase;
-    launch(combineKernel(), K::launchCombine(a, kTile), a);
-  }
+void launchCombine(const K::CombineArgs &a) {
+  launchPhases(combineKernel(), a, K::combineLaunches, K::launchCombine);
 }
 
 void runCombine(Report &r, const std::string &what, const CombineCase &c) {

@@ -15,22 +15,25 @@ bool has(const json &j, const char *key) {
   return j.contains(key) && !j.at(key).is_null();
 }
 
-int64_t requiredInt(const json &j, const char *key) {
+/// j[key] as a T; it must be present and `isType` (e.g. json::is_number) of
+/// it true, or the error says it must be `kind`.
+template <typename T>
+T required(const json &j, const char *key, bool (json::*isType)() const,
+           const char *kind) {
   if (!has(j, key))
     fail("config.json: missing required field '", key, "'");
-  if (!j.at(key).is_number_integer())
-    fail("config.json: field '", key, "' must be an integer, found ",
+  if (!(j.at(key).*isType)())
+    fail("config.json: field '", key, "' must be ", kind, ", found ",
          j.at(key).dump());
-  return j.at(key).get<int64_t>();
+  return j.at(key).get<T>();
+}
+
+int64_t requiredInt(const json &j, const char *key) {
+  return required<int64_t>(j, key, &json::is_number_integer, "an integer");
 }
 
 double requiredNumber(const json &j, const char *key) {
-  if (!has(j, key))
-    fail("config.json: missing required field '", key, "'");
-  if (!j.at(key).is_number())
-    fail("config.json: field '", key, "' must be a number, found ",
-         j.at(key).dump());
-  return j.at(key).get<double>();
+  return required<double>(j, key, &json::is_number, "a number");
 }
 
 int64_t optionalInt(const json &j, const char *key, int64_t fallback) {
@@ -43,21 +46,14 @@ double optionalNumber(const json &j, const char *key, double fallback) {
 
 std::string optionalString(const json &j, const char *key,
                            const std::string &fallback) {
-  if (!has(j, key))
-    return fallback;
-  if (!j.at(key).is_string())
-    fail("config.json: field '", key, "' must be a string, found ",
-         j.at(key).dump());
-  return j.at(key).get<std::string>();
+  return has(j, key)
+             ? required<std::string>(j, key, &json::is_string, "a string")
+             : fallback;
 }
 
 bool optionalBool(const json &j, const char *key, bool fallback) {
-  if (!has(j, key))
-    return fallback;
-  if (!j.at(key).is_boolean())
-    fail("config.json: field '", key, "' must be a boolean, found ",
-         j.at(key).dump());
-  return j.at(key).get<bool>();
+  return has(j, key) ? required<bool>(j, key, &json::is_boolean, "a boolean")
+                     : fallback;
 }
 
 /// `cond` must hold; otherwise names the field, its value and the rule.

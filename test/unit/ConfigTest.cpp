@@ -53,6 +53,11 @@ BadConfig missing(const char *name, const char *field) {
 
 // One row per rule; clang-format would spread each over four lines.
 // clang-format off
+/// The released FP8 quantization_config, then `m`.
+Mutation fp8Then(Mutation m) {
+  return all({set("quantization_config", fp8Quantization()), std::move(m)});
+}
+
 const BadConfig kBadConfigs[] = {
     // The 14 required fields (docs/model.md §1).
     missing("MissingVocabSize", "vocab_size"),
@@ -191,41 +196,34 @@ const BadConfig kBadConfigs[] = {
 
     // quantization_config.
     {"QuantMethodAwq",
-     all({set("quantization_config", fp8Quantization()),
-          set("quantization_config.quant_method", "awq")}),
+     fp8Then(set("quantization_config.quant_method", "awq")),
      "",
      {"quantization_config.quant_method = \"awq\" is not supported (only "
       "\"fp8\")"}},
     {"QuantMethodMissing",
-     all({set("quantization_config", fp8Quantization()),
-          drop("quantization_config.quant_method")}),
+     fp8Then(drop("quantization_config.quant_method")),
      "",
      {"quantization_config.quant_method is required (\"fp8\")"}},
     {"QuantBlock64",
-     all({set("quantization_config", fp8Quantization()),
-          set("quantization_config.weight_block_size", json::Array{64, 64})}),
+     fp8Then(set("quantization_config.weight_block_size", json::Array{64, 64})),
      "",
      {"quantization_config.weight_block_size = [64,64] is not supported (only "
       "[128, 128])"}},
     {"QuantBlockMissing",
-     all({set("quantization_config", fp8Quantization()),
-          drop("quantization_config.weight_block_size")}),
+     fp8Then(drop("quantization_config.weight_block_size")),
      "",
      {"quantization_config.weight_block_size is required ([128, 128])"}},
     {"QuantFmtE5m2",
-     all({set("quantization_config", fp8Quantization()),
-          set("quantization_config.fmt", "e5m2")}),
+     fp8Then(set("quantization_config.fmt", "e5m2")),
      "",
      {"quantization_config.fmt = \"e5m2\" is not supported (only \"e4m3\")"}},
     {"QuantActivationStatic",
-     all({set("quantization_config", fp8Quantization()),
-          set("quantization_config.activation_scheme", "static")}),
+     fp8Then(set("quantization_config.activation_scheme", "static")),
      "",
      {"quantization_config.activation_scheme = \"static\" is not supported "
       "(only \"dynamic\")"}},
     {"QuantScaleFmtBogus",
-     all({set("quantization_config", fp8Quantization()),
-          set("quantization_config.scale_fmt", "bogus")}),
+     fp8Then(set("quantization_config.scale_fmt", "bogus")),
      "",
      {"quantization_config.scale_fmt = \"bogus\" must be one of \"float\", "
       "\"ue8m0\""}},

@@ -23,6 +23,32 @@ namespace {
 
 const std::string kFixture = std::string(MOELA_TEST_DATA) + "/v3_a";
 
+/// The fixture's truth_fp32 of `weights` (bf16w | fp8w) on `prompts` (single
+/// | batch3).
+struct Truth {
+  std::vector<std::vector<int32_t>> prompts;
+  std::vector<std::vector<int32_t>> tokens; // [B, 33]
+  std::vector<float> logits;                // [B, 33, V]
+};
+
+Truth readTruth(const std::string &weights, const std::string &prompts) {
+  Checkpoint golden = Checkpoint::open(kFixture + "/golden.safetensors");
+  const std::string prefix = weights + "." + prompts + ".truth_fp32";
+  return {readIds(golden, "prompts." + prompts),
+          readIds(golden, prefix + ".tokens"),
+          readFloats(golden, prefix + ".logits")};
+}
+
+/// What teacher forcing feeds: tokens[:, k-1] at step k = 1..32 (the last
+/// token is never fed).
+std::vector<std::vector<int32_t>>
+forcedTokens(const std::vector<std::vector<int32_t>> &tokens) {
+  std::vector<std::vector<int32_t>> forced(tokens.size());
+  for (size_t b = 0; b < tokens.size(); ++b)
+    forced[b].assign(tokens[b].begin(), tokens[b].end() - 1);
+  return forced;
+}
+
 struct GoldenCase {
   /// bf16w | fp8w | fp8w_from_bf16 (the BF16 checkpoint compiled with
   /// --weight-dtype=fp8: quantized at load, it must be the fp8w model)
@@ -55,8 +81,8 @@ protected:
   std::string goldenWeights() const {
     return GetParam().weights == "bf16w" ? "bf16w" : "fp8w";
   }
-  std::string prefix() const {
-    return goldenWeights() + "." + GetParam().prompts + ".truth_fp32";
+  Truth goldenTruth() const {
+    return readTruth(goldenWeights(), GetParam().prompts);
   }
   std::string compile() const {
     CompileOptions options;
@@ -72,20 +98,11 @@ protected:
 };
 
 TEST_P(GoldenTest, TeacherForcedLogitsMatchTruth) {
-  Checkpoint golden = Checkpoint::open(kFixture + "/golden.safetensors");
-  auto prompts = readIds(golden, "prompts." + GetParam().prompts);
-  auto tokens = readIds(golden, prefix() + ".tokens"); // [B, 33]
-  std::vector<float> truth =
-      readFloats(golden, prefix() + ".logits"); // [B, 33, V]
-
-  // Feed tokens[:, k-1] at step k = 1..32 (tokens[:, 32] is never fed).
-  std::vector<std::vector<int32_t>> forced(tokens.size());
-  for (size_t b = 0; b < tokens.size(); ++b)
-    forced[b].assign(tokens[b].begin(), tokens[b].end() - 1);
-
+  const auto [prompts, tokens, truth] = goldenTruth();
   auto weights = openCheckpoint(checkpointDir());
   HostRun run(compile(), *weights, static_cast<int>(prompts.size()));
-  GenerationResult result = teacherForce(run.engine, prompts, forced);
+  GenerationResult result =
+      teacherForce(run.engine, prompts, forcedTokens(tokens));
   const int64_t vocab = run.plan.config().vocabSize;
   const size_t steps = tokens[0].size();
   double worst = 0;
@@ -105,9 +122,7 @@ TEST_P(GoldenTest, TeacherForcedLogitsMatchTruth) {
 }
 
 TEST_P(GoldenTest, GreedyGenerationReproducesTruthTokens) {
-  Checkpoint golden = Checkpoint::open(kFixture + "/golden.safetensors");
-  auto prompts = readIds(golden, "prompts." + GetParam().prompts);
-  auto tokens = readIds(golden, prefix() + ".tokens");
+  const auto [prompts, tokens, truth] = goldenTruth();
   auto weights = openCheckpoint(checkpointDir());
   HostRun run(compile(), *weights, static_cast<int>(prompts.size()));
   GenerationOptions options;
@@ -134,11 +149,7 @@ INSTANTIATE_TEST_SUITE_P(V3a, GoldenTest, testing::ValuesIn(allCases()),
 /// Chunked prefill from a non-zero start gives the same logits as one pass:
 /// the prompt goes through a plan whose prefill takes 5 tokens at a time.
 TEST(GoldenChunkedPrefill, MatchesTruthWithFiveTokenChunks) {
-  Checkpoint golden = Checkpoint::open(kFixture + "/golden.safetensors");
-  auto prompts = readIds(golden, "prompts.single");
-  auto tokens = readIds(golden, "bf16w.single.truth_fp32.tokens");
-  std::vector<float> truth =
-      readFloats(golden, "bf16w.single.truth_fp32.logits");
+  const auto [prompts, tokens, truth] = readTruth("bf16w", "single");
   auto weights = openCheckpoint(kFixture);
   HostRun run(compilePlan(kFixture + "/config.json", "host", {}, 5), *weights,
               1);
@@ -158,14 +169,7 @@ TEST(GoldenChunkedPrefill, MatchesTruthWithFiveTokenChunks) {
 /// GPU. The logits move (the rounding happens), but stay far closer to the
 /// truth than DeepSeek's bf16 demo (median rel-L2 0.021 on this case).
 TEST(GoldenKvCache, Bf16CacheOnTheHost) {
-  Checkpoint golden = Checkpoint::open(kFixture + "/golden.safetensors");
-  auto prompts = readIds(golden, "prompts.batch3");
-  auto tokens = readIds(golden, "bf16w.batch3.truth_fp32.tokens");
-  std::vector<float> truth =
-      readFloats(golden, "bf16w.batch3.truth_fp32.logits");
-  std::vector<std::vector<int32_t>> forced(tokens.size());
-  for (size_t b = 0; b < tokens.size(); ++b)
-    forced[b].assign(tokens[b].begin(), tokens[b].end() - 1);
+  const auto [prompts, tokens, truth] = readTruth("bf16w", "batch3");
   auto weights = openCheckpoint(kFixture);
   CompileOptions options;
   options.input = kFixture + "/config.json";
@@ -173,7 +177,8 @@ TEST(GoldenKvCache, Bf16CacheOnTheHost) {
   options.maxBatch = 8;
   options.kvDtype = "bf16";
   HostRun run(compilePlan(options), *weights, static_cast<int>(prompts.size()));
-  GenerationResult result = teacherForce(run.engine, prompts, forced);
+  GenerationResult result =
+      teacherForce(run.engine, prompts, forcedTokens(tokens));
   const int64_t vocab = run.plan.config().vocabSize;
   const size_t steps = tokens[0].size();
   double worstAbs = 0;

@@ -26,8 +26,22 @@ constexpr int kHeads = 18, kNope = 8, kRope = 6, kV = 5, kLatent = 12;
 constexpr int kQHead = kNope + kRope, kKvHead = kNope + kV;
 constexpr float kEps = 1e-6f;
 
+/// Gives `h`'s plan an MLA KV cache (latent kLatent, rope kRope) for
+/// `layers` layers.
+void addKvCache(Harness &h, int layers) {
+  h.plan.config.numHiddenLayers = layers;
+  h.plan.config.kvLoraRank = kLatent;
+  h.plan.config.qkRopeHeadDim = kRope;
+  h.plan.hasKvCache = true;
+  h.plan.kvLayers = layers;
+  h.plan.kvLatent = kLatent;
+  h.plan.kvRope = kRope;
+}
+
 /// The double-precision reference: its own cache per slot.
 struct RefMla {
+  RefMla() { rope.dim = rope.headDim = kRope; }
+
   RopeDesc rope;
   std::vector<float> normW, kvB; // [R_l], [H*(Dn+Dv), R_l]
   double scale = 0;
@@ -84,17 +98,9 @@ struct RefMla {
 TEST(HostAttention, AbsorbedExpandedLatentAgree) {
   const int maxTokens = 8, slots = 2, maxSeqLen = 32;
   Harness h(maxTokens, /*tableRows=*/16);
-  h.plan.config.numHiddenLayers = 2;
-  h.plan.config.kvLoraRank = kLatent;
-  h.plan.config.qkRopeHeadDim = kRope;
-  h.plan.hasKvCache = true;
-  h.plan.kvLayers = 2;
-  h.plan.kvLatent = kLatent;
-  h.plan.kvRope = kRope;
+  addKvCache(h, 2);
 
   RefMla ref;
-  ref.rope.dim = kRope;
-  ref.rope.headDim = kRope;
   ref.rope.yarn.enabled = true;
   ref.rope.yarn.factor = 40;
   ref.rope.yarn.originalMaxPositionEmbeddings = 16;
@@ -153,34 +159,26 @@ TEST(HostAttention, AbsorbedExpandedLatentAgree) {
           {h.op(c), h.op(kPe), h.op(kPositions), h.op(kSeqIds)},
           {},
           {}});
-  auto mla = [&](plan::AttentionForm form, uint32_t out) {
-    h.step(
-        {"mla",
-         StepParams::MlaAttentionParams,
-         [form, scale = float(ref.scale)](flatbuffers::FlatBufferBuilder &b) {
-           return plan::CreateMlaAttentionParams(b, layer, kHeads, kNope, kRope,
-                                                 kV, kLatent, scale, form)
-               .Union();
-         },
-         {h.op(q), h.op(kPositions), h.op(kSeqIds)},
-         {h.op(out)},
-         {wKvB}});
+  auto mla = [&](const std::string &name, int cacheLayer,
+                 plan::AttentionForm form, uint32_t out) {
+    h.step({name,
+            StepParams::MlaAttentionParams,
+            [=, scale = float(ref.scale)](flatbuffers::FlatBufferBuilder &b) {
+              return plan::CreateMlaAttentionParams(b, cacheLayer, kHeads,
+                                                    kNope, kRope, kV, kLatent,
+                                                    scale, form)
+                  .Union();
+            },
+            {h.op(q), h.op(kPositions), h.op(kSeqIds)},
+            {h.op(out)},
+            {wKvB}});
   };
   uint32_t oAbs = h.buffer("o_abs", kHeads * kV);
   uint32_t oExp = h.buffer("o_exp", kHeads * kV);
-  mla(plan::AttentionForm::Absorbed, oAbs);
-  mla(plan::AttentionForm::Expanded, oExp);
+  mla("mla", layer, plan::AttentionForm::Absorbed, oAbs);
+  mla("mla", layer, plan::AttentionForm::Expanded, oExp);
   uint32_t oUnfused = h.buffer("o_unfused", kHeads * kV);
-  h.step({"mla.layer0",
-          StepParams::MlaAttentionParams,
-          [scale = float(ref.scale)](flatbuffers::FlatBufferBuilder &b) {
-            return plan::CreateMlaAttentionParams(b, 0, kHeads, kNope, kRope,
-                                                  kV, kLatent, scale)
-                .Union();
-          },
-          {h.op(q), h.op(kPositions), h.op(kSeqIds)},
-          {h.op(oUnfused)},
-          {wKvB}});
+  mla("mla.layer0", 0, plan::AttentionForm::Absorbed, oUnfused);
 
   // q_lat = Wuk_h^T q_nope_h; latent attention reading q_pe in place inside
   // q (stride Dn+Dr); o = Wuv_h o_lat_h.
@@ -263,18 +261,10 @@ TEST(HostAttention, AbsorbedExpandedLatentAgree) {
 TEST(HostAttention, PrefillOverOwnTokens) {
   const int maxTokens = 12, slots = 3, maxSeqLen = 16;
   Harness h(maxTokens, /*tableRows=*/16);
-  h.plan.config.numHiddenLayers = 1;
-  h.plan.config.kvLoraRank = kLatent;
-  h.plan.config.qkRopeHeadDim = kRope;
-  h.plan.hasKvCache = true;
-  h.plan.kvLayers = 1;
-  h.plan.kvLatent = kLatent;
-  h.plan.kvRope = kRope;
+  addKvCache(h, 1);
   h.program.freshSequences = true;
 
   RefMla ref;
-  ref.rope.dim = kRope;
-  ref.rope.headDim = kRope;
   ref.scale = 0.3;
   uint32_t q = h.input("q", kHeads * kQHead);
   uint32_t kv = h.input("kv", kLatent + kRope);

@@ -11,10 +11,17 @@ namespace {
 using plan::RowKind;
 using plan::StepParams;
 
+/// A route of `topK` of `experts`; with `groups` > 1, only the best
+/// `topkGroups` groups are kept.
 struct RouteCase {
-  plan::ScoringFunc scoring = plan::ScoringFunc::Softmax;
-  plan::TopkMethod method = plan::TopkMethod::Greedy;
-  int experts = 8, topK = 2, groups = 1, topkGroups = 1;
+  RouteCase(plan::ScoringFunc scoring, plan::TopkMethod method, int experts,
+            int topK, int groups = 1, int topkGroups = 1)
+      : scoring(scoring), method(method), experts(experts), topK(topK),
+        groups(groups), topkGroups(topkGroups) {}
+
+  plan::ScoringFunc scoring;
+  plan::TopkMethod method;
+  int experts, topK, groups, topkGroups;
   bool norm = false;
   float scaling = 1.0f;
   bool fusedGate = false, bias = false;
@@ -86,6 +93,26 @@ void refRoute(const std::vector<double> &logits,
                 c.scaling);
 }
 
+struct RouteBuffers {
+  uint32_t idx, w;
+};
+
+/// Adds a Route step of `c` over `in` that writes buffers "idx<suffix>" and
+/// "w<suffix>".
+RouteBuffers addRoute(Harness &h, const std::string &suffix, const RouteCase &c,
+                      uint32_t in, std::vector<uint32_t> weights = {}) {
+  uint32_t idx =
+      h.buffer("idx" + suffix, c.topK, RowKind::PerToken, 1, plan::DType::I32);
+  uint32_t w = h.buffer("w" + suffix, c.topK);
+  h.step({"route" + suffix,
+          StepParams::RouteParams,
+          routeParams(c),
+          {h.op(in)},
+          {h.op(idx), h.op(w)},
+          std::move(weights)});
+  return {idx, w};
+}
+
 /// Runs one Route step over the logits (or x and a gate) of `t` tokens and
 /// compares idx exactly and w to 1e-6 with refRoute.
 void checkRoute(const RouteCase &c, int t,
@@ -104,15 +131,7 @@ void checkRoute(const RouteCase &c, int t,
   }
   if (c.bias)
     weights.push_back(h.weight("bias", {c.experts}, 0.05f));
-  uint32_t idx =
-      h.buffer("idx", c.topK, RowKind::PerToken, 1, plan::DType::I32);
-  uint32_t w = h.buffer("w", c.topK);
-  h.step({"route",
-          StepParams::RouteParams,
-          routeParams(c),
-          {h.op(in)},
-          {h.op(idx), h.op(w)},
-          weights});
+  addRoute(h, "", c, in, weights);
   h.prepare();
   h.runFirst(t);
 
@@ -150,13 +169,8 @@ void checkRoute(const RouteCase &c, int t,
 // Tests DeepSeek-V3 routing: sigmoid, bias for selection only, group score =
 // sum of the top 2, 2 of 4 groups kept, normalised, scaled by 2.5.
 TEST(HostRoute, SigmoidNoauxTcGroups) {
-  RouteCase c;
-  c.scoring = plan::ScoringFunc::Sigmoid;
-  c.method = plan::TopkMethod::NoauxTc;
-  c.experts = 16;
-  c.topK = 4;
-  c.groups = 4;
-  c.topkGroups = 2;
+  RouteCase c(plan::ScoringFunc::Sigmoid, plan::TopkMethod::NoauxTc, 16, 4, 4,
+              2);
   c.norm = true;
   c.scaling = 2.5f;
   c.bias = true;
@@ -166,20 +180,14 @@ TEST(HostRoute, SigmoidNoauxTcGroups) {
 // Tests DeepSeek-V2 routing: softmax over all experts, group score = max,
 // one group of three kept, no normalisation.
 TEST(HostRoute, SoftmaxGroupLimitedGreedy) {
-  RouteCase c;
-  c.method = plan::TopkMethod::GroupLimitedGreedy;
-  c.experts = 12;
-  c.topK = 3;
-  c.groups = 3;
-  c.topkGroups = 1;
-  checkRoute(c, 8);
+  checkRoute(RouteCase(plan::ScoringFunc::Softmax,
+                       plan::TopkMethod::GroupLimitedGreedy, 12, 3, 3, 1),
+             8);
 }
 
 // Tests greedy softmax routing with the gate GEMM fused in, normalised.
 TEST(HostRoute, SoftmaxGreedyFusedGate) {
-  RouteCase c;
-  c.experts = 8;
-  c.topK = 2;
+  RouteCase c(plan::ScoringFunc::Softmax, plan::TopkMethod::Greedy, 8, 2);
   c.norm = true;
   c.scaling = 1.5f;
   c.fusedGate = true;
@@ -189,43 +197,22 @@ TEST(HostRoute, SoftmaxGreedyFusedGate) {
 // Tests the tie rule: equal scores go to the lower expert index, equal group
 // scores to the lower group, and idx is in descending score order.
 TEST(HostRoute, Ties) {
-  RouteCase greedy;
-  greedy.scoring = plan::ScoringFunc::Sigmoid;
-  greedy.experts = 6;
-  greedy.topK = 3;
   Harness h(2);
   uint32_t logits = h.input("logits", 6,
                             std::vector<float>{1, 2, 2, 0, 2, 3, //
                                                0, 0, 0, 0, 0, 0});
-  uint32_t idx = h.buffer("idx", 3, RowKind::PerToken, 1, plan::DType::I32);
-  uint32_t w = h.buffer("w", 3);
-  h.step({"route",
-          StepParams::RouteParams,
-          routeParams(greedy),
-          {h.op(logits)},
-          {h.op(idx), h.op(w)},
-          {}});
+  const RouteCase greedy(plan::ScoringFunc::Sigmoid, plan::TopkMethod::Greedy,
+                         6, 3);
+  addRoute(h, "", greedy, logits);
   // Groups of 2 scored by their top-2 sum: in token 0 groups 0 and 2 tie
   // (sigmoid(1) twice) above group 1 (sigmoid(2) + sigmoid(0)); with one group
   // kept, group 0 wins.
-  RouteCase grouped;
-  grouped.scoring = plan::ScoringFunc::Sigmoid;
-  grouped.method = plan::TopkMethod::NoauxTc;
-  grouped.experts = 6;
-  grouped.topK = 2;
-  grouped.groups = 3;
-  grouped.topkGroups = 1;
   uint32_t scores = h.input("scores", 6,
                             std::vector<float>{1, 1, 2, 0, 1, 1, //
                                                0, 5, 5, 0, 0, 0});
-  uint32_t idx2 = h.buffer("idx2", 2, RowKind::PerToken, 1, plan::DType::I32);
-  uint32_t w2 = h.buffer("w2", 2);
-  h.step({"route2",
-          StepParams::RouteParams,
-          routeParams(grouped),
-          {h.op(scores)},
-          {h.op(idx2), h.op(w2)},
-          {}});
+  const RouteCase grouped(plan::ScoringFunc::Sigmoid, plan::TopkMethod::NoauxTc,
+                          6, 2, 3, 1);
+  addRoute(h, "2", grouped, scores);
   h.prepare();
   h.runFirst(2);
   EXPECT_EQ(h.read("idx"), (std::vector<float>{5, 1, 2, 0, 1, 2}));
@@ -247,6 +234,21 @@ std::string expertName(std::string pattern, int e) {
   return pattern.replace(pattern.find("{e}"), 3, std::to_string(e));
 }
 
+/// Adds a GroupedGemm step: `out` = `in` times each expert's `weight`, over
+/// the rows that `offsets` gives that expert; with `siluMul`, silu(gate) * up.
+void addGroupedGemm(Harness &h, const std::string &name, int experts,
+                    bool siluMul, uint32_t in, uint32_t offsets, uint32_t out,
+                    uint32_t weight) {
+  h.step({name,
+          StepParams::GroupedGemmParams,
+          [=](auto &b) {
+            return plan::CreateGroupedGemmParams(b, experts, siluMul).Union();
+          },
+          {h.op(in), h.op(offsets)},
+          {h.op(out)},
+          {weight}});
+}
+
 // Tests that MoeExperts + MoeCombine equals MoeDispatch + GroupedGemm
 // (silu_mul) + GroupedGemm + MoeCombine(permuted), both with a shared expert
 // and a residual (in place on the second path), and both equal a direct
@@ -266,20 +268,12 @@ TEST(HostMoe, ExpertsEqualDispatchGroupedCombine) {
       {{"experts.{e}.gate_proj", {f, d}}, {"experts.{e}.up_proj", {f, d}}}, e);
   uint32_t down = h.plan.addWeight({{"experts.{e}.down_proj", {d, f}}}, e);
 
-  RouteCase c;
-  c.experts = e;
-  c.topK = k;
+  RouteCase c(plan::ScoringFunc::Softmax, plan::TopkMethod::Greedy, e, k);
   c.norm = true;
   c.scaling = 2.0f;
   c.fusedGate = true;
-  uint32_t idx = h.buffer("idx", k, RowKind::PerToken, 1, plan::DType::I32);
-  uint32_t w = h.buffer("w", k);
-  h.step({"route",
-          StepParams::RouteParams,
-          routeParams(c),
-          {h.op(x)},
-          {h.op(idx), h.op(w)},
-          {gate}});
+  const RouteBuffers route = addRoute(h, "", c, x, {gate});
+  const uint32_t idx = route.idx, w = route.w;
 
   // Path A: MoeExperts, then combine into a fresh buffer.
   uint32_t yA = h.buffer("yA", d, RowKind::PerToken, k);
@@ -316,22 +310,8 @@ TEST(HostMoe, ExpertsEqualDispatchGroupedCombine) {
        {h.op(x), h.op(idx)},
        {h.op(xs), h.op(offsets), h.op(perm)},
        {}});
-  h.step({"gate_up",
-          StepParams::GroupedGemmParams,
-          [=](auto &b) {
-            return plan::CreateGroupedGemmParams(b, e, true).Union();
-          },
-          {h.op(xs), h.op(offsets)},
-          {h.op(hid)},
-          {gateUp}});
-  h.step({"down",
-          StepParams::GroupedGemmParams,
-          [=](auto &b) {
-            return plan::CreateGroupedGemmParams(b, e, false).Union();
-          },
-          {h.op(hid), h.op(offsets)},
-          {h.op(ys)},
-          {down}});
+  addGroupedGemm(h, "gate_up", e, true, xs, offsets, hid, gateUp);
+  addGroupedGemm(h, "down", e, false, hid, offsets, ys, down);
   h.step({"combineB",
           StepParams::MoeCombineParams,
           [=](auto &b) {

@@ -17,9 +17,8 @@ using namespace moela::test;
 
 namespace {
 
-const std::string kData = MOELA_TEST_DATA;
-const std::string kBf16File = kData + "/v3_a/model.safetensors";
-const std::string kFp8File = kData + "/v3_a/model-fp8/model.safetensors";
+const std::string kBf16File = kBf16Dir + "/model.safetensors";
+const std::string kFp8File = kFp8Dir + "/model.safetensors";
 
 //===----------------------------------------------------------------------===//
 // The v3_a fixture
@@ -72,9 +71,9 @@ TEST(SafetensorsFixture, Fp8FileListing) {
 
 // Tests the three ways to name a single-file checkpoint.
 TEST(SafetensorsFixture, CheckpointOpenForms) {
-  Checkpoint dir = Checkpoint::open(kData + "/v3_a");
+  Checkpoint dir = Checkpoint::open(kBf16Dir);
   Checkpoint file = Checkpoint::open(kBf16File);
-  Checkpoint fp8 = Checkpoint::open(kData + "/v3_a/model-fp8");
+  Checkpoint fp8 = Checkpoint::open(kFp8Dir);
   EXPECT_EQ(dir.size(), 207u);
   EXPECT_EQ(file.size(), 207u);
   EXPECT_EQ(fp8.size(), 383u);
@@ -192,7 +191,21 @@ TEST_F(Sharded, NoCheckpoint) {
   EXPECT_CONTAINS(msg, "model.safetensors.index.json");
 }
 
-using Safetensors = TempDirTest;
+std::string openError(const fs::path &p) {
+  return errorOf([&] { SafetensorsFile::open(p.string()); });
+}
+
+class Safetensors : public TempDirTest {
+protected:
+  /// Writes the file `name` as writeRawSafetensors does and returns the error
+  /// that opening it throws.
+  std::string rawOpenError(const std::string &name, const std::string &header,
+                           const std::vector<uint8_t> &data,
+                           std::optional<uint64_t> headerLength = {}) {
+    writeRawSafetensors(path(name), header, data, headerLength);
+    return openError(path(name));
+  }
+};
 
 // Tests that dtypes moela does not read are listed but rejected on read.
 TEST_F(Safetensors, UnreadDtypesListedButRejected) {
@@ -236,10 +249,6 @@ TEST_F(Safetensors, EmptyTensorsAndPaddedHeader) {
 // Malformed files: one test per rule
 //===----------------------------------------------------------------------===//
 
-std::string openError(const fs::path &p) {
-  return errorOf([&] { SafetensorsFile::open(p.string()); });
-}
-
 const std::string kOneTensor =
     R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
 
@@ -255,68 +264,63 @@ TEST_F(Safetensors, TruncatedFile) {
 
 // Tests a header length pointing past the end of the file.
 TEST_F(Safetensors, HeaderLengthBeyondFile) {
-  writeRawSafetensors(path("h.safetensors"), kOneTensor,
-                      std::vector<uint8_t>(8), uint64_t{4096});
-  std::string msg = openError(path("h.safetensors"));
+  std::string msg = rawOpenError("h.safetensors", kOneTensor,
+                                 std::vector<uint8_t>(8), uint64_t{4096});
   EXPECT_CONTAINS(msg, path("h.safetensors").string());
   EXPECT_CONTAINS(msg, "header length 4096");
 }
 
 // Tests a header length above the sanity limit (also absurd 64-bit values).
 TEST_F(Safetensors, OversizedHeader) {
-  writeRawSafetensors(path("o.safetensors"), kOneTensor,
-                      std::vector<uint8_t>(8), uint64_t{200'000'000});
-  std::string msg = openError(path("o.safetensors"));
+  std::string msg =
+      rawOpenError("o.safetensors", kOneTensor, std::vector<uint8_t>(8),
+                   uint64_t{200'000'000});
   EXPECT_CONTAINS(msg, "header length 200000000");
   EXPECT_CONTAINS(msg, "limit");
-  writeRawSafetensors(path("o2.safetensors"), kOneTensor, {}, ~uint64_t{0});
-  EXPECT_CONTAINS(openError(path("o2.safetensors")), "limit");
+  EXPECT_CONTAINS(rawOpenError("o2.safetensors", kOneTensor, {}, ~uint64_t{0}),
+                  "limit");
 }
 
 // Tests a header that is not JSON, and JSON that is not an object.
 TEST_F(Safetensors, NonJsonHeader) {
-  writeRawSafetensors(path("j.safetensors"), "{\"w\": [1, 2", {});
-  std::string msg = openError(path("j.safetensors"));
+  std::string msg = rawOpenError("j.safetensors", "{\"w\": [1, 2", {});
   EXPECT_CONTAINS(msg, path("j.safetensors").string());
   EXPECT_CONTAINS(msg, "not valid JSON");
-  writeRawSafetensors(path("a.safetensors"), "[1, 2]", {});
-  EXPECT_CONTAINS(openError(path("a.safetensors")), "not a JSON object");
-  writeRawSafetensors(path("z.safetensors"), "", {});
-  EXPECT_CONTAINS(openError(path("z.safetensors")), "not valid JSON");
+  EXPECT_CONTAINS(rawOpenError("a.safetensors", "[1, 2]", {}),
+                  "not a JSON object");
+  EXPECT_CONTAINS(rawOpenError("z.safetensors", "", {}), "not valid JSON");
 }
 
 // Tests that __metadata__ must be an object of strings.
 TEST_F(Safetensors, BadMetadata) {
-  writeRawSafetensors(path("m.safetensors"), R"({"__metadata__":{"format":1}})",
-                      {});
-  std::string msg = openError(path("m.safetensors"));
+  std::string msg =
+      rawOpenError("m.safetensors", R"({"__metadata__":{"format":1}})", {});
   EXPECT_CONTAINS(msg, "__metadata__");
   EXPECT_CONTAINS(msg, "'format'");
 }
 
 // Tests that an entry needs a known dtype string.
 TEST_F(Safetensors, BadDtype) {
-  writeRawSafetensors(path("d.safetensors"),
-                      R"({"w":{"shape":[2],"data_offsets":[0,8]}})",
-                      std::vector<uint8_t>(8));
-  std::string msg = openError(path("d.safetensors"));
+  std::string msg = rawOpenError("d.safetensors",
+                                 R"({"w":{"shape":[2],"data_offsets":[0,8]}})",
+                                 std::vector<uint8_t>(8));
   EXPECT_CONTAINS(msg, "tensor 'w'");
   EXPECT_CONTAINS(msg, "'dtype'");
-  writeRawSafetensors(
-      path("u.safetensors"),
-      R"({"w":{"dtype":"F33","shape":[2],"data_offsets":[0,8]}})",
-      std::vector<uint8_t>(8));
-  EXPECT_CONTAINS(openError(path("u.safetensors")), "unknown dtype 'F33'");
+  EXPECT_CONTAINS(
+      rawOpenError("u.safetensors",
+                   R"({"w":{"dtype":"F33","shape":[2],"data_offsets":[0,8]}})",
+                   std::vector<uint8_t>(8)),
+      "unknown dtype 'F33'");
 }
 
 // Tests that shapes hold non-negative integers only.
 TEST_F(Safetensors, BadShape) {
   for (const char *shape : {"[-2]", "[2.5]", "\"2\"", "[[2]]"}) {
-    writeRawSafetensors(path("s.safetensors"),
-                        std::string(R"({"w":{"dtype":"F32","shape":)") + shape +
-                            R"(,"data_offsets":[0,8]}})",
-                        std::vector<uint8_t>(8));
-    std::string msg = openError(path("s.safetensors"));
+    std::string msg =
+        rawOpenError("s.safetensors",
+                     std::string(R"({"w":{"dtype":"F32","shape":)") + shape +
+                         R"(,"data_offsets":[0,8]}})",
+                     std::vector<uint8_t>(8));
     EXPECT_CONTAINS(msg, "tensor 'w'");
     EXPECT_CONTAINS(msg, "'shape'");
   }
@@ -325,12 +329,11 @@ TEST_F(Safetensors, BadShape) {
 // Tests malformed data_offsets: wrong arity, negative, begin > end.
 TEST_F(Safetensors, BadDataOffsets) {
   for (const char *offsets : {"[0]", "[0,8,9]", "[-1,7]", "[8,0]", "null"}) {
-    writeRawSafetensors(
-        path("b.safetensors"),
+    std::string msg = rawOpenError(
+        "b.safetensors",
         std::string(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":)") +
             offsets + "}}",
         std::vector<uint8_t>(8));
-    std::string msg = openError(path("b.safetensors"));
     EXPECT_CONTAINS(msg, "tensor 'w'");
     EXPECT_CONTAINS(msg, "data_offsets");
   }
@@ -338,9 +341,8 @@ TEST_F(Safetensors, BadDataOffsets) {
 
 // Tests data_offsets that end beyond the data region.
 TEST_F(Safetensors, DataOffsetsOutOfBounds) {
-  writeRawSafetensors(path("b.safetensors"), kOneTensor,
-                      std::vector<uint8_t>(7));
-  std::string msg = openError(path("b.safetensors"));
+  std::string msg =
+      rawOpenError("b.safetensors", kOneTensor, std::vector<uint8_t>(7));
   EXPECT_CONTAINS(msg, path("b.safetensors").string());
   EXPECT_CONTAINS(msg, "tensor 'w'");
   EXPECT_CONTAINS(msg, "[0, 8] exceed the data region of 7 bytes");
@@ -348,12 +350,11 @@ TEST_F(Safetensors, DataOffsetsOutOfBounds) {
 
 // Tests two tensors whose byte ranges overlap.
 TEST_F(Safetensors, OverlappingTensors) {
-  writeRawSafetensors(
-      path("v.safetensors"),
-      R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
-      R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
-      std::vector<uint8_t>(12));
-  std::string msg = openError(path("v.safetensors"));
+  std::string msg =
+      rawOpenError("v.safetensors",
+                   R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                   R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+                   std::vector<uint8_t>(12));
   EXPECT_CONTAINS(msg, "'a' [0, 8]");
   EXPECT_CONTAINS(msg, "'b' [4, 12]");
   EXPECT_CONTAINS(msg, "overlap");
@@ -361,22 +362,20 @@ TEST_F(Safetensors, OverlappingTensors) {
 
 // Tests data_offsets whose size disagrees with dtype x shape.
 TEST_F(Safetensors, OffsetsShapeSizeMismatch) {
-  writeRawSafetensors(
-      path("m.safetensors"),
+  std::string msg = rawOpenError(
+      "m.safetensors",
       R"({"w":{"dtype":"BF16","shape":[3, 2],"data_offsets":[0,8]}})",
       std::vector<uint8_t>(12));
-  std::string msg = openError(path("m.safetensors"));
   EXPECT_CONTAINS(msg, "tensor 'w'");
   EXPECT_CONTAINS(msg, "hold 8 bytes, but BF16 [3, 2] needs 12");
 }
 
 // Tests a shape whose element count overflows 64 bits.
 TEST_F(Safetensors, ShapeOverflow) {
-  writeRawSafetensors(
-      path("x.safetensors"),
+  std::string msg = rawOpenError(
+      "x.safetensors",
       R"({"w":{"dtype":"F32","shape":[4294967296,4294967296,4],"data_offsets":[0,8]}})",
       std::vector<uint8_t>(8));
-  std::string msg = openError(path("x.safetensors"));
   EXPECT_CONTAINS(msg, "tensor 'w'");
   EXPECT_CONTAINS(msg, "too large");
 }

@@ -23,6 +23,10 @@ namespace moela::test {
 
 namespace fs = std::filesystem;
 
+/// The v3_a fixture's bf16 checkpoint and its FP8 copy.
+inline const std::string kBf16Dir = std::string(MOELA_TEST_DATA) + "/v3_a";
+inline const std::string kFp8Dir = kBf16Dir + "/model-fp8";
+
 /// e4m3fn from its definition, in double: (-1)^s 2^(e-7) (1 + m/8), subnormal
 /// 2^-6 (m/8), S.1111.111 NaN.
 inline double refE4m3(uint8_t code) {

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <thread>
 #include <unistd.h>
@@ -491,51 +492,46 @@ TEST_F(SyntheticTokenizer, ConfigBosEos) {
 }
 
 TEST_F(SyntheticTokenizer, UnsupportedStructuresAreNamed) {
-  json removed = root;
-  removed["pre_tokenizer"]["pretokenizers"][0]["behavior"] = "Removed";
-  EXPECT_NE(message(removed).find("pretokenizers[0].behavior"),
-            std::string::npos);
-
-  json unknownType = root;
-  unknownType["pre_tokenizer"]["pretokenizers"][0]["type"] = "Whitespace";
-  EXPECT_NE(message(unknownType).find("\"Whitespace\" is not supported"),
-            std::string::npos);
-
-  json noByteLevel = root;
-  noByteLevel["pre_tokenizer"]["pretokenizers"].erase(1);
-  EXPECT_NE(message(noByteLevel).find("ByteLevel"), std::string::npos);
-
-  json badRegex = root;
-  badRegex["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] = "(";
-  EXPECT_NE(message(badRegex).find("pattern.Regex"), std::string::npos);
-
-  json wordPiece = root;
-  wordPiece["model"]["type"] = "WordPiece";
-  EXPECT_NE(message(wordPiece).find("model.type"), std::string::npos);
-
-  json badMerge = root;
-  badMerge["model"]["merges"][2] = "he zz";
-  EXPECT_NE(message(badMerge).find("model.merges[2]"), std::string::npos);
-
-  json normalizer = root;
-  normalizer["normalizer"] = {{"type", "NFC"}};
-  EXPECT_NE(message(normalizer).find("normalizer"), std::string::npos);
-
-  json noVocab = root;
-  noVocab["model"].erase("vocab");
-  EXPECT_NE(message(noVocab).find("\"vocab\""), std::string::npos);
-
-  json wordEscape = root;
-  wordEscape["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] = "\\w+";
-  EXPECT_NE(message(wordEscape).find("\\w is not supported"),
-            std::string::npos);
-
-  json wrongType = root;
-  wrongType["pre_tokenizer"]["pretokenizers"][1]["use_regex"] = "yes";
-  EXPECT_NE(message(wrongType).find("tokenizer.json: unexpected structure"),
-            std::string::npos);
-
-  json lstrip = root;
-  lstrip["added_tokens"][0]["lstrip"] = true;
-  EXPECT_NE(message(lstrip).find("added_tokens[0].lstrip"), std::string::npos);
+  // Each change to the valid tokenizer.json, and what its error must name.
+  struct Case {
+    std::function<void(json &)> change;
+    std::string error;
+  };
+  const Case cases[] = {
+      {[](json &j) {
+         j["pre_tokenizer"]["pretokenizers"][0]["behavior"] = "Removed";
+       },
+       "pretokenizers[0].behavior"},
+      {[](json &j) {
+         j["pre_tokenizer"]["pretokenizers"][0]["type"] = "Whitespace";
+       },
+       "\"Whitespace\" is not supported"},
+      {[](json &j) { j["pre_tokenizer"]["pretokenizers"].erase(1); },
+       "ByteLevel"},
+      {[](json &j) {
+         j["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] = "(";
+       },
+       "pattern.Regex"},
+      {[](json &j) { j["model"]["type"] = "WordPiece"; }, "model.type"},
+      {[](json &j) { j["model"]["merges"][2] = "he zz"; }, "model.merges[2]"},
+      {[](json &j) { j["normalizer"] = {{"type", "NFC"}}; }, "normalizer"},
+      {[](json &j) { j["model"].erase("vocab"); }, "\"vocab\""},
+      {[](json &j) {
+         j["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] = "\\w+";
+       },
+       "\\w is not supported"},
+      {[](json &j) {
+         j["pre_tokenizer"]["pretokenizers"][1]["use_regex"] = "yes";
+       },
+       "tokenizer.json: unexpected structure"},
+      {[](json &j) { j["added_tokens"][0]["lstrip"] = true; },
+       "added_tokens[0].lstrip"},
+  };
+  for (const Case &c : cases) {
+    json changed = root;
+    c.change(changed);
+    const std::string msg = message(changed);
+    EXPECT_NE(msg.find(c.error), std::string::npos)
+        << "'" << c.error << "' not in: " << msg;
+  }
 }

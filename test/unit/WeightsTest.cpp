@@ -22,10 +22,6 @@ using namespace moela::test;
 
 namespace {
 
-const std::string kData = MOELA_TEST_DATA;
-const std::string kBf16Dir = kData + "/v3_a";
-const std::string kFp8Dir = kData + "/v3_a/model-fp8";
-
 //===----------------------------------------------------------------------===//
 // Checkpoint weights: the v3_a fixture
 //===----------------------------------------------------------------------===//
@@ -150,28 +146,16 @@ TEST(CheckpointWeights, QuantizeAtLoadErrors) {
   const std::string name = "model.layers.0.mlp.gate_proj.weight";
   TensorSpec s = spec(name, DType::F8E4M3, {448, 192}, true);
   s.quantizeAtLoad = true;
-  try {
-    fp8->loadRaw(s); // already FP8
-    FAIL() << "no error";
-  } catch (const Error &e) {
-    EXPECT_EQ(std::string(e.what()),
-              "tensor '" + name + "' in " + kFp8Dir +
-                  "/model.safetensors: expected BF16, F16 or F32 [448, 192] to "
-                  "quantize "
-                  "to FP8 at load, found F8_E4M3 [448, 192]");
-  }
+  EXPECT_EQ(errorOf([&] { fp8->loadRaw(s); }), // already FP8
+            "tensor '" + name + "' in " + kFp8Dir +
+                "/model.safetensors: expected BF16, F16 or F32 [448, 192] to "
+                "quantize to FP8 at load, found F8_E4M3 [448, 192]");
   s.shape = {192, 448};
   s.scaleShape = fp8ScaleShape(s.shape);
-  try {
-    bf16->loadRaw(s);
-    FAIL() << "no error";
-  } catch (const Error &e) {
-    EXPECT_EQ(std::string(e.what()),
-              "tensor '" + name + "' in " + kBf16Dir +
-                  "/model.safetensors: expected BF16, F16 or F32 [192, 448] to "
-                  "quantize "
-                  "to FP8 at load, found BF16 [448, 192]");
-  }
+  EXPECT_EQ(errorOf([&] { bf16->loadRaw(s); }),
+            "tensor '" + name + "' in " + kBf16Dir +
+                "/model.safetensors: expected BF16, F16 or F32 [192, 448] to "
+                "quantize to FP8 at load, found BF16 [448, 192]");
 }
 
 //===----------------------------------------------------------------------===//
@@ -218,6 +202,16 @@ protected:
   static TensorSpec tinySpec() {
     return spec("w", DType::F8E4M3, {kRows, kCols}, true);
   }
+  /// Layer 0's gate_proj in the bf16 fixture (BF16 [448, 192]), and how its
+  /// errors begin.
+  static inline const std::string kGate = "model.layers.0.mlp.gate_proj.weight";
+  static inline const std::string kGateIn =
+      "tensor '" + kGate + "' in " + kBf16Dir + "/model.safetensors: ";
+  /// The error that loading `s` as F32 from the bf16 fixture throws.
+  static std::string bf16LoadError(const TensorSpec &s) {
+    auto source = openCheckpoint(kBf16Dir);
+    return errorOf([&] { source->loadF32(s); });
+  }
 };
 
 // Tests exact FP8 dequantization with partial blocks against the formula.
@@ -245,11 +239,8 @@ TEST_F(CheckpointErrors, Fp8ExactWithPartialBlocks) {
 
 // Tests "tensor 'X' not found in checkpoint P".
 TEST_F(CheckpointErrors, MissingTensor) {
-  auto source = openCheckpoint(kBf16Dir);
-  std::string msg = errorOf([&] {
-    source->loadF32(
-        spec("model.layers.9.mlp.gate_proj.weight", DType::BF16, {448, 192}));
-  });
+  std::string msg = bf16LoadError(
+      spec("model.layers.9.mlp.gate_proj.weight", DType::BF16, {448, 192}));
   EXPECT_EQ(msg, "tensor 'model.layers.9.mlp.gate_proj.weight' not found in "
                  "checkpoint " +
                      kBf16Dir);
@@ -257,14 +248,9 @@ TEST_F(CheckpointErrors, MissingTensor) {
 
 // Tests a shape mismatch: names tensor, file, expected and found.
 TEST_F(CheckpointErrors, WrongShape) {
+  EXPECT_EQ(bf16LoadError(spec(kGate, DType::BF16, {448, 193})),
+            kGateIn + "expected BF16 [448, 193], found BF16 [448, 192]");
   auto source = openCheckpoint(kBf16Dir);
-  std::string msg = errorOf([&] {
-    source->loadF32(
-        spec("model.layers.0.mlp.gate_proj.weight", DType::BF16, {448, 193}));
-  });
-  EXPECT_EQ(msg, "tensor 'model.layers.0.mlp.gate_proj.weight' in " + kBf16Dir +
-                     "/model.safetensors: expected BF16 [448, 193], found "
-                     "BF16 [448, 192]");
   EXPECT_CONTAINS(errorOf([&] {
                     source->loadRaw(
                         spec("model.norm.weight", DType::BF16, {192, 1}));
@@ -274,14 +260,8 @@ TEST_F(CheckpointErrors, WrongShape) {
 
 // Tests a dtype mismatch, for F32 vs BF16 and for a dtype moela does not read.
 TEST_F(CheckpointErrors, WrongDtype) {
-  auto source = openCheckpoint(kBf16Dir);
-  std::string msg = errorOf([&] {
-    source->loadF32(
-        spec("model.layers.0.mlp.gate_proj.weight", DType::F32, {448, 192}));
-  });
-  EXPECT_EQ(msg, "tensor 'model.layers.0.mlp.gate_proj.weight' in " + kBf16Dir +
-                     "/model.safetensors: expected F32 [448, 192], found "
-                     "BF16 [448, 192]");
+  EXPECT_EQ(bf16LoadError(spec(kGate, DType::F32, {448, 192})),
+            kGateIn + "expected F32 [448, 192], found BF16 [448, 192]");
   auto tiny = openCheckpoint(writeTiny());
   EXPECT_CONTAINS(
       errorOf([&] { tiny->loadF32(spec("mask", DType::F32, {3})); }),

@@ -46,6 +46,17 @@ struct CompileOptions {
   /// Run MTP module 0 in the main programs: greedy drafts for speculative
   /// decoding (moela-mtp-draft; the checkpoint needs num_nextn_predict_layers).
   bool mtp = false;
+  /// Ranks to split the model over (docs/parallel.md): attention heads,
+  /// dense and shared-expert MLPs and the vocabulary tensor-parallel.
+  int64_t tp = 1;
+  /// With tp > 1: routed experts partitioned over the ranks (expert
+  /// parallelism) instead of split inside each expert.
+  bool ep = false;
+  /// With tp > 1: attention data-parallel over the ranks (not yet built).
+  bool dpAttention = false;
+  /// GiB of memory per device: refuse a plan whose per-rank budget exceeds it
+  /// (0 = no check).
+  double deviceMemoryGiB = 0;
 };
 
 /// Runs config -> model IR -> passes -> plan. Errors are printed as one line

@@ -34,6 +34,10 @@ struct WeightShape {
   int64_t cols = 0;
   int rank = 0;    // of the parts: 1 or 2
   int experts = 0; // 0 = a single matrix, else an expert set of that many
+  /// Expert parallelism: `experts` per rank of a layer's experts * parts.
+  int expertParts = 1;
+  /// The layer's experts, which the steps' params count.
+  int totalExperts() const { return experts * expertParts; }
 };
 
 class Plan {
