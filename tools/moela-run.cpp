@@ -5,9 +5,16 @@
 // --prompt-ids / --teacher-force with --logits-out / --ids-out for scoring,
 // --dump-plan [--json]. Every error is one line on stderr and exit code 1.
 //
+// Under mpirun (a plan compiled for N ranks, docs/parallel.md) every rank runs
+// the plan on its shard; rank 0 tokenizes, samples, prints and writes the
+// output files, and the others follow: the prompts and every chosen token
+// are broadcast from rank 0. An error on any rank ends every rank
+// (Communicator::abort), never a hang.
+//
 //===----------------------------------------------------------------------===//
 #include "kernels/Abi.h"
 #include "moela/Runtime/Backends.h"
+#include "moela/Runtime/Communicator.h"
 #include "moela/Runtime/Engine.h"
 #include "moela/Runtime/Error.h"
 #include "moela/Runtime/Generation.h"
@@ -25,11 +32,36 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 
 using namespace moela;
 using json = nlohmann::json;
 
 namespace {
+
+/// An error every rank meets alike (a wrong world size): each prints its line
+/// and exits 1 normally, without aborting the others.
+struct EveryRankError : Error {
+  using Error::Error;
+};
+
+/// Rank 0's id sequences on every rank: count, lengths, then the ids.
+void shareIdArrays(Communicator &comm,
+                   std::vector<std::vector<int32_t>> &arrays) {
+  if (comm.size() == 1)
+    return;
+  int64_t count = int64_t(arrays.size());
+  comm.broadcast(&count, sizeof(count), 0);
+  std::vector<int64_t> lengths(size_t(count), 0);
+  for (size_t i = 0; i < arrays.size(); ++i)
+    lengths[i] = int64_t(arrays[i].size());
+  comm.broadcast(lengths.data(), lengths.size() * sizeof(int64_t), 0);
+  arrays.resize(size_t(count));
+  for (size_t i = 0; i < arrays.size(); ++i) {
+    arrays[i].resize(size_t(lengths[i]));
+    comm.broadcast(arrays[i].data(), arrays[i].size() * sizeof(int32_t), 0);
+  }
+}
 
 struct Options {
   std::string plan, weights, tokenizer, backend = "auto";
@@ -196,56 +228,90 @@ GenerationResult inGroups(Engine &engine,
 
 /// Multi-turn chat on one sequence: each turn appends only its new tokens
 /// (prefill from the current position).
-void runInteractive(Engine &engine, const Tokenizer &tokenizer,
-                    const Options &o, GenerationOptions gen) {
+/// Rank 0 reads the turns; the other ranks (tokenizer null) receive each one
+/// as ids ({-1}: exit, {-2}: clear) and run it alike.
+void runInteractive(Engine &engine, const Tokenizer *tokenizer,
+                    const Options &o, GenerationOptions gen,
+                    Communicator &comm) {
+  const bool lead = comm.rank() == 0;
   std::string line;
   bool first = true;
-  std::cout << "moela chat: /clear starts over, /exit quits\n";
+  if (lead)
+    std::cout << "moela chat: /clear starts over, /exit quits\n";
   while (true) {
-    std::cout << "> " << std::flush;
-    if (!std::getline(std::cin, line) || line == "/exit")
+    std::vector<std::vector<int32_t>> turn(1);
+    if (lead) {
+      std::cout << "> " << std::flush;
+      if (!std::getline(std::cin, line) || line == "/exit")
+        turn[0] = {-1};
+      else if (line == "/clear")
+        turn[0] = {-2};
+      else if (line.empty())
+        continue;
+    }
+    if (lead && turn[0].empty()) {
+      // The first turn carries BOS and the system prompt; later turns close the
+      // previous answer with EOS, as the chat template does.
+      std::string text;
+      if (first) {
+        std::vector<ChatMessage> messages;
+        if (!o.system.empty())
+          messages.push_back({"system", o.system});
+        messages.push_back({"user", line});
+        text = tokenizer->applyChatTemplate(messages, true);
+      } else {
+        text = "<｜end▁of▁sentence｜><｜User｜>" + line + "<｜Assistant｜>";
+      }
+      turn[0] = tokenizer->encode(text, false);
+    }
+    shareIdArrays(comm, turn);
+    if (turn[0] == std::vector<int32_t>{-1})
       break;
-    if (line == "/clear") {
+    if (turn[0] == std::vector<int32_t>{-2}) {
       engine.reset(0);
       first = true;
       continue;
     }
-    if (line.empty())
-      continue;
-    // The first turn carries BOS and the system prompt; later turns close the
-    // previous answer with EOS, as the chat template does.
-    std::string text;
-    if (first) {
-      std::vector<ChatMessage> messages;
-      if (!o.system.empty())
-        messages.push_back({"system", o.system});
-      messages.push_back({"user", line});
-      text = tokenizer.applyChatTemplate(messages, true);
-    } else {
-      text = "<｜end▁of▁sentence｜><｜User｜>" + line + "<｜Assistant｜>";
-    }
     try {
-      StreamDecoder decoder(tokenizer, /*skipSpecial=*/true);
-      generate(engine, {tokenizer.encode(text, false)}, gen,
-               [&](int, int32_t id) {
-                 std::cout << pushText(decoder, tokenizer, id) << std::flush;
-               });
-      std::cout << decoder.flush() << "\n";
+      std::optional<StreamDecoder> decoder;
+      if (lead)
+        decoder.emplace(*tokenizer, /*skipSpecial=*/true);
+      generate(engine, turn, gen, [&](int, int32_t id) {
+        if (lead)
+          std::cout << pushText(*decoder, *tokenizer, id) << std::flush;
+      });
+      if (lead)
+        std::cout << decoder->flush() << "\n";
       first = false;
     } catch (const Error &e) {
-      std::cout << "\n";
-      std::cerr << "moela-run: " << e.what() << " (conversation cleared)\n";
+      // Every rank meets the same error (e.g. the context is full).
+      if (lead) {
+        std::cout << "\n";
+        std::cerr << "moela-run: " << e.what() << " (conversation cleared)\n";
+      }
       engine.reset(0);
       first = true;
     }
   }
 }
 
-int run(const Options &o) {
+int run(const Options &o, Communicator &comm) {
   if (o.threads > 0)
     setenv("MOELA_NUM_THREADS", std::to_string(o.threads).c_str(), 1);
+  const bool lead = comm.rank() == 0;
   Plan plan = Plan::load(o.plan);
+  const int world = plan.worldSize();
+  if (world != comm.size() && !o.dumpPlan) {
+    if (comm.size() == 1)
+      fail(o.plan, " was compiled for ", world, " ranks (--tp ", world,
+           "): start it with mpirun -n ", world, " moela-run ...");
+    throw EveryRankError("the plan was compiled for " + std::to_string(world) +
+                         " ranks (--tp " + std::to_string(world) +
+                         "); mpirun started " + std::to_string(comm.size()));
+  }
   if (o.dumpPlan) {
+    if (!lead)
+      return 0;
     if (o.dumpJson)
       dumpPlanJson(plan, std::cout);
     else
@@ -263,12 +329,15 @@ int run(const Options &o) {
   if (!o.teacherForce.empty() && o.promptIds.empty())
     fail("--teacher-force needs --prompt-ids");
 
-  // Prompts first: bad input fails before weights are read.
+  // Prompts first: bad input fails before weights are read. Rank 0 reads
+  // and tokenizes them; the other ranks get its ids.
   std::unique_ptr<Tokenizer> tokenizer;
   std::vector<std::vector<int32_t>> prompts, forced;
-  if (o.promptIds.empty())
+  const bool text = o.promptIds.empty(); // the same on every rank
+  if (text && lead)
     tokenizer = openTokenizer(o, config);
-  if (!o.promptIds.empty()) {
+  if (!lead) {
+  } else if (!o.promptIds.empty()) {
     prompts = readIdArrays(o.promptIds, "--prompt-ids");
     for (const auto &p : prompts)
       if (p.size() != prompts[0].size() || p.empty())
@@ -288,6 +357,8 @@ int run(const Options &o) {
     if (prompts.empty())
       fail(o.inputFile, ": no prompts (one per line)");
   }
+  shareIdArrays(comm, prompts);
+  shareIdArrays(comm, forced);
   for (const auto &p : prompts)
     for (int32_t id : p)
       if (id >= config.vocabSize)
@@ -312,8 +383,8 @@ int run(const Options &o) {
       o.randomWeights ? makeRandomWeights(o.seed) : openCheckpoint(o.weights);
   std::string note;
   std::unique_ptr<Backend> backend =
-      createBackend(parseBackendChoice(o.backend), plan, &note);
-  if (!note.empty())
+      createBackend(parseBackendChoice(o.backend), plan, &note, &comm);
+  if (!note.empty() && lead)
     std::cerr << "moela-run: " << note << "\n";
   // More prompts than the plan's batch run in groups of that many.
   int slots = std::clamp<int>(static_cast<int>(prompts.size()), 1,
@@ -326,6 +397,7 @@ int run(const Options &o) {
   gen.eosId = static_cast<int32_t>(config.eosTokenId);
   gen.ignoreEos = o.ignoreEos;
   gen.keepLogits = !o.logitsOut.empty();
+  gen.comm = &comm;
   // Speculative decoding with the plan's MTP drafts: greedy only, and each
   // step feeds two tokens per sequence through @decode.
   enum class Speculate { Auto, On, Off };
@@ -348,46 +420,54 @@ int run(const Options &o) {
   gen.speculative = speculate != Speculate::Off && canSpeculate;
 
   GenerationResult tally; // for the draft statistics
+  // Only rank 0 prints and writes files; every rank runs the same steps.
   if (o.interactive) {
-    runInteractive(engine, *tokenizer, o, gen);
+    runInteractive(engine, tokenizer.get(), o, gen, comm);
   } else if (!forced.empty() || !o.teacherForce.empty()) {
     if (forced.size() != prompts.size())
       fail(o.teacherForce, ": ", forced.size(), " sequences for ",
            prompts.size(), " prompts");
-    writeOutputs(o,
-                 inGroups(engine, prompts,
-                          [&](size_t begin, auto group) {
-                            std::vector<std::vector<int32_t>> f(
-                                forced.begin() + begin,
-                                forced.begin() + begin + group.size());
-                            return teacherForce(engine, group, f);
-                          }),
-                 config.vocabSize);
-  } else if (tokenizer && prompts.size() == 1) {
-    StreamDecoder decoder(*tokenizer, /*skipSpecial=*/true);
+    GenerationResult result =
+        inGroups(engine, prompts, [&](size_t begin, auto group) {
+          std::vector<std::vector<int32_t>> f(
+              forced.begin() + begin, forced.begin() + begin + group.size());
+          return teacherForce(engine, group, f);
+        });
+    if (lead)
+      writeOutputs(o, result, config.vocabSize);
+  } else if (text && prompts.size() == 1) {
+    std::optional<StreamDecoder> decoder;
+    if (lead)
+      decoder.emplace(*tokenizer, /*skipSpecial=*/true);
     GenerationResult result =
         generate(engine, prompts, gen, [&](int, int32_t id) {
-          std::cout << pushText(decoder, *tokenizer, id) << std::flush;
+          if (lead)
+            std::cout << pushText(*decoder, *tokenizer, id) << std::flush;
         });
-    std::cout << decoder.flush() << "\n";
-    writeOutputs(o, result, config.vocabSize);
+    if (lead) {
+      std::cout << decoder->flush() << "\n";
+      writeOutputs(o, result, config.vocabSize);
+    }
     tally = result;
   } else {
     GenerationResult result =
         inGroups(engine, prompts, [&](size_t, auto group) {
           return generate(engine, group, gen);
         });
-    if (tokenizer)
-      for (size_t b = 0; b < result.ids.size(); ++b)
-        std::cout << "[" << b << "] " << decodeText(*tokenizer, result.ids[b])
-                  << "\n";
-    else if (o.idsOut.empty())
-      for (const auto &ids : result.ids)
-        std::cout << json(ids).dump() << "\n";
-    writeOutputs(o, result, config.vocabSize);
+    if (lead) {
+      if (tokenizer)
+        for (size_t b = 0; b < result.ids.size(); ++b)
+          std::cout << "[" << b << "] " << decodeText(*tokenizer, result.ids[b])
+                    << "\n";
+      else if (o.idsOut.empty())
+        for (const auto &ids : result.ids)
+          std::cout << json(ids).dump() << "\n";
+      writeOutputs(o, result, config.vocabSize);
+    }
     tally = result;
   }
-  printStats(engine, *backend, &tally);
+  if (lead)
+    printStats(engine, *backend, &tally);
   return 0;
 }
 
@@ -451,9 +531,27 @@ int main(int argc, char **argv) {
     std::cerr << "moela-run: " << e.what() << "\n";
     return 1;
   }
+  // Under an MPI launcher every process is one rank of the run.
+  std::unique_ptr<Communicator> comm;
   try {
-    return run(o);
+    comm = launchedByMpi() ? makeMpiCommunicator()
+                           : makeSingleProcessCommunicator();
   } catch (const std::exception &e) {
+    std::cerr << "moela-run: " << e.what() << "\n";
+    return 1;
+  }
+  try {
+    return run(o, *comm);
+  } catch (const EveryRankError &e) {
+    // One write, so that the ranks' lines do not interleave.
+    const std::string line = "moela-run: rank " + std::to_string(comm->rank()) +
+                             ": " + e.what() + "\n";
+    std::fputs(line.c_str(), stderr);
+    return 1;
+  } catch (const std::exception &e) {
+    // One rank's error ends them all (the others may wait in a collective).
+    if (comm->size() > 1)
+      comm->abort(e.what());
     std::cerr << "moela-run: " << e.what() << "\n";
     return 1;
   }

@@ -11,6 +11,7 @@ packages=(
   libpcre2-dev                                             # tokenizer pre-tokenizer regexes
   nlohmann-json3-dev libcli11-dev                          # runtime JSON and command lines
   clang-format-19                                          # tools/format-check.sh
+  libopenmpi-dev openmpi-bin                               # multi-rank runs (mpirun) on the host backend
 )
 
 missing=()

@@ -98,6 +98,10 @@ void CudaBackend::prepare(const Plan &plan, WeightSource &weights, int slots,
   if (!planHasCudaKernels(plan))
     fail(plan.origin(), ": the plan has no CUDA kernels; compile it with "
                         "--target=sm_90a");
+  if (plan.worldSize() > 1)
+    fail(plan.origin(), ": compiled for ", plan.worldSize(),
+         " ranks: multi-device plans run on the host backend for now; NCCL "
+         "is not wired yet");
   check(driver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
   plan_ = &plan;
   slots_ = slots;

@@ -123,6 +123,35 @@ void CudaBackend::launchStep(const plan::Step &step,
                              const plan::Program &program, int tokens,
                              int logitRows) {
   using R = Role;
+  // The collectives of a world of one (prepare refuses larger worlds): y = x,
+  // a strided device copy, or nothing in place. They have no kernel.
+  if (step.params_type() == StepParams::AllReduceParams ||
+      step.params_type() == StepParams::AllGatherParams) {
+    const StepOperands ops(step, "CUDA backend");
+    const plan::Operand &x = ops.in(R::X), &y = ops.out(R::Y);
+    const plan::Buffer &xb = *program.buffers()->Get(x.buffer());
+    const plan::Buffer &yb = *program.buffers()->Get(y.buffer());
+    if (xb.dtype() != yb.dtype() || x.cols() != y.cols())
+      fail("step '", step.name() ? step.name()->str() : "", "': copies ",
+           plan::EnumNameDType(xb.dtype()), " x of ", x.cols(), " columns to ",
+           plan::EnumNameDType(yb.dtype()), " y of ", y.cols(),
+           " (a world of one needs the same type and width)");
+    if (x.buffer() == y.buffer() && x.col_offset() == y.col_offset())
+      return;
+    const size_t element = elementSize(xb.dtype());
+    CUDA_MEMCPY2D copy{};
+    copy.srcMemoryType = CU_MEMORYTYPE_DEVICE;
+    copy.srcDevice = reinterpret_cast<CUdeviceptr>(view(program, x).ptr);
+    copy.srcPitch = size_t(xb.cols()) * element;
+    copy.dstMemoryType = CU_MEMORYTYPE_DEVICE;
+    copy.dstDevice = reinterpret_cast<CUdeviceptr>(view(program, y).ptr);
+    copy.dstPitch = size_t(yb.cols()) * element;
+    copy.WidthInBytes = size_t(x.cols()) * element;
+    copy.Height = size_t(rowsOf(program, x, tokens, logitRows));
+    if (copy.Height > 0)
+      check(driver.cuMemcpy2DAsync(&copy, stream), "cuMemcpy2DAsync");
+    return;
+  }
   if (step.kernel() < 0 || step.kernel() >= static_cast<int>(functions.size()))
     fail("step '", step.name() ? step.name()->str() : "",
          "' has no CUDA kernel");

@@ -25,9 +25,18 @@ BackendChoice parseBackendChoice(const std::string &name) {
 }
 
 std::unique_ptr<Backend> createBackend(BackendChoice choice, const Plan &plan,
-                                       std::string *note) {
+                                       std::string *note, Communicator *comm) {
+  if (plan.worldSize() > 1) {
+    if (choice == BackendChoice::Cuda)
+      fail("--backend cuda: multi-device plans run on the host backend for "
+           "now; NCCL is not wired yet");
+    if (!comm)
+      fail(plan.origin(), " was compiled for ", plan.worldSize(),
+           " ranks and needs a communicator (mpirun)");
+    return makeHostBackend(*comm);
+  }
   if (choice == BackendChoice::Host)
-    return makeHostBackend();
+    return comm ? makeHostBackend(*comm) : makeHostBackend();
   std::string why;
   bool device = cudaAvailable(&why);
   bool usable = device && planHasCudaKernels(plan);
@@ -38,7 +47,7 @@ std::unique_ptr<Backend> createBackend(BackendChoice choice, const Plan &plan,
   if (choice == BackendChoice::Cuda)
     fail("--backend cuda: ", device ? why : "no CUDA device (" + why + ")");
   *note = "no CUDA device (" + why + "); running on the host backend";
-  return makeHostBackend();
+  return comm ? makeHostBackend(*comm) : makeHostBackend();
 }
 
 } // namespace moela

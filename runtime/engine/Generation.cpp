@@ -1,12 +1,21 @@
 //===- Generation.cpp - Sampling loop and teacher forcing -----------------===//
 #include "moela/Runtime/Generation.h"
 
+#include "moela/Runtime/Communicator.h"
 #include "moela/Runtime/Error.h"
 #include "moela/Runtime/Sampler.h"
 
 namespace moela {
 
 namespace {
+
+/// Every rank takes rank 0's `ids`: the ranks of a multi-rank run compute the
+/// same logits, but a sampler must not be trusted to draw the same token on
+/// each, and one different token would send the ranks' sequences apart.
+void agree(const GenerationOptions &options, std::vector<int32_t> &ids) {
+  if (options.comm && options.comm->size() > 1 && !ids.empty())
+    options.comm->broadcast(ids.data(), ids.size() * sizeof(int32_t), 0);
+}
 
 /// Greedy speculative decoding with MTP drafts (see generate()).
 GenerationResult
@@ -51,8 +60,12 @@ generateSpeculative(Engine &engine,
   std::vector<std::vector<float>> logits = engine.feed(prompts);
   if (options.maxNewTokens <= 0)
     return result;
+  std::vector<int32_t> first(batch); // [B] rank 0's greedy choices
+  for (size_t b = 0; b < batch; ++b)
+    first[b] = argmax(logits[b].data(), engine.vocab());
+  agree(options, first);
   for (size_t b = 0; b < batch; ++b) {
-    const int32_t y = argmax(logits[b].data(), engine.vocab());
+    const int32_t y = first[b];
     if (emit(b, y, logits[b], engine.length(static_cast<int>(b))))
       schedule(b, y, engine.drafts()[b]);
   }
@@ -70,12 +83,22 @@ generateSpeculative(Engine &engine,
       break;
     std::vector<std::vector<Engine::Row>> rows = engine.verify(step);
     ++result.steps;
+    // The greedy successor of every row fed, rank 0's: [B][rows fed].
+    std::vector<int32_t> greedy;
+    for (size_t b = 0; b < batch; ++b)
+      if (!done[b])
+        for (const Engine::Row &row : rows[b])
+          greedy.push_back(argmax(row.logits.data(), engine.vocab()));
+    agree(options, greedy);
+    size_t nextGreedy = 0;
     for (size_t b = 0; b < batch; ++b) {
       if (done[b])
         continue;
       std::vector<Engine::Row> &r = rows[b];
+      const size_t base = nextGreedy;
+      nextGreedy += r.size();
       auto next = [&](Engine::Row &row) { // the greedy successor of a row
-        return argmax(row.logits.data(), engine.vocab());
+        return greedy[base + size_t(&row - r.data())];
       };
       const int p = first[b];
       if (step[b].size() == 1) {
@@ -133,10 +156,15 @@ GenerationResult generate(Engine &engine,
   for (int step = 0; step < options.maxNewTokens; ++step) {
     std::vector<std::vector<int32_t>> next(batch);
     bool any = false;
+    std::vector<int32_t> chosen(batch, -1); // [B] rank 0's samples
+    for (size_t b = 0; b < batch; ++b)
+      if (!done[b])
+        chosen[b] = sampler.sample(logits[b].data(), engine.vocab());
+    agree(options, chosen);
     for (size_t b = 0; b < batch; ++b) {
       if (done[b])
         continue;
-      int32_t id = sampler.sample(logits[b].data(), engine.vocab());
+      int32_t id = chosen[b];
       if (options.keepLogits)
         result.logits[b].push_back(std::move(logits[b]));
       result.ids[b].push_back(id);

@@ -48,10 +48,20 @@ std::unique_ptr<Backend> makeHostBackend() {
   return std::make_unique<HostBackend>();
 }
 
+std::unique_ptr<Backend> makeHostBackend(Communicator &comm) {
+  return std::make_unique<HostBackend>(comm);
+}
+
+HostBackend::HostBackend()
+    : ownComm_(makeSingleProcessCommunicator()), comm_(ownComm_.get()) {}
+
+HostBackend::HostBackend(Communicator &comm) : comm_(&comm) {}
+
 std::vector<host::Weight> HostBackend::BoundWeight::experts() const {
-  std::vector<host::Weight> all;
+  std::vector<host::Weight> all(size_t(std::max(globalExperts, 1)),
+                                host::Weight{nullptr, shape.rows, shape.cols});
   for (size_t e = 0; e < data.size(); ++e)
-    all.push_back(matrix(e));
+    all[size_t(firstExpert) + e] = matrix(e);
   return all;
 }
 
@@ -63,9 +73,22 @@ void HostBackend::bindWeights(WeightSource &source) {
   weights_.assign(count, {});
   // One load task per matrix (an expert set has one per expert).
   std::vector<std::pair<uint32_t, int>> tasks;
+  const int rank = comm_->rank();
   for (uint32_t i = 0; i < count; ++i) {
     BoundWeight &w = weights_[i];
     w.shape = plan_->weightShape(i);
+    const plan::Weight &declared = *root.weights()->Get(i);
+    const int expertParts = std::max(1, declared.expert_parts());
+    w.globalExperts = w.shape.experts * expertParts;
+    w.firstExpert = expertParts > 1 ? rank * w.shape.experts : 0;
+    w.globalRows = w.shape.rows;
+    if (declared.parts() && declared.parts()->size() == 1) {
+      const plan::TensorRef &t = *declared.parts()->Get(0);
+      if (t.shard_dim() == 0 && t.shard_parts() > 1) {
+        w.firstRow = rank * w.shape.rows;
+        w.globalRows = w.shape.rows * t.shard_parts();
+      }
+    }
     const int matrices = std::max(1, w.shape.experts);
     w.data.resize(size_t(matrices));
     for (int e = 0; e < matrices; ++e)
@@ -83,7 +106,7 @@ void HostBackend::bindWeights(WeightSource &source) {
         BoundWeight &w = weights_[index];
         std::vector<float> &dst = w.data[size_t(std::max(expert, 0))];
         dst.reserve(size_t(w.shape.rows * w.shape.cols));
-        for (const TensorSpec &spec : plan_->tensorSpecs(index, expert)) {
+        for (const TensorSpec &spec : plan_->tensorSpecs(index, expert, rank)) {
           std::vector<float> part = source.loadF32(spec);
           if (int64_t(part.size()) != spec.numel())
             fail("tensor '", spec.name, "': the weight source returned ",
@@ -121,6 +144,10 @@ void HostBackend::prepare(const Plan &plan, WeightSource &weights, int slots,
   if (slots < 1 || maxSeqLen < 1)
     fail("host backend: needs slots >= 1 and maxSeqLen >= 1, got ", slots,
          " and ", maxSeqLen);
+  if (plan.worldSize() != comm_->size())
+    fail("host backend: ", plan.origin(), " was compiled for ",
+         plan.worldSize(), " rank", plan.worldSize() == 1 ? "" : "s",
+         ", the communicator (", comm_->describe(), ") has ", comm_->size());
   plan_ = &plan;
   slots_ = slots;
   maxSeqLen_ = maxSeqLen;
@@ -293,10 +320,12 @@ void HostBackend::execute(ProgramState &p, const plan::Step &step,
   };
 
   switch (step.params_type()) {
-  case StepParams::EmbeddingParams:
-    host::embedding(inI(R::Tokens), weight(R::EmbedTable).matrix(),
-                    out(R::Hidden));
+  case StepParams::EmbeddingParams: {
+    const BoundWeight &table = weight(R::EmbedTable);
+    host::embeddingShard(inI(R::Tokens), table.matrix(), table.firstRow,
+                         table.globalRows, out(R::Hidden));
     return;
+  }
 
   case StepParams::RmsNormParams: {
     const auto *params = step.params_as_RmsNormParams();
@@ -538,6 +567,14 @@ void HostBackend::execute(ProgramState &p, const plan::Step &step,
 
   case StepParams::ConcatParams:
     host::concat(in(R::A), in(R::B), out(R::AB));
+    return;
+
+  case StepParams::AllReduceParams:
+    host::allReduce(*comm_, in(R::X), out(R::Y));
+    return;
+
+  case StepParams::AllGatherParams:
+    host::allGather(*comm_, in(R::X), out(R::Y));
     return;
 
   case StepParams::NONE:

@@ -14,6 +14,7 @@
 #include "Kernels.h"
 
 #include "moela/Runtime/Backend.h"
+#include "moela/Runtime/Communicator.h"
 #include "moela/Runtime/Plan.h"
 
 #include <map>
@@ -24,6 +25,11 @@ namespace moela {
 
 class HostBackend final : public Backend {
 public:
+  /// A world of one (a single-process communicator of its own).
+  HostBackend();
+  /// Rank comm.rank() of comm.size(); `comm` outlives the backend.
+  explicit HostBackend(Communicator &comm);
+
   std::string name() const override { return "host"; }
   void prepare(const Plan &plan, WeightSource &weights, int slots,
                int maxSeqLen) override;
@@ -42,14 +48,21 @@ public:
                                     const std::string &buffer) const;
 
 private:
-  /// One plan Weight as float32: a matrix, or one per expert.
+  /// One plan Weight as float32: a matrix, or one per expert of this rank.
   struct BoundWeight {
     WeightShape shape;
     std::vector<std::vector<float>> data; // [max(experts, 1)][rows * cols]
+    /// Expert parallelism: the set's global index of data[0] and the
+    /// global expert count (shape.experts and 0 without it).
+    int firstExpert = 0, globalExperts = 0;
+    /// A vocab-parallel table (shard_dim 0): its first row in the whole
+    /// table and the whole table's rows; 0 and shape.rows otherwise.
+    int64_t firstRow = 0, globalRows = 0;
 
     host::Weight matrix(size_t expert = 0) const {
       return {data[expert].data(), shape.rows, shape.cols};
     }
+    /// Every expert of the set by global index; another rank's have no data.
     std::vector<host::Weight> experts() const;
   };
 
@@ -85,6 +98,8 @@ private:
   /// Throws unless every position is in [0, maxSeqLen) and slot in [0, slots).
   void checkCacheIndices(host::CIMat positions, host::CIMat seqIds) const;
 
+  std::unique_ptr<Communicator> ownComm_; // the world of one, if no comm given
+  Communicator *comm_ = nullptr;
   const Plan *plan_ = nullptr;
   bool reuseBuffers_ = true;
   int slots_ = 0, maxSeqLen_ = 0;

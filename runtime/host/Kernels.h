@@ -20,6 +20,10 @@
 #include <cstdint>
 #include <vector>
 
+namespace moela {
+class Communicator;
+}
+
 namespace moela::host {
 
 /// A column view of a row-major buffer: `rows` rows of `cols` elements, row r
@@ -38,7 +42,9 @@ using CMat = View<const float>;
 using IMat = View<int32_t>;
 using CIMat = View<const int32_t>;
 
-/// A bound weight: dense row-major [rows, cols] float32.
+/// A bound weight: dense row-major [rows, cols] float32. In an expert set
+/// under expert parallelism, the experts another rank holds have no data
+/// (data == nullptr, rows and cols still set): their rows come out zero.
 struct Weight {
   const float *data = nullptr;
   int64_t rows = 0;
@@ -208,13 +214,15 @@ void moeDispatch(CMat x, CIMat idx, int experts, Mat xSorted, IMat offsets,
 /// y rows offsets[e]..offsets[e+1] = x rows of expert e @ w[e]^T, with
 /// silu_mul: silu(acc[:, :N/2]) * acc[:, N/2:]. x [T*K, Kd]; offsets [E+1]
 /// (checked: throws); w[e] [N, Kd]; y [T*K, N or N/2]. `scratch` holds the
-/// pre-activation rows with silu_mul.
+/// pre-activation rows with silu_mul. Experts without data (another rank's)
+/// give zero rows.
 void groupedGemm(CMat x, CIMat offsets, const std::vector<Weight> &w,
                  bool siluMul, Mat y, std::vector<float> &scratch);
 
 /// y[t*K + k] = down_e(silu(gate_e(x[t])) * up_e(x[t])), e = idx[t, k]:
 /// dispatch, two grouped GEMMs, and back to slot order. gateUp[e] [2F, D],
-/// down[e] [D, F], y [T*K, D].
+/// down[e] [D, F], y [T*K, D]; slots of experts without data (another
+/// rank's) give zero rows.
 void moeExperts(CMat x, CIMat idx, const std::vector<Weight> &gateUp,
                 const std::vector<Weight> &down, Mat y,
                 std::vector<float> &scratch);
@@ -225,10 +233,25 @@ void moeExperts(CMat x, CIMat idx, const std::vector<Weight> &gateUp,
 void moeCombine(CMat y, CMat w, const CIMat *perm, const CMat *shared,
                 const CMat *r, int topK, Mat out);
 
+// ---- Collectives.cpp -------------------------------------------------------
+
+/// y = the sum over the communicator's ranks of x (x and y the same shape; y
+/// may be x's very view).
+void allReduce(Communicator &comm, CMat x, Mat y);
+
+/// y [T, N*C] = [x of rank 0 | x of rank 1 | ...], x [T, C].
+void allGather(Communicator &comm, CMat x, Mat y);
+
 // ---- Misc.cpp ---------------------------------------------------------------
 
 /// h[t] = embed[tokens[t]]; tokens [T] must be in [0, V) (throws otherwise).
 void embedding(CIMat tokens, const Weight &embed, Mat h);
+
+/// A vocab-parallel table: `embed` holds rows [firstRow, firstRow +
+/// embed.rows) of a [vocab, D] table; tokens outside them give zero rows
+/// (an AllReduce adds the ranks up). tokens must be in [0, vocab).
+void embeddingShard(CIMat tokens, const Weight &embed, int64_t firstRow,
+                    int64_t vocab, Mat h);
 
 /// y[i] = x[rows[i]]; rows [R] must be in [0, x.rows) (throws otherwise).
 void gatherRows(CMat x, CIMat rows, Mat y);

@@ -24,6 +24,29 @@ void embedding(CIMat tokens, const Weight &embed, Mat h) {
               });
 }
 
+void embeddingShard(CIMat tokens, const Weight &embed, int64_t firstRow,
+                    int64_t vocab, Mat h) {
+  for (int64_t t = 0; t < tokens.rows; ++t) {
+    const int32_t id = *tokens.row(t);
+    if (id < 0 || id >= vocab)
+      fail("token id ", id, " at row ", t, " out of range [0, ", vocab,
+           ") (vocab size)");
+  }
+  parallelFor(tokens.rows, std::max<int64_t>(1, 8192 / embed.cols),
+              [&](int64_t begin, int64_t end) {
+                for (int64_t t = begin; t < end; ++t) {
+                  const int64_t local = *tokens.row(t) - firstRow;
+                  float *dst = h.row(t);
+                  if (local < 0 || local >= embed.rows) { // another rank's
+                    std::fill(dst, dst + embed.cols, 0.0f);
+                    continue;
+                  }
+                  const float *src = embed.row(local);
+                  std::copy(src, src + embed.cols, dst);
+                }
+              });
+}
+
 void gatherRows(CMat x, CIMat rows, Mat y) {
   for (int64_t i = 0; i < rows.rows; ++i) {
     const int32_t r = *rows.row(i);

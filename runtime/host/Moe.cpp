@@ -89,8 +89,15 @@ void groupedGemm(CMat x, CIMat offsets, const std::vector<Weight> &w,
     int64_t i0, rows, j0, cols;
   };
   std::vector<Task> tasks;
+  // Another rank's experts: zero rows (zero pre-activations give zero
+  // silu_mul rows below).
   for (int e = 0; e < experts; ++e)
-    for (int64_t i0 = *offsets.row(e); i0 < *offsets.row(e + 1); i0 += 64)
+    if (!w[e].data)
+      for (int64_t i = *offsets.row(e); i < *offsets.row(e + 1); ++i)
+        std::fill(out + i * ldo, out + i * ldo + n, 0.0f);
+  for (int e = 0; e < experts; ++e)
+    for (int64_t i0 = *offsets.row(e); w[e].data && i0 < *offsets.row(e + 1);
+         i0 += 64)
       for (int64_t j0 = 0; j0 < n; j0 += 32)
         tasks.push_back({e, i0, std::min<int64_t>(64, *offsets.row(e + 1) - i0),
                          j0, std::min<int64_t>(32, n - j0)});

@@ -225,9 +225,28 @@ std::string weightText(const plan::Weight &w) {
          shapeString(*t->shape());
     if (t->quantize_at_load())
       s += " (quantized at load)";
+    if (t->shard_parts() > 1)
+      s += " (shard of " + std::to_string(t->shard_parts()) + " along dim " +
+           std::to_string(t->shard_dim()) + ")";
   }
   if (w.experts() > 0)
     s += " x" + std::to_string(w.experts()) + " experts";
+  if (w.expert_parts() > 1)
+    s += " (each of " + std::to_string(w.expert_parts()) + " ranks)";
+  return s;
+}
+
+/// "world_size 2: tp 2, ep, vocab parallel" (the split of a multi-device
+/// plan; "world_size 1" for one device).
+std::string worldText(const plan::Plan &root) {
+  std::string s = "world_size " + std::to_string(root.world_size());
+  if (const plan::Layout *l = root.layout()) {
+    s += ": tp " + std::to_string(l->tp());
+    if (l->ep())
+      s += ", ep";
+    if (l->vocab_parallel())
+      s += ", vocab parallel";
+  }
   return s;
 }
 
@@ -259,6 +278,7 @@ void dumpPlan(const Plan &plan, std::ostream &os) {
     os << "kv_cache: layers " << kv->layers() << ", latent " << kv->latent_dim()
        << ", rope " << kv->rope_dim() << ", "
        << plan::EnumNameDType(kv->dtype()) << "\n";
+  os << worldText(root) << "\n";
 
   for (const plan::Program *p : *root.programs()) {
     os << "\nprogram '" << str(p->name()) << "': max_tokens " << p->max_tokens()
@@ -338,6 +358,11 @@ void dumpPlanJson(const Plan &plan, std::ostream &os) {
   j["target"] = str(root.target());
   j["pipeline"] = str(root.pipeline());
   j["model"] = modelJson(plan.config());
+  j["world_size"] = root.world_size();
+  if (const plan::Layout *l = root.layout())
+    j["layout"] = {{"tp", l->tp()},
+                   {"ep", l->ep()},
+                   {"vocab_parallel", l->vocab_parallel()}};
   if (const plan::KvCache *kv = root.kv_cache())
     j["kv_cache"] = {{"layers", kv->layers()},
                      {"latent_dim", kv->latent_dim()},
@@ -409,9 +434,15 @@ void dumpPlanJson(const Plan &plan, std::ostream &os) {
           part["scale_name"] = str(t->scale_name());
         if (t->quantize_at_load())
           part["quantize_at_load"] = true;
+        if (t->shard_parts() > 1) {
+          part["shard_dim"] = t->shard_dim();
+          part["shard_parts"] = t->shard_parts();
+        }
         parts.push_back(part);
       }
-      weights.push_back({{"parts", parts}, {"experts", w->experts()}});
+      weights.push_back({{"parts", parts},
+                         {"experts", w->experts()},
+                         {"expert_parts", w->expert_parts()}});
     }
   j["weights"] = weights;
 

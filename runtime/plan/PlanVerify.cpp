@@ -30,6 +30,8 @@ public:
       : plan_(plan), config_(config), origin_(origin) {}
 
   std::vector<WeightShape> run() {
+    if (plan_.world_size() < 1)
+      fail(origin_, ": world_size ", plan_.world_size(), " must be >= 1");
     checkWeights();
     checkKvCache();
     if (!plan_.programs() || plan_.programs()->size() == 0)
@@ -82,6 +84,14 @@ private:
         fail(where(), ": has no parts");
       if (w.experts() < 0)
         fail(where(), ": experts ", w.experts(), " must be >= 0");
+      // Expert parallelism splits a set over every rank or not at all.
+      const int worldSize = plan_.world_size();
+      if (w.expert_parts() != 1 && w.expert_parts() != worldSize)
+        fail(where(), ": expert_parts ", w.expert_parts(),
+             " must be 1 or world_size ", worldSize);
+      if (w.expert_parts() > 1 && w.experts() == 0)
+        fail(where(), ": expert_parts ", w.expert_parts(),
+             " on a weight that is not an expert set");
       WeightShape shape;
       shape.experts = w.experts();
       shape.expertParts = w.expert_parts();
@@ -115,6 +125,16 @@ private:
           fail(where(), ": part '", name,
                "' of an expert set must contain \"{e}\"");
         int rank = int(t.shape()->size());
+        // A sharded tensor is cut over every rank along one of its dims.
+        if (t.shard_parts() != 1 && t.shard_parts() != worldSize)
+          fail(where(), ": part '", name, "' has shard_parts ", t.shard_parts(),
+               ", must be 1 or world_size ", worldSize);
+        if (t.shard_dim() < -1 || t.shard_dim() >= rank)
+          fail(where(), ": part '", name, "' has shard_dim ", t.shard_dim(),
+               ", must be -1 or a dim of its ", rank, "-D shape");
+        if (t.shard_parts() > 1 && t.shard_dim() < 0)
+          fail(where(), ": part '", name, "' has shard_parts ", t.shard_parts(),
+               " but no shard_dim");
         int64_t rows = t.shape()->Get(0);
         int64_t cols = rank == 2 ? t.shape()->Get(1) : 1;
         if (j == 0) {

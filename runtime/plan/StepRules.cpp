@@ -324,6 +324,8 @@ void checkStepFamily(StepChecker &s, const plan::Plan &plan,
     if (e <= 0 || k <= 0 || k > e || p->intermediate() <= 0)
       s.error("needs 0 < top_k <= experts and intermediate > 0, got top_k ", k,
               ", experts ", e, ", intermediate ", p->intermediate());
+    // Under expert parallelism each rank binds experts / expert_parts of
+    // the step's (global) experts.
     const WeightShape &gu = s.weight(R::GateUp), &down = s.weight(R::Down);
     if (gu.totalExperts() != e || down.totalExperts() != e)
       s.error("weight expert sets have ", gu.totalExperts(), " and ",
@@ -421,8 +423,10 @@ void checkStepFamily(StepChecker &s, const plan::Plan &plan,
     return;
   }
   case T::AllGatherParams: {
-    // The world size is the plan's; PlanVerify checks y = world_size * x.
-    s.rowsOf(s.out(R::Y), s.in(R::X));
+    const Op &x = s.in(R::X);
+    s.cols(s.out(R::Y), int64_t(plan.world_size()) * x.operand.cols(),
+           "world_size x x's columns");
+    s.rowsOf(s.out(R::Y), x);
     return;
   }
   case T::NONE:

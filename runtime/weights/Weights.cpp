@@ -1,6 +1,8 @@
 //===- Weights.cpp - Checkpoint and random weight sources -----------------===//
 #include "moela/Runtime/Weights.h"
 
+#include "Slices.h"
+
 #include "moela/Runtime/Error.h"
 #include "moela/Runtime/Safetensors.h"
 #include "moela/Runtime/ThreadPool.h"
@@ -31,24 +33,29 @@ void checkSpec(const TensorSpec &spec) {
     if (d < 0)
       fail("tensor '", spec.name, "': negative dimension in spec shape ",
            shapeString(spec.shape));
+  checkSlice(spec);
   if (spec.scaleName.empty())
     return;
   if (spec.dtype != DType::F8E4M3 || spec.shape.size() != 2)
     fail("tensor '", spec.name, "': a block scale ('", spec.scaleName,
          "') needs an F8_E4M3 matrix, the spec says ", spec.typeString());
-  if (!spec.scaleShape.empty() && spec.scaleShape != fp8ScaleShape(spec.shape))
+  // A slice's blocks are the whole tensor's (checked against the checkpoint's
+  // scale tensor), whatever the slice's own scale shape says.
+  if (!spec.sliced() && !spec.scaleShape.empty() &&
+      spec.scaleShape != fp8ScaleShape(spec.shape))
     fail("tensor '", spec.name, "': spec scale shape ",
          shapeString(spec.scaleShape), " is not the 128x128 blocks of ",
          shapeString(spec.shape), " (expected ",
          shapeString(fp8ScaleShape(spec.shape)), ")");
 }
 
-/// The spec of the F32 block-scale tensor that goes with an FP8 spec.
+/// The spec of the F32 block-scale tensor that goes with an FP8 spec: the
+/// whole checkpoint tensor's grid, also for a slice.
 TensorSpec scaleSpecOf(const TensorSpec &spec) {
   TensorSpec scale;
   scale.name = spec.scaleName;
   scale.dtype = DType::F32;
-  scale.shape = fp8ScaleShape(spec.shape);
+  scale.shape = fp8ScaleShape(spec.checkpointShape());
   return scale;
 }
 
@@ -200,6 +207,13 @@ public:
   std::vector<float> loadF32(const TensorSpec &spec) override {
     checkSpec(spec);
     checkFloatDType(spec, "loadF32");
+    if (spec.sliced()) {
+      // Only the slice leaves the mmap; block-scaled tensors through the
+      // slice widened to whole blocks of the tensor's grid.
+      const Window slice = sliceWindow(spec);
+      const Window read = spec.scaleName.empty() ? slice : blockWindow(slice);
+      return cropWindow(toF32(readWindow(spec, read)), read, slice);
+    }
     if (spec.quantizeAtLoad) // the values the device gets
       return toF32(loadRaw(spec));
     TensorView view = lookup(spec, "tensor");
@@ -216,8 +230,17 @@ public:
 
   RawTensor loadRaw(const TensorSpec &spec) override {
     checkSpec(spec);
+    if (spec.sliced()) {
+      if (!spec.scaleName.empty())
+        checkBlockAligned(spec);
+      RawTensor raw = readWindow(spec, sliceWindow(spec));
+      const std::vector<int64_t> scaleShape = raw.spec.scaleShape;
+      raw.spec = spec;
+      raw.spec.scaleShape = scaleShape;
+      return raw;
+    }
     if (spec.quantizeAtLoad)
-      return quantizeAtLoad(spec);
+      return quantizeAtLoad(spec, sliceWindow(spec));
     TensorView view = lookup(spec, "tensor");
     RawTensor raw;
     raw.spec = spec;
@@ -237,9 +260,22 @@ public:
   }
 
 private:
-  /// An FP8 spec over a BF16/F16/F32 checkpoint tensor of its shape
-  /// (--weight-dtype=fp8): quantized per 128x128 block here.
-  RawTensor quantizeAtLoad(const TensorSpec &spec) const {
+  /// Window `w` of the checkpoint tensor of `spec` (block-aligned when it has
+  /// scales) in spec.dtype, with its block scales.
+  RawTensor readWindow(const TensorSpec &spec, const Window &w) const {
+    if (spec.quantizeAtLoad)
+      return quantizeAtLoad(spec, w);
+    TensorView view = lookup(spec, "tensor");
+    const uint8_t *scales = nullptr;
+    if (!spec.scaleName.empty())
+      scales = lookup(scaleSpecOf(spec), "scale tensor", &spec).data;
+    return rawWindow(spec, view.data, scales, w);
+  }
+
+  /// Window `w` (whole blocks) of an FP8 spec over a BF16/F16/F32 checkpoint
+  /// tensor (--weight-dtype=fp8), quantized per 128x128 block of the whole
+  /// tensor's grid here: every rank gets the bits a single rank would.
+  RawTensor quantizeAtLoad(const TensorSpec &spec, const Window &w) const {
     if (spec.dtype != DType::F8E4M3 || spec.scaleName.empty())
       fail("tensor '", spec.name,
            "': only FP8 block-scaled tensors are quantized at load, not ",
@@ -251,19 +287,30 @@ private:
     TensorView view = file->tensor(spec.name);
     const bool wide = view.dtype == DType::BF16 || view.dtype == DType::F16 ||
                       view.dtype == DType::F32;
-    if (!wide || entry->shape != spec.shape)
+    if (!wide || entry->shape != spec.checkpointShape())
       fail("tensor '", spec.name, "' in ", file->path(),
-           ": expected BF16, F16 or F32 ", shapeString(spec.shape),
+           ": expected BF16, F16 or F32 ", shapeString(spec.checkpointShape()),
            " to quantize to FP8 at load, found ", entry->dtypeName, " ",
            shapeString(entry->shape));
-    std::vector<float> w(view.numel()); // [rows, cols]
-    convertToF32(view.dtype, view.data, view.numel(), w.data());
+    // [w.rows, w.cols]: the window in f32, then quantized; it starts on a
+    // block boundary and ends on one or at the tensor's end, so its blocks
+    // are the whole tensor's.
+    std::vector<uint8_t> bytes(size_t(w.rows * w.cols) * dtypeSize(view.dtype));
+    copyWindow(view.data, dtypeSize(view.dtype), w, bytes.data());
+    std::vector<float> values(size_t(w.rows * w.cols));
+    convertToF32(view.dtype, bytes.data(), int64_t(values.size()),
+                 values.data());
+    bytes = {};
     RawTensor raw;
     raw.spec = spec;
-    raw.spec.scaleShape = fp8ScaleShape(spec.shape);
-    raw.data.resize(w.size());
+    raw.spec.shape = w.shape(2);
+    raw.spec.sliceDim = -1;
+    raw.spec.sliceParts = 1;
+    raw.spec.sliceOffset = 0;
+    raw.spec.scaleShape = fp8ScaleShape(raw.spec.shape);
+    raw.data.resize(values.size());
     raw.scales.resize(product(raw.spec.scaleShape));
-    quantizeFp8(w.data(), spec.shape[0], spec.shape[1], raw.data.data(),
+    quantizeFp8(values.data(), w.rows, w.cols, raw.data.data(),
                 raw.scales.data());
     return raw;
   }
@@ -280,10 +327,13 @@ private:
              "' not found in checkpoint ", ckpt_.path());
       fail(what, " '", spec.name, "' not found in checkpoint ", ckpt_.path());
     }
-    if (entry->dtypeName != dtypeName(spec.dtype) || entry->shape != spec.shape)
+    const std::vector<int64_t> expected = spec.checkpointShape();
+    if (entry->dtypeName != dtypeName(spec.dtype) || entry->shape != expected)
       fail(what, " '", spec.name, "' in ", file->path(), ": expected ",
-           spec.typeString(), ", found ", entry->dtypeName, " ",
-           shapeString(entry->shape));
+           dtypeName(spec.dtype), " ", shapeString(expected),
+           spec.sliced() ? " (rank slice " + shapeString(spec.shape) + ")"
+                         : std::string(),
+           ", found ", entry->dtypeName, " ", shapeString(entry->shape));
     return file->tensor(spec.name);
   }
 
@@ -411,6 +461,10 @@ public:
   std::vector<float> loadF32(const TensorSpec &spec) override {
     checkSpec(spec);
     checkFloatDType(spec, "random weights");
+    // A slice of the whole tensor: the same numbers a single rank binds.
+    if (spec.sliced())
+      return cropWindow(loadF32(wholeSpec(spec)), sliceWindow(wholeSpec(spec)),
+                        sliceWindow(spec));
     std::vector<float> w = values(spec); // [shape]
     if (spec.dtype == DType::F8E4M3)
       return toF32(encode(spec, w));
@@ -427,6 +481,19 @@ public:
   RawTensor loadRaw(const TensorSpec &spec) override {
     checkSpec(spec);
     checkFloatDType(spec, "random weights");
+    if (spec.sliced()) {
+      if (!spec.scaleName.empty())
+        checkBlockAligned(spec);
+      const RawTensor whole = loadRaw(wholeSpec(spec));
+      RawTensor raw =
+          rawWindow(spec, whole.data.data(),
+                    reinterpret_cast<const uint8_t *>(whole.scales.data()),
+                    sliceWindow(spec));
+      const std::vector<int64_t> scaleShape = raw.spec.scaleShape;
+      raw.spec = spec;
+      raw.spec.scaleShape = scaleShape;
+      return raw;
+    }
     return encode(spec, values(spec));
   }
 

@@ -621,6 +621,37 @@ CUresult CUDAAPI cuMemsetD8Async(CUdeviceptr dst, unsigned char value, size_t n,
   });
 }
 
+CUresult CUDAAPI cuMemcpy2DAsync(const CUDA_MEMCPY2D *copy, CUstream stream) {
+  if (CUresult r = needContext("cuMemcpy2DAsync"))
+    return r;
+  // Device to device only: what the backend's copies need.
+  if (!copy || copy->srcMemoryType != CU_MEMORYTYPE_DEVICE ||
+      copy->dstMemoryType != CU_MEMORYTYPE_DEVICE || copy->srcXInBytes ||
+      copy->srcY || copy->dstXInBytes || copy->dstY)
+    return error(CUDA_ERROR_NOT_SUPPORTED,
+                 "cuMemcpy2DAsync: the emulator copies device to device only, "
+                 "without offsets");
+  const CUDA_MEMCPY2D c = *copy;
+  if (c.Height == 0)
+    return CUDA_SUCCESS;
+  if (CUresult r =
+          checkDevice(c.srcDevice, c.srcPitch * (c.Height - 1) + c.WidthInBytes,
+                      "cuMemcpy2DAsync (source)"))
+    return r;
+  if (CUresult r =
+          checkDevice(c.dstDevice, c.dstPitch * (c.Height - 1) + c.WidthInBytes,
+                      "cuMemcpy2DAsync (destination)"))
+    return r;
+  return enqueue(stream, [c] {
+    for (size_t row = 0; row < c.Height; ++row)
+      std::memmove(
+          reinterpret_cast<void *>(c.dstDevice + row * c.dstPitch),
+          reinterpret_cast<const void *>(c.srcDevice + row * c.srcPitch),
+          c.WidthInBytes);
+    return CUDA_SUCCESS;
+  });
+}
+
 // ---- Streams, graphs, events ------------------------------------------------
 
 CUresult CUDAAPI cuStreamCreate(CUstream *stream, unsigned int) {

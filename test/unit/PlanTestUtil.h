@@ -36,11 +36,14 @@ struct TensorDesc {
   std::string scaleName; // FP8 block scales; empty = none
   std::vector<int64_t> scaleShape;
   bool quantizeAtLoad = false;
+  int shardDim = -1; // multi-device plans: the slice of each rank
+  int shardParts = 1;
 };
 
 struct WeightDesc {
   std::vector<TensorDesc> parts;
   int experts = 0;
+  int expertParts = 1; // expert parallelism: experts per rank x parts
 };
 
 struct BufferDesc {
@@ -141,6 +144,7 @@ struct PlanDesc {
   int kvLayers = 1, kvLatent = 0, kvRope = 0;
   plan::DType kvDtype = plan::DType::F32;
   std::vector<std::string> kernels; // names of (empty) CUDA kernels
+  int worldSize = 1;
 
   uint32_t addWeight(std::vector<TensorDesc> parts, int experts = 0) {
     weights.push_back({std::move(parts), experts});
@@ -163,9 +167,10 @@ struct PlanDesc {
         }
         parts.push_back(plan::CreateTensorRef(
             b, b.CreateString(t.name), t.dtype, b.CreateVector(t.shape),
-            scaleName, scaleShape, t.quantizeAtLoad));
+            scaleName, scaleShape, t.quantizeAtLoad, t.shardDim, t.shardParts));
       }
-      ws.push_back(plan::CreateWeight(b, b.CreateVector(parts), w.experts));
+      ws.push_back(plan::CreateWeight(b, b.CreateVector(parts), w.experts,
+                                      w.expertParts));
     }
 
     std::vector<flatbuffers::Offset<plan::Program>> ps;
@@ -199,10 +204,10 @@ struct PlanDesc {
     flatbuffers::Offset<plan::KvCache> kv;
     if (hasKvCache)
       kv = plan::CreateKvCache(b, kvLayers, kvLatent, kvRope, kvDtype);
-    auto root = plan::CreatePlan(b, schemaVersion, b.CreateString("moela-test"),
-                                 model, b.CreateString(target),
-                                 b.CreateString("test"), b.CreateVector(ps),
-                                 b.CreateVector(ws), kv, b.CreateVector(ks));
+    auto root = plan::CreatePlan(
+        b, schemaVersion, b.CreateString("moela-test"), model,
+        b.CreateString(target), b.CreateString("test"), b.CreateVector(ps),
+        b.CreateVector(ws), kv, b.CreateVector(ks), worldSize);
     plan::FinishPlanBuffer(b, root);
     return std::vector<uint8_t>(b.GetBufferPointer(),
                                 b.GetBufferPointer() + b.GetSize());

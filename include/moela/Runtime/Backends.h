@@ -16,10 +16,15 @@ enum class BackendChoice { Auto, Host, Cuda };
 /// "host", "cuda" or "auto"; throws Error naming --backend otherwise.
 BackendChoice parseBackendChoice(const std::string &name);
 
+class Communicator;
+
 /// The chosen backend; with Auto on the host, `note` says in one line why.
-/// Throws Error when Cuda is chosen and unavailable.
+/// Throws Error when Cuda is chosen and unavailable. A multi-device plan
+/// (world_size > 1) runs on the host backend as rank comm->rank() of `comm`
+/// (which must outlive the backend); Cuda is refused for it.
 std::unique_ptr<Backend> createBackend(BackendChoice choice, const Plan &plan,
-                                       std::string *note);
+                                       std::string *note,
+                                       Communicator *comm = nullptr);
 
 /// Whether a CUDA device is usable; `why` says why not.
 bool cudaAvailable(std::string *why);

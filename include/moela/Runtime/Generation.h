@@ -10,6 +10,8 @@
 
 namespace moela {
 
+class Communicator;
+
 struct GenerationOptions {
   int maxNewTokens = 64;
   SamplingOptions sampling;
@@ -20,6 +22,10 @@ struct GenerationOptions {
   /// temperature 0 and a plan compiled --mtp); the tokens are those of plain
   /// greedy decoding.
   bool speculative = false;
+  /// A multi-rank run: the tokens rank 0 chooses (sampled, or the greedy
+  /// choices of speculative decoding) are broadcast after every program run,
+  /// and every rank feeds those. Null: a single process.
+  Communicator *comm = nullptr;
 };
 
 struct GenerationResult {

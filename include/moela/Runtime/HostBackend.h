@@ -16,8 +16,15 @@
 
 namespace moela {
 
+class Communicator;
+
 /// A new host backend. The Plan given to prepare() must outlive its runs.
+/// Without a communicator it runs single-device plans (a world of one);
+/// with one, rank comm.rank() of a plan compiled for comm.size() ranks: it
+/// binds that rank's slices and experts and runs AllReduce / AllGather steps
+/// through `comm`, which must outlive the backend.
 std::unique_ptr<Backend> makeHostBackend();
+std::unique_ptr<Backend> makeHostBackend(Communicator &comm);
 
 } // namespace moela
 
