@@ -42,7 +42,8 @@ struct ShardAttentionPass
     if (ranks <= 1)
       return;
     WalkResult result = getOperation().walk([&](mla::AttentionOp op) {
-      return failed(shard(op)) ? WalkResult::interrupt() : WalkResult::advance();
+      return failed(shard(op)) ? WalkResult::interrupt()
+                               : WalkResult::advance();
     });
     if (result.wasInterrupted() ||
         failed(recordLayout(getOperation(), ranks,

@@ -26,7 +26,8 @@ struct ShardMlpPass : public moela::impl::ShardMlpPassBase<ShardMlpPass> {
     if (ranks <= 1)
       return;
     WalkResult result = getOperation().walk([&](nn::MlpOp op) {
-      return failed(shard(op)) ? WalkResult::interrupt() : WalkResult::advance();
+      return failed(shard(op)) ? WalkResult::interrupt()
+                               : WalkResult::advance();
     });
     if (result.wasInterrupted() ||
         failed(recordLayout(getOperation(), ranks,

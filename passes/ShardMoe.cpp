@@ -29,7 +29,8 @@ struct ShardMoePass : public moela::impl::ShardMoePassBase<ShardMoePass> {
     if (ranks <= 1)
       return;
     WalkResult result = getOperation().walk([&](moe::CombineOp op) {
-      return failed(shard(op)) ? WalkResult::interrupt() : WalkResult::advance();
+      return failed(shard(op)) ? WalkResult::interrupt()
+                               : WalkResult::advance();
     });
     if (result.wasInterrupted() ||
         failed(recordLayout(getOperation(), ranks, [&](kernel::Layout &l) {
@@ -68,8 +69,8 @@ struct ShardMoePass : public moela::impl::ShardMoePassBase<ShardMoePass> {
       return success();
     }
     // Each expert's gate/up rows and down columns, checked as any weight.
-    for (auto [proj, dim] : {std::pair<StringRef, int64_t>{"gate_proj", 0},
-                             {"down_proj", 1}})
+    for (auto [proj, dim] :
+         {std::pair<StringRef, int64_t>{"gate_proj", 0}, {"down_proj", 1}})
       if (failed(shardWeight(op, w.getWeight(-1, proj), dim, ranks, target)))
         return failure();
     op.setWeightsAttr(moe::ExpertWeightsAttr::get(

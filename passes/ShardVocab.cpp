@@ -21,8 +21,7 @@ using namespace moela;
 
 namespace {
 
-struct ShardVocabPass
-    : public moela::impl::ShardVocabPassBase<ShardVocabPass> {
+struct ShardVocabPass : public moela::impl::ShardVocabPassBase<ShardVocabPass> {
   using ShardVocabPassBase::ShardVocabPassBase;
 
   void runOnOperation() override {

@@ -3,9 +3,10 @@
 
 using namespace mlir;
 
-FailureOr<moela::nn::WeightAttr>
-moela::shardWeight(Operation *op, nn::WeightAttr w, int64_t dim, int64_t ranks,
-                   CompileTarget target) {
+FailureOr<moela::nn::WeightAttr> moela::shardWeight(Operation *op,
+                                                    nn::WeightAttr w,
+                                                    int64_t dim, int64_t ranks,
+                                                    CompileTarget target) {
   int64_t extent = w.getDim(dim);
   if (extent % ranks != 0)
     return op->emitError() << "cannot split '" << w.getName() << "' "
@@ -18,10 +19,9 @@ moela::shardWeight(Operation *op, nn::WeightAttr w, int64_t dim, int64_t ranks,
     return op->emitError()
            << "cannot split FP8 '" << w.getName() << "' "
            << nn::shapeToString(w.getShape()) << " along dim " << dim
-           << " into " << ranks << " parts for "
-           << compileTargetName(target) << ": a slice of " << slice
-           << " is not a multiple of the " << abi::kFp8Block
-           << "x" << abi::kFp8Block
+           << " into " << ranks << " parts for " << compileTargetName(target)
+           << ": a slice of " << slice << " is not a multiple of the "
+           << abi::kFp8Block << "x" << abi::kFp8Block
            << " scale blocks the GPU kernels read (the host target "
               "splits anywhere)";
   return w.sharded(dim, ranks);

@@ -21,3 +21,14 @@ llvm_config.with_environment("PATH", config.moela_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 # No GPU is assumed: tools must behave the same with or without one unless asked.
 config.environment["MOELA_NUM_THREADS"] = "2"
+
+# Multi-rank runs (docs/parallel.md): OpenMPI's mpirun, as root too, with more
+# ranks than the CI machine's 2 cores; one thread per rank; killed if a run
+# hangs, so a fault test fails instead of waiting.
+config.environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
+config.environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
+import shutil
+if shutil.which("mpirun"):
+    config.available_features.add("mpi")
+config.substitutions.append(
+    ("%mpirun", "timeout -s KILL 120 mpirun --oversubscribe -x MOELA_NUM_THREADS=1 -n"))

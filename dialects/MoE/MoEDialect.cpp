@@ -62,8 +62,8 @@ LogicalResult RoutingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
 LogicalResult
 ExpertWeightsAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                           StringRef prefix, int64_t count, int64_t hidden,
-                          int64_t intermediate, Type dtype,
-                          int64_t expertParts, int64_t intermediateParts) {
+                          int64_t intermediate, Type dtype, int64_t expertParts,
+                          int64_t intermediateParts) {
   if (prefix.empty())
     return emitError() << "expert weights need a name prefix";
   if (count < 1 || hidden < 1 || intermediate < 1)

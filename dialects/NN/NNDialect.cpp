@@ -129,8 +129,8 @@ LogicalResult WeightAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                          << shapeToString(expected) << " (ceil(shape / "
                          << moela::abi::kFp8Block << "), docs/model.md §2)";
   }
-  if (shardParts < 1 || (shardParts > 1 && (shardDim < 0 ||
-                                            shardDim >= int64_t(shape.size()))))
+  if (shardParts < 1 ||
+      (shardParts > 1 && (shardDim < 0 || shardDim >= int64_t(shape.size()))))
     return emitError() << "weight '" << name << "': shard " << shardDim
                        << " of " << shardParts
                        << " needs a dim of the tensor and at least one part";

@@ -70,14 +70,13 @@ MemoryReport computeMemoryReport(ModuleOp module, const ModelConfig &config,
       report.kvLayers * config.kvCacheElemsPerToken() * kvElementBytes;
   report.contextBytes = report.kvBytesPerToken * config.maxPositionEmbeddings;
   // A host plan stores every buffer in f32 (or i32) and needs no workspace.
-  report.host =
-      llvm::any_of(module.getOps<func::FuncOp>(), [](func::FuncOp f) {
-        auto table = f->getAttrOfType<ArrayAttr>(kernel::kBufferTableAttr);
-        return table && !table.empty() && llvm::all_of(table, [](Attribute a) {
-                 Type t = cast<kernel::BufferAttr>(a).getDtype();
-                 return t.isF32() || t.isInteger(32);
-               });
-      });
+  report.host = llvm::any_of(module.getOps<func::FuncOp>(), [](func::FuncOp f) {
+    auto table = f->getAttrOfType<ArrayAttr>(kernel::kBufferTableAttr);
+    return table && !table.empty() && llvm::all_of(table, [](Attribute a) {
+             Type t = cast<kernel::BufferAttr>(a).getDtype();
+             return t.isF32() || t.isInteger(32);
+           });
+  });
   for (func::FuncOp func : module.getOps<func::FuncOp>()) {
     // The collectives' results, at the program's largest step.
     auto table = func->getAttrOfType<ArrayAttr>(kernel::kBufferTableAttr);

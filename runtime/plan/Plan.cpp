@@ -136,9 +136,8 @@ std::vector<TensorSpec> Plan::tensorSpecs(uint32_t index, int expert,
   auto expand = [&](std::string name) {
     if (shape.experts == 0)
       return name;
-    const std::string e =
-        std::to_string(expert + (w.expert_parts() > 1 ? rank * shape.experts
-                                                      : 0));
+    const std::string e = std::to_string(
+        expert + (w.expert_parts() > 1 ? rank * shape.experts : 0));
     for (size_t at; (at = name.find("{e}")) != std::string::npos;)
       name.replace(at, 3, e);
     return name;
