@@ -39,15 +39,10 @@ struct ShardAttentionPass
   using ShardAttentionPassBase::ShardAttentionPassBase;
 
   void runOnOperation() override {
-    if (ranks <= 1)
-      return;
-    WalkResult result = getOperation().walk([&](mla::AttentionOp op) {
-      return failed(shard(op)) ? WalkResult::interrupt()
-                               : WalkResult::advance();
-    });
-    if (result.wasInterrupted() ||
-        failed(recordLayout(getOperation(), ranks,
-                            [&](kernel::Layout &l) { l.tp = ranks; })))
+    if (ranks > 1 && failed(shardEach<mla::AttentionOp>(
+                         getOperation(), ranks,
+                         [&](mla::AttentionOp op) { return shard(op); },
+                         [&](kernel::Layout &l) { l.tp = ranks; })))
       signalPassFailure();
   }
 

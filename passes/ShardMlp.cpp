@@ -23,28 +23,16 @@ struct ShardMlpPass : public moela::impl::ShardMlpPassBase<ShardMlpPass> {
   using ShardMlpPassBase::ShardMlpPassBase;
 
   void runOnOperation() override {
-    if (ranks <= 1)
-      return;
-    WalkResult result = getOperation().walk([&](nn::MlpOp op) {
-      return failed(shard(op)) ? WalkResult::interrupt()
-                               : WalkResult::advance();
-    });
-    if (result.wasInterrupted() ||
-        failed(recordLayout(getOperation(), ranks,
-                            [&](kernel::Layout &l) { l.tp = ranks; })))
+    if (ranks > 1 &&
+        failed(shardEach<nn::MlpOp>(
+            getOperation(), ranks, [&](nn::MlpOp op) { return shard(op); },
+            [&](kernel::Layout &l) { l.tp = ranks; })))
       signalPassFailure();
   }
 
   LogicalResult shard(nn::MlpOp mlp) {
-    // One error at most: the first weight that cannot be cut.
-    FailureOr<nn::WeightAttr> gate, up, down;
-    if (failed(gate = shardWeight(mlp, mlp.getGate(), 0, ranks, target)) ||
-        failed(up = shardWeight(mlp, mlp.getUp(), 0, ranks, target)) ||
-        failed(down = shardWeight(mlp, mlp.getDown(), 1, ranks, target)))
+    if (failed(shardMlpWeights(mlp, ranks, target)))
       return failure();
-    mlp.setGateAttr(*gate);
-    mlp.setUpAttr(*up);
-    mlp.setDownAttr(*down);
     insertAllReduce(mlp.getResult(), ranks);
     return success();
   }

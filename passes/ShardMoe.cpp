@@ -26,17 +26,13 @@ struct ShardMoePass : public moela::impl::ShardMoePassBase<ShardMoePass> {
   using ShardMoePassBase::ShardMoePassBase;
 
   void runOnOperation() override {
-    if (ranks <= 1)
-      return;
-    WalkResult result = getOperation().walk([&](moe::CombineOp op) {
-      return failed(shard(op)) ? WalkResult::interrupt()
-                               : WalkResult::advance();
-    });
-    if (result.wasInterrupted() ||
-        failed(recordLayout(getOperation(), ranks, [&](kernel::Layout &l) {
-          l.ep = ep;
-          l.tp = ranks;
-        })))
+    if (ranks > 1 &&
+        failed(shardEach<moe::CombineOp>(
+            getOperation(), ranks, [&](moe::CombineOp op) { return shard(op); },
+            [&](kernel::Layout &l) {
+              l.ep = ep;
+              l.tp = ranks;
+            })))
       signalPassFailure();
   }
 
@@ -50,7 +46,7 @@ struct ShardMoePass : public moela::impl::ShardMoePassBase<ShardMoePass> {
       auto op = shared.getDefiningOp<moe::SharedExpertOp>();
       if (!op)
         return combine.emitError() << "expected a moe.shared_expert";
-      if (failed(shardShared(op)))
+      if (failed(shardMlpWeights(op, ranks, target)))
         return failure();
     }
     insertAllReduce(combine.getResult(), ranks);
@@ -76,18 +72,6 @@ struct ShardMoePass : public moela::impl::ShardMoePassBase<ShardMoePass> {
     op.setWeightsAttr(moe::ExpertWeightsAttr::get(
         op.getContext(), w.getPrefix(), count, w.getHidden(), inter / ranks,
         w.getDtype(), 1, ranks));
-    return success();
-  }
-
-  LogicalResult shardShared(moe::SharedExpertOp op) {
-    FailureOr<nn::WeightAttr> gate, up, down;
-    if (failed(gate = shardWeight(op, op.getGate(), 0, ranks, target)) ||
-        failed(up = shardWeight(op, op.getUp(), 0, ranks, target)) ||
-        failed(down = shardWeight(op, op.getDown(), 1, ranks, target)))
-      return failure();
-    op.setGateAttr(*gate);
-    op.setUpAttr(*up);
-    op.setDownAttr(*down);
     return success();
   }
 };

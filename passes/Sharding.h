@@ -42,6 +42,39 @@ mlir::LogicalResult
 recordLayout(mlir::ModuleOp module, int64_t ranks,
              llvm::function_ref<void(kernel::Layout &)> update);
 
+/// A sharding pass's body: `shard` on every `OpT` of the module (stopping at
+/// the first that fails), then its layout recorded with `update`.
+template <typename OpT>
+mlir::LogicalResult
+shardEach(mlir::ModuleOp module, int64_t ranks,
+          llvm::function_ref<mlir::LogicalResult(OpT)> shard,
+          llvm::function_ref<void(kernel::Layout &)> update) {
+  mlir::WalkResult walk = module.walk([&](OpT op) {
+    return mlir::failed(shard(op)) ? mlir::WalkResult::interrupt()
+                                   : mlir::WalkResult::advance();
+  });
+  if (walk.wasInterrupted())
+    return mlir::failure();
+  return recordLayout(module, ranks, update);
+}
+
+/// Cuts an MLP's (or a shared expert's) intermediate dim: gate and up by
+/// rows, down by columns. One error at most: the first weight that cannot be
+/// cut.
+template <typename MlpOp>
+mlir::LogicalResult shardMlpWeights(MlpOp op, int64_t ranks,
+                                    CompileTarget target) {
+  mlir::FailureOr<nn::WeightAttr> gate, up, down;
+  if (mlir::failed(gate = shardWeight(op, op.getGate(), 0, ranks, target)) ||
+      mlir::failed(up = shardWeight(op, op.getUp(), 0, ranks, target)) ||
+      mlir::failed(down = shardWeight(op, op.getDown(), 1, ranks, target)))
+    return mlir::failure();
+  op.setGateAttr(*gate);
+  op.setUpAttr(*up);
+  op.setDownAttr(*down);
+  return mlir::success();
+}
+
 } // namespace moela
 
 #endif // MOELA_PASSES_SHARDING_H

@@ -8,6 +8,8 @@
 //===----------------------------------------------------------------------===//
 #include "moela/Compiler/PlanWriter.h"
 
+#include "PlanWeights.h"
+
 #include "Kernel/KernelOps.h"
 #include "Kernel/KernelPrograms.h"
 #include "moela/Runtime/Plan.h"
@@ -28,24 +30,9 @@ namespace p = moela::plan;
 namespace moela {
 namespace {
 
-FailureOr<p::DType> toDType(Type type) {
-  if (type.isF32())
-    return p::DType::F32;
-  if (type.isBF16())
-    return p::DType::BF16;
-  if (type.isF16())
-    return p::DType::F16;
-  if (type.isFloat8E4M3FN())
-    return p::DType::F8E4M3;
-  if (type.isInteger(32))
-    return p::DType::I32;
-  if (type.isInteger(64))
-    return p::DType::I64;
-  return failure();
-}
-
 p::DType dtypeOrF32(Type type) {
-  return succeeded(toDType(type)) ? *toDType(type) : p::DType::F32;
+  FailureOr<p::DType> dtype = toPlanDType(type);
+  return succeeded(dtype) ? *dtype : p::DType::F32;
 }
 
 class Writer {
@@ -66,7 +53,7 @@ public:
       programs.push_back(*program);
     }
     auto modelConfig = writeModelConfig(fbb, config);
-    auto weightsVec = fbb.CreateVector(weights);
+    auto weightsVec = fbb.CreateVector(weights.table());
     std::vector<fb::Offset<p::Kernel>> kernels;
     for (const CompiledKernel &k : options.kernels) {
       auto name = fbb.CreateString(k.name), family = fbb.CreateString(k.family);
@@ -122,72 +109,6 @@ public:
   }
 
 private:
-  // ---- Model config -------------------------------------------------------
-
-  // ---- Weights ------------------------------------------------------------
-
-  fb::Offset<p::TensorRef> tensorRef(nn::WeightAttr w) {
-    auto name = fbb.CreateString(w.getName().str());
-    auto shape = fbb.CreateVector(w.getShape().vec());
-    fb::Offset<fb::String> scale;
-    fb::Offset<fb::Vector<int64_t>> scaleShape;
-    if (w.isBlockScaled()) {
-      scale = fbb.CreateString(w.getScaleName().str());
-      scaleShape = fbb.CreateVector(w.getScaleShape().vec());
-    }
-    p::TensorRefBuilder t(fbb);
-    t.add_name(name);
-    t.add_dtype(dtypeOrF32(w.getDtype()));
-    t.add_shape(shape);
-    if (w.isBlockScaled()) {
-      t.add_scale_name(scale);
-      t.add_scale_shape(scaleShape);
-      t.add_quantize_at_load(options.quantizeWeightsAtLoad);
-    }
-    if (w.isSharded()) {
-      t.add_shard_dim(static_cast<int>(w.getShardDim()));
-      t.add_shard_parts(static_cast<int>(w.getShardParts()));
-    }
-    return t.Finish();
-  }
-
-  /// The index of the plan weight made of `parts` (rows concatenated), or of
-  /// an expert set when `experts` > 0. Identical bindings share one index.
-  uint32_t weight(ArrayRef<nn::WeightAttr> parts, int experts = 0,
-                  int expertParts = 1) {
-    std::string key =
-        std::to_string(experts) + "/" + std::to_string(expertParts);
-    for (nn::WeightAttr w : parts)
-      key += "|" + w.getName().str() + "#" + std::to_string(w.getShardDim()) +
-             "/" + std::to_string(w.getShardParts());
-    auto it = weightIndex.find(key);
-    if (it != weightIndex.end())
-      return it->second;
-    std::vector<fb::Offset<p::TensorRef>> refs;
-    for (nn::WeightAttr w : parts)
-      refs.push_back(tensorRef(w));
-    auto partsVec = fbb.CreateVector(refs);
-    p::WeightBuilder wb(fbb);
-    wb.add_parts(partsVec);
-    wb.add_experts(experts);
-    if (expertParts > 1)
-      wb.add_expert_parts(expertParts);
-    weights.push_back(wb.Finish());
-    uint32_t index = weights.size() - 1;
-    weightIndex[key] = index;
-    return index;
-  }
-
-  uint32_t expertWeight(moe::ExpertWeightsAttr w, kernel::ExpertProj proj) {
-    // A rank binds its own experts; the steps keep the layer's total.
-    int experts = static_cast<int>(w.getLocalCount());
-    int parts = static_cast<int>(w.getExpertParts());
-    if (proj == kernel::ExpertProj::down)
-      return weight({w.getWeight(-1, "down_proj")}, experts, parts);
-    return weight({w.getWeight(-1, "gate_proj"), w.getWeight(-1, "up_proj")},
-                  experts, parts);
-  }
-
   // ---- Programs -------------------------------------------------------------
 
   /// The buffer and column range a kernel tensor occupies.
@@ -289,7 +210,7 @@ private:
                  p::CreateEmbeddingParams(fbb).Union());
           in(R::Tokens, o.getTokens());
           out(R::Hidden, o.getResult());
-          b->weight(R::EmbedTable, weight({o.getTable()}));
+          b->weight(R::EmbedTable, weights.bind({o.getTable()}));
           return success();
         })
         .Case([&](kernel::RmsNormOp o) {
@@ -299,7 +220,7 @@ private:
                      .Union());
           in(R::X, o.getInput());
           out(R::Y, o.getResult());
-          b->weight(R::NormWeight, weight({o.getWeight()}));
+          b->weight(R::NormWeight, weights.bind({o.getWeight()}));
           return success();
         })
         .Case([&](kernel::AddRmsNormOp o) {
@@ -311,7 +232,7 @@ private:
           in(R::Residual, o.getResidual());
           out(R::Y, o.getResult());
           out(R::Sum, o.getSum());
-          b->weight(R::NormWeight, weight({o.getWeight()}));
+          b->weight(R::NormWeight, weights.bind({o.getWeight()}));
           return success();
         })
         .Case([&](kernel::AddOp o) {
@@ -341,7 +262,7 @@ private:
           SmallVector<nn::WeightAttr> parts;
           for (Attribute w : o.getWeights())
             parts.push_back(cast<nn::WeightAttr>(w));
-          const uint32_t w = weight(parts);
+          const uint32_t w = weights.bind(parts);
           auto r = rope(o.getRopeAttr());
           auto t = tile(o.getTileAttr());
           p::GemmParamsBuilder g(fbb);
@@ -376,7 +297,7 @@ private:
           in(R::Positions, o.getPositions());
           in(R::SeqIds, o.getSeqIds());
           if (o.getNormAttr())
-            b->weight(R::KvNorm, weight({*o.getNorm()}));
+            b->weight(R::KvNorm, weights.bind({*o.getNorm()}));
           return success();
         })
         .Case([&](kernel::MlaAttentionOp o) {
@@ -399,7 +320,7 @@ private:
           in(R::Positions, o.getPositions());
           in(R::SeqIds, o.getSeqIds());
           out(R::O, o.getResult());
-          b->weight(R::KvB, weight({o.getKvB()}));
+          b->weight(R::KvB, weights.bind({o.getKvB()}));
           return success();
         })
         .Case([&](kernel::KvGatherOp o) {
@@ -499,7 +420,7 @@ private:
           b->in(R::X, strided(o.getInput(), o.getInOffset(),
                               (o.getHeads() - 1) * o.getInStride() + inLen));
           out(R::Y, o.getResult());
-          b->weight(R::Matrix, weight({w}));
+          b->weight(R::Matrix, weights.bind({w}));
           return success();
         })
         .Case([&](kernel::RouteOp o) {
@@ -520,9 +441,9 @@ private:
           out(R::ExpertIds, o.getIndices());
           out(R::ExpertWeights, o.getWeights());
           if (o.getGateAttr())
-            b->weight(R::GateMatrix, weight({*o.getGate()}));
+            b->weight(R::GateMatrix, weights.bind({*o.getGate()}));
           if (o.getBiasAttr())
-            b->weight(R::GateBias, weight({*o.getBias()}));
+            b->weight(R::GateBias, weights.bind({*o.getBias()}));
           return success();
         })
         .Case([&](kernel::MoeExpertsOp o) {
@@ -536,8 +457,9 @@ private:
           in(R::X, o.getInput());
           in(R::ExpertIds, o.getIndices());
           out(R::Y, o.getResult());
-          b->weight(R::GateUp, expertWeight(w, kernel::ExpertProj::gate_up));
-          b->weight(R::Down, expertWeight(w, kernel::ExpertProj::down));
+          b->weight(R::GateUp,
+                    weights.bindExperts(w, kernel::ExpertProj::gate_up));
+          b->weight(R::Down, weights.bindExperts(w, kernel::ExpertProj::down));
           return success();
         })
         .Case([&](kernel::MoeDispatchOp o) {
@@ -564,7 +486,8 @@ private:
           in(R::XSorted, o.getInput());
           in(R::Offsets, o.getOffsets());
           out(R::Y, o.getResult());
-          b->weight(R::Matrix, expertWeight(o.getWeights(), o.getProj()));
+          b->weight(R::Matrix,
+                    weights.bindExperts(o.getWeights(), o.getProj()));
           return success();
         })
         .Case([&](kernel::MoeCombineOp o) {
@@ -693,8 +616,7 @@ private:
   const ModelConfig &config;
   const PlanWriterOptions &options;
   fb::FlatBufferBuilder fbb{1 << 16};
-  std::vector<fb::Offset<p::Weight>> weights;
-  llvm::StringMap<uint32_t> weightIndex;
+  PlanWeights weights{fbb, options.quantizeWeightsAtLoad};
 };
 
 } // namespace
