@@ -36,12 +36,10 @@ struct ShardVocabPass : public moela::impl::ShardVocabPassBase<ShardVocabPass> {
     if (!splits)
       return;
     WalkResult result = module.walk([&](Operation *op) {
-      LogicalResult done = success();
-      if (auto e = dyn_cast<nn::EmbeddingOp>(op))
-        done = shardEmbedding(e);
-      else if (auto h = dyn_cast<nn::LmHeadOp>(op))
-        done = shardHead(h);
-      return failed(done) ? WalkResult::interrupt() : WalkResult::advance();
+      if (!isa<nn::EmbeddingOp, nn::LmHeadOp>(op))
+        return WalkResult::advance();
+      return failed(shard(op)) ? WalkResult::interrupt()
+                               : WalkResult::advance();
     });
     if (result.wasInterrupted() ||
         failed(recordLayout(module, ranks,
@@ -49,25 +47,29 @@ struct ShardVocabPass : public moela::impl::ShardVocabPassBase<ShardVocabPass> {
       signalPassFailure();
   }
 
-  LogicalResult shardEmbedding(nn::EmbeddingOp op) {
-    FailureOr<nn::WeightAttr> table =
-        shardWeight(op, op.getTable(), 0, ranks, target);
-    if (failed(table))
+  /// Cuts the vocab rows of an embedding table or an lm_head weight.
+  LogicalResult shard(Operation *op) {
+    auto embedding = dyn_cast<nn::EmbeddingOp>(op);
+    auto head = dyn_cast<nn::LmHeadOp>(op);
+    FailureOr<nn::WeightAttr> rows =
+        shardWeight(op, embedding ? embedding.getTable() : head.getWeight(), 0,
+                    ranks, target);
+    if (failed(rows))
       return failure();
-    op.setTableAttr(*table);
-    insertAllReduce(op.getResult(), ranks);
-    return success();
+    if (embedding) {
+      embedding.setTableAttr(*rows);
+      insertAllReduce(embedding.getResult(), ranks);
+      return success();
+    }
+    head.setWeightAttr(*rows);
+    return gatherLogits(head, rows->getDim(0));
   }
 
-  LogicalResult shardHead(nn::LmHeadOp op) {
-    FailureOr<nn::WeightAttr> weight =
-        shardWeight(op, op.getWeight(), 0, ranks, target);
-    if (failed(weight))
-      return failure();
-    op.setWeightAttr(*weight);
+  /// The rank's logits [R, Vr] side by side again: [R, V].
+  LogicalResult gatherLogits(nn::LmHeadOp op, int64_t rows) {
     auto whole = cast<RankedTensorType>(op.getType());
     Value part = op.getResult();
-    part.setType(whole.clone({whole.getDimSize(0), weight->getDim(0)}));
+    part.setType(whole.clone({whole.getDimSize(0), rows}));
     OpBuilder b(op);
     b.setInsertionPointAfter(op);
     auto gather = b.create<nn::AllGatherOp>(op.getLoc(), whole, part,

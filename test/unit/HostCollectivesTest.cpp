@@ -35,16 +35,25 @@ StepInputs inputs() {
   return in;
 }
 
-/// Each rank's logits of the model on `world` ranks.
-std::vector<std::vector<float>> runOn(int world) {
+/// Calls body(comm, plan, weights, backend) on each rank of the sharded model
+/// on `world` ranks (threads), with a host backend of its own.
+template <typename Body> void onRanks(int world, Body body) {
   const std::vector<uint8_t> bytes = shardedModel(world).build();
-  std::vector<std::vector<float>> logits(static_cast<size_t>(world));
   runRanks(world, [&](Communicator &comm) {
     Plan plan = Plan::fromBytes(bytes, "sharded.plan");
     std::unique_ptr<WeightSource> weights = makeRandomWeights(21);
     std::unique_ptr<Backend> backend = makeHostBackend(comm);
-    backend->prepare(plan, *weights, 1, 8);
-    logits[size_t(comm.rank())] = backend->run("p", inputs()).logits;
+    body(comm, plan, *weights, *backend);
+  });
+}
+
+/// Each rank's logits of the model on `world` ranks.
+std::vector<std::vector<float>> runOn(int world) {
+  std::vector<std::vector<float>> logits(static_cast<size_t>(world));
+  onRanks(world, [&](Communicator &comm, const Plan &plan,
+                     WeightSource &weights, Backend &backend) {
+    backend.prepare(plan, weights, 1, 8);
+    logits[size_t(comm.rank())] = backend.run("p", inputs()).logits;
   });
   return logits;
 }
@@ -88,13 +97,10 @@ TEST(HostCollectives, ShardedRanksMatchOneRank) {
 /// The tokens each rank generates with temperature sampling, every rank with
 /// its own sampling seed (seed + rank): rank 0's choices must win.
 std::vector<std::vector<int32_t>> sampleOn(int world, uint64_t seed) {
-  const std::vector<uint8_t> bytes = shardedModel(world).build();
   std::vector<std::vector<int32_t>> ids(static_cast<size_t>(world));
-  runRanks(world, [&](Communicator &comm) {
-    Plan plan = Plan::fromBytes(bytes, "sharded.plan");
-    std::unique_ptr<WeightSource> weights = makeRandomWeights(21);
-    std::unique_ptr<Backend> backend = makeHostBackend(comm);
-    Engine engine(plan, *backend, *weights, 1, 64);
+  onRanks(world, [&](Communicator &comm, const Plan &plan,
+                     WeightSource &weights, Backend &backend) {
+    Engine engine(plan, backend, weights, 1, 64);
     GenerationOptions options;
     options.maxNewTokens = 12;
     options.ignoreEos = true;
