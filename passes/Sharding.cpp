@@ -7,6 +7,10 @@ FailureOr<moela::nn::WeightAttr> moela::shardWeight(Operation *op,
                                                     nn::WeightAttr w,
                                                     int64_t dim, int64_t ranks,
                                                     CompileTarget target) {
+  if (w.isSharded())
+    return op->emitError() << "'" << w.getName() << "' is already split (shard "
+                           << w.getShardDim() << " of " << w.getShardParts()
+                           << "); a module is sharded once";
   int64_t extent = w.getDim(dim);
   if (extent % ranks != 0)
     return op->emitError() << "cannot split '" << w.getName() << "' "

@@ -2,8 +2,8 @@
 // ranks (gate and up by rows, down by columns) and nn.all_reduce sums the
 // ranks' outputs. On a GPU target an FP8 slice must fill whole 128x128
 // scale blocks; the host target splits anywhere.
-// RUN: moela-opt %s -split-input-file --pass-pipeline='builtin.module(moela-shard-mlp{ranks=2 target=host})' | FileCheck %s
-// RUN: moela-opt %s -split-input-file --pass-pipeline='builtin.module(moela-shard-mlp{ranks=3 target=host})' | FileCheck %s --check-prefix=THREE
+// RUN: moela-opt %s -split-input-file -verify-diagnostics --pass-pipeline='builtin.module(moela-shard-mlp{ranks=2 target=host})' | FileCheck %s
+// RUN: moela-opt %s -split-input-file -verify-diagnostics --pass-pipeline='builtin.module(moela-shard-mlp{ranks=3 target=host})' | FileCheck %s --check-prefix=THREE
 // RUN: not moela-opt %s -split-input-file --pass-pipeline='builtin.module(moela-shard-mlp{ranks=2 target=sm_90a})' -o /dev/null 2>&1 | FileCheck %s --check-prefix=GPU
 
 // CHECK-LABEL: func.func @mlp
@@ -30,4 +30,13 @@ func.func @mlp(%x: tensor<?x192xf32>) -> tensor<?x192xf32> {
 func.func @fp8(%x: tensor<?x256xf32>) -> tensor<?x256xf32> {
   %y = nn.mlp %x gate <"g" : f8E4M3FN[384, 256], scale "g_scale_inv"[3, 2]> up <"u" : f8E4M3FN[384, 256], scale "u_scale_inv"[3, 2]> down <"d" : f8E4M3FN[256, 384], scale "d_scale_inv"[2, 3]> : tensor<?x256xf32>
   return %y : tensor<?x256xf32>
+}
+
+// -----
+
+// A weight that is already a slice is not cut again.
+func.func @twice(%x: tensor<?x192xf32>) -> tensor<?x192xf32> {
+  // expected-error @+1 {{'gate' is already split (shard 0 of 2); a module is sharded once}}
+  %y = nn.mlp %x gate <"gate" : bf16[192, 192], shard 0 of 2> up <"up" : bf16[192, 192], shard 0 of 2> down <"down" : bf16[192, 192], shard 1 of 2> : tensor<?x192xf32>
+  return %y : tensor<?x192xf32>
 }
