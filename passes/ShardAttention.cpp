@@ -68,11 +68,11 @@ struct ShardAttentionPass
     auto cut = [&](Operation *op, nn::WeightAttr w, int64_t dim) {
       return shardWeight(op, w, dim, ranks, target);
     };
-    FailureOr<nn::WeightAttr> q =
-        cut(qProj, qProj.hasLora() ? *qProj.getQB() : *qProj.getQ(), 0);
-    FailureOr<nn::WeightAttr> kvB = cut(attention, attention.getKvB(), 0);
-    FailureOr<nn::WeightAttr> o = cut(oProj, oProj.getWeight(), 1);
-    if (failed(q) || failed(kvB) || failed(o))
+    FailureOr<nn::WeightAttr> q, kvB, o;
+    if (failed(q = cut(qProj, qProj.hasLora() ? *qProj.getQB() : *qProj.getQ(),
+                       0)) ||
+        failed(kvB = cut(attention, attention.getKvB(), 0)) ||
+        failed(o = cut(oProj, oProj.getWeight(), 1)))
       return failure();
 
     if (qProj.hasLora())

@@ -35,13 +35,11 @@ struct ShardMlpPass : public moela::impl::ShardMlpPassBase<ShardMlpPass> {
   }
 
   LogicalResult shard(nn::MlpOp mlp) {
-    FailureOr<nn::WeightAttr> gate =
-        shardWeight(mlp, mlp.getGate(), 0, ranks, target);
-    FailureOr<nn::WeightAttr> up =
-        shardWeight(mlp, mlp.getUp(), 0, ranks, target);
-    FailureOr<nn::WeightAttr> down =
-        shardWeight(mlp, mlp.getDown(), 1, ranks, target);
-    if (failed(gate) || failed(up) || failed(down))
+    // One error at most: the first weight that cannot be cut.
+    FailureOr<nn::WeightAttr> gate, up, down;
+    if (failed(gate = shardWeight(mlp, mlp.getGate(), 0, ranks, target)) ||
+        failed(up = shardWeight(mlp, mlp.getUp(), 0, ranks, target)) ||
+        failed(down = shardWeight(mlp, mlp.getDown(), 1, ranks, target)))
       return failure();
     mlp.setGateAttr(*gate);
     mlp.setUpAttr(*up);

@@ -79,12 +79,10 @@ struct ShardMoePass : public moela::impl::ShardMoePassBase<ShardMoePass> {
   }
 
   LogicalResult shardShared(moe::SharedExpertOp op) {
-    FailureOr<nn::WeightAttr> gate =
-        shardWeight(op, op.getGate(), 0, ranks, target);
-    FailureOr<nn::WeightAttr> up = shardWeight(op, op.getUp(), 0, ranks, target);
-    FailureOr<nn::WeightAttr> down =
-        shardWeight(op, op.getDown(), 1, ranks, target);
-    if (failed(gate) || failed(up) || failed(down))
+    FailureOr<nn::WeightAttr> gate, up, down;
+    if (failed(gate = shardWeight(op, op.getGate(), 0, ranks, target)) ||
+        failed(up = shardWeight(op, op.getUp(), 0, ranks, target)) ||
+        failed(down = shardWeight(op, op.getDown(), 1, ranks, target)))
       return failure();
     op.setGateAttr(*gate);
     op.setUpAttr(*up);

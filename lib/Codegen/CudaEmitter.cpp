@@ -339,8 +339,9 @@ emitCudaKernels(ModuleOp module, const CodegenOptions &options) {
   llvm::StringMap<int> bySource;
   bool ok = true;
   module.walk([&](Operation *op) {
+    // Views cost nothing; the collectives are NCCL calls, not kernels.
     if (!isa<kernel::KernelDialect>(op->getDialect()) ||
-        isa<kernel::SliceOp>(op))
+        isa<kernel::SliceOp, kernel::AllReduceOp, kernel::AllGatherOp>(op))
       return;
     FailureOr<Instance> instance = emitter.instantiate(op);
     if (failed(instance)) {

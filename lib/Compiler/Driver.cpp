@@ -236,8 +236,14 @@ int runCompiler(const CompileOptions &options, MLIRContext &context,
   if (failed(pm.run(*module)))
     return fail("the pass pipeline failed (see the error above)");
 
+  const int64_t kvBytes = kvDtype == "f32" ? 4 : 2;
+  MemoryReport memory = computeMemoryReport(*module, *config, kvBytes);
   if (options.explain)
-    explainMemory(*module, *config, kvDtype == "f32" ? 4 : 2, errs());
+    explainMemory(*module, *config, memory, kvBytes, options.deviceMemoryGiB,
+                  errs());
+  if (std::string why = checkDeviceMemory(memory, options.deviceMemoryGiB);
+      !why.empty())
+    return fail(why);
   if (options.emit == EmitKind::KernelMlir)
     return failed(writeOutput(options.output,
                               [&](raw_ostream &os) { module->print(os); }));

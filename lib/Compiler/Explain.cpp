@@ -14,11 +14,16 @@ using namespace mlir;
 namespace moela {
 namespace {
 
-int64_t bytesOf(nn::WeightAttr w) {
+int64_t elementsOf(nn::WeightAttr w) {
   int64_t elements = 1;
   for (int64_t d : w.getShape())
     elements *= d;
-  int64_t bytes = elements * ((w.getDtype().getIntOrFloatBitWidth() + 7) / 8);
+  return elements;
+}
+
+int64_t bytesOf(nn::WeightAttr w) {
+  int64_t bytes =
+      elementsOf(w) * ((w.getDtype().getIntOrFloatBitWidth() + 7) / 8);
   if (w.isBlockScaled())
     bytes += w.getScaleShape()[0] * w.getScaleShape()[1] * 4;
   return bytes;
@@ -42,6 +47,7 @@ MemoryReport computeMemoryReport(ModuleOp module, const ModelConfig &config,
   auto add = [&](nn::WeightAttr w) {
     if (seen.insert(w.getName()).second) {
       report.weightBytes += bytesOf(w);
+      report.weightF32Bytes += elementsOf(w) * 4;
       ++report.weightTensors;
     }
   };
@@ -54,7 +60,7 @@ MemoryReport computeMemoryReport(ModuleOp module, const ModelConfig &config,
           if (auto w = dyn_cast<nn::WeightAttr>(a))
             add(w);
       if (auto experts = dyn_cast<moe::ExpertWeightsAttr>(attr.getValue()))
-        for (int64_t e = 0; e < experts.getCount(); ++e)
+        for (int64_t e = 0; e < experts.getLocalCount(); ++e)
           for (StringRef proj : {"gate_proj", "up_proj", "down_proj"})
             add(experts.getWeight(e, proj));
     }
@@ -62,7 +68,27 @@ MemoryReport computeMemoryReport(ModuleOp module, const ModelConfig &config,
   report.kvLayers = kernel::kvCacheLayers(module, config.numHiddenLayers);
   report.kvBytesPerToken =
       report.kvLayers * config.kvCacheElemsPerToken() * kvElementBytes;
+  report.contextBytes = report.kvBytesPerToken * config.maxPositionEmbeddings;
+  // A host plan stores every buffer in f32 (or i32) and needs no workspace.
+  report.host =
+      llvm::any_of(module.getOps<func::FuncOp>(), [](func::FuncOp f) {
+        auto table = f->getAttrOfType<ArrayAttr>(kernel::kBufferTableAttr);
+        return table && !table.empty() && llvm::all_of(table, [](Attribute a) {
+                 Type t = cast<kernel::BufferAttr>(a).getDtype();
+                 return t.isF32() || t.isInteger(32);
+               });
+      });
   for (func::FuncOp func : module.getOps<func::FuncOp>()) {
+    // The collectives' results, at the program's largest step.
+    auto table = func->getAttrOfType<ArrayAttr>(kernel::kBufferTableAttr);
+    func.walk([&](Operation *op) {
+      auto ids = op->getAttrOfType<DenseI64ArrayAttr>(kernel::kBufferIdsAttr);
+      if (!table || !ids || ids.empty() ||
+          !isa<kernel::AllReduceOp, kernel::AllGatherOp>(op))
+        return;
+      auto buffer = cast<kernel::BufferAttr>(table[ids[0]]);
+      report.commBytes = std::max(report.commBytes, buffer.getBytes());
+    });
     auto arena = func->getAttrOfType<IntegerAttr>(kernel::kArenaBytesAttr);
     auto tokens = func->getAttrOfType<IntegerAttr>(kernel::kMaxTokensAttr);
     int64_t maxTokens = tokens ? tokens.getInt() : 0;
@@ -95,40 +121,95 @@ MemoryReport computeMemoryReport(ModuleOp module, const ModelConfig &config,
   return report;
 }
 
+int64_t MemoryReport::totalBytes() const {
+  int64_t arena = 0;
+  for (const auto &a : arenas)
+    arena = std::max(arena, a.second);
+  return (host ? weightF32Bytes : weightBytes) + contextBytes + arena +
+         workspaceBytes + commBytes;
+}
+
+std::string checkDeviceMemory(const MemoryReport &r, double deviceGiB) {
+  int64_t device = static_cast<int64_t>(deviceGiB * (1LL << 30));
+  if (deviceGiB <= 0 || r.totalBytes() <= device)
+    return "";
+  return llvm::formatv("the plan needs {0} per device ({1} of weights, {2} "
+                       "of KV cache for one full-context sequence, the rest "
+                       "activations, workspace and communication), more "
+                       "than --device-memory {3} GiB: add ranks (--tp N "
+                       "--ep) or shorten max_position_embeddings",
+                       human(r.totalBytes()),
+                       human(r.host ? r.weightF32Bytes : r.weightBytes),
+                       human(r.contextBytes), deviceGiB)
+      .str();
+}
+
 void explainMemory(ModuleOp module, const ModelConfig &config,
-                   int64_t kvElementBytes, llvm::raw_ostream &os) {
-  MemoryReport r = computeMemoryReport(module, config, kvElementBytes);
-  // A host plan stores every buffer in f32 (or i32) and needs no workspace.
-  bool host = llvm::any_of(module.getOps<func::FuncOp>(), [](func::FuncOp f) {
-    auto table = f->getAttrOfType<ArrayAttr>(kernel::kBufferTableAttr);
-    return table && !table.empty() && llvm::all_of(table, [](Attribute a) {
-             Type t = cast<kernel::BufferAttr>(a).getDtype();
-             return t.isF32() || t.isInteger(32);
-           });
-  });
-  int64_t contextBytes = r.kvBytesPerToken * config.maxPositionEmbeddings;
-  os << "moela memory report (one device, before anything runs)\n";
+                   const MemoryReport &r, int64_t kvElementBytes,
+                   double deviceGiB, llvm::raw_ostream &os) {
+  kernel::Layout layout = kernel::readLayout(module);
+  if (layout.ranks == 1)
+    os << "moela memory report (one device, before anything runs)\n";
+  else
+    os << llvm::formatv("moela memory report (per rank of {0}: attention and "
+                        "dense layers tensor-parallel, routed experts {1}{2}; "
+                        "before anything runs)\n",
+                        layout.ranks,
+                        layout.ep ? "partitioned (--ep)"
+                                  : "split inside each expert",
+                        layout.vocabParallel ? ", vocab-parallel" : "");
   os << llvm::formatv(
       "  weights       {0,12}  ({1} tensors, checkpoint dtypes, FP8 "
       "block scales included)\n",
       human(r.weightBytes), r.weightTensors);
+  if (r.host)
+    os << llvm::formatv("  host weights  {0,12}  the same held as f32 by the "
+                        "host backend\n",
+                        human(r.weightF32Bytes));
   os << llvm::formatv(
       "  KV cache      {0,12}  per token per sequence ({1} layers x "
       "(R {2} + Dr {3}) x {4} B); {5} for one sequence of {6} tokens\n",
       human(r.kvBytesPerToken), r.kvLayers, config.kvLoraRank,
-      config.qkRopeHeadDim, kvElementBytes, human(contextBytes),
+      config.qkRopeHeadDim, kvElementBytes, human(r.contextBytes),
       config.maxPositionEmbeddings);
+  if (layout.ranks > 1)
+    os << llvm::formatv(
+        "                              every rank holds the whole latent "
+        "cache (one latent per token, shared by all heads): {0} ranks keep "
+        "{0} copies, where data-parallel attention would keep each sequence "
+        "once\n",
+        layout.ranks);
   for (size_t i = 0; i < r.arenas.size(); ++i)
     os << llvm::formatv(
         "  activations   {0,12}  arena of @{1} (up to {2} tokens per step)\n",
         human(r.arenas[i].second), r.arenas[i].first, r.maxTokens[i].second);
-  if (host)
+  if (r.host)
     os << "  workspace         0.00 KiB  (the host backend needs none)\n";
   else
     os << llvm::formatv(
         "  workspace     {0,12}  CUDA kernels' scratch (split-KV attention "
         "partials, MoE combine), at the largest step\n",
         human(r.workspaceBytes));
+  if (layout.ranks > 1)
+    os << llvm::formatv("  communication {0,12}  the largest all-reduce / "
+                        "all-gather result, staged once\n",
+                        human(r.commBytes));
+  if (deviceGiB <= 0)
+    return;
+  os << llvm::formatv("  total         {0,12}  weights, one full-context "
+                      "sequence of KV cache, the largest arena, workspace, "
+                      "communication\n",
+                      human(r.totalBytes()));
+  int64_t device = static_cast<int64_t>(deviceGiB * (1LL << 30));
+  int64_t spare = device - r.totalBytes();
+  if (spare < 0)
+    os << llvm::formatv("  device        {0,12}  does not fit: {1} short\n",
+                        human(device), human(-spare));
+  else
+    os << llvm::formatv("  device        {0,12}  fits; the {1} left hold the "
+                        "KV cache of {2} more tokens\n",
+                        human(device), human(spare),
+                        spare / std::max<int64_t>(r.kvBytesPerToken, 1));
 }
 
 } // namespace moela

@@ -9,25 +9,37 @@
 
 namespace moela {
 
-/// Device bytes of a planned kernel-IR module, before anything runs: weights
-/// (every tensor the programs bind, in its checkpoint dtype, with FP8 block
-/// scales), KV cache per token, the activation arena of each program, and
-/// the workspace.
+/// Device bytes of a planned kernel-IR module on one rank, before anything
+/// runs: weights (every tensor the programs bind, one rank's slice, in its
+/// checkpoint dtype, with FP8 block scales), KV cache per token, the
+/// activation arena of each program, the workspace and the collectives'
+/// buffers (docs/parallel.md).
 struct MemoryReport {
   int64_t weightBytes = 0, weightTensors = 0;
+  int64_t weightF32Bytes = 0; // the same weights held as f32 (host backend)
   int64_t kvBytesPerToken = 0;
   int64_t kvLayers = 0; // decoder layers, + 1 with an MTP module (--mtp)
   std::vector<std::pair<std::string, int64_t>> arenas; // program -> bytes
   std::vector<std::pair<std::string, int64_t>> maxTokens;
   int64_t workspaceBytes = 0;
+  int64_t commBytes = 0; // the largest all-reduce / all-gather result
+  int64_t contextBytes = 0; // KV cache of one sequence at the full context
+  bool host = false;        // a host plan: f32 weights and buffers, no workspace
+  /// What one rank needs: weights, one full-context sequence of KV cache, the
+  /// largest arena, workspace and communication buffers.
+  int64_t totalBytes() const;
 };
 
 MemoryReport computeMemoryReport(mlir::ModuleOp module,
                                  const ModelConfig &config,
                                  int64_t kvElementBytes);
-/// Prints the report; kvElementBytes: 4 for an f32 KV cache, 2 for bf16.
+/// Prints the report of `r`; with deviceGiB > 0 also whether it fits.
 void explainMemory(mlir::ModuleOp module, const ModelConfig &config,
-                   int64_t kvElementBytes, llvm::raw_ostream &os);
+                   const MemoryReport &r, int64_t kvElementBytes,
+                   double deviceGiB, llvm::raw_ostream &os);
+/// "" when the report fits in deviceGiB (or deviceGiB is 0), else the
+/// one-line reason with the numbers.
+std::string checkDeviceMemory(const MemoryReport &r, double deviceGiB);
 
 } // namespace moela
 
