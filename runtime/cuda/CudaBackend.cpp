@@ -1,6 +1,7 @@
 //===- CudaBackend.cpp - Running a plan's cubins on one GPU ---------------===//
 #include "CudaBackendImpl.h"
 
+#include "moela/Runtime/Communicator.h"
 #include "moela/Runtime/CudaBackend.h"
 #include "moela/Runtime/DType.h"
 #include "moela/Runtime/Error.h"
@@ -23,8 +24,8 @@ bool planHasCudaKernels(const Plan &plan) {
   return true;
 }
 
-std::unique_ptr<Backend> makeCudaBackend() {
-  return std::make_unique<cuda::CudaBackend>();
+std::unique_ptr<Backend> makeCudaBackend(Communicator *comm) {
+  return std::make_unique<cuda::CudaBackend>(comm);
 }
 
 namespace cuda {
@@ -60,11 +61,15 @@ template <typename F> void forEachRope(const plan::Program &program, F f) {
 
 } // namespace
 
-CudaBackend::CudaBackend() : driver(Driver::get()) {
+CudaBackend::CudaBackend(Communicator *comm)
+    : driver(Driver::get()), comm_(comm) {
   std::string why;
-  if (Driver::deviceCount(&why) == 0)
+  const int devices = Driver::deviceCount(&why);
+  if (devices == 0)
     fail("CUDA backend: ", why);
-  check(driver.cuDeviceGet(&device, 0), "cuDeviceGet");
+  // One device per rank of a node (more ranks than devices share them).
+  const int ordinal = comm && comm->size() > 1 ? localRank(*comm) % devices : 0;
+  check(driver.cuDeviceGet(&device, ordinal), "cuDeviceGet");
   check(driver.cuDevicePrimaryCtxRetain(&context, device),
         "cuDevicePrimaryCtxRetain");
   check(driver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
@@ -80,6 +85,8 @@ CudaBackend::~CudaBackend() {
   for (CUmodule m : modules)
     if (m) // null when loading stopped at a failing kernel
       driver.cuModuleUnload(m);
+  if (nccl_)
+    Nccl::get().ncclCommDestroy(nccl_);
   if (stream)
     driver.cuStreamDestroy(stream);
   // Device buffers are freed by their destructors while the context lives;
@@ -98,12 +105,10 @@ void CudaBackend::prepare(const Plan &plan, WeightSource &weights, int slots,
   if (!planHasCudaKernels(plan))
     fail(plan.origin(), ": the plan has no CUDA kernels; compile it with "
                         "--target=sm_90a");
-  if (plan.worldSize() > 1)
-    fail(plan.origin(), ": compiled for ", plan.worldSize(),
-         " ranks: multi-device plans run on the host backend for now; NCCL "
-         "is not wired yet");
   check(driver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
   plan_ = &plan;
+  if (plan.worldSize() > 1)
+    initNccl(plan.worldSize());
   slots_ = slots;
   maxSeqLen_ = maxSeqLen;
   loadKernels();
@@ -191,7 +196,9 @@ void CudaBackend::uploadWeight(uint32_t index, WeightSource &source) {
   for (size_t p = 0; p < parts; ++p) {
     DeviceWeight &dw = bound[p];
     for (int e = 0; e < experts; ++e) {
-      TensorSpec spec = plan_->tensorSpecs(index, w.experts() > 0 ? e : -1)[p];
+      // This rank's slice, or under expert parallelism its experts.
+      TensorSpec spec = plan_->tensorSpecs(index, w.experts() > 0 ? e : -1,
+                                           comm_ ? comm_->rank() : 0)[p];
       RawTensor raw = source.loadRaw(spec);
       // F16 has no kernel: widen it to F32 once, here.
       if (raw.spec.dtype == DType::F16) {
