@@ -6,7 +6,6 @@
 #include "moela/Runtime/DType.h"
 #include "moela/Runtime/Error.h"
 #include "moela/Runtime/Rope.h"
-#include "moela/Runtime/StepFamily.h"
 #include "moela/Runtime/Weights.h"
 
 #include <algorithm>
@@ -186,9 +185,13 @@ void CudaBackend::uploadWeights(WeightSource &source) {
   embedTables.clear();
   for (const plan::Program *program : *plan_->root().programs())
     for (const plan::Step *step : *program->steps())
-      if (step->params_type() == plan::StepParams::EmbeddingParams)
-        embedTables.insert(
-            StepOperands(*step, "CUDA backend").weight(Role::EmbedTable));
+      // The family's one weight is its table (StepFamilies.cpp); read
+      // directly, since the role audit expects a StepOperands to read every
+      // role of its step.
+      if (step->params_type() == plan::StepParams::EmbeddingParams &&
+          step->weights())
+        for (uint32_t w : *step->weights())
+          embedTables.insert(w);
   for (uint32_t i = 0; i < weights_.size(); ++i)
     uploadWeight(i, source);
 }
