@@ -3,8 +3,10 @@
 # tools/gpu-prepare.sh first, here, and carry .gpu): builds the runtime from
 # source (no MLIR needed), runs every kernel family against the host backend
 # on fresh random inputs, whole plans against DeepSeek's goldens and the host
-# backend, and the deepseek-v3-4l benchmark with roofline ratios; prints a
-# short table last. Logs go to $OUT (or /tmp/moela-gpu).
+# backend, and the deepseek-v3-4l benchmark with roofline ratios; with more
+# than one GPU (and mpirun) also the TP and EP plans on 2 or 4 GPUs against the
+# 1-rank host run and NCCL's all-reduce / all-gather bandwidth against the
+# NVLink roof (skipped with one GPU); prints a short table last. Logs go to $OUT (or /tmp/moela-gpu).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-/tmp/moela-gpu}
@@ -33,7 +35,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=c
 step build 400 bash -c "cmake -G Ninja -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release \
     -DMOELA_RUNTIME_ONLY=ON -DMOELA_THIRD_PARTY_DIR=$PWD/.gpu/third_party && \
   cmake --build build-gpu -j $jobs --target moela-run moela-bench \
-    moela-gpu-plan-test moela-gpu-kernel-test"
+    moela-gpu-plan-test moela-gpu-kernel-test moela-gpu-nccl-bench"
 bin=build-gpu/bin
 step plans 300 "$bin/moela-gpu-plan-test" .gpu/plans test/data/v3_a
 step ops-kernels 300 "$bin/moela-gpu-kernel-test" --group ops
@@ -44,6 +46,19 @@ step generate 120 "$bin/moela-run" .gpu/plans/tiny.plan --random-weights --seed 
 step bench-v3-4l 600 "$bin/moela-bench" .gpu/plans/v3-4l-mma.plan .gpu/plans/v3-4l-wgmma.plan \
   --random-weights --backend cuda --prefill 4096 --batch 1,8,64 --context 1024 --steps 16 --roofline
 
+# Multi-GPU: only with more than one device; NCCL is libnccl.so.2 (or
+# MOELA_NCCL_LIBRARY), loaded at run time.
+gpus=$(nvidia-smi --list-gpus 2>/dev/null | wc -l)
+if [ "$gpus" -gt 1 ] && command -v mpirun >/dev/null; then
+  ranks=$((gpus >= 4 ? 4 : 2))
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+  step multi-gpu-plans 300 env MOELA_RANKS=$ranks bash test/emu/mpi-emu-nccl-test.sh \
+    "$bin/moela-run" .gpu/plans .gpu/plans "$out/multi-gpu"
+  step nccl-bandwidth 120 mpirun -n "$gpus" "$bin/moela-gpu-nccl-bench" 256
+else
+  rows+=("$(printf '%-22s %-12s %5ss  %s' multi-gpu SKIP 0 "$gpus GPU(s)$(command -v mpirun >/dev/null || echo ', no mpirun')")")
+fi
+
 echo
 echo "== moela GPU check, $(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD 2>/dev/null || echo ?)"
 head -n 2 "$out/gpu.txt" | tail -n 1
@@ -52,3 +67,5 @@ echo "-- attention kernels at DeepSeek-V3 sizes:"
 grep -E "^TIME (mla_prefill_attention|latent_attention)" "$out/ops-kernels.log" || true
 echo "-- deepseek-v3-4l (4 layers of DeepSeek-V3, FP8 random weights), cuda backend:"
 grep -E "^(plan|v3-4l)" "$out/bench-v3-4l.log" || true
+echo "-- multi-GPU (TP/EP plans against the host, NCCL bandwidth):"
+grep -E "vs host|^TIME all-" "$out/multi-gpu-plans.log" "$out/nccl-bandwidth.log" 2>/dev/null || true

@@ -27,6 +27,12 @@ for m in tiny tiny-v2 tiny-v2-lite tiny-v3-fp8; do
 done
 compile models/tiny-v3-fp8/config.json -o "$dest/plans/tiny-v3-fp8-w8a8.plan" --activation-dtype=fp8
 compile test/data/v3_a/config.json -o "$dest/plans/v3_a-bf16w-mtp.plan" --mtp
+# The multi-GPU section of gpu-check.sh: tensor and expert parallel plans for
+# 2 and 4 ranks (the tiny model has 4 heads).
+for n in 2 4; do
+  compile models/tiny/config.json -o "$dest/plans/tiny-tp$n.plan" --tp $n
+  compile models/tiny/config.json -o "$dest/plans/tiny-tp$n-ep.plan" --tp $n --ep
+done
 # The benchmark model, with each GEMM kernel family, to compare side by side.
 for kernel in mma wgmma; do
   compile models/deepseek-v3-4l/config.json -o "$dest/plans/v3-4l-$kernel.plan" \

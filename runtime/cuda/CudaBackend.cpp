@@ -1,6 +1,7 @@
 //===- CudaBackend.cpp - Running a plan's cubins on one GPU ---------------===//
 #include "CudaBackendImpl.h"
 
+#include "moela/Runtime/Communicator.h"
 #include "moela/Runtime/CudaBackend.h"
 #include "moela/Runtime/DType.h"
 #include "moela/Runtime/Error.h"
@@ -23,8 +24,8 @@ bool planHasCudaKernels(const Plan &plan) {
   return true;
 }
 
-std::unique_ptr<Backend> makeCudaBackend() {
-  return std::make_unique<cuda::CudaBackend>();
+std::unique_ptr<Backend> makeCudaBackend(Communicator *comm) {
+  return std::make_unique<cuda::CudaBackend>(comm);
 }
 
 namespace cuda {
@@ -60,11 +61,15 @@ template <typename F> void forEachRope(const plan::Program &program, F f) {
 
 } // namespace
 
-CudaBackend::CudaBackend() : driver(Driver::get()) {
+CudaBackend::CudaBackend(Communicator *comm)
+    : driver(Driver::get()), comm_(comm) {
   std::string why;
-  if (Driver::deviceCount(&why) == 0)
+  const int devices = Driver::deviceCount(&why);
+  if (devices == 0)
     fail("CUDA backend: ", why);
-  check(driver.cuDeviceGet(&device, 0), "cuDeviceGet");
+  // One device per rank of a node (more ranks than devices share them).
+  const int ordinal = comm && comm->size() > 1 ? localRank(*comm) % devices : 0;
+  check(driver.cuDeviceGet(&device, ordinal), "cuDeviceGet");
   check(driver.cuDevicePrimaryCtxRetain(&context, device),
         "cuDevicePrimaryCtxRetain");
   check(driver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
@@ -80,6 +85,8 @@ CudaBackend::~CudaBackend() {
   for (CUmodule m : modules)
     if (m) // null when loading stopped at a failing kernel
       driver.cuModuleUnload(m);
+  if (nccl_)
+    Nccl::get().ncclCommDestroy(nccl_);
   if (stream)
     driver.cuStreamDestroy(stream);
   // Device buffers are freed by their destructors while the context lives;
@@ -98,12 +105,10 @@ void CudaBackend::prepare(const Plan &plan, WeightSource &weights, int slots,
   if (!planHasCudaKernels(plan))
     fail(plan.origin(), ": the plan has no CUDA kernels; compile it with "
                         "--target=sm_90a");
-  if (plan.worldSize() > 1)
-    fail(plan.origin(), ": compiled for ", plan.worldSize(),
-         " ranks: multi-device plans run on the host backend for now; NCCL "
-         "is not wired yet");
   check(driver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
   plan_ = &plan;
+  if (plan.worldSize() > 1)
+    initNccl(plan.worldSize());
   slots_ = slots;
   maxSeqLen_ = maxSeqLen;
   loadKernels();
@@ -176,6 +181,17 @@ void CudaBackend::uploadWeights(WeightSource &source) {
   const auto *weights = plan_->root().weights();
   weights_.clear();
   weights_.resize(weights ? weights->size() : 0);
+  // The embedding tables: a vocab-parallel one is padded (see uploadWeight).
+  embedTables.clear();
+  for (const plan::Program *program : *plan_->root().programs())
+    for (const plan::Step *step : *program->steps())
+      // The family's one weight is its table (StepFamilies.cpp); read
+      // directly, since the role audit expects a StepOperands to read every
+      // role of its step.
+      if (step->params_type() == plan::StepParams::EmbeddingParams &&
+          step->weights())
+        for (uint32_t w : *step->weights())
+          embedTables.insert(w);
   for (uint32_t i = 0; i < weights_.size(); ++i)
     uploadWeight(i, source);
 }
@@ -188,10 +204,17 @@ void CudaBackend::uploadWeight(uint32_t index, WeightSource &source) {
   const size_t parts = w.parts()->size();
   std::vector<DeviceWeight> &bound = weights_[index];
   bound.resize(parts);
+  if (parts == 1 && embedTables.count(index)) {
+    const plan::TensorRef &t = *w.parts()->Get(0);
+    if (t.shard_dim() == 0 && t.shard_parts() > 1)
+      return uploadVocabShard(index, source, t.shard_parts());
+  }
   for (size_t p = 0; p < parts; ++p) {
     DeviceWeight &dw = bound[p];
     for (int e = 0; e < experts; ++e) {
-      TensorSpec spec = plan_->tensorSpecs(index, w.experts() > 0 ? e : -1)[p];
+      // This rank's slice, or under expert parallelism its experts.
+      TensorSpec spec = plan_->tensorSpecs(index, w.experts() > 0 ? e : -1,
+                                           comm_ ? comm_->rank() : 0)[p];
       RawTensor raw = source.loadRaw(spec);
       // F16 has no kernel: widen it to F32 once, here.
       if (raw.spec.dtype == DType::F16) {
@@ -231,6 +254,37 @@ void CudaBackend::uploadWeight(uint32_t index, WeightSource &source) {
                          ? static_cast<const float *>(dw.scales.pointer())
                          : nullptr;
   }
+}
+
+/// A vocab-parallel embedding table: this rank's rows [first, first + rows)
+/// of a zeroed table of every row, so that the embedding kernel (which knows
+/// no shards) gives 0 for the other ranks' tokens and the AllReduce after it
+/// sums the ranks' rows. This keeps the full table's memory on every rank; a
+/// row offset in the kernel would save it.
+void CudaBackend::uploadVocabShard(uint32_t index, WeightSource &source,
+                                   int shards) {
+  const int rank = comm_ ? comm_->rank() : 0;
+  const TensorSpec spec = plan_->tensorSpecs(index, -1, rank)[0];
+  RawTensor raw = source.loadRaw(spec);
+  if (!raw.scales.empty() || raw.spec.dtype == DType::F16)
+    fail("CUDA backend: the vocab-parallel embedding ", spec.name, " is ",
+         dtypeName(raw.spec.dtype), "; it must be BF16 or F32");
+  DeviceWeight &dw = weights_[index][0];
+  const size_t shardBytes = raw.data.size();
+  const int rows = static_cast<int>(spec.shape[0]);
+  const int cols = spec.shape.size() > 1 ? static_cast<int>(spec.shape[1]) : 1;
+  dw.dtype = static_cast<plan::DType>(raw.spec.dtype);
+  dw.data = DeviceBuffer(shardBytes * shards, "cuMemAlloc (embedding)");
+  check(driver.cuMemsetD8Async(dw.data.get(), 0, dw.data.bytes(), stream),
+        "zeroing the embedding");
+  check(driver.cuStreamSynchronize(stream), "zeroing the embedding");
+  check(driver.cuMemcpyHtoD(dw.data.get() + shardBytes * rank, raw.data.data(),
+                            shardBytes),
+        ("uploading " + spec.name).c_str());
+  dw.view.data = dw.data.pointer();
+  dw.view.rows = rows * shards;
+  dw.view.cols = cols;
+  dw.view.expert_stride = static_cast<long long>(rows) * shards * cols;
 }
 
 void CudaBackend::prepareRopeTables() {

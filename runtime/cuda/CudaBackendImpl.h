@@ -1,10 +1,11 @@
 //===- CudaBackendImpl.h - The CUDA backend's state (internal) ------------===//
 //
-// Device 0's primary context and one stream; the plan's cubins as modules;
-// every weight uploaded once in its checkpoint dtype (FP8 with its block
-// scales; expert sets back to back); one activation arena shared by the
-// programs (they never run at the same time) laid out by the plan's memory
-// planner; the latent KV cache; RoPE frequency tables; one workspace. A
+// A device's primary context and one stream (device 0, or under mpirun the
+// rank's local rank modulo the devices; NCCL for the collectives); the plan's
+// cubins as modules; every weight uploaded once in its checkpoint dtype (FP8
+// with its block scales; expert sets back to back); one activation arena shared
+// by the programs (they never run at the same time) laid out by the plan's
+// memory planner; the latent KV cache; RoPE frequency tables; one workspace. A
 // decode step is captured in a CUDA graph per token count and replayed.
 //
 //===----------------------------------------------------------------------===//
@@ -12,6 +13,7 @@
 #define MOELA_RUNTIME_CUDA_CUDABACKENDIMPL_H
 
 #include "DeviceMemory.h"
+#include "Nccl.h"
 
 #include "kernels/Abi.h"
 #include "kernels/Args.h"
@@ -20,11 +22,19 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <tuple>
 #include <vector>
 
+namespace moela {
+class Communicator;
+}
+
 namespace moela::cuda {
+
+/// The rank's index among the ranks of its node (mpirun's local rank).
+int localRank(const Communicator &comm);
 
 /// One part of a bound weight on the device (an expert set: all experts).
 struct DeviceWeight {
@@ -35,7 +45,9 @@ struct DeviceWeight {
 
 class CudaBackend : public Backend {
 public:
-  CudaBackend();
+  /// `comm` (may be null: a world of one) must outlive the backend; with
+  /// more than one rank the device is the local rank modulo the devices.
+  explicit CudaBackend(Communicator *comm = nullptr);
   ~CudaBackend() override;
 
   std::string name() const override { return "cuda"; }
@@ -56,7 +68,19 @@ private:
   void loadKernels();
   void uploadWeights(WeightSource &weights);
   void uploadWeight(uint32_t index, WeightSource &weights);
+  void uploadVocabShard(uint32_t index, WeightSource &weights, int shards);
   void prepareRopeTables();
+  /// NCCL's communicator over the plan's ranks (the unique id from rank 0
+  /// through `comm_`); throws unless `comm_` has `worldSize` ranks.
+  void initNccl(int worldSize);
+  /// AllReduce / AllGather (CudaCollectives.cpp).
+  void launchCollective(const plan::Step &step, const plan::Program &program,
+                        int tokens, int logitRows);
+  size_t collectiveWorkspaceBytes(const plan::Step &step,
+                                  const plan::Program &program) const;
+  void copy2D(CUdeviceptr src, size_t srcPitch, CUdeviceptr dst,
+              size_t dstPitch, size_t widthBytes, size_t rows,
+              const std::string &what);
   void launchSteps(const ProgramState &state, int tokens, int logitRows);
   void launchStep(const plan::Step &step, const plan::Program &program,
                   int tokens, int logitRows);
@@ -81,6 +105,8 @@ private:
   size_t stepWorkspaceBytes(const plan::Program &program) const;
 
   const Driver &driver;
+  Communicator *comm_ = nullptr;
+  ncclComm_t nccl_ = nullptr;
   CUdevice device = 0;
   CUcontext context = nullptr;
   CUstream stream = nullptr;
@@ -91,6 +117,7 @@ private:
   std::vector<CUmodule> modules;
   std::vector<CUfunction> functions;               // per plan kernel
   std::vector<std::vector<DeviceWeight>> weights_; // per plan weight, per part
+  std::set<uint32_t> embedTables;                  // weights of Embedding steps
   DeviceBuffer arena, kvCache, workspace;
   long long kvSlotStride = 0, kvLayerStride = 0;  // elements
   PinnedBuffer staging;                           // inputs in, logits out

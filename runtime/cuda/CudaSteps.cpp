@@ -13,6 +13,7 @@
 #include "kernels/MatmulLaunch.h"
 #include "kernels/OpsLaunch.h"
 #include "kernels/WgmmaLaunch.h"
+#include "moela/Runtime/Communicator.h"
 #include "moela/Runtime/DType.h"
 #include "moela/Runtime/Error.h"
 #include "moela/Runtime/StepFamily.h"
@@ -114,6 +115,8 @@ size_t CudaBackend::stepWorkspaceBytes(const plan::Program &program) const {
       a.top_k = p->top_k();
       need = kernels::combineWorkspaceBytes(a);
     }
+    need = std::max<long long>(
+        need, static_cast<long long>(collectiveWorkspaceBytes(*step, program)));
     bytes = std::max<size_t>(bytes, static_cast<size_t>(need));
   }
   return bytes;
@@ -123,33 +126,10 @@ void CudaBackend::launchStep(const plan::Step &step,
                              const plan::Program &program, int tokens,
                              int logitRows) {
   using R = Role;
-  // The collectives of a world of one (prepare refuses larger worlds): y = x,
-  // a strided device copy, or nothing in place. They have no kernel.
+  // The collectives have no kernel (CudaCollectives.cpp).
   if (step.params_type() == StepParams::AllReduceParams ||
       step.params_type() == StepParams::AllGatherParams) {
-    const StepOperands ops(step, "CUDA backend");
-    const plan::Operand &x = ops.in(R::X), &y = ops.out(R::Y);
-    const plan::Buffer &xb = *program.buffers()->Get(x.buffer());
-    const plan::Buffer &yb = *program.buffers()->Get(y.buffer());
-    if (xb.dtype() != yb.dtype() || x.cols() != y.cols())
-      fail("step '", step.name() ? step.name()->str() : "", "': copies ",
-           plan::EnumNameDType(xb.dtype()), " x of ", x.cols(), " columns to ",
-           plan::EnumNameDType(yb.dtype()), " y of ", y.cols(),
-           " (a world of one needs the same type and width)");
-    if (x.buffer() == y.buffer() && x.col_offset() == y.col_offset())
-      return;
-    const size_t element = elementSize(xb.dtype());
-    CUDA_MEMCPY2D copy{};
-    copy.srcMemoryType = CU_MEMORYTYPE_DEVICE;
-    copy.srcDevice = reinterpret_cast<CUdeviceptr>(view(program, x).ptr);
-    copy.srcPitch = size_t(xb.cols()) * element;
-    copy.dstMemoryType = CU_MEMORYTYPE_DEVICE;
-    copy.dstDevice = reinterpret_cast<CUdeviceptr>(view(program, y).ptr);
-    copy.dstPitch = size_t(yb.cols()) * element;
-    copy.WidthInBytes = size_t(x.cols()) * element;
-    copy.Height = size_t(rowsOf(program, x, tokens, logitRows));
-    if (copy.Height > 0)
-      check(driver.cuMemcpy2DAsync(&copy, stream), "cuMemcpy2DAsync");
+    launchCollective(step, program, tokens, logitRows);
     return;
   }
   if (step.kernel() < 0 || step.kernel() >= static_cast<int>(functions.size()))
@@ -388,6 +368,10 @@ void CudaBackend::launchStep(const plan::Step &step,
   }
   case StepParams::MoeExpertsParams: {
     auto *p = step.params_as_MoeExpertsParams();
+    if (plan_->weightShape(ops.weight(R::GateUp)).expertParts > 1)
+      fail("step '", step.name() ? step.name()->str() : "",
+           "': expert parallelism on the CUDA backend needs the dispatched "
+           "form (moela-moe-dispatch), not MoeExperts");
     kernels::MoeExpertsArgs a{};
     a.x = in(R::X);
     a.idx = ints(R::ExpertIds);
@@ -438,6 +422,27 @@ void CudaBackend::launchStep(const plan::Step &step,
     a.k = a.w.cols;
     a.experts = p->experts();
     a.silu_mul = p->silu_mul();
+    const WeightShape &held = plan_->weightShape(ops.weight(R::Matrix));
+    if (held.expertParts > 1) {
+      // Expert parallelism: this rank holds experts [first, first + held)
+      // of the step's. The kernel sees only their offsets (so local expert
+      // e' is global first + e'); the rows routed to other ranks are zeroed,
+      // so that the combine adds 0 for them and the AllReduce after it sums
+      // the ranks' parts.
+      const plan::Operand &y = ops.out(R::Y);
+      const plan::Buffer &yb = *program.buffers()->Get(y.buffer());
+      if (y.col_offset() != 0 || y.cols() != yb.cols())
+        fail("step '", step.name() ? step.name()->str() : "",
+             "': expert parallelism zeroes whole rows of y, which is a column "
+             "view");
+      a.offsets += (comm_ ? comm_->rank() : 0) * held.experts;
+      a.experts = held.experts;
+      check(driver.cuMemsetD8Async(reinterpret_cast<CUdeviceptr>(a.c.ptr), 0,
+                                   size_t(rows(y)) * size_t(yb.cols()) *
+                                       elementSize(yb.dtype()),
+                                   stream),
+            "cuMemsetD8Async (expert rows of other ranks)");
+    }
     return launch(fn, a, kernels::launchGroupedGemm(a, tileOf(p->tile())));
   }
   case StepParams::MoeCombineParams: {

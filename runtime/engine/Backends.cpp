@@ -26,15 +26,9 @@ BackendChoice parseBackendChoice(const std::string &name) {
 
 std::unique_ptr<Backend> createBackend(BackendChoice choice, const Plan &plan,
                                        std::string *note, Communicator *comm) {
-  if (plan.worldSize() > 1) {
-    if (choice == BackendChoice::Cuda)
-      fail("--backend cuda: multi-device plans run on the host backend for "
-           "now; NCCL is not wired yet");
-    if (!comm)
-      fail(plan.origin(), " was compiled for ", plan.worldSize(),
-           " ranks and needs a communicator (mpirun)");
-    return makeHostBackend(*comm);
-  }
+  if (plan.worldSize() > 1 && !comm)
+    fail(plan.origin(), " was compiled for ", plan.worldSize(),
+         " ranks and needs a communicator (mpirun)");
   if (choice == BackendChoice::Host)
     return comm ? makeHostBackend(*comm) : makeHostBackend();
   std::string why;
@@ -43,7 +37,7 @@ std::unique_ptr<Backend> createBackend(BackendChoice choice, const Plan &plan,
   if (device && !usable)
     why = "the plan has no CUDA kernels; compile it with --target=sm_90a";
   if (usable)
-    return makeCudaBackend();
+    return makeCudaBackend(comm);
   if (choice == BackendChoice::Cuda)
     fail("--backend cuda: ", device ? why : "no CUDA device (" + why + ")");
   *note = "no CUDA device (" + why + "); running on the host backend";

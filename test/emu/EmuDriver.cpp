@@ -11,7 +11,8 @@
 //    format) on allocation, so a kernel that reads what nobody wrote shows;
 //    cp.async reads outside every allocation fail the launch;
 //  - streams run synchronously; events take the host clock;
-//  - stream capture records launches and copies into a graph that
+//  - stream capture records launches, copies and host functions
+//    (cuLaunchHostFunc: the emulated NCCL's collectives) into a graph that
 //    cuGraphLaunch replays (the kernel arguments are copied at capture, as
 //    CUDA does);
 //  - cuModuleLoadData accepts any ELF image (the plan's cubin, unread) and
@@ -702,6 +703,29 @@ CUresult CUDAAPI cuStreamEndCapture(CUstream stream, CUgraph *graph) {
   stream->capture = nullptr;
   --capturing;
   return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuStreamIsCapturing(CUstream stream,
+                                     CUstreamCaptureStatus *status) {
+  if (!status)
+    return error(CUDA_ERROR_INVALID_VALUE, "cuStreamIsCapturing: null status");
+  *status = streamOf(stream)->capture ? CU_STREAM_CAPTURE_STATUS_ACTIVE
+                                      : CU_STREAM_CAPTURE_STATUS_NONE;
+  return CUDA_SUCCESS;
+}
+
+/// A host function in stream order, recorded like a launch while capturing
+/// (a host node). The emulated NCCL (EmuNccl.cpp) enqueues its collectives
+/// here, as NCCL enqueues its kernels.
+CUresult CUDAAPI cuLaunchHostFunc(CUstream stream, CUhostFn fn, void *data) {
+  if (CUresult r = needContext("cuLaunchHostFunc"))
+    return r;
+  if (!fn)
+    return error(CUDA_ERROR_INVALID_VALUE, "cuLaunchHostFunc: null function");
+  return enqueue(stream, [fn, data] {
+    fn(data);
+    return CUDA_SUCCESS;
+  });
 }
 
 CUresult CUDAAPI cuGraphInstantiate(CUgraphExec *exec, CUgraph graph,

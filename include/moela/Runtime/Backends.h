@@ -20,8 +20,8 @@ class Communicator;
 
 /// The chosen backend; with Auto on the host, `note` says in one line why.
 /// Throws Error when Cuda is chosen and unavailable. A multi-device plan
-/// (world_size > 1) runs on the host backend as rank comm->rank() of `comm`
-/// (which must outlive the backend); Cuda is refused for it.
+/// (world_size > 1) runs as rank comm->rank() of `comm` (which must outlive
+/// the backend): on the host, or on CUDA with NCCL.
 std::unique_ptr<Backend> createBackend(BackendChoice choice, const Plan &plan,
                                        std::string *note,
                                        Communicator *comm = nullptr);
