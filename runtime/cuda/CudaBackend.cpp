@@ -181,17 +181,6 @@ void CudaBackend::uploadWeights(WeightSource &source) {
   const auto *weights = plan_->root().weights();
   weights_.clear();
   weights_.resize(weights ? weights->size() : 0);
-  // The embedding tables: a vocab-parallel one is padded (see uploadWeight).
-  embedTables.clear();
-  for (const plan::Program *program : *plan_->root().programs())
-    for (const plan::Step *step : *program->steps())
-      // The family's one weight is its table (StepFamilies.cpp); read
-      // directly, since the role audit expects a StepOperands to read every
-      // role of its step.
-      if (step->params_type() == plan::StepParams::EmbeddingParams &&
-          step->weights())
-        for (uint32_t w : *step->weights())
-          embedTables.insert(w);
   for (uint32_t i = 0; i < weights_.size(); ++i)
     uploadWeight(i, source);
 }
@@ -204,11 +193,6 @@ void CudaBackend::uploadWeight(uint32_t index, WeightSource &source) {
   const size_t parts = w.parts()->size();
   std::vector<DeviceWeight> &bound = weights_[index];
   bound.resize(parts);
-  if (parts == 1 && embedTables.count(index)) {
-    const plan::TensorRef &t = *w.parts()->Get(0);
-    if (t.shard_dim() == 0 && t.shard_parts() > 1)
-      return uploadVocabShard(index, source, t.shard_parts());
-  }
   for (size_t p = 0; p < parts; ++p) {
     DeviceWeight &dw = bound[p];
     for (int e = 0; e < experts; ++e) {
@@ -254,37 +238,6 @@ void CudaBackend::uploadWeight(uint32_t index, WeightSource &source) {
                          ? static_cast<const float *>(dw.scales.pointer())
                          : nullptr;
   }
-}
-
-/// A vocab-parallel embedding table: this rank's rows [first, first + rows)
-/// of a zeroed table of every row, so that the embedding kernel (which knows
-/// no shards) gives 0 for the other ranks' tokens and the AllReduce after it
-/// sums the ranks' rows. This keeps the full table's memory on every rank; a
-/// row offset in the kernel would save it.
-void CudaBackend::uploadVocabShard(uint32_t index, WeightSource &source,
-                                   int shards) {
-  const int rank = comm_ ? comm_->rank() : 0;
-  const TensorSpec spec = plan_->tensorSpecs(index, -1, rank)[0];
-  RawTensor raw = source.loadRaw(spec);
-  if (!raw.scales.empty() || raw.spec.dtype == DType::F16)
-    fail("CUDA backend: the vocab-parallel embedding ", spec.name, " is ",
-         dtypeName(raw.spec.dtype), "; it must be BF16 or F32");
-  DeviceWeight &dw = weights_[index][0];
-  const size_t shardBytes = raw.data.size();
-  const int rows = static_cast<int>(spec.shape[0]);
-  const int cols = spec.shape.size() > 1 ? static_cast<int>(spec.shape[1]) : 1;
-  dw.dtype = static_cast<plan::DType>(raw.spec.dtype);
-  dw.data = DeviceBuffer(shardBytes * shards, "cuMemAlloc (embedding)");
-  check(driver.cuMemsetD8Async(dw.data.get(), 0, dw.data.bytes(), stream),
-        "zeroing the embedding");
-  check(driver.cuStreamSynchronize(stream), "zeroing the embedding");
-  check(driver.cuMemcpyHtoD(dw.data.get() + shardBytes * rank, raw.data.data(),
-                            shardBytes),
-        ("uploading " + spec.name).c_str());
-  dw.view.data = dw.data.pointer();
-  dw.view.rows = rows * shards;
-  dw.view.cols = cols;
-  dw.view.expert_stride = static_cast<long long>(rows) * shards * cols;
 }
 
 void CudaBackend::prepareRopeTables() {

@@ -22,7 +22,6 @@
 
 #include <map>
 #include <memory>
-#include <set>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -68,7 +67,6 @@ private:
   void loadKernels();
   void uploadWeights(WeightSource &weights);
   void uploadWeight(uint32_t index, WeightSource &weights);
-  void uploadVocabShard(uint32_t index, WeightSource &weights, int shards);
   void prepareRopeTables();
   /// NCCL's communicator over the plan's ranks (the unique id from rank 0
   /// through `comm_`); throws unless `comm_` has `worldSize` ranks.
@@ -117,7 +115,6 @@ private:
   std::vector<CUmodule> modules;
   std::vector<CUfunction> functions;               // per plan kernel
   std::vector<std::vector<DeviceWeight>> weights_; // per plan weight, per part
-  std::set<uint32_t> embedTables;                  // weights of Embedding steps
   DeviceBuffer arena, kvCache, workspace;
   long long kvSlotStride = 0, kvLayerStride = 0;  // elements
   PinnedBuffer staging;                           // inputs in, logits out

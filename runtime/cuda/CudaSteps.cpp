@@ -160,6 +160,16 @@ void CudaBackend::launchStep(const plan::Step &step,
     a.table = weight(R::EmbedTable);
     a.out = out(R::Hidden);
     a.rows = rows(ops.in(R::Tokens));
+    // A vocab-parallel table: this rank's rows of the vocabulary.
+    const plan::TensorRef &table = *plan_->root()
+                                        .weights()
+                                        ->Get(ops.weight(R::EmbedTable))
+                                        ->parts()
+                                        ->Get(0);
+    if (table.shard_dim() == 0 && table.shard_parts() > 1) {
+      a.first_row = (comm_ ? comm_->rank() : 0) * a.table.rows;
+      a.vocab = a.table.rows * table.shard_parts();
+    }
     return launch(fn, a, kernels::launchEmbedding(a, {}));
   }
   case StepParams::RmsNormParams: {

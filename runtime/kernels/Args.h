@@ -71,11 +71,16 @@ inline MOELA_HOST_DEVICE unsigned ceilDiv(long long a, long long b) {
 
 // ---- Element-wise and row families ------------------------------------------
 
-struct EmbeddingArgs { // out[r] = table[tokens[r]]
+struct EmbeddingArgs { // out[r] = table[tokens[r] - first_row]
   const int *tokens;
   Weight table;
   View out;
   int rows;
+  // A vocab-parallel table (docs/parallel.md) holds rows [first_row,
+  // first_row + table.rows) of `vocab`; tokens of other ranks' rows give 0.
+  // vocab 0: the table is the whole vocabulary.
+  int first_row;
+  int vocab;
 };
 
 /// y = w * x / sqrt(mean(x^2) + eps); with `residual.ptr` the input is x +

@@ -12,8 +12,11 @@
 //   TW  dtype of the table (__nv_bfloat16 or float; FP8 with scales works too)
 //
 // Launch (OpsLaunch.h launchEmbedding): one block of 256 threads per row.
-// out[r] = table[tokens[r]]. A token id outside [0, table.rows) writes a row
-// of NaN (the host backend rejects it; the GPU cannot throw).
+// out[r] = table[tokens[r] - first_row]. A vocab-parallel table holds rows
+// [first_row, first_row + table.rows) of the vocabulary: another rank's token
+// writes a row of zeros (the AllReduce after it adds the owner's row). A
+// token id outside the vocabulary writes a row of NaN (the host backend
+// rejects it; the GPU cannot throw).
 //
 //===----------------------------------------------------------------------===//
 #ifndef MOELA_KERNELS_EMBEDDING_CUH
@@ -31,11 +34,15 @@ __device__ __forceinline__ void embedding(const EmbeddingArgs &args) {
     return;
   const int id = args.tokens[r];
   const int cols = args.table.cols;
-  const bool ok = id >= 0 && id < args.table.rows;
+  const int vocab = args.vocab > 0 ? args.vocab : args.table.rows;
+  const int local = id - args.first_row;
+  const bool valid = id >= 0 && id < vocab;
+  const bool mine = local >= 0 && local < args.table.rows;
   for (int c = threadIdx.x; c < cols; c += blockDim.x)
     storeF<TO>(args.out, r, c,
-               ok ? loadWeight<TW>(args.table, 0, id, c)
-                  : __int_as_float(0x7fc00000));
+               !valid ? __int_as_float(0x7fc00000)
+               : mine ? loadWeight<TW>(args.table, 0, local, c)
+                      : 0.0f);
 }
 
 } // namespace kernels

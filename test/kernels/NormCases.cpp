@@ -15,6 +15,7 @@
 
 #include "kernels/OpsLaunch.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -27,28 +28,43 @@ std::string dims(int rows, int cols) {
 
 // ---- Embedding --------------------------------------------------------------
 
-/// Ids out of range (one past the vocabulary, -1) give rows of NaN.
+/// Ids out of range (one past the vocabulary, -1) give rows of NaN. With
+/// `parts` > 1 the table is one rank's rows of a vocab-parallel table
+/// (docs/parallel.md): rank 1's, so ids of the other ranks' rows give zeros.
 void runEmbedding(Report &r, const std::string &what, Ty out, int vocab,
-                  int dim, int rows) {
+                  int dim, int rows, int parts = 1) {
   Rng rng(what);
-  Tensor table(Ty::BF16, vocab, dim);
+  const int local = vocab / parts, first = parts > 1 ? local : 0;
+  Tensor table(Ty::BF16, local, dim);
   table.fillUniform(rng, -1, 1);
   std::vector<int32_t> ids(static_cast<size_t>(rows));
   for (int32_t &t : ids)
     t = rng.uniformInt(0, vocab - 1);
   ids[1] = vocab;
   ids[2] = -1;
+  ids[3] = first; // the rank's first and last rows, and their neighbours
+  ids[4] = first + local - 1;
+  ids[5] = first > 0 ? first - 1 : 0;
+  ids[6] = std::min(first + local, vocab - 1);
   std::vector<float> ref(size_t(rows) * dim, NAN);
-  for (int t = 0; t < rows; ++t)
-    if (ids[size_t(t)] >= 0 && ids[size_t(t)] < vocab)
-      for (int c = 0; c < dim; ++c)
-        ref[size_t(t) * dim + c] = table.get(ids[size_t(t)], c);
+  for (int t = 0; t < rows; ++t) {
+    const int id = ids[size_t(t)];
+    if (id < 0 || id >= vocab)
+      continue;
+    const bool mine = id >= first && id < first + local;
+    for (int c = 0; c < dim; ++c)
+      ref[size_t(t) * dim + c] = mine ? table.get(id - first, c) : 0.0f;
+  }
   Tensor tokens = fromInts(ids, rows, 1), y(out, rows, dim);
   K::EmbeddingArgs a{};
   a.tokens = tokens.devAs<int>();
-  a.table = plainWeight(table, vocab, dim);
+  a.table = plainWeight(table, local, dim);
   a.out = y.view();
   a.rows = rows;
+  if (parts > 1) {
+    a.first_row = first;
+    a.vocab = vocab;
+  }
   launch(embeddingKernel(out, Ty::BF16), K::launchEmbedding(a, kTile), a);
   r.equal(what, y.floats(), ref);
   r.untouchedOutside(what, y, [](int64_t, int64_t) { return true; });
@@ -317,18 +333,20 @@ void addNormCases(Cases &cases) {
   struct Emb {
     unsigned suites;
     Ty out;
-    int vocab, dim, rows;
+    int vocab, dim, rows, parts;
   };
-  for (Emb e :
-       {Emb{kEmu, Ty::F32, 1024, 64, 37}, Emb{kEmu, Ty::BF16, 1024, 192, 5},
-        Emb{kGpu, Ty::F32, 129280, 64, 37},
-        Emb{kGpu, Ty::F32, 1024, 7168, 9}}) {
-    const std::string name = std::string("embedding<") + tyName(e.out) +
-                             ", bf16> V=" + std::to_string(e.vocab) +
-                             " D=" + std::to_string(e.dim);
+  for (Emb e : {Emb{kEmu, Ty::F32, 1024, 64, 37, 1},
+                Emb{kEmu, Ty::BF16, 1024, 192, 7, 1},
+                Emb{kEmuAndGpu, Ty::F32, 1024, 64, 37, 4},
+                Emb{kGpu, Ty::F32, 129280, 64, 37, 1},
+                Emb{kGpu, Ty::F32, 1024, 7168, 9, 1}}) {
+    const std::string name =
+        std::string("embedding<") + tyName(e.out) +
+        ", bf16> V=" + std::to_string(e.vocab) + " D=" + std::to_string(e.dim) +
+        (e.parts > 1 ? " rank 1 of " + std::to_string(e.parts) : "");
     addCase(cases, "Ops.Embedding", name, e.suites,
             embeddingKernel(e.out, Ty::BF16), [=](Report &r) {
-              runEmbedding(r, name, e.out, e.vocab, e.dim, e.rows);
+              runEmbedding(r, name, e.out, e.vocab, e.dim, e.rows, e.parts);
             });
   }
 
