@@ -14,22 +14,10 @@ namespace {
 
 const char *resultName(ncclResult_t r) {
   switch (r) {
-  case ncclSuccess:
-    return "ncclSuccess";
-  case ncclUnhandledCudaError:
-    return "ncclUnhandledCudaError";
-  case ncclSystemError:
-    return "ncclSystemError";
-  case ncclInternalError:
-    return "ncclInternalError";
-  case ncclInvalidArgument:
-    return "ncclInvalidArgument";
-  case ncclInvalidUsage:
-    return "ncclInvalidUsage";
-  case ncclRemoteError:
-    return "ncclRemoteError";
-  case ncclInProgress:
-    return "ncclInProgress";
+#define MOELA_NCCL_RESULT(name, value, text)                                   \
+  case name:                                                                   \
+    return #name;
+#include "NcclResults.def"
   }
   return "ncclResult?";
 }

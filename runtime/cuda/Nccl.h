@@ -23,14 +23,8 @@ typedef struct {
   char internal[MOELA_NCCL_UNIQUE_ID_BYTES];
 } ncclUniqueId;
 typedef enum {
-  ncclSuccess = 0,
-  ncclUnhandledCudaError = 1,
-  ncclSystemError = 2,
-  ncclInternalError = 3,
-  ncclInvalidArgument = 4,
-  ncclInvalidUsage = 5,
-  ncclRemoteError = 6,
-  ncclInProgress = 7,
+#define MOELA_NCCL_RESULT(name, value, text) name = value,
+#include "NcclResults.def"
 } ncclResult_t;
 typedef enum { ncclFloat32 = 7, ncclBfloat16 = 9 } ncclDataType_t;
 typedef enum { ncclSum = 0 } ncclRedOp_t;

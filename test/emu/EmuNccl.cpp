@@ -172,6 +172,23 @@ void mpiCheck(int rc, const char *what) {
   MPI_Abort(MPI_COMM_WORLD, 1);
 }
 
+/// What NCCL checks of every collective's arguments: a communicator, an
+/// emulated data type, and buffers when there is data.
+ncclResult_t checkCollective(const char *name, ncclComm_t comm,
+                             ncclDataType_t type, size_t count,
+                             const void *send, const void *recv) {
+  const std::string call = name;
+  if (!comm)
+    return error(ncclInvalidArgument, call + ": null comm");
+  if (typeSize(type) == 0)
+    return error(ncclInvalidArgument,
+                 call + ": data type " + std::to_string(int(type)) +
+                     " is not emulated (ncclFloat32, ncclBfloat16)");
+  if (count > 0 && (!send || !recv))
+    return error(ncclInvalidArgument, call + ": null buffer");
+  return ncclSuccess;
+}
+
 /// Whether [a, a + n) and [b, b + m) overlap.
 bool overlaps(const void *a, size_t n, const void *b, size_t m) {
   auto x = reinterpret_cast<uintptr_t>(a), y = reinterpret_cast<uintptr_t>(b);
@@ -193,22 +210,10 @@ ncclResult_t ncclGetVersion(int *version) {
 
 const char *ncclGetErrorString(ncclResult_t r) {
   switch (r) {
-  case ncclSuccess:
-    return "no error";
-  case ncclUnhandledCudaError:
-    return "unhandled cuda error (run with NCCL_DEBUG=INFO for details)";
-  case ncclSystemError:
-    return "unhandled system error (run with NCCL_DEBUG=INFO for details)";
-  case ncclInternalError:
-    return "internal error - please report this issue to the NCCL developers";
-  case ncclInvalidArgument:
-    return "invalid argument (run with NCCL_DEBUG=WARN for details)";
-  case ncclInvalidUsage:
-    return "invalid usage (run with NCCL_DEBUG=WARN for details)";
-  case ncclRemoteError:
-    return "remote process exited or there was a network error";
-  case ncclInProgress:
-    return "NCCL operation in progress";
+#define MOELA_NCCL_RESULT(name, value, text)                                   \
+  case name:                                                                   \
+    return text;
+#include "cuda/NcclResults.def"
   }
   return "unknown result code";
 }
@@ -293,20 +298,14 @@ ncclResult_t ncclCommGetAsyncError(ncclComm_t comm, ncclResult_t *result) {
 ncclResult_t ncclAllReduce(const void *send, void *recv, size_t count,
                            ncclDataType_t type, ncclRedOp_t op, ncclComm_t comm,
                            CUstream stream) {
-  const size_t element = typeSize(type);
-  if (!comm)
-    return error(ncclInvalidArgument, "ncclAllReduce: null comm");
-  if (element == 0)
-    return error(ncclInvalidArgument,
-                 "ncclAllReduce: data type " + std::to_string(int(type)) +
-                     " is not emulated (ncclFloat32, ncclBfloat16)");
+  if (ncclResult_t bad =
+          checkCollective("ncclAllReduce", comm, type, count, send, recv))
+    return bad;
   if (op != ncclSum)
     return error(ncclInvalidArgument, "ncclAllReduce: reduction " +
                                           std::to_string(int(op)) +
                                           " is not emulated (ncclSum)");
-  if (count > 0 && (!send || !recv))
-    return error(ncclInvalidArgument, "ncclAllReduce: null buffer");
-  const size_t bytes = count * element;
+  const size_t bytes = count * typeSize(type);
   if (send != recv && overlaps(send, bytes, recv, bytes))
     return error(ncclInvalidArgument,
                  "ncclAllReduce: send and recv overlap without being equal");
@@ -346,16 +345,10 @@ ncclResult_t ncclAllReduce(const void *send, void *recv, size_t count,
 ncclResult_t ncclAllGather(const void *send, void *recv, size_t sendCount,
                            ncclDataType_t type, ncclComm_t comm,
                            CUstream stream) {
-  const size_t element = typeSize(type);
-  if (!comm)
-    return error(ncclInvalidArgument, "ncclAllGather: null comm");
-  if (element == 0)
-    return error(ncclInvalidArgument,
-                 "ncclAllGather: data type " + std::to_string(int(type)) +
-                     " is not emulated (ncclFloat32, ncclBfloat16)");
-  if (sendCount > 0 && (!send || !recv))
-    return error(ncclInvalidArgument, "ncclAllGather: null buffer");
-  const size_t bytes = sendCount * element;
+  if (ncclResult_t bad =
+          checkCollective("ncclAllGather", comm, type, sendCount, send, recv))
+    return bad;
+  const size_t bytes = sendCount * typeSize(type);
   char *mine = static_cast<char *>(recv) + size_t(comm->rank) * bytes;
   // In place is send == this rank's block of recv; any other overlap is
   // undefined in NCCL, an error here.
