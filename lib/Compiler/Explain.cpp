@@ -47,7 +47,13 @@ MemoryReport computeMemoryReport(ModuleOp module, const ModelConfig &config,
   auto add = [&](nn::WeightAttr w) {
     if (seen.insert(w.getName()).second) {
       report.weightBytes += bytesOf(w);
-      report.weightF32Bytes += elementsOf(w) * 4;
+      // The host backend holds matrices as stored and vectors as f32.
+      if (w.getShape().size() == 2) {
+        report.hostWeightBytes += bytesOf(w);
+      } else {
+        report.hostWeightBytes += elementsOf(w) * 4;
+        report.hostF32Bytes += elementsOf(w) * 4;
+      }
       ++report.weightTensors;
     }
   };
@@ -124,7 +130,7 @@ int64_t MemoryReport::totalBytes() const {
   int64_t arena = 0;
   for (const auto &a : arenas)
     arena = std::max(arena, a.second);
-  return (host ? weightF32Bytes : weightBytes) + contextBytes + arena +
+  return (host ? hostWeightBytes : weightBytes) + contextBytes + arena +
          workspaceBytes + commBytes;
 }
 
@@ -138,7 +144,7 @@ std::string checkDeviceMemory(const MemoryReport &r, double deviceGiB) {
                        "than --device-memory {3} GiB: add ranks (--tp N "
                        "--ep) or shorten max_position_embeddings",
                        human(r.totalBytes()),
-                       human(r.host ? r.weightF32Bytes : r.weightBytes),
+                       human(r.host ? r.hostWeightBytes : r.weightBytes),
                        human(r.contextBytes), deviceGiB)
       .str();
 }
@@ -162,9 +168,10 @@ void explainMemory(ModuleOp module, const ModelConfig &config,
       "block scales included)\n",
       human(r.weightBytes), r.weightTensors);
   if (r.host)
-    os << llvm::formatv("  host weights  {0,12}  the same held as f32 by the "
-                        "host backend\n",
-                        human(r.weightF32Bytes));
+    os << llvm::formatv("  host weights  {0,12}  the same as the host backend "
+                        "holds them: matrices in the checkpoint dtypes, "
+                        "vectors (norms, biases: {1}) as f32\n",
+                        human(r.hostWeightBytes), human(r.hostF32Bytes));
   os << llvm::formatv(
       "  KV cache      {0,12}  per token per sequence ({1} layers x "
       "(R {2} + Dr {3}) x {4} B); {5} for one sequence of {6} tokens\n",

@@ -31,6 +31,17 @@ namespace {
 
 /// Work (multiply-adds) below which a parallel chunk costs more than it saves.
 constexpr int64_t kMinChunkWork = 1 << 20;
+
+/// Rows [r0, + n) of w as f32: its own, or a stored weight's converted into
+/// this thread's tile buffer `slot` (valid until the next conversion there).
+const float *weightRows(const Weight &w, int64_t r0, int64_t n, int slot) {
+  if (w.data)
+    return w.row(r0);
+  float *tile = tileBuffer(slot, n * w.cols); // [n, cols]
+  w.toF32(r0, n, 0, w.cols, tile, w.cols);
+  return tile;
+}
+
 /// Heads per task of latent attention; queries per task of expanded attention.
 constexpr int64_t kHeadBlock = 16, kQueryBlock = 4;
 
@@ -123,7 +134,8 @@ void mlaAttentionAbsorbed(CMat q, CIMat positions, CIMat seqIds,
       const int64_t hb = std::min(kHeadBlock, heads - h0);
       for (int64_t i = 0; i < hb; ++i) {
         const float *qh = q.row(t) + (h0 + i) * qHead; // [Dn | Dr]
-        const float *wuk = kvB.row((h0 + i) * kvHead); // [Dn, R_l]
+        const float *wuk = weightRows(kvB, (h0 + i) * kvHead, d.nope,
+                                      1); // [Dn, R_l]
         float *qi = qFull.data() + i * width;
         // q_abs [1, R_l] = q_nope [1, Dn] @ Wuk [Dn, R_l]
         gemmNNSerial(qh, d.nope, wuk, latent, qi, latent, 1, latent, d.nope);
@@ -132,7 +144,8 @@ void mlaAttentionAbsorbed(CMat q, CIMat positions, CIMat seqIds,
       attendLatent(qFull.data(), hb, cache, *seqIds.row(t), *positions.row(t),
                    d.scale, scores.data(), ctx.data(), latent);
       for (int64_t i = 0; i < hb; ++i) {
-        const float *wuv = kvB.row((h0 + i) * kvHead + d.nope); // [Dv, R_l]
+        const float *wuv = weightRows(kvB, (h0 + i) * kvHead + d.nope, d.v,
+                                      1); // [Dv, R_l]
         // out [1, Dv] = ctx [1, R_l] @ Wuv^T
         gemmSerial(ctx.data() + i * latent, latent, wuv, latent,
                    o.row(t) + (h0 + i) * d.v, d.v, 1, d.v, latent);

@@ -94,55 +94,97 @@ constexpr int64_t kMinChunkWork = 1 << 20;
 
 } // namespace
 
+/// One K block of gemmSerial: c (=, or += unless first) a[:, :kLen] @
+/// w[:, :kLen]^T, with `add` added where first. Every sum is a tile's, so a
+/// result does not depend on how callers split m, n or the blocks' storage.
+void gemmKBlock(const float *a, int64_t lda, const float *w, int64_t ldw,
+                float *c, int64_t ldc, int64_t m, int64_t n, int64_t kLen,
+                bool first, const float *add, int64_t ldadd);
+
 MOELA_GEMM_CLONES
+void gemmKBlock(const float *a, int64_t lda, const float *w, int64_t ldw,
+                float *c, int64_t ldc, int64_t m, int64_t n, int64_t kLen,
+                bool first, const float *add, int64_t ldadd) {
+  for (int64_t i0 = 0; i0 < m; i0 += kMaxTileM) {
+    const int mt = int(std::min<int64_t>(kMaxTileM, m - i0));
+    const int64_t width = tileN(mt);
+    for (int64_t j0 = 0; j0 < n; j0 += width) {
+      const int nt = int(std::min<int64_t>(width, n - j0));
+      float acc[kMaxTileM][kMaxTileN];
+      const float *at = a + i0 * lda, *wt = w + j0 * ldw;
+      switch (mt) {
+      case 4:
+        dotTileRows<4>(nt, at, lda, wt, ldw, kLen, acc);
+        break;
+      case 3:
+        dotTileRows<3>(nt, at, lda, wt, ldw, kLen, acc);
+        break;
+      case 2:
+        dotTileRows<2>(nt, at, lda, wt, ldw, kLen, acc);
+        break;
+      default:
+        dotTileRows<1>(nt, at, lda, wt, ldw, kLen, acc);
+        break;
+      }
+      for (int i = 0; i < mt; ++i) {
+        float *ci = c + (i0 + i) * ldc + j0;
+        for (int j = 0; j < nt; ++j) {
+          if (!first)
+            ci[j] += acc[i][j];
+          else if (add) // read before write: add may be c itself
+            ci[j] = acc[i][j] + add[(i0 + i) * ldadd + j0 + j];
+          else
+            ci[j] = acc[i][j];
+        }
+      }
+    }
+  }
+}
+
+namespace {
+
+/// K blocks of 512: a 4-row tile of a then takes 8 KiB of L1, and the weight
+/// rows of a column block (at most 32 x 2 KiB) stay in L2.
+constexpr int64_t kBlockK = 512;
+
+/// Weight rows converted at once by gemmWeight (a [32, 512] f32 tile).
+constexpr int64_t kTileRows = 32;
+
+void emptySum(float *c, int64_t ldc, int64_t m, int64_t n, const float *add,
+              int64_t ldadd) {
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j)
+      c[i * ldc + j] = add ? add[i * ldadd + j] : 0.0f;
+}
+
+} // namespace
+
 void gemmSerial(const float *a, int64_t lda, const float *w, int64_t ldw,
                 float *c, int64_t ldc, int64_t m, int64_t n, int64_t k,
                 const float *add, int64_t ldadd) {
-  if (k == 0) { // an empty sum: c = add or 0
-    for (int64_t i = 0; i < m; ++i)
-      for (int64_t j = 0; j < n; ++j)
-        c[i * ldc + j] = add ? add[i * ldadd + j] : 0.0f;
-    return;
-  }
-  // K blocks of 512: a 4-row tile of a then takes 8 KiB of L1, and the
-  // weight rows of a column block (at most 32 x 2 KiB) stay in L2.
-  constexpr int64_t kBlockK = 512;
-  for (int64_t k0 = 0; k0 < k; k0 += kBlockK) {
-    const int64_t kLen = std::min(kBlockK, k - k0);
-    const bool first = k0 == 0;
-    for (int64_t i0 = 0; i0 < m; i0 += kMaxTileM) {
-      const int mt = int(std::min<int64_t>(kMaxTileM, m - i0));
-      const int64_t width = tileN(mt);
-      for (int64_t j0 = 0; j0 < n; j0 += width) {
-        const int nt = int(std::min<int64_t>(width, n - j0));
-        float acc[kMaxTileM][kMaxTileN];
-        const float *at = a + i0 * lda + k0, *wt = w + j0 * ldw + k0;
-        switch (mt) {
-        case 4:
-          dotTileRows<4>(nt, at, lda, wt, ldw, kLen, acc);
-          break;
-        case 3:
-          dotTileRows<3>(nt, at, lda, wt, ldw, kLen, acc);
-          break;
-        case 2:
-          dotTileRows<2>(nt, at, lda, wt, ldw, kLen, acc);
-          break;
-        default:
-          dotTileRows<1>(nt, at, lda, wt, ldw, kLen, acc);
-          break;
-        }
-        for (int i = 0; i < mt; ++i) {
-          float *ci = c + (i0 + i) * ldc + j0;
-          for (int j = 0; j < nt; ++j) {
-            if (!first)
-              ci[j] += acc[i][j];
-            else if (add) // read before write: add may be c itself
-              ci[j] = acc[i][j] + add[(i0 + i) * ldadd + j0 + j];
-            else
-              ci[j] = acc[i][j];
-          }
-        }
-      }
+  if (k == 0)
+    return emptySum(c, ldc, m, n, add, ldadd);
+  for (int64_t k0 = 0; k0 < k; k0 += kBlockK)
+    gemmKBlock(a + k0, lda, w + k0, ldw, c, ldc, m, n,
+               std::min(kBlockK, k - k0), k0 == 0, add, ldadd);
+}
+
+void gemmWeight(const float *a, int64_t lda, const Weight &w, int64_t j0,
+                float *c, int64_t ldc, int64_t m, int64_t n, const float *add,
+                int64_t ldadd) {
+  const int64_t k = w.cols;
+  if (w.data)
+    return gemmSerial(a, lda, w.row(j0), k, c, ldc, m, n, k, add, ldadd);
+  if (k == 0)
+    return emptySum(c, ldc, m, n, add, ldadd);
+  float *tile = tileBuffer(0, kTileRows * kBlockK); // [nt, kLen]
+  for (int64_t jt = 0; jt < n; jt += kTileRows) {
+    const int64_t nt = std::min(kTileRows, n - jt);
+    for (int64_t k0 = 0; k0 < k; k0 += kBlockK) {
+      const int64_t kLen = std::min(kBlockK, k - k0);
+      w.toF32(j0 + jt, nt, k0, kLen, tile, kLen);
+      gemmKBlock(a + k0, lda, tile, kLen, c + jt, ldc, m, nt, kLen, k0 == 0,
+                 add ? add + jt : nullptr, ldadd);
     }
   }
 }
@@ -172,8 +214,10 @@ void gemm(CMat a, const Weight &w, Mat c, const CMat *addend) {
   if (m == 0)
     return;
   // Tasks are blocks of up to 64 rows x 32 weight rows; consecutive tasks
-  // share the rows of a.
-  const int64_t blockM = std::min<int64_t>(m, 64), blockN = 32;
+  // share the rows of a. A stored weight's tile is converted once per task,
+  // so there tasks take up to 256 rows.
+  const int64_t blockM = std::min<int64_t>(m, w.data ? 64 : 256),
+                blockN = kTileRows;
   const int64_t tasksM = (m + blockM - 1) / blockM;
   const int64_t tasksN = (n + blockN - 1) / blockN;
   const int64_t grain =
@@ -184,8 +228,8 @@ void gemm(CMat a, const Weight &w, Mat c, const CMat *addend) {
                     j0 = (task % tasksN) * blockN;
       const int64_t mt = std::min(blockM, m - i0),
                     nt = std::min(blockN, n - j0);
-      gemmSerial(a.row(i0), a.stride, w.row(j0), w.cols, c.row(i0) + j0,
-                 c.stride, mt, nt, k, addend ? addend->row(i0) + j0 : nullptr,
+      gemmWeight(a.row(i0), a.stride, w, j0, c.row(i0) + j0, c.stride, mt, nt,
+                 addend ? addend->row(i0) + j0 : nullptr,
                  addend ? addend->stride : 0);
     }
   });
@@ -204,13 +248,21 @@ void headGemm(CMat x, const Weight &w, const HeadGemmShape &s, Mat y) {
     for (int64_t task = begin; task < end; ++task) {
       const int64_t h = task / blocks, t0 = (task % blocks) * blockT;
       const int64_t mt = std::min(blockT, t - t0);
-      const float *wh = w.row(h * s.headRows + s.rowOffset); // [rows, C]
+      const int64_t row0 = h * s.headRows + s.rowOffset; // W_h [rows, C]
       const float *xh = x.row(t0) + h * s.inStride;
       float *yh = y.row(t0) + h * s.outStride;
-      if (!s.transpose) // y_h [mt, rows] = x_h [mt, C] @ W_h^T
-        gemmSerial(xh, x.stride, wh, cw, yh, y.stride, mt, s.rows, cw);
-      else // y_h [mt, C] = x_h [mt, rows] @ W_h
-        gemmNNSerial(xh, x.stride, wh, cw, yh, y.stride, mt, cw, s.rows);
+      if (!s.transpose) { // y_h [mt, rows] = x_h [mt, C] @ W_h^T
+        gemmWeight(xh, x.stride, w, row0, yh, y.stride, mt, s.rows);
+        continue;
+      }
+      // y_h [mt, C] = x_h [mt, rows] @ W_h; a stored W_h converted whole.
+      const float *wh = w.data ? w.row(row0) : nullptr;
+      if (!wh) {
+        float *tile = tileBuffer(1, s.rows * cw); // [rows, C]
+        w.toF32(row0, s.rows, 0, cw, tile, cw);
+        wh = tile;
+      }
+      gemmNNSerial(xh, x.stride, wh, cw, yh, y.stride, mt, cw, s.rows);
     }
   });
 }

@@ -65,7 +65,82 @@ std::vector<host::Weight> HostBackend::BoundWeight::experts() const {
   return all;
 }
 
+host::Weight HostBackend::BoundWeight::matrix(size_t expert) const {
+  const Matrix &m = data[expert];
+  if (!m.rows.empty())
+    return {nullptr, shape.rows, shape.cols, m.rows.data(), int(m.rows.size())};
+  return {m.f32.data(), shape.rows, shape.cols};
+}
+
 // ---- prepare ----------------------------------------------------------------
+
+void HostBackend::bindMatrix(WeightSource &source, uint32_t index, int expert) {
+  BoundWeight &w = weights_[index];
+  Matrix &m = w.data[size_t(std::max(expert, 0))];
+  const std::vector<TensorSpec> specs =
+      plan_->tensorSpecs(index, expert, comm_->rank());
+  if (w.shape.rank != 2) { // vectors: float32
+    m.f32.reserve(size_t(w.shape.rows * w.shape.cols));
+    for (const TensorSpec &spec : specs) {
+      std::vector<float> part = source.loadF32(spec);
+      if (int64_t(part.size()) != spec.numel())
+        fail("tensor '", spec.name, "': the weight source returned ",
+             part.size(), " values for shape ", shapeString(spec.shape));
+      m.f32.insert(m.f32.end(), part.begin(), part.end());
+    }
+    return;
+  }
+  // Matrices as stored: each part a window of what the source returned.
+  bool allF32 = true;
+  int64_t row0 = 0;
+  for (const TensorSpec &spec : specs) {
+    RawWindow part = source.loadRawWindow(spec);
+    const TensorSpec &got = part.raw.spec;
+    const int64_t rows = spec.shape[0], cols = spec.shape[1];
+    const bool fits =
+        got.shape.size() == 2 && part.rowOffset >= 0 && part.colOffset >= 0 &&
+        part.rowOffset + rows <= got.shape[0] &&
+        part.colOffset + cols <= got.shape[1] &&
+        part.raw.data.size() == size_t(got.numel()) * dtypeSize(got.dtype);
+    const bool scaled = !part.raw.scales.empty();
+    if (!fits || (scaled && (got.dtype != DType::F8E4M3 ||
+                             got.scaleShape != fp8ScaleShape(got.shape) ||
+                             int64_t(part.raw.scales.size()) !=
+                                 got.scaleShape[0] * got.scaleShape[1])))
+      fail("tensor '", spec.name, "': the weight source returned ",
+           got.typeString(), " (", part.raw.data.size(), " bytes, ",
+           part.raw.scales.size(), " scales) for ", spec.typeString());
+    host::StoredRows r;
+    r.dtype = got.dtype;
+    r.ld = got.shape[1];
+    r.r0 = part.rowOffset;
+    r.c0 = part.colOffset;
+    r.scaleLd = scaled ? got.scaleShape[1] : 0;
+    r.row0 = row0;
+    r.rows = rows;
+    row0 += rows;
+    allF32 = allF32 && got.dtype == DType::F32 && r.r0 == 0 && r.c0 == 0 &&
+             r.ld == cols;
+    m.rows.push_back(r);
+    m.stored.push_back(std::move(part.raw));
+  }
+  // The vectors' buffers stay put when `stored` grows: point at them now.
+  for (size_t i = 0; i < m.rows.size(); ++i) {
+    m.rows[i].data = m.stored[i].data.data();
+    m.rows[i].scales =
+        m.stored[i].scales.empty() ? nullptr : m.stored[i].scales.data();
+  }
+  if (!allF32)
+    return;
+  // Float32 parts (sources without stored dtypes, F32 checkpoints): one
+  // dense matrix, read without conversion.
+  m.f32.resize(size_t(w.shape.rows * w.shape.cols));
+  host::Weight parts{nullptr, w.shape.rows, w.shape.cols, m.rows.data(),
+                     int(m.rows.size())};
+  parts.toF32(0, w.shape.rows, 0, w.shape.cols, m.f32.data(), w.shape.cols);
+  m.rows.clear();
+  m.stored.clear();
+}
 
 void HostBackend::bindWeights(WeightSource &source) {
   const plan::Plan &root = plan_->root();
@@ -103,16 +178,7 @@ void HostBackend::bindWeights(WeightSource &source) {
     for (int64_t t = begin; t < end; ++t) {
       try {
         const auto [index, expert] = tasks[size_t(t)];
-        BoundWeight &w = weights_[index];
-        std::vector<float> &dst = w.data[size_t(std::max(expert, 0))];
-        dst.reserve(size_t(w.shape.rows * w.shape.cols));
-        for (const TensorSpec &spec : plan_->tensorSpecs(index, expert, rank)) {
-          std::vector<float> part = source.loadF32(spec);
-          if (int64_t(part.size()) != spec.numel())
-            fail("tensor '", spec.name, "': the weight source returned ",
-                 part.size(), " values for shape ", shapeString(spec.shape));
-          dst.insert(dst.end(), part.begin(), part.end());
-        }
+        bindMatrix(source, index, expert);
       } catch (...) {
         // Errors of the weight source pass through; anything else (out of
         // memory) becomes a moela::Error naming the weight.
@@ -123,8 +189,7 @@ void HostBackend::bindWeights(WeightSource &source) {
         } catch (const std::exception &e) {
           error = std::make_exception_ptr(
               Error("host backend: binding weight " +
-                    std::to_string(tasks[size_t(t)].first) +
-                    " as float32: " + e.what()));
+                    std::to_string(tasks[size_t(t)].first) + ": " + e.what()));
         } catch (...) {
         }
         std::lock_guard<std::mutex> lock(mutex);

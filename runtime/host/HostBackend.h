@@ -1,8 +1,10 @@
 //===- HostBackend.h - The CPU backend: every step in fp32 (internal) -----===//
 //
-// prepare() binds every weight of the plan once as float32 (parts concatenated
-// by rows, expert sets as one matrix per expert), allocates every activation
-// buffer of every program at its largest size and the latent KV cache.
+// prepare() binds every weight of the plan once (parts concatenated by rows,
+// expert sets as one matrix per expert): matrices in their checkpoint dtype,
+// which the kernels convert a tile at a time, vectors as float32. It
+// allocates every activation buffer of every program at its largest size and
+// the latent KV cache.
 // run() checks the inputs, sizes the buffers for T tokens and R logit rows,
 // and executes the steps in order. One run at a time: runs share the buffers,
 // the scratch memory and the KV cache.
@@ -16,6 +18,7 @@
 #include "moela/Runtime/Backend.h"
 #include "moela/Runtime/Communicator.h"
 #include "moela/Runtime/Plan.h"
+#include "moela/Runtime/Weights.h"
 
 #include <map>
 #include <string>
@@ -48,10 +51,19 @@ public:
                                     const std::string &buffer) const;
 
 private:
-  /// One plan Weight as float32: a matrix, or one per expert of this rank.
+  /// One matrix of a plan Weight (an expert's in a set): 2-D parts as the
+  /// checkpoint stores them, or float32 values (1-D weights, sources without
+  /// stored dtypes).
+  struct Matrix {
+    std::vector<float> f32;             // [rows * cols]
+    std::vector<RawTensor> stored;      // the parts, concatenated by rows
+    std::vector<host::StoredRows> rows; // views of `stored`
+  };
+
+  /// One plan Weight: a matrix, or one per expert of this rank.
   struct BoundWeight {
     WeightShape shape;
-    std::vector<std::vector<float>> data; // [max(experts, 1)][rows * cols]
+    std::vector<Matrix> data; // [max(experts, 1)]
     /// Expert parallelism: the set's global index of data[0] and the
     /// global expert count (shape.experts and 0 without it).
     int firstExpert = 0, globalExperts = 0;
@@ -59,9 +71,7 @@ private:
     /// table and the whole table's rows; 0 and shape.rows otherwise.
     int64_t firstRow = 0, globalRows = 0;
 
-    host::Weight matrix(size_t expert = 0) const {
-      return {data[expert].data(), shape.rows, shape.cols};
-    }
+    host::Weight matrix(size_t expert = 0) const;
     /// Every expert of the set by global index; another rank's have no data.
     std::vector<host::Weight> experts() const;
   };
@@ -90,6 +100,8 @@ private:
   };
 
   void bindWeights(WeightSource &weights);
+  /// Loads matrix `expert` (-1: the weight's only one) of weight `index`.
+  void bindMatrix(WeightSource &source, uint32_t index, int expert);
   void execute(ProgramState &p, const plan::Step &step, const StepState &state);
 
   host::Mat mat(ProgramState &p, const plan::Operand &op) const;

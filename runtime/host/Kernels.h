@@ -15,6 +15,7 @@
 #ifndef MOELA_RUNTIME_HOST_KERNELS_H
 #define MOELA_RUNTIME_HOST_KERNELS_H
 
+#include "moela/Runtime/DType.h"
 #include "moela/Runtime/ModelConfig.h"
 
 #include <cstdint>
@@ -42,16 +43,43 @@ using CMat = View<const float>;
 using IMat = View<int32_t>;
 using CIMat = View<const int32_t>;
 
-/// A bound weight: dense row-major [rows, cols] float32. In an expert set
-/// under expert parallelism, the experts another rank holds have no data
-/// (data == nullptr, rows and cols still set): their rows come out zero.
+/// Rows of a weight as the checkpoint stores them: weight rows [row0, row0 +
+/// rows) are rows [r0, + rows) and columns [c0, + the weight's cols) of
+/// `data` [*, ld] in `dtype`; FP8 with `scales` [*, scaleLd], the f32
+/// 128x128 block grid of `data` (null: no scale).
+struct StoredRows {
+  DType dtype = DType::F32;
+  const uint8_t *data = nullptr;
+  int64_t ld = 0, r0 = 0, c0 = 0;
+  const float *scales = nullptr;
+  int64_t scaleLd = 0;
+  int64_t row0 = 0, rows = 0;
+};
+
+/// A bound weight [rows, cols]: dense row-major float32 (`data`), or stored
+/// rows that kernels convert a tile at a time (toF32: exactly the values
+/// loading as f32 gives). In an expert set under expert parallelism, the
+/// experts another rank holds have neither (present() is false, rows and
+/// cols still set): their rows come out zero.
 struct Weight {
   const float *data = nullptr;
   int64_t rows = 0;
   int64_t cols = 0;
+  const StoredRows *parts = nullptr; // [partCount] by ascending row0
+  int partCount = 0;
 
+  bool present() const { return data || partCount; }
+  /// Row r of an f32 weight (data set).
   const float *row(int64_t r) const { return data + r * cols; }
+  /// out [n, ldo] = rows [r0, + n), columns [k0, + kn) as float32
+  /// (WeightTiles.cpp).
+  void toF32(int64_t r0, int64_t n, int64_t k0, int64_t kn, float *out,
+             int64_t ldo) const;
 };
+
+/// A per-thread f32 buffer of at least n floats for converted weight tiles
+/// (`slot` tells a kernel's simultaneous buffers apart).
+float *tileBuffer(int slot, int64_t n);
 
 // ---- Gemm.cpp ---------------------------------------------------------------
 
@@ -59,6 +87,14 @@ struct Weight {
 /// the very view c (in-place residual add). Parallel over row and column
 /// blocks.
 void gemm(CMat a, const Weight &w, Mat c, const CMat *addend = nullptr);
+
+/// gemmSerial with w = rows [j0, j0 + n) of a bound weight: c [m, n] (ldc)
+/// = a [m, w.cols] (lda) @ those rows^T (+ add). A stored weight is converted
+/// once per block of 32 rows x 512 columns and reused for all m rows; the sums
+/// are gemmSerial's, bit for bit.
+void gemmWeight(const float *a, int64_t lda, const Weight &w, int64_t j0,
+                float *c, int64_t ldc, int64_t m, int64_t n,
+                const float *add = nullptr, int64_t ldadd = 0);
 
 /// The serial core of gemm on raw pointers, for callers that parallelise
 /// themselves: c[i, j] = sum_k a[i, k] w[j, k] (+ add[i, j]), a [m, k] with

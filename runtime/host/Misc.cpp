@@ -18,8 +18,8 @@ void embedding(CIMat tokens, const Weight &embed, Mat h) {
   parallelFor(tokens.rows, std::max<int64_t>(1, 8192 / embed.cols),
               [&](int64_t begin, int64_t end) {
                 for (int64_t t = begin; t < end; ++t) {
-                  const float *src = embed.row(*tokens.row(t));
-                  std::copy(src, src + embed.cols, h.row(t));
+                  embed.toF32(*tokens.row(t), 1, 0, embed.cols, h.row(t),
+                              embed.cols);
                 }
               });
 }
@@ -41,8 +41,7 @@ void embeddingShard(CIMat tokens, const Weight &embed, int64_t firstRow,
                     std::fill(dst, dst + embed.cols, 0.0f);
                     continue;
                   }
-                  const float *src = embed.row(local);
-                  std::copy(src, src + embed.cols, dst);
+                  embed.toF32(local, 1, 0, embed.cols, dst, embed.cols);
                 }
               });
 }

@@ -92,12 +92,12 @@ void groupedGemm(CMat x, CIMat offsets, const std::vector<Weight> &w,
   // Another rank's experts: zero rows (zero pre-activations give zero
   // silu_mul rows below).
   for (int e = 0; e < experts; ++e)
-    if (!w[e].data)
+    if (!w[e].present())
       for (int64_t i = *offsets.row(e); i < *offsets.row(e + 1); ++i)
         std::fill(out + i * ldo, out + i * ldo + n, 0.0f);
   for (int e = 0; e < experts; ++e)
-    for (int64_t i0 = *offsets.row(e); w[e].data && i0 < *offsets.row(e + 1);
-         i0 += 64)
+    for (int64_t i0 = *offsets.row(e);
+         w[e].present() && i0 < *offsets.row(e + 1); i0 += 64)
       for (int64_t j0 = 0; j0 < n; j0 += 32)
         tasks.push_back({e, i0, std::min<int64_t>(64, *offsets.row(e + 1) - i0),
                          j0, std::min<int64_t>(32, n - j0)});
@@ -107,9 +107,8 @@ void groupedGemm(CMat x, CIMat offsets, const std::vector<Weight> &w,
       [&](int64_t begin, int64_t end) {
         for (int64_t i = begin; i < end; ++i) {
           const Task &task = tasks[size_t(i)];
-          gemmSerial(x.row(task.i0), x.stride, w[task.expert].row(task.j0), k,
-                     out + task.i0 * ldo + task.j0, ldo, task.rows, task.cols,
-                     k);
+          gemmWeight(x.row(task.i0), x.stride, w[task.expert], task.j0,
+                     out + task.i0 * ldo + task.j0, ldo, task.rows, task.cols);
         }
       });
 

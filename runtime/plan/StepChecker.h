@@ -227,6 +227,13 @@ public:
     return buffer(op).dtype() == plan::DType::F8E4M3;
   }
 
+  /// The MoE families' routing shape: 0 < top_k <= experts.
+  void topK(int experts, int topK) const {
+    if (experts <= 0 || topK <= 0 || topK > experts)
+      error("needs 0 < top_k <= experts, got top_k ", topK, ", experts ",
+            experts);
+  }
+
   void cols(const Op &op, int64_t expected, const std::string &rule) const {
     if (int64_t(op.operand.cols()) != expected)
       error(op.label, " has ", op.operand.cols(), " columns, expected ",

@@ -281,8 +281,7 @@ void checkStepFamily(StepChecker &s, const plan::Plan &plan,
   case T::RouteParams: {
     const auto *p = step.params_as_RouteParams();
     const int e = p->experts(), k = p->top_k();
-    if (e <= 0 || k <= 0 || k > e)
-      s.error("needs 0 < top_k <= experts, got top_k ", k, ", experts ", e);
+    s.topK(e, k);
     if (p->scoring() != plan::ScoringFunc::Softmax &&
         p->scoring() != plan::ScoringFunc::Sigmoid)
       s.error("unknown scoring function ", int(p->scoring()));
@@ -321,9 +320,9 @@ void checkStepFamily(StepChecker &s, const plan::Plan &plan,
   case T::MoeExpertsParams: {
     const auto *p = step.params_as_MoeExpertsParams();
     const int e = p->experts(), k = p->top_k();
-    if (e <= 0 || k <= 0 || k > e || p->intermediate() <= 0)
-      s.error("needs 0 < top_k <= experts and intermediate > 0, got top_k ", k,
-              ", experts ", e, ", intermediate ", p->intermediate());
+    s.topK(e, k);
+    if (p->intermediate() <= 0)
+      s.error("needs intermediate > 0, got ", p->intermediate());
     // Under expert parallelism each rank binds experts / expert_parts of
     // the step's (global) experts.
     const WeightShape &gu = s.weight(R::GateUp), &down = s.weight(R::Down);
@@ -344,8 +343,7 @@ void checkStepFamily(StepChecker &s, const plan::Plan &plan,
   case T::MoeDispatchParams: {
     const auto *p = step.params_as_MoeDispatchParams();
     const int e = p->experts(), k = p->top_k();
-    if (e <= 0 || k <= 0 || k > e)
-      s.error("needs 0 < top_k <= experts, got top_k ", k, ", experts ", e);
+    s.topK(e, k);
     const Op &x = s.in(R::X);
     s.cols(s.in(R::ExpertIds), k, "top_k");
     s.rowsOf(s.in(R::ExpertIds), x);

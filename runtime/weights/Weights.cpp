@@ -161,6 +161,23 @@ std::vector<float> toF32(const RawTensor &raw) {
 
 WeightSource::~WeightSource() = default;
 
+RawWindow WeightSource::loadRawWindow(const TensorSpec &spec) {
+  std::vector<float> values = loadF32(spec); // [shape]
+  RawWindow out;
+  out.raw.spec = spec;
+  out.raw.spec.dtype = DType::F32;
+  out.raw.spec.scaleName.clear();
+  out.raw.spec.scaleShape.clear();
+  out.raw.spec.quantizeAtLoad = false;
+  out.raw.spec.sliceDim = -1;
+  out.raw.spec.sliceParts = 1;
+  out.raw.spec.sliceOffset = 0;
+  out.raw.data.resize(values.size() * sizeof(float));
+  if (!values.empty())
+    std::memcpy(out.raw.data.data(), values.data(), out.raw.data.size());
+  return out;
+}
+
 void quantizeFp8(const float *w, int64_t rows, int64_t cols, uint8_t *q,
                  float *scaleInv) {
   const int64_t blockRows = (rows + kFp8Block - 1) / kFp8Block;
@@ -252,6 +269,15 @@ public:
       std::memcpy(raw.scales.data(), scale.data, scale.bytes);
     }
     return raw;
+  }
+
+  RawWindow loadRawWindow(const TensorSpec &spec) override {
+    checkSpec(spec);
+    if (!spec.sliced() || spec.scaleName.empty())
+      return {loadRaw(spec)};
+    // The slice widened to whole blocks: the very window loadF32 dequantizes.
+    const Window slice = sliceWindow(spec), read = blockWindow(slice);
+    return {readWindow(spec, read), slice.r0 - read.r0, slice.c0 - read.c0};
   }
 
   std::string describe() const override {
@@ -495,6 +521,20 @@ public:
       return raw;
     }
     return encode(spec, values(spec));
+  }
+
+  RawWindow loadRawWindow(const TensorSpec &spec) override {
+    checkSpec(spec);
+    checkFloatDType(spec, "random weights");
+    if (!spec.sliced() || spec.scaleName.empty())
+      return {loadRaw(spec)};
+    // Cut from the whole tensor, widened to whole blocks of its grid.
+    const RawTensor whole = loadRaw(wholeSpec(spec));
+    const Window slice = sliceWindow(spec), read = blockWindow(slice);
+    return {rawWindow(spec, whole.data.data(),
+                      reinterpret_cast<const uint8_t *>(whole.scales.data()),
+                      read),
+            slice.r0 - read.r0, slice.c0 - read.c0};
   }
 
   std::string describe() const override {

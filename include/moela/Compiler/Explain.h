@@ -16,7 +16,9 @@ namespace moela {
 /// buffers (docs/parallel.md).
 struct MemoryReport {
   int64_t weightBytes = 0, weightTensors = 0;
-  int64_t weightF32Bytes = 0; // the same weights held as f32 (host backend)
+  /// The same weights as the host backend holds them: matrices in their
+  /// checkpoint dtypes, vectors (norms, biases) as f32 (hostF32Bytes).
+  int64_t hostWeightBytes = 0, hostF32Bytes = 0;
   int64_t kvBytesPerToken = 0;
   int64_t kvLayers = 0; // decoder layers, + 1 with an MTP module (--mtp)
   std::vector<std::pair<std::string, int64_t>> arenas; // program -> bytes
@@ -24,7 +26,7 @@ struct MemoryReport {
   int64_t workspaceBytes = 0;
   int64_t commBytes = 0;    // the largest all-reduce / all-gather result
   int64_t contextBytes = 0; // KV cache of one sequence at the full context
-  bool host = false; // a host plan: f32 weights and buffers, no workspace
+  bool host = false; // a host plan: f32 buffers, no workspace
   /// What one rank needs: weights, one full-context sequence of KV cache, the
   /// largest arena, workspace and communication buffers.
   int64_t totalBytes() const;

@@ -60,6 +60,14 @@ struct RawTensor {
   std::vector<float> scales;
 };
 
+/// A raw tensor that may be wider than its spec: the spec's [rows, cols] are
+/// rows [rowOffset, + rows) and columns [colOffset, + cols) of `raw` (whose
+/// spec has the stored shape and block grid).
+struct RawWindow {
+  RawTensor raw;
+  int64_t rowOffset = 0, colOffset = 0;
+};
+
 /// [ceil(rows/128), ceil(cols/128)] for a [rows, cols] weight.
 std::vector<int64_t> fp8ScaleShape(const std::vector<int64_t> &shape);
 
@@ -92,6 +100,11 @@ public:
   /// The tensor in spec.dtype, plus F32 block scales when spec.scaleName is
   /// set; toF32(loadRaw(spec)) == loadF32(spec).
   virtual RawTensor loadRaw(const TensorSpec &spec) = 0;
+  /// For readers that convert any window of the block grid themselves (the
+  /// host backend): loadRaw, except that a slice of a block-scaled tensor
+  /// that does not cover whole 128x128 blocks comes widened to them. The
+  /// default, for sources without stored dtypes, is loadF32 as an F32 tensor.
+  virtual RawWindow loadRawWindow(const TensorSpec &spec);
   /// e.g. "checkpoint /path (207 tensors)" or "random weights (seed 7)".
   virtual std::string describe() const = 0;
 };
