@@ -1,17 +1,22 @@
 //===- moela_bench.cpp - Prefill and decode speed of a plan, per backend --===//
 //
 // moela-bench PLAN... (--weights DIR | --random-weights) [--backend host,cuda]
-//   [--prefill 512] [--batch 1,8,64] [--context 0] [--steps 16]
+//   [--prefill 512] [--batch 1,8,64] [--context 0] [--steps 16] [-r 3]
+//   [--output md|json|csv]
 //
 // For every plan (e.g. the same model compiled two ways), backend and batch
 // size, side by side in one run: prefill of
 // --prefill tokens (tokens/s) and decode steps at --context cached tokens
-// (ms/step, tokens/s). With --roofline, each line also gives the bytes and
-// FLOPs the step must move at least and the time they take at the device's
-// limits (H200: 4.3 TB/s, 790 TFLOP/s bf16, 1580 TFLOP/s fp8), and the ratio
-// of the measured time to that floor.
+// (ms/step, tokens/s), each measured -r times after one warm-up and reported
+// as mean ± sd (bench/BenchReport.h). With --roofline, each line also gives the
+// bytes and FLOPs the step must move at least and the time they take at the
+// device's limits (H200: 4.3 TB/s, 790 TFLOP/s bf16, 1580 TFLOP/s fp8), and the
+// ratio of the measured time to that floor.
 //
 //===----------------------------------------------------------------------===//
+#include "BenchReport.h"
+#include "cli/Cli11.h"
+#include "cli/Version.h"
 #include "moela/Runtime/Backends.h"
 #include "moela/Runtime/Engine.h"
 #include "moela/Runtime/Error.h"
@@ -25,6 +30,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <iostream>
 #include <random>
 
 using namespace moela;
@@ -105,8 +111,18 @@ std::vector<int> parseList(const std::string &text) {
   std::vector<int> values;
   for (size_t start = 0; start <= text.size();) {
     size_t end = std::min(text.find(',', start), text.size());
-    if (end > start)
-      values.push_back(std::stoi(text.substr(start, end - start)));
+    if (end > start) {
+      const std::string item = text.substr(start, end - start);
+      size_t used = 0;
+      int value = 0;
+      try {
+        value = std::stoi(item, &used);
+      } catch (const std::exception &) {
+      }
+      if (used != item.size() || value < 1)
+        fail("--batch ", text, ": '", item, "' is not a batch size");
+      values.push_back(value);
+    }
     start = end + 1;
   }
   return values;
@@ -121,35 +137,57 @@ double seconds(std::chrono::steady_clock::time_point since) {
 
 int main(int argc, char **argv) {
   std::vector<std::string> planPaths;
-  std::string weightsPath, backends = "host", batches = "1,8";
+  std::string weightsPath, backends = "host", batches = "1,8", output = "md";
   bool randomWeights = false, roofline = false;
-  int prefill = 128, steps = 16, context = 0;
+  int prefill = 128, steps = 16, context = 0, repeats = 3;
   double bandwidth = 4.3e12, bf16Flops = 790e12, fp8Flops = 1580e12;
   CLI::App app{"moela-bench: prefill and decode speed of a plan"};
   app.add_option("plans", planPaths, "Plans of one model to compare")
       ->required();
-  app.add_option("--weights", weightsPath, "Checkpoint");
-  app.add_flag("--random-weights", randomWeights, "Random weights");
-  app.add_option("--backend", backends, "Comma-separated backends: host,cuda");
+  app.option_defaults()->always_capture_default(); // --help shows defaults
+  app.add_option("--weights", weightsPath, "Checkpoint")->group("Model");
+  app.add_flag("--random-weights", randomWeights, "Random weights")
+      ->group("Model");
+  app.add_option("--backend", backends, "Comma-separated backends: host,cuda")
+      ->group("Model");
   app.add_option("--prefill", prefill,
-                 "Prompt tokens of the prefill measurement");
-  app.add_option("--batch", batches, "Comma-separated decode batch sizes");
+                 "Prompt tokens of the prefill measurement")
+      ->check(CLI::PositiveNumber)
+      ->group("Measurement");
+  app.add_option("--batch", batches, "Comma-separated decode batch sizes")
+      ->group("Measurement");
   app.add_option("--context", context,
-                 "Cached tokens per sequence during decode");
-  app.add_option("--steps", steps, "Decode steps measured (after one warm-up)");
-  app.add_flag("--roofline", roofline, "Compare with the device limits");
-  app.add_option("--bandwidth", bandwidth, "Device memory bandwidth, bytes/s");
-  app.add_option("--bf16-flops", bf16Flops, "Dense bf16 FLOP/s");
-  app.add_option("--fp8-flops", fp8Flops, "Dense fp8 FLOP/s");
+                 "Cached tokens per sequence during decode")
+      ->check(CLI::NonNegativeNumber)
+      ->group("Measurement");
+  app.add_option("--steps", steps,
+                 "Decode steps per repetition (after one warm-up)")
+      ->check(CLI::PositiveNumber)
+      ->group("Measurement");
+  app.add_option("-r,--repeats", repeats,
+                 "Repetitions of every measurement (mean ± sd)")
+      ->check(CLI::PositiveNumber)
+      ->group("Measurement");
+  app.add_option("--output", output, "Report format: md, json or csv")
+      ->check(CLI::IsMember({"md", "json", "csv"}))
+      ->group("Report");
+  app.add_flag("--roofline", roofline, "Compare with the device limits")
+      ->group("Roofline");
+  app.add_option("--bandwidth", bandwidth, "Device memory bandwidth, bytes/s")
+      ->group("Roofline");
+  app.add_option("--bf16-flops", bf16Flops, "Dense bf16 FLOP/s")
+      ->group("Roofline");
+  app.add_option("--fp8-flops", fp8Flops, "Dense fp8 FLOP/s")
+      ->group("Roofline");
+  if (std::optional<int> exit =
+          cli::parseCommandLine(app, argc, argv, "moela-bench", [] {
+            return cli::versionText("moela-bench", {cli::cudaDriverLine()});
+          }))
+    return *exit;
   try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError &e) {
-    return app.exit(e);
-  }
-  try {
-    std::printf("%-14s %-6s %-8s %6s %8s %12s %12s%s\n", "plan", "backend",
-                "phase", "batch", "tokens", "ms", "tokens/s",
-                roofline ? "      floor ms  x floor" : "");
+    if (weightsPath.empty() == !randomWeights)
+      fail("give exactly one of --weights DIR and --random-weights");
+    std::vector<bench::Measurement> measurements;
     for (const std::string &planPath : planPaths) {
       Plan plan = Plan::load(planPath);
       std::string label = std::filesystem::path(planPath).stem().string();
@@ -157,8 +195,11 @@ int main(int argc, char **argv) {
       std::unique_ptr<WeightSource> weights =
           randomWeights ? makeRandomWeights(1) : openCheckpoint(weightsPath);
       std::vector<int> batchSizes = parseList(batches);
+      if (batchSizes.empty())
+        fail("--batch ", batches, " lists no batch size");
       int maxBatch = *std::max_element(batchSizes.begin(), batchSizes.end());
-      int maxSeq = std::max(prefill, context) + steps + 2;
+      // Every repetition of decode appends `steps` tokens to the cache.
+      int maxSeq = std::max(prefill, context) + repeats * steps + 2;
       std::mt19937 rng(3);
       std::uniform_int_distribution<int32_t> token(
           2, static_cast<int32_t>(std::min<int64_t>(config.vocabSize, 100000) -
@@ -177,21 +218,18 @@ int main(int argc, char **argv) {
         std::unique_ptr<Backend> backend =
             createBackend(parseBackendChoice(name), plan, &note);
         if (!note.empty() || backend->name() != name) {
-          std::printf("%-14s %-6s skipped: %s\n", label.c_str(), name.c_str(),
-                      note.c_str());
+          std::fprintf(stderr, "moela-bench: %s on %s skipped: %s\n",
+                       label.c_str(), name.c_str(), note.c_str());
           continue;
         }
         Engine engine(plan, *backend, *weights, maxBatch, maxSeq);
-        auto report = [&](const char *phase, int batch, int tokens, double t,
-                          Floor floor) {
-          std::printf("%-14s %-6s %-8s %6d %8d %12.3f %12.1f", label.c_str(),
-                      name.c_str(), phase, batch, tokens, t * 1e3, tokens / t);
-          if (roofline) {
-            double ms =
-                1e3 * std::max(floor.bytes / bandwidth, floor.flops / flopRate);
-            std::printf("  %12.3f %8.2f", ms, t * 1e3 / ms);
-          }
-          std::printf("\n");
+        auto measurement = [&](const char *phase, int batch, int tokens,
+                               Floor floor) {
+          bench::Measurement m{label, name, phase, batch, tokens, {}, {}};
+          if (roofline)
+            m.floorSeconds =
+                std::max(floor.bytes / bandwidth, floor.flops / flopRate);
+          return m;
         };
 
         // Prefill: one sequence of `prefill` tokens (after a warm-up run).
@@ -200,11 +238,15 @@ int main(int argc, char **argv) {
           t = token(rng);
         prompt[0] = static_cast<int32_t>(config.bosTokenId);
         engine.feed({prompt});
-        engine.reset(0);
-        auto t0 = std::chrono::steady_clock::now();
-        engine.feed({prompt});
-        report("prefill", 1, prefill, seconds(t0),
-               prefillFloor(config, prefill));
+        bench::Measurement pre =
+            measurement("prefill", 1, prefill, prefillFloor(config, prefill));
+        for (int r = 0; r < repeats; ++r) {
+          engine.reset(0);
+          auto t0 = std::chrono::steady_clock::now();
+          engine.feed({prompt});
+          pre.seconds.push_back(seconds(t0));
+        }
+        measurements.push_back(std::move(pre));
 
         // Decode: every batch size at `context` cached tokens.
         for (int batch : batchSizes) {
@@ -218,15 +260,20 @@ int main(int argc, char **argv) {
           for (int s = 0; s < batch; ++s)
             next[s] = {token(rng)};
           engine.feed(next); // warm-up (graph capture)
-          auto t1 = std::chrono::steady_clock::now();
-          for (int i = 0; i < steps; ++i)
-            engine.feed(next);
-          double perStep = seconds(t1) / steps;
-          report("decode", batch, batch, perStep,
-                 decodeFloor(config, batch, context));
+          bench::Measurement dec = measurement(
+              "decode", batch, batch, decodeFloor(config, batch, context));
+          for (int r = 0; r < repeats; ++r) {
+            auto t1 = std::chrono::steady_clock::now();
+            for (int i = 0; i < steps; ++i)
+              engine.feed(next);
+            dec.seconds.push_back(seconds(t1) / steps);
+          }
+          measurements.push_back(std::move(dec));
         }
       }
     }
+    bench::writeReport(std::cout, *bench::parseReportFormat(output),
+                       measurements);
   } catch (const std::exception &e) {
     std::fprintf(stderr, "moela-bench: %s\n", e.what());
     return 1;

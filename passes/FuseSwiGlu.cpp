@@ -2,6 +2,9 @@
 #include "passes/GreedyPass.h"
 #include "passes/Passes.h"
 
+#include <cstdlib>
+#include <string_view>
+
 namespace moela {
 #define GEN_PASS_DEF_FUSESWIGLUPASS
 #include "passes/Passes.h.inc"
@@ -20,9 +23,19 @@ kernel::GemmOp plainGemm(Value v) {
   return gemm;
 }
 
+/// TEST HOOK, off by default: with MOELA_TEST_HOOK_SWIGLU_SWAP=1 the fused
+/// GEMM gets [up; gate] instead of [gate; up], a wrong rewrite that
+/// test/Tools/bisect-planted.test expects moela-bisect to pin on this pass.
+/// Read once when the pattern is built, so it costs nothing per match.
+bool swapGateAndUpForTest() {
+  const char *hook = std::getenv("MOELA_TEST_HOOK_SWIGLU_SWAP");
+  return hook && std::string_view(hook) == "1";
+}
+
 /// silu_mul(gemm(x, gate), gemm(x, up)) -> gemm(x, [gate; up]) silu_mul.
 struct FuseGateUp : public OpRewritePattern<kernel::SiluMulOp> {
-  using OpRewritePattern::OpRewritePattern;
+  explicit FuseGateUp(MLIRContext *context)
+      : OpRewritePattern(context), swapForTest(swapGateAndUpForTest()) {}
 
   LogicalResult matchAndRewrite(kernel::SiluMulOp op,
                                 PatternRewriter &rewriter) const override {
@@ -30,9 +43,11 @@ struct FuseGateUp : public OpRewritePattern<kernel::SiluMulOp> {
     if (!gate || !up || gate.getInput() != up.getInput())
       return rewriter.notifyMatchFailure(op,
                                          "operands are not GEMMs of one input");
-    SmallVector<Attribute> weights(gate.getWeights().begin(),
-                                   gate.getWeights().end());
-    weights.append(up.getWeights().begin(), up.getWeights().end());
+    kernel::GemmOp first = swapForTest ? up : gate;
+    kernel::GemmOp second = swapForTest ? gate : up;
+    SmallVector<Attribute> weights(first.getWeights().begin(),
+                                   first.getWeights().end());
+    weights.append(second.getWeights().begin(), second.getWeights().end());
     rewriter.replaceOpWithNewOp<kernel::GemmOp>(
         op, op.getType(), gate.getInput(), rewriter.getArrayAttr(weights),
         /*siluMul=*/true);
@@ -40,6 +55,9 @@ struct FuseGateUp : public OpRewritePattern<kernel::SiluMulOp> {
     rewriter.eraseOp(up);
     return success();
   }
+
+private:
+  bool swapForTest;
 };
 
 struct FuseSwiGluPass

@@ -12,6 +12,8 @@
 // (Communicator::abort), never a hang.
 //
 //===----------------------------------------------------------------------===//
+#include "cli/Cli11.h"
+#include "cli/Version.h"
 #include "kernels/Abi.h"
 #include "moela/Runtime/Backends.h"
 #include "moela/Runtime/Communicator.h"
@@ -522,15 +524,11 @@ int main(int argc, char **argv) {
   app.add_option("--threads", o.threads, "Host threads (default: all cores)");
   app.add_flag("--dump-plan", o.dumpPlan, "Print the plan and exit");
   app.add_flag("--json", o.dumpJson, "With --dump-plan: as JSON");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::Success &) {
-    std::cout << app.help();
-    return 0;
-  } catch (const CLI::ParseError &e) {
-    std::cerr << "moela-run: " << e.what() << "\n";
-    return 1;
-  }
+  if (std::optional<int> exit =
+          cli::parseCommandLine(app, argc, argv, "moela-run", [] {
+            return cli::versionText("moela-run", {cli::cudaDriverLine()});
+          }))
+    return *exit;
   // Under an MPI launcher every process is one rank of the run.
   std::unique_ptr<Communicator> comm;
   try {

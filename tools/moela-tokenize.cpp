@@ -1,14 +1,18 @@
 //===- moela-tokenize.cpp - Encode / decode with the DeepSeek-V3 tokenizer ===//
 //
 //   moela-tokenize [--bos] < text                 prints [ids]
+//   moela-tokenize --text "Hello" [--bos]         prints [ids]
 //   moela-tokenize --decode < [ids]               prints the text
 //   moela-tokenize --jsonl [--bos]                "text" lines -> [ids] lines
 //   moela-tokenize --jsonl --decode               [ids] lines -> "text" lines
 //
-// plus --tokenizer DIR, which defaults to $MOELA_TOKENIZER. Errors print
-// "moela-tokenize: <message>" on stderr and exit with status 1.
+// plus --tokenizer DIR, which defaults to $MOELA_TOKENIZER, else the
+// DeepSeek-V3 tokenizer bundled with moela (as moela-run finds it). Errors
+// print "moela-tokenize: <message>" on stderr and exit with status 1.
 //
 //===----------------------------------------------------------------------===//
+#include "cli/Cli11.h"
+#include "cli/Version.h"
 #include "moela/Runtime/Error.h"
 #include "moela/Runtime/Tokenizer.h"
 
@@ -16,8 +20,10 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <iterator>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -69,43 +75,62 @@ std::string dumpIds(const std::vector<moela::TokenId> &ids) {
 int main(int argc, char **argv) {
   CLI::App app{
       "Encode text to DeepSeek-V3 token ids or decode ids to text.\n"
-      "Reads stdin, writes stdout. Without --jsonl all of stdin is one "
-      "text\n(or, with --decode, one JSON array of ids). With --jsonl "
-      "each line is a\nJSON string (with --decode a JSON array of ids) "
-      "and gives one output line."};
+      "Reads stdin (or --text), writes stdout. Without --jsonl the whole "
+      "input is one\ntext (or, with --decode, one JSON array of ids). With "
+      "--jsonl each line is a\nJSON string (with --decode a JSON array of "
+      "ids) and gives one output line."};
+  app.option_defaults()->always_capture_default();
+  // --tokenizer, else $MOELA_TOKENIZER, else the bundled tokenizer.
   std::string dir;
   if (const char *env = std::getenv("MOELA_TOKENIZER"))
     dir = env;
+  else if (std::filesystem::exists(
+               std::filesystem::path(MOELA_DEFAULT_TOKENIZER) /
+               "tokenizer.json"))
+    dir = MOELA_DEFAULT_TOKENIZER;
+  std::optional<std::string> text;
   bool jsonl = false, decode = false, bos = false;
   app.add_option("--tokenizer", dir,
-                 "Directory with tokenizer.json (+ tokenizer_config.json), "
-                 "e.g. models/tokenizer/deepseek-v3; default: $MOELA_TOKENIZER")
-      ->check(CLI::ExistingDirectory);
-  app.add_flag("--jsonl", jsonl, "One JSON value per input and output line");
+                 "Directory with tokenizer.json (+ tokenizer_config.json); "
+                 "default $MOELA_TOKENIZER, else the bundled DeepSeek-V3 "
+                 "tokenizer")
+      ->check(CLI::ExistingDirectory)
+      ->group("Tokenizer");
+  auto *textOption =
+      app.add_option("--text", text,
+                     "The input itself instead of stdin (with --decode, a "
+                     "JSON array of ids)")
+          ->group("Input and output");
+  app.add_flag("--jsonl", jsonl, "One JSON value per input and output line")
+      ->excludes(textOption)
+      ->group("Input and output");
   auto *decodeFlag =
-      app.add_flag("--decode", decode, "Decode token ids to text");
+      app.add_flag("--decode", decode, "Decode token ids to text")
+          ->group("Input and output");
   app.add_flag("--bos", bos, "Prepend the BOS token id when encoding")
-      ->excludes(decodeFlag);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError &e) {
-    if (e.get_exit_code() == 0)
-      return app.exit(e);
-    std::cerr << "moela-tokenize: " << e.what() << "\n";
-    return 1;
-  }
+      ->excludes(decodeFlag)
+      ->group("Tokenizer");
+  if (std::optional<int> exit =
+          moela::cli::parseCommandLine(app, argc, argv, "moela-tokenize", [] {
+            return moela::cli::versionText("moela-tokenize");
+          }))
+    return *exit;
 
   try {
     if (dir.empty())
-      moela::fail("no tokenizer: pass --tokenizer DIR or set MOELA_TOKENIZER");
+      moela::fail("no tokenizer: pass --tokenizer DIR or set MOELA_TOKENIZER "
+                  "(the bundled one, " MOELA_DEFAULT_TOKENIZER ", is missing)");
     std::ios::sync_with_stdio(false);
     moela::Tokenizer tokenizer(dir);
 
     if (!jsonl) {
-      std::string input{std::istreambuf_iterator<char>(std::cin),
-                        std::istreambuf_iterator<char>()};
+      std::string input =
+          text ? *text
+               : std::string{std::istreambuf_iterator<char>(std::cin),
+                             std::istreambuf_iterator<char>()};
       if (decode)
-        std::cout << tokenizer.decode(parseIds(input, "stdin: "));
+        std::cout << tokenizer.decode(
+            parseIds(input, text ? "--text: " : "stdin: "));
       else
         std::cout << dumpIds(tokenizer.encode(input, bos)) << "\n";
       return std::cout.flush() ? 0 : 1;

@@ -131,10 +131,10 @@ LogicalResult writeOutput(StringRef path,
   return success();
 }
 
-} // namespace
-
-int runCompiler(const CompileOptions &options, MLIRContext &context,
-                void (*configure)(PassManager &)) {
+/// runCompiler, and with `planOut` compilePlanBytes: the plan goes there
+/// instead of to options.output.
+int compile(const CompileOptions &options, MLIRContext &context,
+            void (*configure)(PassManager &), std::vector<uint8_t> *planOut) {
   Expected<ModelConfig> config = loadModelConfig(options.input);
   if (!config)
     return fail(toString(config.takeError()));
@@ -281,11 +281,29 @@ int runCompiler(const CompileOptions &options, MLIRContext &context,
   FailureOr<std::vector<uint8_t>> plan = writePlan(*module, *config, writer);
   if (failed(plan))
     return fail("cannot write the plan (see the error above)");
+  if (planOut) {
+    *planOut = std::move(*plan);
+    return 0;
+  }
   if (options.output == "-")
     return fail("a plan is binary: give an output file with -o");
   return failed(writeOutput(options.output, [&](raw_ostream &os) {
     os.write(reinterpret_cast<const char *>(plan->data()), plan->size());
   }));
+}
+
+} // namespace
+
+int runCompiler(const CompileOptions &options, MLIRContext &context,
+                void (*configure)(PassManager &)) {
+  return compile(options, context, configure, /*planOut=*/nullptr);
+}
+
+int compilePlanBytes(const CompileOptions &options, MLIRContext &context,
+                     std::vector<uint8_t> &plan) {
+  if (options.emit != EmitKind::Plan)
+    return fail("compilePlanBytes needs emit = plan");
+  return compile(options, context, /*configure=*/nullptr, &plan);
 }
 
 } // namespace moela

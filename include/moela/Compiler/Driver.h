@@ -65,6 +65,11 @@ struct CompileOptions {
 int runCompiler(const CompileOptions &options, mlir::MLIRContext &context,
                 void (*configure)(mlir::PassManager &) = nullptr);
 
+/// The same, but the plan is returned in `plan` rather than written to
+/// options.output (moela-bisect runs plans without files).
+int compilePlanBytes(const CompileOptions &options, mlir::MLIRContext &context,
+                     std::vector<uint8_t> &plan);
+
 } // namespace moela
 
 #endif // MOELA_COMPILER_DRIVER_H

@@ -1,0 +1,38 @@
+//===- BenchReport.h - moela-bench's results as md, JSON or CSV -----------===//
+#ifndef MOELA_BENCH_BENCHREPORT_H
+#define MOELA_BENCH_BENCHREPORT_H
+
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace moela::bench {
+
+/// One measurement, repeated: a plan's prefill or decode step on a backend.
+struct Measurement {
+  std::string plan, backend, phase;   // phase: prefill | decode
+  int batch = 0, tokens = 0;          // tokens per run
+  std::vector<double> seconds;        // one per repetition
+  std::optional<double> floorSeconds; // --roofline: the bytes/FLOPs floor
+};
+
+/// Mean and sample standard deviation (0 for a single value).
+struct Spread {
+  double mean = 0, sd = 0;
+};
+Spread spread(const std::vector<double> &values);
+
+enum class ReportFormat { Markdown, Json, Csv };
+
+/// "md" | "json" | "csv"; nullopt for anything else.
+std::optional<ReportFormat> parseReportFormat(const std::string &name);
+
+/// Writes every measurement with ms and tokens/s as mean ± sd over its
+/// repetitions (and the floor and the ratio to it when known).
+void writeReport(std::ostream &os, ReportFormat format,
+                 const std::vector<Measurement> &measurements);
+
+} // namespace moela::bench
+
+#endif // MOELA_BENCH_BENCHREPORT_H
