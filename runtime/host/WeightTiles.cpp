@@ -13,6 +13,7 @@
 #include "moela/Runtime/Weights.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -29,10 +30,10 @@
 namespace moela::host {
 namespace {
 
-/// e4m3fn code -> f32 without a table, so that loops vectorize: a normal
-/// code's exponent and mantissa shift into place (bias 7 -> 127), a
-/// subnormal is mant * 2^-9; 0x7f/0xff are NaN. Equal to e4m3ToFloat
-/// (checked against it for every code at first use).
+/// e4m3fn code -> f32 by bit arithmetic: a normal code's exponent and
+/// mantissa shift into place (bias 7 -> 127), a subnormal is mant * 2^-9;
+/// 0x7f/0xff are NaN. Builds e4m3Table, after checking it equals e4m3ToFloat
+/// for every code.
 inline float e4m3Bits(uint8_t b) {
   const uint32_t em = b & 0x7Fu;
   uint32_t bits = (em << 20) + (120u << 23);
@@ -55,6 +56,20 @@ bool e4m3BitsExact() {
       return false;
   }
   return true;
+}
+
+/// Every e4m3fn code's f32 value: a load per element beats decoding the bits
+/// where the conversion loop does not vectorize (2.5x in decode).
+const std::array<float, 256> &e4m3Table() {
+  static const std::array<float, 256> table = [] {
+    if (!e4m3BitsExact())
+      fail("host backend: the FP8 decoder disagrees with e4m3ToFloat");
+    std::array<float, 256> t;
+    for (int i = 0; i < 256; ++i)
+      t[size_t(i)] = e4m3Bits(uint8_t(i));
+    return t;
+  }();
+  return table;
 }
 
 /// Columns [c, c + n) of one stored row into out [n].
@@ -83,12 +98,10 @@ void rowToF32(const StoredRows &p, int64_t r, int64_t c, int64_t n,
     }
     return;
   case DType::F8E4M3: {
-    static const bool exact = e4m3BitsExact();
-    if (!exact)
-      fail("host backend: the FP8 decoder disagrees with e4m3ToFloat");
+    const std::array<float, 256> &table = e4m3Table();
     if (!p.scales) {
       for (int64_t i = 0; i < n; ++i)
-        out[i] = e4m3Bits(src[i]);
+        out[i] = table[src[i]];
       return;
     }
     // One scale per 128 columns of the stored grid.
@@ -98,7 +111,7 @@ void rowToF32(const StoredRows &p, int64_t r, int64_t c, int64_t n,
       const int64_t end = std::min(n, (block + 1) * kFp8Block - c);
       const float scale = scales[block];
       for (; i < end; ++i)
-        out[i] = e4m3Bits(src[i]) * scale;
+        out[i] = table[src[i]] * scale;
     }
     return;
   }

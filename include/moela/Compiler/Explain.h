@@ -26,7 +26,7 @@ struct MemoryReport {
   int64_t workspaceBytes = 0;
   int64_t commBytes = 0;    // the largest all-reduce / all-gather result
   int64_t contextBytes = 0; // KV cache of one sequence at the full context
-  bool host = false; // a host plan: f32 buffers, no workspace
+  bool host = false;        // a host plan: f32 buffers, no workspace
   /// What one rank needs: weights, one full-context sequence of KV cache, the
   /// largest arena, workspace and communication buffers.
   int64_t totalBytes() const;
