@@ -32,14 +32,18 @@ using nlohmann::json;
 
 namespace {
 
-std::vector<moela::TokenId> parseIds(const std::string &text,
-                                     const std::string &where) {
-  json value;
+/// `text` as JSON; a parse error names `where`.
+json parseJson(const std::string &text, const std::string &where) {
   try {
-    value = json::parse(text);
+    return json::parse(text);
   } catch (const json::parse_error &e) {
     moela::fail(where, "invalid JSON: ", e.what());
   }
+}
+
+std::vector<moela::TokenId> parseIds(const std::string &text,
+                                     const std::string &where) {
+  const json value = parseJson(text, where);
   if (!value.is_array())
     moela::fail(where, "expected a JSON array of token ids");
   std::vector<moela::TokenId> ids;
@@ -55,12 +59,7 @@ std::vector<moela::TokenId> parseIds(const std::string &text,
 }
 
 std::string parseText(const std::string &line, const std::string &where) {
-  json value;
-  try {
-    value = json::parse(line);
-  } catch (const json::parse_error &e) {
-    moela::fail(where, "invalid JSON: ", e.what());
-  }
+  const json value = parseJson(line, where);
   if (!value.is_string())
     moela::fail(where, "expected a JSON string");
   return value.get<std::string>();

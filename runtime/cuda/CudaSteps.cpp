@@ -196,12 +196,12 @@ void CudaBackend::launchStep(const plan::Step &step,
   case StepParams::AddParams: {
     kernels::AddArgs a{in(R::A), in(R::B), out(R::Y), rows(ops.in(R::A)),
                        cols(ops.in(R::A))};
-    return launch(fn, a, kernels::launchAdd(a, {}));
+    return launch(fn, a, kernels::launchElementwise(a));
   }
   case StepParams::SiluMulParams: {
     kernels::SiluMulArgs a{in(R::GateAct), in(R::UpAct), out(R::Y),
                            rows(ops.in(R::GateAct)), cols(ops.in(R::GateAct))};
-    return launch(fn, a, kernels::launchSiluMul(a, {}));
+    return launch(fn, a, kernels::launchElementwise(a));
   }
   case StepParams::RopeParams: {
     kernels::RopeArgs a{};
@@ -479,7 +479,7 @@ void CudaBackend::launchStep(const plan::Step &step,
   case StepParams::GatherRowsParams: {
     kernels::GatherRowsArgs a{in(R::X), ints(R::RowIds), out(R::Y),
                               rows(ops.out(R::Y)), cols(ops.in(R::X))};
-    return launch(fn, a, kernels::launchGatherRows(a, {}));
+    return launch(fn, a, kernels::launchElementwise(a));
   }
   case StepParams::ArgmaxParams: {
     kernels::ArgmaxArgs a{in(R::Logits), outInts(R::Ids),
@@ -490,7 +490,7 @@ void CudaBackend::launchStep(const plan::Step &step,
     kernels::ConcatArgs a{in(R::A),           in(R::B),
                           out(R::AB),         rows(ops.in(R::A)),
                           cols(ops.in(R::A)), cols(ops.out(R::AB))};
-    return launch(fn, a, kernels::launchConcat(a, {}));
+    return launch(fn, a, kernels::launchElementwise(a));
   }
   case StepParams::NextTokensParams: {
     kernels::NextTokensArgs a{ints(R::Tokens),

@@ -27,12 +27,11 @@
 //   T*  the element type of each view, in the order of the args struct
 //       (float or __nv_bfloat16).
 //
-// Launch (OpsLaunch.h launchAdd / launchSiluMul / launchGatherRows /
-// launchConcat): 256 threads, a 1-D grid of rows * ceil(cols / 1024) blocks
-// (NextTokens: ceil(rows / 256) blocks, one thread per row); block b does row
-// b / chunks, columns (b % chunks) * 1024 + threadIdx.x + 256 k, k < 4.
-// Each element is read and written by one thread, so an output may be the
-// very view of an input.
+// Launch (OpsLaunch.h launchElementwise): 256 threads, a 1-D grid of rows *
+// ceil(cols / 1024) blocks (NextTokens: ceil(rows / 256) blocks, one thread per
+// row); block b does row b / chunks, columns (b % chunks) * 1024 + threadIdx.x
+// + 256 k, k < 4. Each element is read and written by one thread, so an output
+// may be the very view of an input.
 //
 //===----------------------------------------------------------------------===//
 #ifndef MOELA_KERNELS_ELEMENTWISE_CUH

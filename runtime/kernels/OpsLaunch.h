@@ -85,22 +85,6 @@ inline MOELA_HOST_DEVICE Launch launchElementwise(const Args &a) {
   return opslaunch::make(opslaunch::elementwiseBlocks(a.rows, a.cols), 1,
                          abi::kRowThreads, 0);
 }
-inline MOELA_HOST_DEVICE Launch launchAdd(const AddArgs &a, const Tile &) {
-  return launchElementwise(a);
-}
-inline MOELA_HOST_DEVICE Launch launchSiluMul(const SiluMulArgs &a,
-                                              const Tile &) {
-  return launchElementwise(a);
-}
-inline MOELA_HOST_DEVICE Launch launchGatherRows(const GatherRowsArgs &a,
-                                                 const Tile &) {
-  return launchElementwise(a);
-}
-inline MOELA_HOST_DEVICE Launch launchConcat(const ConcatArgs &a,
-                                             const Tile &) {
-  return launchElementwise(a);
-}
-
 inline MOELA_HOST_DEVICE Launch launchNextTokens(const NextTokensArgs &a,
                                                  const Tile &) {
   return opslaunch::make(ceilDiv(a.rows, abi::kRowThreads), 1, abi::kRowThreads,

@@ -36,4 +36,11 @@ void timeBandwidth(const std::string &what, double bytes,
   std::fflush(stdout);
 }
 
+void printBench(const std::string &what, double us, double flop, double bytes,
+                const std::string &note) {
+  std::printf("BENCH %-76s %9.1f us %7.1f TFLOP/s %7.0f GB/s%s\n", what.c_str(),
+              us, flop / us * 1e-6, bytes / us * 1e-3, note.c_str());
+  std::fflush(stdout);
+}
+
 } // namespace moela::cases

@@ -64,6 +64,11 @@ double launchMicroseconds(const Kernel &k, const kernels::Launch &l,
   return device().medianSeconds([&](int) { launch(k, l, args); }) * 1e6;
 }
 
+/// A timed case's line on stdout: "BENCH <what> <us> us <TFLOP/s> TFLOP/s
+/// <GB/s> GB/s" and `note`, for tools/gpu-check.sh's table.
+void printBench(const std::string &what, double us, double flop, double bytes,
+                const std::string &note = "");
+
 } // namespace moela::cases
 
 #endif // MOELA_TEST_KERNELS_DEVICE_H

@@ -162,11 +162,8 @@ void runGrouped(Report &rep, const std::string &what, const GroupedCase &g) {
       double(g.w == f8 ? w.fp8.codes.bytes() : w.data.bytes()) *
       (split ? 2 : 1) * used / g.experts;
   const double bytes = double(a.data.bytes()) + wBytes + double(c.bytes());
-  std::printf(
-      "BENCH %-76s %9.1f us %7.1f TFLOP/s %7.0f GB/s (%d experts used)\n",
-      what.c_str(), us, 2.0 * mMax * g.n * g.k / us * 1e-6, bytes / us * 1e-3,
-      used);
-  std::fflush(stdout);
+  printBench(what, us, 2.0 * mMax * g.n * g.k, bytes,
+             " (" + std::to_string(used) + " experts used)");
 }
 
 void add(Cases &cases, const std::string &test, unsigned suites,

@@ -119,10 +119,7 @@ void runHead(Report &rep, const std::string &what, const HeadCase &h) {
   const double bytes =
       double(h.rows) * h.heads * (inLen * sizeOf(h.x) + outLen * sizeOf(h.y)) +
       double(h.heads) * h.wRows * h.C * sizeOf(h.w);
-  std::printf("BENCH %-76s %9.1f us %7.1f TFLOP/s %7.0f GB/s\n", what.c_str(),
-              us, 2.0 * h.rows * h.heads * h.wRows * h.C / us * 1e-6,
-              bytes / us * 1e-3);
-  std::fflush(stdout);
+  printBench(what, us, 2.0 * h.rows * h.heads * h.wRows * h.C, bytes);
 }
 
 void add(Cases &cases, const std::string &test, unsigned suites,

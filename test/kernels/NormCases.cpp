@@ -207,7 +207,7 @@ void runAdd(Report &r, const std::string &what, int rows, int cols,
   H::add(cmat(av, rows, cols), cmat(bv, rows, cols), mat(ref, rows, cols));
   K::AddArgs args{a.view(), b.view(), inPlace ? a.view() : c.view(), rows,
                   cols};
-  launch(addKernel(), K::launchAdd(args, kTile), args);
+  launch(addKernel(), K::launchElementwise(args), args);
   r.equal(what, (inPlace ? a : c).floats(), ref);
 }
 
@@ -221,7 +221,7 @@ void runSiluMul(Report &r, const std::string &what, int rows, int cols,
   std::vector<float> ref(gv.size());
   H::siluMul(cmat(gv, rows, cols), cmat(uv, rows, cols), mat(ref, rows, cols));
   K::SiluMulArgs args{g.view(), u.view(), o.view(), rows, cols};
-  launch(siluMulKernel(out), K::launchSiluMul(args, kTile), args);
+  launch(siluMulKernel(out), K::launchElementwise(args), args);
   r.near(what, o, ref, out == Ty::F32 ? 1e-5 : 1e-2);
 }
 
@@ -237,7 +237,7 @@ void runGatherRows(Report &r, const std::string &what, int rows, int cols,
   H::gatherRows(cmat(xv, rows, cols), cimat(index, picked, 1),
                 mat(ref, picked, cols));
   K::GatherRowsArgs args{x.view(), idx.devAs<int>(), out.view(), picked, cols};
-  launch(gatherRowsKernel(Ty::F32), K::launchGatherRows(args, kTile), args);
+  launch(gatherRowsKernel(Ty::F32), K::launchElementwise(args), args);
   r.equal(what, out.floats(), ref);
 }
 

@@ -177,9 +177,9 @@ TEST(OpsLaunch, RowFamilies) {
   AddArgs add{};
   add.rows = 3;
   add.cols = 7168;
-  EXPECT_EQ(launchAdd(add, tile).grid_x, 3u * 7);
+  EXPECT_EQ(launchElementwise(add).grid_x, 3u * 7);
   add.rows = 0;
-  EXPECT_EQ(launchAdd(add, tile).grid_x, 1u); // never an empty grid
+  EXPECT_EQ(launchElementwise(add).grid_x, 1u); // never an empty grid
   RouteArgs r{};
   r.rows = 17;
   r.experts = 256;
