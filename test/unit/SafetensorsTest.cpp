@@ -360,24 +360,25 @@ TEST_F(Safetensors, OverlappingTensors) {
   EXPECT_CONTAINS(msg, "overlap");
 }
 
-// Tests data_offsets whose size disagrees with dtype x shape.
-TEST_F(Safetensors, OffsetsShapeSizeMismatch) {
-  std::string msg = rawOpenError(
-      "m.safetensors",
-      R"({"w":{"dtype":"BF16","shape":[3, 2],"data_offsets":[0,8]}})",
-      std::vector<uint8_t>(12));
-  EXPECT_CONTAINS(msg, "tensor 'w'");
-  EXPECT_CONTAINS(msg, "hold 8 bytes, but BF16 [3, 2] needs 12");
-}
-
-// Tests a shape whose element count overflows 64 bits.
-TEST_F(Safetensors, ShapeOverflow) {
-  std::string msg = rawOpenError(
-      "x.safetensors",
-      R"({"w":{"dtype":"F32","shape":[4294967296,4294967296,4],"data_offsets":[0,8]}})",
-      std::vector<uint8_t>(8));
-  EXPECT_CONTAINS(msg, "tensor 'w'");
-  EXPECT_CONTAINS(msg, "too large");
+// Tests entries whose sizes do not add up: data_offsets that disagree with
+// dtype x shape, and a shape whose element count overflows 64 bits.
+TEST_F(Safetensors, InconsistentSizes) {
+  struct Case {
+    const char *header;
+    size_t dataBytes;
+    const char *expected;
+  };
+  for (const Case &c :
+       {Case{R"({"w":{"dtype":"BF16","shape":[3, 2],"data_offsets":[0,8]}})",
+             12, "hold 8 bytes, but BF16 [3, 2] needs 12"},
+        Case{R"({"w":{"dtype":"F32","shape":[4294967296,4294967296,4],)"
+             R"("data_offsets":[0,8]}})",
+             8, "too large"}}) {
+    const std::string msg = rawOpenError("m.safetensors", c.header,
+                                         std::vector<uint8_t>(c.dataBytes));
+    EXPECT_CONTAINS(msg, "tensor 'w'");
+    EXPECT_CONTAINS(msg, c.expected);
+  }
 }
 
 // Tests a path that is missing or not a regular file.
