@@ -32,3 +32,7 @@ if shutil.which("mpirun"):
     config.available_features.add("mpi")
 config.substitutions.append(
     ("%mpirun", "timeout -s KILL 120 mpirun --oversubscribe -x MOELA_NUM_THREADS=1 -n"))
+# The CPU emulation of the CUDA driver (test/emu), for tools run with
+# MOELA_CUDA_DRIVER=%emu_driver.
+config.substitutions.append(
+    ("%emu_driver", os.path.join(config.moela_binary_dir, "lib", "libmoela-cuda-emu.so")))
