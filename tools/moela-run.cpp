@@ -25,11 +25,16 @@
 #include "moela/Runtime/ThreadPool.h"
 #include "moela/Runtime/Tokenizer.h"
 #include "moela/Runtime/Weights.h"
+#include "run/Interactive.h"
+#include "run/PlanFromCheckpoint.h"
+#include "run/ShareIds.h"
+#include "run/Stats.h"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -47,24 +52,6 @@ struct EveryRankError : Error {
   using Error::Error;
 };
 
-/// Rank 0's id sequences on every rank: count, lengths, then the ids.
-void shareIdArrays(Communicator &comm,
-                   std::vector<std::vector<int32_t>> &arrays) {
-  if (comm.size() == 1)
-    return;
-  int64_t count = int64_t(arrays.size());
-  comm.broadcast(&count, sizeof(count), 0);
-  std::vector<int64_t> lengths(size_t(count), 0);
-  for (size_t i = 0; i < arrays.size(); ++i)
-    lengths[i] = int64_t(arrays[i].size());
-  comm.broadcast(lengths.data(), lengths.size() * sizeof(int64_t), 0);
-  arrays.resize(size_t(count));
-  for (size_t i = 0; i < arrays.size(); ++i) {
-    arrays[i].resize(size_t(lengths[i]));
-    comm.broadcast(arrays[i].data(), arrays[i].size() * sizeof(int32_t), 0);
-  }
-}
-
 struct Options {
   std::string plan, weights, tokenizer, backend = "auto";
   bool randomWeights = false;
@@ -76,6 +63,8 @@ struct Options {
   float temperature = 0.0f, topP = 1.0f;
   std::string speculate = "auto"; // MTP speculative decoding: auto|on|off
   bool dumpPlan = false, dumpJson = false;
+  bool quiet = false, verbose = false;
+  tool::CheckpointCompileFlags compile; // when `plan` is a checkpoint folder
 };
 
 /// A JSON array of arrays of token ids from `path` ("[[0, 5, 7], ...]").
@@ -152,29 +141,6 @@ std::vector<int32_t> encodePrompt(const Tokenizer &tokenizer, const Options &o,
   return tokenizer.encode(tokenizer.applyChatTemplate(messages, true), false);
 }
 
-void printStats(const Engine &engine, const Backend &backend,
-                const GenerationResult *result = nullptr) {
-  const EngineStats &s = engine.stats();
-  auto rate = [](int64_t n, double t) { return t > 0 ? n / t : 0.0; };
-  std::fprintf(
-      stderr,
-      "moela-run: prefill %lld tokens in %.3f s (%.1f tokens/s), decode "
-      "%lld tokens in %.3f s (%.1f tokens/s) [%s backend, %d threads]\n",
-      static_cast<long long>(s.prefillTokens), s.prefillSeconds,
-      rate(s.prefillTokens, s.prefillSeconds),
-      static_cast<long long>(s.decodeTokens), s.decodeSeconds,
-      rate(s.decodeTokens, s.decodeSeconds), backend.name().c_str(),
-      hostThreadCount());
-  if (result && result->draftsProposed > 0)
-    std::fprintf(stderr,
-                 "moela-run: speculative decoding: %lld of %lld MTP drafts "
-                 "accepted (%.1f%%), %lld decode steps\n",
-                 static_cast<long long>(result->draftsAccepted),
-                 static_cast<long long>(result->draftsProposed),
-                 100.0 * result->draftsAccepted / result->draftsProposed,
-                 static_cast<long long>(result->steps));
-}
-
 void writeOutputs(const Options &o, const GenerationResult &result,
                   int64_t vocab) {
   if (!o.idsOut.empty()) {
@@ -228,79 +194,21 @@ GenerationResult inGroups(Engine &engine,
   return all;
 }
 
-/// Multi-turn chat on one sequence: each turn appends only its new tokens
-/// (prefill from the current position).
-/// Rank 0 reads the turns; the other ranks (tokenizer null) receive each one
-/// as ids ({-1}: exit, {-2}: clear) and run it alike.
-void runInteractive(Engine &engine, const Tokenizer *tokenizer,
-                    const Options &o, GenerationOptions gen,
-                    Communicator &comm) {
-  const bool lead = comm.rank() == 0;
-  std::string line;
-  bool first = true;
-  if (lead)
-    std::cout << "moela chat: /clear starts over, /exit quits\n";
-  while (true) {
-    std::vector<std::vector<int32_t>> turn(1);
-    if (lead) {
-      std::cout << "> " << std::flush;
-      if (!std::getline(std::cin, line) || line == "/exit")
-        turn[0] = {-1};
-      else if (line == "/clear")
-        turn[0] = {-2};
-      else if (line.empty())
-        continue;
-    }
-    if (lead && turn[0].empty()) {
-      // The first turn carries BOS and the system prompt; later turns close the
-      // previous answer with EOS, as the chat template does.
-      std::string text;
-      if (first) {
-        std::vector<ChatMessage> messages;
-        if (!o.system.empty())
-          messages.push_back({"system", o.system});
-        messages.push_back({"user", line});
-        text = tokenizer->applyChatTemplate(messages, true);
-      } else {
-        text = "<｜end▁of▁sentence｜><｜User｜>" + line + "<｜Assistant｜>";
-      }
-      turn[0] = tokenizer->encode(text, false);
-    }
-    shareIdArrays(comm, turn);
-    if (turn[0] == std::vector<int32_t>{-1})
-      break;
-    if (turn[0] == std::vector<int32_t>{-2}) {
-      engine.reset(0);
-      first = true;
-      continue;
-    }
-    try {
-      std::optional<StreamDecoder> decoder;
-      if (lead)
-        decoder.emplace(*tokenizer, /*skipSpecial=*/true);
-      generate(engine, turn, gen, [&](int, int32_t id) {
-        if (lead)
-          std::cout << pushText(*decoder, *tokenizer, id) << std::flush;
-      });
-      if (lead)
-        std::cout << decoder->flush() << "\n";
-      first = false;
-    } catch (const Error &e) {
-      // Every rank meets the same error (e.g. the context is full).
-      if (lead) {
-        std::cout << "\n";
-        std::cerr << "moela-run: " << e.what() << " (conversation cleared)\n";
-      }
-      engine.reset(0);
-      first = true;
-    }
-  }
-}
-
-int run(const Options &o, Communicator &comm) {
+int run(Options o, Communicator &comm) {
   if (o.threads > 0)
     setenv("MOELA_NUM_THREADS", std::to_string(o.threads).c_str(), 1);
   const bool lead = comm.rank() == 0;
+  const auto start = std::chrono::steady_clock::now();
+  tool::Timings timings;
+  // A checkpoint folder: its cached plan, and its weights unless told else.
+  if (std::filesystem::is_directory(o.plan) && o.weights.empty() &&
+      !o.randomWeights)
+    o.weights = o.plan;
+  std::optional<std::string> planFile =
+      tool::planFromCheckpoint(o.plan, o.compile, /*quiet=*/!lead || o.quiet);
+  if (!planFile)
+    return 1; // the compiler said why
+  o.plan = *planFile;
   Plan plan = Plan::load(o.plan);
   const int world = plan.worldSize();
   if (world != comm.size() && !o.dumpPlan) {
@@ -359,8 +267,8 @@ int run(const Options &o, Communicator &comm) {
     if (prompts.empty())
       fail(o.inputFile, ": no prompts (one per line)");
   }
-  shareIdArrays(comm, prompts);
-  shareIdArrays(comm, forced);
+  tool::shareIdArrays(comm, prompts);
+  tool::shareIdArrays(comm, forced);
   for (const auto &p : prompts)
     for (int32_t id : p)
       if (id >= config.vocabSize)
@@ -386,12 +294,13 @@ int run(const Options &o, Communicator &comm) {
   std::string note;
   std::unique_ptr<Backend> backend =
       createBackend(parseBackendChoice(o.backend), plan, &note, &comm);
-  if (!note.empty() && lead)
+  if (!note.empty() && lead && !o.quiet)
     std::cerr << "moela-run: " << note << "\n";
   // More prompts than the plan's batch run in groups of that many.
   int slots = std::clamp<int>(static_cast<int>(prompts.size()), 1,
                               plan.program(abi::kDecode).max_tokens());
   Engine engine(plan, *backend, *weights, slots, maxSeqLen);
+  timings.loadSeconds = tool::secondsSince(start);
 
   GenerationOptions gen;
   gen.maxNewTokens = o.maxNewTokens;
@@ -424,7 +333,8 @@ int run(const Options &o, Communicator &comm) {
   GenerationResult tally; // for the draft statistics
   // Only rank 0 prints and writes files; every rank runs the same steps.
   if (o.interactive) {
-    runInteractive(engine, tokenizer.get(), o, gen, comm);
+    tool::runInteractive(engine, *backend, tokenizer.get(), {o.system, o.quiet},
+                         gen, comm, timings);
   } else if (!forced.empty() || !o.teacherForce.empty()) {
     if (forced.size() != prompts.size())
       fail(o.teacherForce, ": ", forced.size(), " sequences for ",
@@ -441,8 +351,11 @@ int run(const Options &o, Communicator &comm) {
     std::optional<StreamDecoder> decoder;
     if (lead)
       decoder.emplace(*tokenizer, /*skipSpecial=*/true);
+    const auto generating = std::chrono::steady_clock::now();
     GenerationResult result =
         generate(engine, prompts, gen, [&](int, int32_t id) {
+          if (timings.firstTokenSeconds < 0)
+            timings.firstTokenSeconds = tool::secondsSince(generating);
           if (lead)
             std::cout << pushText(*decoder, *tokenizer, id) << std::flush;
         });
@@ -468,8 +381,8 @@ int run(const Options &o, Communicator &comm) {
     }
     tally = result;
   }
-  if (lead)
-    printStats(engine, *backend, &tally);
+  if (lead && !o.quiet)
+    tool::printStats(engine, *backend, timings, &tally);
   return 0;
 }
 
@@ -478,8 +391,11 @@ int run(const Options &o, Communicator &comm) {
 int main(int argc, char **argv) {
   Options o;
   CLI::App app{"moela-run: generate text from a compiled moela plan"};
-  app.add_option("plan", o.plan, "The plan written by moela-compile")
+  app.add_option("plan", o.plan,
+                 "The plan written by moela-compile, or a checkpoint folder "
+                 "(compiled and cached, its weights implied)")
       ->required();
+  tool::addCompileFlags(app, o.compile);
   app.add_option("--weights", o.weights,
                  "Checkpoint directory or .safetensors file");
   app.add_flag(
@@ -496,7 +412,7 @@ int main(int argc, char **argv) {
   app.add_option("--system", o.system,
                  "System prompt for --chat and --interactive");
   app.add_flag("--interactive", o.interactive,
-               "Multi-turn chat on stdin (/clear, /exit)");
+               "Multi-turn chat on stdin (/help lists the commands)");
   app.add_option("--input-file", o.inputFile,
                  "One prompt per line, run as a batch");
   app.add_option("--prompt-ids", o.promptIds,
@@ -518,6 +434,10 @@ int main(int argc, char **argv) {
                  "Speculative decoding with the plan's MTP drafts (a plan "
                  "compiled --mtp, greedy): auto (default: when possible), on, "
                  "off");
+  app.add_flag("-q,--quiet", o.quiet,
+               "No notes, banners or final statistics on stderr");
+  app.add_flag("-v,--verbose", o.verbose,
+               "Also the time of each phase (plan, weights, backend)");
   app.add_option("--backend", o.backend, "host | cuda | auto (default)");
   app.add_option("--max-seq-len", o.maxSeqLen,
                  "Context length of the KV cache (default min(4096, model))");

@@ -12,6 +12,7 @@ packages=(
   nlohmann-json3-dev libcli11-dev                          # runtime JSON and command lines
   clang-format-19                                          # tools/format-check.sh
   libopenmpi-dev openmpi-bin                               # multi-rank runs (mpirun) on the host backend
+  libedit-dev                                              # moela-run --interactive: line editing and history
 )
 
 missing=()
