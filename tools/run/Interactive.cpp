@@ -80,8 +80,10 @@ void runInteractive(Engine &engine, const Backend &backend,
   while (true) {
     std::vector<std::vector<int32_t>> turn(1);
     if (lead) {
-      interrupted = 0;
-      std::optional<std::string> line = reader->read();
+      // A Ctrl-C since the last answer ended counts as one at the prompt.
+      std::optional<std::string> line;
+      if (!interrupted)
+        line = reader->read();
       if (!line || interrupted || *line == "/exit") {
         if (!line && !settings.quiet)
           std::cerr << "\n";
@@ -144,6 +146,7 @@ void runInteractive(Engine &engine, const Backend &backend,
     std::optional<StreamDecoder> decoder;
     if (lead)
       decoder.emplace(*tokenizer, /*skipSpecial=*/true);
+    interrupted = 0;
     try {
       generate(engine, turn, gen, [&](int, int32_t id) {
         if (!lead)
@@ -177,6 +180,7 @@ void runInteractive(Engine &engine, const Backend &backend,
       engine.reset(0);
       first = true;
     }
+    interrupted = 0; // a Ctrl-C that came as the answer ended stopped it
   }
 }
 
