@@ -26,6 +26,7 @@
 #include "moela/Runtime/Tokenizer.h"
 #include "moela/Runtime/Weights.h"
 #include "run/Interactive.h"
+#include "run/LoadProgress.h"
 #include "run/PlanFromCheckpoint.h"
 #include "run/ShareIds.h"
 #include "run/Stats.h"
@@ -200,6 +201,13 @@ int run(Options o, Communicator &comm) {
   const bool lead = comm.rank() == 0;
   const auto start = std::chrono::steady_clock::now();
   tool::Timings timings;
+  // --verbose: the seconds of each phase as it ends.
+  auto phase = [&, last = start](const char *name) mutable {
+    if (o.verbose && !o.quiet && lead)
+      std::fprintf(stderr, "moela-run: %s: %.3f s\n", name,
+                   tool::secondsSince(last));
+    last = std::chrono::steady_clock::now();
+  };
   // A checkpoint folder: its cached plan, and its weights unless told else.
   if (std::filesystem::is_directory(o.plan) && o.weights.empty() &&
       !o.randomWeights)
@@ -210,6 +218,7 @@ int run(Options o, Communicator &comm) {
     return 1; // the compiler said why
   o.plan = *planFile;
   Plan plan = Plan::load(o.plan);
+  phase("plan");
   const int world = plan.worldSize();
   if (world != comm.size() && !o.dumpPlan) {
     if (comm.size() == 1)
@@ -291,6 +300,7 @@ int run(Options o, Communicator &comm) {
   // note about the backend before it.
   std::unique_ptr<WeightSource> weights =
       o.randomWeights ? makeRandomWeights(o.seed) : openCheckpoint(o.weights);
+  phase("prompts and checkpoint index");
   std::string note;
   std::unique_ptr<Backend> backend =
       createBackend(parseBackendChoice(o.backend), plan, &note, &comm);
@@ -299,7 +309,13 @@ int run(Options o, Communicator &comm) {
   // More prompts than the plan's batch run in groups of that many.
   int slots = std::clamp<int>(static_cast<int>(prompts.size()), 1,
                               plan.program(abi::kDecode).max_tokens());
-  Engine engine(plan, *backend, *weights, slots, maxSeqLen);
+  phase("backend");
+  tool::LoadProgress progress(
+      *weights, o.randomWeights ? 0 : tool::checkpointBytes(o.weights),
+      o.quiet || !lead);
+  Engine engine(plan, *backend, progress, slots, maxSeqLen);
+  progress.finish();
+  phase("weights");
   timings.loadSeconds = tool::secondsSince(start);
 
   GenerationOptions gen;
