@@ -30,6 +30,12 @@ config.environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
 import shutil
 if shutil.which("mpirun"):
     config.available_features.add("mpi")
+# moela-run built with libedit (line editing in --interactive on a terminal).
+import subprocess
+_moela_run = os.path.join(config.moela_tools_dir, "moela-run")
+if os.path.exists(_moela_run) and "libedit" in subprocess.run(
+        ["ldd", _moela_run], capture_output=True, text=True).stdout:
+    config.available_features.add("libedit")
 config.substitutions.append(
     ("%mpirun", "timeout -s KILL 120 mpirun --oversubscribe -x MOELA_NUM_THREADS=1 -n"))
 # The CPU emulation of the CUDA driver (test/emu), for tools run with

@@ -20,7 +20,8 @@ public:
   /// never when `quiet`.
   LineReader(std::string prompt, bool quiet);
   /// The next line without its newline; nullopt at end of input or when a
-  /// signal interrupted the read.
+  /// signal interrupted the read. A signal that comes after the caller's last
+  /// check but before the read blocks is seen only after the next line.
   std::optional<std::string> read();
   bool onTerminal() const { return terminal; }
 

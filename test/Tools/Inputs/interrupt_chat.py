@@ -34,7 +34,9 @@ read_until(proc.stderr, b"(answer stopped)", "'(answer stopped)' on stderr")
 proc.stdin.write(b"/help\n")
 proc.stdin.flush()
 read_until(proc.stderr, b"Ctrl-C during an answer stops it.", "/help")
-# Ctrl-C at the prompt ends the session with the statistics.
+# Ctrl-C at the prompt ends the session with the statistics (sent once the
+# read waits, as a person's would be).
+time.sleep(0.5)
 proc.send_signal(signal.SIGINT)
 rest = proc.stderr.read()
 code = proc.wait(timeout=60)
