@@ -25,6 +25,10 @@
 #include "moela/Runtime/ThreadPool.h"
 #include "moela/Runtime/Tokenizer.h"
 #include "moela/Runtime/Weights.h"
+#include "run/BatchIO.h"
+#include "run/Completions.h"
+#include "run/FlagChecks.h"
+#include "run/Logprobs.h"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -68,13 +72,16 @@ void shareIdArrays(Communicator &comm,
 struct Options {
   std::string plan, weights, tokenizer, backend = "auto";
   bool randomWeights = false;
-  uint64_t seed = 0;
+  uint64_t seed = 0, weightsSeed = 0;
   std::string prompt, system, inputFile, promptIds, teacherForce, logitsOut,
       idsOut;
   bool chat = false, interactive = false, ignoreEos = false;
   int maxNewTokens = 64, topK = 0, maxSeqLen = 0, threads = 0;
   float temperature = 0.0f, topP = 1.0f;
   std::string speculate = "auto"; // MTP speculative decoding: auto|on|off
+  std::vector<std::string> stops;
+  int logprobs = 0;
+  std::string logprobsOut, outputFormat = "text";
   bool dumpPlan = false, dumpJson = false;
 };
 
@@ -131,14 +138,6 @@ std::unique_ptr<Tokenizer> openTokenizer(const Options &o,
 std::string pushText(StreamDecoder &decoder, const Tokenizer &tokenizer,
                      int32_t id) {
   return id < tokenizer.vocabSize() ? decoder.push(id) : std::string();
-}
-
-std::string decodeText(const Tokenizer &tokenizer, std::vector<int32_t> ids) {
-  ids.erase(
-      std::remove_if(ids.begin(), ids.end(),
-                     [&](int32_t id) { return id >= tokenizer.vocabSize(); }),
-      ids.end());
-  return tokenizer.decode(ids, /*skipSpecial=*/true);
 }
 
 std::vector<int32_t> encodePrompt(const Tokenizer &tokenizer, const Options &o,
@@ -224,8 +223,76 @@ GenerationResult inGroups(Engine &engine,
     all.draftsProposed += part.draftsProposed;
     all.draftsAccepted += part.draftsAccepted;
     all.steps += part.steps;
+    all.finish.insert(all.finish.end(), part.finish.begin(), part.finish.end());
   }
   return all;
+}
+
+/// Says on stderr which sequences stopped because the context was full.
+void reportContextLimit(const GenerationResult &result, int maxSeqLen) {
+  for (size_t b = 0; b < result.finish.size(); ++b)
+    if (result.finish[b] == FinishReason::Context)
+      std::cerr << "moela-run: sequence " << b << " filled the context of "
+                << maxSeqLen << " tokens (--max-seq-len) after "
+                << result.ids[b].size()
+                << " new tokens: finish reason \"length (context)\"\n";
+}
+
+/// Text prompts: one streamed (--prompt), or a batch printed as "[i] text"
+/// or as JSONL; every sequence ends at its first --stop string, and
+/// --logprobs-out gets a line per token. Rank 0 (the one with a tokenizer)
+/// decodes and prints; every rank runs the same steps.
+GenerationResult generateText(Engine &engine,
+                              const std::vector<std::vector<int32_t>> &prompts,
+                              const std::vector<runtool::BatchPrompt> &batch,
+                              const GenerationOptions &gen, const Options &o,
+                              const Tokenizer *tokenizer) {
+  const bool lead = tokenizer != nullptr;
+  const bool jsonl = o.outputFormat == "jsonl";
+  const bool stream = o.inputFile.empty() && !jsonl;
+  std::optional<runtool::Completions> texts;
+  std::optional<runtool::LogprobsWriter> logprobs;
+  if (lead) {
+    texts.emplace(*tokenizer, o.stops, prompts.size(),
+                  stream ? &std::cout : nullptr);
+    if (!o.logprobsOut.empty())
+      logprobs.emplace(o.logprobsOut, o.logprobs, *tokenizer);
+  }
+  GenerationResult result =
+      inGroups(engine, prompts, [&](size_t begin, auto group) {
+        GenerationOptions g = gen;
+        if (!o.stops.empty())
+          g.stopHere = [&, begin](int b) {
+            return lead && texts->stopped(begin + b);
+          };
+        if (logprobs)
+          g.onLogits = [&, begin](int b, int32_t id, const auto &logits) {
+            logprobs->write(int(begin + b), id, logits);
+          };
+        return generate(engine, group, g, [&, begin](int b, int32_t id) {
+          if (lead)
+            texts->push(begin + b, id);
+        });
+      });
+  if (!lead)
+    return result;
+  for (size_t b = 0; b < prompts.size(); ++b) {
+    texts->finish(b);
+    if (stream)
+      std::cout << "\n";
+    else if (jsonl)
+      runtool::writeJsonlRecord(
+          std::cout,
+          batch.empty() ? runtool::BatchPrompt{1, o.prompt, {}, o.prompt}
+                        : batch[b],
+          texts->text(b), prompts[b].size(), result.ids[b].size(),
+          result.finish[b]);
+    else
+      std::cout << "[" << b << "] " << texts->text(b) << "\n";
+  }
+  writeOutputs(o, result, engine.vocab());
+  reportContextLimit(result, engine.maxSeqLen());
+  return result;
 }
 
 /// Multi-turn chat on one sequence: each turn appends only its new tokens
@@ -335,7 +402,8 @@ int run(const Options &o, Communicator &comm) {
   // and tokenizes them; the other ranks get its ids.
   std::unique_ptr<Tokenizer> tokenizer;
   std::vector<std::vector<int32_t>> prompts, forced;
-  const bool text = o.promptIds.empty(); // the same on every rank
+  std::vector<runtool::BatchPrompt> batch; // --input-file, rank 0
+  const bool text = o.promptIds.empty();   // the same on every rank
   if (text && lead)
     tokenizer = openTokenizer(o, config);
   if (!lead) {
@@ -350,14 +418,13 @@ int run(const Options &o, Communicator &comm) {
   } else if (!o.prompt.empty()) {
     prompts.push_back(encodePrompt(*tokenizer, o, o.prompt));
   } else if (!o.inputFile.empty()) {
-    std::ifstream in(o.inputFile);
-    if (!in)
-      fail(o.inputFile, ": cannot open --input-file");
-    for (std::string line; std::getline(in, line);)
-      if (!line.empty())
-        prompts.push_back(encodePrompt(*tokenizer, o, line));
-    if (prompts.empty())
-      fail(o.inputFile, ": no prompts (one per line)");
+    batch = runtool::readBatchInput(o.inputFile);
+    for (const runtool::BatchPrompt &p : batch)
+      prompts.push_back(
+          p.messages.empty()
+              ? encodePrompt(*tokenizer, o, p.text)
+              : tokenizer->encode(
+                    tokenizer->applyChatTemplate(p.messages, true), false));
   }
   shareIdArrays(comm, prompts);
   shareIdArrays(comm, forced);
@@ -381,8 +448,9 @@ int run(const Options &o, Communicator &comm) {
 
   // The checkpoint before the backend: a bad --weights is one line, with no
   // note about the backend before it.
-  std::unique_ptr<WeightSource> weights =
-      o.randomWeights ? makeRandomWeights(o.seed) : openCheckpoint(o.weights);
+  std::unique_ptr<WeightSource> weights = o.randomWeights
+                                              ? makeRandomWeights(o.weightsSeed)
+                                              : openCheckpoint(o.weights);
   std::string note;
   std::unique_ptr<Backend> backend =
       createBackend(parseBackendChoice(o.backend), plan, &note, &comm);
@@ -437,36 +505,22 @@ int run(const Options &o, Communicator &comm) {
         });
     if (lead)
       writeOutputs(o, result, config.vocabSize);
-  } else if (text && prompts.size() == 1) {
-    std::optional<StreamDecoder> decoder;
-    if (lead)
-      decoder.emplace(*tokenizer, /*skipSpecial=*/true);
-    GenerationResult result =
-        generate(engine, prompts, gen, [&](int, int32_t id) {
-          if (lead)
-            std::cout << pushText(*decoder, *tokenizer, id) << std::flush;
-        });
-    if (lead) {
-      std::cout << decoder->flush() << "\n";
-      writeOutputs(o, result, config.vocabSize);
-    }
-    tally = result;
+  } else if (text) {
+    tally = generateText(engine, prompts, batch, gen, o, tokenizer.get());
   } else {
     GenerationResult result =
         inGroups(engine, prompts, [&](size_t, auto group) {
           return generate(engine, group, gen);
         });
     if (lead) {
-      if (tokenizer)
-        for (size_t b = 0; b < result.ids.size(); ++b)
-          std::cout << "[" << b << "] " << decodeText(*tokenizer, result.ids[b])
-                    << "\n";
-      else if (o.idsOut.empty())
+      if (o.idsOut.empty())
         for (const auto &ids : result.ids)
           std::cout << json(ids).dump() << "\n";
       writeOutputs(o, result, config.vocabSize);
     }
     tally = result;
+    if (lead)
+      reportContextLimit(tally, maxSeqLen);
   }
   if (lead)
     printStats(engine, *backend, &tally);
@@ -482,10 +536,12 @@ int main(int argc, char **argv) {
       ->required();
   app.add_option("--weights", o.weights,
                  "Checkpoint directory or .safetensors file");
-  app.add_flag(
-      "--random-weights", o.randomWeights,
-      "Deterministic random weights (by --seed) instead of a checkpoint");
-  app.add_option("--seed", o.seed, "Seed of --random-weights and of sampling");
+  app.add_flag("--random-weights", o.randomWeights,
+               "Deterministic random weights (by --weights-seed) instead of a "
+               "checkpoint");
+  app.add_option("--seed", o.seed, "Seed of sampling (--temperature > 0)");
+  app.add_option("--weights-seed", o.weightsSeed,
+                 "Seed of --random-weights (default 0)");
   app.add_option(
       "--tokenizer", o.tokenizer,
       "Folder with tokenizer.json (default: next to the weights, else "
@@ -498,7 +554,18 @@ int main(int argc, char **argv) {
   app.add_flag("--interactive", o.interactive,
                "Multi-turn chat on stdin (/clear, /exit)");
   app.add_option("--input-file", o.inputFile,
-                 "One prompt per line, run as a batch");
+                 "Prompts run as a batch ('-': stdin): one per line, or "
+                 "JSONL {\"prompt\": ...} / {\"messages\": [...]}");
+  app.add_option("--output-format", o.outputFormat,
+                 "text (default) or jsonl: one JSON object per prompt")
+      ->check(CLI::IsMember({"text", "jsonl"}));
+  app.add_option("--stop", o.stops,
+                 "End a sequence at this text, not printed (repeatable)")
+      ->allow_extra_args(false);
+  app.add_option("--logprobs", o.logprobs,
+                 "With --logprobs-out: the N most likely alternatives too");
+  app.add_option("--logprobs-out", o.logprobsOut,
+                 "Write one JSON line per generated token with its logprob");
   app.add_option("--prompt-ids", o.promptIds,
                  "JSON array of B equal-length arrays of token ids");
   app.add_option("--teacher-force", o.teacherForce,
@@ -539,6 +606,8 @@ int main(int argc, char **argv) {
     return 1;
   }
   try {
+    runtool::settleFlags(app, o.weights, o.temperature, o.topK, o.topP,
+                         comm->rank() == 0);
     return run(o, *comm);
   } catch (const EveryRankError &e) {
     // One write, so that the ranks' lines do not interleave.
