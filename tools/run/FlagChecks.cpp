@@ -110,8 +110,20 @@ void settleFlags(const CLI::App &app, const std::string &weights,
         warn(std::string(flag) +
              " has no effect at temperature 0 (greedy); give --temperature");
   }
-  if (given("--system") && !given("--chat") && !given("--interactive"))
+  if (given("--system") && !given("--chat") && !given("--interactive") &&
+      !given("--prompt-ids"))
     warn("--system has no effect without --chat or --interactive");
+  if (given("--prompt-ids"))
+    for (const char *flag : {"--chat", "--system", "--tokenizer"})
+      if (given(flag))
+        warn(std::string(flag) +
+             " has no effect with --prompt-ids (the prompts are ids)");
+  if (given("--teacher-force"))
+    for (const char *flag :
+         {"--max-new-tokens", "--temperature", "--top-k", "--top-p", "--seed"})
+      if (given(flag))
+        warn(std::string(flag) + " has no effect with --teacher-force (the "
+                                 "tokens are given)");
   if (given("--weights-seed") && !given("--random-weights"))
     warn("--weights-seed has no effect without --random-weights");
 }
