@@ -37,6 +37,17 @@ bool finished(const GenerationOptions &options, int b, int32_t id, bool full,
   return true;
 }
 
+/// A result for `batch` sequences before their first token: each ends by
+/// length unless something else ends it first.
+GenerationResult emptyResult(size_t batch, const GenerationOptions &options) {
+  GenerationResult result;
+  result.ids.resize(batch);
+  result.finish.assign(batch, FinishReason::Length);
+  if (options.keepLogits)
+    result.logits.resize(batch);
+  return result;
+}
+
 /// Greedy speculative decoding with MTP drafts (see generate()).
 GenerationResult
 generateSpeculative(Engine &engine,
@@ -44,11 +55,7 @@ generateSpeculative(Engine &engine,
                     const GenerationOptions &options,
                     const std::function<void(int, int32_t)> &onToken) {
   const size_t batch = prompts.size();
-  GenerationResult result;
-  result.ids.resize(batch);
-  result.finish.assign(batch, FinishReason::Length);
-  if (options.keepLogits)
-    result.logits.resize(batch);
+  GenerationResult result = emptyResult(batch, options);
   // What each sequence feeds next: its newest token, then (maybe) a draft or
   // the already emitted successor of a token fed again (`forced`).
   std::vector<std::vector<int32_t>> pending(batch);
@@ -183,11 +190,7 @@ GenerationResult generate(Engine &engine,
     return generateSpeculative(engine, prompts, options, onToken);
   }
   const size_t batch = prompts.size();
-  GenerationResult result;
-  result.ids.resize(batch);
-  result.finish.assign(batch, FinishReason::Length);
-  if (options.keepLogits)
-    result.logits.resize(batch);
+  GenerationResult result = emptyResult(batch, options);
   Sampler sampler(options.sampling);
   std::vector<std::vector<float>> logits = engine.feed(prompts);
   std::vector<bool> done(batch, false);
