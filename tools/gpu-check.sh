@@ -41,7 +41,7 @@ step plans 300 "$bin/moela-gpu-plan-test" .gpu/plans test/data/v3_a
 step ops-kernels 300 "$bin/moela-gpu-kernel-test" --group ops
 step matmul-kernels 400 "$bin/moela-gpu-kernel-test" --group matmul
 step wgmma-kernels 300 "$bin/moela-gpu-kernel-test" --group wgmma
-step generate 120 "$bin/moela-run" .gpu/plans/tiny.plan --random-weights --seed 1 \
+step generate 120 "$bin/moela-run" .gpu/plans/tiny.plan --random-weights --weights-seed 1 \
   --prompt "The capital of France is" --max-new-tokens 32 --backend cuda
 step bench-v3-4l 600 "$bin/moela-bench" .gpu/plans/v3-4l-mma.plan .gpu/plans/v3-4l-wgmma.plan \
   --random-weights --backend cuda --prefill 4096 --batch 1,8,64 --context 1024 --steps 16 --roofline

@@ -25,8 +25,12 @@
 #include "moela/Runtime/ThreadPool.h"
 #include "moela/Runtime/Tokenizer.h"
 #include "moela/Runtime/Weights.h"
+#include "run/BatchIO.h"
+#include "run/Completions.h"
+#include "run/FlagChecks.h"
 #include "run/Interactive.h"
 #include "run/LoadProgress.h"
+#include "run/Logprobs.h"
 #include "run/PlanFromCheckpoint.h"
 #include "run/ShareIds.h"
 #include "run/Stats.h"
@@ -56,16 +60,19 @@ struct EveryRankError : Error {
 struct Options {
   std::string plan, weights, tokenizer, backend = "auto";
   bool randomWeights = false;
-  uint64_t seed = 0;
+  uint64_t seed = 0, weightsSeed = 0;
   std::string prompt, system, inputFile, promptIds, teacherForce, logitsOut,
       idsOut;
   bool chat = false, interactive = false, ignoreEos = false;
   int maxNewTokens = 64, topK = 0, maxSeqLen = 0, threads = 0;
   float temperature = 0.0f, topP = 1.0f;
   std::string speculate = "auto"; // MTP speculative decoding: auto|on|off
+  std::vector<std::string> stops;
+  int logprobs = 0;
+  std::string logprobsOut, outputFormat = "text";
   bool dumpPlan = false, dumpJson = false;
   bool quiet = false, verbose = false;
-  tool::CheckpointCompileFlags compile; // when `plan` is a checkpoint folder
+  runtool::CheckpointCompileFlags compile; // when `plan` is a checkpoint folder
 };
 
 /// A JSON array of arrays of token ids from `path` ("[[0, 5, 7], ...]").
@@ -114,21 +121,6 @@ std::unique_ptr<Tokenizer> openTokenizer(const Options &o,
          " tokens but the model only ", config.vocabSize,
          ": pass the model's own --tokenizer");
   return tokenizer;
-}
-
-/// Text of a generated token; the model's padding ids beyond the tokenizer's
-/// vocabulary (random weights can pick them) have none.
-std::string pushText(StreamDecoder &decoder, const Tokenizer &tokenizer,
-                     int32_t id) {
-  return id < tokenizer.vocabSize() ? decoder.push(id) : std::string();
-}
-
-std::string decodeText(const Tokenizer &tokenizer, std::vector<int32_t> ids) {
-  ids.erase(
-      std::remove_if(ids.begin(), ids.end(),
-                     [&](int32_t id) { return id >= tokenizer.vocabSize(); }),
-      ids.end());
-  return tokenizer.decode(ids, /*skipSpecial=*/true);
 }
 
 std::vector<int32_t> encodePrompt(const Tokenizer &tokenizer, const Options &o,
@@ -191,8 +183,80 @@ GenerationResult inGroups(Engine &engine,
     all.draftsProposed += part.draftsProposed;
     all.draftsAccepted += part.draftsAccepted;
     all.steps += part.steps;
+    all.finish.insert(all.finish.end(), part.finish.begin(), part.finish.end());
   }
   return all;
+}
+
+/// Says on stderr which sequences stopped because the context was full.
+void reportContextLimit(const GenerationResult &result, int maxSeqLen) {
+  for (size_t b = 0; b < result.finish.size(); ++b)
+    if (result.finish[b] == FinishReason::Context)
+      std::cerr << "moela-run: sequence " << b << " filled the context of "
+                << maxSeqLen << " tokens (--max-seq-len) after "
+                << result.ids[b].size()
+                << " new tokens: finish reason \"length (context)\"\n";
+}
+
+/// Text prompts: one streamed (--prompt), or a batch printed as "[i] text"
+/// or as JSONL; every sequence ends at its first --stop string, and
+/// --logprobs-out gets a line per token. Rank 0 (the one with a tokenizer)
+/// decodes and prints; every rank runs the same steps.
+GenerationResult generateText(Engine &engine,
+                              const std::vector<std::vector<int32_t>> &prompts,
+                              const std::vector<runtool::BatchPrompt> &batch,
+                              const GenerationOptions &gen, const Options &o,
+                              const Tokenizer *tokenizer,
+                              runtool::Timings &timings) {
+  const auto generating = std::chrono::steady_clock::now();
+  const bool lead = tokenizer != nullptr;
+  const bool jsonl = o.outputFormat == "jsonl";
+  const bool stream = o.inputFile.empty() && !jsonl;
+  std::optional<runtool::Completions> texts;
+  std::optional<runtool::LogprobsWriter> logprobs;
+  if (lead) {
+    texts.emplace(*tokenizer, o.stops, prompts.size(),
+                  stream ? &std::cout : nullptr);
+    if (!o.logprobsOut.empty())
+      logprobs.emplace(o.logprobsOut, o.logprobs, *tokenizer);
+  }
+  GenerationResult result =
+      inGroups(engine, prompts, [&](size_t begin, auto group) {
+        GenerationOptions g = gen;
+        if (!o.stops.empty())
+          g.stopHere = [&, begin](int b) {
+            return lead && texts->stopped(begin + b);
+          };
+        if (logprobs)
+          g.onLogits = [&, begin](int b, int32_t id, const auto &logits) {
+            logprobs->write(int(begin + b), id, logits);
+          };
+        return generate(engine, group, g, [&, begin](int b, int32_t id) {
+          if (timings.firstTokenSeconds < 0)
+            timings.firstTokenSeconds = runtool::secondsSince(generating);
+          if (lead)
+            texts->push(begin + b, id);
+        });
+      });
+  if (!lead)
+    return result;
+  for (size_t b = 0; b < prompts.size(); ++b) {
+    texts->finish(b);
+    if (stream)
+      std::cout << "\n";
+    else if (jsonl)
+      runtool::writeJsonlRecord(
+          std::cout,
+          batch.empty() ? runtool::BatchPrompt{1, o.prompt, {}, o.prompt}
+                        : batch[b],
+          texts->text(b), prompts[b].size(), result.ids[b].size(),
+          result.finish[b]);
+    else
+      std::cout << "[" << b << "] " << texts->text(b) << "\n";
+  }
+  writeOutputs(o, result, engine.vocab());
+  reportContextLimit(result, engine.maxSeqLen());
+  return result;
 }
 
 int run(Options o, Communicator &comm) {
@@ -200,20 +264,20 @@ int run(Options o, Communicator &comm) {
     setenv("MOELA_NUM_THREADS", std::to_string(o.threads).c_str(), 1);
   const bool lead = comm.rank() == 0;
   const auto start = std::chrono::steady_clock::now();
-  tool::Timings timings;
+  runtool::Timings timings;
   // --verbose: the seconds of each phase as it ends.
   auto phase = [&, last = start](const char *name) mutable {
     if (o.verbose && !o.quiet && lead)
       std::fprintf(stderr, "moela-run: %s: %.3f s\n", name,
-                   tool::secondsSince(last));
+                   runtool::secondsSince(last));
     last = std::chrono::steady_clock::now();
   };
   // A checkpoint folder: its cached plan, and its weights unless told else.
   if (std::filesystem::is_directory(o.plan) && o.weights.empty() &&
       !o.randomWeights)
     o.weights = o.plan;
-  std::optional<std::string> planFile =
-      tool::planFromCheckpoint(o.plan, o.compile, /*quiet=*/!lead || o.quiet);
+  std::optional<std::string> planFile = runtool::planFromCheckpoint(
+      o.plan, o.compile, /*quiet=*/!lead || o.quiet);
   if (!planFile)
     return 1; // the compiler said why
   o.plan = *planFile;
@@ -252,7 +316,8 @@ int run(Options o, Communicator &comm) {
   // and tokenizes them; the other ranks get its ids.
   std::unique_ptr<Tokenizer> tokenizer;
   std::vector<std::vector<int32_t>> prompts, forced;
-  const bool text = o.promptIds.empty(); // the same on every rank
+  std::vector<runtool::BatchPrompt> batch; // --input-file, rank 0
+  const bool text = o.promptIds.empty();   // the same on every rank
   if (text && lead)
     tokenizer = openTokenizer(o, config);
   if (!lead) {
@@ -267,17 +332,16 @@ int run(Options o, Communicator &comm) {
   } else if (!o.prompt.empty()) {
     prompts.push_back(encodePrompt(*tokenizer, o, o.prompt));
   } else if (!o.inputFile.empty()) {
-    std::ifstream in(o.inputFile);
-    if (!in)
-      fail(o.inputFile, ": cannot open --input-file");
-    for (std::string line; std::getline(in, line);)
-      if (!line.empty())
-        prompts.push_back(encodePrompt(*tokenizer, o, line));
-    if (prompts.empty())
-      fail(o.inputFile, ": no prompts (one per line)");
+    batch = runtool::readBatchInput(o.inputFile);
+    for (const runtool::BatchPrompt &p : batch)
+      prompts.push_back(
+          p.messages.empty()
+              ? encodePrompt(*tokenizer, o, p.text)
+              : tokenizer->encode(
+                    tokenizer->applyChatTemplate(p.messages, true), false));
   }
-  tool::shareIdArrays(comm, prompts);
-  tool::shareIdArrays(comm, forced);
+  runtool::shareIdArrays(comm, prompts);
+  runtool::shareIdArrays(comm, forced);
   for (const auto &p : prompts)
     for (int32_t id : p)
       if (id >= config.vocabSize)
@@ -298,8 +362,9 @@ int run(Options o, Communicator &comm) {
 
   // The checkpoint before the backend: a bad --weights is one line, with no
   // note about the backend before it.
-  std::unique_ptr<WeightSource> weights =
-      o.randomWeights ? makeRandomWeights(o.seed) : openCheckpoint(o.weights);
+  std::unique_ptr<WeightSource> weights = o.randomWeights
+                                              ? makeRandomWeights(o.weightsSeed)
+                                              : openCheckpoint(o.weights);
   phase("prompts and checkpoint index");
   std::string note;
   std::unique_ptr<Backend> backend =
@@ -310,13 +375,13 @@ int run(Options o, Communicator &comm) {
   int slots = std::clamp<int>(static_cast<int>(prompts.size()), 1,
                               plan.program(abi::kDecode).max_tokens());
   phase("backend");
-  tool::LoadProgress progress(
-      *weights, o.randomWeights ? 0 : tool::checkpointBytes(o.weights),
+  runtool::LoadProgress progress(
+      *weights, o.randomWeights ? 0 : runtool::checkpointBytes(o.weights),
       o.quiet || !lead);
   Engine engine(plan, *backend, progress, slots, maxSeqLen);
   progress.finish();
   phase("weights");
-  timings.loadSeconds = tool::secondsSince(start);
+  timings.loadSeconds = runtool::secondsSince(start);
 
   GenerationOptions gen;
   gen.maxNewTokens = o.maxNewTokens;
@@ -349,8 +414,8 @@ int run(Options o, Communicator &comm) {
   GenerationResult tally; // for the draft statistics
   // Only rank 0 prints and writes files; every rank runs the same steps.
   if (o.interactive) {
-    tool::runInteractive(engine, *backend, tokenizer.get(), {o.system, o.quiet},
-                         gen, comm, timings);
+    runtool::runInteractive(engine, *backend, tokenizer.get(),
+                            {o.system, o.quiet}, gen, comm, timings);
   } else if (!forced.empty() || !o.teacherForce.empty()) {
     if (forced.size() != prompts.size())
       fail(o.teacherForce, ": ", forced.size(), " sequences for ",
@@ -363,42 +428,26 @@ int run(Options o, Communicator &comm) {
         });
     if (lead)
       writeOutputs(o, result, config.vocabSize);
-  } else if (text && prompts.size() == 1) {
-    std::optional<StreamDecoder> decoder;
-    if (lead)
-      decoder.emplace(*tokenizer, /*skipSpecial=*/true);
-    const auto generating = std::chrono::steady_clock::now();
-    GenerationResult result =
-        generate(engine, prompts, gen, [&](int, int32_t id) {
-          if (timings.firstTokenSeconds < 0)
-            timings.firstTokenSeconds = tool::secondsSince(generating);
-          if (lead)
-            std::cout << pushText(*decoder, *tokenizer, id) << std::flush;
-        });
-    if (lead) {
-      std::cout << decoder->flush() << "\n";
-      writeOutputs(o, result, config.vocabSize);
-    }
-    tally = result;
+  } else if (text) {
+    tally =
+        generateText(engine, prompts, batch, gen, o, tokenizer.get(), timings);
   } else {
     GenerationResult result =
         inGroups(engine, prompts, [&](size_t, auto group) {
           return generate(engine, group, gen);
         });
     if (lead) {
-      if (tokenizer)
-        for (size_t b = 0; b < result.ids.size(); ++b)
-          std::cout << "[" << b << "] " << decodeText(*tokenizer, result.ids[b])
-                    << "\n";
-      else if (o.idsOut.empty())
+      if (o.idsOut.empty())
         for (const auto &ids : result.ids)
           std::cout << json(ids).dump() << "\n";
       writeOutputs(o, result, config.vocabSize);
     }
     tally = result;
+    if (lead)
+      reportContextLimit(tally, maxSeqLen);
   }
   if (lead && !o.quiet)
-    tool::printStats(engine, *backend, timings, &tally);
+    runtool::printStats(engine, *backend, timings, &tally);
   return 0;
 }
 
@@ -411,13 +460,15 @@ int main(int argc, char **argv) {
                  "The plan written by moela-compile, or a checkpoint folder "
                  "(compiled and cached, its weights implied)")
       ->required();
-  tool::addCompileFlags(app, o.compile);
+  runtool::addCompileFlags(app, o.compile);
   app.add_option("--weights", o.weights,
                  "Checkpoint directory or .safetensors file");
-  app.add_flag(
-      "--random-weights", o.randomWeights,
-      "Deterministic random weights (by --seed) instead of a checkpoint");
-  app.add_option("--seed", o.seed, "Seed of --random-weights and of sampling");
+  app.add_flag("--random-weights", o.randomWeights,
+               "Deterministic random weights (by --weights-seed) instead of a "
+               "checkpoint");
+  app.add_option("--seed", o.seed, "Seed of sampling (--temperature > 0)");
+  app.add_option("--weights-seed", o.weightsSeed,
+                 "Seed of --random-weights (default 0)");
   app.add_option(
       "--tokenizer", o.tokenizer,
       "Folder with tokenizer.json (default: next to the weights, else "
@@ -430,7 +481,18 @@ int main(int argc, char **argv) {
   app.add_flag("--interactive", o.interactive,
                "Multi-turn chat on stdin (/help lists the commands)");
   app.add_option("--input-file", o.inputFile,
-                 "One prompt per line, run as a batch");
+                 "Prompts run as a batch ('-': stdin): one per line, or "
+                 "JSONL {\"prompt\": ...} / {\"messages\": [...]}");
+  app.add_option("--output-format", o.outputFormat,
+                 "text (default) or jsonl: one JSON object per prompt")
+      ->check(CLI::IsMember({"text", "jsonl"}));
+  app.add_option("--stop", o.stops,
+                 "End a sequence at this text, not printed (repeatable)")
+      ->allow_extra_args(false);
+  app.add_option("--logprobs", o.logprobs,
+                 "With --logprobs-out: the N most likely alternatives too");
+  app.add_option("--logprobs-out", o.logprobsOut,
+                 "Write one JSON line per generated token with its logprob");
   app.add_option("--prompt-ids", o.promptIds,
                  "JSON array of B equal-length arrays of token ids");
   app.add_option("--teacher-force", o.teacherForce,
@@ -475,6 +537,8 @@ int main(int argc, char **argv) {
     return 1;
   }
   try {
+    runtool::settleFlags(app, o.weights, o.temperature, o.topK, o.topP,
+                         comm->rank() == 0);
     return run(o, *comm);
   } catch (const EveryRankError &e) {
     // One write, so that the ranks' lines do not interleave.

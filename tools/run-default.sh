@@ -9,5 +9,5 @@ build=${MOELA_BUILD_DIR:-build}
 cmake -G Ninja -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" --target moela-compile moela-run
 "$build/bin/moela-compile" models/tiny/config.json -o "$build/tiny.plan" --explain
-"$build/bin/moela-run" "$build/tiny.plan" --random-weights --seed 1 \
+"$build/bin/moela-run" "$build/tiny.plan" --random-weights --weights-seed 1 \
   --prompt "${MOELA_PROMPT:-The capital of France is}" --max-new-tokens 32 --backend auto

@@ -17,6 +17,37 @@ void agree(const GenerationOptions &options, std::vector<int32_t> &ids) {
     options.comm->broadcast(ids.data(), ids.size() * sizeof(int32_t), 0);
 }
 
+/// Whether sequence b ends after its newest token, and why; stopHere is
+/// asked on every rank (each takes rank 0's answer) so that they agree.
+bool finished(const GenerationOptions &options, int b, int32_t id, bool full,
+              bool atMax, FinishReason &reason) {
+  int32_t stop = options.stopHere && options.stopHere(b) ? 1 : 0;
+  if (options.stopHere && options.comm && options.comm->size() > 1)
+    options.comm->broadcast(&stop, sizeof(stop), 0);
+  if (stop)
+    reason = FinishReason::Stop;
+  else if (id == options.eosId && !options.ignoreEos)
+    reason = FinishReason::Eos;
+  else if (atMax)
+    reason = FinishReason::Length;
+  else if (full)
+    reason = FinishReason::Context;
+  else
+    return false;
+  return true;
+}
+
+/// A result for `batch` sequences before their first token: each ends by
+/// length unless something else ends it first.
+GenerationResult emptyResult(size_t batch, const GenerationOptions &options) {
+  GenerationResult result;
+  result.ids.resize(batch);
+  result.finish.assign(batch, FinishReason::Length);
+  if (options.keepLogits)
+    result.logits.resize(batch);
+  return result;
+}
+
 /// Greedy speculative decoding with MTP drafts (see generate()).
 GenerationResult
 generateSpeculative(Engine &engine,
@@ -24,10 +55,7 @@ generateSpeculative(Engine &engine,
                     const GenerationOptions &options,
                     const std::function<void(int, int32_t)> &onToken) {
   const size_t batch = prompts.size();
-  GenerationResult result;
-  result.ids.resize(batch);
-  if (options.keepLogits)
-    result.logits.resize(batch);
+  GenerationResult result = emptyResult(batch, options);
   // What each sequence feeds next: its newest token, then (maybe) a draft or
   // the already emitted successor of a token fed again (`forced`).
   std::vector<std::vector<int32_t>> pending(batch);
@@ -36,15 +64,17 @@ generateSpeculative(Engine &engine,
   // false when b is finished (as generate() decides).
   auto emit = [&](size_t b, int32_t id, std::vector<float> &logits,
                   int position) {
+    if (options.onLogits)
+      options.onLogits(static_cast<int>(b), id, logits);
     if (options.keepLogits)
       result.logits[b].push_back(std::move(logits));
     result.ids[b].push_back(id);
     if (onToken)
       onToken(static_cast<int>(b), id);
-    const bool last =
-        static_cast<int>(result.ids[b].size()) == options.maxNewTokens ||
-        position >= engine.maxSeqLen() ||
-        (id == options.eosId && !options.ignoreEos);
+    const bool last = finished(
+        options, static_cast<int>(b), id, position >= engine.maxSeqLen(),
+        static_cast<int>(result.ids[b].size()) == options.maxNewTokens,
+        result.finish[b]);
     done[b] = done[b] || last;
     return !last;
   };
@@ -133,6 +163,20 @@ generateSpeculative(Engine &engine,
 
 } // namespace
 
+const char *finishReasonName(FinishReason reason) {
+  switch (reason) {
+  case FinishReason::Length:
+    return "length";
+  case FinishReason::Context:
+    return "length (context)";
+  case FinishReason::Eos:
+    return "eos";
+  case FinishReason::Stop:
+    return "stop";
+  }
+  return "?";
+}
+
 GenerationResult generate(Engine &engine,
                           const std::vector<std::vector<int32_t>> &prompts,
                           const GenerationOptions &options,
@@ -146,10 +190,7 @@ GenerationResult generate(Engine &engine,
     return generateSpeculative(engine, prompts, options, onToken);
   }
   const size_t batch = prompts.size();
-  GenerationResult result;
-  result.ids.resize(batch);
-  if (options.keepLogits)
-    result.logits.resize(batch);
+  GenerationResult result = emptyResult(batch, options);
   Sampler sampler(options.sampling);
   std::vector<std::vector<float>> logits = engine.feed(prompts);
   std::vector<bool> done(batch, false);
@@ -165,14 +206,17 @@ GenerationResult generate(Engine &engine,
       if (done[b])
         continue;
       int32_t id = chosen[b];
+      if (options.onLogits)
+        options.onLogits(static_cast<int>(b), id, logits[b]);
       if (options.keepLogits)
         result.logits[b].push_back(std::move(logits[b]));
       result.ids[b].push_back(id);
       if (onToken)
         onToken(static_cast<int>(b), id);
-      bool last = step + 1 == options.maxNewTokens ||
-                  engine.length(static_cast<int>(b)) >= engine.maxSeqLen() ||
-                  (id == options.eosId && !options.ignoreEos);
+      bool last =
+          finished(options, static_cast<int>(b), id,
+                   engine.length(static_cast<int>(b)) >= engine.maxSeqLen(),
+                   step + 1 == options.maxNewTokens, result.finish[b]);
       done[b] = last;
       if (!last) {
         next[b] = {id};

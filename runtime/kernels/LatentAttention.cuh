@@ -264,16 +264,11 @@ latentAttention(const LatentAttentionArgs &args) {
   const int r0 = 16 * wm + gq, r1 = r0 + 8; // the two head rows of this thread
   const float c2 = args.scale * 1.4426950408889634f; // log2 domain
 
-  float o[NTO]
-         [4]; // O[16 heads, R/2 columns]: n-tile nt = columns wn*R/2 + 8nt..
-#pragma unroll
-  for (int nt = 0; nt < NTO; ++nt)
-#pragma unroll
-    for (int e = 0; e < 4; ++e)
-      o[nt][e] = 0.0f;
-  float m0 = negInf(),
-        m1 = negInf();        // running max of rows r0, r1 (log2 domain)
-  float l0 = 0.0f, l1 = 0.0f; // this thread's part of the running sums
+  // O[16 heads, R/2 columns]: n-tile nt = columns wn*R/2 + 8nt..
+  float o[NTO][4];
+  ops::zeroTiles(o);
+  // Rows r0, r1: running max (log2 domain), this thread's part of the sums.
+  float m0 = negInf(), m1 = negInf(), l0 = 0.0f, l1 = 0.0f;
 
   for (int tile = tileBegin; tile < tileEnd; ++tile) {
     const int buf = (tile - tileBegin) & 1;
@@ -321,11 +316,7 @@ latentAttention(const LatentAttentionArgs &args) {
         mx0 = fmaxf(mx0, s[nt][e]);
         mx1 = fmaxf(mx1, s[nt][2 + e]);
       }
-#pragma unroll
-    for (int d = 1; d <= 2; d <<= 1) { // the 4 threads of a row group
-      mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, d));
-      mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, d));
-    }
+    ops::quadRowMax(mx0, mx1); // the 4 threads of a row group
     if (tq == 0) {
       red[wn * HB + r0] = mx0;
       red[wn * HB + r1] = mx1;

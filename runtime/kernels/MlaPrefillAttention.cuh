@@ -274,14 +274,9 @@ mlaPrefillAttention(const MlaPrefillAttentionArgs &args) {
 
   const float c2 = args.scale * 1.4426950408889634f; // log2 domain
   float o[NTO][4]; // O [16 rows, DV]: n-tile nt = columns 8nt..
-#pragma unroll
-  for (int nt = 0; nt < NTO; ++nt)
-#pragma unroll
-    for (int e = 0; e < 4; ++e)
-      o[nt][e] = 0.0f;
-  float m0 = negInf(),
-        m1 = negInf();        // running max of rows r0, r1 (log2 domain)
-  float l0 = 0.0f, l1 = 0.0f; // this thread's part of the running sums
+  ops::zeroTiles(o);
+  // Rows r0, r1: running max (log2 domain), this thread's part of the sums.
+  float m0 = negInf(), m1 = negInf(), l0 = 0.0f, l1 = 0.0f;
 
   for (int tile = 0; tile < tiles; ++tile) {
     const int buf = tile & 1;
@@ -330,11 +325,7 @@ mlaPrefillAttention(const MlaPrefillAttentionArgs &args) {
         mx0 = fmaxf(mx0, s[nt][e]);
         mx1 = fmaxf(mx1, s[nt][2 + e]);
       }
-#pragma unroll
-    for (int d = 1; d <= 2; d <<= 1) { // the 4 threads of a row group
-      mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, d));
-      mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, d));
-    }
+    ops::quadRowMax(mx0, mx1); // the 4 threads of a row group
     // A row may see no key yet (its sequence starts in a later tile, or it is
     // past T): onlineSoftmaxTile keeps it at 0.
     ops::onlineSoftmaxTile(s, o, fmaxf(m0, mx0), fmaxf(m1, mx1), m0, m1, l0,
@@ -364,22 +355,19 @@ mlaPrefillAttention(const MlaPrefillAttentionArgs &args) {
   ops::quadRowSums(l0, l1);
   const long long col =
       static_cast<long long>(h) * DV + 2 * tq; // + 8nt: o[nt][0..1]
-  if (r0 < qEnd) {
-    const float i0 = 1.0f / l0;
+  // Row r's accumulators o[nt][e], o[nt][e + 1] over its sum l.
+  auto storeRow = [&](int r, float l, int e) {
+    if (r >= qEnd)
+      return;
+    const float inv = 1.0f / l;
 #pragma unroll
     for (int nt = 0; nt < NTO; ++nt) {
-      storeF<TO>(args.out, r0, col + 8 * nt, o[nt][0] * i0);
-      storeF<TO>(args.out, r0, col + 8 * nt + 1, o[nt][1] * i0);
+      storeF<TO>(args.out, r, col + 8 * nt, o[nt][e] * inv);
+      storeF<TO>(args.out, r, col + 8 * nt + 1, o[nt][e + 1] * inv);
     }
-  }
-  if (r1 < qEnd) {
-    const float i1 = 1.0f / l1;
-#pragma unroll
-    for (int nt = 0; nt < NTO; ++nt) {
-      storeF<TO>(args.out, r1, col + 8 * nt, o[nt][2] * i1);
-      storeF<TO>(args.out, r1, col + 8 * nt + 1, o[nt][3] * i1);
-    }
-  }
+  };
+  storeRow(r0, l0, 0);
+  storeRow(r1, l1, 2);
 }
 
 } // namespace kernels

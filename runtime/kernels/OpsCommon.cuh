@@ -132,6 +132,27 @@ __device__ __forceinline__ void mmaPV(float (&o)[NTO][4],
   }
 }
 
+/// Zeroes NT mma accumulator tiles (an attention's output before its first key
+/// tile).
+template <int NT>
+__device__ __forceinline__ void zeroTiles(float (&acc)[NT][4]) {
+#pragma unroll
+  for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+    for (int e = 0; e < 4; ++e)
+      acc[nt][e] = 0.0f;
+}
+
+/// The row maxima m0 (row g) and m1 (row g+8) over the 4 threads of an mma
+/// row group.
+__device__ __forceinline__ void quadRowMax(float &m0, float &m1) {
+#pragma unroll
+  for (int d = 1; d <= 2; d <<= 1) {
+    m0 = fmaxf(m0, __shfl_xor_sync(0xffffffffu, m0, d));
+    m1 = fmaxf(m1, __shfl_xor_sync(0xffffffffu, m1, d));
+  }
+}
+
 /// The softmax row sums l0 (row g) and l1 (row g+8) over the 4 threads of an
 /// mma row group.
 __device__ __forceinline__ void quadRowSums(float &l0, float &l1) {

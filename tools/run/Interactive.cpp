@@ -15,7 +15,7 @@
 #include <iostream>
 #include <optional>
 
-namespace moela::tool {
+namespace moela::runtool {
 
 namespace {
 
@@ -184,4 +184,4 @@ void runInteractive(Engine &engine, const Backend &backend,
   }
 }
 
-} // namespace moela::tool
+} // namespace moela::runtool

@@ -21,7 +21,7 @@ class Engine;
 class Tokenizer;
 } // namespace moela
 
-namespace moela::tool {
+namespace moela::runtool {
 
 struct Timings;
 
@@ -37,6 +37,6 @@ void runInteractive(Engine &engine, const Backend &backend,
                     const GenerationOptions &gen, Communicator &comm,
                     const Timings &timings);
 
-} // namespace moela::tool
+} // namespace moela::runtool
 
 #endif // MOELA_TOOLS_RUN_INTERACTIVE_H

@@ -10,7 +10,7 @@
 #include <editline/readline.h>
 #endif
 
-namespace moela::tool {
+namespace moela::runtool {
 
 LineReader::LineReader(std::string prompt, bool quiet)
     : prompt(std::move(prompt)), quiet(quiet),
@@ -47,4 +47,4 @@ std::optional<std::string> LineReader::read() {
   return line;
 }
 
-} // namespace moela::tool
+} // namespace moela::runtool

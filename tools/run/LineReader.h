@@ -12,7 +12,7 @@
 #include <optional>
 #include <string>
 
-namespace moela::tool {
+namespace moela::runtool {
 
 class LineReader {
 public:
@@ -30,6 +30,6 @@ private:
   bool quiet, terminal;
 };
 
-} // namespace moela::tool
+} // namespace moela::runtool
 
 #endif // MOELA_TOOLS_RUN_LINEREADER_H

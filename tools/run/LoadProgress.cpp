@@ -7,7 +7,7 @@
 
 namespace fs = std::filesystem;
 
-namespace moela::tool {
+namespace moela::runtool {
 
 namespace {
 
@@ -96,4 +96,4 @@ int64_t checkpointBytes(const std::string &path) {
   return total;
 }
 
-} // namespace moela::tool
+} // namespace moela::runtool

@@ -16,7 +16,7 @@
 #include <memory>
 #include <mutex>
 
-namespace moela::tool {
+namespace moela::runtool {
 
 class LoadProgress : public WeightSource {
 public:
@@ -47,6 +47,6 @@ private:
 /// none is found).
 int64_t checkpointBytes(const std::string &path);
 
-} // namespace moela::tool
+} // namespace moela::runtool
 
 #endif // MOELA_TOOLS_RUN_LOADPROGRESS_H

@@ -24,7 +24,7 @@
 
 namespace fs = std::filesystem;
 
-namespace moela::tool {
+namespace moela::runtool {
 
 bool CheckpointCompileFlags::any() const {
   const CheckpointCompileFlags none;
@@ -161,4 +161,4 @@ planFromCheckpoint(const std::string &path, const CheckpointCompileFlags &flags,
 #endif
 }
 
-} // namespace moela::tool
+} // namespace moela::runtool

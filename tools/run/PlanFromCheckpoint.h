@@ -18,7 +18,7 @@ namespace CLI {
 class App;
 } // namespace CLI
 
-namespace moela::tool {
+namespace moela::runtool {
 
 /// The moela-compile flags moela-run forwards when given a folder.
 struct CheckpointCompileFlags {
@@ -42,6 +42,6 @@ std::optional<std::string>
 planFromCheckpoint(const std::string &path, const CheckpointCompileFlags &flags,
                    bool quiet);
 
-} // namespace moela::tool
+} // namespace moela::runtool
 
 #endif // MOELA_TOOLS_RUN_PLANFROMCHECKPOINT_H

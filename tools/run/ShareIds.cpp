@@ -3,7 +3,7 @@
 
 #include "moela/Runtime/Communicator.h"
 
-namespace moela::tool {
+namespace moela::runtool {
 
 void shareIdArrays(Communicator &comm,
                    std::vector<std::vector<int32_t>> &arrays) {
@@ -22,4 +22,4 @@ void shareIdArrays(Communicator &comm,
   }
 }
 
-} // namespace moela::tool
+} // namespace moela::runtool

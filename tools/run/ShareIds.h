@@ -10,13 +10,13 @@ namespace moela {
 class Communicator;
 } // namespace moela
 
-namespace moela::tool {
+namespace moela::runtool {
 
 /// Rank 0's id sequences on every rank: count, lengths, then the ids. A
 /// no-op for a single process.
 void shareIdArrays(Communicator &comm,
                    std::vector<std::vector<int32_t>> &arrays);
 
-} // namespace moela::tool
+} // namespace moela::runtool
 
 #endif // MOELA_TOOLS_RUN_SHAREIDS_H

@@ -9,7 +9,7 @@
 #include <cstdio>
 #include <string>
 
-namespace moela::tool {
+namespace moela::runtool {
 
 void printStats(const Engine &engine, const Backend &backend,
                 const Timings &timings, const GenerationResult *result) {
@@ -44,4 +44,4 @@ void printStats(const Engine &engine, const Backend &backend,
                  static_cast<long long>(result->steps));
 }
 
-} // namespace moela::tool
+} // namespace moela::runtool

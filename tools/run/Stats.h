@@ -17,7 +17,7 @@ class Engine;
 struct GenerationResult;
 } // namespace moela
 
-namespace moela::tool {
+namespace moela::runtool {
 
 /// Wall-clock seconds of the phases the engine does not time itself.
 struct Timings {
@@ -36,6 +36,6 @@ void printStats(const Engine &engine, const Backend &backend,
                 const Timings &timings,
                 const GenerationResult *result = nullptr);
 
-} // namespace moela::tool
+} // namespace moela::runtool
 
 #endif // MOELA_TOOLS_RUN_STATS_H

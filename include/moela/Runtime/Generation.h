@@ -26,13 +26,29 @@ struct GenerationOptions {
   /// choices of speculative decoding) are broadcast after every program run,
   /// and every rank feeds those. Null: a single process.
   Communicator *comm = nullptr;
+  /// Sees every chosen token of sequence b with the logits it was chosen
+  /// from (for logprobs); called on every rank.
+  std::function<void(int, int32_t, const std::vector<float> &)> onLogits;
+  /// Asked after each token (after onToken): true ends sequence b now, e.g.
+  /// a stop string was completed. In a multi-rank run rank 0's answer counts.
+  std::function<bool(int)> stopHere;
 };
+
+/// Why a sequence ended.
+enum class FinishReason {
+  Length,  // maxNewTokens generated
+  Context, // the context (maxSeqLen) is full
+  Eos,     // the model chose EOS
+  Stop,    // stopHere said so (a stop string)
+};
+const char *finishReasonName(FinishReason reason); // "length", "eos", ...
 
 struct GenerationResult {
   std::vector<std::vector<int32_t>> ids;               // [B][<= maxNewTokens]
   std::vector<std::vector<std::vector<float>>> logits; // [B][steps][V] if kept
   int64_t draftsProposed = 0, draftsAccepted = 0;      // speculative only
-  int64_t steps = 0; // program runs after the prompt
+  int64_t steps = 0;                // program runs after the prompt
+  std::vector<FinishReason> finish; // [B]
 };
 
 /// Feeds prompts[b] to sequence b, then samples up to maxNewTokens tokens per

@@ -1,0 +1,131 @@
+//===- FlagChecks.cpp - Sampling defaults and flags without effect --------===//
+#include "run/FlagChecks.h"
+
+#include "moela/Runtime/Error.h"
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+namespace moela::runtool {
+
+namespace {
+
+/// Reads generation_config.json beside the checkpoint into the flags not
+/// given; returns what it set ("temperature 0.6, top_p 0.95"), or "".
+std::string applyGenerationConfig(const CLI::App &app,
+                                  const std::string &weights,
+                                  float &temperature, int &topK, float &topP) {
+  namespace fs = std::filesystem;
+  if (weights.empty())
+    return {};
+  fs::path dir = fs::is_directory(weights) ? fs::path(weights)
+                                           : fs::path(weights).parent_path();
+  fs::path file = dir / "generation_config.json";
+  if (!fs::exists(file))
+    return {};
+  std::ifstream in(file);
+  nlohmann::json doc = nlohmann::json::parse(in, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object())
+    fail(file.string(), ": not a JSON object");
+  auto number = [&](const char *key) {
+    if (!doc[key].is_number())
+      fail(file.string(), ": ", key, " = ", doc[key].dump(),
+           " is not a number");
+    return doc[key].get<double>();
+  };
+  std::ostringstream set;
+  auto note = [&](const char *key, double value) {
+    set << (set.tellp() > 0 ? ", " : "") << key << " " << value;
+  };
+  if (!app.count("--temperature")) {
+    if (doc.contains("do_sample") && doc["do_sample"] == false) {
+      temperature = 0;
+      note("temperature", 0);
+    } else if (doc.contains("temperature")) {
+      temperature = float(number("temperature"));
+      note("temperature", temperature);
+    }
+  }
+  if (!app.count("--top-p") && doc.contains("top_p")) {
+    topP = float(number("top_p"));
+    note("top_p", topP);
+  }
+  if (!app.count("--top-k") && doc.contains("top_k")) {
+    topK = int(number("top_k"));
+    note("top_k", topK);
+  }
+  std::string text = set.str();
+  return text.empty() ? text : text + " (from " + file.string() + ")";
+}
+
+} // namespace
+
+void settleFlags(const CLI::App &app, const std::string &weights,
+                 float &temperature, int &topK, float &topP, bool lead) {
+  auto given = [&](const char *flag) { return app.count(flag) > 0; };
+  auto warn = [&](const std::string &line) {
+    if (lead)
+      std::cerr << "moela-run: warning: " << line << "\n";
+  };
+
+  if (given("--prompt") &&
+      app.get_option("--prompt")->as<std::string>().empty())
+    fail("--prompt is empty: give the text to continue");
+  if (given("--max-seq-len") && app.get_option("--max-seq-len")->as<int>() < 1)
+    fail("--max-seq-len must be at least 1, got ",
+         app.get_option("--max-seq-len")->as<int>());
+  if (given("--json") && !given("--dump-plan"))
+    fail("--json only applies to --dump-plan");
+  if (given("--teacher-force") && given("--prompt-ids") &&
+      !given("--logits-out") && !given("--ids-out"))
+    fail("--teacher-force only writes --logits-out and --ids-out: give one");
+  if (given("--logprobs") && !given("--logprobs-out"))
+    fail("--logprobs N needs --logprobs-out FILE");
+  if (given("--logprobs") && app.get_option("--logprobs")->as<int>() < 0)
+    fail("--logprobs must be >= 0, got ",
+         app.get_option("--logprobs")->as<int>());
+  // The text features need text prompts and the batch/stream paths.
+  for (const char *flag : {"--stop", "--logprobs-out", "--output-format"}) {
+    if (!given(flag))
+      continue;
+    if (given("--prompt-ids"))
+      fail(flag, " needs text prompts (--prompt or --input-file), not "
+                 "--prompt-ids");
+    if (given("--interactive"))
+      fail(flag, " does not apply to --interactive");
+  }
+
+  std::string defaults =
+      applyGenerationConfig(app, weights, temperature, topK, topP);
+  if (!defaults.empty() && lead)
+    std::cerr << "moela-run: sampling defaults: " << defaults << "\n";
+
+  if (temperature == 0.0f) {
+    for (const char *flag : {"--top-k", "--top-p", "--seed"})
+      if (given(flag))
+        warn(std::string(flag) +
+             " has no effect at temperature 0 (greedy); give --temperature");
+  }
+  if (given("--system") && !given("--chat") && !given("--interactive") &&
+      !given("--prompt-ids"))
+    warn("--system has no effect without --chat or --interactive");
+  if (given("--prompt-ids"))
+    for (const char *flag : {"--chat", "--system", "--tokenizer"})
+      if (given(flag))
+        warn(std::string(flag) +
+             " has no effect with --prompt-ids (the prompts are ids)");
+  if (given("--teacher-force"))
+    for (const char *flag :
+         {"--max-new-tokens", "--temperature", "--top-k", "--top-p", "--seed"})
+      if (given(flag))
+        warn(std::string(flag) + " has no effect with --teacher-force (the "
+                                 "tokens are given)");
+  if (given("--weights-seed") && !given("--random-weights"))
+    warn("--weights-seed has no effect without --random-weights");
+}
+
+} // namespace moela::runtool

@@ -1,0 +1,33 @@
+//===- Logprobs.h - --logprobs: one JSON line per generated token ---------===//
+#ifndef MOELA_TOOLS_RUN_LOGPROBS_H
+#define MOELA_TOOLS_RUN_LOGPROBS_H
+
+#include "moela/Runtime/Tokenizer.h"
+
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace moela::runtool {
+
+/// Writes {"seq", "step", "token", "text", "logprob", "top": [{"token",
+/// "text", "logprob"}...]} per generated token; logprobs are the
+/// log-softmax of the raw logits, top holds the `top` most likely tokens in
+/// descending order.
+class LogprobsWriter {
+public:
+  LogprobsWriter(const std::string &path, int top, const Tokenizer &tokenizer);
+  void write(int seq, int32_t id, const std::vector<float> &logits);
+
+private:
+  std::string path;
+  int top;
+  const Tokenizer &tokenizer;
+  std::ofstream out;
+  std::map<int, int> steps; // the next step of each sequence
+};
+
+} // namespace moela::runtool
+
+#endif // MOELA_TOOLS_RUN_LOGPROBS_H
