@@ -27,10 +27,10 @@ namespace fs = std::filesystem;
 namespace moela::runtool {
 
 bool CheckpointCompileFlags::any() const {
-  const CheckpointCompileFlags none;
-  return !target.empty() || maxBatch != none.maxBatch ||
-         maxPrefillTokens != none.maxPrefillTokens || tp != none.tp || mtp ||
-         ep;
+  const CompileOptions none;
+  return !target.empty() || compile.maxBatch != none.maxBatch ||
+         compile.maxPrefillTokens != none.maxPrefillTokens ||
+         compile.tp != none.tp || compile.mtp || compile.ep;
 }
 
 void addCompileFlags(CLI::App &app, CheckpointCompileFlags &flags) {
@@ -39,19 +39,21 @@ void addCompileFlags(CLI::App &app, CheckpointCompileFlags &flags) {
                  "sm_90a or host (default: sm_90a when a CUDA device is "
                  "usable, else host)")
       ->group(group);
-  app.add_option("--max-batch", flags.maxBatch, "Sequences per step (64)")
+  app.add_option("--max-batch", flags.compile.maxBatch,
+                 "Sequences per step (64)")
       ->check(CLI::PositiveNumber)
       ->group(group);
-  app.add_option("--max-prefill-tokens", flags.maxPrefillTokens,
+  app.add_option("--max-prefill-tokens", flags.compile.maxPrefillTokens,
                  "Tokens per prefill step (2048)")
       ->check(CLI::PositiveNumber)
       ->group(group);
-  app.add_flag("--mtp", flags.mtp, "Run MTP module 0 for speculative decoding")
+  app.add_flag("--mtp", flags.compile.mtp,
+               "Run MTP module 0 for speculative decoding")
       ->group(group);
-  app.add_option("--tp", flags.tp, "Ranks to split the model over (1)")
+  app.add_option("--tp", flags.compile.tp, "Ranks to split the model over (1)")
       ->check(CLI::PositiveNumber)
       ->group(group);
-  app.add_flag("--ep", flags.ep, "With --tp N: expert parallelism")
+  app.add_flag("--ep", flags.compile.ep, "With --tp N: expert parallelism")
       ->group(group);
 }
 
@@ -105,10 +107,10 @@ planFromCheckpoint(const std::string &path, const CheckpointCompileFlags &flags,
   // compiler that made it (version and git commit).
   std::ostringstream key;
   key << text.str() << "\n--target=" << target
-      << " --max-batch=" << flags.maxBatch
-      << " --max-prefill-tokens=" << flags.maxPrefillTokens
-      << " --tp=" << flags.tp << (flags.mtp ? " --mtp" : "")
-      << (flags.ep ? " --ep" : "") << "\n"
+      << " --max-batch=" << flags.compile.maxBatch
+      << " --max-prefill-tokens=" << flags.compile.maxPrefillTokens
+      << " --tp=" << flags.compile.tp << (flags.compile.mtp ? " --mtp" : "")
+      << (flags.compile.ep ? " --ep" : "") << "\n"
       << cli::versionText("moela");
   char name[32];
   std::snprintf(name, sizeof(name), "%016" PRIx64 ".plan", fnv1a(key.str()));
@@ -126,14 +128,9 @@ planFromCheckpoint(const std::string &path, const CheckpointCompileFlags &flags,
     std::fprintf(stderr, "moela-run: compiling %s for %s (cached as %s)\n",
                  config.string().c_str(), target.c_str(),
                  cached.string().c_str());
-  CompileOptions options;
+  CompileOptions options = flags.compile;
   options.input = config.string();
   options.target = target;
-  options.maxBatch = flags.maxBatch;
-  options.maxPrefillTokens = flags.maxPrefillTokens;
-  options.mtp = flags.mtp;
-  options.tp = flags.tp;
-  options.ep = flags.ep;
   mlir::DialectRegistry registry;
   registerAllDialects(registry);
   mlir::MLIRContext context(registry);

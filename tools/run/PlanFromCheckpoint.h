@@ -10,6 +10,8 @@
 #ifndef MOELA_TOOLS_RUN_PLANFROMCHECKPOINT_H
 #define MOELA_TOOLS_RUN_PLANFROMCHECKPOINT_H
 
+#include "moela/Compiler/Driver.h"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -23,8 +25,9 @@ namespace moela::runtool {
 /// The moela-compile flags moela-run forwards when given a folder.
 struct CheckpointCompileFlags {
   std::string target; // "" = sm_90a when a CUDA device is usable, else host
-  int64_t maxBatch = 64, maxPrefillTokens = 2048, tp = 1;
-  bool mtp = false, ep = false;
+  /// --max-batch, --max-prefill-tokens, --mtp, --tp and --ep, bound to the
+  /// compiler's own options (std-only: the header needs no MLIR).
+  CompileOptions compile;
   /// Whether any flag was given (they mean nothing for a plan file).
   bool any() const;
 };
