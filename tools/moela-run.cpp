@@ -456,72 +456,103 @@ int run(Options o, Communicator &comm) {
 int main(int argc, char **argv) {
   Options o;
   CLI::App app{"moela-run: generate text from a compiled moela plan"};
+  app.option_defaults()->always_capture_default(); // --help shows defaults
   app.add_option("plan", o.plan,
                  "The plan written by moela-compile, or a checkpoint folder "
                  "(compiled and cached, its weights implied)")
       ->required();
   runtool::addCompileFlags(app, o.compile);
   app.add_option("--weights", o.weights,
-                 "Checkpoint directory or .safetensors file");
+                 "Checkpoint directory or .safetensors file")
+      ->group("Model");
   app.add_flag("--random-weights", o.randomWeights,
                "Deterministic random weights (by --weights-seed) instead of a "
-               "checkpoint");
-  app.add_option("--seed", o.seed, "Seed of sampling (--temperature > 0)");
+               "checkpoint")
+      ->group("Model");
+  app.add_option("--seed", o.seed, "Seed of sampling (--temperature > 0)")
+      ->group("Generation");
   app.add_option("--weights-seed", o.weightsSeed,
-                 "Seed of --random-weights (default 0)");
+                 "Seed of --random-weights (default 0)")
+      ->group("Model");
   app.add_option(
-      "--tokenizer", o.tokenizer,
-      "Folder with tokenizer.json (default: next to the weights, else "
-      "the bundled DeepSeek-V3 tokenizer)");
-  app.add_option("--prompt", o.prompt, "Text to continue");
+         "--tokenizer", o.tokenizer,
+         "Folder with tokenizer.json (default: next to the weights, else "
+         "the bundled DeepSeek-V3 tokenizer)")
+      ->group("Model");
+  app.add_option("--prompt", o.prompt, "Text to continue")->group("Input");
   app.add_flag("--chat", o.chat,
-               "Wrap prompts in the DeepSeek-V3 chat template");
+               "Wrap prompts in the DeepSeek-V3 chat template")
+      ->group("Input");
   app.add_option("--system", o.system,
-                 "System prompt for --chat and --interactive");
+                 "System prompt for --chat and --interactive")
+      ->group("Input");
   app.add_flag("--interactive", o.interactive,
-               "Multi-turn chat on stdin (/help lists the commands)");
+               "Multi-turn chat on stdin (/help lists the commands)")
+      ->group("Input");
   app.add_option("--input-file", o.inputFile,
                  "Prompts run as a batch ('-': stdin): one per line, or "
-                 "JSONL {\"prompt\": ...} / {\"messages\": [...]}");
+                 "JSONL {\"prompt\": ...} / {\"messages\": [...]}")
+      ->group("Input");
   app.add_option("--output-format", o.outputFormat,
                  "text (default) or jsonl: one JSON object per prompt")
-      ->check(CLI::IsMember({"text", "jsonl"}));
+      ->check(CLI::IsMember({"text", "jsonl"}))
+      ->group("Output");
   app.add_option("--stop", o.stops,
                  "End a sequence at this text, not printed (repeatable)")
-      ->allow_extra_args(false);
+      ->allow_extra_args(false)
+      ->group("Generation");
   app.add_option("--logprobs", o.logprobs,
-                 "With --logprobs-out: the N most likely alternatives too");
+                 "With --logprobs-out: the N most likely alternatives too")
+      ->group("Output");
   app.add_option("--logprobs-out", o.logprobsOut,
-                 "Write one JSON line per generated token with its logprob");
+                 "Write one JSON line per generated token with its logprob")
+      ->group("Output");
   app.add_option("--prompt-ids", o.promptIds,
-                 "JSON array of B equal-length arrays of token ids");
+                 "JSON array of B equal-length arrays of token ids")
+      ->group("Input");
   app.add_option("--teacher-force", o.teacherForce,
-                 "JSON array of B arrays of N ids, fed one per decode step");
+                 "JSON array of B arrays of N ids, fed one per decode step")
+      ->group("Input");
   app.add_option(
-      "--logits-out", o.logitsOut,
-      "Write the F32 tensor 'logits' [B, steps, vocab] as safetensors");
+         "--logits-out", o.logitsOut,
+         "Write the F32 tensor 'logits' [B, steps, vocab] as safetensors")
+      ->group("Output");
   app.add_option("--ids-out", o.idsOut,
-                 "Write the generated ids as JSON (B arrays)");
+                 "Write the generated ids as JSON (B arrays)")
+      ->group("Output");
   app.add_option("--max-new-tokens", o.maxNewTokens, "Tokens to generate")
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("--temperature", o.temperature, "0 = greedy (default)");
-  app.add_option("--top-k", o.topK, "Sample among the k most likely tokens");
-  app.add_option("--top-p", o.topP, "Sample within probability mass p");
-  app.add_flag("--ignore-eos", o.ignoreEos, "Keep generating after EOS");
+      ->check(CLI::NonNegativeNumber)
+      ->group("Generation");
+  app.add_option("--temperature", o.temperature, "0 = greedy (default)")
+      ->group("Generation");
+  app.add_option("--top-k", o.topK, "Sample among the k most likely tokens")
+      ->group("Generation");
+  app.add_option("--top-p", o.topP, "Sample within probability mass p")
+      ->group("Generation");
+  app.add_flag("--ignore-eos", o.ignoreEos, "Keep generating after EOS")
+      ->group("Generation");
   app.add_option("--speculate", o.speculate,
                  "Speculative decoding with the plan's MTP drafts (a plan "
                  "compiled --mtp, greedy): auto (default: when possible), on, "
-                 "off");
+                 "off")
+      ->group("Generation");
   app.add_flag("-q,--quiet", o.quiet,
-               "No notes, banners or final statistics on stderr");
+               "No notes, banners or final statistics on stderr")
+      ->group("Output");
   app.add_flag("-v,--verbose", o.verbose,
-               "Also the time of each phase (plan, weights, backend)");
-  app.add_option("--backend", o.backend, "host | cuda | auto (default)");
+               "Also the time of each phase (plan, weights, backend)")
+      ->group("Output");
+  app.add_option("--backend", o.backend, "host | cuda | auto (default)")
+      ->group("Runtime");
   app.add_option("--max-seq-len", o.maxSeqLen,
-                 "Context length of the KV cache (default min(4096, model))");
-  app.add_option("--threads", o.threads, "Host threads (default: all cores)");
-  app.add_flag("--dump-plan", o.dumpPlan, "Print the plan and exit");
-  app.add_flag("--json", o.dumpJson, "With --dump-plan: as JSON");
+                 "Context length of the KV cache (default min(4096, model))")
+      ->group("Runtime");
+  app.add_option("--threads", o.threads, "Host threads (default: all cores)")
+      ->group("Runtime");
+  app.add_flag("--dump-plan", o.dumpPlan, "Print the plan and exit")
+      ->group("Runtime");
+  app.add_flag("--json", o.dumpJson, "With --dump-plan: as JSON")
+      ->group("Runtime");
   if (std::optional<int> exit =
           cli::parseCommandLine(app, argc, argv, "moela-run", [] {
             return cli::versionText("moela-run", {cli::cudaDriverLine()});
