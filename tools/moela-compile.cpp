@@ -14,6 +14,8 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 
+#include <unistd.h>
+
 using namespace llvm;
 
 namespace {
@@ -25,6 +27,19 @@ cl::OptionCategory modelCategory("Model, target and numerics");
 cl::OptionCategory pipelineCategory("Pipeline");
 cl::OptionCategory parallelCategory("Many devices (docs/parallel.md)");
 cl::OptionCategory cacheCategory("Kernel cache");
+
+cl::opt<bool> quiet("q",
+                    cl::desc("No progress or summary on stderr (errors and "
+                             "--explain still print)"),
+                    cl::cat(ioCategory));
+cl::alias quietLong("quiet", cl::desc("Alias for -q"), cl::aliasopt(quiet),
+                    cl::cat(ioCategory));
+cl::opt<bool> verbose("v",
+                      cl::desc("The seconds of each phase and a summary of "
+                               "what was written"),
+                      cl::cat(ioCategory));
+cl::alias verboseLong("verbose", cl::desc("Alias for -v"),
+                      cl::aliasopt(verbose), cl::cat(ioCategory));
 cl::OptionCategory
     mlirCategory("MLIR pass-manager options (forwarded to the pipeline)");
 
@@ -207,5 +222,8 @@ int main(int argc, char **argv) {
   options.ep = ep;
   options.dpAttention = dpAttention;
   options.deviceMemoryGiB = deviceMemory;
+  // Kernel progress and the summary on a terminal; -v also when piped.
+  options.progress = !quiet && isatty(STDERR_FILENO);
+  options.verbose = verbose && !quiet;
   return moela::runCompiler(options, context, configurePassManager);
 }

@@ -379,6 +379,7 @@ emitCudaKernels(ModuleOp module, const CodegenOptions &options) {
   nvrtc.cacheDir = options.cacheDir;
   std::mutex mutex;
   std::vector<std::string> errors;
+  size_t done = 0;
   {
     llvm::DefaultThreadPool pool(llvm::hardware_concurrency(options.jobs));
     for (CompiledKernel &k : kernels)
@@ -394,6 +395,10 @@ emitCudaKernels(ModuleOp module, const CodegenOptions &options) {
         k.registers = r.registers;
         k.spillBytes = r.spillBytes;
         k.sharedBytes = r.sharedBytes;
+        if (options.onKernelDone) {
+          std::lock_guard<std::mutex> lock(mutex);
+          options.onKernelDone(++done, kernels.size());
+        }
       });
     pool.wait();
   }

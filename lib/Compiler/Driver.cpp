@@ -21,6 +21,7 @@
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/WithColor.h"
 
+#include <chrono>
 #include <mutex>
 
 using namespace mlir;
@@ -131,10 +132,37 @@ LogicalResult writeOutput(StringRef path,
   return success();
 }
 
+/// Wall seconds since construction, and since the last lap.
+class Timer {
+public:
+  double lap() {
+    auto now = std::chrono::steady_clock::now();
+    double s = std::chrono::duration<double>(now - last).count();
+    last = now;
+    return s;
+  }
+  double total() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                         start)
+        .count();
+  }
+
+private:
+  std::chrono::steady_clock::time_point start =
+                                            std::chrono::steady_clock::now(),
+                                        last = start;
+};
+
 /// runCompiler, and with `planOut` compilePlanBytes: the plan goes there
 /// instead of to options.output.
 int compile(const CompileOptions &options, MLIRContext &context,
             void (*configure)(PassManager &), std::vector<uint8_t> *planOut) {
+  // -v: the seconds of each phase, then what was written.
+  Timer clock;
+  auto phase = [&](const char *name) {
+    if (options.verbose)
+      errs() << formatv("moela-compile: {0,-8} {1:F2} s\n", name, clock.lap());
+  };
   Expected<ModelConfig> config = loadModelConfig(options.input);
   if (!config)
     return fail(toString(config.takeError()));
@@ -233,8 +261,10 @@ int compile(const CompileOptions &options, MLIRContext &context,
   pipeline.ranks = options.tp;
   pipeline.ep = options.ep;
   buildDefaultPipeline(pm, pipeline);
+  phase("import");
   if (failed(pm.run(*module)))
     return fail("the pass pipeline failed (see the error above)");
+  phase("passes");
 
   const int64_t kvBytes = kvDtype == "f32" ? 4 : 2;
   MemoryReport memory = computeMemoryReport(*module, *config, kvBytes);
@@ -259,10 +289,17 @@ int compile(const CompileOptions &options, MLIRContext &context,
                        : options.cacheDir.empty() ? defaultKernelCacheDir()
                                                   : options.cacheDir;
     codegen.compile = options.emit != EmitKind::Cuda;
+    if (options.progress)
+      codegen.onKernelDone = [](size_t done, size_t total) {
+        errs() << formatv("\rmoela-compile: kernels {0}/{1}", done, total);
+        if (done == total)
+          errs() << "\n";
+      };
     FailureOr<std::vector<CompiledKernel>> kernels =
         emitCudaKernels(*module, codegen);
     if (failed(kernels))
       return fail("CUDA code generation failed (see the error above)");
+    phase("kernels");
     if (options.emit == EmitKind::Cuda)
       return failed(writeOutput(options.output, [&](raw_ostream &os) {
         for (const CompiledKernel &k : *kernels)
@@ -287,9 +324,17 @@ int compile(const CompileOptions &options, MLIRContext &context,
   }
   if (options.output == "-")
     return fail("a plan is binary: give an output file with -o");
-  return failed(writeOutput(options.output, [&](raw_ostream &os) {
-    os.write(reinterpret_cast<const char *>(plan->data()), plan->size());
-  }));
+  if (failed(writeOutput(options.output, [&](raw_ostream &os) {
+        os.write(reinterpret_cast<const char *>(plan->data()), plan->size());
+      })))
+    return 1;
+  phase("write");
+  if (options.verbose || options.progress)
+    errs() << formatv("moela-compile: wrote {0} ({1:F1} MB, {2} kernels) in "
+                      "{3:F1} s\n",
+                      options.output, plan->size() / 1e6, writer.kernels.size(),
+                      clock.total());
+  return 0;
 }
 
 } // namespace

@@ -6,6 +6,7 @@
 
 #include "mlir/IR/BuiltinOps.h"
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,8 @@ struct CodegenOptions {
   std::string cacheDir; // "" = no NVRTC cache
   bool compile = true;  // false: sources only (for --emit=cuda)
   unsigned jobs = 0;    // parallel NVRTC compilations (0 = all cores)
+  /// Called after each kernel compiles (done of total), one call at a time.
+  std::function<void(size_t done, size_t total)> onKernelDone;
 };
 
 /// For every kernel op of a planned kernel-IR module (after

@@ -57,6 +57,10 @@ struct CompileOptions {
   /// GiB of memory per device: refuse a plan whose per-rank budget exceeds it
   /// (0 = no check).
   double deviceMemoryGiB = 0;
+  /// Kernel compilation progress on stderr (moela-compile: on a terminal).
+  bool progress = false;
+  /// A one-line summary of what was written and the time of each phase.
+  bool verbose = false;
 };
 
 /// Runs config -> model IR -> passes -> plan. Errors are printed as one line
