@@ -11,7 +11,7 @@
 namespace moela {
 
 Engine::Engine(const Plan &plan, Backend &backend, WeightSource &weights,
-               int slots, int maxSeqLen)
+               int slots, int maxSeqLen, KvCacheOptions kv)
     : plan(plan), backend(backend), fed(std::max(slots, 0)),
       maxSeqLen_(maxSeqLen), vocab_(plan.config().vocabSize) {
   if (!plan.hasProgram(abi::kPrefill) || !plan.hasProgram(abi::kDecode))
@@ -27,6 +27,21 @@ Engine::Engine(const Plan &plan, Backend &backend, WeightSource &weights,
   if (maxSeqLen < 1)
     fail("the context length must be >= 1, got ", maxSeqLen);
   backend.prepare(plan, weights, slots, maxSeqLen);
+  pagesTotal_ = kv.pages > 0 ? kv.pages
+                             : slots * ((maxSeqLen + pageTokens() - 1) /
+                                        pageTokens());
+}
+
+int Engine::pagesFree() const {
+  int used = 0;
+  for (const auto &seq : fed)
+    used += (static_cast<int>(seq.size()) + pageTokens() - 1) / pageTokens();
+  return pagesTotal_ - used;
+}
+
+int Engine::pagesNeeded(int slot, int moreTokens) const {
+  auto pages = [&](int n) { return (n + pageTokens() - 1) / pageTokens(); };
+  return pages(length(slot) + moreTokens) - pages(length(slot));
 }
 
 std::vector<Engine::Row> Engine::run(const std::string &program,

@@ -13,6 +13,7 @@
 #define MOELA_RUNTIME_ENGINE_H
 
 #include "moela/Runtime/Backend.h"
+#include "moela/Runtime/Error.h"
 
 #include <cstdint>
 #include <vector>
@@ -24,13 +25,35 @@ class Plan;
 struct EngineStats {
   int64_t prefillTokens = 0, decodeTokens = 0;
   double prefillSeconds = 0, decodeSeconds = 0;
+  int64_t prefixTokensReused = 0; // prompt tokens not prefilled (prefix cache)
+};
+
+/// The KV cache pool: pages of pageTokens() positions.
+struct KvCacheOptions {
+  int pages = 0; // 0 = slots * ceil(maxSeqLen / pageTokens)
+  bool prefixCaching = false;
+};
+
+/// feed()/verify() could not get the KV pages they need (nothing ran).
+class KvCacheFull : public Error {
+public:
+  using Error::Error;
 };
 
 class Engine {
 public:
   /// Prepares `backend` for `slots` sequences of up to `maxSeqLen` tokens.
   Engine(const Plan &plan, Backend &backend, WeightSource &weights, int slots,
-         int maxSeqLen);
+         int maxSeqLen, KvCacheOptions kv = {});
+
+  int pageTokens() const { return 64; }
+  int pagesTotal() const { return pagesTotal_; }
+  int pagesFree() const;
+  /// The pages feeding `moreTokens` more tokens to `slot` would take.
+  int pagesNeeded(int slot, int moreTokens) const;
+  /// Starts the empty `slot` with the longest cached prefix of `prompt`;
+  /// returns the tokens reused.
+  int reusePrefix(int, const std::vector<int32_t> &) { return 0; }
 
   int slots() const { return static_cast<int>(fed.size()); }
   int maxSeqLen() const { return maxSeqLen_; }
@@ -83,6 +106,7 @@ private:
   /// The tokens each slot holds, in position order.
   std::vector<std::vector<int32_t>> fed;
   int maxSeqLen_;
+  int pagesTotal_ = 0;
   int64_t vocab_;
   int prefillMaxTokens = 0, decodeMaxTokens = 0;
   /// The plan's prefill takes only chunks whose sequences all start in them
