@@ -27,9 +27,9 @@ Engine::Engine(const Plan &plan, Backend &backend, WeightSource &weights,
   if (maxSeqLen < 1)
     fail("the context length must be >= 1, got ", maxSeqLen);
   backend.prepare(plan, weights, slots, maxSeqLen);
-  pagesTotal_ = kv.pages > 0 ? kv.pages
-                             : slots * ((maxSeqLen + pageTokens() - 1) /
-                                        pageTokens());
+  pagesTotal_ = kv.pages > 0
+                    ? kv.pages
+                    : slots * ((maxSeqLen + pageTokens() - 1) / pageTokens());
 }
 
 int Engine::pagesFree() const {

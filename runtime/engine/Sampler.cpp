@@ -18,6 +18,27 @@ int32_t argmax(const float *values, int64_t n) {
   return static_cast<int32_t>(best);
 }
 
+TokenLogprobs tokenLogprobs(const float *logits, int64_t vocab, int32_t chosen,
+                            int top) {
+  double maxLogit = *std::max_element(logits, logits + vocab), sum = 0;
+  for (int64_t i = 0; i < vocab; ++i)
+    sum += std::exp(double(logits[i]) - maxLogit);
+  const double logSum = maxLogit + std::log(sum);
+  auto logprob = [&](int32_t t) { return double(logits[t]) - logSum; };
+  TokenLogprobs out;
+  out.chosen = logprob(chosen);
+  const int64_t n = std::clamp<int64_t>(top, 0, vocab);
+  std::vector<int32_t> order(vocab);
+  std::iota(order.begin(), order.end(), 0);
+  std::partial_sort(
+      order.begin(), order.begin() + n, order.end(), [&](int32_t a, int32_t b) {
+        return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+      });
+  for (int64_t i = 0; i < n; ++i)
+    out.top.emplace_back(order[i], logprob(order[i]));
+  return out;
+}
+
 Sampler::Sampler(const SamplingOptions &options)
     : options(options), rng(options.seed) {
   if (options.temperature < 0 || !std::isfinite(options.temperature))

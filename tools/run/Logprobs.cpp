@@ -2,12 +2,9 @@
 #include "run/Logprobs.h"
 
 #include "moela/Runtime/Error.h"
+#include "moela/Runtime/Sampler.h"
 
 #include <nlohmann/json.hpp>
-
-#include <algorithm>
-#include <cmath>
-#include <numeric>
 
 namespace moela::runtool {
 
@@ -20,33 +17,21 @@ LogprobsWriter::LogprobsWriter(const std::string &path, int top,
 
 void LogprobsWriter::write(int seq, int32_t id,
                            const std::vector<float> &logits) {
-  const int64_t vocab = static_cast<int64_t>(logits.size());
-  double maxLogit = *std::max_element(logits.begin(), logits.end()), sum = 0;
-  for (float l : logits)
-    sum += std::exp(double(l) - maxLogit);
-  const double logSum = maxLogit + std::log(sum);
+  const TokenLogprobs lp = tokenLogprobs(
+      logits.data(), static_cast<int64_t>(logits.size()), id, top);
   auto text = [&](int32_t t) {
     return t < tokenizer.vocabSize() ? tokenizer.decode({t}, false)
                                      : std::string();
   };
-  auto entry = [&](int32_t t) {
-    return nlohmann::json{{"token", t},
-                          {"text", text(t)},
-                          {"logprob", double(logits[t]) - logSum}};
+  auto entry = [&](int32_t t, double logprob) {
+    return nlohmann::json{
+        {"token", t}, {"text", text(t)}, {"logprob", logprob}};
   };
-  std::vector<int32_t> order(vocab);
-  std::iota(order.begin(), order.end(), 0);
-  const int64_t n = std::min<int64_t>(top, vocab);
-  // Descending logit; ties by lower id, as the greedy sampler chooses.
-  std::partial_sort(
-      order.begin(), order.begin() + n, order.end(), [&](int32_t a, int32_t b) {
-        return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
-      });
   nlohmann::json line = {{"seq", seq}, {"step", steps[seq]++}};
-  line.update(entry(id));
+  line.update(entry(id, lp.chosen));
   line["top"] = nlohmann::json::array();
-  for (int64_t i = 0; i < n; ++i)
-    line["top"].push_back(entry(order[i]));
+  for (const auto &[t, logprob] : lp.top)
+    line["top"].push_back(entry(t, logprob));
   // A token can be part of a UTF-8 sequence: replace, do not throw.
   out << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
       << "\n";

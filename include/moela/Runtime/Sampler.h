@@ -4,6 +4,8 @@
 
 #include <cstdint>
 #include <random>
+#include <utility>
+#include <vector>
 
 namespace moela {
 
@@ -29,6 +31,16 @@ private:
 
 /// The first index of the largest value of `values` [n].
 int32_t argmax(const float *values, int64_t n);
+
+/// Log-probabilities (log-softmax of the raw logits) of a chosen token and
+/// of the `top` most likely tokens, in descending order (ties: lower id
+/// first, as greedy sampling chooses).
+struct TokenLogprobs {
+  double chosen = 0.0;
+  std::vector<std::pair<int32_t, double>> top;
+};
+TokenLogprobs tokenLogprobs(const float *logits, int64_t vocab, int32_t chosen,
+                            int top);
 
 } // namespace moela
 
