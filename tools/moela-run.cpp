@@ -31,6 +31,7 @@
 #include "run/Interactive.h"
 #include "run/LoadProgress.h"
 #include "run/Logprobs.h"
+#include "run/ModelFlags.h"
 #include "run/PlanFromCheckpoint.h"
 #include "run/ShareIds.h"
 #include "run/Stats.h"
@@ -57,14 +58,12 @@ struct EveryRankError : Error {
   using Error::Error;
 };
 
-struct Options {
-  std::string plan, weights, tokenizer, backend = "auto";
-  bool randomWeights = false;
-  uint64_t seed = 0, weightsSeed = 0;
+struct Options : runtool::ModelFlags {
+  uint64_t seed = 0;
   std::string prompt, system, inputFile, promptIds, teacherForce, logitsOut,
       idsOut;
   bool chat = false, interactive = false, ignoreEos = false;
-  int maxNewTokens = 64, topK = 0, maxSeqLen = 0, threads = 0;
+  int maxNewTokens = 64, topK = 0;
   float temperature = 0.0f, topP = 1.0f;
   std::string speculate = "auto"; // MTP speculative decoding: auto|on|off
   std::vector<std::string> stops;
@@ -72,7 +71,6 @@ struct Options {
   std::string logprobsOut, outputFormat = "text";
   bool dumpPlan = false, dumpJson = false;
   bool quiet = false, verbose = false;
-  runtool::CheckpointCompileFlags compile; // when `plan` is a checkpoint folder
 };
 
 /// A JSON array of arrays of token ids from `path` ("[[0, 5, 7], ...]").
@@ -98,29 +96,6 @@ std::vector<std::vector<int32_t>> readIdArrays(const std::string &path,
     rows.push_back(std::move(row));
   }
   return rows;
-}
-
-/// The tokenizer: --tokenizer, else one next to the weights, else the
-/// DeepSeek-V3 tokenizer bundled with moela when the vocabulary fits.
-std::unique_ptr<Tokenizer> openTokenizer(const Options &o,
-                                         const ModelConfig &config) {
-  namespace fs = std::filesystem;
-  std::string dir = o.tokenizer;
-  if (dir.empty() && !o.weights.empty() && fs::is_directory(o.weights) &&
-      fs::exists(fs::path(o.weights) / "tokenizer.json"))
-    dir = o.weights;
-  if (dir.empty() &&
-      fs::exists(fs::path(MOELA_DEFAULT_TOKENIZER) / "tokenizer.json"))
-    dir = MOELA_DEFAULT_TOKENIZER;
-  if (dir.empty())
-    fail("no tokenizer found: pass --tokenizer DIR (a folder with "
-         "tokenizer.json)");
-  auto tokenizer = std::make_unique<Tokenizer>(dir);
-  if (tokenizer->vocabSize() > config.vocabSize)
-    fail("the tokenizer in ", dir, " has ", tokenizer->vocabSize(),
-         " tokens but the model only ", config.vocabSize,
-         ": pass the model's own --tokenizer");
-  return tokenizer;
 }
 
 std::vector<int32_t> encodePrompt(const Tokenizer &tokenizer, const Options &o,
@@ -319,7 +294,7 @@ int run(Options o, Communicator &comm) {
   std::vector<runtool::BatchPrompt> batch; // --input-file, rank 0
   const bool text = o.promptIds.empty();   // the same on every rank
   if (text && lead)
-    tokenizer = openTokenizer(o, config);
+    tokenizer = runtool::openTokenizer(o, config);
   if (!lead) {
   } else if (!o.promptIds.empty()) {
     prompts = readIdArrays(o.promptIds, "--prompt-ids");
@@ -348,13 +323,7 @@ int run(Options o, Communicator &comm) {
         fail("token id ", id, " is outside the model's vocabulary of ",
              config.vocabSize);
 
-  int maxSeqLen = o.maxSeqLen > 0 ? o.maxSeqLen
-                                  : static_cast<int>(std::min<int64_t>(
-                                        config.maxPositionEmbeddings, 4096));
-  if (maxSeqLen > config.maxPositionEmbeddings)
-    fail("--max-seq-len ", maxSeqLen,
-         " exceeds the model's max_position_embeddings = ",
-         config.maxPositionEmbeddings);
+  const int maxSeqLen = runtool::contextLength(o, config);
   for (const auto &p : prompts)
     if (static_cast<int>(p.size()) > maxSeqLen)
       fail("the prompt has ", p.size(), " tokens but the context holds ",
@@ -457,28 +426,9 @@ int main(int argc, char **argv) {
   Options o;
   CLI::App app{"moela-run: generate text from a compiled moela plan"};
   app.option_defaults()->always_capture_default(); // --help shows defaults
-  app.add_option("plan", o.plan,
-                 "The plan written by moela-compile, or a checkpoint folder "
-                 "(compiled and cached, its weights implied)")
-      ->required();
-  runtool::addCompileFlags(app, o.compile);
-  app.add_option("--weights", o.weights,
-                 "Checkpoint directory or .safetensors file")
-      ->group("Model");
-  app.add_flag("--random-weights", o.randomWeights,
-               "Deterministic random weights (by --weights-seed) instead of a "
-               "checkpoint")
-      ->group("Model");
+  runtool::addModelFlags(app, o);
   app.add_option("--seed", o.seed, "Seed of sampling (--temperature > 0)")
       ->group("Generation");
-  app.add_option("--weights-seed", o.weightsSeed,
-                 "Seed of --random-weights (default 0)")
-      ->group("Model");
-  app.add_option(
-         "--tokenizer", o.tokenizer,
-         "Folder with tokenizer.json (default: next to the weights, else "
-         "the bundled DeepSeek-V3 tokenizer)")
-      ->group("Model");
   app.add_option("--prompt", o.prompt, "Text to continue")->group("Input");
   app.add_flag("--chat", o.chat,
                "Wrap prompts in the DeepSeek-V3 chat template")
@@ -542,13 +492,7 @@ int main(int argc, char **argv) {
   app.add_flag("-v,--verbose", o.verbose,
                "Also the time of each phase (plan, weights, backend)")
       ->group("Output");
-  app.add_option("--backend", o.backend, "host | cuda | auto (default)")
-      ->group("Runtime");
-  app.add_option("--max-seq-len", o.maxSeqLen,
-                 "Context length of the KV cache (default min(4096, model))")
-      ->group("Runtime");
-  app.add_option("--threads", o.threads, "Host threads (default: all cores)")
-      ->group("Runtime");
+  runtool::addRuntimeFlags(app, o);
   app.add_flag("--dump-plan", o.dumpPlan, "Print the plan and exit")
       ->group("Runtime");
   app.add_flag("--json", o.dumpJson, "With --dump-plan: as JSON")

@@ -25,7 +25,21 @@ struct Scheduler::Sequence {
   bool done = false;      // `end` is set; retire() removes it
   RequestEnd end = RequestEnd::Length;
   int cachedTokens = 0, preemptions = 0;
+  std::string error; // why it Failed
 };
+
+namespace {
+
+/// Tells the request it ended; its callback's failure is its own.
+void finished(ServeRequest &request, const RequestOutcome &outcome) {
+  try {
+    if (request.onFinish)
+      request.onFinish(outcome);
+  } catch (const std::exception &) {
+  }
+}
+
+} // namespace
 
 Scheduler::Scheduler(Engine &engine, int32_t eosId, int maxPromptTokens,
                      SchedulerOptions options)
@@ -138,8 +152,7 @@ void Scheduler::dropCancelled() {
       outcome.end = RequestEnd::Cancelled;
       outcome.promptTokens = static_cast<int>((*it)->request->prompt.size());
       outcome.completionTokens = (*it)->generated;
-      if ((*it)->request->onFinish)
-        (*it)->request->onFinish(outcome);
+      finished(*(*it)->request, outcome);
       it = waiting.erase(it);
     } else {
       ++it;
@@ -173,8 +186,7 @@ void Scheduler::admit() {
       outcome.promptTokens = static_cast<int>(seq.request->prompt.size());
       outcome.error = "the KV cache cannot hold " +
                       std::to_string(seq.tokens.size()) + " tokens";
-      if (seq.request->onFinish)
-        seq.request->onFinish(outcome);
+      finished(*seq.request, outcome);
       waiting.pop_front();
       continue;
     }
@@ -233,7 +245,7 @@ void Scheduler::prefillStep() {
   }
   for (size_t i = running.size(); i-- > 0;)
     if (running[i]->done)
-      finish(i, running[i]->end);
+      finish(i, running[i]->end, running[i]->error);
 }
 
 void Scheduler::decodeStep() {
@@ -268,7 +280,7 @@ void Scheduler::decodeStep() {
     emit(*s, logits[s->slot]);
   for (size_t i = running.size(); i-- > 0;)
     if (running[i]->done)
-      finish(i, running[i]->end);
+      finish(i, running[i]->end, running[i]->error);
 }
 
 void Scheduler::emit(Sequence &seq, const std::vector<float> &logits) {
@@ -290,8 +302,14 @@ void Scheduler::emit(Sequence &seq, const std::vector<float> &logits) {
     token.top = std::move(lp.top);
   }
   seq.tokens.push_back(id);
-  if (request.onToken && request.onToken(token))
-    return end(RequestEnd::Stop);
+  try {
+    if (request.onToken && request.onToken(token))
+      return end(RequestEnd::Stop);
+  } catch (const std::exception &e) { // the request's own fault: it alone ends
+    seq.error = std::string("while handing out token ") + std::to_string(id) +
+                ": " + e.what();
+    return end(RequestEnd::Failed);
+  }
   if (seq.generated >= request.maxTokens)
     return end(RequestEnd::Length);
   if (engine.length(seq.slot) >= engine.maxSeqLen())
@@ -310,8 +328,7 @@ void Scheduler::finish(size_t index, RequestEnd end, const std::string &error) {
   outcome.cachedTokens = seq->cachedTokens;
   outcome.preemptions = seq->preemptions;
   outcome.error = error;
-  if (seq->request->onFinish)
-    seq->request->onFinish(outcome);
+  finished(*seq->request, outcome);
 }
 
 void Scheduler::preemptNewest() {

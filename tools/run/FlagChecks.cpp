@@ -12,10 +12,6 @@
 
 namespace moela::runtool {
 
-namespace {
-
-/// Reads generation_config.json beside the checkpoint into the flags not
-/// given; returns what it set ("temperature 0.6, top_p 0.95"), or "".
 std::string applyGenerationConfig(const CLI::App &app,
                                   const std::string &weights,
                                   float &temperature, int &topK, float &topP) {
@@ -61,8 +57,6 @@ std::string applyGenerationConfig(const CLI::App &app,
   std::string text = set.str();
   return text.empty() ? text : text + " (from " + file.string() + ")";
 }
-
-} // namespace
 
 void settleFlags(const CLI::App &app, const std::string &weights,
                  float &temperature, int &topK, float &topP, bool lead) {

@@ -15,6 +15,13 @@ namespace moela::runtool {
 /// (--json without --dump-plan, --max-seq-len 0, an empty --prompt, ...) and
 /// a one-line warning otherwise (--top-k at temperature 0, --system without
 /// --chat, ...). `lead`: this process prints (rank 0).
+/// Reads generation_config.json beside the checkpoint into the sampling
+/// flags not given (--temperature, --top-k, --top-p); returns what it set
+/// ("temperature 0.6, top_p 0.95 (from ...)"), or "".
+std::string applyGenerationConfig(const CLI::App &app,
+                                  const std::string &weights,
+                                  float &temperature, int &topK, float &topP);
+
 void settleFlags(const CLI::App &app, const std::string &weights,
                  float &temperature, int &topK, float &topP, bool lead);
 

@@ -19,9 +19,10 @@ std::string mib(int64_t bytes) {
 
 } // namespace
 
-LoadProgress::LoadProgress(WeightSource &inner, int64_t totalBytes, bool quiet)
+LoadProgress::LoadProgress(WeightSource &inner, int64_t totalBytes, bool quiet,
+                           const char *tool)
     : inner(inner), totalBytes(totalBytes), quiet(quiet),
-      terminal(isatty(STDERR_FILENO) != 0),
+      terminal(isatty(STDERR_FILENO) != 0), tool(tool),
       start(std::chrono::steady_clock::now()) {}
 
 std::string LoadProgress::text() const {
@@ -43,7 +44,7 @@ void LoadProgress::count(int64_t n) {
   if (now - lastDrawn < std::chrono::milliseconds(100))
     return;
   lastDrawn = now;
-  std::fprintf(stderr, "\rmoela-run: loading weights: %s\033[K",
+  std::fprintf(stderr, "\r%s: loading weights: %s\033[K", tool,
                text().c_str());
   std::fflush(stderr);
 }
@@ -74,8 +75,8 @@ void LoadProgress::finish() {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
-  std::fprintf(stderr, "%smoela-run: loaded %s in %.3f s%s\n",
-               terminal ? "\r" : "", text().c_str(), seconds,
+  std::fprintf(stderr, "%s%s: loaded %s in %.3f s%s\n",
+               terminal ? "\r" : "", tool, text().c_str(), seconds,
                terminal ? "\033[K" : "");
 }
 

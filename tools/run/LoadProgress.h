@@ -21,8 +21,9 @@ namespace moela::runtool {
 class LoadProgress : public WeightSource {
 public:
   /// `totalBytes`: the checkpoint's size (0 = unknown, e.g. random weights).
-  /// Nothing is printed when `quiet`.
-  LoadProgress(WeightSource &inner, int64_t totalBytes, bool quiet);
+  /// Nothing is printed when `quiet`; lines start with `tool`.
+  LoadProgress(WeightSource &inner, int64_t totalBytes, bool quiet,
+               const char *tool = "moela-run");
   std::vector<float> loadF32(const TensorSpec &spec) override;
   RawTensor loadRaw(const TensorSpec &spec) override;
   RawWindow loadRawWindow(const TensorSpec &spec) override;
@@ -37,6 +38,7 @@ private:
   WeightSource &inner;
   const int64_t totalBytes;
   const bool quiet, terminal;
+  const char *tool;
   const std::chrono::steady_clock::time_point start;
   std::atomic<int64_t> tensors{0}, bytes{0};
   std::mutex printing;

@@ -1,0 +1,248 @@
+//===- moela-serve.cpp - An OpenAI-compatible server for a plan -----------===//
+//
+// moela-serve model.plan --weights DIR [--host 127.0.0.1] [--port 8000]
+//
+// Loads the plan like moela-run (the same model and runtime flags), starts
+// the continuous-batching scheduler on its own thread and answers the
+// OpenAI API with cpp-httplib (docs/serving.md). SIGTERM or SIGINT drains:
+// new requests get 503, the requests in flight finish, and it exits 0.
+//
+//===----------------------------------------------------------------------===//
+#include "cli/Cli11.h"
+#include "cli/Version.h"
+#include "kernels/Abi.h"
+#include "moela/Runtime/Backends.h"
+#include "moela/Runtime/Communicator.h"
+#include "moela/Runtime/Engine.h"
+#include "moela/Runtime/Error.h"
+#include "moela/Runtime/Plan.h"
+#include "moela/Runtime/Scheduler.h"
+#include "moela/Runtime/Tokenizer.h"
+#include "moela/Runtime/Weights.h"
+#include "run/FlagChecks.h"
+#include "run/LoadProgress.h"
+#include "run/ModelFlags.h"
+#include "serve/HttpApi.h"
+
+#include <CLI/CLI.hpp>
+#include <httplib.h>
+
+#include <atomic>
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+using namespace moela;
+
+namespace {
+
+struct Options : runtool::ModelFlags {
+  std::string host = "127.0.0.1", servedModelName;
+  int port = 8000, maxRunning = 0, maxStepTokens = 0, kvPages = 0;
+  int httpThreads = 128;
+  bool noPrefixCaching = false, quiet = false;
+  float temperature = 1.0f, topP = 1.0f;
+  int topK = 0;
+};
+
+/// The name clients pass as "model": --served-model-name, else the
+/// checkpoint folder's or the plan file's name.
+std::string modelName(const Options &o, const std::string &given) {
+  if (!o.servedModelName.empty())
+    return o.servedModelName;
+  std::filesystem::path path(given);
+  if (std::filesystem::is_directory(path))
+    return std::filesystem::absolute(path).lexically_normal().filename() ==
+                   ""
+               ? std::filesystem::absolute(path).parent_path().filename()
+               : std::filesystem::absolute(path).lexically_normal().filename();
+  return path.stem().string();
+}
+
+int runServer(Options o, const CLI::App &app) {
+  if (o.threads > 0)
+    setenv("MOELA_NUM_THREADS", std::to_string(o.threads).c_str(), 1);
+  // SIGTERM and SIGINT go to one waiting thread (started below), not to
+  // whichever thread happens to run.
+  sigset_t stopSignals;
+  sigemptyset(&stopSignals);
+  sigaddset(&stopSignals, SIGTERM);
+  sigaddset(&stopSignals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
+
+  const std::string given = o.plan;
+  if (std::filesystem::is_directory(o.plan) && o.weights.empty() &&
+      !o.randomWeights)
+    o.weights = o.plan;
+  std::optional<std::string> planFile =
+      runtool::planFromCheckpoint(o.plan, o.compile, o.quiet);
+  if (!planFile)
+    return 1; // the compiler said why
+  Plan plan = Plan::load(*planFile);
+  if (plan.worldSize() != 1)
+    fail(*planFile, " was compiled for ", plan.worldSize(),
+         " ranks; moela-serve runs single-rank plans only (for now)");
+  const ModelConfig &config = plan.config();
+  if (o.weights.empty() == !o.randomWeights)
+    fail("give exactly one of --weights DIR and --random-weights");
+  std::string defaults = runtool::applyGenerationConfig(
+      app, o.weights, o.temperature, o.topK, o.topP);
+  if (!defaults.empty() && !o.quiet)
+    std::cerr << "moela-serve: sampling defaults: " << defaults << "\n";
+
+  std::unique_ptr<Tokenizer> tokenizer = runtool::openTokenizer(o, config);
+  const int context = runtool::contextLength(o, config);
+  const int decodeBatch = plan.program(abi::kDecode).max_tokens();
+  const int slots = o.maxRunning > 0 ? o.maxRunning : decodeBatch;
+  if (slots > decodeBatch)
+    fail("--max-running ", slots, " exceeds the plan's decode batch of ",
+         decodeBatch, " (recompile with a larger --max-batch)");
+
+  std::unique_ptr<WeightSource> weights =
+      o.randomWeights ? makeRandomWeights(o.weightsSeed)
+                      : openCheckpoint(o.weights);
+  std::unique_ptr<Communicator> comm = makeSingleProcessCommunicator();
+  std::string note;
+  std::unique_ptr<Backend> backend =
+      createBackend(parseBackendChoice(o.backend), plan, &note, comm.get());
+  if (!note.empty() && !o.quiet)
+    std::cerr << "moela-serve: " << note << "\n";
+  runtool::LoadProgress progress(
+      *weights, o.randomWeights ? 0 : runtool::checkpointBytes(o.weights),
+      o.quiet, "moela-serve");
+  Engine engine(plan, *backend, progress, slots, context,
+                {o.kvPages, !o.noPrefixCaching});
+  progress.finish();
+
+  serve::ServedModel model;
+  model.name = modelName(o, given);
+  model.tokenizer = tokenizer.get();
+  model.contextLength = context;
+  model.defaults = {o.temperature, o.topK, o.topP, 0};
+  model.renderChat = [&](const nlohmann::json &messages,
+                         const nlohmann::json &) {
+    std::vector<ChatMessage> turns;
+    for (const nlohmann::json &m : messages)
+      turns.push_back({m["role"].get<std::string>(),
+                       m["content"].is_string()
+                           ? m["content"].get<std::string>()
+                           : std::string()});
+    return tokenizer->applyChatTemplate(turns, /*addGenerationPrompt=*/true);
+  };
+
+  Scheduler scheduler(engine, static_cast<int32_t>(config.eosTokenId),
+                      plan.program(abi::kPrefill).max_tokens(),
+                      {o.maxStepTokens, !o.noPrefixCaching});
+  serve::Metrics metrics;
+  serve::HttpApi api(scheduler, model, metrics);
+  httplib::Server server;
+  const int httpThreads = o.httpThreads;
+  server.new_task_queue = [httpThreads] {
+    return new httplib::ThreadPool(size_t(httpThreads));
+  };
+  server.set_keep_alive_timeout(2);
+  api.install(server);
+
+  int port = o.port;
+  if (port == 0)
+    port = server.bind_to_any_port(o.host);
+  else if (!server.bind_to_port(o.host, port))
+    port = -1;
+  if (port < 0)
+    fail("cannot listen on ", o.host, ":", o.port,
+         " (in use, or not an address of this machine)");
+
+  std::thread loop([&] { scheduler.run(); });
+  std::atomic<bool> ending{false};
+  std::thread signals([&] {
+    int signal = 0;
+    sigwait(&stopSignals, &signal);
+    if (ending)
+      return; // woken by main to end
+    if (!o.quiet)
+      std::cerr << "moela-serve: " << (signal == SIGTERM ? "SIGTERM" : "SIGINT")
+                << ": draining the requests in flight\n";
+    // New requests get 503 from now on; stop() closes the listening socket
+    // and returns from listen once every connection's handler is done, and
+    // those finish as the scheduler drains.
+    scheduler.shutdown();
+    server.stop();
+  });
+  // The address, for people and for scripts that started it with --port 0.
+  std::cout << "moela-serve: serving '" << model.name << "' on http://"
+            << o.host << ":" << port << " (" << backend->name() << " backend, "
+            << slots << " sequences, context " << context << ", "
+            << engine.pagesTotal() << " KV pages of " << engine.pageTokens()
+            << " tokens)" << std::endl;
+  server.listen_after_bind();
+  scheduler.shutdown();
+  loop.join();
+  ending = true;
+  pthread_kill(signals.native_handle(), SIGTERM);
+  signals.join();
+  if (!o.quiet)
+    std::cerr << "moela-serve: drained, bye\n";
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  Options o;
+  CLI::App app{"moela-serve: an OpenAI-compatible server for a moela plan"};
+  app.option_defaults()->always_capture_default();
+  runtool::addModelFlags(app, o);
+  app.add_option("--host", o.host, "Address to listen on")->group("Server");
+  app.add_option("--port", o.port, "Port (0: any free port, printed)")
+      ->check(CLI::Range(0, 65535))
+      ->group("Server");
+  app.add_option("--served-model-name", o.servedModelName,
+                 "The model name clients pass (default: the checkpoint "
+                 "folder's or plan's name)")
+      ->group("Server");
+  app.add_option("--http-threads", o.httpThreads,
+                 "Connections served at once (streams hold one each)")
+      ->check(CLI::PositiveNumber)
+      ->group("Server");
+  app.add_option("--max-running", o.maxRunning,
+                 "Sequences decoded together (default: the plan's "
+                 "--max-batch)")
+      ->check(CLI::NonNegativeNumber)
+      ->group("Scheduling");
+  app.add_option("--max-step-tokens", o.maxStepTokens,
+                 "Prompt tokens prefilled per step; longer prompts go in "
+                 "chunks between decode steps (default: the plan's "
+                 "--max-prefill-tokens)")
+      ->check(CLI::NonNegativeNumber)
+      ->group("Scheduling");
+  app.add_option("--kv-pages", o.kvPages,
+                 "KV cache pages of 64 tokens (default: every sequence's "
+                 "full context)")
+      ->check(CLI::NonNegativeNumber)
+      ->group("Scheduling");
+  app.add_flag("--no-prefix-caching", o.noPrefixCaching,
+               "Do not share the KV pages of common prompt prefixes")
+      ->group("Scheduling");
+  app.add_option("--temperature", o.temperature,
+                 "Default for requests without one (OpenAI's: 1)")
+      ->group("Sampling defaults");
+  app.add_option("--top-k", o.topK, "Default top_k (0: off)")
+      ->group("Sampling defaults");
+  app.add_option("--top-p", o.topP, "Default top_p")
+      ->group("Sampling defaults");
+  app.add_flag("-q,--quiet", o.quiet, "Only the address line on stdout")
+      ->group("Output");
+  runtool::addRuntimeFlags(app, o);
+  if (std::optional<int> exit =
+          cli::parseCommandLine(app, argc, argv, "moela-serve", [] {
+            return cli::versionText("moela-serve", {cli::cudaDriverLine()});
+          }))
+    return *exit;
+  try {
+    return runServer(o, app);
+  } catch (const std::exception &e) {
+    std::cerr << "moela-serve: " << e.what() << "\n";
+    return 1;
+  }
+}
