@@ -53,8 +53,7 @@ std::string modelName(const Options &o, const std::string &given) {
     return o.servedModelName;
   std::filesystem::path path(given);
   if (std::filesystem::is_directory(path))
-    return std::filesystem::absolute(path).lexically_normal().filename() ==
-                   ""
+    return std::filesystem::absolute(path).lexically_normal().filename() == ""
                ? std::filesystem::absolute(path).parent_path().filename()
                : std::filesystem::absolute(path).lexically_normal().filename();
   return path.stem().string();
@@ -99,9 +98,9 @@ int runServer(Options o, const CLI::App &app) {
     fail("--max-running ", slots, " exceeds the plan's decode batch of ",
          decodeBatch, " (recompile with a larger --max-batch)");
 
-  std::unique_ptr<WeightSource> weights =
-      o.randomWeights ? makeRandomWeights(o.weightsSeed)
-                      : openCheckpoint(o.weights);
+  std::unique_ptr<WeightSource> weights = o.randomWeights
+                                              ? makeRandomWeights(o.weightsSeed)
+                                              : openCheckpoint(o.weights);
   std::unique_ptr<Communicator> comm = makeSingleProcessCommunicator();
   std::string note;
   std::unique_ptr<Backend> backend =
@@ -124,10 +123,10 @@ int runServer(Options o, const CLI::App &app) {
                          const nlohmann::json &) {
     std::vector<ChatMessage> turns;
     for (const nlohmann::json &m : messages)
-      turns.push_back({m["role"].get<std::string>(),
-                       m["content"].is_string()
-                           ? m["content"].get<std::string>()
-                           : std::string()});
+      turns.push_back(
+          {m["role"].get<std::string>(), m["content"].is_string()
+                                             ? m["content"].get<std::string>()
+                                             : std::string()});
     return tokenizer->applyChatTemplate(turns, /*addGenerationPrompt=*/true);
   };
 
@@ -153,8 +152,11 @@ int runServer(Options o, const CLI::App &app) {
     fail("cannot listen on ", o.host, ":", o.port,
          " (in use, or not an address of this machine)");
 
-  std::thread loop([&] { scheduler.run(); });
-  std::atomic<bool> ending{false};
+  std::atomic<bool> drained{false}, ending{false};
+  std::thread loop([&] {
+    scheduler.run();
+    drained = true;
+  });
   std::thread signals([&] {
     int signal = 0;
     sigwait(&stopSignals, &signal);
@@ -163,10 +165,13 @@ int runServer(Options o, const CLI::App &app) {
     if (!o.quiet)
       std::cerr << "moela-serve: " << (signal == SIGTERM ? "SIGTERM" : "SIGINT")
                 << ": draining the requests in flight\n";
-    // New requests get 503 from now on; stop() closes the listening socket
-    // and returns from listen once every connection's handler is done, and
-    // those finish as the scheduler drains.
+    // New requests get 503 from now on; the requests in flight finish and
+    // their answers are written out before the server stops (stop() would
+    // cut a stream short).
     scheduler.shutdown();
+    while (!drained)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    api.waitForResponses(std::chrono::seconds(30));
     server.stop();
   });
   // The address, for people and for scripts that started it with --port 0.

@@ -44,8 +44,7 @@ void LoadProgress::count(int64_t n) {
   if (now - lastDrawn < std::chrono::milliseconds(100))
     return;
   lastDrawn = now;
-  std::fprintf(stderr, "\r%s: loading weights: %s\033[K", tool,
-               text().c_str());
+  std::fprintf(stderr, "\r%s: loading weights: %s\033[K", tool, text().c_str());
   std::fflush(stderr);
 }
 
@@ -75,9 +74,8 @@ void LoadProgress::finish() {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
-  std::fprintf(stderr, "%s%s: loaded %s in %.3f s%s\n",
-               terminal ? "\r" : "", tool, text().c_str(), seconds,
-               terminal ? "\033[K" : "");
+  std::fprintf(stderr, "%s%s: loaded %s in %.3f s%s\n", terminal ? "\r" : "",
+               tool, text().c_str(), seconds, terminal ? "\033[K" : "");
 }
 
 int64_t checkpointBytes(const std::string &path) {

@@ -1,4 +1,5 @@
-//===- ModelFlags.cpp - The model and runtime flags moela-run and -serve share -===//
+//===- ModelFlags.cpp - The model and runtime flags moela-run and -serve share
+//-===//
 #include "run/ModelFlags.h"
 
 #include "moela/Runtime/Error.h"
@@ -48,7 +49,8 @@ std::unique_ptr<Tokenizer> openTokenizer(const ModelFlags &flags,
                                          const ModelConfig &config) {
   namespace fs = std::filesystem;
   std::string dir = flags.tokenizer;
-  if (dir.empty() && !flags.weights.empty() && fs::is_directory(flags.weights) &&
+  if (dir.empty() && !flags.weights.empty() &&
+      fs::is_directory(flags.weights) &&
       fs::exists(fs::path(flags.weights) / "tokenizer.json"))
     dir = flags.weights;
   if (dir.empty() &&
@@ -66,11 +68,10 @@ std::unique_ptr<Tokenizer> openTokenizer(const ModelFlags &flags,
 }
 
 int contextLength(const ModelFlags &flags, const ModelConfig &config) {
-  const int length =
-      flags.maxSeqLen > 0
-          ? flags.maxSeqLen
-          : static_cast<int>(
-                std::min<int64_t>(config.maxPositionEmbeddings, 4096));
+  const int length = flags.maxSeqLen > 0
+                         ? flags.maxSeqLen
+                         : static_cast<int>(std::min<int64_t>(
+                               config.maxPositionEmbeddings, 4096));
   if (length > config.maxPositionEmbeddings)
     fail("--max-seq-len ", length,
          " exceeds the model's max_position_embeddings = ",

@@ -1,4 +1,5 @@
-//===- ModelFlags.h - The model and runtime flags moela-run and -serve share -===//
+//===- ModelFlags.h - The model and runtime flags moela-run and -serve share
+//-===//
 #ifndef MOELA_TOOLS_RUN_MODELFLAGS_H
 #define MOELA_TOOLS_RUN_MODELFLAGS_H
 

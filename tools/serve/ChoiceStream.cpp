@@ -24,7 +24,9 @@ void ChoiceStream::attach(const std::shared_ptr<ChoiceStream> &stream,
 
 bool ChoiceStream::onToken(const GeneratedToken &token) {
   const auto now = std::chrono::steady_clock::now();
-  auto seconds = [](auto d) { return std::chrono::duration<double>(d).count(); };
+  auto seconds = [](auto d) {
+    return std::chrono::duration<double>(d).count();
+  };
   if (!anyToken)
     metrics.observeFirstToken(seconds(now - submitted));
   else

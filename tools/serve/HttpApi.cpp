@@ -19,6 +19,7 @@
 
 #include <chrono>
 #include <random>
+#include <thread>
 
 namespace moela::serve {
 
@@ -29,6 +30,13 @@ namespace {
 /// The choices of one completion request, shared by the handler, the
 /// stream writer and (through the requests' callbacks) the scheduler.
 struct Job {
+  explicit Job(std::shared_ptr<std::atomic<int>> answering)
+      : answering(std::move(answering)) {
+    ++*this->answering;
+  }
+  ~Job() { --*answering; }
+
+  std::shared_ptr<std::atomic<int>> answering;
   CompletionParams params;
   ResponseHeader header;
   std::shared_ptr<Waker> waker = std::make_shared<Waker>();
@@ -74,27 +82,26 @@ void HttpApi::error(httplib::Response &res, int status,
                     const std::string &code) {
   metrics.countHttpError(status);
   res.status = status;
-  res.set_content(dump(errorJson(message, ApiError(status, "").type(), param,
-                                 code)),
-                  "application/json");
+  res.set_content(
+      dump(errorJson(message, ApiError(status, "").type(), param, code)),
+      "application/json");
 }
 
 void HttpApi::install(httplib::Server &server) {
   // Every handler's exception becomes an error object, never a crash.
   auto guarded = [this](auto handler) {
-    return [this, handler](const httplib::Request &req,
-                           httplib::Response &res) {
-      try {
-        handler(req, res);
-      } catch (const ApiError &e) {
-        error(res, e.status, e.what(), e.param, e.code);
-      } catch (const std::exception &e) {
-        error(res, 500, e.what());
-      }
-    };
+    return
+        [this, handler](const httplib::Request &req, httplib::Response &res) {
+          try {
+            handler(req, res);
+          } catch (const ApiError &e) {
+            error(res, e.status, e.what(), e.param, e.code);
+          } catch (const std::exception &e) {
+            error(res, 500, e.what());
+          }
+        };
   };
-  server.Post("/v1/completions",
-              guarded([this](const auto &req, auto &res) {
+  server.Post("/v1/completions", guarded([this](const auto &req, auto &res) {
                 completions(req, res, /*chat=*/false);
               }));
   server.Post("/v1/chat/completions",
@@ -116,19 +123,25 @@ void HttpApi::install(httplib::Server &server) {
                                "text/plain; version=0.0.4");
              }));
   // Unknown routes and methods: an error object too.
-  server.set_error_handler([this](const httplib::Request &req,
-                                  httplib::Response &res) {
-    if (!res.body.empty())
-      return; // a handler's own error object
-    const int status = res.status;
-    error(res, status,
-          status == 404 ? "no route " + req.method + " " + req.path
-                        : "the request failed with HTTP status " +
-                              std::to_string(status));
-  });
+  server.set_error_handler(
+      [this](const httplib::Request &req, httplib::Response &res) {
+        if (!res.body.empty())
+          return; // a handler's own error object
+        const int status = res.status;
+        error(res, status,
+              status == 404 ? "no route " + req.method + " " + req.path
+                            : "the request failed with HTTP status " +
+                                  std::to_string(status));
+      });
   server.set_exception_handler(
       [this](const httplib::Request &, httplib::Response &res,
              std::exception_ptr) { error(res, 500, "internal error"); });
+}
+
+void HttpApi::waitForResponses(std::chrono::seconds limit) const {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (*answering > 0 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
 }
 
 void HttpApi::models(httplib::Response &res) const {
@@ -174,7 +187,7 @@ void HttpApi::detokenize(const httplib::Request &req,
 
 void HttpApi::completions(const httplib::Request &req, httplib::Response &res,
                           bool chat) {
-  auto job = std::make_shared<Job>();
+  auto job = std::make_shared<Job>(answering);
   job->params = parseCompletion(req.body, chat, model);
   job->header = newResponseHeader(chat, model.name);
   const CompletionParams &p = job->params;
@@ -235,60 +248,68 @@ void HttpApi::completions(const httplib::Request &req, httplib::Response &res,
     std::vector<RequestOutcome> outcomes;
     int open;
   };
-  auto progress = std::make_shared<Progress>(
-      Progress{std::vector<bool>(p.n, false), std::vector<bool>(p.n, false),
-               std::vector<size_t>(p.n, 0), std::vector<RequestOutcome>(p.n),
-               p.n});
+  auto progress = std::make_shared<Progress>(Progress{
+      std::vector<bool>(p.n, false), std::vector<bool>(p.n, false),
+      std::vector<size_t>(p.n, 0), std::vector<RequestOutcome>(p.n), p.n});
   res.set_header("Cache-Control", "no-cache");
+  // Writes what is new; false ends the connection (the client is gone).
+  auto writeEvents = [this, job, progress, logprobs](httplib::DataSink &sink) {
+    auto send = [&](const json &event) {
+      const std::string line = "data: " + dump(event) + "\n\n";
+      return sink.write(line.data(), line.size());
+    };
+    auto news = takeNews(*job, std::chrono::milliseconds(200));
+    if (news.empty() && !sink.is_writable()) {
+      job->cancel(); // the client is gone
+      return false;
+    }
+    for (auto &[i, d] : news) {
+      if (d.end && d.end->end == RequestEnd::Failed) {
+        const json e = errorJson("generation failed: " + d.end->error,
+                                 "server_error", "", "");
+        if (!send(e)) {
+          job->cancel();
+          return false;
+        }
+      }
+      const bool worthSending = !d.text.empty() || d.end ||
+                                (logprobs && !d.tokens.empty()) ||
+                                !progress->started[i];
+      if (worthSending &&
+          !send(chunkJson(job->header, *model.tokenizer, logprobs, i, d,
+                          !progress->started[i], progress->offsets[i]))) {
+        job->cancel();
+        return false;
+      }
+      progress->started[i] = true;
+      if (logprobs)
+        for (const GeneratedToken &t : d.tokens)
+          progress->offsets[i] += tokenText(*model.tokenizer, t.id).size();
+      if (d.end) {
+        progress->outcomes[i] = *d.end;
+        progress->ended[i] = true;
+        --progress->open;
+      }
+    }
+    if (progress->open > 0)
+      return true;
+    if (job->params.includeUsage &&
+        !send(usageChunkJson(job->header, progress->outcomes)))
+      return false;
+    const std::string done = "data: [DONE]\n\n";
+    sink.write(done.data(), done.size());
+    sink.done();
+    return true;
+  };
   res.set_chunked_content_provider(
       "text/event-stream",
-      [this, job, progress, logprobs](size_t, httplib::DataSink &sink) {
-        auto send = [&](const json &event) {
-          const std::string line = "data: " + dump(event) + "\n\n";
-          return sink.write(line.data(), line.size());
-        };
-        auto news = takeNews(*job, std::chrono::milliseconds(200));
-        if (news.empty() && !sink.is_writable()) {
-          job->cancel(); // the client is gone
+      [job, writeEvents](size_t, httplib::DataSink &sink) {
+        try {
+          return writeEvents(sink);
+        } catch (const std::exception &) {
+          job->cancel();
           return false;
         }
-        for (auto &[i, d] : news) {
-          if (d.end && d.end->end == RequestEnd::Failed) {
-            const json e = errorJson("generation failed: " + d.end->error,
-                                     "server_error", "", "");
-            if (!send(e)) {
-              job->cancel();
-              return false;
-            }
-          }
-          const bool worthSending =
-              !d.text.empty() || d.end || (logprobs && !d.tokens.empty()) ||
-              !progress->started[i];
-          if (worthSending &&
-              !send(chunkJson(job->header, *model.tokenizer, logprobs, i, d,
-                              !progress->started[i], progress->offsets[i]))) {
-            job->cancel();
-            return false;
-          }
-          progress->started[i] = true;
-          for (const GeneratedToken &t : d.tokens)
-            progress->offsets[i] +=
-                model.tokenizer->decode({t.id}, false).size();
-          if (d.end) {
-            progress->outcomes[i] = *d.end;
-            progress->ended[i] = true;
-            --progress->open;
-          }
-        }
-        if (progress->open > 0)
-          return true;
-        if (job->params.includeUsage &&
-            !send(usageChunkJson(job->header, progress->outcomes)))
-          return false;
-        const std::string done = "data: [DONE]\n\n";
-        sink.write(done.data(), done.size());
-        sink.done();
-        return true;
       },
       [job](bool success) {
         if (!success)

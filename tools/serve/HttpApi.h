@@ -7,6 +7,10 @@
 
 #include "moela/Runtime/Scheduler.h"
 
+#include <atomic>
+#include <chrono>
+#include <memory>
+
 namespace httplib {
 class Server;
 struct Request;
@@ -22,6 +26,9 @@ class HttpApi {
 public:
   HttpApi(Scheduler &scheduler, const ServedModel &model, Metrics &metrics);
   void install(httplib::Server &server);
+  /// Waits until no completion is being answered (a drain's last step
+  /// before the server stops), at most `limit`.
+  void waitForResponses(std::chrono::seconds limit) const;
 
 private:
   void completions(const httplib::Request &req, httplib::Response &res,
@@ -37,6 +44,9 @@ private:
   const ServedModel &model;
   Metrics &metrics;
   int64_t started;
+  /// Completions being answered: each Job counts itself while it lives.
+  std::shared_ptr<std::atomic<int>> answering =
+      std::make_shared<std::atomic<int>>(0);
 };
 
 } // namespace moela::serve

@@ -60,8 +60,8 @@ void Histogram::render(std::string &out, const std::string &name) const {
 }
 
 Metrics::Metrics()
-    : firstToken({0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
-                  60}),
+    : firstToken(
+          {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}),
       interToken({0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
                   2.5, 5}) {}
 

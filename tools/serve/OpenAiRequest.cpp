@@ -73,8 +73,8 @@ public:
     const double d = v.get<double>();
     if (d < double(lo) || d > double(hi))
       bad(name, std::string("'") + name + "' must be in [" +
-                    std::to_string(lo) + ", " + std::to_string(hi) +
-                    "], got " + v.dump());
+                    std::to_string(lo) + ", " + std::to_string(hi) + "], got " +
+                    v.dump());
     return v.is_number_integer() ? v.get<int64_t>() : int64_t(d);
   }
 
@@ -157,15 +157,16 @@ json chatMessages(const Fields &f) {
     const std::string role = m["role"].get<std::string>();
     if (role != "system" && role != "user" && role != "assistant" &&
         role != "tool" && role != "developer")
-      bad(param + ".role", param + ".role must be one of system, user, "
-                                   "assistant, tool, developer; got \"" +
+      bad(param + ".role", param +
+                               ".role must be one of system, user, "
+                               "assistant, tool, developer; got \"" +
                                role + "\"");
     json message = m;
     message["role"] = role == "developer" ? "system" : role;
     message["content"] = messageContent(m.value("content", json()), i);
     if (message["content"].is_null() && role != "assistant")
-      bad(param + ".content", param + ".content is required for the " +
-                                  role + " role");
+      bad(param + ".content",
+          param + ".content is required for the " + role + " role");
     out.push_back(std::move(message));
   }
   return out;
@@ -192,8 +193,8 @@ std::vector<std::string> stopStrings(const Fields &f) {
                     typeName(stop));
   }
   if (out.size() > 16)
-    bad("stop", "'stop' holds at most 16 strings, got " +
-                    std::to_string(out.size()));
+    bad("stop",
+        "'stop' holds at most 16 strings, got " + std::to_string(out.size()));
   for (const std::string &s : out)
     if (s.empty())
       bad("stop", "'stop' strings must not be empty");
@@ -211,8 +212,7 @@ void refuseUnsupported(const Fields &f) {
     bad("best_of", "'best_of' is not supported");
   for (const char *penalty : {"presence_penalty", "frequency_penalty"})
     if (f.number(penalty, 0, -2, 2) != 0)
-      bad(penalty, std::string("'") + penalty +
-                       "' is not supported (only 0)");
+      bad(penalty, std::string("'") + penalty + "' is not supported (only 0)");
   if (f.has("tools") && !(f.at("tools").is_array() && f.at("tools").empty()))
     bad("tools", "'tools' (function calling) is not supported yet");
   if (f.has("logit_bias") && !f.at("logit_bias").empty())
@@ -254,8 +254,8 @@ CompletionParams parseCompletion(const std::string &text, bool chat,
     if (f.at("model").get<std::string>() != model.name)
       throw ApiError(404,
                      "The model '" + f.at("model").get<std::string>() +
-                         "' does not exist; this server serves '" +
-                         model.name + "'",
+                         "' does not exist; this server serves '" + model.name +
+                         "'",
                      "model", "model_not_found");
   }
   refuseUnsupported(f);
@@ -282,8 +282,7 @@ CompletionParams parseCompletion(const std::string &text, bool chat,
     } else if (prompt.is_array() && prompt.size() == 1 &&
                prompt[0].is_string()) {
       p.prompt = tokenizer.encode(prompt[0].get<std::string>(), true);
-    } else if (prompt.is_array() && !prompt.empty() &&
-               prompt[0].is_number()) {
+    } else if (prompt.is_array() && !prompt.empty() && prompt[0].is_number()) {
       p.prompt = tokenIds(prompt, "prompt", model);
     } else {
       bad("prompt", "'prompt' must be a string, a one-string array or an "
@@ -291,20 +290,19 @@ CompletionParams parseCompletion(const std::string &text, bool chat,
     }
   }
   if (p.prompt.empty())
-    bad(promptField, std::string("'") + promptField +
-                         "' gives no tokens to continue");
+    bad(promptField,
+        std::string("'") + promptField + "' gives no tokens to continue");
   const int promptTokens = static_cast<int>(p.prompt.size());
   if (promptTokens >= model.contextLength)
     bad(promptField,
         "this model's maximum context length is " +
             std::to_string(model.contextLength) + " tokens, but the " +
             (chat ? "messages have " : "prompt has ") +
-            std::to_string(promptTokens) +
-            " tokens (no room for one more)");
+            std::to_string(promptTokens) + " tokens (no room for one more)");
 
-  const char *maxField =
-      chat && f.has("max_completion_tokens") ? "max_completion_tokens"
-                                             : "max_tokens";
+  const char *maxField = chat && f.has("max_completion_tokens")
+                             ? "max_completion_tokens"
+                             : "max_tokens";
   const int room = model.contextLength - promptTokens;
   p.maxTokens = static_cast<int>(f.integer(
       maxField, chat ? room : 16, 1, std::numeric_limits<int32_t>::max()));

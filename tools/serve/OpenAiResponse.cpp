@@ -16,14 +16,11 @@ namespace {
 
 json nullable(const std::string &s) { return s.empty() ? json() : json(s); }
 
-std::string tokenText(const Tokenizer &tokenizer, int32_t id) {
-  return tokenizer.decode({id}, /*skipSpecial=*/false);
-}
-
 json tokenBytes(const Tokenizer &tokenizer, int32_t id) {
   json bytes = json::array();
-  for (unsigned char c : tokenizer.tokenBytes(id))
-    bytes.push_back(int(c));
+  if (id < tokenizer.vocabSize())
+    for (unsigned char c : tokenizer.tokenBytes(id))
+      bytes.push_back(int(c));
   return bytes;
 }
 
@@ -79,9 +76,9 @@ json finishJson(const std::optional<RequestOutcome> &end) {
 }
 
 json base(const ResponseHeader &h, bool chunk) {
-  const char *object = h.chat ? (chunk ? "chat.completion.chunk"
-                                       : "chat.completion")
-                              : "text_completion";
+  const char *object =
+      h.chat ? (chunk ? "chat.completion.chunk" : "chat.completion")
+             : "text_completion";
   return {{"id", h.id},
           {"object", object},
           {"created", h.created},
@@ -89,6 +86,11 @@ json base(const ResponseHeader &h, bool chunk) {
 }
 
 } // namespace
+
+std::string tokenText(const Tokenizer &tokenizer, int32_t id) {
+  return id < tokenizer.vocabSize() ? tokenizer.decode({id}, false)
+                                    : std::string();
+}
 
 ResponseHeader newResponseHeader(bool chat, const std::string &model) {
   static std::atomic<uint64_t> counter{0};

@@ -52,6 +52,10 @@ nlohmann::json usageChunkJson(const ResponseHeader &header,
 nlohmann::json errorJson(const std::string &message, const std::string &type,
                          const std::string &param, const std::string &code);
 
+/// The text of one token; "" for the model's padding ids past the
+/// tokenizer's vocabulary.
+std::string tokenText(const Tokenizer &tokenizer, int32_t id);
+
 /// JSON text that survives tokens which are partial UTF-8.
 std::string dump(const nlohmann::json &value);
 
