@@ -236,7 +236,7 @@ void HttpApi::completions(const httplib::Request &req, httplib::Response &res,
       if (r.outcome.end == RequestEnd::Failed)
         throw ApiError(500, "generation failed: " + r.outcome.error);
     res.set_content(
-        dump(completionJson(job->header, *model.tokenizer, logprobs, results)),
+        dump(completionJson(job->header, *model.tokenizer, p, results)),
         "application/json");
     return;
   }
@@ -272,11 +272,13 @@ void HttpApi::completions(const httplib::Request &req, httplib::Response &res,
           return false;
         }
       }
-      const bool worthSending = !d.text.empty() || d.end ||
-                                (logprobs && !d.tokens.empty()) ||
-                                !progress->started[i];
+      // A token whose text is held back (a partial character or a
+      // possible stop string) waits, unless its ids or logprobs are wanted.
+      const bool worthSending =
+          !d.text.empty() || d.end || !progress->started[i] ||
+          ((logprobs || job->params.returnTokenIds) && !d.tokens.empty());
       if (worthSending &&
-          !send(chunkJson(job->header, *model.tokenizer, logprobs, i, d,
+          !send(chunkJson(job->header, *model.tokenizer, job->params, i, d,
                           !progress->started[i], progress->offsets[i]))) {
         job->cancel();
         return false;

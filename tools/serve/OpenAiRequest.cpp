@@ -12,6 +12,7 @@
 #include "serve/ApiError.h"
 
 #include <cmath>
+#include <cstdio>
 #include <limits>
 
 namespace moela::serve {
@@ -37,6 +38,13 @@ const char *typeName(const json &v) {
   default:
     return "an integer";
   }
+}
+
+/// 2 and 0.5, not 2.0 and 0.500000.
+std::string plain(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
 }
 
 [[noreturn]] void bad(const std::string &param, const std::string &message) {
@@ -89,8 +97,8 @@ public:
     const double d = v.get<double>();
     if (!std::isfinite(d) || d < lo || d > hi || (openLow && d == lo))
       bad(name, std::string("'") + name + "' must be in " +
-                    (openLow ? "(" : "[") + json(lo).dump() + ", " +
-                    json(hi).dump() + "], got " + v.dump());
+                    (openLow ? "(" : "[") + plain(lo) + ", " + plain(hi) +
+                    "], got " + v.dump());
     return d;
   }
 
@@ -330,6 +338,7 @@ CompletionParams parseCompletion(const std::string &text, bool chat,
   p.stop = stopStrings(f);
   p.n = static_cast<int>(f.integer("n", 1, 1, 16));
   p.ignoreEos = f.boolean("ignore_eos", false);
+  p.returnTokenIds = f.boolean("return_token_ids", false);
   p.stream = f.boolean("stream", false);
   if (f.has("stream_options")) {
     const json &options = f.at("stream_options");

@@ -38,6 +38,7 @@ struct CompletionParams {
   int logprobs = -1; // -1: none; else the number of alternatives
   int n = 1;
   bool ignoreEos = false, stream = false, includeUsage = false;
+  bool returnTokenIds = false; // vLLM's extension: choices[].token_ids
 };
 
 /// Parses the body of POST /v1/completions (`chat` false) or

@@ -120,8 +120,17 @@ json usageJson(const std::vector<RequestOutcome> &outcomes) {
           {"prompt_tokens_details", {{"cached_tokens", cached}}}};
 }
 
+json tokenIds(const std::vector<GeneratedToken> &tokens) {
+  json ids = json::array();
+  for (const GeneratedToken &t : tokens)
+    ids.push_back(t.id);
+  return ids;
+}
+
 json completionJson(const ResponseHeader &header, const Tokenizer &tokenizer,
-                    bool logprobs, const std::vector<ChoiceResult> &choices) {
+                    const CompletionParams &params,
+                    const std::vector<ChoiceResult> &choices) {
+  const bool logprobs = params.logprobs >= 0;
   json out = base(header, false);
   json list = json::array();
   std::vector<RequestOutcome> outcomes;
@@ -135,6 +144,8 @@ json completionJson(const ResponseHeader &header, const Tokenizer &tokenizer,
     choice["logprobs"] =
         logprobs ? logprobsJson(header.chat, tokenizer, c.tokens, 0) : json();
     choice["finish_reason"] = finishReason(c.outcome.end);
+    if (params.returnTokenIds)
+      choice["token_ids"] = tokenIds(c.tokens);
     list.push_back(std::move(choice));
     outcomes.push_back(c.outcome);
   }
@@ -144,8 +155,9 @@ json completionJson(const ResponseHeader &header, const Tokenizer &tokenizer,
 }
 
 json chunkJson(const ResponseHeader &header, const Tokenizer &tokenizer,
-               bool logprobs, int index, const Delta &delta, bool first,
-               size_t textOffset) {
+               const CompletionParams &params, int index, const Delta &delta,
+               bool first, size_t textOffset) {
+  const bool logprobs = params.logprobs >= 0;
   json out = base(header, true);
   json choice = {{"index", index}};
   if (header.chat) {
@@ -163,6 +175,8 @@ json chunkJson(const ResponseHeader &header, const Tokenizer &tokenizer,
           ? logprobsJson(header.chat, tokenizer, delta.tokens, textOffset)
           : json();
   choice["finish_reason"] = finishJson(delta.end);
+  if (params.returnTokenIds)
+    choice["token_ids"] = tokenIds(delta.tokens);
   out["choices"] = json::array({std::move(choice)});
   return out;
 }

@@ -35,14 +35,16 @@ nlohmann::json usageJson(const std::vector<RequestOutcome> &outcomes);
 
 /// The whole (non-streamed) response.
 nlohmann::json completionJson(const ResponseHeader &header,
-                              const Tokenizer &tokenizer, bool logprobs,
+                              const Tokenizer &tokenizer,
+                              const CompletionParams &params,
                               const std::vector<ChoiceResult> &choices);
 
 /// One stream chunk for choice `index` carrying `delta` (chat: `first`
 /// adds the assistant role); `textOffset` is the length of the choice's
 /// text before it (completions' logprobs.text_offset).
 nlohmann::json chunkJson(const ResponseHeader &header,
-                         const Tokenizer &tokenizer, bool logprobs, int index,
+                         const Tokenizer &tokenizer,
+                         const CompletionParams &params, int index,
                          const Delta &delta, bool first, size_t textOffset);
 /// The usage chunk (stream_options.include_usage): no choices.
 nlohmann::json usageChunkJson(const ResponseHeader &header,
