@@ -33,6 +33,8 @@
 #include <iostream>
 #include <thread>
 
+#include <sys/socket.h>
+
 using namespace moela;
 
 namespace {
@@ -143,6 +145,13 @@ int runServer(Options o, const CLI::App &app) {
   server.set_keep_alive_timeout(2);
   api.install(server);
 
+  // cpp-httplib listens with a backlog of 5: a burst of clients would wait
+  // for SYN retries (seconds). Listening again on the same socket raises it.
+  int listening = -1;
+  server.set_socket_options([&listening](int sock) {
+    httplib::default_socket_options(sock);
+    listening = sock;
+  });
   int port = o.port;
   if (port == 0)
     port = server.bind_to_any_port(o.host);
@@ -151,6 +160,8 @@ int runServer(Options o, const CLI::App &app) {
   if (port < 0)
     fail("cannot listen on ", o.host, ":", o.port,
          " (in use, or not an address of this machine)");
+  if (listening >= 0)
+    ::listen(listening, SOMAXCONN);
 
   std::atomic<bool> drained{false}, ending{false};
   std::thread loop([&] {
