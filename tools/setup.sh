@@ -13,6 +13,8 @@ packages=(
   clang-format-19                                          # tools/format-check.sh
   libopenmpi-dev openmpi-bin                               # multi-rank runs (mpirun) on the host backend
   libedit-dev                                              # moela-run --interactive: line editing and history
+  libcpp-httplib-dev                                       # moela-serve's HTTP server
+  python3-pip                                              # the server tests' Python packages (below)
 )
 
 missing=()
@@ -29,4 +31,12 @@ fi
 if [ ! -f /usr/local/cuda/include/nvrtc.h ]; then
   echo "setup: the CUDA 13 toolkit was not found at /usr/local/cuda (needed for NVRTC and headers)" >&2
   exit 1
+fi
+
+# The server tests drive moela-serve with the official openai client and check chat templates
+# against jinja2 (what transformers renders them with).
+if ! python3 -c "import openai, jinja2" 2>/dev/null; then
+  echo "setup: installing the Python packages openai and jinja2"
+  python3 -m pip install -q openai jinja2 2>/dev/null ||
+    python3 -m pip install -q --break-system-packages openai jinja2
 fi
