@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Serving benchmark: moela-serve under concurrent streaming openai clients.
+"""Serving benchmark: moela-serve under concurrent streaming clients.
 
     python3 bench/serve_bench.py PLAN [--concurrency 1,4,16,32] [--requests N]
         [--prompt-tokens 64] [--output-tokens 32] [--json FILE] -- SERVER_ARGS
@@ -13,6 +13,7 @@ must be on PATH (or give --server).
 """
 import argparse
 import concurrent.futures
+import http.client
 import json
 import os
 import sys
@@ -22,8 +23,6 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "test", "Serve", "Inputs"))
 from serve_harness import Server  # noqa: E402
 
-import openai  # noqa: E402
-
 
 def percentile(values, q):
     if not values:
@@ -32,18 +31,27 @@ def percentile(values, q):
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def one_request(base, model, prompt, output_tokens):
-    """(time to first token, [inter-token gaps]) of one streamed completion."""
-    client = openai.OpenAI(base_url=base + "/v1", api_key="none",
-                           max_retries=0, timeout=600)
+def one_request(srv, model, prompt, output_tokens):
+    """(time to first token, [inter-token gaps]) of one streamed completion,
+    read as server-sent events over plain http.client (no client library, so
+    that a bare GPU machine can run it)."""
+    body = json.dumps({"model": model, "prompt": prompt,
+                       "max_tokens": output_tokens, "temperature": 0,
+                       "stream": True, "ignore_eos": True,
+                       "return_token_ids": True})
+    conn = http.client.HTTPConnection(srv.host, srv.port, timeout=600)
     start = time.perf_counter()
+    conn.request("POST", "/v1/completions", body=body,
+                 headers={"Content-Type": "application/json"})
+    resp = conn.getresponse()
+    if resp.status != 200:
+        sys.exit(f"moela-serve answered {resp.status}: {resp.read()!r}")
     last, ttft, gaps = start, None, []
-    for chunk in client.completions.create(
-            model=model, prompt=prompt, max_tokens=output_tokens,
-            temperature=0, stream=True,
-            extra_body={"ignore_eos": True, "return_token_ids": True}):
-        n = len(chunk.model_dump()["choices"][0]["token_ids"]) \
-            if chunk.choices else 0
+    for line in resp:
+        if not line.startswith(b"data: ") or line.startswith(b"data: [DONE]"):
+            continue
+        event = json.loads(line[6:])
+        n = len(event["choices"][0]["token_ids"]) if event["choices"] else 0
         if n == 0:
             continue
         now = time.perf_counter()
@@ -52,6 +60,7 @@ def one_request(base, model, prompt, output_tokens):
         # A chunk of n tokens: n gaps sharing the time since the last one.
         gaps += [(now - last) / max(n, 1)] * n
         last = now
+    conn.close()
     return ttft, gaps
 
 
@@ -86,7 +95,7 @@ def main():
         start = time.perf_counter()
         with concurrent.futures.ThreadPoolExecutor(max_workers=c) as pool:
             results = list(pool.map(
-                lambda i: one_request(srv.base, model, prompt(i),
+                lambda i: one_request(srv, model, prompt(i),
                                       args.output_tokens),
                 range(count)))
         wall = time.perf_counter() - start

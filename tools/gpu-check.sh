@@ -3,7 +3,8 @@
 # tools/gpu-prepare.sh first, here, and carry .gpu): builds the runtime from
 # source (no MLIR needed), runs every kernel family against the host backend
 # on fresh random inputs, whole plans against DeepSeek's goldens and the host
-# backend, and the deepseek-v3-4l benchmark with roofline ratios; with more
+# backend, the deepseek-v3-4l benchmark with roofline ratios and the serving
+# benchmark (bench/serve_bench.py); with more
 # than one GPU (and mpirun) also the TP and EP plans on 2 or 4 GPUs against the
 # 1-rank host run and NCCL's all-reduce / all-gather bandwidth against the
 # NVLink roof (skipped with one GPU); prints a short table last. Logs go to $OUT (or /tmp/moela-gpu).
@@ -45,6 +46,16 @@ step generate 120 "$bin/moela-run" .gpu/plans/tiny.plan --random-weights --weigh
   --prompt "The capital of France is" --max-new-tokens 32 --backend cuda
 step bench-v3-4l 600 "$bin/moela-bench" .gpu/plans/v3-4l-mma.plan .gpu/plans/v3-4l-wgmma.plan \
   --random-weights --backend cuda --prefill 4096 --batch 1,8,64 --context 1024 --steps 16 --roofline
+# Serving: moela-serve on the GPU under 1..32 concurrent streaming clients
+# (needs the cpp-httplib carried by tools/gpu-prepare.sh; a failed build
+# fails only these steps).
+step build-serve 300 cmake --build build-gpu -j "$jobs" --target moela-serve
+if [ -x "$bin/moela-serve" ]; then
+  step serve-bench 300 python3 bench/serve_bench.py .gpu/plans/v3-4l-mma.plan \
+    --server "$bin/moela-serve" --concurrency 1,8,32 --requests 32 \
+    --prompt-tokens 512 --output-tokens 64 -- --random-weights --backend cuda \
+    --max-seq-len 2048
+fi
 
 # Multi-GPU: only with more than one device; NCCL is libnccl.so.2 (or
 # MOELA_NCCL_LIBRARY), loaded at run time.
@@ -67,5 +78,7 @@ echo "-- attention kernels at DeepSeek-V3 sizes:"
 grep -E "^TIME (mla_prefill_attention|latent_attention)" "$out/ops-kernels.log" || true
 echo "-- deepseek-v3-4l (4 layers of DeepSeek-V3, FP8 random weights), cuda backend:"
 grep -E "^(plan|v3-4l)" "$out/bench-v3-4l.log" || true
+echo "-- serving (moela-serve, deepseek-v3-4l, cuda backend):"
+grep -E "^\|" "$out/serve-bench.log" 2>/dev/null || true
 echo "-- multi-GPU (TP/EP plans against the host, NCCL bandwidth):"
 grep -E "vs host|^TIME all-" "$out/multi-gpu-plans.log" "$out/nccl-bandwidth.log" 2>/dev/null || true

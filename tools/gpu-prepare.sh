@@ -17,6 +17,15 @@ cp /usr/include/pcre2.h "$dest/third_party/include/"
 cp -L /usr/lib/x86_64-linux-gnu/libpcre2-8.so.0 "$dest/third_party/lib/libpcre2-8.so.0"
 cp -L /usr/lib/x86_64-linux-gnu/libpcre2-8.so.0 "$dest/third_party/lib/libpcre2-8.so"
 cp "$build/runtime/schema/plan_generated.h" "$dest/third_party/schema/"
+# moela-serve: Debian's cpp-httplib is a header plus a library (and the
+# brotli libraries it links; OpenSSL and zlib are on any GPU machine).
+if [ -f /usr/include/httplib.h ]; then
+  cp /usr/include/httplib.h "$dest/third_party/include/"
+  for lib in libcpp-httplib.so.0.11 libbrotlidec.so.1 libbrotlienc.so.1 libbrotlicommon.so.1; do
+    cp -L "/usr/lib/x86_64-linux-gnu/$lib" "$dest/third_party/lib/$lib"
+  done
+  ln -sf libcpp-httplib.so.0.11 "$dest/third_party/lib/libcpp-httplib.so"
+fi
 
 export MOELA_CACHE_DIR=$PWD/$dest/kernel-cache
 compile() { "$build/bin/moela-compile" "$@" --target=sm_90a; }
