@@ -77,7 +77,7 @@ int runServer(Options o, const CLI::App &app) {
       !o.randomWeights)
     o.weights = o.plan;
   std::optional<std::string> planFile =
-      runtool::planFromCheckpoint(o.plan, o.compile, o.quiet);
+      runtool::planFromCheckpoint(o.plan, o.compile, o.quiet, "moela-serve");
   if (!planFile)
     return 1; // the compiler said why
   Plan plan = Plan::load(*planFile);

@@ -82,7 +82,7 @@ fs::path planCacheDir() {
 
 std::optional<std::string>
 planFromCheckpoint(const std::string &path, const CheckpointCompileFlags &flags,
-                   bool quiet) {
+                   bool quiet, const char *tool) {
   if (!fs::is_directory(path)) {
     if (flags.any())
       fail("--target, --max-batch, --max-prefill-tokens, --mtp, --tp and --ep "
@@ -120,12 +120,12 @@ planFromCheckpoint(const std::string &path, const CheckpointCompileFlags &flags,
     return cached.string();
 
 #ifndef MOELA_RUN_COMPILES
-  fail("this moela-run was built without the compiler (MOELA_RUNTIME_ONLY): "
-       "compile ",
+  fail("this ", tool,
+       " was built without the compiler (MOELA_RUNTIME_ONLY): compile ",
        config.string(), " with moela-compile and give the plan file");
 #else
   if (!quiet)
-    std::fprintf(stderr, "moela-run: compiling %s for %s (cached as %s)\n",
+    std::fprintf(stderr, "%s: compiling %s for %s (cached as %s)\n", tool,
                  config.string().c_str(), target.c_str(),
                  cached.string().c_str());
   CompileOptions options = flags.compile;

@@ -40,10 +40,10 @@ void addCompileFlags(CLI::App &app, CheckpointCompileFlags &flags);
 /// $XDG_CACHE_HOME/moela/plans or ~/.cache/moela/plans), compiled first when
 /// missing (with a note on stderr unless `quiet`). Throws Error for a folder
 /// without config.json or compile flags with a plan file; nullopt when the
-/// compiler failed (it printed why).
+/// compiler failed (it printed why). `tool` starts the note.
 std::optional<std::string>
 planFromCheckpoint(const std::string &path, const CheckpointCompileFlags &flags,
-                   bool quiet);
+                   bool quiet, const char *tool = "moela-run");
 
 } // namespace moela::runtool
 
