@@ -4,6 +4,7 @@
 #include "moela/Runtime/Error.h"
 
 #include <algorithm>
+#include <optional>
 
 namespace moela {
 
@@ -226,26 +227,14 @@ void Scheduler::prefillStep() {
   }
   if (fed.empty())
     return;
-  std::vector<std::vector<float>> logits;
-  try {
-    logits = engine.feed(feed);
-  } catch (const std::exception &e) {
-    for (Sequence *s : fed) {
-      s->done = true;
-      s->end = RequestEnd::Failed;
-    }
-    for (size_t i = running.size(); i-- > 0;)
-      if (running[i]->done)
-        finish(i, RequestEnd::Failed, e.what());
+  std::optional<std::vector<std::vector<float>>> logits = feedStep(feed, fed);
+  if (!logits)
     return;
-  }
   for (Sequence *s : completing) {
     s->prefilling = false;
-    emit(*s, logits[s->slot]);
+    emit(*s, (*logits)[s->slot]);
   }
-  for (size_t i = running.size(); i-- > 0;)
-    if (running[i]->done)
-      finish(i, running[i]->end, running[i]->error);
+  retire();
 }
 
 void Scheduler::decodeStep() {
@@ -267,17 +256,32 @@ void Scheduler::decodeStep() {
     }
   if (fed.empty())
     return;
-  std::vector<std::vector<float>> logits;
-  try {
-    logits = engine.feed(feed);
-  } catch (const std::exception &e) {
-    for (size_t i = running.size(); i-- > 0;)
-      if (!running[i]->prefilling)
-        finish(i, RequestEnd::Failed, e.what());
+  std::optional<std::vector<std::vector<float>>> logits = feedStep(feed, fed);
+  if (!logits)
     return;
-  }
   for (Sequence *s : fed)
-    emit(*s, logits[s->slot]);
+    emit(*s, (*logits)[s->slot]);
+  retire();
+}
+
+std::optional<std::vector<std::vector<float>>>
+Scheduler::feedStep(const std::vector<std::vector<int32_t>> &feed,
+                    const std::vector<Sequence *> &fed) {
+  try {
+    return engine.feed(feed);
+  } catch (const std::exception &e) {
+    // The step's sequences end; the others, and the server, go on.
+    for (Sequence *s : fed) {
+      s->done = true;
+      s->end = RequestEnd::Failed;
+      s->error = e.what();
+    }
+    retire();
+    return std::nullopt;
+  }
+}
+
+void Scheduler::retire() {
   for (size_t i = running.size(); i-- > 0;)
     if (running[i]->done)
       finish(i, running[i]->end, running[i]->error);

@@ -27,6 +27,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -125,6 +126,13 @@ private:
   /// Samples from `logits` for `seq`, hands the token out, and ends the
   /// sequence when it is done.
   void emit(Sequence &seq, const std::vector<float> &logits);
+  /// Feeds one step; on an engine error the step's sequences end (Failed)
+  /// and nullopt comes back.
+  std::optional<std::vector<std::vector<float>>>
+  feedStep(const std::vector<std::vector<int32_t>> &feed,
+           const std::vector<Sequence *> &fed);
+  /// Ends the sequences marked done.
+  void retire();
   void finish(size_t index, RequestEnd end, const std::string &error = {});
   /// Frees the newest running sequence's pages and queues it again first.
   void preemptNewest();
