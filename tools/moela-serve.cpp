@@ -34,6 +34,7 @@
 #include <thread>
 
 #include <sys/socket.h>
+#include <unistd.h>
 
 using namespace moela;
 
@@ -61,16 +62,24 @@ std::string modelName(const Options &o, const std::string &given) {
   return path.stem().string();
 }
 
-int runServer(Options o, const CLI::App &app) {
+/// SIGTERM and SIGINT, blocked in every thread from the start (MPI starts
+/// threads of its own) and taken by one waiting thread.
+sigset_t stopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  return set;
+}
+
+int runServer(Options o, const CLI::App &app, Communicator &comm) {
+  // Rank 0 answers HTTP and schedules; the other ranks of a multi-rank plan
+  // replay its engine calls (followScheduler).
+  const bool lead = comm.rank() == 0;
+  if (!lead)
+    o.quiet = true;
   if (o.threads > 0)
     setenv("MOELA_NUM_THREADS", std::to_string(o.threads).c_str(), 1);
-  // SIGTERM and SIGINT go to one waiting thread (started below), not to
-  // whichever thread happens to run.
-  sigset_t stopSignals;
-  sigemptyset(&stopSignals);
-  sigaddset(&stopSignals, SIGTERM);
-  sigaddset(&stopSignals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
 
   const std::string given = o.plan;
   if (std::filesystem::is_directory(o.plan) && o.weights.empty() &&
@@ -81,9 +90,13 @@ int runServer(Options o, const CLI::App &app) {
   if (!planFile)
     return 1; // the compiler said why
   Plan plan = Plan::load(*planFile);
-  if (plan.worldSize() != 1)
-    fail(*planFile, " was compiled for ", plan.worldSize(),
-         " ranks; moela-serve runs single-rank plans only (for now)");
+  if (plan.worldSize() != comm.size())
+    fail(*planFile, " was compiled for ", plan.worldSize(), " ranks (--tp ",
+         plan.worldSize(), ") but ",
+         comm.size() == 1
+             ? "was started alone: start it with mpirun -n " +
+                   std::to_string(plan.worldSize()) + " moela-serve ..."
+             : "mpirun started " + std::to_string(comm.size()));
   const ModelConfig &config = plan.config();
   if (o.weights.empty() == !o.randomWeights)
     fail("give exactly one of --weights DIR and --random-weights");
@@ -92,7 +105,9 @@ int runServer(Options o, const CLI::App &app) {
   if (!defaults.empty() && !o.quiet)
     std::cerr << "moela-serve: sampling defaults: " << defaults << "\n";
 
-  std::unique_ptr<Tokenizer> tokenizer = runtool::openTokenizer(o, config);
+  std::unique_ptr<Tokenizer> tokenizer;
+  if (lead)
+    tokenizer = runtool::openTokenizer(o, config);
   const int context = runtool::contextLength(o, config);
   const int decodeBatch = plan.program(abi::kDecode).max_tokens();
   const int slots = o.maxRunning > 0 ? o.maxRunning : decodeBatch;
@@ -103,10 +118,9 @@ int runServer(Options o, const CLI::App &app) {
   std::unique_ptr<WeightSource> weights = o.randomWeights
                                               ? makeRandomWeights(o.weightsSeed)
                                               : openCheckpoint(o.weights);
-  std::unique_ptr<Communicator> comm = makeSingleProcessCommunicator();
   std::string note;
   std::unique_ptr<Backend> backend =
-      createBackend(parseBackendChoice(o.backend), plan, &note, comm.get());
+      createBackend(parseBackendChoice(o.backend), plan, &note, &comm);
   if (!note.empty() && !o.quiet)
     std::cerr << "moela-serve: " << note << "\n";
   runtool::LoadProgress progress(
@@ -115,6 +129,10 @@ int runServer(Options o, const CLI::App &app) {
   Engine engine(plan, *backend, progress, slots, context,
                 {o.kvPages, !o.noPrefixCaching});
   progress.finish();
+  if (!lead) {
+    followScheduler(engine, comm);
+    return 0;
+  }
 
   serve::ServedModel model;
   model.name = modelName(o, given);
@@ -132,9 +150,10 @@ int runServer(Options o, const CLI::App &app) {
     return tokenizer->applyChatTemplate(turns, /*addGenerationPrompt=*/true);
   };
 
-  Scheduler scheduler(engine, static_cast<int32_t>(config.eosTokenId),
-                      plan.program(abi::kPrefill).max_tokens(),
-                      {o.maxStepTokens, !o.noPrefixCaching});
+  Scheduler scheduler(
+      engine, static_cast<int32_t>(config.eosTokenId),
+      plan.program(abi::kPrefill).max_tokens(),
+      {o.maxStepTokens, !o.noPrefixCaching, comm.size() > 1 ? &comm : nullptr});
   serve::Metrics metrics;
   serve::HttpApi api(scheduler, model, metrics);
   httplib::Server server;
@@ -170,7 +189,8 @@ int runServer(Options o, const CLI::App &app) {
   });
   std::thread signals([&] {
     int signal = 0;
-    sigwait(&stopSignals, &signal);
+    const sigset_t set = stopSignals();
+    sigwait(&set, &signal);
     if (ending)
       return; // woken by main to end
     if (!o.quiet)
@@ -187,8 +207,12 @@ int runServer(Options o, const CLI::App &app) {
   });
   // The address, for people and for scripts that started it with --port 0.
   std::cout << "moela-serve: serving '" << model.name << "' on http://"
-            << o.host << ":" << port << " (" << backend->name() << " backend, "
-            << slots << " sequences, context " << context << ", "
+            << o.host << ":" << port << " (pid " << getpid() << ", "
+            << backend->name() << " backend"
+            << (comm.size() > 1
+                    ? " on " + std::to_string(comm.size()) + " ranks"
+                    : std::string())
+            << ", " << slots << " sequences, context " << context << ", "
             << engine.pagesTotal() << " KV pages of " << engine.pageTokens()
             << " tokens)" << std::endl;
   server.listen_after_bind();
@@ -255,9 +279,23 @@ int main(int argc, char **argv) {
             return cli::versionText("moela-serve", {cli::cudaDriverLine()});
           }))
     return *exit;
+  const sigset_t set = stopSignals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  // Under an MPI launcher every process is one rank of the server.
+  std::unique_ptr<Communicator> comm;
   try {
-    return runServer(o, app);
+    comm = launchedByMpi() ? makeMpiCommunicator()
+                           : makeSingleProcessCommunicator();
   } catch (const std::exception &e) {
+    std::cerr << "moela-serve: " << e.what() << "\n";
+    return 1;
+  }
+  try {
+    return runServer(o, app, *comm);
+  } catch (const std::exception &e) {
+    // One rank's error ends them all (the others may wait in a collective).
+    if (comm->size() > 1)
+      comm->abort(e.what());
     std::cerr << "moela-serve: " << e.what() << "\n";
     return 1;
   }

@@ -1,6 +1,9 @@
 //===- Scheduler.cpp - Continuous batching: admit, prefill, decode --------===//
 #include "moela/Runtime/Scheduler.h"
 
+#include "engine/EngineMirror.h"
+
+#include "moela/Runtime/Communicator.h"
 #include "moela/Runtime/Error.h"
 
 #include <algorithm>
@@ -48,6 +51,12 @@ Scheduler::Scheduler(Engine &engine, int32_t eosId, int maxPromptTokens,
       maxStepTokens(options.maxStepTokens > 0 ? options.maxStepTokens
                                               : maxPromptTokens),
       prefixCaching(options.prefixCaching) {
+  if (options.followers) {
+    if (options.followers->rank() != 0)
+      fail("the scheduler runs on rank 0; the other ranks run "
+           "followScheduler");
+    mirror = std::make_unique<EngineMirror>(*options.followers);
+  }
   if (maxStepTokens < 1)
     fail("the prefill token budget per step must be >= 1, got ", maxStepTokens);
   // Every sequence must fit the pool alone, or preemption could not help.
@@ -100,8 +109,11 @@ void Scheduler::run() {
         return draining || !submitted.empty() || !running.empty() ||
                !waiting.empty();
       });
-      if (draining && submitted.empty() && running.empty() && waiting.empty())
+      if (draining && submitted.empty() && running.empty() && waiting.empty()) {
+        if (mirror)
+          mirror->stop();
         return;
+      }
     }
     step();
   }
@@ -174,11 +186,11 @@ void Scheduler::admit() {
   while (!waiting.empty() && !freeSlots.empty()) {
     Sequence &seq = *waiting.front();
     const int slot = freeSlots.back();
-    const int reused = prefixCaching ? engine.reusePrefix(slot, seq.tokens) : 0;
+    const int reused = prefixCaching ? reusePrefix(slot, seq.tokens) : 0;
     const int need =
         engine.pagesNeeded(slot, static_cast<int>(seq.tokens.size()) - reused);
     if (need > engine.pagesFree() - promised) {
-      engine.reset(slot); // gives back what reusePrefix attached
+      reset(slot); // gives back what reusePrefix attached
       if (!running.empty())
         return; // first come, first served: the rest wait too
       // Alone it can never fit (the pool is smaller than its tokens).
@@ -268,7 +280,7 @@ std::optional<std::vector<std::vector<float>>>
 Scheduler::feedStep(const std::vector<std::vector<int32_t>> &feed,
                     const std::vector<Sequence *> &fed) {
   try {
-    return engine.feed(feed);
+    return engineFeed(feed);
   } catch (const std::exception &e) {
     // The step's sequences end; the others, and the server, go on.
     for (Sequence *s : fed) {
@@ -279,6 +291,35 @@ Scheduler::feedStep(const std::vector<std::vector<int32_t>> &feed,
     retire();
     return std::nullopt;
   }
+}
+
+void Scheduler::reset(int slot) {
+  if (mirror)
+    mirror->reset(slot);
+  engine.reset(slot);
+}
+
+int Scheduler::reusePrefix(int slot, const std::vector<int32_t> &tokens) {
+  if (mirror)
+    mirror->reusePrefix(slot, tokens);
+  return engine.reusePrefix(slot, tokens);
+}
+
+std::vector<std::vector<float>>
+Scheduler::engineFeed(const std::vector<std::vector<int32_t>> &feed) {
+  if (!mirror)
+    return engine.feed(feed);
+  mirror->feed(feed);
+  try {
+    return engine.feed(feed);
+  } catch (const std::exception &e) {
+    // The other ranks may wait in a collective of this step: end them all.
+    mirror->abort(e.what());
+  }
+}
+
+void followScheduler(Engine &engine, Communicator &comm) {
+  EngineMirror(comm).follow(engine);
 }
 
 void Scheduler::retire() {
@@ -323,7 +364,7 @@ void Scheduler::emit(Sequence &seq, const std::vector<float> &logits) {
 void Scheduler::finish(size_t index, RequestEnd end, const std::string &error) {
   std::unique_ptr<Sequence> seq = std::move(running[index]);
   running.erase(running.begin() + static_cast<std::ptrdiff_t>(index));
-  engine.reset(seq->slot);
+  reset(seq->slot);
   freeSlots.push_back(seq->slot);
   RequestOutcome outcome;
   outcome.end = end;
@@ -338,7 +379,7 @@ void Scheduler::finish(size_t index, RequestEnd end, const std::string &error) {
 void Scheduler::preemptNewest() {
   std::unique_ptr<Sequence> seq = std::move(running.back());
   running.pop_back();
-  engine.reset(seq->slot);
+  reset(seq->slot);
   freeSlots.push_back(seq->slot);
   seq->slot = -1;
   seq->prefilling = true;

@@ -34,6 +34,9 @@
 
 namespace moela {
 
+class Communicator;
+class EngineMirror;
+
 /// One generated token as a request sees it.
 struct GeneratedToken {
   int32_t id = -1;
@@ -83,6 +86,10 @@ struct ServeRequest {
 struct SchedulerOptions {
   int maxStepTokens = 0; // prompt tokens per prefill step; 0 = the plan's
   bool prefixCaching = false;
+  /// A multi-rank plan: rank 0 schedules, and sends every engine call to the
+  /// other ranks first (they run followScheduler), so that all ranks run the
+  /// same steps. An engine error then ends every rank.
+  Communicator *followers = nullptr;
 };
 
 /// A consistent snapshot for /metrics and /health.
@@ -133,6 +140,11 @@ private:
            const std::vector<Sequence *> &fed);
   /// Ends the sequences marked done.
   void retire();
+  // The engine calls that change its state, mirrored to the followers.
+  void reset(int slot);
+  int reusePrefix(int slot, const std::vector<int32_t> &tokens);
+  std::vector<std::vector<float>>
+  engineFeed(const std::vector<std::vector<int32_t>> &feed);
   void finish(size_t index, RequestEnd end, const std::string &error = {});
   /// Frees the newest running sequence's pages and queues it again first.
   void preemptNewest();
@@ -142,6 +154,7 @@ private:
   int32_t eosId;
   int maxStepTokens;
   bool prefixCaching;
+  std::unique_ptr<EngineMirror> mirror; // rank 0 of a multi-rank server
 
   std::vector<std::unique_ptr<Sequence>> running; // in admission order
   std::deque<std::unique_ptr<Sequence>> waiting;
@@ -154,6 +167,10 @@ private:
   bool draining = false;
   SchedulerStats published;
 };
+
+/// The other ranks of a multi-rank server: replays rank 0's engine calls
+/// until its scheduler stops (SchedulerOptions::followers).
+void followScheduler(Engine &engine, Communicator &comm);
 
 } // namespace moela
 

@@ -14,16 +14,18 @@ import time
 
 
 class Server:
-    def __init__(self, args, timeout=60):
+    def __init__(self, args, timeout=60, launcher=()):
+        """`launcher`: e.g. mpirun and its flags, for a multi-rank server."""
         self.proc = subprocess.Popen(
-            ["moela-serve", *args, "--port", "0"],
+            [*launcher, "moela-serve", *args, "--port", "0"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
-        match = re.search(r"on http://([\d.]+):(\d+) ", line)
+        match = re.search(r"on http://([\d.]+):(\d+) \(pid (\d+)", line)
         if not match:
             err = self.proc.stderr.read()
             sys.exit(f"moela-serve did not start: {line!r} {err}")
         self.host, self.port = match.group(1), int(match.group(2))
+        self.pid = int(match.group(3))  # rank 0's under mpirun
         self.base = f"http://{self.host}:{self.port}"
         deadline = time.time() + timeout
         while True:
@@ -69,7 +71,9 @@ class Server:
         return out
 
     def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
+        """SIGTERM to moela-serve (rank 0 under mpirun: mpirun would kill
+        its ranks a second after forwarding it), then its exit code 0."""
+        os.kill(self.pid, signal.SIGTERM)
         try:
             code = self.proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
