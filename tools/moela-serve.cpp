@@ -44,7 +44,7 @@ struct Options : runtool::ModelFlags {
   std::string host = "127.0.0.1", servedModelName;
   int port = 8000, maxRunning = 0, maxStepTokens = 0, kvPages = 0;
   int httpThreads = 128;
-  bool noPrefixCaching = false, quiet = false;
+  bool noPrefixCaching = false, quiet = false, verbose = false;
   float temperature = 1.0f, topP = 1.0f;
   int topK = 0;
 };
@@ -155,7 +155,7 @@ int runServer(Options o, const CLI::App &app, Communicator &comm) {
       plan.program(abi::kPrefill).max_tokens(),
       {o.maxStepTokens, !o.noPrefixCaching, comm.size() > 1 ? &comm : nullptr});
   serve::Metrics metrics;
-  serve::HttpApi api(scheduler, model, metrics);
+  serve::HttpApi api(scheduler, model, metrics, o.verbose && !o.quiet);
   httplib::Server server;
   const int httpThreads = o.httpThreads;
   server.new_task_queue = [httpThreads] {
@@ -271,7 +271,13 @@ int main(int argc, char **argv) {
       ->group("Sampling defaults");
   app.add_option("--top-p", o.topP, "Default top_p")
       ->group("Sampling defaults");
-  app.add_flag("-q,--quiet", o.quiet, "Only the address line on stdout")
+  app.add_flag("-q,--quiet", o.quiet,
+               "Nothing on stderr but errors (the address line stays on "
+               "stdout); beats -v")
+      ->group("Output");
+  app.add_flag("-v,--verbose", o.verbose,
+               "A line on stderr per finished request: tokens, time to first "
+               "token, tokens/s, finish reason")
       ->group("Output");
   runtool::addRuntimeFlags(app, o);
   if (std::optional<int> exit =

@@ -3,15 +3,18 @@
 
 #include "serve/Metrics.h"
 
+#include <cstdio>
+
 namespace moela::serve {
 
 ChoiceStream::ChoiceStream(const Tokenizer &tokenizer,
                            std::vector<std::string> stopStrings,
-                           std::shared_ptr<Waker> waker, Metrics &metrics)
+                           std::shared_ptr<Waker> waker, Metrics &metrics,
+                           std::string logName)
     : decoder(tokenizer, /*skipSpecial=*/true),
       tokenizerVocab(tokenizer.vocabSize()), stops(std::move(stopStrings)),
-      metrics(metrics), submitted(std::chrono::steady_clock::now()),
-      waker(std::move(waker)) {}
+      metrics(metrics), logName(std::move(logName)),
+      submitted(std::chrono::steady_clock::now()), waker(std::move(waker)) {}
 
 void ChoiceStream::attach(const std::shared_ptr<ChoiceStream> &stream,
                           ServeRequest &request) {
@@ -27,9 +30,10 @@ bool ChoiceStream::onToken(const GeneratedToken &token) {
   auto seconds = [](auto d) {
     return std::chrono::duration<double>(d).count();
   };
-  if (!anyToken)
+  if (!anyToken) {
     metrics.observeFirstToken(seconds(now - submitted));
-  else
+    firstToken = now;
+  } else
     metrics.observeInterToken(seconds(now - lastToken));
   anyToken = true;
   lastToken = now;
@@ -54,6 +58,23 @@ void ChoiceStream::onFinish(const RequestOutcome &outcome) {
     rest += stops.flush();
   }
   metrics.observeFinished(outcome);
+  if (!logName.empty()) {
+    using ms = std::chrono::duration<double, std::milli>;
+    const double decodeSeconds =
+        anyToken ? std::chrono::duration<double>(lastToken - firstToken).count()
+                 : 0;
+    std::fprintf(
+        stderr,
+        "moela-serve: %s: %d prompt tokens (%d cached) + %d generated, "
+        "first after %.0f ms, %.1f tokens/s, %s%s%s\n",
+        logName.c_str(), outcome.promptTokens, outcome.cachedTokens,
+        outcome.completionTokens,
+        anyToken ? ms(firstToken - submitted).count() : 0.0,
+        decodeSeconds > 0 ? (outcome.completionTokens - 1) / decodeSeconds
+                          : 0.0,
+        finishReason(outcome.end), outcome.error.empty() ? "" : ": ",
+        outcome.error.c_str());
+  }
   {
     std::lock_guard<std::mutex> lock(waker->mutex);
     pending.text += rest;

@@ -40,8 +40,10 @@ struct Delta {
 
 class ChoiceStream {
 public:
+  /// With a `logName`, a line on stderr when the choice ends (-v).
   ChoiceStream(const Tokenizer &tokenizer, std::vector<std::string> stops,
-               std::shared_ptr<Waker> waker, Metrics &metrics);
+               std::shared_ptr<Waker> waker, Metrics &metrics,
+               std::string logName = {});
 
   /// Binds the request's callbacks to `stream`, which they keep alive until
   /// the scheduler is done with the request (a client may leave first).
@@ -63,7 +65,8 @@ private:
   int64_t tokenizerVocab;
   StopStrings stops;
   Metrics &metrics;
-  std::chrono::steady_clock::time_point submitted, lastToken;
+  std::string logName;
+  std::chrono::steady_clock::time_point submitted, firstToken, lastToken;
   bool anyToken = false;
 
   std::shared_ptr<Waker> waker; // its mutex guards `pending` and `done`

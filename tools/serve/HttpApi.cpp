@@ -71,8 +71,8 @@ std::vector<std::pair<int, Delta>> takeNews(Job &job,
 } // namespace
 
 HttpApi::HttpApi(Scheduler &scheduler, const ServedModel &model,
-                 Metrics &metrics)
-    : scheduler(scheduler), model(model), metrics(metrics),
+                 Metrics &metrics, bool verbose)
+    : scheduler(scheduler), model(model), metrics(metrics), verbose(verbose),
       started(std::chrono::duration_cast<std::chrono::seconds>(
                   std::chrono::system_clock::now().time_since_epoch())
                   .count()) {}
@@ -202,8 +202,11 @@ void HttpApi::completions(const httplib::Request &req, httplib::Response &res,
                  : (uint64_t(entropy()) << 32) ^ uint64_t(entropy());
     request->ignoreEos = p.ignoreEos;
     request->topLogprobs = p.logprobs;
-    auto stream = std::make_shared<ChoiceStream>(*model.tokenizer, p.stop,
-                                                 job->waker, metrics);
+    std::string logName;
+    if (verbose)
+      logName = job->header.id + (p.n > 1 ? "/" + std::to_string(i) : "");
+    auto stream = std::make_shared<ChoiceStream>(
+        *model.tokenizer, p.stop, job->waker, metrics, std::move(logName));
     ChoiceStream::attach(stream, *request);
     job->streams.push_back(stream);
     job->requests.push_back(request);

@@ -24,7 +24,9 @@ namespace moela::serve {
 /// object with its status; nothing a client sends ends the server.
 class HttpApi {
 public:
-  HttpApi(Scheduler &scheduler, const ServedModel &model, Metrics &metrics);
+  /// `verbose`: a line on stderr per finished choice.
+  HttpApi(Scheduler &scheduler, const ServedModel &model, Metrics &metrics,
+          bool verbose = false);
   void install(httplib::Server &server);
   /// Waits until no completion is being answered (a drain's last step
   /// before the server stops), at most `limit`.
@@ -43,6 +45,7 @@ private:
   Scheduler &scheduler;
   const ServedModel &model;
   Metrics &metrics;
+  bool verbose;
   int64_t started;
   /// Completions being answered: each Job counts itself while it lives.
   std::shared_ptr<std::atomic<int>> answering =
