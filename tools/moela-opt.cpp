@@ -13,6 +13,7 @@
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/Config/llvm-config.h"
 #include "llvm/Support/CommandLine.h"
 
@@ -61,13 +62,30 @@ llvm::cl::alias verboseLong("verbose", llvm::cl::desc("Alias for -v"),
                             llvm::cl::aliasopt(verbose),
                             llvm::cl::cat(messageCategory));
 
+/// Hides (from --help, not --help-hidden) the options registered so far in
+/// LLVM's general and Polly categories: LLVM's backend and optimizer options,
+/// linked in with LLVM. MLIR registers its own inside MlirOptMain, later,
+/// and they stay listed, as do -q/-v, --help, --version and --color.
+void hideLlvmOptions() {
+  for (auto &entry : llvm::cl::getRegisteredOptions()) {
+    llvm::cl::Option *option = entry.getValue();
+    if (llvm::all_of(option->Categories, [](llvm::cl::OptionCategory *c) {
+          return c == &llvm::cl::getGeneralCategory() ||
+                 c->getName() == "Polly Options";
+        }))
+      option->setHiddenFlag(llvm::cl::Hidden);
+  }
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
   mlir::DialectRegistry registry;
   moela::registerAllDialects(registry);
   moela::registerAllPasses();
-  // MLIR's driver keeps its own --help; --version says which moela it is.
+  hideLlvmOptions();
+  // MLIR's driver keeps its own --help (less LLVM's backend options); --version
+  // says which moela it is.
   llvm::cl::SetVersionPrinter([](llvm::raw_ostream &os) {
     os << moela::cli::versionText("moela-opt",
                                   {"MLIR/LLVM: " LLVM_VERSION_STRING});
