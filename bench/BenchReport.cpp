@@ -120,6 +120,16 @@ Spread spread(const std::vector<double> &values) {
   return s;
 }
 
+std::string repetitionLine(const Measurement &m, size_t index, int repeats) {
+  const double s = m.seconds.at(index);
+  char text[256];
+  std::snprintf(text, sizeof(text),
+                "%s %s %s batch %d: repetition %zu/%d %.3f ms (%.1f tokens/s)",
+                m.plan.c_str(), m.backend.c_str(), m.phase.c_str(), m.batch,
+                index + 1, repeats, s * 1e3, m.tokens / s);
+  return text;
+}
+
 std::optional<ReportFormat> parseReportFormat(const std::string &name) {
   if (name == "md")
     return ReportFormat::Markdown;

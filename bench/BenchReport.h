@@ -23,6 +23,11 @@ struct Spread {
 };
 Spread spread(const std::vector<double> &values);
 
+/// moela-bench -v: repetition `index` (0-based) of `repeats` of `m` as one
+/// line, e.g. "tiny host decode batch 2: repetition 1/3 1.234 ms
+/// (1620.7 tokens/s)".
+std::string repetitionLine(const Measurement &m, size_t index, int repeats);
+
 enum class ReportFormat { Markdown, Json, Csv };
 
 /// "md" | "json" | "csv"; nullopt for anything else.

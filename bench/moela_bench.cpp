@@ -11,7 +11,9 @@
 // as mean ± sd (bench/BenchReport.h). With --roofline, each line also gives the
 // bytes and FLOPs the step must move at least and the time they take at the
 // device's limits (H200: 4.3 TB/s, 790 TFLOP/s bf16, 1580 TFLOP/s fp8), and the
-// ratio of the measured time to that floor.
+// ratio of the measured time to that floor. The report goes to stdout; notes
+// (a backend skipped) to stderr unless -q, and with -v each repetition's time
+// as it is measured (bench::repetitionLine).
 //
 //===----------------------------------------------------------------------===//
 #include "BenchReport.h"
@@ -138,7 +140,7 @@ double seconds(std::chrono::steady_clock::time_point since) {
 int main(int argc, char **argv) {
   std::vector<std::string> planPaths;
   std::string weightsPath, backends = "host", batches = "1,8", output = "md";
-  bool randomWeights = false, roofline = false;
+  bool randomWeights = false, roofline = false, quiet = false, verbose = false;
   int prefill = 128, steps = 16, context = 0, repeats = 3;
   double bandwidth = 4.3e12, bf16Flops = 790e12, fp8Flops = 1580e12;
   CLI::App app{"moela-bench: prefill and decode speed of a plan"};
@@ -179,11 +181,25 @@ int main(int argc, char **argv) {
       ->group("Roofline");
   app.add_option("--fp8-flops", fp8Flops, "Dense fp8 FLOP/s")
       ->group("Roofline");
+  app.add_flag("-q,--quiet", quiet,
+               "Only the report: no notes on stderr (errors only)")
+      ->group("Report");
+  app.add_flag("-v,--verbose", verbose,
+               "Also each repetition's time on stderr as it is measured")
+      ->group("Report");
   if (std::optional<int> exit =
           cli::parseCommandLine(app, argc, argv, "moela-bench", [] {
             return cli::versionText("moela-bench", {cli::cudaDriverLine()});
           }))
     return *exit;
+  verbose = verbose && !quiet;
+  // -v: one line per repetition, as soon as it is measured.
+  auto measured = [&](const bench::Measurement &m) {
+    if (verbose)
+      std::fprintf(
+          stderr, "moela-bench: %s\n",
+          bench::repetitionLine(m, m.seconds.size() - 1, repeats).c_str());
+  };
   try {
     if (weightsPath.empty() == !randomWeights)
       fail("give exactly one of --weights DIR and --random-weights");
@@ -218,8 +234,9 @@ int main(int argc, char **argv) {
         std::unique_ptr<Backend> backend =
             createBackend(parseBackendChoice(name), plan, &note);
         if (!note.empty() || backend->name() != name) {
-          std::fprintf(stderr, "moela-bench: %s on %s skipped: %s\n",
-                       label.c_str(), name.c_str(), note.c_str());
+          if (!quiet)
+            std::fprintf(stderr, "moela-bench: %s on %s skipped: %s\n",
+                         label.c_str(), name.c_str(), note.c_str());
           continue;
         }
         Engine engine(plan, *backend, *weights, maxBatch, maxSeq);
@@ -245,6 +262,7 @@ int main(int argc, char **argv) {
           auto t0 = std::chrono::steady_clock::now();
           engine.feed({prompt});
           pre.seconds.push_back(seconds(t0));
+          measured(pre);
         }
         measurements.push_back(std::move(pre));
 
@@ -267,6 +285,7 @@ int main(int argc, char **argv) {
             for (int i = 0; i < steps; ++i)
               engine.feed(next);
             dec.seconds.push_back(seconds(t1) / steps);
+            measured(dec);
           }
           measurements.push_back(std::move(dec));
         }

@@ -31,11 +31,13 @@
 #include "mlir/IR/MLIRContext.h"
 #include "llvm/Config/llvm-config.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -87,6 +89,21 @@ cl::opt<int> decodeSteps(
     cl::desc("Decode steps after the prompt, fed the reference's greedy "
              "tokens (default 4)"),
     cl::init(4), cl::cat(checkCategory));
+
+cl::OptionCategory messageCategory("Messages");
+cl::opt<bool> quiet("q",
+                    cl::desc("Only the verdict line on stdout, not the table "
+                             "(the exit status says the same); also --quiet"),
+                    cl::cat(messageCategory));
+cl::alias quietLong("quiet", cl::desc("Alias for -q"), cl::aliasopt(quiet),
+                    cl::cat(messageCategory));
+cl::opt<bool> verbose("v",
+                      cl::desc("Also, per stage on stderr, the seconds to "
+                               "compile and run it and the plan it produced; "
+                               "also --verbose"),
+                      cl::cat(messageCategory));
+cl::alias verboseLong("verbose", cl::desc("Alias for -v"),
+                      cl::aliasopt(verbose), cl::cat(messageCategory));
 
 /// Stops the tool with a one-line message and exit status 2.
 [[noreturn]] void badInput(const std::string &message) {
@@ -172,6 +189,28 @@ std::vector<Stage> pipelineStages() {
   return stages;
 }
 
+double secondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+/// -v: "prefill 120 steps (1.5 MB), decode 120 steps (0.2 MB), 0 kernels".
+std::string describePlan(const moela::Plan &plan) {
+  std::string text;
+  const moela::plan::Plan &root = plan.root();
+  if (root.programs())
+    for (const moela::plan::Program *program : *root.programs()) {
+      char part[128];
+      std::snprintf(part, sizeof(part), "%s %u steps (%.1f MB), ",
+                    program->name() ? program->name()->c_str() : "?",
+                    program->steps() ? program->steps()->size() : 0u,
+                    double(program->arena_bytes()) / 1e6);
+      text += part;
+    }
+  return text + std::to_string(root.kernels() ? root.kernels()->size() : 0) +
+         " kernels";
+}
+
 int bisect() {
   std::vector<std::vector<int32_t>> prompts = readPromptIds(promptIdsPath);
   if (decodeSteps < 0)
@@ -191,9 +230,11 @@ int bisect() {
   std::string firstBreak;
   double firstBreakDiff = 0;
 
-  std::printf("%-40s %14s %14s %8s\n", "stage (after pass)", "max|Δ| vs ref",
-              "vs previous", "argmax");
+  if (!quiet)
+    std::printf("%-40s %14s %14s %8s\n", "stage (after pass)", "max|Δ| vs ref",
+                "vs previous", "argmax");
   for (const Stage &stage : pipelineStages()) {
+    auto compileStart = std::chrono::steady_clock::now();
     moela::CompileOptions options;
     options.input = inputPath;
     options.target = target;
@@ -202,8 +243,11 @@ int bisect() {
     std::vector<uint8_t> bytes;
     if (moela::compilePlanBytes(options, context, bytes) != 0)
       return kBadInput; // the compiler said why
+    const size_t planBytes = bytes.size();
     moela::Plan plan =
         moela::Plan::fromBytes(std::move(bytes), "plan after " + stage.name);
+    const double compileSeconds = secondsSince(compileStart);
+    auto runStart = std::chrono::steady_clock::now();
     for (const auto &prompt : prompts)
       for (int32_t id : prompt)
         if (id >= plan.config().vocabSize)
@@ -228,6 +272,11 @@ int bisect() {
       logits = teacherForce(engine, prompts, forced).logits;
     }
 
+    if (verbose && !quiet)
+      errs() << formatv("moela-bisect: {0}: compiled in {1:F2} s, ran in "
+                        "{2:F2} s; plan {3:F1} kB: {4}\n",
+                        stage.name, compileSeconds, secondsSince(runStart),
+                        planBytes / 1e3, describePlan(plan));
     if (logits.size() != reference.size() ||
         logits[0].size() != reference[0].size())
       badInput("the plan after " + stage.name + " gave " +
@@ -251,10 +300,12 @@ int bisect() {
     }
     const std::string agreement =
         std::to_string(agree) + "/" + std::to_string(total);
-    std::printf("%-40s %14.3g %14s %8s%s\n", stage.name.c_str(), diff,
-                vsPrevious.c_str(), agreement.c_str(),
-                broken ? "  BROKEN" : "");
-    std::fflush(stdout);
+    if (!quiet) {
+      std::printf("%-40s %14.3g %14s %8s%s\n", stage.name.c_str(), diff,
+                  vsPrevious.c_str(), agreement.c_str(),
+                  broken ? "  BROKEN" : "");
+      std::fflush(stdout);
+    }
     if (broken && firstBreak.empty()) {
       firstBreak = stage.name;
       firstBreakDiff = diff;
@@ -278,7 +329,7 @@ int bisect() {
 
 int main(int argc, char **argv) {
   moela::registerAllPasses();
-  cl::HideUnrelatedOptions({&inputCategory, &checkCategory});
+  cl::HideUnrelatedOptions({&inputCategory, &checkCategory, &messageCategory});
   cl::SetVersionPrinter([](raw_ostream &os) {
     os << moela::cli::versionText("moela-bisect",
                                   {"MLIR/LLVM: " LLVM_VERSION_STRING});

@@ -8,7 +8,10 @@
 //
 // plus --tokenizer DIR, which defaults to $MOELA_TOKENIZER, else the
 // DeepSeek-V3 tokenizer bundled with moela (as moela-run finds it). Errors
-// print "moela-tokenize: <message>" on stderr and exit with status 1.
+// print "moela-tokenize: <message>" on stderr and exit with status 1. Notes
+// ("--bos" on a text that already starts with the BOS token) go to stderr
+// unless -q; -v adds the tokenizer folder, the token count and the time.
+// Nothing of this changes stdout.
 //
 //===----------------------------------------------------------------------===//
 #include "cli/Cli11.h"
@@ -19,6 +22,9 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -69,6 +75,25 @@ std::string dumpIds(const std::vector<moela::TokenId> &ids) {
   return json(ids).dump();
 }
 
+double millisecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(
+             std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+/// The ids of `text`; with `bos`, a note (unless `quiet`) when the text
+/// already starts with the BOS token, as llama.cpp warns of a doubled BOS.
+std::vector<moela::TokenId> encode(const moela::Tokenizer &tokenizer,
+                                   const std::string &text, bool bos,
+                                   bool quiet, const std::string &where) {
+  std::vector<moela::TokenId> ids = tokenizer.encode(text, bos);
+  if (bos && !quiet && ids.size() > 1 && ids[1] == tokenizer.bosId())
+    std::cerr << "moela-tokenize: " << where
+              << "note: the text already starts with the BOS token, and "
+                 "--bos adds another\n";
+  return ids;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -88,7 +113,8 @@ int main(int argc, char **argv) {
                "tokenizer.json"))
     dir = MOELA_DEFAULT_TOKENIZER;
   std::optional<std::string> text;
-  bool jsonl = false, decode = false, bos = false;
+  bool jsonl = false, decode = false, bos = false, quiet = false,
+       verbose = false;
   app.add_option("--tokenizer", dir,
                  "Directory with tokenizer.json (+ tokenizer_config.json); "
                  "default $MOELA_TOKENIZER, else the bundled DeepSeek-V3 "
@@ -109,6 +135,13 @@ int main(int argc, char **argv) {
   app.add_flag("--bos", bos, "Prepend the BOS token id when encoding")
       ->excludes(decodeFlag)
       ->group("Tokenizer");
+  app.add_flag("-q,--quiet", quiet,
+               "No notes on stderr (errors only); stdout is the same")
+      ->group("Messages");
+  app.add_flag("-v,--verbose", verbose,
+               "Also the tokenizer folder, the token count and the time on "
+               "stderr")
+      ->group("Messages");
   if (std::optional<int> exit =
           moela::cli::parseCommandLine(app, argc, argv, "moela-tokenize", [] {
             return moela::cli::versionText("moela-tokenize");
@@ -120,31 +153,69 @@ int main(int argc, char **argv) {
       moela::fail("no tokenizer: pass --tokenizer DIR or set MOELA_TOKENIZER "
                   "(the bundled one, " MOELA_DEFAULT_TOKENIZER ", is missing)");
     std::ios::sync_with_stdio(false);
+    verbose = verbose && !quiet;
+    auto start = std::chrono::steady_clock::now();
     moela::Tokenizer tokenizer(dir);
+    if (verbose)
+      std::cerr << "moela-tokenize: tokenizer " << dir << " (loaded in "
+                << std::lround(millisecondsSince(start)) << " ms)\n";
+    // -v: what was done, once the output is written.
+    start = std::chrono::steady_clock::now();
+    size_t tokens = 0, bytes = 0, lines = 0;
+    auto finish = [&]() -> int {
+      if (!std::cout.flush())
+        return 1;
+      if (verbose) {
+        char text[200];
+        std::snprintf(text, sizeof(text), "%s %zu %s to %zu %s%s in %.3f ms",
+                      decode ? "decoded" : "encoded", decode ? tokens : bytes,
+                      decode ? "tokens" : "bytes", decode ? bytes : tokens,
+                      decode ? "bytes" : "tokens",
+                      jsonl ? (" (" + std::to_string(lines) + " lines)").c_str()
+                            : "",
+                      millisecondsSince(start));
+        std::cerr << "moela-tokenize: " << text << "\n";
+      }
+      return 0;
+    };
 
     if (!jsonl) {
       std::string input =
           text ? *text
                : std::string{std::istreambuf_iterator<char>(std::cin),
                              std::istreambuf_iterator<char>()};
-      if (decode)
-        std::cout << tokenizer.decode(
-            parseIds(input, text ? "--text: " : "stdin: "));
-      else
-        std::cout << dumpIds(tokenizer.encode(input, bos)) << "\n";
-      return std::cout.flush() ? 0 : 1;
+      if (decode) {
+        std::vector<moela::TokenId> ids =
+            parseIds(input, text ? "--text: " : "stdin: ");
+        std::string output = tokenizer.decode(ids);
+        std::cout << output;
+        tokens = ids.size(), bytes = output.size();
+      } else {
+        std::vector<moela::TokenId> ids =
+            encode(tokenizer, input, bos, quiet, "");
+        std::cout << dumpIds(ids) << "\n";
+        tokens = ids.size(), bytes = input.size();
+      }
+      return finish();
     }
 
     std::string line;
     for (size_t number = 1; std::getline(std::cin, line); ++number) {
       std::string where = "line " + std::to_string(number) + ": ";
       try {
-        if (decode)
-          std::cout << json(tokenizer.decode(parseIds(line, where))).dump()
-                    << "\n";
-        else
-          std::cout << dumpIds(tokenizer.encode(parseText(line, where), bos))
-                    << "\n";
+        if (decode) {
+          std::vector<moela::TokenId> ids = parseIds(line, where);
+          std::string output = tokenizer.decode(ids);
+          std::cout << json(output).dump() << "\n";
+          tokens += ids.size(), bytes += output.size();
+        } else {
+          std::string input = parseText(line, where);
+          std::vector<moela::TokenId> ids =
+              encode(tokenizer, input, bos, quiet, where);
+          std::cout << dumpIds(ids) << "\n";
+          tokens += ids.size(), bytes += input.size();
+        }
+        ++lines;
       } catch (const moela::Error &e) {
         // Name the line for tokenizer errors too (bad ids, invalid UTF-8).
         std::string message = e.what();
@@ -153,7 +224,7 @@ int main(int argc, char **argv) {
         throw moela::Error(message);
       }
     }
-    return std::cout.flush() ? 0 : 1;
+    return finish();
   } catch (const std::exception &e) {
     std::cerr << "moela-tokenize: " << e.what() << "\n";
     return 1;
