@@ -216,6 +216,45 @@ status, out = srv.post("/v1/completions", {"prompt": "x", "max_tokens": 2,
 equal(status, 200, "unknown fields are ignored")
 equal(srv.get("/health")[0], 200, "healthy after the bad requests")
 
+# Nothing a client sends ends the server: 300 mutated bodies (seeded), each
+# answered with a JSON object (an answer or an error object) and a 200/4xx.
+import random  # noqa: E402
+
+rng = random.Random(1234)
+values = [None, True, -1, 0, 1, 2**31, 2**64, -2**63, 1e308, -0.5, "", "x" * 300,
+          "\u0000", "\ud800", [], [1, -1], [[]], {}, {"a": {"b": []}},
+          [0] * 300, "<｜begin▁of▁sentence｜>"]
+fields = ["prompt", "messages", "max_tokens", "temperature", "top_p", "top_k",
+          "seed", "stop", "n", "logprobs", "top_logprobs", "stream",
+          "stream_options", "ignore_eos", "model", "echo", "tools",
+          "chat_template_kwargs", "return_token_ids", "max_completion_tokens"]
+for trial in range(300):
+    chat = trial % 2 == 1
+    body = ({"messages": [{"role": "user", "content": "hi"}]} if chat
+            else {"prompt": "hi"})
+    body["max_tokens"] = 2
+    for _ in range(rng.randint(1, 3)):
+        body[rng.choice(fields)] = rng.choice(values)
+    if chat and rng.random() < 0.3:
+        body["messages"] = [{"role": rng.choice(["user", "tool", "x", 5]),
+                             "content": rng.choice(values)}]
+    text = json.dumps(body)
+    if rng.random() < 0.2:  # and some broken JSON
+        cut = rng.randint(0, len(text))
+        text = text[:cut] + rng.choice(["", "}", "\\", "\u00ff"]) + text[cut:]
+    path = "/v1/chat/completions" if chat else "/v1/completions"
+    status, out = srv.request("POST", path, text,
+                              {"Content-Type": "application/json"})
+    check(status == 200 or 400 <= status < 500,
+          f"status {status} for {text[:200]!r}: {out[:300]}")
+    if status == 200 and body.get("stream") is True:
+        check("data: [DONE]" in out, f"a stream ends with [DONE]: {text[:200]!r}")
+    else:
+        parsed = json.loads(out)
+        check(("error" in parsed) == (status != 200),
+              f"an error object exactly for the 4xx: {out[:300]}")
+equal(srv.get("/health")[0], 200, "healthy after the mutated bodies")
+
 # /tokenize and /detokenize round trip.
 ids = tokenize(prompt="Hello there", add_special_tokens=False)
 status, out = srv.post("/detokenize", {"tokens": ids})
