@@ -58,7 +58,7 @@ struct EveryRankError : Error {
 };
 
 struct Options {
-  std::string plan, weights, tokenizer, backend = "auto";
+  std::string plan, weights, tokenizer, chatTemplate, backend = "auto";
   bool randomWeights = false;
   uint64_t seed = 0, weightsSeed = 0;
   std::string prompt, system, inputFile, promptIds, teacherForce, logitsOut,
@@ -120,6 +120,8 @@ std::unique_ptr<Tokenizer> openTokenizer(const Options &o,
     fail("the tokenizer in ", dir, " has ", tokenizer->vocabSize(),
          " tokens but the model only ", config.vocabSize,
          ": pass the model's own --tokenizer");
+  if (!o.chatTemplate.empty())
+    tokenizer->loadChatTemplateFile(o.chatTemplate);
   return tokenizer;
 }
 
@@ -481,7 +483,12 @@ int main(int argc, char **argv) {
       ->group("Model");
   app.add_option("--prompt", o.prompt, "Text to continue")->group("Input");
   app.add_flag("--chat", o.chat,
-               "Wrap prompts in the DeepSeek-V3 chat template")
+               "Wrap prompts in the chat template (tokenizer_config.json's, "
+               "else DeepSeek-V3's)")
+      ->group("Input");
+  app.add_option("--chat-template", o.chatTemplate,
+                 "Jinja chat template file to use instead of the "
+                 "tokenizer's (for --chat, --interactive, JSONL messages)")
       ->group("Input");
   app.add_option("--system", o.system,
                  "System prompt for --chat and --interactive")
