@@ -36,7 +36,7 @@ Value Value::makeFunction(std::string name, Function fn) {
 
 const Json &Value::data() const {
   if (kind_ == Kind::Data)
-    return data_;
+    return *data_;
   if (kind_ == Kind::Undefined)
     evalFail("'", name_.empty() ? "value" : name_, "' is undefined");
   evalFail("a ", typeName(), " is not a value here");
@@ -52,21 +52,21 @@ bool Value::truthy() const {
   case Kind::Data:
     break;
   }
-  switch (data_.type()) {
+  switch (data_->type()) {
   case Json::value_t::null:
     return false;
   case Json::value_t::boolean:
-    return data_.get<bool>();
+    return data_->get<bool>();
   case Json::value_t::number_integer:
   case Json::value_t::number_unsigned:
-    return data_.get<int64_t>() != 0;
+    return data_->get<int64_t>() != 0;
   case Json::value_t::number_float:
-    return data_.get<double>() != 0.0;
+    return data_->get<double>() != 0.0;
   case Json::value_t::string: // json::empty() is false for any string
-    return !data_.get_ref<const std::string &>().empty();
+    return !data_->get_ref<const std::string &>().empty();
   case Json::value_t::array:
   case Json::value_t::object:
-    return !data_.empty();
+    return !data_->empty();
   default:
     return true;
   }
@@ -83,7 +83,7 @@ std::string Value::str() const {
   case Kind::Data:
     break;
   }
-  return pyStr(data_);
+  return pyStr(*data_);
 }
 
 std::string Value::typeName() const {
@@ -97,7 +97,7 @@ std::string Value::typeName() const {
   case Kind::Data:
     break;
   }
-  switch (data_.type()) {
+  switch (data_->type()) {
   case Json::value_t::null:
     return "none";
   case Json::value_t::boolean:

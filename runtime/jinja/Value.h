@@ -55,7 +55,9 @@ public:
   /// Undefined; `name` says what was looked up, for error messages.
   Value() = default;
   static Value undefined(std::string name);
-  Value(Json data) : kind_(Kind::Data), data_(std::move(data)) {}
+  Value(Json data)
+      : kind_(Kind::Data),
+        data_(std::make_shared<const Json>(std::move(data))) {}
   static Value makeNamespace(Json attributes);
   static Value makeFunction(std::string name, Function fn);
 
@@ -64,8 +66,8 @@ public:
   bool isData() const { return kind_ == Kind::Data; }
   bool isNamespace() const { return kind_ == Kind::Namespace; }
   bool isFunction() const { return kind_ == Kind::Function; }
-  bool isString() const { return isData() && data_.is_string(); }
-  bool isNone() const { return isData() && data_.is_null(); }
+  bool isString() const { return isData() && data_->is_string(); }
+  bool isNone() const { return isData() && data_->is_null(); }
 
   /// The JSON data (Data only; Error otherwise, naming the undefined name).
   const Json &data() const;
@@ -84,7 +86,9 @@ public:
 
 private:
   Kind kind_ = Kind::Undefined;
-  Json data_;
+  // Shared: values are immutable, and a template reads `messages` many
+  // times (messages[loop.index0 - 1] in a loop must not copy them all).
+  std::shared_ptr<const Json> data_;
   std::shared_ptr<Json> ns_;
   std::shared_ptr<Function> fn_;
   std::string name_;

@@ -27,6 +27,10 @@ TEMPLATES = {
     "deepseek-v3": "models/templates/deepseek-v3.jinja",
     "deepseek-r1": "models/templates/deepseek-r1.jinja",
     "deepseek-v3.1": "models/templates/deepseek-v3.1.jinja",
+    # Not DeepSeek's: the constructs of other common templates (tools as
+    # tojson, indent=4, items, reject, loop lookbehind, raise_exception).
+    "tools-style": "test/data/chat-templates/tools-style.jinja",
+    "llama-style": "test/data/chat-templates/llama-style.jinja",
 }
 TOKENIZER_CONFIG = "models/tokenizer/deepseek-v3/tokenizer_config.json"
 
@@ -131,20 +135,32 @@ CONVERSATIONS = {
         {"role": "user", "content": "Tell me a joke."}],
 }
 
+TOOLS = [
+    {"type": "function", "function": {
+        "name": "get_weather", "description": "Current weather — °C",
+        "parameters": {"type": "object", "properties": {
+            "city": {"type": "string"},
+            "days": {"type": "integer", "default": 3, "minimum": 1.5}},
+            "required": ["city"]}}},
+    {"type": "function", "function": {"name": "now", "parameters": {}}},
+]
+
 # V3.1 reads `thinking` (or `enable_thinking`); the others ignore it.
 VARIABLES = {
     "deepseek-v3": [{}],
     "deepseek-r1": [{}],
     "deepseek-v3.1": [{}, {"thinking": True}, {"thinking": False},
                       {"enable_thinking": True}],
+    "tools-style": [{}, {"tools": TOOLS}],
+    "llama-style": [{}, {"tools": TOOLS}, {"tools": TOOLS, "tools_in_user_message": False,
+                                         "builtin_tools": ["code_interpreter", "wolfram"]}],
 }
 
 
-def render(env, source, messages, add_generation_prompt, variables, tokens):
-    template = env.from_string(source)
-    kwargs = {**tokens, **variables}
-    return template.render(messages=messages, tools=None, documents=None,
-                           add_generation_prompt=add_generation_prompt, **kwargs)
+def render(template, messages, add_generation_prompt, variables, tokens):
+    context = {"messages": messages, "tools": None, "documents": None,
+               "add_generation_prompt": add_generation_prompt, **tokens, **variables}
+    return template.render(**context)
 
 
 def main():
@@ -153,7 +169,7 @@ def main():
     cases = []
     for template_name, path in TEMPLATES.items():
         with open(os.path.join(ROOT, path), encoding="utf-8") as f:
-            source = f.read()
+            template = env.from_string(f.read())
         for conversation, messages in CONVERSATIONS.items():
             for variables in VARIABLES[template_name]:
                 for add_generation_prompt in (True, False):
@@ -161,7 +177,7 @@ def main():
                             "add_generation_prompt": add_generation_prompt,
                             "variables": variables, "messages": messages}
                     try:
-                        case["output"] = render(env, source, messages,
+                        case["output"] = render(template, messages,
                                                 add_generation_prompt, variables, tokens)
                     except Exception as e:  # the template refuses: moela must too
                         case["error"] = f"{type(e).__name__}: {e}"

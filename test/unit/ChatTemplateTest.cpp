@@ -1,8 +1,9 @@
 //===- ChatTemplateTest.cpp - Chat templates against jinja2 ---------------===//
 //
 // Every case of test/data/chat-templates/goldens.json (the three DeepSeek
-// templates over system/user/assistant turns, tool calls, reasoning,
-// unicode, add_generation_prompt and V3.1's thinking, rendered by jinja2 as
+// templates, and two in the style of other common ones with tools, over
+// system/user/assistant turns, tool calls, reasoning, unicode,
+// add_generation_prompt and V3.1's thinking, rendered by jinja2 as
 // transformers does) must come out of Tokenizer::renderChatTemplate byte for
 // byte, and the cases jinja2 refuses must throw. LiveJinja2Oracle reruns the
 // generator when python3 has jinja2, so a change of either side shows.
@@ -64,10 +65,18 @@ int checkCases(const json &goldens) {
     const std::string variables = c["variables"].dump();
     const bool addGenerationPrompt = c["add_generation_prompt"];
     if (c.contains("error")) {
-      EXPECT_THROW(
-          tok.renderChatTemplate(messages, addGenerationPrompt, variables),
-          moela::Error)
-          << what << ": jinja2 says " << c["error"];
+      // raise_exception's message is the error; other failures need only
+      // be errors.
+      const std::string jinja2 = c["error"];
+      const std::string raised = "TemplateError: ";
+      try {
+        tok.renderChatTemplate(messages, addGenerationPrompt, variables);
+        ADD_FAILURE() << what << ": no error, jinja2 says " << jinja2;
+      } catch (const moela::Error &e) {
+        if (jinja2.rfind(raised, 0) == 0) {
+          EXPECT_EQ(e.what(), jinja2.substr(raised.size())) << what;
+        }
+      }
     } else {
       try {
         EXPECT_EQ(
@@ -88,7 +97,7 @@ TEST(ChatTemplateTest, GoldensOfJinja2) {
   // Special tokens as the tokenizer passes them to the template.
   EXPECT_EQ(goldens["special_tokens"]["bos_token"], "<｜begin▁of▁sentence｜>");
   int checked = checkCases(goldens);
-  EXPECT_GE(checked, 150);
+  EXPECT_GE(checked, 300);
   tokenizer().loadChatTemplateFile(kSource +
                                    "/models/templates/deepseek-v3.jinja");
 }

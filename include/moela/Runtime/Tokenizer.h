@@ -102,11 +102,12 @@ public:
                                  bool addGenerationPrompt,
                                  std::string_view variablesJson = {}) const;
 
-  /// Replaces the chat template: tokenizer_config.json's `chat_template`
-  /// (a string, or the "default" of a list of named templates) when it has
-  /// one, else the built-in DeepSeek-V3 template. `name` (e.g. the file)
-  /// names it in errors. Throws Error for syntax moela's Jinja subset does
-  /// not accept, naming the line.
+  /// Replaces the chat template the tokenizer loaded (tokenizer_config.json's
+  /// `chat_template`, a string or the "default" of a list of named
+  /// templates, else the built-in DeepSeek-V3 template) with the Jinja text
+  /// `source`; `name` (e.g. the file) names it in errors. Throws Error for
+  /// syntax moela's Jinja subset does not accept, naming the line, and then
+  /// keeps the template it had. Not thread-safe against rendering.
   void setChatTemplate(const std::string &source, const std::string &name);
   /// setChatTemplate with the text of `path` (Error if unreadable).
   void loadChatTemplateFile(const std::string &path);
