@@ -82,8 +82,8 @@ Value attributePath(const Value &item, const Value &path) {
   while (true) {
     size_t dot = p.find('.', start);
     std::string part = p.substr(start, dot - start);
-    bool numeric =
-        !part.empty() && std::all_of(part.begin(), part.end(), ::isdigit);
+    bool numeric = !part.empty() && part.size() < 10 &&
+                   std::all_of(part.begin(), part.end(), ::isdigit);
     if (v.isUndefined())
       return v;
     v = numeric ? subscript(v, Json(std::stol(part)), part)

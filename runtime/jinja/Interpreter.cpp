@@ -420,6 +420,8 @@ std::string Template::render(const Json &context) const {
     fail(name_, ": ", e.what());
   } catch (const Json::exception &e) {
     fail(name_, ": ", e.what());
+  } catch (const std::bad_alloc &) {
+    fail(name_, ": out of memory while rendering");
   }
 }
 

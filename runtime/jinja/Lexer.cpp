@@ -285,7 +285,11 @@ private:
         size_t digits = e == 'u' ? 4 : 2;
         if (i + digits >= src.size())
           error(i, "truncated \\" + std::string(1, e) + " escape in a string");
-        unsigned long cp = std::stoul(src.substr(i + 1, digits), nullptr, 16);
+        std::string hex = src.substr(i + 1, digits);
+        if (hex.find_first_not_of("0123456789abcdefABCDEF") !=
+            std::string::npos)
+          error(i, "bad \\" + std::string(1, e) + " escape in a string");
+        unsigned long cp = std::stoul(hex, nullptr, 16);
         i += digits;
         appendUtf8(value, cp);
         break;

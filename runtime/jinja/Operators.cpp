@@ -10,10 +10,14 @@
 #include "Strings.h"
 
 #include <cmath>
+#include <cstdint>
 
 namespace moela::jinja {
 
 namespace {
+
+// The largest string (bytes) or list (items) `*` may make.
+constexpr uint64_t kMaxRepetition = 1 << 24;
 
 bool isInt(const Json &v) { return v.is_number_integer() || v.is_boolean(); }
 bool isNumber(const Json &v) { return v.is_number() || v.is_boolean(); }
@@ -46,43 +50,67 @@ Value arithmetic(const std::string &op, const Value &av, const Value &bv) {
     const Json *seq = a.is_string() || a.is_array() ? &a : &b;
     const Json *count = seq == &a ? &b : &a;
     if ((seq->is_string() || seq->is_array()) && isInt(*count)) {
-      Json out = seq->is_string() ? Json("") : Json::array();
-      for (int64_t i = 0; i < asInt(*count); ++i) {
-        if (seq->is_string())
-          out = out.get<std::string>() + seq->get<std::string>();
-        else
-          for (const Json &item : *seq)
-            out.push_back(item);
+      size_t unit = seq->is_string()
+                        ? seq->get_ref<const std::string &>().size()
+                        : seq->size();
+      const int64_t n = asInt(*count);
+      if (n <= 0 || unit == 0)
+        return seq->is_string() ? Json("") : Json::array();
+      if (static_cast<uint64_t>(n) > kMaxRepetition / unit)
+        evalFail("'*' would make more than ", kMaxRepetition,
+                 seq->is_string() ? " bytes" : " items");
+      if (seq->is_string()) {
+        std::string text;
+        for (int64_t i = 0; i < n; ++i)
+          text += seq->get_ref<const std::string &>();
+        return Json(text);
       }
+      Json out = Json::array();
+      for (int64_t i = 0; i < n; ++i)
+        for (const Json &item : *seq)
+          out.push_back(item);
       return out;
     }
   }
   if (!isNumber(a) || !isNumber(b))
     unsupported(op, av, bv);
   if (isInt(a) && isInt(b) && op != "/") {
-    int64_t x = asInt(a), y = asInt(b);
+    // Python's integers are unbounded; moela's stop at 64 bits.
+    int64_t x = asInt(a), y = asInt(b), r = 0;
+    auto checked = [&](bool overflowed) {
+      if (overflowed)
+        evalFail("integer overflow in '", op, "'");
+      return Json(r);
+    };
     if (op == "+")
-      return Json(x + y);
+      return checked(__builtin_add_overflow(x, y, &r));
     if (op == "-")
-      return Json(x - y);
+      return checked(__builtin_sub_overflow(x, y, &r));
     if (op == "*")
-      return Json(x * y);
+      return checked(__builtin_mul_overflow(x, y, &r));
     if (op == "**") {
       if (y < 0)
         return Json(std::pow(static_cast<double>(x), static_cast<double>(y)));
-      int64_t r = 1;
-      for (int64_t i = 0; i < y; ++i)
-        r *= x;
-      return Json(r);
+      r = 1;
+      bool overflowed = false;
+      for (int64_t base = x; y > 0 && !overflowed; y >>= 1) { // by squaring
+        if (y & 1)
+          overflowed = __builtin_mul_overflow(r, base, &r);
+        if (y > 1 && !overflowed)
+          overflowed = __builtin_mul_overflow(base, base, &base);
+      }
+      return checked(overflowed);
     }
     if (y == 0)
       evalFail("integer division or modulo by zero");
-    int64_t q = x / y, r = x % y;
-    if (r != 0 && ((r < 0) != (y < 0))) { // Python floors
+    if (y == -1 && x == INT64_MIN) // the one quotient that does not fit
+      evalFail("integer overflow in '", op, "'");
+    int64_t q = x / y, m = x % y;
+    if (m != 0 && ((m < 0) != (y < 0))) { // Python floors
       --q;
-      r += y;
+      m += y;
     }
-    return Json(op == "//" ? q : r);
+    return Json(op == "//" ? q : m);
   }
   double x = asDouble(a), y = asDouble(b);
   if (op == "+")

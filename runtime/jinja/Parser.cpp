@@ -57,6 +57,19 @@ private:
   const std::vector<Token> &tokens;
   const std::string &name;
   size_t pos = 0;
+  int depth = 0; // of nested blocks and expressions
+
+  /// Bounds the recursion, so that a template of 100,000 "(" is an error
+  /// rather than a stack overflow.
+  struct Nesting {
+    Parser &p;
+    explicit Nesting(Parser &p) : p(p) {
+      if (++p.depth > kMaxNesting)
+        p.error("nested more than " + std::to_string(kMaxNesting) + " deep");
+    }
+    ~Nesting() { --p.depth; }
+  };
+  static constexpr int kMaxNesting = 200;
 
   const Token &peek(size_t ahead = 0) const {
     size_t i = pos + ahead;
@@ -155,6 +168,7 @@ private:
   }
 
   StmtPtr parseStatement() {
+    Nesting nesting(*this);
     const Token &t = peek();
     if (t.kind != Token::Name)
       error("expected a tag name after '{%', got " + describe(t));
@@ -429,6 +443,7 @@ private:
   }
 
   ExprPtr parseUnary(bool withFilter) {
+    Nesting nesting(*this);
     ExprPtr node;
     if (isOp("-") || isOp("+")) {
       const Token &t = next();
@@ -479,7 +494,11 @@ private:
     }
     case Token::Float: {
       auto e = make(Expr::Literal, t.line);
-      e->value = std::stod(t.text);
+      try {
+        e->value = std::stod(t.text);
+      } catch (const std::exception &) {
+        error("float literal " + t.text + " is out of range", t.line);
+      }
       return e;
     }
     case Token::Operator:

@@ -217,6 +217,7 @@ TEST(ChatTemplateTest, RenderChatTemplateTakesOpenAiMessages) {
 
 TEST(ChatTemplateTest, TemplateFileErrors) {
   Tokenizer &tok = tokenizer();
+  tok.loadChatTemplateFile(kSource + "/models/templates/deepseek-v3.jinja");
   try {
     tok.loadChatTemplateFile("/nonexistent/chat.jinja");
     ADD_FAILURE() << "expected an error";

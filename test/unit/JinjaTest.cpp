@@ -219,6 +219,13 @@ TEST(JinjaTest, SyntaxErrorsNameTheLine) {
             "chat.jinja:1: *args and **kwargs are not supported");
   EXPECT_EQ(parseError("{{ 'a' @ 'b' }}"),
             "chat.jinja:1: unexpected character '@' in a tag");
+  EXPECT_EQ(parseError("{{ " + std::string(1000, '(') + "1" +
+                       std::string(1000, ')') + " }}"),
+            "chat.jinja:1: nested more than 200 deep");
+  EXPECT_EQ(parseError("{{ 1e999 }}"),
+            "chat.jinja:1: float literal 1e999 is out of range");
+  EXPECT_EQ(parseError("{{ '\\uzzzz' }}"),
+            "chat.jinja:1: bad \\u escape in a string");
 }
 
 TEST(JinjaTest, RuntimeErrorsNameTheLine) {
@@ -247,6 +254,17 @@ TEST(JinjaTest, RuntimeErrorsNameTheLine) {
   EXPECT_EQ(renderError("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}"),
             "t.jinja:1: macro 'f' recursed more than 256 deep");
   EXPECT_EQ(renderError("{% break %}"), "t.jinja:1: break outside a for loop");
+  // Limits where Python would grow without bound.
+  EXPECT_EQ(renderError("{{ 2 ** 62 * 4 }}"),
+            "t.jinja:1: integer overflow in '*'");
+  EXPECT_EQ(renderError("{{ 3 ** 100 }}"),
+            "t.jinja:1: integer overflow in '**'");
+  EXPECT_EQ(render("{{ 2 ** 62 }}|{{ '' * 1000000000000 }}|{{ 'ab' * 2 }}"),
+            "4611686018427387904||abab");
+  EXPECT_EQ(renderError("{{ 'ab' * 100000000 }}"),
+            "t.jinja:1: '*' would make more than 16777216 bytes");
+  EXPECT_EQ(renderError("{{ range(200000)|length }}"),
+            "t.jinja:1: range too big (more than 100000 items)");
   // raise_exception is the template's own message, alone.
   EXPECT_EQ(renderError("{{ raise_exception('Only user and assistant roles "
                         "are supported!') }}"),
