@@ -431,7 +431,8 @@ int main(int argc, char **argv) {
       ->group("Generation");
   app.add_option("--prompt", o.prompt, "Text to continue")->group("Input");
   app.add_flag("--chat", o.chat,
-               "Wrap prompts in the DeepSeek-V3 chat template")
+               "Wrap prompts in the chat template (tokenizer_config.json's, "
+               "else DeepSeek-V3's)")
       ->group("Input");
   app.add_option("--system", o.system,
                  "System prompt for --chat and --interactive")

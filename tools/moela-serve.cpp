@@ -139,15 +139,11 @@ int runServer(Options o, const CLI::App &app, Communicator &comm) {
   model.tokenizer = tokenizer.get();
   model.contextLength = context;
   model.defaults = {o.temperature, o.topK, o.topP, 0};
-  model.renderChat = [&](const nlohmann::json &messages,
-                         const nlohmann::json &) {
-    std::vector<ChatMessage> turns;
-    for (const nlohmann::json &m : messages)
-      turns.push_back(
-          {m["role"].get<std::string>(), m["content"].is_string()
-                                             ? m["content"].get<std::string>()
-                                             : std::string()});
-    return tokenizer->applyChatTemplate(turns, /*addGenerationPrompt=*/true);
+  model.renderChat = [&](const nlohmann::ordered_json &messages,
+                         const nlohmann::ordered_json &variables) {
+    return tokenizer->renderChatTemplate(messages.dump(),
+                                         /*addGenerationPrompt=*/true,
+                                         variables.dump());
   };
 
   Scheduler scheduler(

@@ -1,19 +1,9 @@
-//===- ChatTemplate.cpp - The DeepSeek-V3 chat template in C++ ------------===//
+//===- ChatTemplate.cpp - A checkpoint's chat template --------------------===//
 //
-// A transcription of the Jinja chat_template released in DeepSeek-V3's
-// tokenizer_config.json (docs/model.md §4), for the system/user/assistant
-// roles:
-//
-//   {{bos_token}}{{system prompts joined by "\n\n"}}
-//   for each message in order:
-//     user      -> "<｜User｜>" + content
-//     assistant -> "<｜Assistant｜>" + content + "<｜end▁of▁sentence｜>"
-//   add_generation_prompt -> "<｜Assistant｜>"
-//
-// System messages only feed the prompt at the front, wherever they appear.
-// Out of scope: assistant messages with tool_calls instead of content and
-// "tool" messages (the template's <｜tool▁calls▁begin｜> / <｜tool▁outputs▁
-// begin｜> branches); such input throws rather than render differently.
+// transformers renders `compiled_template.render(messages=..., tools=...,
+// documents=..., add_generation_prompt=..., **special_tokens_map,
+// **kwargs)`; the context here is built in the same order, so a variable the
+// caller passes replaces a special token's text as a kwarg does there.
 //
 //===----------------------------------------------------------------------===//
 #include "ChatTemplate.h"
@@ -22,42 +12,46 @@
 
 namespace moela {
 
-std::string renderDeepSeekV3Chat(const std::vector<ChatMessage> &messages,
-                                 bool addGenerationPrompt,
-                                 std::string_view bosText) {
-  for (size_t i = 0; i < messages.size(); ++i) {
-    const std::string &role = messages[i].role;
-    if (role == "tool")
-      fail("chat message ", i,
-           ": role \"tool\" is not supported (tool calls are out of scope)");
-    if (role != "system" && role != "user" && role != "assistant")
-      fail("chat message ", i, ": unknown role \"", role,
-           "\" (expected system, user or assistant)");
-  }
+ChatTemplate::ChatTemplate()
+    : ChatTemplate(builtinChatTemplate(),
+                   "built-in DeepSeek-V3 chat template") {}
 
-  std::string out(bosText);
-  bool firstSystem = true;
-  for (const ChatMessage &m : messages) {
-    if (m.role != "system")
-      continue;
-    if (!firstSystem)
-      out += "\n\n";
-    out += m.content;
-    firstSystem = false;
-  }
-  for (const ChatMessage &m : messages) {
-    if (m.role == "user") {
-      out += "<｜User｜>";
-      out += m.content;
-    } else if (m.role == "assistant") {
-      out += "<｜Assistant｜>";
-      out += m.content;
-      out += "<｜end▁of▁sentence｜>";
-    }
-  }
-  if (addGenerationPrompt)
-    out += "<｜Assistant｜>";
-  return out;
+ChatTemplate::ChatTemplate(const std::string &source, std::string name)
+    : name_(std::move(name)),
+      template_(std::make_shared<jinja::Template>(source, name_)) {}
+
+ChatTemplate ChatTemplate::broken(std::string name, std::string message) {
+  ChatTemplate t;
+  t.name_ = std::move(name);
+  t.template_.reset();
+  t.brokenMessage_ = std::move(message);
+  return t;
+}
+
+std::string ChatTemplate::render(const jinja::Json &messages,
+                                 bool addGenerationPrompt,
+                                 const jinja::Json &specialTokens,
+                                 const jinja::Json &variables) const {
+  if (!template_)
+    throw Error(brokenMessage_);
+  if (!messages.is_array())
+    fail("chat messages: expected a JSON array, got ", messages.type_name());
+  for (size_t i = 0; i < messages.size(); ++i)
+    if (!messages[i].is_object())
+      fail("chat message ", i, ": expected a JSON object, got ",
+           messages[i].type_name());
+  if (!variables.is_object())
+    fail("chat template variables: expected a JSON object, got ",
+         variables.type_name());
+  jinja::Json context = {{"messages", messages},
+                         {"tools", nullptr},
+                         {"documents", nullptr},
+                         {"add_generation_prompt", addGenerationPrompt}};
+  for (auto it = specialTokens.begin(); it != specialTokens.end(); ++it)
+    context[it.key()] = it.value();
+  for (auto it = variables.begin(); it != variables.end(); ++it)
+    context[it.key()] = it.value();
+  return template_->render(context);
 }
 
 } // namespace moela

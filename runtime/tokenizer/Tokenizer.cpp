@@ -94,6 +94,8 @@ struct Tokenizer::Impl {
   std::vector<uint8_t> flags;                        // id -> TokenFlags
   TokenId bos = -1, eos = -1;
   std::string bosText;
+  ChatTemplate chat;
+  jinja::Json specialTokens = jinja::Json::object(); // bos_token, ... texts
 
   void load(const std::string &dir, size_t wordCacheEntries);
   void loadTokenizerJson(const json &root, const std::string &file,
@@ -101,6 +103,7 @@ struct Tokenizer::Impl {
   void loadModel(const json &model, const std::string &where,
                  size_t wordCacheEntries);
   void loadAddedTokens(const json &list, const std::string &where);
+  void loadChatTemplate(const json &config, const std::string &file);
   TokenId specialToken(const json &config, const char *key,
                        const char *fallback, const std::string &file,
                        std::string &text) const;
@@ -148,6 +151,55 @@ void Tokenizer::Impl::load(const std::string &dir, size_t wordCacheEntries) {
                      bosText);
   eos = specialToken(config, "eos_token", "<｜end▁of▁sentence｜>", configFile,
                      eosText);
+  if (bos >= 0)
+    specialTokens["bos_token"] = bosText;
+  if (eos >= 0)
+    specialTokens["eos_token"] = eosText;
+  for (const char *key : {"pad_token", "unk_token"}) {
+    auto it = config.find(key);
+    if (it != config.end() && it->is_string())
+      specialTokens[key] = *it;
+    else if (it != config.end() && it->is_object() &&
+             it->value("content", json()).is_string())
+      specialTokens[key] = (*it)["content"];
+  }
+  loadChatTemplate(config, configFile);
+}
+
+void Tokenizer::Impl::loadChatTemplate(const json &config,
+                                       const std::string &file) {
+  auto it = config.find("chat_template");
+  if (it == config.end() || it->is_null())
+    return; // the built-in DeepSeek-V3 template
+  const std::string name = file + ": chat_template";
+  // A template moela cannot render must not stop plain encoding: the error
+  // comes when a chat is rendered.
+  try {
+    if (it->is_string()) {
+      chat = ChatTemplate(it->get<std::string>(), name);
+      return;
+    }
+    if (it->is_array()) {
+      std::string names;
+      for (const json &entry : *it) {
+        if (!entry.is_object() || !entry.value("name", json()).is_string() ||
+            !entry.value("template", json()).is_string())
+          fail(name, ": expected a list of {\"name\", \"template\"} strings");
+        if (entry["name"] == "default") {
+          chat = ChatTemplate(entry["template"].get<std::string>(),
+                              name + " \"default\"");
+          return;
+        }
+        names += (names.empty() ? "" : ", ") + entry["name"].get<std::string>();
+      }
+      fail(name, ": the templates (", names,
+           ") include none named \"default\"");
+    }
+    fail(name, ": expected a string or a list of named templates, got ",
+         it->type_name());
+  } catch (const Error &e) {
+    chat = ChatTemplate::broken(name, e.what());
+  }
 }
 
 void Tokenizer::Impl::loadTokenizerJson(const json &root,
@@ -407,7 +459,50 @@ bool Tokenizer::isSpecial(TokenId id) const {
 std::string
 Tokenizer::applyChatTemplate(const std::vector<ChatMessage> &messages,
                              bool addGenerationPrompt) const {
-  return renderDeepSeekV3Chat(messages, addGenerationPrompt, impl->bosText);
+  jinja::Json list = jinja::Json::array();
+  for (const ChatMessage &m : messages)
+    list.push_back({{"role", m.role}, {"content", m.content}});
+  return impl->chat.render(list, addGenerationPrompt, impl->specialTokens,
+                           jinja::Json::object());
+}
+
+std::string
+Tokenizer::renderChatTemplate(std::string_view messagesJson,
+                              bool addGenerationPrompt,
+                              std::string_view variablesJson) const {
+  auto parse = [](std::string_view text, const char *what) {
+    try {
+      return jinja::Json::parse(text);
+    } catch (const jinja::Json::parse_error &e) {
+      fail(what, ": malformed JSON: ", e.what());
+    }
+  };
+  jinja::Json messages = parse(messagesJson, "chat messages");
+  jinja::Json variables = variablesJson.empty()
+                              ? jinja::Json::object()
+                              : parse(variablesJson, "chat template variables");
+  return impl->chat.render(messages, addGenerationPrompt, impl->specialTokens,
+                           variables);
+}
+
+void Tokenizer::setChatTemplate(const std::string &source,
+                                const std::string &name) {
+  impl->chat = ChatTemplate(source, name);
+}
+
+void Tokenizer::loadChatTemplateFile(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in || std::filesystem::is_directory(path))
+    fail("cannot read chat template ", path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  if (utf8::firstInvalid(buffer.str()) != buffer.str().size())
+    fail(path, ": the chat template is not valid UTF-8");
+  setChatTemplate(buffer.str(), path);
+}
+
+const std::string &Tokenizer::chatTemplateName() const {
+  return impl->chat.name();
 }
 
 StreamDecoder::StreamDecoder(const Tokenizer &tokenizer, bool skipSpecial)

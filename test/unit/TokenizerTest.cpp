@@ -331,8 +331,17 @@ TEST(TokenizerTest, ChatTemplateTwoTurnsWithSystemPrompt) {
   EXPECT_EQ(tok.decode(ids), expected);
 
   EXPECT_EQ(tok.applyChatTemplate({}, false), "<｜begin▁of▁sentence｜>");
-  EXPECT_THROW(tok.applyChatTemplate({{"tool", "42"}}, false), moela::Error);
-  EXPECT_THROW(tok.applyChatTemplate({{"narrator", "x"}}, false), moela::Error);
+  // The template renders tool outputs and skips roles it does not know,
+  // as transformers does.
+  EXPECT_EQ(tok.applyChatTemplate({{"tool", "42"}}, false),
+            "<｜begin▁of▁sentence｜><｜tool▁outputs▁begin｜><｜tool▁output▁"
+            "begin｜>42<｜tool▁output▁end｜><｜tool▁outputs▁end｜>");
+  EXPECT_EQ(tok.applyChatTemplate({{"narrator", "x"}}, false),
+            "<｜begin▁of▁sentence｜>");
+  EXPECT_EQ(tok.chatTemplateName(),
+            std::string(MOELA_SOURCE_DIR) +
+                "/models/tokenizer/deepseek-v3/tokenizer_config.json: "
+                "chat_template");
 }
 
 TEST(TokenizerTest, RoundTripsRandomText) {

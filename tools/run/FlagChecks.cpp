@@ -107,8 +107,13 @@ void settleFlags(const CLI::App &app, const std::string &weights,
   if (given("--system") && !given("--chat") && !given("--interactive") &&
       !given("--prompt-ids"))
     warn("--system has no effect without --chat or --interactive");
+  if (given("--chat-template") && !given("--chat") && !given("--interactive") &&
+      !given("--input-file") && !given("--prompt-ids"))
+    warn("--chat-template has no effect without --chat, --interactive or "
+         "--input-file");
   if (given("--prompt-ids"))
-    for (const char *flag : {"--chat", "--system", "--tokenizer"})
+    for (const char *flag :
+         {"--chat", "--system", "--tokenizer", "--chat-template"})
       if (given(flag))
         warn(std::string(flag) +
              " has no effect with --prompt-ids (the prompts are ids)");

@@ -42,8 +42,10 @@ private:
   struct sigaction previous = {};
 };
 
-// Turns as rank 0 sends them to the others.
-const std::vector<int32_t> kExit = {-1}, kReset = {-2}, kSkip = {-3};
+// Turns as rank 0 sends them to the others. kRestart comes before the ids of
+// a turn that replaces the whole conversation in the cache.
+const std::vector<int32_t> kExit = {-1}, kReset = {-2}, kSkip = {-3},
+                           kRestart = {-4};
 
 const char *kHelp = "commands:\n"
                     "  /help          this list\n"
@@ -77,8 +79,13 @@ void runInteractive(Engine &engine, const Backend &backend,
     say(settings, "moela chat: /help lists the commands, /exit quits\n");
   }
   bool first = true;
+  // Rank 0's conversation: the messages so far and the text in the cache.
+  std::vector<ChatMessage> history;
+  std::string fed;
   while (true) {
     std::vector<std::vector<int32_t>> turn(1);
+    std::vector<ChatMessage> next; // history + this turn's user message
+    std::string prompt;            // the chat template's text of `next`
     if (lead) {
       // A Ctrl-C since the last answer ended counts as one at the prompt.
       std::optional<std::string> line;
@@ -109,31 +116,49 @@ void runInteractive(Engine &engine, const Backend &backend,
       } else if (line->empty()) {
         turn[0] = kSkip;
       } else {
-        // The first turn carries BOS and the system prompt; later turns
-        // close the previous answer with EOS, as the chat template does.
-        std::string text;
+        // The chat template renders the whole conversation; only the text
+        // after what the cache holds is fed (for DeepSeek-V3: EOS closing the
+        // answer, then the user turn). A template that rewrites the past
+        // (R1 drops an answer's reasoning) restarts the conversation with
+        // the whole text.
         if (first) {
-          std::vector<ChatMessage> messages;
+          history.clear();
           if (!settings.system.empty())
-            messages.push_back({"system", settings.system});
-          messages.push_back({"user", *line});
-          text = tokenizer->applyChatTemplate(messages, true);
-        } else {
-          text = "<｜end▁of▁sentence｜><｜User｜>" + *line + "<｜Assistant｜>";
+            history.push_back({"system", settings.system});
         }
-        turn[0] = tokenizer->encode(text, false);
+        next = history;
+        next.push_back({"user", *line});
+        bool restart = false;
+        try {
+          prompt = tokenizer->applyChatTemplate(next, true);
+          restart = !first && prompt.compare(0, fed.size(), fed) != 0;
+          turn[0] = tokenizer->encode(
+              first || restart ? prompt : prompt.substr(fed.size()), false);
+        } catch (const Error &e) {
+          // E.g. the template's raise_exception: this turn is refused.
+          std::cerr << "moela-run: " << e.what() << "\n";
+          turn[0] = kSkip;
+        }
         // A turn that does not fit is refused, the conversation kept.
-        const int used = engine.length(0), room = engine.maxSeqLen() - used;
-        if (static_cast<int>(turn[0].size()) >= room) {
+        const int used = restart ? 0 : engine.length(0),
+                  room = engine.maxSeqLen() - used;
+        if (turn[0] == kSkip) {
+        } else if (static_cast<int>(turn[0].size()) >= room) {
           std::cerr << "moela-run: the context is full (" << used << " of "
                     << engine.maxSeqLen() << " tokens used, this turn needs "
                     << turn[0].size()
                     << "): /reset to start over, or a larger --max-seq-len\n";
           turn[0] = kSkip;
+        } else if (restart) {
+          turn.insert(turn.begin(), kRestart);
         }
       }
     }
     shareIdArrays(comm, turn);
+    if (turn[0] == kRestart) {
+      engine.reset(0);
+      turn.erase(turn.begin());
+    }
     if (turn[0] == kSkip)
       continue;
     if (turn[0] == kExit)
@@ -146,19 +171,35 @@ void runInteractive(Engine &engine, const Backend &backend,
     std::optional<StreamDecoder> decoder;
     if (lead)
       decoder.emplace(*tokenizer, /*skipSpecial=*/true);
+    std::string answer; // rank 0: the answer's text, for the history
+    // The turn and its answer join the conversation, also when Ctrl-C
+    // stopped the answer.
+    auto keepTurn = [&] {
+      first = false;
+      if (!lead)
+        return;
+      std::string rest = decoder->flush();
+      answer += rest;
+      std::cout << rest << "\n" << std::flush;
+      history = next;
+      history.push_back({"assistant", answer});
+      fed = prompt + answer;
+    };
     interrupted = 0;
     try {
       generate(engine, turn, gen, [&](int, int32_t id) {
         if (!lead)
           return;
-        if (id < tokenizer->vocabSize())
-          std::cout << decoder->push(id) << std::flush;
+        if (id < tokenizer->vocabSize()) {
+          std::string text = decoder->push(id);
+          answer += text;
+          std::cout << text << std::flush;
+        }
         if (interrupted)
           throw AnswerStopped{};
       });
-      first = false;
+      keepTurn();
       if (lead) {
-        std::cout << decoder->flush() << "\n" << std::flush;
         if (engine.length(0) >= engine.maxSeqLen() - 1)
           std::cerr << "moela-run: the answer stopped at the end of the "
                        "context ("
@@ -168,8 +209,7 @@ void runInteractive(Engine &engine, const Backend &backend,
       }
     } catch (const AnswerStopped &) {
       // The tokens fed so far stay in the conversation.
-      first = false;
-      std::cout << decoder->flush() << "\n" << std::flush;
+      keepTurn();
       say(settings, "(answer stopped)\n");
     } catch (const Error &e) {
       // Every rank meets the same error; the cache may hold half a step.

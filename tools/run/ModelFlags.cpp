@@ -32,6 +32,10 @@ void addModelFlags(CLI::App &app, ModelFlags &flags) {
          "Folder with tokenizer.json (default: next to the weights, else "
          "the bundled DeepSeek-V3 tokenizer)")
       ->group("Model");
+  app.add_option("--chat-template", flags.chatTemplate,
+                 "Jinja chat template file to use instead of the tokenizer's "
+                 "(tokenizer_config.json's, else DeepSeek-V3's)")
+      ->group("Model");
 }
 
 void addRuntimeFlags(CLI::App &app, ModelFlags &flags) {
@@ -64,6 +68,8 @@ std::unique_ptr<Tokenizer> openTokenizer(const ModelFlags &flags,
     fail("the tokenizer in ", dir, " has ", tokenizer->vocabSize(),
          " tokens but the model only ", config.vocabSize,
          ": pass the model's own --tokenizer");
+  if (!flags.chatTemplate.empty())
+    tokenizer->loadChatTemplateFile(flags.chatTemplate);
   return tokenizer;
 }
 

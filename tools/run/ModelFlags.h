@@ -21,7 +21,7 @@ namespace moela::runtool {
 /// What to run and where: the plan (or a checkpoint folder), the weights, the
 /// tokenizer, the backend and the context.
 struct ModelFlags {
-  std::string plan, weights, tokenizer, backend = "auto";
+  std::string plan, weights, tokenizer, chatTemplate, backend = "auto";
   bool randomWeights = false;
   uint64_t weightsSeed = 0;
   int maxSeqLen = 0, threads = 0;
@@ -29,13 +29,15 @@ struct ModelFlags {
 };
 
 /// The plan argument, the checkpoint-compile flags and the "Model" group
-/// (--weights, --random-weights, --weights-seed, --tokenizer).
+/// (--weights, --random-weights, --weights-seed, --tokenizer,
+/// --chat-template).
 void addModelFlags(CLI::App &app, ModelFlags &flags);
 /// The "Runtime" group: --backend, --max-seq-len, --threads.
 void addRuntimeFlags(CLI::App &app, ModelFlags &flags);
 
 /// --tokenizer, else one next to the weights, else the DeepSeek-V3
-/// tokenizer bundled with moela when the vocabulary fits.
+/// tokenizer bundled with moela when the vocabulary fits; with
+/// --chat-template's file as its chat template.
 std::unique_ptr<Tokenizer> openTokenizer(const ModelFlags &flags,
                                          const ModelConfig &config);
 /// --max-seq-len, else min(4096, the model's max_position_embeddings);

@@ -17,7 +17,7 @@
 
 namespace moela::serve {
 
-using json = nlohmann::json;
+using json = nlohmann::ordered_json;
 
 namespace {
 

@@ -21,9 +21,10 @@ struct ServedModel {
   int contextLength = 0;
   SamplingOptions defaults; // temperature, top_k, top_p when not given
   /// The chat template: the request's messages (and extra template
-  /// variables) to the prompt text.
-  std::function<std::string(const nlohmann::json &messages,
-                            const nlohmann::json &kwargs)>
+  /// variables) to the prompt text. Ordered JSON: a template's tojson
+  /// writes mappings in the order the client sent them, as Python does.
+  std::function<std::string(const nlohmann::ordered_json &messages,
+                            const nlohmann::ordered_json &variables)>
       renderChat;
 };
 
@@ -46,8 +47,8 @@ struct CompletionParams {
 CompletionParams parseCompletion(const std::string &body, bool chat,
                                  const ServedModel &model);
 
-/// The body as a JSON object, or ApiError 400.
-nlohmann::json parseBody(const std::string &body);
+/// The body as a JSON object (keys in the client's order), or ApiError 400.
+nlohmann::ordered_json parseBody(const std::string &body);
 
 /// POST /tokenize: {"prompt": text} or {"messages": [...]}, optional
 /// "add_special_tokens" (default true) -> the ids.

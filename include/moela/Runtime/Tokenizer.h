@@ -29,7 +29,7 @@ namespace moela {
 
 using TokenId = int32_t;
 
-/// One chat turn; role is "system", "user" or "assistant".
+/// One chat turn: role ("system", "user", "assistant", "tool") and content.
 struct ChatMessage {
   std::string role;
   std::string content;
@@ -41,9 +41,11 @@ public:
   static constexpr size_t kDefaultWordCache = 1 << 16;
 
   /// Loads `dir`/tokenizer.json and, if present, `dir`/tokenizer_config.json
-  /// (bos_token, eos_token; without it the DeepSeek-V3 defaults
-  /// <｜begin▁of▁sentence｜> / <｜end▁of▁sentence｜> are used when they
-  /// exist). `wordCacheEntries` bounds the BPE cache (0 disables it).
+  /// (bos_token, eos_token, chat_template; without them the DeepSeek-V3
+  /// defaults <｜begin▁of▁sentence｜> / <｜end▁of▁sentence｜> are used when
+  /// they exist, and the built-in DeepSeek-V3 chat template). A chat_template
+  /// moela cannot parse does not fail loading: rendering a chat reports it.
+  /// `wordCacheEntries` bounds the BPE cache (0 disables it).
   explicit Tokenizer(const std::string &dir,
                      size_t wordCacheEntries = kDefaultWordCache);
   ~Tokenizer();
@@ -75,15 +77,43 @@ public:
   /// Whether `id` is an added token marked "special" (BOS, EOS, pad, ...).
   bool isSpecial(TokenId id) const;
 
-  /// Renders the DeepSeek-V3 chat template (tokenizer_config.json's
-  /// chat_template) for system/user/assistant messages: BOS text, the system
-  /// prompts joined by "\n\n", "<｜User｜>" + user, "<｜Assistant｜>" +
-  /// assistant + "<｜end▁of▁sentence｜>", and a final "<｜Assistant｜>" with
-  /// `addGenerationPrompt`. Encode the result with addBos = false: the BOS
-  /// text is already in it. Tool calls and the "tool" role are not supported
-  /// (Error).
+  /// Renders the chat template for `messages` (role, content) as
+  /// transformers' apply_chat_template(messages, add_generation_prompt=...)
+  /// does; see renderChatTemplate. Encode the result with addBos = false: the
+  /// templates put the BOS text in it.
   std::string applyChatTemplate(const std::vector<ChatMessage> &messages,
                                 bool addGenerationPrompt) const;
+
+  /// Renders the chat template (docs/chat-templates.md) the way transformers'
+  /// apply_chat_template(messages, add_generation_prompt=...,
+  /// **variables) does, for an OpenAI-style request:
+  ///   - `messagesJson`: a JSON array of message objects, passed through as
+  ///     they are (role, content, and whatever else a template reads:
+  ///     tool_calls, reasoning_content, prefix, ...);
+  ///   - `variablesJson`: a JSON object of extra template variables (e.g.
+  ///     chat_template_kwargs such as {"thinking": true}, or "tools"); empty
+  ///     means none. They override the defaults: tools and documents None,
+  ///     bos_token / eos_token (/ pad_token / unk_token) from
+  ///     tokenizer_config.json.
+  /// Pass the JSON text as received: mappings keep their key order (tojson).
+  /// Throws Error for malformed JSON, a template error ("NAME:LINE:
+  /// message") or a template's raise_exception (its message). Thread-safe.
+  std::string renderChatTemplate(std::string_view messagesJson,
+                                 bool addGenerationPrompt,
+                                 std::string_view variablesJson = {}) const;
+
+  /// Replaces the chat template the tokenizer loaded (tokenizer_config.json's
+  /// `chat_template`, a string or the "default" of a list of named
+  /// templates, else the built-in DeepSeek-V3 template) with the Jinja text
+  /// `source`; `name` (e.g. the file) names it in errors. Throws Error for
+  /// syntax moela's Jinja subset does not accept, naming the line, and then
+  /// keeps the template it had. Not thread-safe against rendering.
+  void setChatTemplate(const std::string &source, const std::string &name);
+  /// setChatTemplate with the text of `path` (Error if unreadable).
+  void loadChatTemplateFile(const std::string &path);
+  /// Where the chat template came from: "DIR/tokenizer_config.json:
+  /// chat_template", a file, or "built-in DeepSeek-V3 chat template".
+  const std::string &chatTemplateName() const;
 
 private:
   struct Impl;
