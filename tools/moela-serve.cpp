@@ -140,9 +140,9 @@ int runServer(Options o, const CLI::App &app, Communicator &comm) {
   model.contextLength = context;
   model.defaults = {o.temperature, o.topK, o.topP, 0};
   model.renderChat = [&](const nlohmann::ordered_json &messages,
-                         const nlohmann::ordered_json &variables) {
-    return tokenizer->renderChatTemplate(messages.dump(),
-                                         /*addGenerationPrompt=*/true,
+                         const nlohmann::ordered_json &variables,
+                         bool addGenerationPrompt) {
+    return tokenizer->renderChatTemplate(messages.dump(), addGenerationPrompt,
                                          variables.dump());
   };
 

@@ -227,11 +227,20 @@ void refuseUnsupported(const Fields &f) {
     bad("logit_bias", "'logit_bias' is not supported");
 }
 
+/// chat_template_kwargs: extra variables for the template (vLLM's field).
+json templateVariables(const Fields &f) {
+  if (!f.has("chat_template_kwargs"))
+    return json::object();
+  if (!f.at("chat_template_kwargs").is_object())
+    bad("chat_template_kwargs", "'chat_template_kwargs' must be an object");
+  return f.at("chat_template_kwargs");
+}
+
 /// The chat template's prompt text; its refusal is the request's fault.
 std::string renderChat(const ServedModel &model, const json &messages,
-                       const json &kwargs) {
+                       const json &kwargs, bool addGenerationPrompt = true) {
   try {
-    return model.renderChat(messages, kwargs);
+    return model.renderChat(messages, kwargs, addGenerationPrompt);
   } catch (const std::exception &e) {
     bad("messages",
         std::string("the chat template refused the messages: ") + e.what());
@@ -272,15 +281,9 @@ CompletionParams parseCompletion(const std::string &text, bool chat,
   const Tokenizer &tokenizer = *model.tokenizer;
   const char *promptField = chat ? "messages" : "prompt";
   if (chat) {
-    json kwargs = json::object();
-    if (f.has("chat_template_kwargs")) {
-      if (!f.at("chat_template_kwargs").is_object())
-        bad("chat_template_kwargs", "'chat_template_kwargs' must be an object");
-      kwargs = f.at("chat_template_kwargs");
-    }
-    const json messages = chatMessages(f);
-    p.prompt = tokenizer.encode(renderChat(model, messages, kwargs),
-                                /*addBos=*/false);
+    p.prompt = tokenizer.encode(
+        renderChat(model, chatMessages(f), templateVariables(f)),
+        /*addBos=*/false);
   } else {
     if (!f.has("prompt"))
       bad("prompt", "'prompt' is required");
@@ -372,7 +375,9 @@ std::vector<int32_t> parseTokenize(const std::string &text,
   }
   if (f.has("messages"))
     return model.tokenizer->encode(
-        renderChat(model, chatMessages(f), json::object()), false);
+        renderChat(model, chatMessages(f), templateVariables(f),
+                   f.boolean("add_generation_prompt", true)),
+        false);
   bad("prompt", "give 'prompt' (text) or 'messages'");
 }
 

@@ -24,7 +24,8 @@ struct ServedModel {
   /// variables) to the prompt text. Ordered JSON: a template's tojson
   /// writes mappings in the order the client sent them, as Python does.
   std::function<std::string(const nlohmann::ordered_json &messages,
-                            const nlohmann::ordered_json &variables)>
+                            const nlohmann::ordered_json &variables,
+                            bool addGenerationPrompt)>
       renderChat;
 };
 
@@ -50,8 +51,9 @@ CompletionParams parseCompletion(const std::string &body, bool chat,
 /// The body as a JSON object (keys in the client's order), or ApiError 400.
 nlohmann::ordered_json parseBody(const std::string &body);
 
-/// POST /tokenize: {"prompt": text} or {"messages": [...]}, optional
-/// "add_special_tokens" (default true) -> the ids.
+/// POST /tokenize: {"prompt": text} (optional "add_special_tokens", default
+/// true) or {"messages": [...]} (optional "chat_template_kwargs" and
+/// "add_generation_prompt", default true) -> the ids.
 std::vector<int32_t> parseTokenize(const std::string &body,
                                    const ServedModel &model);
 /// POST /detokenize: {"tokens": [ids]} -> the ids (checked).
