@@ -64,7 +64,7 @@ struct Options {
   std::string prompt, system, inputFile, promptIds, teacherForce, logitsOut,
       idsOut;
   bool chat = false, interactive = false, ignoreEos = false;
-  int maxNewTokens = 64, topK = 0, maxSeqLen = 0, threads = 0;
+  int maxNewTokens = 64, topK = 0, maxSeqLen = 0, threads = 0, kvPages = 0;
   float temperature = 0.0f, topP = 1.0f;
   std::string speculate = "auto"; // MTP speculative decoding: auto|on|off
   std::vector<std::string> stops;
@@ -378,7 +378,9 @@ int run(Options o, Communicator &comm) {
   runtool::LoadProgress progress(
       *weights, o.randomWeights ? 0 : runtool::checkpointBytes(o.weights),
       o.quiet || !lead);
-  Engine engine(plan, *backend, progress, slots, maxSeqLen);
+  KvCacheOptions kv;
+  kv.pages = o.kvPages; // 0: a full context per sequence
+  Engine engine(plan, *backend, progress, slots, maxSeqLen, kv);
   progress.finish();
   phase("weights");
   timings.loadSeconds = runtool::secondsSince(start);
@@ -546,6 +548,10 @@ int main(int argc, char **argv) {
       ->group("Runtime");
   app.add_option("--max-seq-len", o.maxSeqLen,
                  "Context length of the KV cache (default min(4096, model))")
+      ->group("Runtime");
+  app.add_option("--kv-pages", o.kvPages,
+                 "KV cache pool in pages of 64 tokens (default: --max-seq-len "
+                 "for every sequence run at once)")
       ->group("Runtime");
   app.add_option("--threads", o.threads, "Host threads (default: all cores)")
       ->group("Runtime");

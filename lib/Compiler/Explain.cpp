@@ -110,8 +110,9 @@ MemoryReport computeMemoryReport(ModuleOp module, const ModelConfig &config,
         args.heads = static_cast<int>(a.getHeads());
         args.latent_dim = static_cast<int>(a.getLatentDim());
         args.rope_dim = static_cast<int>(a.getRopeDim());
-        args.slot_stride =
-            config.maxPositionEmbeddings * (args.latent_dim + args.rope_dim);
+        args.cache.pages_per_seq = static_cast<int>(
+            (config.maxPositionEmbeddings + abi::kKvPageTokens - 1) /
+            abi::kKvPageTokens);
         need = kernels::latentAttentionWorkspaceBytes(args);
       } else if (auto c = dyn_cast<kernel::MoeCombineOp>(op);
                  c && c.getPerm()) {
@@ -178,6 +179,11 @@ void explainMemory(ModuleOp module, const ModelConfig &config,
       human(r.kvBytesPerToken), r.kvLayers, config.kvLoraRank,
       config.qkRopeHeadDim, kvElementBytes, human(r.contextBytes),
       config.maxPositionEmbeddings);
+  os << llvm::formatv(
+      "  KV pages      {0,12}  per page of {1} tokens (all layers): the cache "
+      "is one pool of pages, a block table per sequence; moela-run --kv-pages "
+      "N sizes it (default: a full context per sequence)\n",
+      human(r.kvBytesPerToken * abi::kKvPageTokens), abi::kKvPageTokens);
   if (layout.ranks > 1)
     os << llvm::formatv(
         "                              every rank holds the whole latent "
@@ -212,10 +218,13 @@ void explainMemory(ModuleOp module, const ModelConfig &config,
     os << llvm::formatv("  device        {0,12}  does not fit: {1} short\n",
                         human(device), human(-spare));
   else
-    os << llvm::formatv("  device        {0,12}  fits; the {1} left hold the "
-                        "KV cache of {2} more tokens\n",
-                        human(device), human(spare),
-                        spare / std::max<int64_t>(r.kvBytesPerToken, 1));
+    os << llvm::formatv(
+        "  device        {0,12}  fits; the {1} left hold {2} more KV pages "
+        "({3} tokens)\n",
+        human(device), human(spare),
+        spare / std::max<int64_t>(r.kvBytesPerToken * abi::kKvPageTokens, 1),
+        spare / std::max<int64_t>(r.kvBytesPerToken * abi::kKvPageTokens, 1) *
+            abi::kKvPageTokens);
 }
 
 } // namespace moela

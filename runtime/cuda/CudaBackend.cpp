@@ -100,8 +100,8 @@ CudaBackend::~CudaBackend() {
   driver.cuDevicePrimaryCtxRelease(device);
 }
 
-void CudaBackend::prepare(const Plan &plan, WeightSource &weights, int slots,
-                          int maxSeqLen) {
+void CudaBackend::prepare(const Plan &plan, WeightSource &weights,
+                          const KvCacheShape &kvShape) {
   if (!planHasCudaKernels(plan))
     fail(plan.origin(), ": the plan has no CUDA kernels; compile it with "
                         "--target=sm_90a");
@@ -109,8 +109,11 @@ void CudaBackend::prepare(const Plan &plan, WeightSource &weights, int slots,
   plan_ = &plan;
   if (plan.worldSize() > 1)
     initNccl(plan.worldSize());
-  slots_ = slots;
-  maxSeqLen_ = maxSeqLen;
+  if (kvShape.pages < 1 || kvShape.sequences < 1 || kvShape.maxSeqLen < 1)
+    fail("CUDA backend: needs a KV cache of pages >= 1, sequences >= 1 and "
+         "maxSeqLen >= 1, got ",
+         kvShape.pages, ", ", kvShape.sequences, " and ", kvShape.maxSeqLen);
+  kvShape_ = kvShape;
   loadKernels();
   uploadWeights(weights);
   prepareRopeTables();
@@ -130,11 +133,14 @@ void CudaBackend::prepare(const Plan &plan, WeightSource &weights, int slots,
          "asks for ",
          plan::EnumNameDType(kv.dtype()), " (compile with --kv-dtype=bf16)");
   long long width = kv.latent_dim() + kv.rope_dim();
-  kvSlotStride = static_cast<long long>(maxSeqLen) * width;
-  kvLayerStride = kvSlotStride * slots;
+  kvLayerStride =
+      static_cast<long long>(kvShape.pages) * abi::kKvPageTokens * width;
   kvCache = DeviceBuffer(static_cast<size_t>(kvLayerStride) * kv.layers() *
                              planDTypeSize(kv.dtype()),
                          "cuMemAlloc (KV cache)");
+  const size_t tableBytes = sizeof(int32_t) * size_t(kvShape.sequences) *
+                            size_t(kvShape.pagesPerSequence());
+  blockTables = DeviceBuffer(tableBytes, "cuMemAlloc (KV block tables)");
 
   // Workspace: the largest any step asks for (CudaSteps.cpp), at max rows.
   size_t workspaceBytes = 0;
@@ -143,7 +149,8 @@ void CudaBackend::prepare(const Plan &plan, WeightSource &weights, int slots,
         std::max(workspaceBytes, stepWorkspaceBytes(*state.program));
   workspace = DeviceBuffer(workspaceBytes, "cuMemAlloc (workspace)");
 
-  // Staging for the 4 input vectors, the logits and the drafts.
+  // Staging for the block tables, the 4 input vectors, the logits and the
+  // drafts.
   size_t stagingBytes = 0;
   for (auto &[name, state] : programs) {
     const plan::Program &p = *state.program;
@@ -153,6 +160,7 @@ void CudaBackend::prepare(const Plan &plan, WeightSource &weights, int slots,
         sizeof(float) * p.max_logit_rows() * (plan.config().vocabSize + 1);
     stagingBytes = std::max(stagingBytes, in + out);
   }
+  stagingBytes += tableBytes;
   staging = PinnedBuffer(stagingBytes);
 }
 
@@ -270,9 +278,14 @@ kernels::Rope CudaBackend::rope(const plan::Rope *r) const {
   return out;
 }
 
-void *CudaBackend::cacheLayer(int layer) const {
+kernels::KvPages CudaBackend::cacheLayer(int layer) const {
   size_t elem = planDTypeSize(plan_->root().kv_cache()->dtype());
-  return reinterpret_cast<void *>(kvCache.get() + layer * kvLayerStride * elem);
+  kernels::KvPages pages{};
+  pages.data =
+      reinterpret_cast<void *>(kvCache.get() + layer * kvLayerStride * elem);
+  pages.block_tables = static_cast<const int *>(blockTables.pointer());
+  pages.pages_per_seq = kvShape_.pagesPerSequence();
+  return pages;
 }
 
 StepOutputs CudaBackend::run(const std::string &name, const StepInputs &in) {
@@ -285,11 +298,19 @@ StepOutputs CudaBackend::run(const std::string &name, const StepInputs &in) {
   const plan::Program &program = *state.program;
   const int tokens = static_cast<int>(in.tokens.size());
   const int logitRows = static_cast<int>(in.logitRows.size());
-  checkStepInputs(program, in, slots_, maxSeqLen_);
+  checkStepInputs(program, in, kvShape_);
   check(driver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
 
-  // Inputs: staged in pinned memory, copied into their arena buffers.
+  // Block tables, then the inputs: staged in pinned memory, copied into the
+  // fixed table buffer and their arena buffers.
   auto *stage = static_cast<int32_t *>(staging.get());
+  std::memcpy(stage, in.blockTables.data(),
+              in.blockTables.size() * sizeof(int32_t));
+  check(driver.cuMemcpyHtoDAsync(blockTables.get(), stage,
+                                 in.blockTables.size() * sizeof(int32_t),
+                                 stream),
+        "copying the block tables");
+  stage += in.blockTables.size();
   const std::vector<int32_t> *sources[abi::kNumProgramInputs] = {
       &in.tokens, &in.positions, &in.seqIds, &in.logitRows};
   for (int i = 0; i < abi::kNumProgramInputs; ++i) {

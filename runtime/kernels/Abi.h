@@ -48,6 +48,15 @@ enum ProgramOutput : int {
 /// 1x128 (activations) block (docs/model.md §2, §3.4).
 constexpr int kFp8Block = 128;
 
+// ---- KV cache ---------------------------------------------------------------
+
+/// The latent KV cache is paged (docs/architecture.md, "The paged KV cache"):
+/// every layer holds a pool of pages of this many token rows, and a block
+/// table per sequence maps its positions [64i, 64i + 64) to page i of its
+/// row. The plan records it (KvCache.page_tokens); latent attention reads one
+/// page per 64-key tile.
+constexpr int kKvPageTokens = 64;
+
 // ---- Targets ----------------------------------------------------------------
 
 /// The tensor-core instruction family a GEMM is built on.

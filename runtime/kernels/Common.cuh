@@ -10,6 +10,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp8.h>
 
+#include "Abi.h"
 #include "Args.h"
 
 namespace moela {
@@ -106,6 +107,18 @@ __device__ __forceinline__ float blockMax(float v, float *scratch) {
 
 /// Element (r, c) of weight expert `e`, dequantized (FP8: times its block
 /// scale).
+/// The cache row [R + DR] of position `pos` of sequence `seq` (Args.h
+/// KvPages): row pos % 64 of the sequence's page for block pos / 64.
+__device__ __forceinline__ long long kvRow(const KvPages &cache, int seq,
+                                           int pos, int width) {
+  const int page =
+      cache.block_tables[static_cast<long long>(seq) * cache.pages_per_seq +
+                         pos / ::moela::abi::kKvPageTokens];
+  return (static_cast<long long>(page) * ::moela::abi::kKvPageTokens +
+          pos % ::moela::abi::kKvPageTokens) *
+         width;
+}
+
 template <typename TW>
 __device__ __forceinline__ float loadWeight(const Weight &w, int e, long long r,
                                             long long c) {

@@ -13,8 +13,8 @@
 //
 // Launch (OpsLaunch.h launchKvAppend): one block of 256 threads per token.
 //
-// The cache is __nv_bfloat16 [slots, max_seq, R + Dr]; token t writes the
-// row cache + seq_ids[t] * slot_stride + positions[t] * (R + Dr) =
+// The cache is paged __nv_bfloat16 [pages, 64, R + Dr] (Args.h KvPages);
+// token t writes the row kvRow(cache, seq_ids[t], positions[t]) =
 // [norm ? RMSNorm(latent) : latent | rope ? rope(k_pe) : k_pe], computed in
 // fp32 (as the host) and rounded to bf16 once. The rope rotates the whole
 // k_pe: rope_dim/2 interleaved pairs with rope.inv_freq and rope.magnitude.
@@ -37,10 +37,8 @@ __device__ __forceinline__ void kvAppend(const KvAppendArgs &args) {
     return;
   const int R = args.latent_dim, DR = args.rope_dim;
   const int position = args.positions[t];
-  __nv_bfloat16 *dst =
-      static_cast<__nv_bfloat16 *>(args.cache) +
-      static_cast<long long>(args.seq_ids[t]) * args.slot_stride +
-      static_cast<long long>(position) * (R + DR);
+  __nv_bfloat16 *dst = static_cast<__nv_bfloat16 *>(args.cache.data) +
+                       kvRow(args.cache, args.seq_ids[t], position, R + DR);
   if (args.norm.data) {
     float squares = 0.0f;
     for (int c = threadIdx.x; c < R; c += blockDim.x) {

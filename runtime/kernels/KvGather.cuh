@@ -13,9 +13,9 @@
 //
 // Launch (OpsLaunch.h launchKvGather): one block of 256 threads per token.
 //
-// The cache is __nv_bfloat16 [slots, max_seq, R + Dr] as KvAppend writes it;
-// token t reads the row cache + seq_ids[t] * slot_stride + positions[t] *
-// (R + Dr) and writes it to out[t, 0 .. R + Dr) (exact: bf16 -> f32 or bf16).
+// The cache is paged __nv_bfloat16 [pages, 64, R + Dr] as KvAppend writes it;
+// token t reads the row kvRow(cache, seq_ids[t], positions[t]) and writes it
+// to out[t, 0 .. R + Dr) (exact: bf16 -> f32 or bf16).
 //
 //===----------------------------------------------------------------------===//
 #ifndef MOELA_KERNELS_KVGATHER_CUH
@@ -33,9 +33,8 @@ __device__ __forceinline__ void kvGather(const KvGatherArgs &args) {
     return;
   const int width = args.latent_dim + args.rope_dim;
   const __nv_bfloat16 *src =
-      static_cast<const __nv_bfloat16 *>(args.cache) +
-      static_cast<long long>(args.seq_ids[t]) * args.slot_stride +
-      static_cast<long long>(args.positions[t]) * width; // [R + Dr]
+      static_cast<const __nv_bfloat16 *>(args.cache.data) +
+      kvRow(args.cache, args.seq_ids[t], args.positions[t], width); // [R + Dr]
   TO *dst = at<TO>(args.out, t, 0);
   for (int c = threadIdx.x; c < width; c += blockDim.x)
     dst[c] = fromFloat<TO>(toFloat(src[c]));

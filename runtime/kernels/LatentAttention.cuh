@@ -15,7 +15,8 @@
 //             OpsLaunch.h = min(4, ceil(heads / 16))
 //   THREADS   64 * MT (the literal number, e.g. 256 for MT = 4)
 //
-// The KV cache is always __nv_bfloat16 [slots, max_seq, R + DR]. The launch
+// The KV cache is always paged __nv_bfloat16 [pages, 64, R + DR] (Args.h
+// KvPages): a tile of 64 keys is exactly one page. The launch
 // (grid, block, dynamic shared memory, and whether a second launch is needed)
 // comes from OpsLaunch.h: launchLatentAttention, latentAttentionLaunches,
 // latentAttentionWorkspaceBytes. With two launches the backend runs the same
@@ -58,7 +59,8 @@ namespace moela {
 namespace kernels {
 namespace latent {
 
-constexpr int kKeys = 64; // cache rows per tile
+constexpr int kKeys =
+    ::moela::abi::kKvPageTokens; // cache rows per tile: a page
 constexpr int kMinTilesPerSplit =
     2; // a split never has fewer tiles (but the last)
 
@@ -195,14 +197,19 @@ latentAttention(const LatentAttentionArgs &args) {
       latentSmem +
       16 * (Geo::Q_CHUNKS + 2 * Geo::K_CHUNKS + Geo::P_CHUNKS)); // [2][HB]
 
-  const __nv_bfloat16 *base =
-      static_cast<const __nv_bfloat16 *>(args.cache) +
-      static_cast<long long>(args.seq_ids[t]) * args.slot_stride;
+  const __nv_bfloat16 *pages =
+      static_cast<const __nv_bfloat16 *>(args.cache.data);
+  const int *table =
+      args.cache.block_tables +
+      static_cast<long long>(args.seq_ids[t]) * args.cache.pages_per_seq;
 
-  // cp.async of tile `tile` (rows tile*64 .. +63) into buffer `buf`; rows at
-  // or past keyEnd are zero-filled without reading.
+  // cp.async of tile `tile` (rows tile*64 .. +63, the sequence's page for
+  // block `tile`) into buffer `buf`; rows at or past keyEnd are zero-filled
+  // without reading.
   auto loadTile = [&](int tile, int buf) {
     const int key0 = tile * NK;
+    const __nv_bfloat16 *base =
+        pages + static_cast<long long>(table[tile]) * NK * (R + DR);
     const unsigned dst = sK + 16 * buf * Geo::K_CHUNKS;
 #pragma unroll 4
     for (int c = threadIdx.x; c < NK * Geo::GCH; c += THREADS) {
@@ -210,7 +217,7 @@ latentAttention(const LatentAttentionArgs &args) {
       const int key = key0 + row;
       const bool valid = key < keyEnd;
       const __nv_bfloat16 *src =
-          base + static_cast<long long>(valid ? key : 0) * (R + DR) + ch * 8;
+          base + static_cast<long long>(valid ? row : 0) * (R + DR) + ch * 8;
       ops::cpAsync16(dst + 16 * Geo::at(row, ch), src, valid);
     }
     ops::cpAsyncCommit();

@@ -2,7 +2,8 @@
 //
 // Decode attention over the latent cache against the host's
 // mlaLatentAttention / mlaAttentionAbsorbed. Cache rows past each slot's
-// last position are NaN: attention must never read them. Bounds: 1e-2
+// last position are NaN: attention must never read them. The cache is paged
+// in a shuffled order (PagedCache.h). Bounds: 1e-2
 // where bf16 is involved (LatentAttention: bf16 q, k and P on tensor
 // cores), 1e-4 for MlaAttention's fp32 output. The GPU also times V3 decode
 // at batch 1, 8 and 64 with 4096 visible rows per token.
@@ -12,6 +13,7 @@
 #include "Device.h"
 #include "Families.h"
 #include "Operands.h"
+#include "PagedCache.h"
 
 #include "kernels/OpsLaunch.h"
 
@@ -126,11 +128,11 @@ void runLatent(Report &r, const std::string &what, LatentCase c) {
   qLat.fillUniform(rng, -1, 1);
   qPe.fillUniform(rng, -1, 1);
 
-  const std::vector<float> cacheF = cache.floats(), ql = qLat.floats(),
-                           qp = qPe.floats();
+  const PagedCache paged = pageCache(rng, cache, c.slots, c.maxSeq);
+  std::vector<float> cacheF = paged.pages.floats();
+  const std::vector<float> ql = qLat.floats(), qp = qPe.floats();
   std::vector<float> ref(size_t(T) * Hh * R);
-  H::KvLayer layer{const_cast<float *>(cacheF.data()), c.slots, c.maxSeq, R,
-                   c.rope};
+  const H::KvLayer layer = paged.layer(cacheF, R, c.rope);
   H::mlaLatentAttention(H::CMat{ql.data(), T, latCols, latCols}, latStride,
                         c.interleavedQ
                             ? H::CMat{ql.data() + R, T, latCols, latCols}
@@ -147,8 +149,7 @@ void runLatent(Report &r, const std::string &what, LatentCase c) {
   a.q_pe_stride = peStride;
   a.positions = positions.devAs<int>();
   a.seq_ids = seqIds.devAs<int>();
-  a.cache = cache.dev();
-  a.slot_stride = int64_t(c.maxSeq) * width;
+  a.cache = paged.args();
   a.out = out.view();
   a.rows = T;
   a.heads = Hh;
@@ -234,11 +235,12 @@ void runMla(Report &r, const std::string &what, const MlaCase &c) {
     kvRef = kvBf.floats();
     kw = plainWeight(kvBf, kvRows, c.latent);
   }
-  const std::vector<float> cacheF = cache.floats(), qv = q.floats();
+  const PagedCache paged = pageCache(rng, cache, slots, c.maxSeq);
+  std::vector<float> cacheF = paged.pages.floats();
+  const std::vector<float> qv = q.floats();
   std::vector<float> ref(size_t(T) * c.heads * c.v);
   H::MlaDims dims{c.heads, c.nope, c.rope, c.v, c.latent, kScale};
-  H::KvLayer layer{const_cast<float *>(cacheF.data()), slots, c.maxSeq,
-                   c.latent, c.rope};
+  const H::KvLayer layer = paged.layer(cacheF, c.latent, c.rope);
   H::mlaAttentionAbsorbed(cmat(qv, T, qCols), cimat(pos, T, 1),
                           cimat(seq, T, 1),
                           H::Weight{kvRef.data(), kvRows, c.latent}, dims,
@@ -250,8 +252,7 @@ void runMla(Report &r, const std::string &what, const MlaCase &c) {
   a.positions = positions.devAs<int>();
   a.seq_ids = seqIds.devAs<int>();
   a.kv_b = kw;
-  a.cache = cache.dev();
-  a.slot_stride = int64_t(c.maxSeq) * width;
+  a.cache = paged.args();
   a.out = out.view();
   a.workspace = nullptr;
   a.rows = T;

@@ -78,6 +78,9 @@ void settleFlags(const CLI::App &app, const std::string &weights,
   if (given("--max-seq-len") && app.get_option("--max-seq-len")->as<int>() < 1)
     fail("--max-seq-len must be at least 1, got ",
          app.get_option("--max-seq-len")->as<int>());
+  if (given("--kv-pages") && app.get_option("--kv-pages")->as<int>() < 1)
+    fail("--kv-pages must be at least 1, got ",
+         app.get_option("--kv-pages")->as<int>());
   if (given("--json") && !given("--dump-plan"))
     fail("--json only applies to --dump-plan");
   if (given("--teacher-force") && given("--prompt-ids") &&
