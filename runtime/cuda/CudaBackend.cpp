@@ -93,6 +93,7 @@ CudaBackend::~CudaBackend() {
   // the primary context is released last (after members, see below).
   arena = DeviceBuffer();
   kvCache = DeviceBuffer();
+  blockTables = DeviceBuffer();
   workspace = DeviceBuffer();
   weights_.clear();
   ropeTables.clear();
@@ -128,15 +129,23 @@ void CudaBackend::prepare(const Plan &plan, WeightSource &weights,
   arena = DeviceBuffer(arenaBytes, "cuMemAlloc (activation arena)");
 
   const plan::KvCache &kv = *plan.root().kv_cache();
-  if (kv.dtype() != plan::DType::BF16)
-    fail("CUDA backend: the kernels keep the latent KV cache in BF16, the plan "
-         "asks for ",
-         plan::EnumNameDType(kv.dtype()), " (compile with --kv-dtype=bf16)");
-  long long width = kv.latent_dim() + kv.rope_dim();
-  kvLayerStride =
-      static_cast<long long>(kvShape.pages) * abi::kKvPageTokens * width;
-  kvCache = DeviceBuffer(static_cast<size_t>(kvLayerStride) * kv.layers() *
-                             planDTypeSize(kv.dtype()),
+  if (kv.dtype() != plan::DType::BF16 && kv.dtype() != plan::DType::F8E4M3)
+    fail("CUDA backend: the kernels keep the latent KV cache in BF16 or "
+         "F8E4M3, the plan asks for ",
+         plan::EnumNameDType(kv.dtype()),
+         " (compile with --kv-dtype=bf16 or fp8)");
+  // A layer: the rows [pages * 64, R + Dr], then for e4m3 their scales
+  // [pages * 64, kvFp8Scales(R + Dr)] f32.
+  const long long width = kv.latent_dim() + kv.rope_dim();
+  const long long rows =
+      static_cast<long long>(kvShape.pages) * abi::kKvPageTokens;
+  kvRowsBytes = rows * width * planDTypeSize(kv.dtype());
+  kvLayerBytes = kvRowsBytes;
+  if (kv.dtype() == plan::DType::F8E4M3)
+    kvLayerBytes += rows * abi::kvFp8Scales(static_cast<int>(width)) *
+                    static_cast<long long>(sizeof(float));
+  kvLayerBytes = (kvLayerBytes + 255) / 256 * 256; // aligned layers
+  kvCache = DeviceBuffer(static_cast<size_t>(kvLayerBytes) * kv.layers(),
                          "cuMemAlloc (KV cache)");
   const size_t tableBytes = sizeof(int32_t) * size_t(kvShape.sequences) *
                             size_t(kvShape.pagesPerSequence());
@@ -279,10 +288,11 @@ kernels::Rope CudaBackend::rope(const plan::Rope *r) const {
 }
 
 kernels::KvPages CudaBackend::cacheLayer(int layer) const {
-  size_t elem = planDTypeSize(plan_->root().kv_cache()->dtype());
   kernels::KvPages pages{};
-  pages.data =
-      reinterpret_cast<void *>(kvCache.get() + layer * kvLayerStride * elem);
+  const CUdeviceptr base = kvCache.get() + layer * kvLayerBytes;
+  pages.data = reinterpret_cast<void *>(base);
+  if (plan_->root().kv_cache()->dtype() == plan::DType::F8E4M3)
+    pages.scales = reinterpret_cast<float *>(base + kvRowsBytes);
   pages.block_tables = static_cast<const int *>(blockTables.pointer());
   pages.pages_per_seq = kvShape_.pagesPerSequence();
   return pages;

@@ -118,7 +118,9 @@ private:
   std::vector<CUfunction> functions;               // per plan kernel
   std::vector<std::vector<DeviceWeight>> weights_; // per plan weight, per part
   DeviceBuffer arena, kvCache, workspace;
-  long long kvLayerStride = 0; // elements: pages * 64 * (R + Dr)
+  /// Bytes of one layer's rows (pages * 64 * (R + Dr) elements) and of the
+  /// whole layer (the rows, then an e4m3 cache's scales).
+  long long kvRowsBytes = 0, kvLayerBytes = 0;
   /// [sequences, pagesPerSequence] int32, one fixed buffer uploaded before
   /// every step: captured decode graphs read it, so they stay valid as the
   /// tables change.

@@ -83,6 +83,21 @@ void attendLatent(const float *q, int64_t heads, const KvLayer &cache, int slot,
                visible);
 }
 
+/// row [width] as an F8E4M3 cache row holds it: per 128-column block b,
+/// s_b = max(amax, 1e-4) / 448 and x = e4m3(x / s_b) * s_b (docs/model.md
+/// §3.4, the quantizer of FP8 activations; KvAppend.cuh does the same).
+void roundRowToE4m3(float *row, int64_t width) {
+  for (int64_t b0 = 0; b0 < width; b0 += abi::kFp8Block) {
+    const int64_t b1 = std::min<int64_t>(width, b0 + abi::kFp8Block);
+    float amax = 0.0f;
+    for (int64_t i = b0; i < b1; ++i)
+      amax = std::max(amax, std::fabs(row[i]));
+    const float s = std::max(amax, 1e-4f) / 448.0f;
+    for (int64_t i = b0; i < b1; ++i)
+      row[i] = e4m3ToFloat(floatToE4m3(row[i] / s)) * s;
+  }
+}
+
 } // namespace
 
 float *KvLayer::row(int slot, int pos) const {
@@ -145,6 +160,8 @@ void kvAppend(CMat latent, CMat kPe, CIMat positions, CIMat seqIds,
                   if (cache.bf16)
                     for (int64_t i = 0; i < r + dr; ++i)
                       dst[i] = bf16ToFloat(floatToBf16(dst[i]));
+                  if (cache.fp8)
+                    roundRowToE4m3(dst, r + dr);
                 }
               });
 }

@@ -290,6 +290,7 @@ host::KvLayer HostBackend::kvLayer(int layer) {
   l.latent = kv.latent_dim();
   l.rope = kv.rope_dim();
   l.bf16 = kv.dtype() == plan::DType::BF16;
+  l.fp8 = kv.dtype() == plan::DType::F8E4M3;
   l.blockTables = blockTables_.data();
   l.pagesPerSeq = kvShape_.pagesPerSequence();
   return l;

@@ -167,6 +167,9 @@ struct KvLayer {
   float *data = nullptr;
   int pages = 0, latent = 0, rope = 0;
   bool bf16 = false; // the plan's cache is BF16: kvAppend rounds what it stores
+  /// The plan's cache is F8E4M3: kvAppend stores each row (in f32) as the
+  /// e4m3 codes and per-128-column scales of a GPU would give it back.
+  bool fp8 = false;
   const int32_t *blockTables = nullptr;
   int pagesPerSeq = 0;
 

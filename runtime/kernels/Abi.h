@@ -57,6 +57,14 @@ constexpr int kFp8Block = 128;
 /// page per 64-key tile.
 constexpr int kKvPageTokens = 64;
 
+/// An FP8 (e4m3) cache row carries one f32 scale per 128 columns (the last
+/// block may be partial), quantized as FP8 activations are (docs/model.md
+/// §3.4): per row, so that every append is self-contained and a written row,
+/// possibly shared by other sequences, never changes.
+constexpr int kvFp8Scales(int width) {
+  return (width + kFp8Block - 1) / kFp8Block;
+}
+
 // ---- Targets ----------------------------------------------------------------
 
 /// The tensor-core instruction family a GEMM is built on.

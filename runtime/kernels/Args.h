@@ -133,11 +133,13 @@ struct GemmArgs {
 // ---- MLA --------------------------------------------------------------------
 
 /// One layer of the paged latent cache (Abi.h kKvPageTokens = 64): `data` is
-/// [pages, 64, latent_dim + rope_dim] __nv_bfloat16, and position p of
-/// sequence s is row p % 64 of page block_tables[s * pages_per_seq + p / 64]
-/// (Common.cuh kvRow).
+/// [pages, 64, latent_dim + rope_dim] __nv_bfloat16, or __nv_fp8_e4m3 codes
+/// when `scales` is set: [pages, 64, kvFp8Scales(width)] f32, one per 128
+/// columns of a row (Abi.h). Position p of sequence s is row p % 64 of page
+/// block_tables[s * pages_per_seq + p / 64] (Common.cuh kvRow).
 struct KvPages {
   void *data;
+  float *scales;           // null: a bf16 cache
   const int *block_tables; // [sequences, pages_per_seq]; -1 = none
   int pages_per_seq;
 };

@@ -71,8 +71,6 @@ __device__ __forceinline__ void mlaAttention(const MlaAttentionArgs &args) {
 
   // Online softmax over this warp's rows (log2 domain).
   const int n = args.positions[t] + 1;
-  const __nv_bfloat16 *cache =
-      static_cast<const __nv_bfloat16 *>(args.cache.data);
   const int seq = args.seq_ids[t];
   const float c2 = args.scale * 1.4426950408889634f;
   float m = negInf(), l = 0.0f;
@@ -80,18 +78,18 @@ __device__ __forceinline__ void mlaAttention(const MlaAttentionArgs &args) {
   const int used = warps < 8 ? warps : 8; // warps taking rows
   if (warp < used) {
     for (int j = warp; j < n; j += used) {
-      const __nv_bfloat16 *row = cache + kvRow(args.cache, seq, j, R + Dr);
+      const long long row = kvRow(args.cache, seq, j);
       float dot = 0.0f;
       for (int r = lane; r < R; r += 32)
-        dot = __fmaf_rn(qa[r], __bfloat162float(row[r]), dot);
+        dot = __fmaf_rn(qa[r], kvLoad(args.cache, row, r, R + Dr), dot);
       for (int d = lane; d < Dr; d += 32)
-        dot = __fmaf_rn(qp[d], __bfloat162float(row[R + d]), dot);
+        dot = __fmaf_rn(qp[d], kvLoad(args.cache, row, R + d, R + Dr), dot);
       const float sc = warpSum(dot) * c2;
       const float mn = fmaxf(m, sc);
       const float al = exp2f(m - mn), p = exp2f(sc - mn);
       l = l * al + p;
       for (int r = lane; r < R; r += 32)
-        mine[r] = mine[r] * al + p * __bfloat162float(row[r]);
+        mine[r] = mine[r] * al + p * kvLoad(args.cache, row, r, R + Dr);
       m = mn;
     }
     if (lane == 0) {

@@ -15,7 +15,9 @@
 //    logits <= 0.02, at most a third of the steps > 0.04 (expert-choice flips
 //    of bf16 activations), top-1 agreement >= 85 %; for the W8A8 plan (FP8
 //    activations) 0.06, 0.12 and 70 %. (A RoPE of half its width in the
-//    CUDA backend gives medians of 0.03-0.035.)
+//    CUDA backend gives medians of 0.03-0.035.) "tiny-kvfp8" is the tiny
+//    model with an e4m3 KV cache (--kv-dtype=fp8), which the host emulates:
+//    the W8A8 bounds (both sides round to e4m3).
 // Prints one line per case and "N passed, M failed" last; SKIPs without a GPU.
 // 3. MTP drafts (v3_a compiled --mtp): CUDA against the host on verification
 //    steps of two tokens per sequence, and speculative against plain greedy
@@ -208,8 +210,14 @@ void hostCase(const std::string &plansDir, const std::string &model,
   // the far ones at most a third (one sequence of three).
   // FP8 activations (a "-w8a8" plan, docs/model.md §3.4) keep 3 mantissa bits:
   // about 3.6 % rms rounding on every GEMM input, against the f32 host.
-  const bool w8a8 =
-      model.size() > 5 && model.compare(model.size() - 5, 5, "-w8a8") == 0;
+  // An e4m3 KV cache (a "-kvfp8" plan) is the same: both sides round to e4m3,
+  // from inputs that differ by bf16 rounding, and a value near a rounding
+  // boundary lands one e4m3 step (6 %) apart.
+  auto endsWith = [&](const char *suffix) {
+    const size_t n = std::strlen(suffix);
+    return model.size() > n && model.compare(model.size() - n, n, suffix) == 0;
+  };
+  const bool w8a8 = endsWith("-w8a8") || endsWith("-kvfp8");
   const double bound = w8a8 ? 0.06 : 0.02, far = 2 * bound,
                minTop1 = w8a8 ? 0.7 : 0.85;
   std::vector<double> sorted = errors;
@@ -329,8 +337,8 @@ int main(int argc, char **argv) {
         verdict(false, "golden " + weights + "/" + prompts + ": " + e.what());
       }
     }
-  for (std::string model :
-       {"tiny", "tiny-v2", "tiny-v2-lite", "tiny-v3-fp8", "tiny-v3-fp8-w8a8"}) {
+  for (std::string model : {"tiny", "tiny-v2", "tiny-v2-lite", "tiny-v3-fp8",
+                            "tiny-v3-fp8-w8a8", "tiny-kvfp8"}) {
     if (!selected(model))
       continue;
     try {

@@ -65,6 +65,7 @@ struct LatentCase {
   bool interleavedQ = false; // q_lat and q_pe in one [T, H*(R+Dr)] buffer
   int timeBatch =
       0; // GPU: also time batches of the first tokens (one slot each)
+  bool fp8 = false; // an e4m3 cache with per-128-column scales
 };
 
 /// Launch i of timeBatch tokens reads slot set i % rotations (seq_ids
@@ -128,8 +129,8 @@ void runLatent(Report &r, const std::string &what, LatentCase c) {
   qLat.fillUniform(rng, -1, 1);
   qPe.fillUniform(rng, -1, 1);
 
-  const PagedCache paged = pageCache(rng, cache, c.slots, c.maxSeq);
-  std::vector<float> cacheF = paged.pages.floats();
+  const PagedCache paged = pageCache(rng, cache, c.slots, c.maxSeq, c.fp8);
+  std::vector<float> cacheF = paged.values();
   const std::vector<float> ql = qLat.floats(), qp = qPe.floats();
   std::vector<float> ref(size_t(T) * Hh * R);
   const H::KvLayer layer = paged.layer(cacheF, R, c.rope);
@@ -177,7 +178,7 @@ std::string latentName(const LatentCase &c) {
   return std::string("latentAttention<") + tyName(c.q) + ", " + tyName(c.out) +
          ", R=" + std::to_string(c.latent) + ", Dr=" + std::to_string(c.rope) +
          ", MT=" + std::to_string(K::latentAttentionMTiles(c.heads)) + "> " +
-         c.shape;
+         c.shape + (c.fp8 ? " e4m3 cache" : "");
 }
 
 void addLatent(Cases &cases, const std::string &test, unsigned suites,
@@ -195,7 +196,8 @@ struct MlaCase {
   std::string shape;
   Ty out, w; // kv_b: bf16 or FP8 with block scales
   int heads, nope, rope, v, latent, maxSeq;
-  Tokens tokens; // in 2 slots
+  Tokens tokens;    // in 2 slots
+  bool fp8 = false; // an e4m3 cache with per-128-column scales
 };
 
 void runMla(Report &r, const std::string &what, const MlaCase &c) {
@@ -235,8 +237,8 @@ void runMla(Report &r, const std::string &what, const MlaCase &c) {
     kvRef = kvBf.floats();
     kw = plainWeight(kvBf, kvRows, c.latent);
   }
-  const PagedCache paged = pageCache(rng, cache, slots, c.maxSeq);
-  std::vector<float> cacheF = paged.pages.floats();
+  const PagedCache paged = pageCache(rng, cache, slots, c.maxSeq, c.fp8);
+  std::vector<float> cacheF = paged.values();
   const std::vector<float> qv = q.floats();
   std::vector<float> ref(size_t(T) * c.heads * c.v);
   H::MlaDims dims{c.heads, c.nope, c.rope, c.v, c.latent, kScale};
@@ -297,6 +299,24 @@ void addLatentCases(Cases &cases) {
   addLatent(
       cases, "DeepSeekV3", kEmu,
       {"H=128 decode", bf16, bf16, 128, 512, 64, 2, 256, {{0, 130}, {1, 63}}});
+  // An e4m3 cache: the kernel dequantizes each tile into bf16.
+  addLatent(
+      cases, "Tiny", kEmu,
+      {"split-KV", bf16, bf16, 4, 32, 8, 4, 256, split, 0, false, 0, true});
+  addLatent(cases, "DeepSeekV3", kEmuAndGpu,
+            {"H=128 decode",
+             bf16,
+             bf16,
+             128,
+             512,
+             64,
+             2,
+             256,
+             {{0, 130}, {1, 63}},
+             0,
+             false,
+             0,
+             true});
 
   // The GPU: as emitted (bf16 q and out), and for the small-T V3 cases and
   // the tiny ones with fp32 q and/or out too.
@@ -368,6 +388,8 @@ void addLatentCases(Cases &cases) {
   for (const Mla &m :
        {Mla{kEmu, {"tiny H=4", f32, bf16, 4, 16, 8, 16, 32, 100, emuTokens}},
         Mla{kEmu,
+            {"tiny H=4", f32, bf16, 4, 16, 8, 16, 32, 100, emuTokens, true}},
+        Mla{kEmu,
             {"tiny-v3-fp8 H=2", bf16, Ty::F8, 2, 32, 16, 32, 160, 100,
              emuTokens}},
         Mla{kGpu, {"tiny H=4", f32, bf16, 4, 16, 8, 16, 32, 800, gpuTokens}},
@@ -376,10 +398,10 @@ void addLatentCases(Cases &cases) {
         Mla{kGpu,
             {"v3 H=128", bf16, Ty::F8, 128, 128, 64, 128, 512, 800,
              gpuTokens}}}) {
-    const std::string name = std::string("mlaAttention<f32, ") +
-                             tyName(m.c.out) + ", " + tyName(m.c.w) + "> " +
-                             m.c.shape + " maxSeq " +
-                             std::to_string(m.c.maxSeq);
+    const std::string name =
+        std::string("mlaAttention<f32, ") + tyName(m.c.out) + ", " +
+        tyName(m.c.w) + "> " + m.c.shape + " maxSeq " +
+        std::to_string(m.c.maxSeq) + (m.c.fp8 ? " e4m3 cache" : "");
     const MlaCase c = m.c;
     addCase(cases, "Ops.MlaAttention", name, m.suites,
             mlaAttentionKernel(c.out, c.w),
