@@ -35,6 +35,7 @@ for m in tiny tiny-v2 tiny-v2-lite tiny-v3-fp8; do
   compile "models/$m/config.json" -o "$dest/plans/$m.plan"
 done
 compile models/tiny-v3-fp8/config.json -o "$dest/plans/tiny-v3-fp8-w8a8.plan" --activation-dtype=fp8
+compile models/tiny/config.json -o "$dest/plans/tiny-kvfp8.plan" --kv-dtype=fp8
 compile test/data/v3_a/config.json -o "$dest/plans/v3_a-bf16w-mtp.plan" --mtp
 # The multi-GPU section of gpu-check.sh: tensor and expert parallel plans for
 # 2 and 4 ranks (the tiny model has 4 heads).

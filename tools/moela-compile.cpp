@@ -106,9 +106,12 @@ cl::opt<std::string> weightDtype(
 cl::opt<std::string> kvDtype(
     "kv-dtype",
     cl::desc("The latent KV cache: auto (f32 on the host target, bf16 on a "
-             "GPU; default), f32 (host only) or bf16 (the host rounds what "
-             "it caches as the GPU does)"),
-    cl::value_desc("auto|f32|bf16"), cl::init("auto"), cl::cat(modelCategory));
+             "GPU; default), f32 (host only), bf16 (the host rounds what "
+             "it caches as the GPU does) or fp8 (e4m3 with a f32 scale per "
+             "128 columns of a row: half of bf16's bytes; the host emulates "
+             "it)"),
+    cl::value_desc("auto|f32|bf16|fp8"), cl::init("auto"),
+    cl::cat(modelCategory));
 cl::opt<bool>
     mtp("mtp",
         cl::desc("Run the checkpoint's MTP module 0 in the main programs: each "

@@ -347,7 +347,9 @@ int run(Options o, Communicator &comm) {
   runtool::LoadProgress progress(
       *weights, o.randomWeights ? 0 : runtool::checkpointBytes(o.weights),
       o.quiet || !lead);
-  Engine engine(plan, *backend, progress, slots, maxSeqLen);
+  KvCacheOptions kv;
+  kv.pages = o.kvPages; // 0: a full context per sequence
+  Engine engine(plan, *backend, progress, slots, maxSeqLen, kv);
   progress.finish();
   phase("weights");
   timings.loadSeconds = runtool::secondsSince(start);

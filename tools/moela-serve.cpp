@@ -42,7 +42,7 @@ namespace {
 
 struct Options : runtool::ModelFlags {
   std::string host = "127.0.0.1", servedModelName;
-  int port = 8000, maxRunning = 0, maxStepTokens = 0, kvPages = 0;
+  int port = 8000, maxRunning = 0, maxStepTokens = 0;
   int httpThreads = 128;
   bool noPrefixCaching = false, quiet = false, verbose = false;
   float temperature = 1.0f, topP = 1.0f;
@@ -250,11 +250,6 @@ int main(int argc, char **argv) {
                  "Prompt tokens prefilled per step; longer prompts go in "
                  "chunks between decode steps (default: the plan's "
                  "--max-prefill-tokens)")
-      ->check(CLI::NonNegativeNumber)
-      ->group("Scheduling");
-  app.add_option("--kv-pages", o.kvPages,
-                 "KV cache pages of 64 tokens (default: every sequence's "
-                 "full context)")
       ->check(CLI::NonNegativeNumber)
       ->group("Scheduling");
   app.add_flag("--no-prefix-caching", o.noPrefixCaching,

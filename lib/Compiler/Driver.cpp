@@ -194,12 +194,12 @@ int compile(const CompileOptions &options, MLIRContext &context,
                 gemmEngineNames().joined() + ")");
   const bool host = *target == CompileTarget::host;
   if (options.kvDtype != "auto" && options.kvDtype != "f32" &&
-      options.kvDtype != "bf16")
+      options.kvDtype != "bf16" && options.kvDtype != "fp8")
     return fail("--kv-dtype=" + options.kvDtype +
-                " is not supported (auto, f32, bf16)");
+                " is not supported (auto, f32, bf16, fp8)");
   if (options.kvDtype == "f32" && !host)
     return fail("--kv-dtype=f32 needs --target=host: the " + options.target +
-                " kernels keep the latent KV cache in bf16");
+                " kernels keep the latent KV cache in bf16 or fp8");
   const std::string kvDtype = options.kvDtype != "auto" ? options.kvDtype
                               : host                    ? "f32"
                                                         : "bf16";
@@ -266,10 +266,9 @@ int compile(const CompileOptions &options, MLIRContext &context,
     return fail("the pass pipeline failed (see the error above)");
   phase("passes");
 
-  const int64_t kvBytes = kvDtype == "f32" ? 4 : 2;
-  MemoryReport memory = computeMemoryReport(*module, *config, kvBytes);
+  MemoryReport memory = computeMemoryReport(*module, *config, kvDtype);
   if (options.explain)
-    explainMemory(*module, *config, memory, kvBytes, options.deviceMemoryGiB,
+    explainMemory(*module, *config, memory, kvDtype, options.deviceMemoryGiB,
                   errs());
   if (std::string why = checkDeviceMemory(memory, options.deviceMemoryGiB);
       !why.empty())

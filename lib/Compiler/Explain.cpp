@@ -38,10 +38,18 @@ std::string human(int64_t bytes) {
   return llvm::formatv("{0:F2} KiB", b / 1024).str();
 }
 
+/// Bytes of one layer's cache row: an fp8 row adds its scales.
+int64_t kvRowBytes(const ModelConfig &config, StringRef kvDtype) {
+  const int64_t width = config.kvCacheElemsPerToken();
+  if (kvDtype == "fp8")
+    return width + abi::kvFp8Scales(static_cast<int>(width)) * 4;
+  return width * (kvDtype == "f32" ? 4 : 2);
+}
+
 } // namespace
 
 MemoryReport computeMemoryReport(ModuleOp module, const ModelConfig &config,
-                                 int64_t kvElementBytes) {
+                                 StringRef kvDtype) {
   MemoryReport report;
   llvm::StringSet<> seen;
   auto add = [&](nn::WeightAttr w) {
@@ -72,8 +80,7 @@ MemoryReport computeMemoryReport(ModuleOp module, const ModelConfig &config,
     }
   });
   report.kvLayers = kernel::kvCacheLayers(module, config.numHiddenLayers);
-  report.kvBytesPerToken =
-      report.kvLayers * config.kvCacheElemsPerToken() * kvElementBytes;
+  report.kvBytesPerToken = report.kvLayers * kvRowBytes(config, kvDtype);
   report.contextBytes = report.kvBytesPerToken * config.maxPositionEmbeddings;
   // A host plan stores every buffer in f32 (or i32) and needs no workspace.
   report.host = llvm::any_of(module.getOps<func::FuncOp>(), [](func::FuncOp f) {
@@ -110,8 +117,9 @@ MemoryReport computeMemoryReport(ModuleOp module, const ModelConfig &config,
         args.heads = static_cast<int>(a.getHeads());
         args.latent_dim = static_cast<int>(a.getLatentDim());
         args.rope_dim = static_cast<int>(a.getRopeDim());
-        args.slot_stride =
-            config.maxPositionEmbeddings * (args.latent_dim + args.rope_dim);
+        args.cache.pages_per_seq = static_cast<int>(
+            (config.maxPositionEmbeddings + abi::kKvPageTokens - 1) /
+            abi::kKvPageTokens);
         need = kernels::latentAttentionWorkspaceBytes(args);
       } else if (auto c = dyn_cast<kernel::MoeCombineOp>(op);
                  c && c.getPerm()) {
@@ -150,8 +158,8 @@ std::string checkDeviceMemory(const MemoryReport &r, double deviceGiB) {
 }
 
 void explainMemory(ModuleOp module, const ModelConfig &config,
-                   const MemoryReport &r, int64_t kvElementBytes,
-                   double deviceGiB, llvm::raw_ostream &os) {
+                   const MemoryReport &r, StringRef kvDtype, double deviceGiB,
+                   llvm::raw_ostream &os) {
   kernel::Layout layout = kernel::readLayout(module);
   if (layout.ranks == 1)
     os << "moela memory report (one device, before anything runs)\n";
@@ -172,12 +180,26 @@ void explainMemory(ModuleOp module, const ModelConfig &config,
                         "holds them: matrices in the checkpoint dtypes, "
                         "vectors (norms, biases: {1}) as f32\n",
                         human(r.hostWeightBytes), human(r.hostF32Bytes));
+  const std::string row =
+      kvDtype == "fp8"
+          ? llvm::formatv("(R {0} + Dr {1}) x 1 B of e4m3 + {2} x 4 B of "
+                          "scales",
+                          config.kvLoraRank, config.qkRopeHeadDim,
+                          abi::kvFp8Scales(
+                              static_cast<int>(config.kvCacheElemsPerToken())))
+                .str()
+          : llvm::formatv("(R {0} + Dr {1}) x {2} B", config.kvLoraRank,
+                          config.qkRopeHeadDim, kvDtype == "f32" ? 4 : 2)
+                .str();
+  os << llvm::formatv("  KV cache      {0,12}  per token per sequence ({1} "
+                      "layers x {2}); {3} for one sequence of {4} tokens\n",
+                      human(r.kvBytesPerToken), r.kvLayers, row,
+                      human(r.contextBytes), config.maxPositionEmbeddings);
   os << llvm::formatv(
-      "  KV cache      {0,12}  per token per sequence ({1} layers x "
-      "(R {2} + Dr {3}) x {4} B); {5} for one sequence of {6} tokens\n",
-      human(r.kvBytesPerToken), r.kvLayers, config.kvLoraRank,
-      config.qkRopeHeadDim, kvElementBytes, human(r.contextBytes),
-      config.maxPositionEmbeddings);
+      "  KV pages      {0,12}  per page of {1} tokens (all layers): the cache "
+      "is one pool of pages, a block table per sequence; moela-run --kv-pages "
+      "N sizes it (default: a full context per sequence)\n",
+      human(r.kvBytesPerToken * abi::kKvPageTokens), abi::kKvPageTokens);
   if (layout.ranks > 1)
     os << llvm::formatv(
         "                              every rank holds the whole latent "
@@ -212,10 +234,13 @@ void explainMemory(ModuleOp module, const ModelConfig &config,
     os << llvm::formatv("  device        {0,12}  does not fit: {1} short\n",
                         human(device), human(-spare));
   else
-    os << llvm::formatv("  device        {0,12}  fits; the {1} left hold the "
-                        "KV cache of {2} more tokens\n",
-                        human(device), human(spare),
-                        spare / std::max<int64_t>(r.kvBytesPerToken, 1));
+    os << llvm::formatv(
+        "  device        {0,12}  fits; the {1} left hold {2} more KV pages "
+        "({3} tokens)\n",
+        human(device), human(spare),
+        spare / std::max<int64_t>(r.kvBytesPerToken * abi::kKvPageTokens, 1),
+        spare / std::max<int64_t>(r.kvBytesPerToken * abi::kKvPageTokens, 1) *
+            abi::kKvPageTokens);
 }
 
 } // namespace moela

@@ -82,7 +82,10 @@ public:
         kernel::kvCacheLayers(module, config.numHiddenLayers)));
     cache.add_latent_dim(static_cast<int>(config.kvLoraRank));
     cache.add_rope_dim(static_cast<int>(config.qkRopeHeadDim));
-    cache.add_dtype(options.kvDtype == "f32" ? p::DType::F32 : p::DType::BF16);
+    cache.add_dtype(options.kvDtype == "f32"   ? p::DType::F32
+                    : options.kvDtype == "fp8" ? p::DType::F8E4M3
+                                               : p::DType::BF16);
+    cache.add_page_tokens(abi::kKvPageTokens);
     auto cacheOffset = cache.Finish();
     kernel::Layout split = kernel::readLayout(module);
     fb::Offset<p::Layout> layout;

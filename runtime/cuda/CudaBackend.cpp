@@ -93,6 +93,7 @@ CudaBackend::~CudaBackend() {
   // the primary context is released last (after members, see below).
   arena = DeviceBuffer();
   kvCache = DeviceBuffer();
+  blockTables = DeviceBuffer();
   workspace = DeviceBuffer();
   weights_.clear();
   ropeTables.clear();
@@ -100,8 +101,8 @@ CudaBackend::~CudaBackend() {
   driver.cuDevicePrimaryCtxRelease(device);
 }
 
-void CudaBackend::prepare(const Plan &plan, WeightSource &weights, int slots,
-                          int maxSeqLen) {
+void CudaBackend::prepare(const Plan &plan, WeightSource &weights,
+                          const KvCacheShape &kvShape) {
   if (!planHasCudaKernels(plan))
     fail(plan.origin(), ": the plan has no CUDA kernels; compile it with "
                         "--target=sm_90a");
@@ -109,8 +110,11 @@ void CudaBackend::prepare(const Plan &plan, WeightSource &weights, int slots,
   plan_ = &plan;
   if (plan.worldSize() > 1)
     initNccl(plan.worldSize());
-  slots_ = slots;
-  maxSeqLen_ = maxSeqLen;
+  if (kvShape.pages < 1 || kvShape.sequences < 1 || kvShape.maxSeqLen < 1)
+    fail("CUDA backend: needs a KV cache of pages >= 1, sequences >= 1 and "
+         "maxSeqLen >= 1, got ",
+         kvShape.pages, ", ", kvShape.sequences, " and ", kvShape.maxSeqLen);
+  kvShape_ = kvShape;
   loadKernels();
   uploadWeights(weights);
   prepareRopeTables();
@@ -125,16 +129,27 @@ void CudaBackend::prepare(const Plan &plan, WeightSource &weights, int slots,
   arena = DeviceBuffer(arenaBytes, "cuMemAlloc (activation arena)");
 
   const plan::KvCache &kv = *plan.root().kv_cache();
-  if (kv.dtype() != plan::DType::BF16)
-    fail("CUDA backend: the kernels keep the latent KV cache in BF16, the plan "
-         "asks for ",
-         plan::EnumNameDType(kv.dtype()), " (compile with --kv-dtype=bf16)");
-  long long width = kv.latent_dim() + kv.rope_dim();
-  kvSlotStride = static_cast<long long>(maxSeqLen) * width;
-  kvLayerStride = kvSlotStride * slots;
-  kvCache = DeviceBuffer(static_cast<size_t>(kvLayerStride) * kv.layers() *
-                             planDTypeSize(kv.dtype()),
+  if (kv.dtype() != plan::DType::BF16 && kv.dtype() != plan::DType::F8E4M3)
+    fail("CUDA backend: the kernels keep the latent KV cache in BF16 or "
+         "F8E4M3, the plan asks for ",
+         plan::EnumNameDType(kv.dtype()),
+         " (compile with --kv-dtype=bf16 or fp8)");
+  // A layer: the rows [pages * 64, R + Dr], then for e4m3 their scales
+  // [pages * 64, kvFp8Scales(R + Dr)] f32.
+  const long long width = kv.latent_dim() + kv.rope_dim();
+  const long long rows =
+      static_cast<long long>(kvShape.pages) * abi::kKvPageTokens;
+  kvRowsBytes = rows * width * planDTypeSize(kv.dtype());
+  kvLayerBytes = kvRowsBytes;
+  if (kv.dtype() == plan::DType::F8E4M3)
+    kvLayerBytes += rows * abi::kvFp8Scales(static_cast<int>(width)) *
+                    static_cast<long long>(sizeof(float));
+  kvLayerBytes = (kvLayerBytes + 255) / 256 * 256; // aligned layers
+  kvCache = DeviceBuffer(static_cast<size_t>(kvLayerBytes) * kv.layers(),
                          "cuMemAlloc (KV cache)");
+  const size_t tableBytes = sizeof(int32_t) * size_t(kvShape.sequences) *
+                            size_t(kvShape.pagesPerSequence());
+  blockTables = DeviceBuffer(tableBytes, "cuMemAlloc (KV block tables)");
 
   // Workspace: the largest any step asks for (CudaSteps.cpp), at max rows.
   size_t workspaceBytes = 0;
@@ -143,7 +158,8 @@ void CudaBackend::prepare(const Plan &plan, WeightSource &weights, int slots,
         std::max(workspaceBytes, stepWorkspaceBytes(*state.program));
   workspace = DeviceBuffer(workspaceBytes, "cuMemAlloc (workspace)");
 
-  // Staging for the 4 input vectors, the logits and the drafts.
+  // Staging for the block tables, the 4 input vectors, the logits and the
+  // drafts.
   size_t stagingBytes = 0;
   for (auto &[name, state] : programs) {
     const plan::Program &p = *state.program;
@@ -153,6 +169,7 @@ void CudaBackend::prepare(const Plan &plan, WeightSource &weights, int slots,
         sizeof(float) * p.max_logit_rows() * (plan.config().vocabSize + 1);
     stagingBytes = std::max(stagingBytes, in + out);
   }
+  stagingBytes += tableBytes;
   staging = PinnedBuffer(stagingBytes);
 }
 
@@ -270,9 +287,15 @@ kernels::Rope CudaBackend::rope(const plan::Rope *r) const {
   return out;
 }
 
-void *CudaBackend::cacheLayer(int layer) const {
-  size_t elem = planDTypeSize(plan_->root().kv_cache()->dtype());
-  return reinterpret_cast<void *>(kvCache.get() + layer * kvLayerStride * elem);
+kernels::KvPages CudaBackend::cacheLayer(int layer) const {
+  kernels::KvPages pages{};
+  const CUdeviceptr base = kvCache.get() + layer * kvLayerBytes;
+  pages.data = reinterpret_cast<void *>(base);
+  if (plan_->root().kv_cache()->dtype() == plan::DType::F8E4M3)
+    pages.scales = reinterpret_cast<float *>(base + kvRowsBytes);
+  pages.block_tables = static_cast<const int *>(blockTables.pointer());
+  pages.pages_per_seq = kvShape_.pagesPerSequence();
+  return pages;
 }
 
 StepOutputs CudaBackend::run(const std::string &name, const StepInputs &in) {
@@ -285,11 +308,19 @@ StepOutputs CudaBackend::run(const std::string &name, const StepInputs &in) {
   const plan::Program &program = *state.program;
   const int tokens = static_cast<int>(in.tokens.size());
   const int logitRows = static_cast<int>(in.logitRows.size());
-  checkStepInputs(program, in, slots_, maxSeqLen_);
+  checkStepInputs(program, in, kvShape_);
   check(driver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
 
-  // Inputs: staged in pinned memory, copied into their arena buffers.
+  // Block tables, then the inputs: staged in pinned memory, copied into the
+  // fixed table buffer and their arena buffers.
   auto *stage = static_cast<int32_t *>(staging.get());
+  std::memcpy(stage, in.blockTables.data(),
+              in.blockTables.size() * sizeof(int32_t));
+  check(driver.cuMemcpyHtoDAsync(blockTables.get(), stage,
+                                 in.blockTables.size() * sizeof(int32_t),
+                                 stream),
+        "copying the block tables");
+  stage += in.blockTables.size();
   const std::vector<int32_t> *sources[abi::kNumProgramInputs] = {
       &in.tokens, &in.positions, &in.seqIds, &in.logitRows};
   for (int i = 0; i < abi::kNumProgramInputs; ++i) {

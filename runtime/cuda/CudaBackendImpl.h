@@ -5,7 +5,8 @@
 // cubins as modules; every weight uploaded once in its checkpoint dtype (FP8
 // with its block scales; expert sets back to back); one activation arena shared
 // by the programs (they never run at the same time) laid out by the plan's
-// memory planner; the latent KV cache; RoPE frequency tables; one workspace. A
+// memory planner; the paged latent KV cache and its block tables; RoPE
+// frequency tables; one workspace. A
 // decode step is captured in a CUDA graph per token count and replayed.
 //
 //===----------------------------------------------------------------------===//
@@ -50,8 +51,8 @@ public:
   ~CudaBackend() override;
 
   std::string name() const override { return "cuda"; }
-  void prepare(const Plan &plan, WeightSource &weights, int slots,
-               int maxSeqLen) override;
+  void prepare(const Plan &plan, WeightSource &weights,
+               const KvCacheShape &kv) override;
   StepOutputs run(const std::string &program,
                   const StepInputs &inputs) override;
 
@@ -98,7 +99,8 @@ private:
   const DeviceWeight &weightPart(const plan::Step &step, uint32_t weight,
                                  size_t part) const;
   kernels::Rope rope(const plan::Rope *rope) const;
-  void *cacheLayer(int layer) const;
+  /// Layer `layer` of the paged cache with the device block tables.
+  kernels::KvPages cacheLayer(int layer) const;
   /// Workspace bytes the steps of `program` need at its maximum sizes.
   size_t stepWorkspaceBytes(const plan::Program &program) const;
 
@@ -111,12 +113,18 @@ private:
   bool useGraphs = true;
 
   const Plan *plan_ = nullptr;
-  int slots_ = 0, maxSeqLen_ = 0;
+  KvCacheShape kvShape_;
   std::vector<CUmodule> modules;
   std::vector<CUfunction> functions;               // per plan kernel
   std::vector<std::vector<DeviceWeight>> weights_; // per plan weight, per part
   DeviceBuffer arena, kvCache, workspace;
-  long long kvSlotStride = 0, kvLayerStride = 0;  // elements
+  /// Bytes of one layer's rows (pages * 64 * (R + Dr) elements) and of the
+  /// whole layer (the rows, then an e4m3 cache's scales).
+  long long kvRowsBytes = 0, kvLayerBytes = 0;
+  /// [sequences, pagesPerSequence] int32, one fixed buffer uploaded before
+  /// every step: captured decode graphs read it, so they stay valid as the
+  /// tables change.
+  DeviceBuffer blockTables;
   PinnedBuffer staging;                           // inputs in, logits out
   std::map<std::string, DeviceBuffer> ropeTables; // by rope parameters
   std::map<CUfunction, unsigned> sharedLimits; // dynamic shared memory opted in

@@ -107,7 +107,6 @@ size_t CudaBackend::stepWorkspaceBytes(const plan::Program &program) const {
       a.heads = p->heads();
       a.latent_dim = p->latent_dim();
       a.rope_dim = p->rope_dim();
-      a.slot_stride = kvSlotStride;
       need = kernels::latentAttentionWorkspaceBytes(a);
     } else if (auto *p = step->params_as_MoeCombineParams()) {
       kernels::CombineArgs a{};
@@ -256,7 +255,6 @@ void CudaBackend::launchStep(const plan::Step &step,
     a.eps = p->eps();
     a.rope = rope(p->rope());
     a.cache = cache(p->layer());
-    a.slot_stride = kvSlotStride;
     a.rows = rows(ops.in(R::Latent));
     a.latent_dim = kv.latent_dim();
     a.rope_dim = kv.rope_dim();
@@ -270,7 +268,6 @@ void CudaBackend::launchStep(const plan::Step &step,
     a.seq_ids = ints(R::SeqIds);
     a.kv_b = weight(R::KvB);
     a.cache = cache(p->layer());
-    a.slot_stride = kvSlotStride;
     a.out = out(R::O);
     a.workspace = work;
     a.rows = rows(ops.in(R::Q));
@@ -293,7 +290,6 @@ void CudaBackend::launchStep(const plan::Step &step,
     a.positions = ints(R::Positions);
     a.seq_ids = ints(R::SeqIds);
     a.cache = cache(p->layer());
-    a.slot_stride = kvSlotStride;
     a.out = out(R::OLat);
     a.rows = rows(ops.in(R::QLat));
     a.heads = p->heads();
@@ -310,7 +306,6 @@ void CudaBackend::launchStep(const plan::Step &step,
     const plan::KvCache &kv = *plan_->root().kv_cache();
     kernels::KvGatherArgs a{};
     a.cache = cache(step.params_as_KvGatherParams()->layer());
-    a.slot_stride = kvSlotStride;
     a.positions = ints(R::Positions);
     a.seq_ids = ints(R::SeqIds);
     a.out = out(R::CacheRows);

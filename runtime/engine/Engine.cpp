@@ -1,6 +1,7 @@
 //===- Engine.cpp - Prefill chunking, decode steps, positions -------------===//
 #include "moela/Runtime/Engine.h"
 
+#include "KvPages.h"
 #include "kernels/Abi.h"
 #include "moela/Runtime/Error.h"
 #include "moela/Runtime/Plan.h"
@@ -12,7 +13,8 @@ namespace moela {
 
 Engine::Engine(const Plan &plan, Backend &backend, WeightSource &weights,
                int slots, int maxSeqLen, KvCacheOptions kv)
-    : plan(plan), backend(backend), fed(std::max(slots, 0)),
+    : plan(plan), backend(backend), pages_(std::max(slots, 0)),
+      published_(std::max(slots, 0)), fed(std::max(slots, 0)),
       maxSeqLen_(maxSeqLen), vocab_(plan.config().vocabSize) {
   if (!plan.hasProgram(abi::kPrefill) || !plan.hasProgram(abi::kDecode))
     fail(plan.origin(), ": the plan needs both a prefill and a decode program");
@@ -26,26 +28,119 @@ Engine::Engine(const Plan &plan, Backend &backend, WeightSource &weights,
          decodeMaxTokens, " (recompile with a larger --max-batch)");
   if (maxSeqLen < 1)
     fail("the context length must be >= 1, got ", maxSeqLen);
-  backend.prepare(plan, weights, slots, maxSeqLen);
-  pagesTotal_ = kv.pages > 0
-                    ? kv.pages
-                    : slots * ((maxSeqLen + pageTokens() - 1) / pageTokens());
+  if (kv.pages < 0)
+    fail("the KV cache needs pages >= 0 (0: as many as ", slots,
+         " full-context sequences), got ", kv.pages);
+  kvShape_ = KvCacheShape::contiguous(slots, maxSeqLen);
+  if (kv.pages > 0)
+    kvShape_.pages = kv.pages;
+  pool_ = std::make_unique<KvPages>(kvShape_.pages, kv.shuffleSeed);
+  // A draft plan rewrites a sequence's last row on the next feed, which may
+  // be the last row of a full page: such pages are never shared.
+  prefixCaching_ = kv.prefixCaching && !hasDrafts_;
+  backend.prepare(plan, weights, kvShape_);
 }
 
-int Engine::pagesFree() const {
-  int used = 0;
-  for (const auto &seq : fed)
-    used += (static_cast<int>(seq.size()) + pageTokens() - 1) / pageTokens();
-  return pagesTotal_ - used;
-}
+Engine::~Engine() = default;
+
+int Engine::pageTokens() const { return abi::kKvPageTokens; }
+int Engine::pagesTotal() const { return pool_->total(); }
+int Engine::pagesFree() const { return pool_->available(); }
 
 int Engine::pagesNeeded(int slot, int moreTokens) const {
-  auto pages = [&](int n) { return (n + pageTokens() - 1) / pageTokens(); };
-  return pages(length(slot) + moreTokens) - pages(length(slot));
+  const int64_t positions = int64_t(length(slot)) + std::max(moreTokens, 0);
+  const int64_t pages =
+      (positions + abi::kKvPageTokens - 1) / abi::kKvPageTokens;
+  return static_cast<int>(
+      std::max<int64_t>(0, pages - int64_t(pages_.at(slot).size())));
+}
+
+int Engine::stale(size_t slot) const {
+  return std::max(0, int(fed[slot].size()) -
+                         int(pages_[slot].size()) * abi::kKvPageTokens);
+}
+
+void Engine::reset(int slot) {
+  for (int32_t page : pages_.at(slot))
+    pool_->release(page);
+  pages_[slot].clear();
+  published_[slot] = 0;
+  fed[slot].clear();
+}
+
+int Engine::reusePrefix(int slot, const std::vector<int32_t> &prompt) {
+  if (!fed.at(slot).empty() || !pages_[slot].empty())
+    fail("reusePrefix: sequence ", slot, " holds ", fed[slot].size(),
+         " tokens; reset it first");
+  if (!prefixCaching_)
+    return 0;
+  std::vector<int32_t> &table = pages_[slot];
+  // Strictly below the prompt's length: its last token must be fed for its
+  // logits.
+  while ((table.size() + 1) * abi::kKvPageTokens < prompt.size()) {
+    const int page =
+        pool_->lookup(table.empty() ? -1 : table.back(),
+                      prompt.data() + table.size() * abi::kKvPageTokens);
+    if (page < 0)
+      break;
+    pool_->retain(page);
+    table.push_back(page);
+  }
+  const size_t reused = table.size() * abi::kKvPageTokens;
+  fed[slot].assign(prompt.begin(), prompt.begin() + reused);
+  published_[slot] = table.size();
+  stats_.prefixTokensReused += int64_t(reused);
+  return static_cast<int>(reused);
+}
+
+void Engine::allocatePages(const std::vector<std::vector<int32_t>> &work) {
+  int needed = 0;
+  for (size_t b = 0; b < work.size(); ++b)
+    needed += pagesNeeded(int(b), int(work[b].size()) - stale(b));
+  if (needed > pool_->available())
+    throw KvCacheFull("the KV cache has " + std::to_string(pool_->available()) +
+                      " free pages of " + std::to_string(pool_->total()) +
+                      ", this step needs " + std::to_string(needed) + " (" +
+                      std::to_string(abi::kKvPageTokens) +
+                      " tokens each; raise --kv-pages or run fewer sequences)");
+  for (size_t b = 0; b < work.size(); ++b)
+    for (int n = pagesNeeded(int(b), int(work[b].size()) - stale(b)); n > 0;
+         --n)
+      pages_[b].push_back(pool_->allocate());
+}
+
+void Engine::publishFull(size_t slot) {
+  if (!prefixCaching_)
+    return;
+  const size_t full = fed[slot].size() / abi::kKvPageTokens;
+  std::vector<int32_t> &table = pages_[slot];
+  for (size_t k = published_[slot]; k < full && k < table.size(); ++k)
+    pool_->publish(table[k], k == 0 ? -1 : table[k - 1],
+                   fed[slot].data() + k * abi::kKvPageTokens);
+  published_[slot] = std::max(published_[slot], full);
 }
 
 std::vector<Engine::Row> Engine::run(const std::string &program,
-                                     const StepInputs &inputs) {
+                                     const StepInputs &stepInputs) {
+  StepInputs inputs = stepInputs;
+  const int perSeq = kvShape_.pagesPerSequence();
+  inputs.blockTables.assign(size_t(kvShape_.sequences) * perSeq, -1);
+  for (size_t s = 0; s < pages_.size(); ++s)
+    std::copy(pages_[s].begin(), pages_[s].end(),
+              inputs.blockTables.begin() + s * perSeq);
+  // Every row a step writes must be on a page its sequence alone holds and
+  // that is not cached: shared pages are full and never rewritten.
+  for (size_t t = 0; t < inputs.tokens.size(); ++t) {
+    const int32_t page =
+        inputs.blockTables[size_t(inputs.seqIds[t]) * perSeq +
+                           inputs.positions[t] / abi::kKvPageTokens];
+    if (page < 0 || pool_->refs(page) != 1 || pool_->cached(page))
+      fail("internal error: token ", t, " (sequence ", inputs.seqIds[t],
+           ", position ", inputs.positions[t], ") would write page ", page,
+           page < 0 ? " (none)"
+                    : " held by " + std::to_string(pool_->refs(page)) +
+                          (pool_->cached(page) ? ", cached" : ""));
+  }
   auto start = std::chrono::steady_clock::now();
   StepOutputs outputs = backend.run(program, inputs);
   const std::vector<float> &logits = outputs.logits; // [R, V]
@@ -70,16 +165,29 @@ std::vector<Engine::Row> Engine::run(const std::string &program,
 }
 
 std::vector<std::vector<float>>
-Engine::feed(const std::vector<std::vector<int32_t>> &tokens) {
-  if (tokens.size() > fed.size())
-    fail(tokens.size(), " sequences given, the engine holds ", fed.size());
-  for (size_t b = 0; b < tokens.size(); ++b)
-    if (fed[b].size() + tokens[b].size() > size_t(maxSeqLen_))
-      fail("sequence ", b, " needs ", fed[b].size() + tokens[b].size(),
+Engine::feed(const std::vector<std::vector<int32_t>> &newTokens) {
+  if (newTokens.size() > fed.size())
+    fail(newTokens.size(), " sequences given, the engine holds ", fed.size());
+  for (size_t b = 0; b < newTokens.size(); ++b)
+    if (fed[b].size() + newTokens[b].size() > size_t(maxSeqLen_))
+      fail("sequence ", b, " needs ", fed[b].size() + newTokens[b].size(),
            " positions but the context holds ", maxSeqLen_,
            " (prompt longer than the context; raise --max-seq-len up to the "
            "model's max_position_embeddings = ",
            plan.config().maxPositionEmbeddings, ")");
+  // What each sequence computes: its stale tokens again, then the new ones.
+  std::vector<std::vector<int32_t>> tokens(newTokens.size());
+  std::vector<int> again(newTokens.size(), 0);
+  for (size_t b = 0; b < newTokens.size(); ++b)
+    if (!newTokens[b].empty()) {
+      again[b] = stale(b);
+      tokens[b].assign(fed[b].end() - again[b], fed[b].end());
+      tokens[b].insert(tokens[b].end(), newTokens[b].begin(),
+                       newTokens[b].end());
+    }
+  allocatePages(tokens);
+  for (size_t b = 0; b < tokens.size(); ++b)
+    fed[b].resize(fed[b].size() - size_t(again[b]));
 
   std::vector<std::vector<float>> out(tokens.size());
   std::fill(drafts_.begin(), drafts_.end(), -1);
@@ -101,6 +209,7 @@ Engine::feed(const std::vector<std::vector<int32_t>> &tokens) {
     for (size_t r = 0; r < rows.size(); ++r) {
       out[owners[r]] = std::move(rows[r].logits);
       drafts_[owners[r]] = rows[r].draft;
+      publishFull(owners[r]);
     }
     return out;
   }
@@ -155,6 +264,9 @@ Engine::feed(const std::vector<std::vector<int32_t>> &tokens) {
     }
   }
   flush();
+  for (size_t b = 0; b < tokens.size(); ++b)
+    if (!tokens[b].empty())
+      publishFull(b);
   return out;
 }
 
@@ -176,6 +288,11 @@ Engine::verify(const std::vector<std::vector<int32_t>> &tokens) {
     fail("a verification step of ", total,
          " tokens exceeds the plan's decode batch of ", decodeMaxTokens,
          " (recompile with a larger --max-batch)");
+  for (size_t b = 0; b < tokens.size(); ++b)
+    if (stale(b) > 0)
+      fail("sequence ", b, " has ", stale(b),
+           " tokens to recompute after a rewind; feed() it instead");
+  allocatePages(tokens);
   std::vector<std::vector<Row>> out(tokens.size());
   if (total == 0)
     return out;
@@ -190,6 +307,8 @@ Engine::verify(const std::vector<std::vector<int32_t>> &tokens) {
   std::vector<Row> rows = run(abi::kDecode, in);
   for (size_t r = 0; r < rows.size(); ++r)
     out[owners[r]].push_back(std::move(rows[r]));
+  for (size_t b = 0; b < tokens.size(); ++b)
+    publishFull(b);
   return out;
 }
 
@@ -198,6 +317,27 @@ void Engine::rewind(int slot, int n) {
     fail("cannot rewind sequence ", slot, " by ", n, " of its ", length(slot),
          " tokens");
   fed[slot].resize(fed[slot].size() - size_t(n));
+  const size_t length = fed[slot].size();
+  std::vector<int32_t> &table = pages_[slot];
+  const size_t keep = (length + abi::kKvPageTokens - 1) / abi::kKvPageTokens;
+  while (table.size() > keep) {
+    pool_->release(table.back());
+    table.pop_back();
+  }
+  // The last page is partial now and will be written again: it must be this
+  // sequence's alone. Uncache it if only this sequence holds it; a shared
+  // one is left to its other holders, and its rows here are recomputed by
+  // the next feed (stale()).
+  if (length % abi::kKvPageTokens != 0 && !table.empty() &&
+      pool_->cached(table.back())) {
+    if (pool_->refs(table.back()) == 1) {
+      pool_->unpublish(table.back());
+    } else {
+      pool_->release(table.back());
+      table.pop_back();
+    }
+  }
+  published_[slot] = std::min(published_[slot], length / abi::kKvPageTokens);
 }
 
 void Engine::append(StepInputs &in, size_t slot, int32_t token) {

@@ -1,8 +1,11 @@
 //===- Attention.cpp - KV append, MLA attention (docs/model.md §3.1) -===//
 //
-// The cache holds per (slot, position) one row [c (R_l) | k_pe (Dr)]. A query
-// at position p of slot s sees the rows 0..p of s. Two forms of attention give
-// the same numbers:
+// The cache holds per (slot, position) one row [c (R_l) | k_pe (Dr)], in pages
+// of 64 rows placed by the slot's block table. A query at position p of slot
+// s sees the rows 0..p of s, read as one matrix (KvLayer::rows: in place when
+// the pages are consecutive, else gathered), so the arithmetic and its
+// results do not depend on which pages a sequence got. Two forms of attention
+// give the same numbers:
 //  - absorbed: q_abs = Wuk^T q_nope, so the scores are [q_abs | q_pe] . row_j
 //    (one dot product with the whole cache row), and the output is
 //    Wuv (sum_j P_j c_j). Cheap per query, used for decode. All heads of a
@@ -16,6 +19,8 @@
 //
 //===----------------------------------------------------------------------===//
 #include "Kernels.h"
+
+#include "kernels/Abi.h"
 
 #include "moela/Runtime/DType.h"
 #include "moela/Runtime/Error.h"
@@ -63,9 +68,10 @@ int maxPosition(CIMat positions) {
 /// ctx [heads, R_l] (row stride ldCtx) = P @ c.
 void attendLatent(const float *q, int64_t heads, const KvLayer &cache, int slot,
                   int pos, float scale, float *scores, float *ctx,
-                  int64_t ldCtx) {
+                  int64_t ldCtx, std::vector<float> &rowScratch) {
   const int64_t visible = int64_t(pos) + 1, width = cache.width();
-  const float *rows = cache.row(slot, 0); // [visible, R_l + Dr]
+  const float *rows =
+      cache.rows(slot, visible, rowScratch); // [visible, R_l + Dr]
   gemmSerial(q, width, rows, width, scores, visible, heads, visible, width);
   for (int64_t h = 0; h < heads; ++h) {
     float *sh = scores + h * visible;
@@ -77,7 +83,50 @@ void attendLatent(const float *q, int64_t heads, const KvLayer &cache, int slot,
                visible);
 }
 
+/// row [width] as an F8E4M3 cache row holds it: per 128-column block b,
+/// s_b = max(amax, 1e-4) / 448 and x = e4m3(x / s_b) * s_b (docs/model.md
+/// §3.4, the quantizer of FP8 activations; KvAppend.cuh does the same).
+void roundRowToE4m3(float *row, int64_t width) {
+  for (int64_t b0 = 0; b0 < width; b0 += abi::kFp8Block) {
+    const int64_t b1 = std::min<int64_t>(width, b0 + abi::kFp8Block);
+    float amax = 0.0f;
+    for (int64_t i = b0; i < b1; ++i)
+      amax = std::max(amax, std::fabs(row[i]));
+    const float s = std::max(amax, 1e-4f) / 448.0f;
+    for (int64_t i = b0; i < b1; ++i)
+      row[i] = e4m3ToFloat(floatToE4m3(row[i] / s)) * s;
+  }
+}
+
 } // namespace
+
+float *KvLayer::row(int slot, int pos) const {
+  const int32_t page =
+      blockTables[int64_t(slot) * pagesPerSeq + pos / abi::kKvPageTokens];
+  return data +
+         (int64_t(page) * abi::kKvPageTokens + pos % abi::kKvPageTokens) *
+             width();
+}
+
+const float *KvLayer::rows(int slot, int64_t n,
+                           std::vector<float> &scratch) const {
+  const int32_t *table = blockTables + int64_t(slot) * pagesPerSeq;
+  const int64_t pageCount = (n + abi::kKvPageTokens - 1) / abi::kKvPageTokens;
+  bool consecutive = true;
+  for (int64_t i = 1; i < pageCount && consecutive; ++i)
+    consecutive = table[i] == table[0] + i;
+  if (consecutive)
+    return row(slot, 0);
+  scratch.resize(size_t(n * width()));
+  for (int64_t i = 0; i < pageCount; ++i) {
+    const int64_t count =
+        std::min<int64_t>(abi::kKvPageTokens, n - i * abi::kKvPageTokens);
+    const float *src = data + int64_t(table[i]) * abi::kKvPageTokens * width();
+    std::copy(src, src + count * width(),
+              scratch.begin() + i * abi::kKvPageTokens * width());
+  }
+  return scratch.data();
+}
 
 void softmax(float *s, int64_t n) {
   float max = -INFINITY;
@@ -111,6 +160,8 @@ void kvAppend(CMat latent, CMat kPe, CIMat positions, CIMat seqIds,
                   if (cache.bf16)
                     for (int64_t i = 0; i < r + dr; ++i)
                       dst[i] = bf16ToFloat(floatToBf16(dst[i]));
+                  if (cache.fp8)
+                    roundRowToE4m3(dst, r + dr);
                 }
               });
 }
@@ -128,7 +179,7 @@ void mlaAttentionAbsorbed(CMat q, CIMat positions, CIMat seqIds,
   parallelFor(q.rows * blocks, grainFor(work), [&](int64_t begin, int64_t end) {
     std::vector<float> qFull(kHeadBlock * width); // [hb, R_l + Dr]
     std::vector<float> ctx(kHeadBlock * latent);  // [hb, R_l]
-    std::vector<float> scores(kHeadBlock * (size_t(maxPos) + 1));
+    std::vector<float> scores(kHeadBlock * (size_t(maxPos) + 1)), rows;
     for (int64_t task = begin; task < end; ++task) {
       const int64_t t = task / blocks, h0 = (task % blocks) * kHeadBlock;
       const int64_t hb = std::min(kHeadBlock, heads - h0);
@@ -142,7 +193,7 @@ void mlaAttentionAbsorbed(CMat q, CIMat positions, CIMat seqIds,
         std::copy(qh + d.nope, qh + qHead, qi + latent);
       }
       attendLatent(qFull.data(), hb, cache, *seqIds.row(t), *positions.row(t),
-                   d.scale, scores.data(), ctx.data(), latent);
+                   d.scale, scores.data(), ctx.data(), latent, rows);
       for (int64_t i = 0; i < hb; ++i) {
         const float *wuv = weightRows(kvB, (h0 + i) * kvHead + d.nope, d.v,
                                       1); // [Dv, R_l]
@@ -162,6 +213,7 @@ void mlaAttentionExpanded(CMat q, CIMat positions, CIMat seqIds,
                 kvCols = heads * kvHead;
   // The tokens of each slot, and how many cache rows the slot's queries see.
   std::map<int, std::vector<int64_t>> tokensOf;
+  std::vector<float> rowScratch; // [visible, R_l + Dr] of one slot
   for (int64_t t = 0; t < q.rows; ++t)
     tokensOf[*seqIds.row(t)].push_back(t);
   for (const auto &[slot, tokens] : tokensOf) {
@@ -173,10 +225,10 @@ void mlaAttentionExpanded(CMat q, CIMat positions, CIMat seqIds,
     // v].
     scratch.resize(size_t(visible * kvCols));
     Mat kvx{scratch.data(), visible, kvCols, kvCols};
-    CMat latent{cache.row(slot, 0), visible, d.latent, cache.width()};
+    const float *rows = cache.rows(slot, visible, rowScratch);
+    CMat latent{rows, visible, d.latent, cache.width()};
     gemm(latent, kvB, kvx);
-    const float *kPe =
-        cache.row(slot, 0) + d.latent; // [visible, Dr], stride width
+    const float *kPe = rows + d.latent; // [visible, Dr], stride width
 
     // Tasks: (block of up to 4 of the slot's queries, head).
     const int64_t blocks =
@@ -300,7 +352,7 @@ void mlaLatentAttention(CMat qLat, int64_t latStride, CMat qPe,
   parallelFor(
       qLat.rows * blocks, grainFor(work), [&](int64_t begin, int64_t end) {
         std::vector<float> qFull(kHeadBlock * width); // [hb, R_l + Dr]
-        std::vector<float> scores(kHeadBlock * (size_t(maxPos) + 1));
+        std::vector<float> scores(kHeadBlock * (size_t(maxPos) + 1)), rows;
         for (int64_t task = begin; task < end; ++task) {
           const int64_t t = task / blocks, h0 = (task % blocks) * kHeadBlock;
           const int64_t hb = std::min<int64_t>(kHeadBlock, heads - h0);
@@ -314,7 +366,7 @@ void mlaLatentAttention(CMat qLat, int64_t latStride, CMat qPe,
           }
           attendLatent(qFull.data(), hb, cache, *seqIds.row(t),
                        *positions.row(t), scale, scores.data(),
-                       oLat.row(t) + h0 * latent, latent);
+                       oLat.row(t) + h0 * latent, latent, rows);
         }
       });
 }

@@ -204,31 +204,31 @@ void HostBackend::bindWeights(WeightSource &source) {
     std::rethrow_exception(firstError);
 }
 
-void HostBackend::prepare(const Plan &plan, WeightSource &weights, int slots,
-                          int maxSeqLen) {
-  if (slots < 1 || maxSeqLen < 1)
-    fail("host backend: needs slots >= 1 and maxSeqLen >= 1, got ", slots,
-         " and ", maxSeqLen);
+void HostBackend::prepare(const Plan &plan, WeightSource &weights,
+                          const KvCacheShape &kv) {
+  if (kv.pages < 1 || kv.sequences < 1 || kv.maxSeqLen < 1)
+    fail("host backend: needs a KV cache of pages >= 1, sequences >= 1 and "
+         "maxSeqLen >= 1, got ",
+         kv.pages, ", ", kv.sequences, " and ", kv.maxSeqLen);
   if (plan.worldSize() != comm_->size())
     fail("host backend: ", plan.origin(), " was compiled for ",
          plan.worldSize(), " rank", plan.worldSize() == 1 ? "" : "s",
          ", the communicator (", comm_->describe(), ") has ", comm_->size());
   plan_ = &plan;
-  slots_ = slots;
-  maxSeqLen_ = maxSeqLen;
+  kvShape_ = kv;
   programs_.clear();
   bindWeights(weights);
 
   kvCache_.clear();
-  if (const plan::KvCache *kv = plan.root().kv_cache()) {
-    const size_t perLayer = size_t(slots) * size_t(maxSeqLen) *
-                            size_t(kv->latent_dim() + kv->rope_dim());
+  if (const plan::KvCache *cache = plan.root().kv_cache()) {
+    const size_t perLayer = size_t(kv.pages) * abi::kKvPageTokens *
+                            size_t(cache->latent_dim() + cache->rope_dim());
     try {
-      kvCache_.assign(size_t(kv->layers()), std::vector<float>(perLayer));
+      kvCache_.assign(size_t(cache->layers()), std::vector<float>(perLayer));
     } catch (const std::bad_alloc &) {
-      fail("host backend: out of memory for the KV cache (", kv->layers(),
-           " layers x ", perLayer * sizeof(float), " bytes for ", slots,
-           " slots of ", maxSeqLen, " positions)");
+      fail("host backend: out of memory for the KV cache (", cache->layers(),
+           " layers x ", perLayer * sizeof(float), " bytes for ", kv.pages,
+           " pages of ", abi::kKvPageTokens, " tokens)");
     }
   }
 
@@ -284,24 +284,32 @@ host::IMat HostBackend::imat(ProgramState &p, const plan::Operand &op) const {
 
 host::KvLayer HostBackend::kvLayer(int layer) {
   const plan::KvCache &kv = *plan_->root().kv_cache();
-  return {kvCache_[size_t(layer)].data(),
-          slots_,
-          maxSeqLen_,
-          kv.latent_dim(),
-          kv.rope_dim(),
-          kv.dtype() == plan::DType::BF16};
+  host::KvLayer l;
+  l.data = kvCache_[size_t(layer)].data();
+  l.pages = kvShape_.pages;
+  l.latent = kv.latent_dim();
+  l.rope = kv.rope_dim();
+  l.bf16 = kv.dtype() == plan::DType::BF16;
+  l.fp8 = kv.dtype() == plan::DType::F8E4M3;
+  l.blockTables = blockTables_.data();
+  l.pagesPerSeq = kvShape_.pagesPerSequence();
+  return l;
 }
 
 void HostBackend::checkCacheIndices(host::CIMat positions,
                                     host::CIMat seqIds) const {
   for (int64_t t = 0; t < positions.rows; ++t) {
     const int32_t pos = *positions.row(t), seq = *seqIds.row(t);
-    if (pos < 0 || pos >= maxSeqLen_)
-      fail("position ", pos, " of token ", t, " out of range [0, ", maxSeqLen_,
-           ") (maxSeqLen)");
-    if (seq < 0 || seq >= slots_)
-      fail("sequence slot ", seq, " of token ", t, " out of range [0, ", slots_,
-           ") (slots)");
+    if (pos < 0 || pos >= kvShape_.maxSeqLen)
+      fail("position ", pos, " of token ", t, " out of range [0, ",
+           kvShape_.maxSeqLen, ") (maxSeqLen)");
+    if (seq < 0 || seq >= kvShape_.sequences)
+      fail("sequence slot ", seq, " of token ", t, " out of range [0, ",
+           kvShape_.sequences, ") (slots)");
+    if (blockTables_[size_t(seq) * kvShape_.pagesPerSequence() +
+                     pos / abi::kKvPageTokens] < 0)
+      fail("token ", t, " (sequence ", seq, ", position ", pos,
+           ") has no page allocated");
   }
 }
 
@@ -316,7 +324,8 @@ StepOutputs HostBackend::run(const std::string &name, const StepInputs &in) {
   ProgramState &p = found->second;
   const plan::Program &program = *p.program;
 
-  checkStepInputs(program, in, slots_, maxSeqLen_);
+  checkStepInputs(program, in, kvShape_);
+  blockTables_ = in.blockTables;
   const int64_t tokens = int64_t(in.tokens.size());
   const int64_t logitRows = int64_t(in.logitRows.size());
 

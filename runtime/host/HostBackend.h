@@ -4,7 +4,7 @@
 // expert sets as one matrix per expert): matrices in their checkpoint dtype,
 // which the kernels convert a tile at a time, vectors as float32. It
 // allocates every activation buffer of every program at its largest size and
-// the latent KV cache.
+// the latent KV cache (a pool of pages, read through each run's block tables).
 // run() checks the inputs, sizes the buffers for T tokens and R logit rows,
 // and executes the steps in order. One run at a time: runs share the buffers,
 // the scratch memory and the KV cache.
@@ -34,8 +34,8 @@ public:
   explicit HostBackend(Communicator &comm);
 
   std::string name() const override { return "host"; }
-  void prepare(const Plan &plan, WeightSource &weights, int slots,
-               int maxSeqLen) override;
+  void prepare(const Plan &plan, WeightSource &weights,
+               const KvCacheShape &kv) override;
   StepOutputs run(const std::string &program,
                   const StepInputs &inputs) override;
 
@@ -114,10 +114,10 @@ private:
   Communicator *comm_ = nullptr;
   const Plan *plan_ = nullptr;
   bool reuseBuffers_ = true;
-  int slots_ = 0, maxSeqLen_ = 0;
+  KvCacheShape kvShape_;
   std::vector<BoundWeight> weights_;
-  std::vector<std::vector<float>>
-      kvCache_; // per layer [slots, maxSeqLen, R_l + Dr]
+  std::vector<std::vector<float>> kvCache_; // per layer [pages, 64, R_l + Dr]
+  std::vector<int32_t> blockTables_; // the run's [sequences, pagesPerSeq]
   std::map<std::string, ProgramState> programs_;
   std::vector<float>
       scratch_; // GEMM epilogues, router logits, experts, expanded KV

@@ -159,17 +159,26 @@ void applyRope(Mat x, const RopeTable &table, int heads, int headDim,
 
 // ---- Attention.cpp ----------------------------------------------------------
 
-/// The latent cache of one layer: [slots, maxSeqLen, latent + rope], a row
-/// per (slot, position) = [c (latent) | k_pe (rope)].
+/// The latent cache of one layer: a pool of pages of kKvPageTokens rows
+/// [pages, 64, latent + rope], a row = [c (latent) | k_pe (rope)], and the
+/// block tables [sequences, pagesPerSeq] that place position p of a slot at
+/// row p % 64 of page blockTables[slot][p / 64].
 struct KvLayer {
   float *data = nullptr;
-  int slots = 0, maxSeqLen = 0, latent = 0, rope = 0;
+  int pages = 0, latent = 0, rope = 0;
   bool bf16 = false; // the plan's cache is BF16: kvAppend rounds what it stores
+  /// The plan's cache is F8E4M3: kvAppend stores each row (in f32) as the
+  /// e4m3 codes and per-128-column scales of a GPU would give it back.
+  bool fp8 = false;
+  const int32_t *blockTables = nullptr;
+  int pagesPerSeq = 0;
 
   int64_t width() const { return latent + rope; }
-  float *row(int slot, int pos) const {
-    return data + (int64_t(slot) * maxSeqLen + pos) * width();
-  }
+  float *row(int slot, int pos) const;
+  /// Rows 0..n-1 of `slot` as one [n, width] matrix: in place when their
+  /// pages follow each other in the pool, else copied into `scratch`. Either
+  /// way the same values, so results never depend on the page order.
+  const float *rows(int slot, int64_t n, std::vector<float> &scratch) const;
 };
 
 /// cache[seq[t]][pos[t]] = [normW ? RMSNorm(latent[t], normW, eps) : latent[t]

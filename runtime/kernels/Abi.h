@@ -48,6 +48,23 @@ enum ProgramOutput : int {
 /// 1x128 (activations) block (docs/model.md §2, §3.4).
 constexpr int kFp8Block = 128;
 
+// ---- KV cache ---------------------------------------------------------------
+
+/// The latent KV cache is paged (docs/architecture.md, "The paged KV cache"):
+/// every layer holds a pool of pages of this many token rows, and a block
+/// table per sequence maps its positions [64i, 64i + 64) to page i of its
+/// row. The plan records it (KvCache.page_tokens); latent attention reads one
+/// page per 64-key tile.
+constexpr int kKvPageTokens = 64;
+
+/// An FP8 (e4m3) cache row carries one f32 scale per 128 columns (the last
+/// block may be partial), quantized as FP8 activations are (docs/model.md
+/// §3.4): per row, so that every append is self-contained and a written row,
+/// possibly shared by other sequences, never changes.
+constexpr int kvFp8Scales(int width) {
+  return (width + kFp8Block - 1) / kFp8Block;
+}
+
 // ---- Targets ----------------------------------------------------------------
 
 /// The tensor-core instruction family a GEMM is built on.

@@ -132,6 +132,18 @@ struct GemmArgs {
 
 // ---- MLA --------------------------------------------------------------------
 
+/// One layer of the paged latent cache (Abi.h kKvPageTokens = 64): `data` is
+/// [pages, 64, latent_dim + rope_dim] __nv_bfloat16, or __nv_fp8_e4m3 codes
+/// when `scales` is set: [pages, 64, kvFp8Scales(width)] f32, one per 128
+/// columns of a row (Abi.h). Position p of sequence s is row p % 64 of page
+/// block_tables[s * pages_per_seq + p / 64] (Common.cuh kvRow).
+struct KvPages {
+  void *data;
+  float *scales;           // null: a bf16 cache
+  const int *block_tables; // [sequences, pages_per_seq]; -1 = none
+  int pages_per_seq;
+};
+
 /// cache[layer][seq][pos] = [normalize ? RMSNorm(latent) : latent | rope ?
 /// rope(k_pe) : k_pe]
 struct KvAppendArgs {
@@ -139,9 +151,8 @@ struct KvAppendArgs {
   const int *positions, *seq_ids;
   Weight norm; // data = 0: no norm
   float eps;
-  Rope rope;             // dim = 0: k_pe is already rotated
-  void *cache;           // this layer's [slots, max_seq, latent_dim + rope_dim]
-  long long slot_stride; // elements per slot: max_seq * (latent_dim + rope_dim)
+  Rope rope;     // dim = 0: k_pe is already rotated
+  KvPages cache; // this layer
   int rows, latent_dim, rope_dim;
 };
 
@@ -149,9 +160,8 @@ struct KvAppendArgs {
 struct MlaAttentionArgs {
   View q; // [T, H*(Dn+Dr)], rope part rotated
   const int *positions, *seq_ids;
-  Weight kv_b;       // [H*(Dn+Dv), R]
-  const void *cache; // this layer
-  long long slot_stride;
+  Weight kv_b;      // [H*(Dn+Dv), R]
+  KvPages cache;    // this layer
   View out;         // [T, H*Dv]
   float *workspace; // expanded form: scratch, see kernels/MlaAttention.cuh
   int rows, heads, nope_dim, rope_dim, v_dim, latent_dim;
@@ -162,8 +172,7 @@ struct MlaAttentionArgs {
 /// rows[t] = the cache row [c (latent_dim) | k_pe (rope_dim)] of token t
 /// (slot seq_ids[t], position positions[t]), as written by KvAppend.
 struct KvGatherArgs {
-  const void *cache; // this layer's [slots, max_seq, latent_dim + rope_dim]
-  long long slot_stride;
+  KvPages cache; // this layer
   const int *positions, *seq_ids;
   View out; // [T, latent_dim + rope_dim]
   int rows, latent_dim, rope_dim;
@@ -191,9 +200,8 @@ struct LatentAttentionArgs {
   View q_pe; // head h at column h * q_pe_stride
   long long q_pe_stride;
   const int *positions, *seq_ids;
-  const void *cache;
-  long long slot_stride;
-  View out; // [T, H*R] packed
+  KvPages cache; // this layer
+  View out;      // [T, H*R] packed
   int rows, heads, latent_dim, rope_dim;
   float scale;
   float *

@@ -10,6 +10,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp8.h>
 
+#include "Abi.h"
 #include "Args.h"
 
 namespace moela {
@@ -106,6 +107,30 @@ __device__ __forceinline__ float blockMax(float v, float *scratch) {
 
 /// Element (r, c) of weight expert `e`, dequantized (FP8: times its block
 /// scale).
+/// The index of the cache row of position `pos` of sequence `seq` in the
+/// layer's pages (Args.h KvPages): row pos % 64 of the sequence's page for
+/// block pos / 64. Its elements start at kvRow * (R + DR).
+__device__ __forceinline__ long long kvRow(const KvPages &cache, int seq,
+                                           int pos) {
+  const int page =
+      cache.block_tables[static_cast<long long>(seq) * cache.pages_per_seq +
+                         pos / ::moela::abi::kKvPageTokens];
+  return static_cast<long long>(page) * ::moela::abi::kKvPageTokens +
+         pos % ::moela::abi::kKvPageTokens;
+}
+
+/// Column c of cache row `row` (kvRow) as f32: a bf16 value, or an e4m3 code
+/// times its 128-column block's scale.
+__device__ __forceinline__ float kvLoad(const KvPages &cache, long long row,
+                                        int c, int width) {
+  const long long i = row * width + c;
+  if (cache.scales)
+    return __fmul_rn(toFloat(static_cast<const __nv_fp8_e4m3 *>(cache.data)[i]),
+                     cache.scales[row * ::moela::abi::kvFp8Scales(width) +
+                                  c / ::moela::abi::kFp8Block]);
+  return toFloat(static_cast<const __nv_bfloat16 *>(cache.data)[i]);
+}
+
 template <typename TW>
 __device__ __forceinline__ float loadWeight(const Weight &w, int e, long long r,
                                             long long c) {

@@ -13,9 +13,10 @@
 //
 // Launch (OpsLaunch.h launchKvGather): one block of 256 threads per token.
 //
-// The cache is __nv_bfloat16 [slots, max_seq, R + Dr] as KvAppend writes it;
-// token t reads the row cache + seq_ids[t] * slot_stride + positions[t] *
-// (R + Dr) and writes it to out[t, 0 .. R + Dr) (exact: bf16 -> f32 or bf16).
+// The cache is paged (Args.h KvPages) as KvAppend writes it; token t reads
+// the row kvRow(cache, seq_ids[t], positions[t]) and writes it to
+// out[t, 0 .. R + Dr): exact from bf16 to f32 or bf16; an e4m3 cache gives
+// code * scale in f32 (rounded once more for a bf16 out).
 //
 //===----------------------------------------------------------------------===//
 #ifndef MOELA_KERNELS_KVGATHER_CUH
@@ -32,13 +33,10 @@ __device__ __forceinline__ void kvGather(const KvGatherArgs &args) {
   if (t >= args.rows)
     return;
   const int width = args.latent_dim + args.rope_dim;
-  const __nv_bfloat16 *src =
-      static_cast<const __nv_bfloat16 *>(args.cache) +
-      static_cast<long long>(args.seq_ids[t]) * args.slot_stride +
-      static_cast<long long>(args.positions[t]) * width; // [R + Dr]
+  const long long row = kvRow(args.cache, args.seq_ids[t], args.positions[t]);
   TO *dst = at<TO>(args.out, t, 0);
   for (int c = threadIdx.x; c < width; c += blockDim.x)
-    dst[c] = fromFloat<TO>(toFloat(src[c]));
+    dst[c] = fromFloat<TO>(kvLoad(args.cache, row, c, width));
 }
 
 } // namespace kernels

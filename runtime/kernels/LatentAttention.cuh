@@ -15,7 +15,10 @@
 //             OpsLaunch.h = min(4, ceil(heads / 16))
 //   THREADS   64 * MT (the literal number, e.g. 256 for MT = 4)
 //
-// The KV cache is always __nv_bfloat16 [slots, max_seq, R + DR]. The launch
+// The KV cache is paged (Args.h KvPages): a tile of 64 keys is exactly one
+// page, of __nv_bfloat16 rows [R + DR] (copied with cp.async) or of e4m3
+// rows with per-128-column scales (dequantized to bf16 on the way into
+// shared memory, the tensor cores' operand type). The launch
 // (grid, block, dynamic shared memory, and whether a second launch is needed)
 // comes from OpsLaunch.h: launchLatentAttention, latentAttentionLaunches,
 // latentAttentionWorkspaceBytes. With two launches the backend runs the same
@@ -58,7 +61,8 @@ namespace moela {
 namespace kernels {
 namespace latent {
 
-constexpr int kKeys = 64; // cache rows per tile
+constexpr int kKeys =
+    ::moela::abi::kKvPageTokens; // cache rows per tile: a page
 constexpr int kMinTilesPerSplit =
     2; // a split never has fewer tiles (but the last)
 
@@ -195,22 +199,58 @@ latentAttention(const LatentAttentionArgs &args) {
       latentSmem +
       16 * (Geo::Q_CHUNKS + 2 * Geo::K_CHUNKS + Geo::P_CHUNKS)); // [2][HB]
 
-  const __nv_bfloat16 *base =
-      static_cast<const __nv_bfloat16 *>(args.cache) +
-      static_cast<long long>(args.seq_ids[t]) * args.slot_stride;
+  const int *table =
+      args.cache.block_tables +
+      static_cast<long long>(args.seq_ids[t]) * args.cache.pages_per_seq;
 
-  // cp.async of tile `tile` (rows tile*64 .. +63) into buffer `buf`; rows at
-  // or past keyEnd are zero-filled without reading.
+  // cp.async of tile `tile` (rows tile*64 .. +63, the sequence's page for
+  // block `tile`) into buffer `buf`; rows at or past keyEnd are zero-filled
+  // without reading.
   auto loadTile = [&](int tile, int buf) {
     const int key0 = tile * NK;
+    const long long row0 = static_cast<long long>(table[tile]) * NK;
     const unsigned dst = sK + 16 * buf * Geo::K_CHUNKS;
+    if (args.cache.scales) {
+      // e4m3 rows: 8 codes times their block's scale, stored as bf16 with
+      // plain loads (visible after the next barrier, like the cp.async).
+      const unsigned char *codes =
+          static_cast<const unsigned char *>(args.cache.data);
+      for (int c = threadIdx.x; c < NK * Geo::GCH; c += THREADS) {
+        const int row = c / Geo::GCH, ch = c % Geo::GCH;
+        uint4 packed = make_uint4(0u, 0u, 0u, 0u);
+        if (key0 + row < keyEnd) {
+          const long long r = row0 + row;
+          const uint2 q =
+              *reinterpret_cast<const uint2 *>(codes + r * (R + DR) + ch * 8);
+          const float s =
+              args.cache.scales[r * ::moela::abi::kvFp8Scales(R + DR) +
+                                ch * 8 / ::moela::abi::kFp8Block];
+          const unsigned char *b8 = reinterpret_cast<const unsigned char *>(&q);
+          float v[8];
+#pragma unroll
+          for (int e = 0; e < 8; ++e)
+            v[e] = __fmul_rn(
+                toFloat(*reinterpret_cast<const __nv_fp8_e4m3 *>(b8 + e)), s);
+          packed.x = ops::packBf16(v[0], v[1]);
+          packed.y = ops::packBf16(v[2], v[3]);
+          packed.z = ops::packBf16(v[4], v[5]);
+          packed.w = ops::packBf16(v[6], v[7]);
+        }
+        *reinterpret_cast<uint4 *>(latentSmem + (dst - sQ) +
+                                   16 * Geo::at(row, ch)) = packed;
+      }
+      ops::cpAsyncCommit(); // an empty group: the waits stay balanced
+      return;
+    }
+    const __nv_bfloat16 *base =
+        static_cast<const __nv_bfloat16 *>(args.cache.data) + row0 * (R + DR);
 #pragma unroll 4
     for (int c = threadIdx.x; c < NK * Geo::GCH; c += THREADS) {
       const int row = c / Geo::GCH, ch = c % Geo::GCH;
       const int key = key0 + row;
       const bool valid = key < keyEnd;
       const __nv_bfloat16 *src =
-          base + static_cast<long long>(valid ? key : 0) * (R + DR) + ch * 8;
+          base + static_cast<long long>(valid ? row : 0) * (R + DR) + ch * 8;
       ops::cpAsync16(dst + 16 * Geo::at(row, ch), src, valid);
     }
     ops::cpAsyncCommit();

@@ -20,7 +20,8 @@
 // the absorbed math (docs/model.md §3.1: the two forms give the same numbers),
 // in fp32:
 //   q_abs = Wuk_h^T q_nope (R), scores_j = scale (q_abs . c_j + q_pe . k_pe_j)
-//   over the visible cache rows j = 0..positions[t] of slot seq_ids[t],
+//   over the visible cache rows j = 0..positions[t] of slot seq_ids[t]
+//   (paged: Args.h KvPages),
 //   online softmax per warp (warp w takes rows j = w mod 8), merged in warp
 //   order, ctx = sum_j P_j c_j, out[t, h] = Wuv_h ctx (Dv).
 // Wuk_h = kv_b rows [h (Dn+Dv), + Dn), Wuv_h = rows [h (Dn+Dv) + Dn, + Dv).
@@ -70,27 +71,25 @@ __device__ __forceinline__ void mlaAttention(const MlaAttentionArgs &args) {
 
   // Online softmax over this warp's rows (log2 domain).
   const int n = args.positions[t] + 1;
-  const __nv_bfloat16 *rows =
-      static_cast<const __nv_bfloat16 *>(args.cache) +
-      static_cast<long long>(args.seq_ids[t]) * args.slot_stride;
+  const int seq = args.seq_ids[t];
   const float c2 = args.scale * 1.4426950408889634f;
   float m = negInf(), l = 0.0f;
   float *mine = ctxw + warp * R;
   const int used = warps < 8 ? warps : 8; // warps taking rows
   if (warp < used) {
     for (int j = warp; j < n; j += used) {
-      const __nv_bfloat16 *row = rows + static_cast<long long>(j) * (R + Dr);
+      const long long row = kvRow(args.cache, seq, j);
       float dot = 0.0f;
       for (int r = lane; r < R; r += 32)
-        dot = __fmaf_rn(qa[r], __bfloat162float(row[r]), dot);
+        dot = __fmaf_rn(qa[r], kvLoad(args.cache, row, r, R + Dr), dot);
       for (int d = lane; d < Dr; d += 32)
-        dot = __fmaf_rn(qp[d], __bfloat162float(row[R + d]), dot);
+        dot = __fmaf_rn(qp[d], kvLoad(args.cache, row, R + d, R + Dr), dot);
       const float sc = warpSum(dot) * c2;
       const float mn = fmaxf(m, sc);
       const float al = exp2f(m - mn), p = exp2f(sc - mn);
       l = l * al + p;
       for (int r = lane; r < R; r += 32)
-        mine[r] = mine[r] * al + p * __bfloat162float(row[r]);
+        mine[r] = mine[r] * al + p * kvLoad(args.cache, row, r, R + Dr);
       m = mn;
     }
     if (lane == 0) {

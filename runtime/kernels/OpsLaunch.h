@@ -145,9 +145,7 @@ inline MOELA_HOST_DEVICE int latentAttentionGroups(int heads) {
 /// blocks in all, at most 64, at most the 64-row tiles of a slot.
 inline MOELA_HOST_DEVICE int
 latentAttentionSplitsFor(const LatentAttentionArgs &a, int rows) {
-  const long long width = a.latent_dim + a.rope_dim;
-  const long long maxSeq = width > 0 ? a.slot_stride / width : 1;
-  const long long tiles = (maxSeq + 63) / 64;
+  const long long tiles = a.cache.pages_per_seq; // 64-row tiles of a slot
   const long long blocks = static_cast<long long>(rows < 1 ? 1 : rows) *
                            latentAttentionGroups(a.heads);
   long long s = 2 * opslaunch::kSmCount / blocks;

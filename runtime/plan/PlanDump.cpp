@@ -277,7 +277,8 @@ void dumpPlan(const Plan &plan, std::ostream &os) {
   if (const plan::KvCache *kv = root.kv_cache())
     os << "kv_cache: layers " << kv->layers() << ", latent " << kv->latent_dim()
        << ", rope " << kv->rope_dim() << ", "
-       << plan::EnumNameDType(kv->dtype()) << "\n";
+       << plan::EnumNameDType(kv->dtype()) << ", pages of " << kv->page_tokens()
+       << " tokens\n";
   os << worldText(root) << "\n";
 
   for (const plan::Program *p : *root.programs()) {
@@ -367,7 +368,8 @@ void dumpPlanJson(const Plan &plan, std::ostream &os) {
     j["kv_cache"] = {{"layers", kv->layers()},
                      {"latent_dim", kv->latent_dim()},
                      {"rope_dim", kv->rope_dim()},
-                     {"dtype", plan::EnumNameDType(kv->dtype())}};
+                     {"dtype", plan::EnumNameDType(kv->dtype())},
+                     {"page_tokens", kv->page_tokens()}};
 
   json programs = json::array();
   for (const plan::Program *p : *root.programs()) {

@@ -168,9 +168,16 @@ private:
            " and rope_dim ", kv->rope_dim(),
            " must equal the model's kv_lora_rank ", config_.kvLoraRank,
            " and qk_rope_head_dim ", config_.qkRopeHeadDim);
-    if (kv->dtype() != plan::DType::F32 && kv->dtype() != plan::DType::BF16)
+    if (kv->dtype() != plan::DType::F32 && kv->dtype() != plan::DType::BF16 &&
+        kv->dtype() != plan::DType::F8E4M3)
       fail(origin_, ": kv_cache dtype ", plan::EnumNameDType(kv->dtype()),
-           " is not supported (F32, BF16)");
+           " is not supported (F32, BF16, F8E4M3)");
+    // Pages are a runtime-kernel fact: a plan of another page size would
+    // be read with the wrong block tables.
+    if (kv->page_tokens() != abi::kKvPageTokens)
+      fail(origin_, ": kv_cache page_tokens ", kv->page_tokens(),
+           " is not this runtime's page size ", abi::kKvPageTokens,
+           " (recompile the model)");
     if (kv->layers() > config_.numHiddenLayers + config_.numNextnPredictLayers)
       fail(origin_, ": kv_cache has ", kv->layers(),
            " layers, more than the model's num_hidden_layers + "

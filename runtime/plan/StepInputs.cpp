@@ -6,13 +6,34 @@
 //===----------------------------------------------------------------------===//
 #include "moela/Runtime/Backend.h"
 
+#include "kernels/Abi.h"
 #include "moela/Runtime/Error.h"
 #include "moela/Runtime/Plan.h"
 
 namespace moela {
 
+int KvCacheShape::pagesPerSequence() const {
+  return (maxSeqLen + abi::kKvPageTokens - 1) / abi::kKvPageTokens;
+}
+
+KvCacheShape KvCacheShape::contiguous(int slots, int maxSeqLen) {
+  KvCacheShape shape{0, maxSeqLen, slots};
+  shape.pages = slots * shape.pagesPerSequence();
+  return shape;
+}
+
+std::vector<int32_t> contiguousBlockTables(const KvCacheShape &shape) {
+  std::vector<int32_t> tables(size_t(shape.sequences) *
+                              size_t(shape.pagesPerSequence()));
+  for (size_t i = 0; i < tables.size(); ++i)
+    tables[i] = int32_t(i);
+  return tables;
+}
+
 void checkStepInputs(const plan::Program &program, const StepInputs &in,
-                     int slots, int maxSeqLen) {
+                     const KvCacheShape &kv) {
+  const int slots = kv.sequences, maxSeqLen = kv.maxSeqLen;
+  const int64_t perSeq = kv.pagesPerSequence();
   const int64_t tokens = int64_t(in.tokens.size());
   const int64_t logitRows = int64_t(in.logitRows.size());
   const std::string where = "program '" + program.name()->str() + "': ";
@@ -35,6 +56,38 @@ void checkStepInputs(const plan::Program &program, const StepInputs &in,
       fail(where, "sequence slot ", in.seqIds[t], " of token ", t,
            " out of range [0, ", slots, ") (slots)");
   }
+  if (int64_t(in.blockTables.size()) != int64_t(slots) * perSeq)
+    fail(where, "block tables of ", in.blockTables.size(),
+         " entries, expected ", slots, " sequences x ", perSeq,
+         " pages (maxSeqLen ", maxSeqLen, " / ", abi::kKvPageTokens,
+         " tokens per page)");
+  // A token reads every row of its sequence up to its own: the pages of
+  // blocks 0 .. its block must be allocated (the last token of a sequence
+  // in the step has the highest position).
+  std::vector<int64_t> lastToken(size_t(slots), -1);
+  for (int64_t t = 0; t < tokens; ++t)
+    if (lastToken[size_t(in.seqIds[t])] < 0 ||
+        in.positions[t] > in.positions[size_t(lastToken[size_t(in.seqIds[t])])])
+      lastToken[size_t(in.seqIds[t])] = t;
+  for (int s = 0; s < slots; ++s) {
+    const int64_t t = lastToken[size_t(s)];
+    if (t < 0)
+      continue;
+    for (int64_t block = 0; block <= in.positions[t] / abi::kKvPageTokens;
+         ++block) {
+      const int32_t page = in.blockTables[size_t(s * perSeq + block)];
+      if (page < 0)
+        fail(where, "token ", t, " (sequence ", s, ", position ",
+             in.positions[t], ") needs a page at block ", block,
+             " of its block table, none is allocated");
+    }
+  }
+  // A page id outside the pool is wrong anywhere: a later step would read it.
+  for (size_t i = 0; i < in.blockTables.size(); ++i)
+    if (in.blockTables[i] < -1 || in.blockTables[i] >= kv.pages)
+      fail(where, "block table of sequence ", i / size_t(perSeq),
+           " names page ", in.blockTables[i], " at block ", i % size_t(perSeq),
+           ", outside [-1, ", kv.pages, ")");
   for (int64_t r = 0; r < logitRows; ++r)
     if (in.logitRows[r] < 0 || in.logitRows[r] >= tokens)
       fail(where, "logit row ", in.logitRows[r], " out of range [0, ", tokens,

@@ -15,11 +15,16 @@
 //    logits <= 0.02, at most a third of the steps > 0.04 (expert-choice flips
 //    of bf16 activations), top-1 agreement >= 85 %; for the W8A8 plan (FP8
 //    activations) 0.06, 0.12 and 70 %. (A RoPE of half its width in the
-//    CUDA backend gives medians of 0.03-0.035.)
+//    CUDA backend gives medians of 0.03-0.035.) "tiny-kvfp8" is the tiny
+//    model with an e4m3 KV cache (--kv-dtype=fp8), which the host emulates:
+//    the W8A8 bounds (both sides round to e4m3).
 // Prints one line per case and "N passed, M failed" last; SKIPs without a GPU.
 // 3. MTP drafts (v3_a compiled --mtp): CUDA against the host on verification
 //    steps of two tokens per sequence, and speculative against plain greedy
 //    decoding on CUDA (mtpCase).
+// The CUDA engines hand out KV pages in a shuffled order, so every kernel
+// reads the cache through non-contiguous block tables (the host engines keep
+// the ascending order).
 // MOELA_PLAN_TEST_CASES="golden bf16w/single,tiny-v2,mtp" runs only the cases
 // so named (the golden cases by weights/prompts, the host ones by model);
 // MOELA_PLAN_TEST_SEED=N fixes the seed of the random weights.
@@ -98,6 +103,13 @@ double relL2(const std::vector<float> &got, const float *want, size_t n) {
   return std::sqrt(num / std::max(den, 1e-30));
 }
 
+/// A pool of the default size whose pages are handed out shuffled.
+KvCacheOptions shuffledPages() {
+  KvCacheOptions kv;
+  kv.shuffleSeed = 0x9a6e5;
+  return kv;
+}
+
 void goldenCase(const std::string &plansDir, const std::string &fixture,
                 const nlohmann::json &metrics, const std::string &weights,
                 const std::string &prompts) {
@@ -115,7 +127,8 @@ void goldenCase(const std::string &plansDir, const std::string &fixture,
   auto source =
       openCheckpoint(weights == "fp8w" ? fixture + "/model-fp8" : fixture);
   std::unique_ptr<Backend> cuda = makeCudaBackend();
-  Engine engine(plan, *cuda, *source, static_cast<int>(promptIds.size()), 256);
+  Engine engine(plan, *cuda, *source, static_cast<int>(promptIds.size()), 256,
+                shuffledPages());
   GenerationResult result = teacherForce(engine, promptIds, forced);
 
   const int64_t vocab = plan.config().vocabSize;
@@ -153,7 +166,7 @@ void hostCase(const std::string &plansDir, const std::string &model,
   Plan plan = Plan::load(plansDir + "/" + model + ".plan");
   std::unique_ptr<WeightSource> weights = makeRandomWeights(seed);
   std::unique_ptr<Backend> cuda = makeCudaBackend(), host = makeHostBackend();
-  Engine onCuda(plan, *cuda, *weights, 3, 256),
+  Engine onCuda(plan, *cuda, *weights, 3, 256, shuffledPages()),
       onHost(plan, *host, *weights, 3, 256);
   std::mt19937 rng(static_cast<uint32_t>(seed));
   std::uniform_int_distribution<int32_t> token(
@@ -197,8 +210,14 @@ void hostCase(const std::string &plansDir, const std::string &model,
   // the far ones at most a third (one sequence of three).
   // FP8 activations (a "-w8a8" plan, docs/model.md §3.4) keep 3 mantissa bits:
   // about 3.6 % rms rounding on every GEMM input, against the f32 host.
-  const bool w8a8 =
-      model.size() > 5 && model.compare(model.size() - 5, 5, "-w8a8") == 0;
+  // An e4m3 KV cache (a "-kvfp8" plan) is the same: both sides round to e4m3,
+  // from inputs that differ by bf16 rounding, and a value near a rounding
+  // boundary lands one e4m3 step (6 %) apart.
+  auto endsWith = [&](const char *suffix) {
+    const size_t n = std::strlen(suffix);
+    return model.size() > n && model.compare(model.size() - n, n, suffix) == 0;
+  };
+  const bool w8a8 = endsWith("-w8a8") || endsWith("-kvfp8");
   const double bound = w8a8 ? 0.06 : 0.02, far = 2 * bound,
                minTop1 = w8a8 ? 0.7 : 0.85;
   std::vector<double> sorted = errors;
@@ -234,7 +253,7 @@ void mtpCase(const std::string &plansDir, const std::string &fixture) {
   const int batch = static_cast<int>(prompts.size());
   auto weights = openCheckpoint(fixture);
   std::unique_ptr<Backend> cuda = makeCudaBackend(), host = makeHostBackend();
-  Engine onCuda(plan, *cuda, *weights, batch, 256),
+  Engine onCuda(plan, *cuda, *weights, batch, 256, shuffledPages()),
       onHost(plan, *host, *weights, batch, 256);
   const int64_t vocab = plan.config().vocabSize;
   std::vector<double> errors;
@@ -271,10 +290,10 @@ void mtpCase(const std::string &plansDir, const std::string &fixture) {
   options.ignoreEos = true;
   std::unique_ptr<Backend> cudaPlain = makeCudaBackend(),
                            cudaFast = makeCudaBackend();
-  Engine plainEngine(plan, *cudaPlain, *weights, batch, 256);
+  Engine plainEngine(plan, *cudaPlain, *weights, batch, 256, shuffledPages());
   GenerationResult plain = generate(plainEngine, prompts, options);
   options.speculative = true;
-  Engine fastEngine(plan, *cudaFast, *weights, batch, 256);
+  Engine fastEngine(plan, *cudaFast, *weights, batch, 256, shuffledPages());
   GenerationResult fast = generate(fastEngine, prompts, options);
   char line[256];
   std::snprintf(line, sizeof line,
@@ -318,8 +337,8 @@ int main(int argc, char **argv) {
         verdict(false, "golden " + weights + "/" + prompts + ": " + e.what());
       }
     }
-  for (std::string model :
-       {"tiny", "tiny-v2", "tiny-v2-lite", "tiny-v3-fp8", "tiny-v3-fp8-w8a8"}) {
+  for (std::string model : {"tiny", "tiny-v2", "tiny-v2-lite", "tiny-v3-fp8",
+                            "tiny-v3-fp8-w8a8", "tiny-kvfp8"}) {
     if (!selected(model))
       continue;
     try {

@@ -2,7 +2,8 @@
 //
 // Decode attention over the latent cache against the host's
 // mlaLatentAttention / mlaAttentionAbsorbed. Cache rows past each slot's
-// last position are NaN: attention must never read them. Bounds: 1e-2
+// last position are NaN: attention must never read them. The cache is paged
+// in a shuffled order (PagedCache.h). Bounds: 1e-2
 // where bf16 is involved (LatentAttention: bf16 q, k and P on tensor
 // cores), 1e-4 for MlaAttention's fp32 output. The GPU also times V3 decode
 // at batch 1, 8 and 64 with 4096 visible rows per token.
@@ -12,6 +13,7 @@
 #include "Device.h"
 #include "Families.h"
 #include "Operands.h"
+#include "PagedCache.h"
 
 #include "kernels/OpsLaunch.h"
 
@@ -63,6 +65,7 @@ struct LatentCase {
   bool interleavedQ = false; // q_lat and q_pe in one [T, H*(R+Dr)] buffer
   int timeBatch =
       0; // GPU: also time batches of the first tokens (one slot each)
+  bool fp8 = false; // an e4m3 cache with per-128-column scales
 };
 
 /// Launch i of timeBatch tokens reads slot set i % rotations (seq_ids
@@ -126,11 +129,11 @@ void runLatent(Report &r, const std::string &what, LatentCase c) {
   qLat.fillUniform(rng, -1, 1);
   qPe.fillUniform(rng, -1, 1);
 
-  const std::vector<float> cacheF = cache.floats(), ql = qLat.floats(),
-                           qp = qPe.floats();
+  const PagedCache paged = pageCache(rng, cache, c.slots, c.maxSeq, c.fp8);
+  std::vector<float> cacheF = paged.values();
+  const std::vector<float> ql = qLat.floats(), qp = qPe.floats();
   std::vector<float> ref(size_t(T) * Hh * R);
-  H::KvLayer layer{const_cast<float *>(cacheF.data()), c.slots, c.maxSeq, R,
-                   c.rope};
+  const H::KvLayer layer = paged.layer(cacheF, R, c.rope);
   H::mlaLatentAttention(H::CMat{ql.data(), T, latCols, latCols}, latStride,
                         c.interleavedQ
                             ? H::CMat{ql.data() + R, T, latCols, latCols}
@@ -147,8 +150,7 @@ void runLatent(Report &r, const std::string &what, LatentCase c) {
   a.q_pe_stride = peStride;
   a.positions = positions.devAs<int>();
   a.seq_ids = seqIds.devAs<int>();
-  a.cache = cache.dev();
-  a.slot_stride = int64_t(c.maxSeq) * width;
+  a.cache = paged.args();
   a.out = out.view();
   a.rows = T;
   a.heads = Hh;
@@ -176,7 +178,7 @@ std::string latentName(const LatentCase &c) {
   return std::string("latentAttention<") + tyName(c.q) + ", " + tyName(c.out) +
          ", R=" + std::to_string(c.latent) + ", Dr=" + std::to_string(c.rope) +
          ", MT=" + std::to_string(K::latentAttentionMTiles(c.heads)) + "> " +
-         c.shape;
+         c.shape + (c.fp8 ? " e4m3 cache" : "");
 }
 
 void addLatent(Cases &cases, const std::string &test, unsigned suites,
@@ -194,7 +196,8 @@ struct MlaCase {
   std::string shape;
   Ty out, w; // kv_b: bf16 or FP8 with block scales
   int heads, nope, rope, v, latent, maxSeq;
-  Tokens tokens; // in 2 slots
+  Tokens tokens;    // in 2 slots
+  bool fp8 = false; // an e4m3 cache with per-128-column scales
 };
 
 void runMla(Report &r, const std::string &what, const MlaCase &c) {
@@ -234,11 +237,12 @@ void runMla(Report &r, const std::string &what, const MlaCase &c) {
     kvRef = kvBf.floats();
     kw = plainWeight(kvBf, kvRows, c.latent);
   }
-  const std::vector<float> cacheF = cache.floats(), qv = q.floats();
+  const PagedCache paged = pageCache(rng, cache, slots, c.maxSeq, c.fp8);
+  std::vector<float> cacheF = paged.values();
+  const std::vector<float> qv = q.floats();
   std::vector<float> ref(size_t(T) * c.heads * c.v);
   H::MlaDims dims{c.heads, c.nope, c.rope, c.v, c.latent, kScale};
-  H::KvLayer layer{const_cast<float *>(cacheF.data()), slots, c.maxSeq,
-                   c.latent, c.rope};
+  const H::KvLayer layer = paged.layer(cacheF, c.latent, c.rope);
   H::mlaAttentionAbsorbed(cmat(qv, T, qCols), cimat(pos, T, 1),
                           cimat(seq, T, 1),
                           H::Weight{kvRef.data(), kvRows, c.latent}, dims,
@@ -250,8 +254,7 @@ void runMla(Report &r, const std::string &what, const MlaCase &c) {
   a.positions = positions.devAs<int>();
   a.seq_ids = seqIds.devAs<int>();
   a.kv_b = kw;
-  a.cache = cache.dev();
-  a.slot_stride = int64_t(c.maxSeq) * width;
+  a.cache = paged.args();
   a.out = out.view();
   a.workspace = nullptr;
   a.rows = T;
@@ -296,6 +299,24 @@ void addLatentCases(Cases &cases) {
   addLatent(
       cases, "DeepSeekV3", kEmu,
       {"H=128 decode", bf16, bf16, 128, 512, 64, 2, 256, {{0, 130}, {1, 63}}});
+  // An e4m3 cache: the kernel dequantizes each tile into bf16.
+  addLatent(
+      cases, "Tiny", kEmu,
+      {"split-KV", bf16, bf16, 4, 32, 8, 4, 256, split, 0, false, 0, true});
+  addLatent(cases, "DeepSeekV3", kEmuAndGpu,
+            {"H=128 decode",
+             bf16,
+             bf16,
+             128,
+             512,
+             64,
+             2,
+             256,
+             {{0, 130}, {1, 63}},
+             0,
+             false,
+             0,
+             true});
 
   // The GPU: as emitted (bf16 q and out), and for the small-T V3 cases and
   // the tiny ones with fp32 q and/or out too.
@@ -367,6 +388,8 @@ void addLatentCases(Cases &cases) {
   for (const Mla &m :
        {Mla{kEmu, {"tiny H=4", f32, bf16, 4, 16, 8, 16, 32, 100, emuTokens}},
         Mla{kEmu,
+            {"tiny H=4", f32, bf16, 4, 16, 8, 16, 32, 100, emuTokens, true}},
+        Mla{kEmu,
             {"tiny-v3-fp8 H=2", bf16, Ty::F8, 2, 32, 16, 32, 160, 100,
              emuTokens}},
         Mla{kGpu, {"tiny H=4", f32, bf16, 4, 16, 8, 16, 32, 800, gpuTokens}},
@@ -375,10 +398,10 @@ void addLatentCases(Cases &cases) {
         Mla{kGpu,
             {"v3 H=128", bf16, Ty::F8, 128, 128, 64, 128, 512, 800,
              gpuTokens}}}) {
-    const std::string name = std::string("mlaAttention<f32, ") +
-                             tyName(m.c.out) + ", " + tyName(m.c.w) + "> " +
-                             m.c.shape + " maxSeq " +
-                             std::to_string(m.c.maxSeq);
+    const std::string name =
+        std::string("mlaAttention<f32, ") + tyName(m.c.out) + ", " +
+        tyName(m.c.w) + "> " + m.c.shape + " maxSeq " +
+        std::to_string(m.c.maxSeq) + (m.c.fp8 ? " e4m3 cache" : "");
     const MlaCase c = m.c;
     addCase(cases, "Ops.MlaAttention", name, m.suites,
             mlaAttentionKernel(c.out, c.w),

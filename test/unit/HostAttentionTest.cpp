@@ -216,7 +216,7 @@ TEST(HostAttention, AbsorbedExpandedLatentAgree) {
           {h.op(oLat)},
           {h.op(oLatV)},
           {wKvB}});
-  h.prepare(slots, maxSeqLen);
+  h.prepare(slots, maxSeqLen, /*shuffled=*/true);
 
   struct Run {
     std::vector<int32_t> tokens, positions, seqIds;
@@ -315,7 +315,7 @@ TEST(HostAttention, PrefillOverOwnTokens) {
           {h.op(q), h.op(kvx), h.op(rows, kLatent, kRope), h.op(kPositions)},
           {h.op(o)},
           {}});
-  h.prepare(slots, maxSeqLen);
+  h.prepare(slots, maxSeqLen, /*shuffled=*/true);
 
   // Three fresh sequences packed in order: 5, 1 and 6 tokens.
   const std::vector<int32_t> tokens = {3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8};

@@ -32,6 +32,7 @@ StepInputs inputs() {
   in.positions = {0, 1, 2, 3, 4, 5};
   in.seqIds = {0, 0, 0, 0, 0, 0};
   in.logitRows = {0, 2, 5};
+  in.blockTables = {0};
   return in;
 }
 
@@ -52,7 +53,7 @@ std::vector<std::vector<float>> runOn(int world) {
   std::vector<std::vector<float>> logits(static_cast<size_t>(world));
   onRanks(world, [&](Communicator &comm, const Plan &plan,
                      WeightSource &weights, Backend &backend) {
-    backend.prepare(plan, weights, 1, 8);
+    backend.prepare(plan, weights, KvCacheShape::contiguous(1, 8));
     logits[size_t(comm.rank())] = backend.run("p", inputs()).logits;
   });
   return logits;
@@ -65,7 +66,7 @@ TEST(HostCollectives, WorldOfOneIsTheIdentity) {
   Plan plan = Plan::fromBytes(bytes, "one.plan");
   std::unique_ptr<WeightSource> weights = makeRandomWeights(21);
   std::unique_ptr<Backend> backend = makeHostBackend();
-  backend->prepare(plan, *weights, 1, 8);
+  backend->prepare(plan, *weights, KvCacheShape::contiguous(1, 8));
   const std::vector<float> logits = backend->run("p", inputs()).logits;
   ASSERT_EQ(logits.size(), size_t(3 * kVocab));
   EXPECT_EQ(runOn(1)[0], logits);
@@ -128,7 +129,7 @@ TEST(HostCollectives, PlanForAnotherWorldSizeIsRefused) {
   std::unique_ptr<WeightSource> weights = makeRandomWeights(21);
   std::unique_ptr<Backend> backend = makeHostBackend();
   try {
-    backend->prepare(plan, *weights, 1, 8);
+    backend->prepare(plan, *weights, KvCacheShape::contiguous(1, 8));
     FAIL() << "a 2-rank plan was prepared on a world of one";
   } catch (const Error &e) {
     EXPECT_NE(std::string(e.what()).find("compiled for 2 ranks"),
@@ -146,7 +147,8 @@ TEST(HostCollectives, ShardedEmbeddingKeepsTheWholeVocabularyRange) {
                               makeRandomWeights(21);
                           std::unique_ptr<Backend> backend =
                               makeHostBackend(comm);
-                          backend->prepare(plan, *weights, 1, 8);
+                          backend->prepare(plan, *weights,
+                                           KvCacheShape::contiguous(1, 8));
                           StepInputs in = inputs();
                           in.tokens[1] = int32_t(kVocab); // both ranks fail
                           backend->run("p", in);

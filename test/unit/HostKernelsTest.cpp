@@ -429,7 +429,7 @@ TEST(HostBackendInputs, Errors) {
   Harness h(4);
   h.input("x", 3);
   h.prepare(2, 16);
-  StepInputs ok{{0, 1}, {0, 1}, {0, 1}, {1}};
+  StepInputs ok{{0, 1}, {0, 1}, {0, 1}, {1}, h.blockTables};
   EXPECT_NO_THROW(h.backend.run("p", ok));
 
   StepInputs in = ok;
@@ -460,6 +460,20 @@ TEST(HostBackendInputs, Errors) {
   in.positions = {0};
   EXPECT_EQ(runError(h, in),
             "program 'p': 2 tokens but 1 positions and 2 sequence ids");
+  // Block tables: one row of 1 page per slot (16 positions), ids in the pool
+  // of 2 pages, a page for every token.
+  in = ok;
+  in.blockTables = {0};
+  EXPECT_EQ(runError(h, in),
+            "program 'p': block tables of 1 entries, expected 2 sequences x 1 "
+            "pages (maxSeqLen 16 / 64 tokens per page)");
+  in.blockTables = {0, -1};
+  EXPECT_EQ(runError(h, in),
+            "program 'p': token 1 (sequence 1, position 1) needs a page at "
+            "block 0 of its block table, none is allocated");
+  in.blockTables = {0, 2};
+  EXPECT_EQ(runError(h, in), "program 'p': block table of sequence 1 names "
+                             "page 2 at block 0, outside [-1, 2)");
   in = StepInputs{};
   EXPECT_EQ(runError(h, in), "program 'p': needs at least 1 token, got 0");
   EXPECT_THROW(h.backend.run("decode", ok), Error);
@@ -505,7 +519,9 @@ TEST(HostBufferLayout, ReuseKeepsLiveBuffersApart) {
   separate.prepare();
   reused.plan.programs = {reused.program};
   reused.loaded.emplace(Plan::fromBytes(reused.plan.build(), "test.plan"));
-  reused.backend.prepare(*reused.loaded, reused.weights, 1, 64); // reuse on
+  reused.kv = KvCacheShape::contiguous(1, 64);
+  reused.blockTables = contiguousBlockTables(reused.kv);
+  reused.backend.prepare(*reused.loaded, reused.weights, reused.kv); // reuse on
   const std::vector<int32_t> rows = {4, 0, 2};
   auto a = reused.run(Harness::iota(t), {}, {}, rows);
   auto b = separate.run(Harness::iota(t), {}, {}, rows);

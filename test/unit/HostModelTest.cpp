@@ -453,7 +453,8 @@ void runCase(const Case &c) {
   Plan plan = Plan::fromBytes(d.build(), "v3_a.plan");
   auto weights = openCheckpoint(ckpt);
   HostBackend backend;
-  backend.prepare(plan, *weights, 4, 128);
+  const KvCacheShape kv = KvCacheShape::contiguous(4, 128);
+  backend.prepare(plan, *weights, kv);
 
   auto gold = SafetensorsFile::open(dir + "/golden.safetensors");
   const std::string pre = std::string(c.weights) + "." + c.prompts;
@@ -489,6 +490,7 @@ void runCase(const Case &c) {
     }
     in.logitRows.push_back(int32_t(b * p + p - 1));
   }
+  in.blockTables = contiguousBlockTables(kv);
   check(backend.run("prefill", in).logits, 0);
   // Decode: feed the truth's greedy tokens, one per sequence.
   for (int64_t step = 1; step < steps; ++step) {
@@ -499,6 +501,7 @@ void runCase(const Case &c) {
       dec.seqIds.push_back(int32_t(b));
       dec.logitRows.push_back(int32_t(b));
     }
+    dec.blockTables = in.blockTables;
     check(backend.run("decode", dec).logits, step);
   }
 }
@@ -548,7 +551,8 @@ TEST(HostModel, DISABLED_DecodeSpeed) {
     Plan plan = Plan::fromBytes(d.build(), "v3_a.plan");
     auto weights = openCheckpoint(dir);
     HostBackend backend;
-    backend.prepare(plan, *weights, 4, 512);
+    const KvCacheShape kv = KvCacheShape::contiguous(4, 512);
+    backend.prepare(plan, *weights, kv);
     for (int batch : {1, 4}) {
       const int steps = 256;
       auto start = std::chrono::steady_clock::now();
@@ -560,6 +564,7 @@ TEST(HostModel, DISABLED_DecodeSpeed) {
           in.seqIds.push_back(b);
           in.logitRows.push_back(b);
         }
+        in.blockTables = contiguousBlockTables(kv);
         backend.run("decode", in);
       }
       double seconds = std::chrono::duration<double>(
@@ -642,11 +647,13 @@ TEST(HostFuzz, CorruptedPlansNeverCrash) {
       if (elements > 5e7)
         continue;
       HostBackend backend;
-      backend.prepare(plan, *weights, 2, 32);
+      const KvCacheShape kv = KvCacheShape::contiguous(2, 32);
+      backend.prepare(plan, *weights, kv);
+      const std::vector<int32_t> tables = contiguousBlockTables(kv);
       StepInputs prefill{
-          {1, 2, 3, 4, 5}, {0, 1, 2, 0, 1}, {0, 0, 0, 1, 1}, {2, 4}};
+          {1, 2, 3, 4, 5}, {0, 1, 2, 0, 1}, {0, 0, 0, 1, 1}, {2, 4}, tables};
       backend.run("prefill", prefill);
-      backend.run("decode", StepInputs{{6, 7}, {3, 2}, {0, 1}, {0, 1}});
+      backend.run("decode", StepInputs{{6, 7}, {3, 2}, {0, 1}, {0, 1}, tables});
       ++ran;
     } catch (const Error &) {
     }

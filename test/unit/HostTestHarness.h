@@ -16,6 +16,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 
@@ -73,7 +74,9 @@ public:
   }
   void step(StepDesc s) { program.steps.push_back(std::move(s)); }
 
-  void prepare(int slots = 1, int maxSeqLen = 64) {
+  /// A KV cache of `slots` sequences of `maxSeqLen` positions, each owning
+  /// its pages (in a shuffled order with `shuffled`).
+  void prepare(int slots = 1, int maxSeqLen = 64, bool shuffled = false) {
     plan.programs = {program};
     if (program.freshSequences) // the plan must say what runs the other chunks
       plan.programs.push_back(ProgramDesc::standard("extend", program.maxTokens,
@@ -81,7 +84,11 @@ public:
                                                     plan.config.vocabSize));
     loaded.emplace(Plan::fromBytes(plan.build(), "test.plan"));
     backend.setBufferReuse(false); // tests read intermediates back
-    backend.prepare(*loaded, weights, slots, maxSeqLen);
+    kv = KvCacheShape::contiguous(slots, maxSeqLen);
+    blockTables = contiguousBlockTables(kv);
+    if (shuffled)
+      std::shuffle(blockTables.begin(), blockTables.end(), rng);
+    backend.prepare(*loaded, weights, kv);
   }
 
   /// Runs "p" on tokens (default 0..T-1), positions (default 0..T-1), slots
@@ -95,6 +102,7 @@ public:
     in.positions = positions;
     in.seqIds = seqIds;
     in.logitRows = logitRows;
+    in.blockTables = blockTables;
     for (size_t t = 0; positions.empty() && t < tokens.size(); ++t)
       in.positions.push_back(int32_t(t));
     if (seqIds.empty())
@@ -118,6 +126,8 @@ public:
   ProgramDesc program;
   MapWeights weights;
   std::mt19937 rng;
+  KvCacheShape kv;
+  std::vector<int32_t> blockTables; // [slots, pages per slot]
   std::optional<Plan> loaded;
   HostBackend backend;
 

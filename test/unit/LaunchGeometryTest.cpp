@@ -117,7 +117,7 @@ LatentAttentionArgs v3Latent(int rows, int maxSeq) {
   a.heads = 128;
   a.latent_dim = 512;
   a.rope_dim = 64;
-  a.slot_stride = static_cast<long long>(maxSeq) * 576;
+  a.cache.pages_per_seq = (maxSeq + 63) / 64;
   return a;
 }
 

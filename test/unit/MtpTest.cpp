@@ -145,7 +145,7 @@ public:
   explicit ScriptedBackend(int64_t vocab) : vocab(vocab) {}
   static int32_t next(int32_t t, int32_t p) { return (t * 7 + p + 3) % 1000; }
   std::string name() const override { return "scripted"; }
-  void prepare(const Plan &, WeightSource &, int, int) override {}
+  void prepare(const Plan &, WeightSource &, const KvCacheShape &) override {}
   StepOutputs run(const std::string &, const StepInputs &in) override {
     StepOutputs out;
     out.logits.assign(in.logitRows.size() * vocab, 0.0f);

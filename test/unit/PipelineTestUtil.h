@@ -81,9 +81,9 @@ inline double maxAbsDiff(const std::vector<float> &got,
 /// A plan loaded with a host backend and an engine over `weights`.
 struct HostRun {
   HostRun(const std::string &planPath, WeightSource &weights, int slots,
-          int maxSeqLen = 256)
+          int maxSeqLen = 256, KvCacheOptions kv = {})
       : plan(Plan::load(planPath)), backend(makeHostBackend()),
-        engine(plan, *backend, weights, slots, maxSeqLen) {}
+        engine(plan, *backend, weights, slots, maxSeqLen, kv) {}
   Plan plan;
   std::unique_ptr<Backend> backend;
   Engine engine;

@@ -10,6 +10,7 @@
 #ifndef MOELA_TEST_UNIT_PLANTESTUTIL_H
 #define MOELA_TEST_UNIT_PLANTESTUTIL_H
 
+#include "kernels/Abi.h"
 #include "moela/Runtime/Error.h"
 #include "moela/Runtime/ModelConfig.h"
 #include "moela/Runtime/Plan.h"
@@ -203,7 +204,8 @@ struct PlanDesc {
                                       b.CreateString("sm_90a")));
     flatbuffers::Offset<plan::KvCache> kv;
     if (hasKvCache)
-      kv = plan::CreateKvCache(b, kvLayers, kvLatent, kvRope, kvDtype);
+      kv = plan::CreateKvCache(b, kvLayers, kvLatent, kvRope, kvDtype,
+                               abi::kKvPageTokens);
     auto root = plan::CreatePlan(
         b, schemaVersion, b.CreateString("moela-test"), model,
         b.CreateString(target), b.CreateString("test"), b.CreateVector(ps),

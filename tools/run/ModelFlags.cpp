@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <limits>
 
 namespace moela::runtool {
 
@@ -43,6 +44,11 @@ void addRuntimeFlags(CLI::App &app, ModelFlags &flags) {
       ->group("Runtime");
   app.add_option("--max-seq-len", flags.maxSeqLen,
                  "Context length of the KV cache (default min(4096, model))")
+      ->group("Runtime");
+  app.add_option("--kv-pages", flags.kvPages,
+                 "KV cache pool in pages of 64 tokens (default: --max-seq-len "
+                 "for every sequence run at once)")
+      ->check(CLI::Range(1, std::numeric_limits<int>::max()))
       ->group("Runtime");
   app.add_option("--threads", flags.threads,
                  "Host threads (default: all cores)")

@@ -25,6 +25,7 @@ struct ModelFlags {
   bool randomWeights = false;
   uint64_t weightsSeed = 0;
   int maxSeqLen = 0, threads = 0;
+  int kvPages = 0; // 0: every sequence run at once gets its whole context
   CheckpointCompileFlags compile; // when `plan` is a checkpoint folder
 };
 
@@ -32,7 +33,7 @@ struct ModelFlags {
 /// (--weights, --random-weights, --weights-seed, --tokenizer,
 /// --chat-template).
 void addModelFlags(CLI::App &app, ModelFlags &flags);
-/// The "Runtime" group: --backend, --max-seq-len, --threads.
+/// The "Runtime" group: --backend, --max-seq-len, --kv-pages, --threads.
 void addRuntimeFlags(CLI::App &app, ModelFlags &flags);
 
 /// --tokenizer, else one next to the weights, else the DeepSeek-V3

@@ -41,7 +41,9 @@ struct CompileOptions {
   /// block-scaled; a BF16 checkpoint is quantized at load).
   std::string weightDtype = "auto";
   /// The latent KV cache: auto (f32 for the host target, bf16 for a GPU), f32
-  /// (host only) or bf16 (the host then rounds what it caches as a GPU does).
+  /// (host only), bf16 (the host then rounds what it caches as a GPU does) or
+  /// fp8 (e4m3 with a f32 scale per 128 columns of a row; the host emulates
+  /// it the same way).
   std::string kvDtype = "auto";
   /// Run MTP module 0 in the main programs: greedy drafts for speculative
   /// decoding (moela-mtp-draft; the checkpoint needs num_nextn_predict_layers).

@@ -5,6 +5,7 @@
 #include "moela/Runtime/ModelConfig.h"
 
 #include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/StringRef.h"
 #include "llvm/Support/raw_ostream.h"
 
 namespace moela {
@@ -32,12 +33,14 @@ struct MemoryReport {
   int64_t totalBytes() const;
 };
 
+/// `kvDtype`: the plan's cache, "f32", "bf16" or "fp8" (e4m3 with a f32
+/// scale per 128 columns of a row).
 MemoryReport computeMemoryReport(mlir::ModuleOp module,
                                  const ModelConfig &config,
-                                 int64_t kvElementBytes);
+                                 llvm::StringRef kvDtype);
 /// Prints the report of `r`; with deviceGiB > 0 also whether it fits.
 void explainMemory(mlir::ModuleOp module, const ModelConfig &config,
-                   const MemoryReport &r, int64_t kvElementBytes,
+                   const MemoryReport &r, llvm::StringRef kvDtype,
                    double deviceGiB, llvm::raw_ostream &os);
 /// "" when the report fits in deviceGiB (or deviceGiB is 0), else the
 /// one-line reason with the numbers.

@@ -32,7 +32,8 @@ struct PlanWriterOptions {
   /// The FP8 weights are quantized at load from a higher-precision checkpoint
   /// (--weight-dtype=fp8 on a checkpoint without quantization_config).
   bool quantizeWeightsAtLoad = false;
-  /// Element type of the latent KV cache: "f32" or "bf16".
+  /// Element type of the latent KV cache: "f32", "bf16" or "fp8" (e4m3 rows
+  /// with a f32 scale per 128 columns).
   std::string kvDtype = "bf16";
 };
 

@@ -22,15 +22,41 @@ namespace plan {
 struct Program;
 }
 
+/// The paged latent KV cache a backend allocates (docs/architecture.md, "The
+/// paged KV cache"): every layer holds `pages` pages of kKvPageTokens rows
+/// (runtime/kernels/Abi.h), and StepInputs::blockTables has `sequences` rows
+/// of pagesPerSequence() page ids.
+struct KvCacheShape {
+  int pages = 0;     // the pool, per layer
+  int maxSeqLen = 0; // positions of one sequence (the context length)
+  int sequences = 0; // block-table rows: the sequence slots (seqIds < this)
+
+  /// Block-table columns: ceil(maxSeqLen / kKvPageTokens).
+  int pagesPerSequence() const;
+  /// `slots` sequences of `maxSeqLen`, each owning its pages outright: the
+  /// memory of an unpaged cache (the contiguous tables below fill it).
+  static KvCacheShape contiguous(int slots, int maxSeqLen);
+};
+
 /// The inputs of one program run (plan.fbs, Program): T tokens, each with its
-/// absolute position and its sequence slot, and the R rows whose logits are
-/// wanted.
+/// absolute position and its sequence slot, the R rows whose logits are
+/// wanted, and every slot's block table.
 struct StepInputs {
   std::vector<int32_t> tokens;    // [T]
   std::vector<int32_t> positions; // [T]
-  std::vector<int32_t> seqIds;    // [T] KV cache slot of each token
+  std::vector<int32_t> seqIds;    // [T] KV cache slot: a row of blockTables
   std::vector<int32_t> logitRows; // [R] indices into the T tokens
+  /// [sequences, pagesPerSequence] (KvCacheShape): row s, column i is the
+  /// page holding positions [64i, 64i + 64) of slot s, -1 where none is
+  /// allocated. A token's page must be allocated; rows of slots not in the
+  /// step are not read.
+  std::vector<int32_t> blockTables;
 };
+
+/// Block tables in which slot s owns pages [s * P, (s + 1) * P), P =
+/// shape.pagesPerSequence(): the unpaged layout (tests, tools without an
+/// Engine).
+std::vector<int32_t> contiguousBlockTables(const KvCacheShape &shape);
 
 /// What one program run returns.
 struct StepOutputs {
@@ -38,11 +64,13 @@ struct StepOutputs {
   std::vector<int32_t> drafts; // [R] MTP drafts; empty when the plan has none
 };
 
-/// Checks `inputs` against `program` and a KV cache of `slots` sequences of
-/// `maxSeqLen` positions; throws moela::Error naming the program and the bad
-/// value. Every backend calls it first (runtime/plan/StepInputs.cpp).
+/// Checks `inputs` against `program` and the KV cache `kv`: counts, positions
+/// below maxSeqLen, slots below kv.sequences, block tables of the right size
+/// whose entries are -1 or a page of the pool, and an allocated page for every
+/// token; throws moela::Error naming the program, the token or sequence and
+/// the bad value. Every backend calls it first (runtime/plan/StepInputs.cpp).
 void checkStepInputs(const plan::Program &program, const StepInputs &inputs,
-                     int slots, int maxSeqLen);
+                     const KvCacheShape &kv);
 
 class Backend {
 public:
@@ -50,9 +78,9 @@ public:
   /// "host" or "cuda".
   virtual std::string name() const = 0;
   /// Binds every weight the plan names (checking dtype and shape) and allocates
-  /// the KV cache for `slots` sequences of up to `maxSeqLen` positions.
-  virtual void prepare(const Plan &plan, WeightSource &weights, int slots,
-                       int maxSeqLen) = 0;
+  /// the paged KV cache `kv` (kv.pages pages per layer).
+  virtual void prepare(const Plan &plan, WeightSource &weights,
+                       const KvCacheShape &kv) = 0;
   /// Runs the program named `program` ("prefill", "extend" or "decode");
   /// returns its logits and drafts. T must not exceed the program's
   /// max_tokens.

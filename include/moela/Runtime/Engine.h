@@ -1,12 +1,16 @@
 //===- Engine.h - Feeding sequences through a plan's programs -------------===//
 //
-// The engine owns the token positions of up to `slots` sequences (the KV cache
-// itself lives in the backend) and turns "append these tokens to these
-// sequences" into program runs: prompts go through @prefill in chunks of at
+// The engine owns the token positions of up to `slots` sequences and the pages
+// of the paged KV cache (which pages each sequence holds; the rows live in the
+// backend), and turns "append these tokens to these sequences" into program
+// runs: prompts go through @prefill in chunks of at
 // most its max_tokens (any start position: multi-turn chat, chunked prefill),
 // single tokens through @decode. It keeps the prefill and decode throughput.
 // With a plan compiled --mtp every step also yields MTP drafts, and
 // verify()/rewind() let a generation loop decode speculatively.
+// Pages of 64 tokens come from one pool, lazily as sequences grow; with
+// prefix caching full pages are shared between sequences with the same token
+// prefix (docs/architecture.md, "The paged KV cache").
 //
 //===----------------------------------------------------------------------===//
 #ifndef MOELA_RUNTIME_ENGINE_H
@@ -16,25 +20,34 @@
 #include "moela/Runtime/Error.h"
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 namespace moela {
 
 class Plan;
+class KvPages;
 
 struct EngineStats {
   int64_t prefillTokens = 0, decodeTokens = 0;
   double prefillSeconds = 0, decodeSeconds = 0;
-  int64_t prefixTokensReused = 0; // prompt tokens not prefilled (prefix cache)
+  /// Prompt tokens not prefilled thanks to the prefix cache (reusePrefix).
+  int64_t prefixTokensReused = 0;
 };
 
-/// The KV cache pool: pages of pageTokens() positions.
 struct KvCacheOptions {
-  int pages = 0; // 0 = slots * ceil(maxSeqLen / pageTokens)
+  /// Pool size in pages; 0 = slots * ceil(maxSeqLen / pageTokens), the memory
+  /// of a contiguous cache.
+  int pages = 0;
+  /// Share full pages between sequences with the same token prefix.
   bool prefixCaching = false;
+  /// Tests: hand out free pages in an order shuffled by this seed (0: in
+  /// ascending order), so block tables are not contiguous.
+  uint64_t shuffleSeed = 0;
 };
 
-/// feed()/verify() could not get the KV pages they need (nothing ran).
+/// Thrown by feed() and verify() before any program runs when the pool cannot
+/// supply the pages the step needs; nothing has changed then.
 class KvCacheFull : public Error {
 public:
   using Error::Error;
@@ -42,26 +55,36 @@ public:
 
 class Engine {
 public:
-  /// Prepares `backend` for `slots` sequences of up to `maxSeqLen` tokens.
+  /// Prepares `backend` for `slots` sequences of up to `maxSeqLen` tokens and
+  /// a pool of kv.pages pages.
   Engine(const Plan &plan, Backend &backend, WeightSource &weights, int slots,
          int maxSeqLen, KvCacheOptions kv = {});
-
-  int pageTokens() const { return 64; }
-  int pagesTotal() const { return pagesTotal_; }
-  int pagesFree() const;
-  /// The pages feeding `moreTokens` more tokens to `slot` would take.
-  int pagesNeeded(int slot, int moreTokens) const;
-  /// Starts the empty `slot` with the longest cached prefix of `prompt`;
-  /// returns the tokens reused.
-  int reusePrefix(int, const std::vector<int32_t> &) { return 0; }
+  ~Engine();
 
   int slots() const { return static_cast<int>(fed.size()); }
   int maxSeqLen() const { return maxSeqLen_; }
   int64_t vocab() const { return vocab_; }
   /// Tokens held for sequence `slot`.
   int length(int slot) const { return static_cast<int>(fed.at(slot).size()); }
-  /// Starts sequence `slot` afresh (its cached positions are overwritten).
-  void reset(int slot) { fed.at(slot).clear(); }
+  /// Starts sequence `slot` afresh and frees its pages; with prefix caching
+  /// its full pages stay cached (evicted least-recently-used when needed).
+  void reset(int slot);
+
+  /// Tokens per page of the KV cache (64).
+  int pageTokens() const;
+  int pagesTotal() const;
+  /// Pages free now, counting cached pages no sequence holds (evictable).
+  int pagesFree() const;
+  /// The new pages feeding `moreTokens` more tokens to `slot` would take.
+  int pagesNeeded(int slot, int moreTokens) const;
+  /// `slot` must be empty: attaches the longest run of cached full pages
+  /// matching `prompt`'s prefix, never the whole prompt (at least one token
+  /// is left to feed), and returns the tokens reused (a multiple of
+  /// pageTokens(), included in length()). 0 without prefix caching or for
+  /// plans with MTP drafts (their last row is rewritten by the next feed).
+  int reusePrefix(int slot, const std::vector<int32_t> &prompt);
+  /// The pages `slot` holds, in position order (its block table).
+  const std::vector<int32_t> &pages(int slot) const { return pages_.at(slot); }
 
   /// Appends tokens[b] to sequence b for every b (empty = unchanged) and
   /// returns the logits [V] after the last token of each non-empty one
@@ -89,7 +112,7 @@ public:
   std::vector<std::vector<Row>>
   verify(const std::vector<std::vector<int32_t>> &tokens);
   /// Forgets the last `n` tokens of sequence `slot` (a rejected draft): later
-  /// steps overwrite their cache rows.
+  /// steps overwrite their cache rows; pages no longer needed are freed.
   void rewind(int slot, int n);
 
   const EngineStats &stats() const { return stats_; }
@@ -97,16 +120,28 @@ public:
 private:
   /// Adds `token` at the next position of `slot` to a step's inputs.
   void append(StepInputs &in, size_t slot, int32_t token);
+  /// Tokens at the end of `slot` whose cache rows are gone (a rewind into a
+  /// shared page released it): the next feed computes them again.
+  int stale(size_t slot) const;
+  /// Allocates the pages that feeding work[b] to every b takes; throws
+  /// KvCacheFull, allocating nothing, when the pool cannot supply them.
+  void allocatePages(const std::vector<std::vector<int32_t>> &work);
+  /// Publishes the pages of `slot` that are full (prefix caching).
+  void publishFull(size_t slot);
   /// Runs `program` on one chunk; returns the logits [R][V] and the drafts
   /// [R] (-1 each without plan drafts).
   std::vector<Row> run(const std::string &program, const StepInputs &inputs);
 
   const Plan &plan;
   Backend &backend;
+  KvCacheShape kvShape_;
+  std::unique_ptr<KvPages> pool_;
+  bool prefixCaching_ = false;
+  std::vector<std::vector<int32_t>> pages_; // per slot: its block table
+  std::vector<size_t> published_; // per slot: leading pages tried to publish
   /// The tokens each slot holds, in position order.
   std::vector<std::vector<int32_t>> fed;
   int maxSeqLen_;
-  int pagesTotal_ = 0;
   int64_t vocab_;
   int prefillMaxTokens = 0, decodeMaxTokens = 0;
   /// The plan's prefill takes only chunks whose sequences all start in them
