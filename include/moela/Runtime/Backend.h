@@ -30,12 +30,23 @@ struct StepInputs {
   std::vector<int32_t> positions; // [T]
   std::vector<int32_t> seqIds;    // [T] KV cache slot of each token
   std::vector<int32_t> logitRows; // [R] indices into the T tokens
+  /// A plan that samples (programSamples): each logit row's sampling
+  /// parameters, abi::SamplingWord [R, kSamplingWords]; empty = greedy rows
+  /// without logprobs.
+  std::vector<int32_t> sampling;
+  /// Whether run() copies the logits back; a plan without a Sample step
+  /// always does.
+  bool wantLogits = true;
 };
 
 /// What one program run returns.
 struct StepOutputs {
   std::vector<float> logits;   // [R, V] row-major
   std::vector<int32_t> drafts; // [R] MTP drafts; empty when the plan has none
+  /// A plan that samples: the Sample step's ids and logprobs [R,
+  /// abi::kSampleCols] (the token, then the top logprobs); else empty.
+  std::vector<int32_t> sampledIds;
+  std::vector<float> sampledLogprobs;
 };
 
 /// Checks `inputs` against `program` and a KV cache of `slots` sequences of
@@ -43,6 +54,13 @@ struct StepOutputs {
 /// value. Every backend calls it first (runtime/plan/StepInputs.cpp).
 void checkStepInputs(const plan::Program &program, const StepInputs &inputs,
                      int slots, int maxSeqLen);
+/// Whether `program` ends with a Sample step (its fifth input, plan.fbs).
+bool programSamples(const plan::Program &program);
+/// Whether `program` returns MTP drafts (moela-compile --mtp).
+bool programHasDrafts(const plan::Program &program);
+/// The sampling input of a run: inputs.sampling, or greedy rows without
+/// logprobs when it is empty.
+std::vector<int32_t> samplingInput(const StepInputs &inputs);
 
 class Backend {
 public:

@@ -25,7 +25,7 @@
 namespace moela {
 
 /// Bumped whenever a reader must know about a schema change (plan.fbs).
-constexpr uint32_t kPlanSchemaVersion = 5;
+constexpr uint32_t kPlanSchemaVersion = 6;
 
 /// The matrix a Weight binds: its parts' rows concatenated. A 1-D tensor [n]
 /// is n rows of one column. For an expert set this is one expert's matrix.
