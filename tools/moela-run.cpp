@@ -223,6 +223,7 @@ GenerationResult generateText(Engine &engine,
   GenerationResult result =
       inGroups(engine, prompts, [&](size_t begin, auto group) {
         GenerationOptions g = gen;
+        g.sampling.seed += begin; // prompt i draws with --seed + i
         if (!o.stops.empty())
           g.stopHere = [&, begin](int b) {
             return lead && texts->stopped(begin + b);
@@ -433,8 +434,10 @@ int run(Options o, Communicator &comm) {
         generateText(engine, prompts, batch, gen, o, tokenizer.get(), timings);
   } else {
     GenerationResult result =
-        inGroups(engine, prompts, [&](size_t, auto group) {
-          return generate(engine, group, gen);
+        inGroups(engine, prompts, [&](size_t begin, auto group) {
+          GenerationOptions g = gen;
+          g.sampling.seed += begin; // prompt i draws with --seed + i
+          return generate(engine, group, g);
         });
     if (lead) {
       if (o.idsOut.empty())
