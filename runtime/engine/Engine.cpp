@@ -86,7 +86,12 @@ std::vector<Engine::Row> Engine::run(const std::string &program,
   const int64_t R = int64_t(inputs.logitRows.size());
   const std::vector<int32_t> &words =
       hostSampling.empty() ? inputs.sampling : hostSampling;
-  if (!hostSampling.empty()) {
+  // A backend that does not run the Sample step (a test's scripted one)
+  // gets its rows sampled here too, from its logits.
+  if (!words.empty() && outputs.sampledIds.empty()) {
+    if (int64_t(logits.size()) != R * vocab_)
+      fail(backend.name(), " backend: program '", program,
+           "' returned neither sampled tokens nor logits");
     outputs.sampledIds.assign(size_t(R) * abi::kSampleCols, -1);
     outputs.sampledLogprobs.assign(size_t(R) * abi::kSampleCols, 0.0f);
     host::sample(
