@@ -228,10 +228,19 @@ GenerationResult generateText(Engine &engine,
           g.stopHere = [&, begin](int b) {
             return lead && texts->stopped(begin + b);
           };
-        if (logprobs)
+        // Speculative decoding has the logits anyway, and the Sample step
+        // returns at most 20 top logprobs; otherwise the logprobs come from
+        // the Sample step and the logits stay on the device.
+        if (logprobs && (g.speculative || o.logprobs > 20))
           g.onLogits = [&, begin](int b, int32_t id, const auto &logits) {
             logprobs->write(int(begin + b), id, logits);
           };
+        else if (logprobs) {
+          g.topLogprobs = o.logprobs;
+          g.onSampled = [&, begin](int b, const SampledToken &token) {
+            logprobs->write(int(begin + b), token);
+          };
+        }
         return generate(engine, group, g, [&, begin](int b, int32_t id) {
           if (timings.firstTokenSeconds < 0)
             timings.firstTokenSeconds = runtool::secondsSince(generating);

@@ -182,6 +182,8 @@ GenerationResult generate(Engine &engine,
                           const GenerationOptions &options,
                           const std::function<void(int, int32_t)> &onToken) {
   if (options.speculative) {
+    if (options.onSampled)
+      fail("speculative decoding returns logits: use onLogits, not onSampled");
     if (!engine.hasDrafts())
       fail("speculative decoding needs a plan compiled with --mtp");
     if (options.sampling.temperature != 0.0f)
@@ -200,6 +202,7 @@ GenerationResult generate(Engine &engine,
     rows[b].topK = options.sampling.topK;
     rows[b].topP = options.sampling.topP;
     rows[b].seed = options.sampling.seed + b;
+    rows[b].topLogprobs = options.onSampled ? options.topLogprobs : -1;
   }
   // The logits leave the device only for those who look at them.
   const bool wantLogits = options.keepLogits || bool(options.onLogits);
@@ -222,6 +225,8 @@ GenerationResult generate(Engine &engine,
       ++rows[b].counter;
       if (options.onLogits)
         options.onLogits(static_cast<int>(b), id, logits[b]);
+      if (options.onSampled) // rank 0's token, every rank's own logprobs
+        options.onSampled(static_cast<int>(b), sampled[b]);
       if (options.keepLogits)
         result.logits[b].push_back(std::move(logits[b]));
       result.ids[b].push_back(id);
