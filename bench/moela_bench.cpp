@@ -2,7 +2,7 @@
 //
 // moela-bench PLAN... (--weights DIR | --random-weights) [--backend host,cuda]
 //   [--prefill 512] [--batch 1,8,64] [--context 0] [--steps 16] [-r 3]
-//   [--output md|json|csv]
+//   [--output md|json|csv] [--logits]
 //
 // For every plan (e.g. the same model compiled two ways), backend and batch
 // size, side by side in one run: prefill of
@@ -11,9 +11,11 @@
 // as mean ± sd (bench/BenchReport.h). With --roofline, each line also gives the
 // bytes and FLOPs the step must move at least and the time they take at the
 // device's limits (H200: 4.3 TB/s, 790 TFLOP/s bf16, 1580 TFLOP/s fp8), and the
-// ratio of the measured time to that floor. The report goes to stdout; notes
-// (a backend skipped) to stderr unless -q, and with -v each repetition's time
-// as it is measured (bench::repetitionLine).
+// ratio of the measured time to that floor. Decode steps return greedy
+// tokens from the plan's Sample step; --logits copies the logits back instead
+// (Engine::feed), as every step did before the Sample step. The report goes
+// to stdout; notes (a backend skipped) to stderr unless -q, and with -v each
+// repetition's time as it is measured (bench::repetitionLine).
 //
 //===----------------------------------------------------------------------===//
 #include "BenchReport.h"
@@ -140,7 +142,8 @@ double seconds(std::chrono::steady_clock::time_point since) {
 int main(int argc, char **argv) {
   std::vector<std::string> planPaths;
   std::string weightsPath, backends = "host", batches = "1,8", output = "md";
-  bool randomWeights = false, roofline = false, quiet = false, verbose = false;
+  bool randomWeights = false, roofline = false, logits = false;
+  bool quiet = false, verbose = false;
   int prefill = 128, steps = 16, context = 0, repeats = 3;
   double bandwidth = 4.3e12, bf16Flops = 790e12, fp8Flops = 1580e12;
   CLI::App app{"moela-bench: prefill and decode speed of a plan"};
@@ -173,6 +176,9 @@ int main(int argc, char **argv) {
   app.add_option("--output", output, "Report format: md, json or csv")
       ->check(CLI::IsMember({"md", "json", "csv"}))
       ->group("Report");
+  app.add_flag("--logits", logits,
+               "Decode steps copy the logits [R, V] to the host (Engine::feed) "
+               "instead of returning greedy tokens (Engine::feedAndSample)");
   app.add_flag("--roofline", roofline, "Compare with the device limits")
       ->group("Roofline");
   app.add_option("--bandwidth", bandwidth, "Device memory bandwidth, bytes/s")
@@ -277,13 +283,22 @@ int main(int argc, char **argv) {
           std::vector<std::vector<int32_t>> next(maxBatch);
           for (int s = 0; s < batch; ++s)
             next[s] = {token(rng)};
-          engine.feed(next); // warm-up (graph capture)
+          // A decode step: greedy tokens from the plan's Sample step, or
+          // (--logits) the logits [R, V] copied back.
+          const std::vector<RowSampling> greedy(maxBatch);
+          auto step = [&] {
+            if (logits)
+              engine.feed(next);
+            else
+              engine.feedAndSample(next, greedy);
+          };
+          step(); // warm-up (graph capture)
           bench::Measurement dec = measurement(
               "decode", batch, batch, decodeFloor(config, batch, context));
           for (int r = 0; r < repeats; ++r) {
             auto t1 = std::chrono::steady_clock::now();
             for (int i = 0; i < steps; ++i)
-              engine.feed(next);
+              step();
             dec.seconds.push_back(seconds(t1) / steps);
             measured(dec);
           }

@@ -274,6 +274,18 @@ def TilePass : Pass<"moela-tile", "mlir::func::FuncOp"> {
   ];
 }
 
+def SamplePass : Pass<"moela-sample", "mlir::ModuleOp"> {
+  let summary = "End every program with a Sample step: token ids, not logits";
+  let description = [{
+    Gives every kernel program a fifth input, `sampling` `[R, 8]` i32 (each
+    logit row's temperature, top_k, top_p, seed, counter and top logprobs:
+    `abi::SamplingWord`), and appends `kernel.sample` of its logits, whose
+    `ids` and `logprobs` `[R, 21]` become its last two results
+    (docs/model.md §4). The logits stay the first result.
+  }];
+  let dependentDialects = ["::moela::kernel::KernelDialect"];
+}
+
 def PlanMemoryPass : Pass<"moela-plan-memory", "mlir::ModuleOp"> {
   let summary = "Assign every kernel tensor a buffer and an arena offset";
   let description = [{

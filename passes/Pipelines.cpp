@@ -72,6 +72,7 @@ void moela::buildDefaultPipeline(OpPassManager &pm,
     fpm.addPass(createTilePass(tile));
   }
 
+  pm.addPass(createSamplePass());
   PlanMemoryPassOptions memory;
   memory.maxPrefillTokens = options.maxPrefillTokens;
   memory.maxBatch = options.maxBatch;

@@ -171,12 +171,14 @@ private:
 
   void assignBuffers() {
     Block &body = func.getBody().front();
+    // abi::ProgramInput order; moela-sample adds `sampling`.
     static const char *kArgNames[] = {"tokens", "positions", "seq_ids",
-                                      "logit_rows", "hidden"};
-    for (BlockArgument arg : body.getArguments())
-      addBuffer(arg, kArgNames[std::min<unsigned>(arg.getArgNumber(), 4)],
-                arg.getArgNumber() == 3 ? RowKind::logit_row : RowKind::token,
-                1);
+                                      "logit_rows", "sampling"};
+    for (BlockArgument arg : body.getArguments()) {
+      const unsigned i = std::min<unsigned>(arg.getArgNumber(), 4);
+      addBuffer(arg, kArgNames[i],
+                i >= abi::kLogitRows ? RowKind::logit_row : RowKind::token, 1);
+    }
     for (Operation &op : body) {
       if (isa<kernel::SliceOp>(op))
         continue;

@@ -198,14 +198,24 @@ GenerationResult generateText(Engine &engine,
   GenerationResult result =
       inGroups(engine, prompts, [&](size_t begin, auto group) {
         GenerationOptions g = gen;
+        g.sampling.seed += begin; // prompt i draws with --seed + i
         if (!o.stops.empty())
           g.stopHere = [&, begin](int b) {
             return lead && texts->stopped(begin + b);
           };
-        if (logprobs)
+        // Speculative decoding has the logits anyway, and the Sample step
+        // returns at most 20 top logprobs; otherwise the logprobs come from
+        // the Sample step and the logits stay on the device.
+        if (logprobs && (g.speculative || o.logprobs > 20))
           g.onLogits = [&, begin](int b, int32_t id, const auto &logits) {
             logprobs->write(int(begin + b), id, logits);
           };
+        else if (logprobs) {
+          g.topLogprobs = o.logprobs;
+          g.onSampled = [&, begin](int b, const SampledToken &token) {
+            logprobs->write(int(begin + b), token);
+          };
+        }
         return generate(engine, group, g, [&, begin](int b, int32_t id) {
           if (timings.firstTokenSeconds < 0)
             timings.firstTokenSeconds = runtool::secondsSince(generating);
@@ -404,8 +414,10 @@ int run(Options o, Communicator &comm) {
         generateText(engine, prompts, batch, gen, o, tokenizer.get(), timings);
   } else {
     GenerationResult result =
-        inGroups(engine, prompts, [&](size_t, auto group) {
-          return generate(engine, group, gen);
+        inGroups(engine, prompts, [&](size_t begin, auto group) {
+          GenerationOptions g = gen;
+          g.sampling.seed += begin; // prompt i draws with --seed + i
+          return generate(engine, group, g);
         });
     if (lead) {
       if (o.idsOut.empty())

@@ -2,6 +2,7 @@
 #include "Kernel/KernelOps.h"
 
 #include "mlir/IR/OpImplementation.h"
+#include "runtime/kernels/Abi.h"
 
 using namespace mlir;
 using namespace moela::kernel;
@@ -134,6 +135,19 @@ LogicalResult ConcatOp::verify() {
   if (cols(getResult()) != cols(getLhs()) + cols(getRhs()))
     return emitOpError() << "result must have " << cols(getLhs()) << " + "
                          << cols(getRhs()) << " columns";
+  return success();
+}
+
+LogicalResult SampleOp::verify() {
+  if (cols(getSampling()) != moela::abi::kSamplingWords)
+    return emitOpError() << "sampling must have " << moela::abi::kSamplingWords
+                         << " columns (abi::SamplingWord), got "
+                         << cols(getSampling());
+  for (Value v : {getIds(), getLogprobs()})
+    if (cols(v) != moela::abi::kSampleCols)
+      return emitOpError() << "ids and logprobs must have "
+                           << moela::abi::kSampleCols
+                           << " columns (abi::kSampleCols), got " << cols(v);
   return success();
 }
 

@@ -464,6 +464,29 @@ def Kernel_ArgmaxOp : Kernel_Op<"argmax", [Pure]> {
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
 }
 
+def Kernel_SampleOp : Kernel_Op<"sample", [Pure]> {
+  let summary = "The token of each logit row and its logprobs (docs/model.md §4)";
+  let description = [{
+    Per row: greedy (the argmax) or a seeded top-k / top-p draw, as the row's
+    `sampling` words say (`abi::SamplingWord`, runtime/kernels/Abi.h), and
+    the log-softmax of the chosen token and of the row's most likely tokens.
+    `ids` and `logprobs` have `abi::kSampleCols` columns: the chosen token,
+    then the top tokens, most likely first.
+
+    ```mlir
+    %ids, %logprobs = kernel.sample %logits, %sampling
+        : tensor<?x1280xf32>, tensor<?x8xi32> -> tensor<?x21xi32>, tensor<?x21xf32>
+    ```
+  }];
+  let arguments = (ins Kernel_Tensor:$logits, Kernel_IndexTensor:$sampling);
+  let results = (outs Kernel_IndexTensor:$ids, Kernel_Tensor:$logprobs);
+  let assemblyFormat = [{
+    $logits `,` $sampling attr-dict `:` type($logits) `,` type($sampling)
+    `->` type($ids) `,` type($logprobs)
+  }];
+  let hasVerifier = 1;
+}
+
 def Kernel_NextTokensOp : Kernel_Op<"next_tokens", [Pure]> {
   let summary = "The token that follows each row of a step (nn.next_tokens)";
   let description = [{

@@ -160,6 +160,11 @@ public:
           return simple("Rope", "RopeArgs",
                         "rope<" + t(o.getInput()) + ", " + t(o) + ">");
         })
+        .Case([&](SampleOp o) -> FailureOr<Instance> {
+          return simple("Sample", "SampleArgs",
+                        "sampleRows<" + t(o.getLogits()) + ">",
+                        abi::kSampleThreads);
+        })
         .Case([&](ArgmaxOp o) -> FailureOr<Instance> {
           return simple("Argmax", "ArgmaxArgs",
                         "argmax<" + t(o.getInput()) + ">", abi::kArgmaxThreads);

@@ -528,6 +528,15 @@ private:
           out(R::Ids, o.getResult());
           return success();
         })
+        .Case([&](kernel::SampleOp o) {
+          family(p::StepParams::SampleParams,
+                 p::CreateSampleParams(fbb).Union());
+          in(R::Logits, o.getLogits());
+          in(R::Sampling, o.getSampling());
+          out(R::Ids, o.getIds());
+          out(R::Logprobs, o.getLogprobs());
+          return success();
+        })
         .Default([&](Operation *other) {
           return other->emitOpError()
                  << "cannot be written to a plan (not a "

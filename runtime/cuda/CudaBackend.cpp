@@ -158,15 +158,16 @@ void CudaBackend::prepare(const Plan &plan, WeightSource &weights,
         std::max(workspaceBytes, stepWorkspaceBytes(*state.program));
   workspace = DeviceBuffer(workspaceBytes, "cuMemAlloc (workspace)");
 
-  // Staging for the block tables, the 4 input vectors, the logits and the
-  // drafts.
+  // Staging for the block tables, the 4 input vectors and the sampling
+  // words, the logits, the drafts and the sampled ids and logprobs.
   size_t stagingBytes = 0;
   for (auto &[name, state] : programs) {
     const plan::Program &p = *state.program;
     size_t in =
-        4 * sizeof(int32_t) * std::max(p.max_tokens(), p.max_logit_rows());
-    size_t out =
-        sizeof(float) * p.max_logit_rows() * (plan.config().vocabSize + 1);
+        4 * sizeof(int32_t) * std::max(p.max_tokens(), p.max_logit_rows()) +
+        sizeof(int32_t) * p.max_logit_rows() * abi::kSamplingWords;
+    size_t out = sizeof(float) * p.max_logit_rows() *
+                 (plan.config().vocabSize + 1 + 2 * abi::kSampleCols);
     stagingBytes = std::max(stagingBytes, in + out);
   }
   stagingBytes += tableBytes;
@@ -333,6 +334,17 @@ StepOutputs CudaBackend::run(const std::string &name, const StepInputs &in) {
           "copying the step's inputs");
     stage += sources[i]->size();
   }
+  const bool samples = programSamples(program);
+  if (samples) {
+    const std::vector<int32_t> words = samplingInput(in);
+    const plan::Buffer &b =
+        *program.buffers()->Get(program.inputs()->Get(abi::kSampling));
+    std::memcpy(stage, words.data(), words.size() * sizeof(int32_t));
+    check(driver.cuMemcpyHtoDAsync(arena.get() + b.offset(), stage,
+                                   words.size() * sizeof(int32_t), stream),
+          "copying the sampling parameters");
+    stage += words.size();
+  }
 
   // The decode step replays a CUDA graph per (T, R): launch gaps vanish.
   if (useGraphs && name == abi::kDecode) {
@@ -352,26 +364,52 @@ StepOutputs CudaBackend::run(const std::string &name, const StepInputs &in) {
     launchSteps(state, tokens, logitRows);
   }
 
-  const plan::Buffer &out =
-      *program.buffers()->Get(program.outputs()->Get(abi::kLogits));
-  const size_t values = size_t(logitRows) * out.cols();
-  check(driver.cuMemcpyDtoHAsync(stage, arena.get() + out.offset(),
-                                 sizeof(float) * values, stream),
-        "copying the logits");
-  const bool drafts = program.outputs()->size() > abi::kDrafts;
-  if (drafts) {
-    const plan::Buffer &d =
-        *program.buffers()->Get(program.outputs()->Get(abi::kDrafts));
-    check(driver.cuMemcpyDtoHAsync(stage + values, arena.get() + d.offset(),
-                                   sizeof(int32_t) * logitRows, stream),
-          "copying the drafts");
-  }
+  // Outputs: the logits only when asked (a sampling plan's step returns its
+  // tokens: kSampleCols ids and logprobs per row instead of V logits).
+  const bool logits = in.wantLogits || !samples;
+  const bool drafts = programHasDrafts(program);
+  auto fetch = [&](int output, size_t bytes, const char *what) {
+    const plan::Buffer &b =
+        *program.buffers()->Get(program.outputs()->Get(output));
+    void *at = stage;
+    check(driver.cuMemcpyDtoHAsync(at, arena.get() + b.offset(), bytes, stream),
+          what);
+    stage += bytes / sizeof(int32_t);
+    return at;
+  };
+  const size_t values =
+      size_t(logitRows) *
+      program.buffers()->Get(program.outputs()->Get(abi::kLogits))->cols();
+  const size_t sampled = size_t(logitRows) * abi::kSampleCols;
+  const int outputs = int(program.outputs()->size());
+  void *logitsAt =
+      logits ? fetch(abi::kLogits, sizeof(float) * values, "copying the logits")
+             : nullptr;
+  void *draftsAt = drafts ? fetch(abi::kDrafts, sizeof(int32_t) * logitRows,
+                                  "copying the drafts")
+                          : nullptr;
+  void *idsAt = samples ? fetch(outputs - 2, sizeof(int32_t) * sampled,
+                                "copying the sampled ids")
+                        : nullptr;
+  void *lpAt = samples ? fetch(outputs - 1, sizeof(float) * sampled,
+                               "copying the sampled logprobs")
+                       : nullptr;
   check(driver.cuStreamSynchronize(stream), "running the step");
   StepOutputs result;
-  const float *logits = reinterpret_cast<const float *>(stage);
-  result.logits.assign(logits, logits + values);
-  if (drafts)
-    result.drafts.assign(stage + values, stage + values + logitRows);
+  if (logits) {
+    const float *l = static_cast<const float *>(logitsAt);
+    result.logits.assign(l, l + values);
+  }
+  if (drafts) {
+    const int32_t *d = static_cast<const int32_t *>(draftsAt);
+    result.drafts.assign(d, d + logitRows);
+  }
+  if (samples) {
+    const int32_t *ids = static_cast<const int32_t *>(idsAt);
+    const float *lp = static_cast<const float *>(lpAt);
+    result.sampledIds.assign(ids, ids + sampled);
+    result.sampledLogprobs.assign(lp, lp + sampled);
+  }
   return result;
 }
 

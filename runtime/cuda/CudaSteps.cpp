@@ -481,6 +481,13 @@ void CudaBackend::launchStep(const plan::Step &step,
                           rows(ops.in(R::Logits)), cols(ops.in(R::Logits))};
     return launch(fn, a, kernels::launchArgmax(a, {}));
   }
+  case StepParams::SampleParams: {
+    kernels::SampleArgs a{
+        in(R::Logits),           ints(R::Sampling),
+        outInts(R::Ids),         static_cast<float *>(out(R::Logprobs).ptr),
+        rows(ops.in(R::Logits)), cols(ops.in(R::Logits))};
+    return launch(fn, a, kernels::launchSample(a, {}));
+  }
   case StepParams::ConcatParams: {
     kernels::ConcatArgs a{in(R::A),           in(R::B),
                           out(R::AB),         rows(ops.in(R::A)),

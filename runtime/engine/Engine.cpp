@@ -2,14 +2,44 @@
 #include "moela/Runtime/Engine.h"
 
 #include "KvPages.h"
+#include "host/Kernels.h"
 #include "kernels/Abi.h"
 #include "moela/Runtime/Error.h"
 #include "moela/Runtime/Plan.h"
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 
 namespace moela {
+
+namespace {
+
+/// One row's abi::SamplingWord words.
+void samplingWords(const RowSampling &s, int32_t *w) {
+  std::memset(w, 0, sizeof(int32_t) * abi::kSamplingWords);
+  std::memcpy(&w[abi::kTemperatureBits], &s.temperature, 4);
+  std::memcpy(&w[abi::kTopPBits], &s.topP, 4);
+  w[abi::kTopK] = s.topK;
+  w[abi::kSeedLo] = int32_t(uint32_t(s.seed));
+  w[abi::kSeedHi] = int32_t(uint32_t(s.seed >> 32));
+  w[abi::kCounterLo] = int32_t(uint32_t(s.counter));
+  w[abi::kCounterHi] = int32_t(uint32_t(s.counter >> 32));
+  w[abi::kTopLogprobs] = s.topLogprobs;
+}
+
+/// Row r of a Sample step's ids and logprobs [R, kSampleCols].
+SampledToken sampledRow(const int32_t *ids, const float *logprobs,
+                        int topLogprobs) {
+  SampledToken t;
+  t.id = ids[0];
+  t.logprob = logprobs[0];
+  for (int i = 1; i <= topLogprobs && ids[i] >= 0; ++i)
+    t.top.emplace_back(ids[i], logprobs[i]);
+  return t;
+}
+
+} // namespace
 
 Engine::Engine(const Plan &plan, Backend &backend, WeightSource &weights,
                int slots, int maxSeqLen, KvCacheOptions kv)
@@ -20,7 +50,8 @@ Engine::Engine(const Plan &plan, Backend &backend, WeightSource &weights,
     fail(plan.origin(), ": the plan needs both a prefill and a decode program");
   prefillMaxTokens = plan.program(abi::kPrefill).max_tokens();
   prefillNeedsFresh = plan.program(abi::kPrefill).fresh_sequences();
-  hasDrafts_ = plan.program(abi::kDecode).outputs()->size() > 1;
+  hasDrafts_ = programHasDrafts(plan.program(abi::kDecode));
+  samples_ = programSamples(plan.program(abi::kDecode));
   drafts_.assign(slots, -1);
   decodeMaxTokens = plan.program(abi::kDecode).max_tokens();
   if (slots < 1 || slots > decodeMaxTokens)
@@ -121,8 +152,7 @@ void Engine::publishFull(size_t slot) {
 }
 
 std::vector<Engine::Row> Engine::run(const std::string &program,
-                                     const StepInputs &stepInputs) {
-  StepInputs inputs = stepInputs;
+                                     StepInputs &inputs) {
   const int perSeq = kvShape_.pagesPerSequence();
   inputs.blockTables.assign(size_t(kvShape_.sequences) * perSeq, -1);
   for (size_t s = 0; s < pages_.size(); ++s)
@@ -141,6 +171,14 @@ std::vector<Engine::Row> Engine::run(const std::string &program,
                     : " held by " + std::to_string(pool_->refs(page)) +
                           (pool_->cached(page) ? ", cached" : ""));
   }
+  // Sampling words for a plan without a Sample step: sampled here, on the
+  // host, by the same kernel as the host backend's.
+  std::vector<int32_t> hostSampling;
+  if (!samples_ && !inputs.sampling.empty()) {
+    hostSampling = std::move(inputs.sampling);
+    inputs.sampling.clear();
+    inputs.wantLogits = true;
+  }
   auto start = std::chrono::steady_clock::now();
   StepOutputs outputs = backend.run(program, inputs);
   const std::vector<float> &logits = outputs.logits; // [R, V]
@@ -154,18 +192,76 @@ std::vector<Engine::Row> Engine::run(const std::string &program,
     stats_.prefillTokens += inputs.tokens.size();
     stats_.prefillSeconds += seconds;
   }
+  const int64_t R = int64_t(inputs.logitRows.size());
+  const std::vector<int32_t> &words =
+      hostSampling.empty() ? inputs.sampling : hostSampling;
+  // A backend that does not run the Sample step (a test's scripted one)
+  // gets its rows sampled here too, from its logits.
+  if (!words.empty() && outputs.sampledIds.empty()) {
+    if (int64_t(logits.size()) != R * vocab_)
+      fail(backend.name(), " backend: program '", program,
+           "' returned neither sampled tokens nor logits");
+    outputs.sampledIds.assign(size_t(R) * abi::kSampleCols, -1);
+    outputs.sampledLogprobs.assign(size_t(R) * abi::kSampleCols, 0.0f);
+    host::sample(
+        {logits.data(), R, vocab_, vocab_},
+        {words.data(), R, abi::kSamplingWords, abi::kSamplingWords},
+        {outputs.sampledIds.data(), R, abi::kSampleCols, abi::kSampleCols},
+        {outputs.sampledLogprobs.data(), R, abi::kSampleCols,
+         abi::kSampleCols});
+  }
   std::vector<Row> rows(inputs.logitRows.size());
   for (size_t r = 0; r < rows.size(); ++r) {
-    rows[r].logits.assign(logits.begin() + r * vocab_,
-                          logits.begin() + (r + 1) * vocab_);
+    if (!logits.empty())
+      rows[r].logits.assign(logits.begin() + r * vocab_,
+                            logits.begin() + (r + 1) * vocab_);
     if (r < outputs.drafts.size())
       rows[r].draft = outputs.drafts[r];
+    if (!words.empty() && !outputs.sampledIds.empty())
+      rows[r].sampled =
+          sampledRow(&outputs.sampledIds[r * abi::kSampleCols],
+                     &outputs.sampledLogprobs[r * abi::kSampleCols],
+                     words[r * abi::kSamplingWords + abi::kTopLogprobs]);
   }
   return rows;
 }
 
 std::vector<std::vector<float>>
-Engine::feed(const std::vector<std::vector<int32_t>> &newTokens) {
+Engine::feed(const std::vector<std::vector<int32_t>> &tokens) {
+  std::vector<Row> rows = feedRows(tokens, nullptr, true);
+  std::vector<std::vector<float>> out(rows.size());
+  for (size_t b = 0; b < rows.size(); ++b)
+    out[b] = std::move(rows[b].logits);
+  return out;
+}
+
+std::vector<SampledToken>
+Engine::feedAndSample(const std::vector<std::vector<int32_t>> &tokens,
+                      const std::vector<RowSampling> &perSlot,
+                      std::vector<std::vector<float>> *logits) {
+  if (perSlot.size() != tokens.size())
+    fail("feedAndSample: ", perSlot.size(), " samplings for ", tokens.size(),
+         " sequences");
+  for (size_t b = 0; b < perSlot.size(); ++b)
+    if (perSlot[b].topLogprobs < -1 ||
+        perSlot[b].topLogprobs > abi::kMaxTopLogprobs)
+      fail("sequence ", b, ": top logprobs must be in [-1, ",
+           abi::kMaxTopLogprobs, "], got ", perSlot[b].topLogprobs);
+  std::vector<Row> rows = feedRows(tokens, &perSlot, logits != nullptr);
+  std::vector<SampledToken> out(rows.size());
+  if (logits)
+    logits->assign(rows.size(), {});
+  for (size_t b = 0; b < rows.size(); ++b) {
+    out[b] = std::move(rows[b].sampled);
+    if (logits)
+      (*logits)[b] = std::move(rows[b].logits);
+  }
+  return out;
+}
+
+std::vector<Engine::Row>
+Engine::feedRows(const std::vector<std::vector<int32_t>> &newTokens,
+                 const std::vector<RowSampling> *perSlot, bool wantLogits) {
   if (newTokens.size() > fed.size())
     fail(newTokens.size(), " sequences given, the engine holds ", fed.size());
   for (size_t b = 0; b < newTokens.size(); ++b)
@@ -189,8 +285,24 @@ Engine::feed(const std::vector<std::vector<int32_t>> &newTokens) {
   for (size_t b = 0; b < tokens.size(); ++b)
     fed[b].resize(fed[b].size() - size_t(again[b]));
 
-  std::vector<std::vector<float>> out(tokens.size());
+  std::vector<Row> out(tokens.size());
   std::fill(drafts_.begin(), drafts_.end(), -1);
+  // Runs one chunk and hands each logit row to the sequence that owns it.
+  auto runChunk = [&](const std::string &program, StepInputs &in,
+                      const std::vector<size_t> &owners) {
+    if (perSlot) {
+      in.sampling.resize(owners.size() * abi::kSamplingWords);
+      for (size_t r = 0; r < owners.size(); ++r)
+        samplingWords((*perSlot)[owners[r]],
+                      &in.sampling[r * abi::kSamplingWords]);
+    }
+    in.wantLogits = wantLogits;
+    std::vector<Row> rows = run(program, in);
+    for (size_t r = 0; r < rows.size(); ++r) {
+      drafts_[owners[r]] = rows[r].draft;
+      out[owners[r]] = std::move(rows[r]);
+    }
+  };
   bool oneEach = std::all_of(tokens.begin(), tokens.end(),
                              [](const auto &t) { return t.size() <= 1; });
   // One new token per sequence: a decode step (absorbed MLA).
@@ -205,12 +317,9 @@ Engine::feed(const std::vector<std::vector<int32_t>> &newTokens) {
       }
     if (in.tokens.empty())
       return out;
-    std::vector<Row> rows = run(abi::kDecode, in);
-    for (size_t r = 0; r < rows.size(); ++r) {
-      out[owners[r]] = std::move(rows[r].logits);
-      drafts_[owners[r]] = rows[r].draft;
-      publishFull(owners[r]);
-    }
+    runChunk(abi::kDecode, in, owners);
+    for (size_t b : owners)
+      publishFull(b);
     return out;
   }
 
@@ -232,12 +341,8 @@ Engine::feed(const std::vector<std::vector<int32_t>> &newTokens) {
   auto flush = [&] {
     if (in.tokens.empty())
       return;
-    std::vector<Row> rows =
-        run(prefillNeedsFresh && !fresh() ? abi::kExtend : abi::kPrefill, in);
-    for (size_t r = 0; r < rows.size(); ++r) {
-      out[owners[r]] = std::move(rows[r].logits);
-      drafts_[owners[r]] = rows[r].draft;
-    }
+    runChunk(prefillNeedsFresh && !fresh() ? abi::kExtend : abi::kPrefill, in,
+             owners);
     in = StepInputs();
     owners.clear();
   };

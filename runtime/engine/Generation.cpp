@@ -182,6 +182,8 @@ GenerationResult generate(Engine &engine,
                           const GenerationOptions &options,
                           const std::function<void(int, int32_t)> &onToken) {
   if (options.speculative) {
+    if (options.onSampled)
+      fail("speculative decoding returns logits: use onLogits, not onSampled");
     if (!engine.hasDrafts())
       fail("speculative decoding needs a plan compiled with --mtp");
     if (options.sampling.temperature != 0.0f)
@@ -191,8 +193,22 @@ GenerationResult generate(Engine &engine,
   }
   const size_t batch = prompts.size();
   GenerationResult result = emptyResult(batch, options);
-  Sampler sampler(options.sampling);
-  std::vector<std::vector<float>> logits = engine.feed(prompts);
+  (void)Sampler(options.sampling); // checks the options
+  // Each sequence draws on the device with its own seed (options.seed + b)
+  // and its own count of tokens drawn: its tokens do not depend on the batch.
+  std::vector<RowSampling> rows(batch);
+  for (size_t b = 0; b < batch; ++b) {
+    rows[b].temperature = options.sampling.temperature;
+    rows[b].topK = options.sampling.topK;
+    rows[b].topP = options.sampling.topP;
+    rows[b].seed = options.sampling.seed + b;
+    rows[b].topLogprobs = options.onSampled ? options.topLogprobs : -1;
+  }
+  // The logits leave the device only for those who look at them.
+  const bool wantLogits = options.keepLogits || bool(options.onLogits);
+  std::vector<std::vector<float>> logits;
+  std::vector<SampledToken> sampled =
+      engine.feedAndSample(prompts, rows, wantLogits ? &logits : nullptr);
   std::vector<bool> done(batch, false);
   for (int step = 0; step < options.maxNewTokens; ++step) {
     std::vector<std::vector<int32_t>> next(batch);
@@ -200,14 +216,17 @@ GenerationResult generate(Engine &engine,
     std::vector<int32_t> chosen(batch, -1); // [B] rank 0's samples
     for (size_t b = 0; b < batch; ++b)
       if (!done[b])
-        chosen[b] = sampler.sample(logits[b].data(), engine.vocab());
+        chosen[b] = sampled[b].id;
     agree(options, chosen);
     for (size_t b = 0; b < batch; ++b) {
       if (done[b])
         continue;
       int32_t id = chosen[b];
+      ++rows[b].counter;
       if (options.onLogits)
         options.onLogits(static_cast<int>(b), id, logits[b]);
+      if (options.onSampled) // rank 0's token, every rank's own logprobs
+        options.onSampled(static_cast<int>(b), sampled[b]);
       if (options.keepLogits)
         result.logits[b].push_back(std::move(logits[b]));
       result.ids[b].push_back(id);
@@ -225,11 +244,16 @@ GenerationResult generate(Engine &engine,
     }
     if (!any)
       break;
-    std::vector<std::vector<float>> fed = engine.feed(next);
+    std::vector<std::vector<float>> fedLogits;
+    std::vector<SampledToken> fed =
+        engine.feedAndSample(next, rows, wantLogits ? &fedLogits : nullptr);
     ++result.steps;
     for (size_t b = 0; b < batch; ++b)
-      if (!next[b].empty())
-        logits[b] = std::move(fed[b]);
+      if (!next[b].empty()) {
+        sampled[b] = std::move(fed[b]);
+        if (wantLogits)
+          logits[b] = std::move(fedLogits[b]);
+      }
   }
   return result;
 }

@@ -14,15 +14,14 @@ namespace moela {
 /// A request the scheduler holds. `tokens` is the prompt plus every token
 /// handed out: after a preemption all of them are prefilled again, and the
 /// logits after the last one are exactly those the next decode step would
-/// have given, so sampling continues where it stopped.
+/// have given; a draw depends only on the request's seed and `generated`
+/// (the plan's Sample step), so sampling continues where it stopped.
 struct Scheduler::Sequence {
   explicit Sequence(std::shared_ptr<ServeRequest> r)
-      : request(std::move(r)), tokens(request->prompt),
-        sampler(request->sampling) {}
+      : request(std::move(r)), tokens(request->prompt) {}
 
   std::shared_ptr<ServeRequest> request;
   std::vector<int32_t> tokens;
-  Sampler sampler;
   int generated = 0;
   int slot = -1;          // the engine's sequence slot while running
   bool prefilling = true; // tokens not all fed yet
@@ -87,6 +86,8 @@ void Scheduler::submit(std::shared_ptr<ServeRequest> request) {
     if (id < 0 || id >= engine.vocab())
       fail("token id ", id, " is outside the vocabulary of ", engine.vocab());
   Sampler check(request->sampling); // throws on a bad temperature, top_k, ...
+  if (request->topLogprobs < -1 || request->topLogprobs > 20)
+    fail("top logprobs must be in [0, 20], got ", request->topLogprobs);
   std::lock_guard<std::mutex> lock(mutex);
   if (draining)
     fail("the server is shutting down");
@@ -239,12 +240,12 @@ void Scheduler::prefillStep() {
   }
   if (fed.empty())
     return;
-  std::optional<std::vector<std::vector<float>>> logits = feedStep(feed, fed);
-  if (!logits)
+  std::optional<std::vector<SampledToken>> next = feedStep(feed, fed);
+  if (!next)
     return;
   for (Sequence *s : completing) {
     s->prefilling = false;
-    emit(*s, (*logits)[s->slot]);
+    emit(*s, (*next)[s->slot]);
   }
   retire();
 }
@@ -268,19 +269,28 @@ void Scheduler::decodeStep() {
     }
   if (fed.empty())
     return;
-  std::optional<std::vector<std::vector<float>>> logits = feedStep(feed, fed);
-  if (!logits)
+  std::optional<std::vector<SampledToken>> next = feedStep(feed, fed);
+  if (!next)
     return;
   for (Sequence *s : fed)
-    emit(*s, (*logits)[s->slot]);
+    emit(*s, (*next)[s->slot]);
   retire();
 }
 
-std::optional<std::vector<std::vector<float>>>
+std::optional<std::vector<SampledToken>>
 Scheduler::feedStep(const std::vector<std::vector<int32_t>> &feed,
                     const std::vector<Sequence *> &fed) {
+  // Each fed sequence's next token, drawn in the plan's Sample step with
+  // its request's parameters and its count of tokens drawn so far.
+  std::vector<RowSampling> rows(feed.size());
+  for (const Sequence *s : fed) {
+    const ServeRequest &r = *s->request;
+    rows[s->slot] = {r.sampling.temperature, r.sampling.topK,
+                     r.sampling.topP,        r.sampling.seed,
+                     uint64_t(s->generated), r.topLogprobs};
+  }
   try {
-    return engineFeed(feed);
+    return engineFeed(feed, rows);
   } catch (const std::exception &e) {
     // The step's sequences end; the others, and the server, go on.
     for (Sequence *s : fed) {
@@ -305,13 +315,14 @@ int Scheduler::reusePrefix(int slot, const std::vector<int32_t> &tokens) {
   return engine.reusePrefix(slot, tokens);
 }
 
-std::vector<std::vector<float>>
-Scheduler::engineFeed(const std::vector<std::vector<int32_t>> &feed) {
+std::vector<SampledToken>
+Scheduler::engineFeed(const std::vector<std::vector<int32_t>> &feed,
+                      const std::vector<RowSampling> &rows) {
   if (!mirror)
-    return engine.feed(feed);
+    return engine.feedAndSample(feed, rows);
   mirror->feed(feed);
   try {
-    return engine.feed(feed);
+    return engine.feedAndSample(feed, rows);
   } catch (const std::exception &e) {
     // The other ranks may wait in a collective of this step: end them all.
     mirror->abort(e.what());
@@ -328,9 +339,9 @@ void Scheduler::retire() {
       finish(i, running[i]->end, running[i]->error);
 }
 
-void Scheduler::emit(Sequence &seq, const std::vector<float> &logits) {
+void Scheduler::emit(Sequence &seq, const SampledToken &next) {
   ServeRequest &request = *seq.request;
-  const int32_t id = seq.sampler.sample(logits.data(), engine.vocab());
+  const int32_t id = next.id;
   ++seq.generated;
   auto end = [&](RequestEnd why) {
     seq.done = true;
@@ -341,10 +352,8 @@ void Scheduler::emit(Sequence &seq, const std::vector<float> &logits) {
   GeneratedToken token;
   token.id = id;
   if (request.topLogprobs >= 0) {
-    TokenLogprobs lp =
-        tokenLogprobs(logits.data(), engine.vocab(), id, request.topLogprobs);
-    token.logprob = lp.chosen;
-    token.top = std::move(lp.top);
+    token.logprob = next.logprob;
+    token.top.assign(next.top.begin(), next.top.end());
   }
   seq.tokens.push_back(id);
   try {

@@ -336,6 +336,12 @@ StepOutputs HostBackend::run(const std::string &name, const StepInputs &in) {
   for (int i = 0; i < abi::kNumProgramInputs; ++i)
     std::copy(sources[i]->begin(), sources[i]->end(),
               p.buffers[program.inputs()->Get(flatbuffers::uoffset_t(i))].ints);
+  const bool samples = programSamples(program);
+  if (samples) {
+    const std::vector<int32_t> words = samplingInput(in);
+    std::copy(words.begin(), words.end(),
+              p.buffers[program.inputs()->Get(abi::kSampling)].ints);
+  }
 
   if (program.steps())
     for (size_t i = 0; i < program.steps()->size(); ++i) {
@@ -351,8 +357,17 @@ StepOutputs HostBackend::run(const std::string &name, const StepInputs &in) {
 
   StepOutputs result;
   const Buffer &out = p.buffers[program.outputs()->Get(abi::kLogits)];
-  result.logits.assign(out.floats, out.floats + out.rows * out.spec->cols());
-  if (program.outputs()->size() > abi::kDrafts) {
+  if (in.wantLogits || !samples)
+    result.logits.assign(out.floats, out.floats + out.rows * out.spec->cols());
+  if (samples) {
+    const uint32_t n = program.outputs()->size();
+    const Buffer &ids = p.buffers[program.outputs()->Get(n - 2)];
+    const Buffer &lp = p.buffers[program.outputs()->Get(n - 1)];
+    result.sampledIds.assign(ids.ints, ids.ints + ids.rows * ids.spec->cols());
+    result.sampledLogprobs.assign(lp.floats,
+                                  lp.floats + lp.rows * lp.spec->cols());
+  }
+  if (programHasDrafts(program)) {
     const Buffer &drafts = p.buffers[program.outputs()->Get(abi::kDrafts)];
     result.drafts.assign(drafts.ints, drafts.ints + drafts.rows);
   }
@@ -632,6 +647,11 @@ void HostBackend::execute(ProgramState &p, const plan::Step &step,
 
   case StepParams::ArgmaxParams:
     host::argmax(in(R::Logits), outI(R::Ids));
+    return;
+
+  case StepParams::SampleParams:
+    host::sample(in(R::Logits), inI(R::Sampling), outI(R::Ids),
+                 out(R::Logprobs));
     return;
 
   case StepParams::NextTokensParams:

@@ -304,6 +304,12 @@ void gatherRows(CMat x, CIMat rows, Mat y);
 /// ids[r] = the first index of the largest logit of row r; logits [R, V].
 void argmax(CMat logits, IMat ids);
 
+/// The token of each logit row and its logprobs (plan.fbs SampleParams,
+/// docs/model.md §4): sampling [R, kSamplingWords] the rows' parameters,
+/// ids and logprobs [R, kSampleCols]: the chosen token, then its row's top
+/// logprobs, most likely first. Throws on a parameter out of range.
+void sample(CMat logits, CIMat sampling, IMat ids, Mat logprobs);
+
 /// next[t] = tokens[t+1] if row t+1 is the same slot at the next position,
 /// else ids[r] for the r with logitRows[r] = t, else tokens[t] (plan.fbs
 /// NextTokensParams). tokens, positions, seqIds, next [T]; logitRows, ids [R].

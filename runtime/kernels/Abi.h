@@ -34,6 +34,8 @@ enum ProgramInput : int {
   kSeqIds = 2,    // [T]
   kLogitRows = 3, // [R]: rows of the step whose logits are wanted
   kNumProgramInputs = 4,
+  /// Plans with a sampling step (moela-sample) take a fifth input:
+  kSampling = 4, // [R, kSamplingWords]: each logit row's SamplingWord
 };
 
 /// A program's outputs, in order.
@@ -41,6 +43,31 @@ enum ProgramOutput : int {
   kLogits = 0, // F32 [R, V]
   kDrafts = 1, // I32 [R]: greedy MTP drafts (plans compiled --mtp)
 };
+// A program with the kSampling input also returns, as its last two outputs,
+// the Sample step's ids I32 [R, kSampleCols] and logprobs F32 [R,
+// kSampleCols] (docs/model.md §4).
+
+/// The sampling parameters of one logit row, as I32 words of the kSampling
+/// input (floats by their bits, 64-bit values as low and high words).
+enum SamplingWord : int {
+  kTemperatureBits = 0, // f32; 0 = greedy (the argmax, lowest id on ties)
+  kTopK = 1,            // 0 = no top-k filter (kMaxSampleCandidates)
+  kTopPBits = 2,        // f32 in (0, 1]; 1 = no nucleus filter
+  kSeedLo = 3,          // the request's seed
+  kSeedHi = 4,
+  kCounterLo = 5, // how many tokens the request has drawn before this one
+  kCounterHi = 6,
+  kTopLogprobs = 7, // -1: no logprobs; else the token's and N top ones, N <= 20
+  kSamplingWords = 8,
+};
+/// A Sample step's outputs: column 0 the chosen token, columns 1..N the N
+/// most likely tokens (N = the row's kTopLogprobs; the rest -1 and 0; every
+/// logprob 0 when it is -1).
+constexpr int kMaxTopLogprobs = 20;
+constexpr int kSampleCols = 1 + kMaxTopLogprobs;
+/// Sampling draws from at most this many of a row's most likely tokens
+/// (top_k 0 or above it means this many).
+constexpr int kMaxSampleCandidates = 1024;
 
 // ---- Numerics ---------------------------------------------------------------
 
@@ -97,6 +124,7 @@ constexpr unsigned kMaxSharedBytesPerBlock = kSm90a.shared_bytes_per_block;
 constexpr int kRowThreads = 256; // embedding, norms, element-wise, rope, KV,
                                  // combine, the reference MoE experts
 constexpr int kArgmaxThreads = 1024;      // Argmax.cuh
+constexpr int kSampleThreads = 1024;      // Sample.cuh
 constexpr int kRouteThreads = 256;        // Route.cuh: 8 warps
 constexpr int kDispatchThreads = 1024;    // Dispatch.cuh
 constexpr int kMlaAttentionThreads = 256; // MlaAttention.cuh (the unfused form)

@@ -292,6 +292,14 @@ struct ArgmaxArgs {
   int *out;
   int rows, cols;
 };
+/// The token of each logit row and its logprobs (plan.fbs SampleParams).
+struct SampleArgs {
+  View logits;         // [R, V]
+  const int *sampling; // [R, abi::kSamplingWords]
+  int *ids;            // [R, abi::kSampleCols]
+  float *logprobs;     // [R, abi::kSampleCols]
+  int rows, cols;
+};
 /// out = [a | b] (plan.fbs ConcatParams); `cols` = a's + b's.
 struct ConcatArgs {
   View a, b, out;

@@ -100,6 +100,11 @@ inline MOELA_HOST_DEVICE Launch launchArgmax(const ArgmaxArgs &a,
   return opslaunch::make(a.rows, 1, abi::kArgmaxThreads, 0);
 }
 
+inline MOELA_HOST_DEVICE Launch launchSample(const SampleArgs &a,
+                                             const Tile &) {
+  return opslaunch::make(a.rows, 1, abi::kSampleThreads, 0);
+}
+
 // ---- MLA --------------------------------------------------------------------
 
 inline MOELA_HOST_DEVICE Launch launchKvAppend(const KvAppendArgs &a,

@@ -11,6 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "PlanVerify.h"
+#include "kernels/Abi.h"
 
 #include "StepChecker.h"
 
@@ -252,44 +253,55 @@ private:
       checkScales(where, program, i);
     }
 
-    // Inputs: tokens, positions, seq_ids [T]; logit_rows [R]. Output: logits
-    // [R, V].
+    // Inputs: tokens, positions, seq_ids [T]; logit_rows [R]; with a Sample
+    // step (moela-sample) sampling [R, kSamplingWords]. Outputs: logits
+    // [R, V], MTP drafts [R], then the Sample step's ids and logprobs.
     static const char *const inputNames[] = {"tokens", "positions", "seq_ids",
-                                             "logit_rows"};
-    if (!program.inputs() || program.inputs()->size() != 4)
+                                             "logit_rows", "sampling"};
+    const size_t inputs = program.inputs() ? program.inputs()->size() : 0;
+    if (inputs != abi::kNumProgramInputs &&
+        inputs != abi::kNumProgramInputs + 1)
       fail(where,
-           ": needs 4 inputs (tokens, positions, seq_ids, logit_rows), "
-           "got ",
-           program.inputs() ? program.inputs()->size() : 0);
-    for (size_t i = 0; i < 4; ++i) {
-      uint32_t index = program.inputs()->Get(i);
+           ": needs 4 inputs (tokens, positions, seq_ids, logit_rows) or 5 "
+           "(and sampling), got ",
+           inputs);
+    auto checkIo = [&](const char *what, size_t i, const char *name,
+                       uint32_t index, plan::DType dtype, int64_t cols,
+                       plan::RowKind kind) {
       if (index >= buffers->size())
-        fail(where, ": input ", i, " (", inputNames[i], ") buffer index ",
-             index, " out of range (program has ", buffers->size(),
-             " buffers)");
-      const plan::Buffer &b = *buffers->Get(index);
-      plan::RowKind kind =
-          i < 3 ? plan::RowKind::PerToken : plan::RowKind::PerLogitRow;
-      if (b.dtype() != plan::DType::I32 || b.cols() != 1 ||
-          b.row_kind() != kind || b.row_factor() != 1)
-        fail(where, ": input ", i, " (", inputNames[i], ") buffer '",
-             b.name()->str(), "' must be I32 with 1 column, ",
-             rowKindName(kind), " rows and row_factor 1");
-    }
-    const size_t outputs = program.outputs() ? program.outputs()->size() : 0;
-    if (outputs != 1 && outputs != 2)
-      fail(where, ": needs 1 output (logits) or 2 (logits, MTP drafts), got ",
-           outputs);
-    if (outputs == 2) {
-      uint32_t draftIndex = program.outputs()->Get(1);
-      if (draftIndex >= buffers->size())
-        fail(where, ": output buffer index ", draftIndex,
+        fail(where, ": ", what, " ", i, " (", name, ") buffer index ", index,
              " out of range (program has ", buffers->size(), " buffers)");
-      const plan::Buffer &d = *buffers->Get(draftIndex);
-      if (d.dtype() != plan::DType::I32 || d.cols() != 1 ||
-          d.row_kind() != plan::RowKind::PerLogitRow || d.row_factor() != 1)
-        fail(where, ": output 1 (drafts) buffer '", d.name()->str(),
-             "' must be I32 with 1 column, PerLogitRow rows and row_factor 1");
+      const plan::Buffer &b = *buffers->Get(index);
+      if (b.dtype() != dtype || b.cols() != cols || b.row_kind() != kind ||
+          b.row_factor() != 1)
+        fail(where, ": ", what, " ", i, " (", name, ") buffer '",
+             b.name()->str(), "' must be ", plan::EnumNameDType(dtype),
+             " with ", cols, " column", cols == 1 ? "" : "s", ", ",
+             rowKindName(kind), " rows and row_factor 1");
+    };
+    for (size_t i = 0; i < inputs; ++i)
+      checkIo("input", i, inputNames[i], program.inputs()->Get(i),
+              plan::DType::I32, i == abi::kSampling ? abi::kSamplingWords : 1,
+              i < abi::kLogitRows ? plan::RowKind::PerToken
+                                  : plan::RowKind::PerLogitRow);
+    const bool sampled = inputs > abi::kNumProgramInputs;
+    const size_t outputs = program.outputs() ? program.outputs()->size() : 0;
+    const size_t sampleOutputs = sampled ? 2 : 0;
+    if (outputs != 1 + sampleOutputs && outputs != 2 + sampleOutputs)
+      fail(where, ": needs ", 1 + sampleOutputs,
+           sampled ? " outputs (logits" : " output (logits",
+           sampled ? ", ids, logprobs" : "", ") or ", 2 + sampleOutputs,
+           " (logits, MTP drafts", sampled ? ", ids, logprobs" : "", "), got ",
+           outputs);
+    if (outputs - sampleOutputs == 2)
+      checkIo("output", 1, "drafts", program.outputs()->Get(1),
+              plan::DType::I32, 1, plan::RowKind::PerLogitRow);
+    if (sampled) {
+      checkIo("output", outputs - 2, "ids", program.outputs()->Get(outputs - 2),
+              plan::DType::I32, abi::kSampleCols, plan::RowKind::PerLogitRow);
+      checkIo("output", outputs - 1, "logprobs",
+              program.outputs()->Get(outputs - 1), plan::DType::F32,
+              abi::kSampleCols, plan::RowKind::PerLogitRow);
     }
     uint32_t outIndex = program.outputs()->Get(0);
     if (outIndex >= buffers->size())

@@ -10,6 +10,9 @@
 #include "moela/Runtime/Error.h"
 #include "moela/Runtime/Plan.h"
 
+#include <cmath>
+#include <cstring>
+
 namespace moela {
 
 int KvCacheShape::pagesPerSequence() const {
@@ -28,6 +31,28 @@ std::vector<int32_t> contiguousBlockTables(const KvCacheShape &shape) {
   for (size_t i = 0; i < tables.size(); ++i)
     tables[i] = int32_t(i);
   return tables;
+}
+
+bool programSamples(const plan::Program &program) {
+  return program.inputs() &&
+         program.inputs()->size() > uint32_t(abi::kNumProgramInputs);
+}
+
+bool programHasDrafts(const plan::Program &program) {
+  const uint32_t outputs = program.outputs() ? program.outputs()->size() : 0;
+  return outputs - (programSamples(program) ? 2 : 0) > 1;
+}
+
+std::vector<int32_t> samplingInput(const StepInputs &in) {
+  if (!in.sampling.empty())
+    return in.sampling;
+  std::vector<int32_t> words(in.logitRows.size() * abi::kSamplingWords, 0);
+  const float one = 1.0f;
+  for (size_t r = 0; r < in.logitRows.size(); ++r) {
+    std::memcpy(&words[r * abi::kSamplingWords + abi::kTopPBits], &one, 4);
+    words[r * abi::kSamplingWords + abi::kTopLogprobs] = -1;
+  }
+  return words;
 }
 
 void checkStepInputs(const plan::Program &program, const StepInputs &in,
@@ -92,6 +117,30 @@ void checkStepInputs(const plan::Program &program, const StepInputs &in,
     if (in.logitRows[r] < 0 || in.logitRows[r] >= tokens)
       fail(where, "logit row ", in.logitRows[r], " out of range [0, ", tokens,
            ") (tokens)");
+  if (in.sampling.empty())
+    return;
+  if (!programSamples(program))
+    fail(where, "has no Sample step, but sampling parameters were given "
+                "(recompile the model)");
+  if (in.sampling.size() != size_t(logitRows) * abi::kSamplingWords)
+    fail(where, logitRows, " logit rows need ", logitRows, " x ",
+         abi::kSamplingWords, " sampling words, got ", in.sampling.size());
+  for (int64_t r = 0; r < logitRows; ++r) {
+    const int32_t *w = &in.sampling[size_t(r) * abi::kSamplingWords];
+    float t, p;
+    std::memcpy(&t, &w[abi::kTemperatureBits], 4);
+    std::memcpy(&p, &w[abi::kTopPBits], 4);
+    if (!(t >= 0.0f) || !std::isfinite(t))
+      fail(where, "row ", r, ": temperature must be finite and >= 0, got ", t);
+    if (w[abi::kTopK] < 0)
+      fail(where, "row ", r, ": top_k must be >= 0, got ", w[abi::kTopK]);
+    if (!(p > 0.0f && p <= 1.0f))
+      fail(where, "row ", r, ": top_p must be in (0, 1], got ", p);
+    if (w[abi::kTopLogprobs] < -1 ||
+        w[abi::kTopLogprobs] > abi::kMaxTopLogprobs)
+      fail(where, "row ", r, ": top logprobs must be in [-1, ",
+           abi::kMaxTopLogprobs, "], got ", w[abi::kTopLogprobs]);
+  }
 }
 
 } // namespace moela

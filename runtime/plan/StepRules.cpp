@@ -398,6 +398,16 @@ void checkStepFamily(StepChecker &s, const plan::Plan &plan,
     s.rowsOf(s.out(R::Ids), s.in(R::Logits));
     return;
   }
+  case T::SampleParams: {
+    const Op &logits = s.in(R::Logits);
+    s.cols(s.in(R::Sampling), abi::kSamplingWords, "abi::kSamplingWords");
+    s.cols(s.out(R::Ids), abi::kSampleCols, "abi::kSampleCols");
+    s.cols(s.out(R::Logprobs), abi::kSampleCols, "abi::kSampleCols");
+    for (const Op *op :
+         {&s.in(R::Sampling), &s.out(R::Ids), &s.out(R::Logprobs)})
+      s.rowsOf(*op, logits);
+    return;
+  }
   case T::NextTokensParams: {
     const Op &tokens = s.in(R::Tokens);
     for (const Op *op :

@@ -5,8 +5,8 @@
 // absorbed copy, @extend, for chunks that continue a sequence), then fused
 // (rope into q_b, q_a + kv_a, kv append,
 // absorption, SwiGLU, router (decode only on a GPU), MoE dispatch, add + norm), tiled for the
-// target, and planned. `disable=` leaves named optional passes out; their
-// ops stay.
+// target, given a Sample step (moela-sample) and planned. `disable=` leaves
+// named optional passes out; their ops stay.
 // RUN: moela-opt %s --pass-pipeline='builtin.module(moela-default{target=host max-prefill-tokens=16 max-batch=4})' | FileCheck %s --check-prefixes=CHECK,HOST
 // RUN: moela-opt %s --pass-pipeline='builtin.module(moela-default{max-prefill-tokens=16 max-batch=4})' | FileCheck %s --check-prefixes=CHECK,GPU
 // RUN: moela-opt %s --pass-pipeline='builtin.module(moela-default{target=host disable=moela-mla-absorb,moela-fuse-add-norm})' | FileCheck %s --check-prefix=DISABLE
@@ -47,7 +47,8 @@
 // CHECK-NEXT: %[[G:.*]] = kernel.gather_rows %[[H2]], %arg3
 // CHECK-NEXT: %[[N:.*]] = kernel.rms_norm %[[G]] weight <"norm"
 // CHECK-NEXT: %[[L:.*]] = kernel.gemm %[[N]] weights [#nn.weight<"lm_head" : bf16[256, 64]>]
-// CHECK-NEXT: return %[[L]]
+// CHECK-NEXT: %[[IDS:.*]], %[[LP:.*]] = kernel.sample %[[L]], %arg4
+// CHECK-NEXT: return %[[L]], %[[IDS]], %[[LP]]
 
 // The extend program: prefill's copy, with the attention absorbed over the
 // cache, planned for as many tokens as prefill.

@@ -50,6 +50,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <numeric>
 #include <random>
 #include <set>
 
@@ -236,6 +237,40 @@ void hostCase(const std::string &plansDir, const std::string &model,
   verdict(median <= bound && outliers * 3 <= long(errors.size()) &&
               top1 >= minTop1,
           line);
+
+  // The plan's Sample step on the device: greedy rows choose the argmax of
+  // the logits the same step returns, with their log-softmax (1e-4), and a
+  // seeded draw is one of the row's top_k tokens.
+  std::vector<RowSampling> rows(3);
+  rows[0].topLogprobs = 3;
+  rows[1].topLogprobs = 0;
+  rows[2].temperature = 0.8f;
+  rows[2].topK = 4;
+  rows[2].seed = seed;
+  std::vector<std::vector<float>> logits;
+  std::vector<SampledToken> sampled = onCuda.feedAndSample(next, rows, &logits);
+  bool ok = true;
+  for (int b = 0; b < 3; ++b) {
+    const std::vector<float> &l = logits[b];
+    std::vector<int32_t> order(l.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int32_t x, int32_t y) { return l[x] > l[y]; });
+    double m = l[order[0]], sum = 0;
+    for (float v : l)
+      sum += std::exp(double(v) - m);
+    const int32_t id = sampled[b].id;
+    if (b < 2)
+      ok = ok && id == order[0] &&
+           std::fabs(sampled[b].logprob - (l[id] - m - std::log(sum))) < 1e-4;
+    else
+      ok = ok &&
+           std::find(order.begin(), order.begin() + 4, id) != order.begin() + 4;
+    ok =
+        ok && sampled[b].top.size() == size_t(std::max(0, rows[b].topLogprobs));
+  }
+  verdict(ok, model + " cuda Sample step: greedy = argmax of its logits, "
+                      "logprobs, a top-k draw");
 }
 
 /// MTP drafts on the CUDA backend (v3_a compiled --mtp: the fixture's MTP

@@ -32,6 +32,7 @@ void opsKernels(std::vector<Kernel> &v) {
   }
   v.push_back(ropeKernel());
   v.push_back(argmaxKernel());
+  v.push_back(sampleKernel());
   for (Ty tw : {bf16, f32})
     v.push_back(kvAppendKernel(tw));
   // LatentAttention: (R, Dr, heads) of V3/V2 (128 heads), V2-Lite (16), 40

@@ -61,6 +61,10 @@ Kernel argmaxKernel() {
   return make("Argmax", "ArgmaxArgs", "argmax", {cudaType(Ty::F32)}, 1024);
 }
 
+Kernel sampleKernel() {
+  return make("Sample", "SampleArgs", "sampleRows", {cudaType(Ty::F32)}, 1024);
+}
+
 Kernel kvAppendKernel(Ty norm) {
   const char *f = cudaType(Ty::F32);
   return make("KvAppend", "KvAppendArgs", "kvAppend", {f, f, cudaType(norm)});

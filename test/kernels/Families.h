@@ -23,6 +23,7 @@ Kernel siluMulKernel(Ty out);          // f32 gate and up
 Kernel gatherRowsKernel(Ty t);
 Kernel ropeKernel(); // f32
 Kernel argmaxKernel();
+Kernel sampleKernel();
 Kernel kvAppendKernel(Ty norm); // f32 latent and k_pe, bf16 cache
 Kernel kvGatherKernel(Ty out);
 Kernel latentAttentionKernel(Ty q, Ty out, int latent, int rope, int heads);

@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 
 namespace moela::cases {
 namespace {
@@ -327,6 +328,85 @@ void timeArgmax() {
                 [&] { launch(argmaxKernel(), K::launchArgmax(a, kTile), a); });
 }
 
+// ---- Sample -----------------------------------------------------------------
+
+/// One row's abi::SamplingWord words.
+std::vector<int32_t> samplingRow(float temperature, int topK, float topP,
+                                 uint64_t seed, uint64_t counter, int top) {
+  std::vector<int32_t> w(abi::kSamplingWords, 0);
+  std::memcpy(&w[abi::kTemperatureBits], &temperature, 4);
+  std::memcpy(&w[abi::kTopPBits], &topP, 4);
+  w[abi::kTopK] = topK;
+  w[abi::kSeedLo] = int32_t(uint32_t(seed));
+  w[abi::kSeedHi] = int32_t(uint32_t(seed >> 32));
+  w[abi::kCounterLo] = int32_t(uint32_t(counter));
+  w[abi::kCounterHi] = int32_t(uint32_t(counter >> 32));
+  w[abi::kTopLogprobs] = top;
+  return w;
+}
+
+/// Greedy with a tie (the first wins) and with top logprobs; temperature
+/// alone (more candidates than kMaxSampleCandidates when cols > 1024), top-k,
+/// top-p, both, a tie at the top-k threshold (lowest ids kept), a row of
+/// -inf, and 20 top logprobs. Ids must equal the host's, logprobs 1e-5.
+void runSample(Report &r, const std::string &what, int cols) {
+  Rng rng(what);
+  const int rows = 12;
+  Tensor logits(Ty::F32, rows, cols);
+  logits.fillUniform(rng, -4, 4);
+  logits.set(0, 700 % cols, 9);
+  logits.set(0, 3, 9); // tie: 3 wins
+  for (int c = 100; c < 140; ++c)
+    logits.set(7, c, 5); // 40 equal logits across the top-k threshold
+  for (int c = 0; c < cols; ++c)
+    logits.set(9, c, -INFINITY);
+  logits.set(9, cols / 2, 0);
+  std::vector<std::vector<int32_t>> params = {
+      samplingRow(0, 0, 1, 0, 0, 0),
+      samplingRow(0, 0, 1, 0, 0, 5),
+      samplingRow(0.7f, 0, 1, 1, 0, 0),
+      samplingRow(1, 3, 1, 2, 5, 3),
+      samplingRow(1.3f, 0, 0.5f, 3, 9, 0),
+      samplingRow(0.5f, 50, 0.9f, 4, 1, 20),
+      samplingRow(2, 0, 0.95f, 5, 77, 1),
+      samplingRow(1, 10, 1, 6, 3, 12),
+      samplingRow(1, 0, 0.05f, 7, 0, 0),
+      samplingRow(1, 0, 1, 8, 0, 2),
+      samplingRow(0.9f, 1, 1, 9, 0, -1),
+      samplingRow(1, 4000, 1, 10, 2, 0)};
+  Tensor sampling(Ty::I32, rows, abi::kSamplingWords);
+  std::vector<int32_t> flat;
+  for (int i = 0; i < rows; ++i)
+    for (int c = 0; c < abi::kSamplingWords; ++c) {
+      sampling.seti(i, c, params[i][c]);
+      flat.push_back(params[i][c]);
+    }
+  const std::vector<float> lv = logits.floats();
+  std::vector<int32_t> refIds(size_t(rows) * abi::kSampleCols);
+  std::vector<float> refLp(size_t(rows) * abi::kSampleCols);
+  H::sample(cmat(lv, rows, cols), cimat(flat, rows, abi::kSamplingWords),
+            imat(refIds, rows, abi::kSampleCols),
+            mat(refLp, rows, abi::kSampleCols));
+  Tensor ids(Ty::I32, rows, abi::kSampleCols),
+      lp(Ty::F32, rows, abi::kSampleCols);
+  K::SampleArgs a{logits.view(),
+                  sampling.devAs<int>(),
+                  ids.devAs<int>(),
+                  lp.devAs<float>(),
+                  rows,
+                  cols};
+  launch(sampleKernel(), K::launchSample(a, kTile), a);
+  r.equal(what + " ids", ids.ints(), refIds);
+  // -inf rows give -inf logprobs on both sides: compare the finite ones.
+  const std::vector<float> got = lp.floats();
+  double worst = 0;
+  for (size_t i = 0; i < got.size(); ++i)
+    if (std::isfinite(refLp[i]) || std::isfinite(got[i]))
+      worst = std::max(worst, double(std::fabs(got[i] - refLp[i])));
+  r.expect(what + " logprobs", worst <= 1e-5,
+           "max |logprob - host| = " + std::to_string(worst));
+}
+
 } // namespace
 
 void addNormCases(Cases &cases) {
@@ -431,6 +511,13 @@ void addNormCases(Cases &cases) {
   addCase(
       cases, "Ops.Argmax", "time argmax", kGpu, argmaxKernel(),
       [](Report &) { timeArgmax(); }, true);
+  for (int cols : {1280, 3000})
+    addCase(cases, "Ops.Sample", "sample<f32> 12x" + std::to_string(cols),
+            kEmuAndGpu, sampleKernel(), [cols](Report &r) {
+              runSample(r, "sample<f32> 12x" + std::to_string(cols), cols);
+            });
+  addCase(cases, "Ops.Sample", "sample<f32> 12x129280", kGpu, sampleKernel(),
+          [](Report &r) { runSample(r, "sample<f32> 12x129280", 129280); });
 }
 
 } // namespace moela::cases

@@ -406,7 +406,8 @@ TEST(Plan, ProgramInputsAndOutputs) {
   PlanDesc d = validPlan();
   d.programs[1].inputs.pop_back();
   EXPECT_EQ(loadError(d), "model.plan: program 'decode': needs 4 inputs "
-                          "(tokens, positions, seq_ids, logit_rows), got 3");
+                          "(tokens, positions, seq_ids, logit_rows) or 5 "
+                          "(and sampling), got 3");
   d = validPlan();
   d.programs[1].buffers[kLogits].cols = kVocab + 1;
   EXPECT_EQ(loadError(d).rfind("model.plan: program 'decode': output buffer "

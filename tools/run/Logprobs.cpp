@@ -39,4 +39,23 @@ void LogprobsWriter::write(int seq, int32_t id,
     fail(path, ": cannot write --logprobs-out");
 }
 
+void LogprobsWriter::write(int seq, const SampledToken &token) {
+  auto entry = [&](int32_t t, float logprob) {
+    return nlohmann::json{{"token", t},
+                          {"text", t < tokenizer.vocabSize()
+                                       ? tokenizer.decode({t}, false)
+                                       : std::string()},
+                          {"logprob", double(logprob)}};
+  };
+  nlohmann::json line = {{"seq", seq}, {"step", steps[seq]++}};
+  line.update(entry(token.id, token.logprob));
+  line["top"] = nlohmann::json::array();
+  for (const auto &[t, logprob] : token.top)
+    line["top"].push_back(entry(t, logprob));
+  out << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+      << "\n";
+  if (!out)
+    fail(path, ": cannot write --logprobs-out");
+}
+
 } // namespace moela::runtool

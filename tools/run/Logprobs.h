@@ -2,6 +2,7 @@
 #ifndef MOELA_TOOLS_RUN_LOGPROBS_H
 #define MOELA_TOOLS_RUN_LOGPROBS_H
 
+#include "moela/Runtime/Engine.h"
 #include "moela/Runtime/Tokenizer.h"
 
 #include <fstream>
@@ -19,6 +20,8 @@ class LogprobsWriter {
 public:
   LogprobsWriter(const std::string &path, int top, const Tokenizer &tokenizer);
   void write(int seq, int32_t id, const std::vector<float> &logits);
+  /// The same line from the plan's Sample step (its logprobs in f32).
+  void write(int seq, const SampledToken &token);
 
 private:
   std::string path;

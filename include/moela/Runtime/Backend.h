@@ -51,6 +51,13 @@ struct StepInputs {
   /// allocated. A token's page must be allocated; rows of slots not in the
   /// step are not read.
   std::vector<int32_t> blockTables;
+  /// A plan that samples (programSamples): each logit row's sampling
+  /// parameters, abi::SamplingWord [R, kSamplingWords]; empty = greedy rows
+  /// without logprobs.
+  std::vector<int32_t> sampling;
+  /// Whether run() copies the logits back; a plan without a Sample step
+  /// always does.
+  bool wantLogits = true;
 };
 
 /// Block tables in which slot s owns pages [s * P, (s + 1) * P), P =
@@ -62,6 +69,10 @@ std::vector<int32_t> contiguousBlockTables(const KvCacheShape &shape);
 struct StepOutputs {
   std::vector<float> logits;   // [R, V] row-major
   std::vector<int32_t> drafts; // [R] MTP drafts; empty when the plan has none
+  /// A plan that samples: the Sample step's ids and logprobs [R,
+  /// abi::kSampleCols] (the token, then the top logprobs); else empty.
+  std::vector<int32_t> sampledIds;
+  std::vector<float> sampledLogprobs;
 };
 
 /// Checks `inputs` against `program` and the KV cache `kv`: counts, positions
@@ -71,6 +82,13 @@ struct StepOutputs {
 /// the bad value. Every backend calls it first (runtime/plan/StepInputs.cpp).
 void checkStepInputs(const plan::Program &program, const StepInputs &inputs,
                      const KvCacheShape &kv);
+/// Whether `program` ends with a Sample step (its fifth input, plan.fbs).
+bool programSamples(const plan::Program &program);
+/// Whether `program` returns MTP drafts (moela-compile --mtp).
+bool programHasDrafts(const plan::Program &program);
+/// The sampling input of a run: inputs.sampling, or greedy rows without
+/// logprobs when it is empty.
+std::vector<int32_t> samplingInput(const StepInputs &inputs);
 
 class Backend {
 public:

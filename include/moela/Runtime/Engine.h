@@ -21,12 +21,36 @@
 
 #include <cstdint>
 #include <memory>
+#include <utility>
 #include <vector>
 
 namespace moela {
 
 class Plan;
 class KvPages;
+
+/// How the next token of one sequence is chosen (docs/model.md §4): on the
+/// device, by the plan's Sample step.
+struct RowSampling {
+  float temperature = 0.0f; // 0 = greedy: the argmax, lowest id on ties
+  int topK = 0;             // 0 = no top-k filter (at most 1024 candidates)
+  float topP = 1.0f;        // 1 = no nucleus filter
+  uint64_t seed = 0;        // the request's
+  /// How many tokens the request has drawn before this one: a draw depends
+  /// only on (seed, counter), never on the rest of the batch.
+  uint64_t counter = 0;
+  /// -1: no logprobs (saves a pass over the vocabulary); 0: the token's;
+  /// N <= 20: also the N most likely tokens'.
+  int topLogprobs = -1;
+};
+
+/// One chosen token with its logprob (log-softmax of the raw logits) and the
+/// `topLogprobs` most likely tokens, most likely first.
+struct SampledToken {
+  int32_t id = -1; // -1: the sequence was not fed
+  float logprob = 0.0f;
+  std::vector<std::pair<int32_t, float>> top;
+};
 
 struct EngineStats {
   int64_t prefillTokens = 0, decodeTokens = 0;
@@ -93,6 +117,18 @@ public:
   std::vector<std::vector<float>>
   feed(const std::vector<std::vector<int32_t>> &tokens);
 
+  /// feed(), but returns the next token of each non-empty sequence b, chosen
+  /// by perSlot[b] (perSlot has one entry per sequence given) in the plan's
+  /// Sample step, so that only [R, 21] ids and logprobs leave the device.
+  /// With `logits` non-null the logits are copied too, as feed() returns
+  /// them. A plan without a Sample step samples on the host, identically.
+  std::vector<SampledToken>
+  feedAndSample(const std::vector<std::vector<int32_t>> &tokens,
+                const std::vector<RowSampling> &perSlot,
+                std::vector<std::vector<float>> *logits = nullptr);
+  /// Whether the plan's programs end with a Sample step (moela-sample).
+  bool samplesOnDevice() const { return samples_; }
+
   /// Whether the plan's programs return MTP drafts (moela-compile --mtp).
   bool hasDrafts() const { return hasDrafts_; }
   /// The MTP draft after the last token of each sequence of the latest
@@ -104,6 +140,7 @@ public:
   struct Row {
     std::vector<float> logits; // [V] after the token
     int32_t draft = -1;        // the MTP draft after it (-1: none)
+    SampledToken sampled;      // feedAndSample: the token chosen after it
   };
   /// One @decode step with up to two tokens per sequence (speculative
   /// verification): appends tokens[b] to sequence b and returns, per
@@ -130,7 +167,12 @@ private:
   void publishFull(size_t slot);
   /// Runs `program` on one chunk; returns the logits [R][V] and the drafts
   /// [R] (-1 each without plan drafts).
-  std::vector<Row> run(const std::string &program, const StepInputs &inputs);
+  std::vector<Row> run(const std::string &program, StepInputs &inputs);
+  /// feed() and feedAndSample(): the Row after the last token of each
+  /// sequence; `perSlot` null = logits only.
+  std::vector<Row> feedRows(const std::vector<std::vector<int32_t>> &tokens,
+                            const std::vector<RowSampling> *perSlot,
+                            bool wantLogits);
 
   const Plan &plan;
   Backend &backend;
@@ -148,6 +190,7 @@ private:
   /// (plan.fbs Program.fresh_sequences); other chunks run "extend".
   bool prefillNeedsFresh = false;
   bool hasDrafts_ = false;
+  bool samples_ = false;
   std::vector<int32_t> drafts_;
   EngineStats stats_;
 };

@@ -29,6 +29,11 @@ struct GenerationOptions {
   /// Sees every chosen token of sequence b with the logits it was chosen
   /// from (for logprobs); called on every rank.
   std::function<void(int, int32_t, const std::vector<float> &)> onLogits;
+  /// Sees every chosen token of sequence b with its logprob and its
+  /// `topLogprobs` most likely tokens, computed on the device without
+  /// copying the logits (not with `speculative`: use onLogits there).
+  std::function<void(int, const SampledToken &)> onSampled;
+  int topLogprobs = 0; // with onSampled: 0..20
   /// Asked after each token (after onToken): true ends sequence b now, e.g.
   /// a stop string was completed. In a multi-rank run rank 0's answer counts.
   std::function<bool(int)> stopHere;

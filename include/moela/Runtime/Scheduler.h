@@ -130,12 +130,12 @@ private:
   void admit();
   void prefillStep();
   void decodeStep();
-  /// Samples from `logits` for `seq`, hands the token out, and ends the
+  /// Hands out `next`, the token drawn for `seq`, and ends the
   /// sequence when it is done.
-  void emit(Sequence &seq, const std::vector<float> &logits);
+  void emit(Sequence &seq, const SampledToken &next);
   /// Feeds one step; on an engine error the step's sequences end (Failed)
   /// and nullopt comes back.
-  std::optional<std::vector<std::vector<float>>>
+  std::optional<std::vector<SampledToken>>
   feedStep(const std::vector<std::vector<int32_t>> &feed,
            const std::vector<Sequence *> &fed);
   /// Ends the sequences marked done.
@@ -143,8 +143,9 @@ private:
   // The engine calls that change its state, mirrored to the followers.
   void reset(int slot);
   int reusePrefix(int slot, const std::vector<int32_t> &tokens);
-  std::vector<std::vector<float>>
-  engineFeed(const std::vector<std::vector<int32_t>> &feed);
+  std::vector<SampledToken>
+  engineFeed(const std::vector<std::vector<int32_t>> &feed,
+             const std::vector<RowSampling> &rows);
   void finish(size_t index, RequestEnd end, const std::string &error = {});
   /// Frees the newest running sequence's pages and queues it again first.
   void preemptNewest();
