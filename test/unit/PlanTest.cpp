@@ -540,8 +540,14 @@ TEST(Plan, KvCacheMustMatchModel) {
   d.kvDtype = plan::DType::BF16;
   EXPECT_EQ(loadError(d), "");
   d.kvDtype = plan::DType::F8E4M3;
-  EXPECT_EQ(loadError(d),
-            "model.plan: kv_cache dtype F8E4M3 is not supported (F32, BF16)");
+  EXPECT_EQ(loadError(d), "");
+  d.kvDtype = plan::DType::I32;
+  EXPECT_EQ(loadError(d), "model.plan: kv_cache dtype I32 is not supported "
+                          "(F32, BF16, F8E4M3)");
+  d.kvDtype = plan::DType::BF16;
+  d.kvPageTokens = 128; // another runtime's pages
+  EXPECT_EQ(loadError(d), "model.plan: kv_cache page_tokens 128 is not this "
+                          "runtime's page size 64 (recompile the model)");
 }
 
 } // namespace

@@ -144,6 +144,7 @@ struct PlanDesc {
   bool hasKvCache = false;
   int kvLayers = 1, kvLatent = 0, kvRope = 0;
   plan::DType kvDtype = plan::DType::F32;
+  int kvPageTokens = abi::kKvPageTokens;
   std::vector<std::string> kernels; // names of (empty) CUDA kernels
   int worldSize = 1;
 
@@ -205,7 +206,7 @@ struct PlanDesc {
     flatbuffers::Offset<plan::KvCache> kv;
     if (hasKvCache)
       kv = plan::CreateKvCache(b, kvLayers, kvLatent, kvRope, kvDtype,
-                               abi::kKvPageTokens);
+                               kvPageTokens);
     auto root = plan::CreatePlan(
         b, schemaVersion, b.CreateString("moela-test"), model,
         b.CreateString(target), b.CreateString("test"), b.CreateVector(ps),
