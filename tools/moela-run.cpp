@@ -520,8 +520,7 @@ int main(int argc, char **argv) {
   // Under an MPI launcher every process is one rank of the run.
   std::unique_ptr<Communicator> comm;
   try {
-    comm = launchedByMpi() ? makeMpiCommunicator()
-                           : makeSingleProcessCommunicator();
+    comm = makeLaunchedCommunicator();
   } catch (const std::exception &e) {
     std::cerr << "moela-run: " << e.what() << "\n";
     return 1;

@@ -281,8 +281,7 @@ int main(int argc, char **argv) {
   // Under an MPI launcher every process is one rank of the server.
   std::unique_ptr<Communicator> comm;
   try {
-    comm = launchedByMpi() ? makeMpiCommunicator()
-                           : makeSingleProcessCommunicator();
+    comm = makeLaunchedCommunicator();
   } catch (const std::exception &e) {
     std::cerr << "moela-serve: " << e.what() << "\n";
     return 1;

@@ -20,4 +20,9 @@ bool launchedByMpi() {
   return false;
 }
 
+std::unique_ptr<Communicator> makeLaunchedCommunicator() {
+  return launchedByMpi() ? makeMpiCommunicator()
+                         : makeSingleProcessCommunicator();
+}
+
 } // namespace moela

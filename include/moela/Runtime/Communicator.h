@@ -47,6 +47,10 @@ bool launchedByMpi();
 /// throws moela::Error when the binary was built without MPI.
 std::unique_ptr<Communicator> makeMpiCommunicator();
 
+/// The communicator of this process: MPI's world when an MPI launcher
+/// started it, else a world of one.
+std::unique_ptr<Communicator> makeLaunchedCommunicator();
+
 } // namespace moela
 
 #endif // MOELA_RUNTIME_COMMUNICATOR_H
