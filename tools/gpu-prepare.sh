@@ -42,6 +42,8 @@ compile test/data/v3_a/config.json -o "$dest/plans/v3_a-bf16w-mtp.plan" --mtp
 for n in 2 4; do
   compile models/tiny/config.json -o "$dest/plans/tiny-tp$n.plan" --tp $n
   compile models/tiny/config.json -o "$dest/plans/tiny-tp$n-ep.plan" --tp $n --ep
+  compile models/tiny/config.json -o "$dest/plans/tiny-tp$n-ep-unfused.plan" --tp $n --ep \
+    --disable-pass=moela-moe-dispatch
 done
 # The benchmark model, with each GEMM kernel family, to compare side by side.
 for kernel in mma wgmma; do

@@ -373,11 +373,13 @@ void CudaBackend::launchStep(const plan::Step &step,
   }
   case StepParams::MoeExpertsParams: {
     auto *p = step.params_as_MoeExpertsParams();
-    if (plan_->weightShape(ops.weight(R::GateUp)).expertParts > 1)
-      fail("step '", step.name() ? step.name()->str() : "",
-           "': expert parallelism on the CUDA backend needs the dispatched "
-           "form (moela-moe-dispatch), not MoeExperts");
     kernels::MoeExpertsArgs a{};
+    // Expert parallelism: this rank holds experts [first, first + held).
+    const WeightShape &held = plan_->weightShape(ops.weight(R::GateUp));
+    a.global_experts = p->experts();
+    a.experts = held.expertParts > 1 ? held.experts : p->experts();
+    a.first_expert =
+        held.expertParts > 1 && comm_ ? comm_->rank() * held.experts : 0;
     a.x = in(R::X);
     a.idx = ints(R::ExpertIds);
     a.idx_ld = in(R::ExpertIds).ld;

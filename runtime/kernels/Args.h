@@ -270,6 +270,9 @@ struct MoeExpertsArgs { // reference form: y[t*K+k] = Expert_idx[t,k](x[t])
   View y;
   float *workspace; // [rows*top_k, intermediate]
   int rows, top_k, hidden, intermediate;
+  // The weights hold experts [first_expert, first_expert + experts) of the
+  // model's global_experts (expert parallelism: another rank holds the rest).
+  int first_expert, experts, global_experts;
 };
 
 struct CombineArgs { // out[t] = sum_k w[t,k] y[slot] (+ shared[t]) (+

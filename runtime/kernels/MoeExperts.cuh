@@ -19,8 +19,10 @@
 // y[t*K + k] = down_e(silu(gate_e x[t]) * up_e x[t]), e = idx[t, k], all in
 // fp32 (warp per output row, lanes along the inner dimension). Slow on
 // purpose: the reference form, used only when the dispatch pass is off. An
-// expert id < 0 writes a row of NaN (the args carry no expert count, so ids
-// >= experts cannot be caught here; the host backend rejects them).
+// expert id outside [0, global_experts) writes a row of NaN. Under expert
+// parallelism an id of another rank's experts writes a row of zeros: the
+// combine then adds nothing for it, and the AllReduce after it sums the
+// ranks' parts.
 //
 //===----------------------------------------------------------------------===//
 #ifndef MOELA_KERNELS_MOEEXPERTS_CUH
@@ -38,10 +40,13 @@ __device__ __forceinline__ void moeExperts(const MoeExpertsArgs &args) {
   if (slot >= args.rows * K)
     return;
   const int t = slot / K, D = args.hidden, F = args.intermediate;
-  const int e = args.idx[static_cast<long long>(t) * args.idx_ld + slot % K];
-  if (e < 0) {
+  const int id = args.idx[static_cast<long long>(t) * args.idx_ld + slot % K];
+  const int e = id - args.first_expert; // the rank's own index
+  if (e < 0 || e >= args.experts) {
+    const bool elsewhere = id >= 0 && id < args.global_experts;
+    const float fill = elsewhere ? 0.0f : __int_as_float(0x7fc00000);
     for (int c = threadIdx.x; c < D; c += blockDim.x)
-      storeF<TY>(args.y, slot, c, __int_as_float(0x7fc00000));
+      storeF<TY>(args.y, slot, c, fill);
     return;
   }
   float *x = moeSmem, *h = moeSmem + D;

@@ -8,7 +8,8 @@
 # all-reduce and all-gather values on a small buffer.
 # Three prompts of 8 ids, prefill then 8 teacher-forced decode steps (CUDA
 # graphs, collectives captured): logits of tiny-tp2 (--tp 2) and tiny-tp2-ep
-# (--tp 2 --ep) within the CUDA backend's tolerance against the host
+# (--tp 2 --ep) and tiny-tp2-ep-unfused (--ep, MoeExperts instead of the
+# dispatched grouped GEMMs) within the CUDA backend's tolerance against the host
 # (compare_rank_logits.py: PlanGpuTest's bounds, which allow one sequence of
 # three to follow a flipped expert choice). The 1-rank CUDA run of the
 # unsharded plan is compared too, as the baseline of those numbers.
@@ -42,7 +43,7 @@ mpi=(mpirun -n "$n" --oversubscribe "${pass[@]}")
 if [ -n "$bench" ]; then
   timeout 60 "${mpi[@]}" "$bench" 1
 fi
-for plan in "tiny-tp$n" "tiny-tp$n-ep"; do
+for plan in "tiny-tp$n" "tiny-tp$n-ep" "tiny-tp$n-ep-unfused"; do
   timeout 240 "${mpi[@]}" \
     "$run" "$tp_plans/$plan.plan" --backend cuda "${common[@]}" \
     --logits-out "$out/$plan.safetensors"
@@ -51,4 +52,4 @@ for plan in "tiny-tp$n" "tiny-tp$n-ep"; do
   python3 "$here/compare_rank_logits.py" --report "$plan cuda x$n vs cuda x1" \
     "$out/cuda.safetensors" "$out/$plan.safetensors"
 done
-echo "3 passed, 0 failed"
+echo "4 passed, 0 failed"

@@ -178,6 +178,8 @@ void timeDispatchCombine() {
 struct ExpertsCase {
   Ty w;
   int T, Kk, E, D, F;
+  int first = 0, held = 0; // expert parallelism: the kernel holds experts
+                           // [first, first + held); 0 = all of them
 };
 
 /// One of gate [F, D], up [F, D], down [D, F] for every expert: bf16, or FP8
@@ -227,6 +229,10 @@ void runMoeExperts(Report &r, const std::string &what, const ExpertsCase &c) {
   const int N = c.T * c.Kk, E = c.E, D = c.D, F = c.F;
   std::vector<int32_t> idxV = randomIdx(rng, c.T, c.Kk, E, false);
   idxV[1] = -1; // writes a row of NaN
+  if (c.held) { // at least one slot on this rank's experts, one elsewhere
+    idxV[0] = c.first;
+    idxV[2] = (c.first + c.held) % E;
+  }
   Tensor x(Ty::F32, c.T, D), idx = fromInts(idxV, c.T, c.Kk), y(Ty::F32, N, D);
   x.fillUniform(rng, -1, 1);
   const ExpertWeight gate = expertWeight(rng, c.w, E, F, D),
@@ -252,14 +258,32 @@ void runMoeExperts(Report &r, const std::string &what, const ExpertsCase &c) {
                 mat(ref, N, D), scratch);
   for (int col = 0; col < D; ++col)
     ref[size_t(1) * D + col] = NAN;
+  // Expert parallelism: slots routed to another rank's experts are zero.
+  const int held = c.held ? c.held : E;
+  for (int s = 0; s < N; ++s)
+    if (idxV[size_t(s)] >= 0 &&
+        (idxV[size_t(s)] < c.first || idxV[size_t(s)] >= c.first + held))
+      std::fill_n(ref.begin() + size_t(s) * D, D, 0.0f);
+  // The rank's experts: the weights from expert `first` on.
+  const size_t elementBytes = c.w == Ty::F8 ? 1 : 2;
+  auto rankPart = [&](K::Weight w) {
+    w.data = static_cast<const char *>(w.data) +
+             size_t(c.first) * size_t(w.expert_stride) * elementBytes;
+    if (w.scales)
+      w.scales += size_t(c.first) * size_t(w.scale_expert_stride);
+    return w;
+  };
 
   K::MoeExpertsArgs a{};
   a.x = x.view();
   a.idx = idx.devAs<int>();
   a.idx_ld = c.Kk;
-  a.gate = gate.weight(c.w);
-  a.up = up.weight(c.w);
-  a.down = down.weight(c.w);
+  a.gate = rankPart(gate.weight(c.w));
+  a.up = rankPart(up.weight(c.w));
+  a.down = rankPart(down.weight(c.w));
+  a.first_expert = c.first;
+  a.experts = held;
+  a.global_experts = E;
   a.y = y.view();
   a.workspace = nullptr;
   a.rows = c.T;
@@ -330,8 +354,14 @@ void addMoeCases(Cases &cases) {
   for (const Exp &x :
        {Exp{kEmuAndGpu, "tiny", {Ty::BF16, 5, 2, 8, 64, 32}},
         Exp{kEmuAndGpu,
+            "tiny, experts 4..5 of 8",
+            {Ty::BF16, 5, 2, 8, 64, 32, 4, 2}},
+        Exp{kEmuAndGpu,
             "tiny-v3-fp8 (partial 128-blocks)",
             {Ty::F8, 5, 2, 8, 192, 96}},
+        Exp{kEmu,
+            "tiny-v3-fp8, experts 2..4 of 8",
+            {Ty::F8, 5, 2, 8, 192, 96, 2, 3}},
         Exp{kGpu, "v3-sized subset", {Ty::F8, 2, 8, 8, 7168, 256}}}) {
     const ExpertsCase c = x.c;
     const std::string name =
