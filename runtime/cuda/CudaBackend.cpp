@@ -394,7 +394,7 @@ StepOutputs CudaBackend::run(const std::string &name, const StepInputs &in) {
   void *lpAt = samples ? fetch(outputs - 1, sizeof(float) * sampled,
                                "copying the sampled logprobs")
                        : nullptr;
-  check(driver.cuStreamSynchronize(stream), "running the step");
+  waitForStream("running the step");
   StepOutputs result;
   if (logits) {
     const float *l = static_cast<const float *>(logitsAt);

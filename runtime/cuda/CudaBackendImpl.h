@@ -72,6 +72,12 @@ private:
   /// NCCL's communicator over the plan's ranks (the unique id from rank 0
   /// through `comm_`); throws unless `comm_` has `worldSize` ranks.
   void initNccl(int worldSize);
+  /// Waits for the stream's work. With NCCL it polls the communicator's
+  /// asynchronous error meanwhile, so that a peer that died or a network
+  /// error ends this rank with a line naming the error instead of a hang
+  /// (and after MOELA_COLLECTIVE_TIMEOUT seconds, default 300, a step that
+  /// never finishes); the communicator is aborted first.
+  void waitForStream(const char *what);
   /// AllReduce / AllGather (CudaCollectives.cpp).
   void launchCollective(const plan::Step &step, const plan::Program &program,
                         int tokens, int logitRows);

@@ -22,8 +22,10 @@
 #include "moela/Runtime/Error.h"
 #include "moela/Runtime/StepFamily.h"
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
 
 namespace moela::cuda {
 
@@ -41,6 +43,18 @@ std::string stepName(const plan::Step &step) {
 /// contiguous block).
 bool wholeRows(const plan::Operand &op, const plan::Buffer &b) {
   return op.col_offset() == 0 && op.cols() == b.cols();
+}
+
+double collectiveTimeoutSeconds() {
+  const char *value = std::getenv("MOELA_COLLECTIVE_TIMEOUT");
+  if (!value || !*value)
+    return 300; // seconds: far above any step's time
+  char *end = nullptr;
+  const double seconds = std::strtod(value, &end);
+  if (*end || !(seconds > 0))
+    fail("MOELA_COLLECTIVE_TIMEOUT = '", value,
+         "': expected a positive number of seconds");
+  return seconds;
 }
 
 } // namespace
@@ -74,6 +88,53 @@ void CudaBackend::initNccl(int worldSize) {
         "ncclCommInitRank (rank " + std::to_string(comm_->rank()) + " of " +
             std::to_string(worldSize) + ", " + n.path + " " +
             ncclVersionString(n.version) + ")");
+}
+
+void CudaBackend::waitForStream(const char *what) {
+  if (!nccl_) {
+    check(driver.cuStreamSynchronize(stream), what);
+    return;
+  }
+  const Nccl &n = Nccl::get();
+  const auto start = std::chrono::steady_clock::now();
+  const double limit = collectiveTimeoutSeconds();
+  // The tools end every rank through the Communicator's abort, which names
+  // this rank.
+  auto abortWith = [&](const std::string &why) {
+    n.ncclCommAbort(nccl_); // unblocks this rank's pending collectives
+    nccl_ = nullptr;
+    fail(why, " while ", what, "; NCCL communicator aborted");
+  };
+  // The async error is read once more after the stream finished: a failed
+  // collective may complete with garbage rather than stall.
+  for (bool done = false;;) {
+    ncclResult_t asyncError = ncclSuccess;
+    check(n.ncclCommGetAsyncError(nccl_, &asyncError), "ncclCommGetAsyncError");
+    if (asyncError != ncclSuccess && asyncError != ncclInProgress)
+      abortWith(std::string("NCCL reported ") + ncclResultName(asyncError) +
+                " (" + n.ncclGetErrorString(asyncError) + ")");
+    if (done)
+      return;
+    const CUresult r = driver.cuStreamQuery(stream);
+    if (r == CUDA_SUCCESS) {
+      done = true;
+      continue;
+    }
+    if (r != CUDA_ERROR_NOT_READY)
+      check(r, what);
+    const double waited =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
+    if (waited > limit)
+      abortWith("the step did not finish in " + std::to_string(int(limit)) +
+                " s (MOELA_COLLECTIVE_TIMEOUT): a peer may have died or hung");
+    // Spin briefly (decode steps take microseconds to milliseconds), then
+    // poll more gently.
+    if (waited < 1e-3)
+      std::this_thread::yield();
+    else
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+  }
 }
 
 size_t

@@ -10,9 +10,8 @@
 #include <optional>
 
 namespace moela::cuda {
-namespace {
 
-const char *resultName(ncclResult_t r) {
+const char *ncclResultName(ncclResult_t r) {
   switch (r) {
 #define MOELA_NCCL_RESULT(name, value, text)                                   \
   case name:                                                                   \
@@ -21,8 +20,6 @@ const char *resultName(ncclResult_t r) {
   }
   return "ncclResult?";
 }
-
-} // namespace
 
 std::string ncclVersionString(int code) {
   // NCCL_VERSION(X, Y, Z) is X*10000 + Y*100 + Z since 2.9, X*1000 + Y*100 +
@@ -50,7 +47,7 @@ Nccl Nccl::open(const std::string &library) {
 #include "NcclFunctions.def"
 #undef MOELA_NCCL_FN
   if (ncclResult_t r = n.ncclGetVersion(&n.version); r != ncclSuccess)
-    fail("NCCL: ", library, ": ncclGetVersion failed: ", resultName(r));
+    fail("NCCL: ", library, ": ncclGetVersion failed: ", ncclResultName(r));
   if (n.version < kMinNcclVersion)
     fail("NCCL: ", library, " is version ", ncclVersionString(n.version),
          "; moela needs 2.18 or newer");
@@ -80,7 +77,8 @@ void check(ncclResult_t result, const std::string &what) {
   if (result == ncclSuccess)
     return;
   const char *text = Nccl::get().ncclGetErrorString(result);
-  fail("NCCL: ", what, ": ", resultName(result), " (", text ? text : "", ")");
+  fail("NCCL: ", what, ": ", ncclResultName(result), " (", text ? text : "",
+       ")");
 }
 
 } // namespace moela::cuda

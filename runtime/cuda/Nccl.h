@@ -53,6 +53,9 @@ struct Nccl {
   static Nccl open(const std::string &library);
 };
 
+/// "ncclRemoteError" for ncclRemoteError.
+const char *ncclResultName(ncclResult_t result);
+
 /// "2.28.9" for 22809.
 std::string ncclVersionString(int code);
 

@@ -681,6 +681,14 @@ CUresult CUDAAPI cuStreamSynchronize(CUstream) {
   return CUDA_SUCCESS; // streams run synchronously
 }
 
+CUresult CUDAAPI cuStreamQuery(CUstream) {
+  if (CUresult r = needContext("cuStreamQuery"))
+    return r;
+  if (CUresult r = notWhileCapturing("cuStreamQuery"))
+    return r;
+  return CUDA_SUCCESS; // streams run synchronously: never CUDA_ERROR_NOT_READY
+}
+
 CUresult CUDAAPI cuStreamBeginCapture(CUstream stream, CUstreamCaptureMode) {
   if (CUresult r = needContext("cuStreamBeginCapture"))
     return r;

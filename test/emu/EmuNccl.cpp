@@ -50,6 +50,7 @@ struct ncclComm {
   /// Collectives recorded into graphs: their data lives as long as the comm.
   std::mutex mutex;
   std::deque<std::unique_ptr<EmuCollective>> recorded;
+  int collectivesRun = 0; // for MOELA_EMU_NCCL_ASYNC_ERROR
 };
 
 namespace {
@@ -143,7 +144,10 @@ ncclResult_t enqueue(ncclComm *comm, CUstream stream, const char *what,
     return error(ncclUnhandledCudaError,
                  std::string(what) + ": cuStreamIsCapturing failed");
   auto c = std::make_unique<EmuCollective>();
-  c->run = std::move(run);
+  c->run = [comm, run = std::move(run)] {
+    run();
+    ++comm->collectivesRun;
+  };
   EmuCollective *raw = c.get();
   if (status == CU_STREAM_CAPTURE_STATUS_ACTIVE) {
     // A captured collective replays with every graph launch: keep it.
@@ -291,7 +295,16 @@ ncclResult_t ncclCommAbort(ncclComm_t comm) { return ncclCommDestroy(comm); }
 ncclResult_t ncclCommGetAsyncError(ncclComm_t comm, ncclResult_t *result) {
   if (!comm || !result)
     return error(ncclInvalidArgument, "ncclCommGetAsyncError: null argument");
-  *result = ncclSuccess; // a failing MPI collective aborts the run instead
+  // A failing MPI collective aborts the run instead; a test plants an error
+  // with MOELA_EMU_NCCL_ASYNC_ERROR=RANK:N: that rank's communicator reports
+  // ncclRemoteError once it has run N collectives.
+  *result = ncclSuccess;
+  if (const char *plant = std::getenv("MOELA_EMU_NCCL_ASYNC_ERROR")) {
+    int rank = -1, after = 0;
+    if (std::sscanf(plant, "%d:%d", &rank, &after) == 2 && rank == comm->rank &&
+        comm->collectivesRun >= after)
+      *result = ncclRemoteError;
+  }
   return ncclSuccess;
 }
 

@@ -52,4 +52,21 @@ for plan in "tiny-tp$n" "tiny-tp$n-ep" "tiny-tp$n-ep-unfused"; do
   python3 "$here/compare_rank_logits.py" --report "$plan cuda x$n vs cuda x1" \
     "$out/cuda.safetensors" "$out/$plan.safetensors"
 done
+# A peer's NCCL error, planted in the emulated NCCL (rank 1's communicator
+# reports ncclRemoteError after its first collective), ends every rank within
+# seconds with one line naming the rank and the error, instead of a hang.
+if [ -n "${MOELA_NCCL_LIBRARY:-}" ]; then
+  rc=0
+  MOELA_EMU_NCCL_ASYNC_ERROR=1:1 timeout 60 "${mpi[@]}" \
+    -x MOELA_EMU_NCCL_ASYNC_ERROR "$run" "$tp_plans/tiny-tp$n.plan" \
+    --backend cuda "${common[@]}" --logits-out "$out/fault.safetensors" \
+    >/dev/null 2>"$out/fault.err" || rc=$?
+  if [ "$rc" -eq 0 ] || [ "$rc" -eq 124 ] ||
+    ! grep -q "rank 1: NCCL reported ncclRemoteError" "$out/fault.err"; then
+    echo "planted NCCL error: exit $rc, expected a line naming it:"
+    cat "$out/fault.err"
+    exit 1
+  fi
+  grep -m1 "ncclRemoteError" "$out/fault.err"
+fi
 echo "4 passed, 0 failed"
