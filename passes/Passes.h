@@ -72,6 +72,11 @@ struct PipelineOptions : public mlir::PassPipelineOptions<PipelineOptions> {
                   llvm::cl::desc("with ranks > 1, partition the routed "
                                  "experts over the ranks (moela-shard-moe ep)"),
                   llvm::cl::init(false)};
+  Option<bool> sampleCandidatesAlways{
+      *this, "sample-candidates-always",
+      llvm::cl::desc("with ranks > 1, sample from the ranks' candidates even "
+                     "where gathering the logits is cheaper (tests)"),
+      llvm::cl::init(false)};
   Option<kernel::GemmEngine> gemmKernel{
       *this, "gemm-kernel",
       llvm::cl::desc("mma | wgmma: the engine of kernel.gemm on sm_90a "

@@ -286,6 +286,24 @@ def SamplePass : Pass<"moela-sample", "mlir::ModuleOp"> {
   let dependentDialects = ["::moela::kernel::KernelDialect"];
 }
 
+def SampleVocabParallelPass : Pass<"moela-sample-vocab-parallel", "mlir::ModuleOp"> {
+  let summary = "Sample vocab-parallel logits from each rank's candidates";
+  let description = [{
+    In a vocab-parallel module, replaces each program's `kernel.all_gather`
+    of its lm_head columns before `kernel.sample` by
+    `kernel.sample_candidates` on the rank's columns, an all_gather of the
+    candidate blocks and `kernel.sample` with `candidate_parts`, where the
+    blocks are smaller than the rows (or `always`). The program's logits
+    result becomes the rank's columns (`moela.layout` `logits_sharded`).
+    Run after moela-sample.
+  }];
+  let options = [
+    Option<"always", "always", "bool", /*default=*/"false",
+           "also where the gathered blocks are not smaller than the rows (tests)">
+  ];
+  let dependentDialects = ["::moela::kernel::KernelDialect"];
+}
+
 def PlanMemoryPass : Pass<"moela-plan-memory", "mlir::ModuleOp"> {
   let summary = "Assign every kernel tensor a buffer and an arena offset";
   let description = [{

@@ -73,6 +73,8 @@ void moela::buildDefaultPipeline(OpPassManager &pm,
   }
 
   pm.addPass(createSamplePass());
+  if (options.ranks > 1) // docs/parallel.md: where it moves fewer bytes
+    pm.addPass(createSampleVocabParallelPass({options.sampleCandidatesAlways}));
   PlanMemoryPassOptions memory;
   memory.maxPrefillTokens = options.maxPrefillTokens;
   memory.maxBatch = options.maxBatch;

@@ -140,6 +140,12 @@ cl::opt<bool> dpAttention(
     cl::desc("With --tp N: attention data-parallel over the ranks (not yet "
              "built)"),
     cl::cat(parallelCategory));
+cl::opt<bool> sampleCandidatesAlways(
+    "sample-candidates-always",
+    cl::desc("With --tp N: choose each next token from the ranks' candidates "
+             "even where gathering the whole logits costs less (by default "
+             "only where it costs more; tests)"),
+    cl::cat(parallelCategory));
 cl::opt<double> deviceMemory(
     "device-memory",
     cl::desc("GiB of memory per device: refuse a plan whose per-rank budget "
@@ -224,6 +230,7 @@ int main(int argc, char **argv) {
   options.tp = tp;
   options.ep = ep;
   options.dpAttention = dpAttention;
+  options.sampleCandidatesAlways = sampleCandidatesAlways;
   options.deviceMemoryGiB = deviceMemory;
   // Kernel progress and the summary on a terminal; -v also when piped.
   options.progress = !quiet && isatty(STDERR_FILENO);

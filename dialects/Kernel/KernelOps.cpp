@@ -148,6 +148,32 @@ LogicalResult SampleOp::verify() {
       return emitOpError() << "ids and logprobs must have "
                            << moela::abi::kSampleCols
                            << " columns (abi::kSampleCols), got " << cols(v);
+  const int64_t parts = getCandidateParts(); // signed: see above
+  if (parts < 0)
+    return emitOpError() << "candidate_parts must be >= 0, got " << parts;
+  if (parts > 0) {
+    const int64_t width = cols(getLogits()) / parts, c = (width - 2) / 2;
+    if (c < 1 || width * parts != cols(getLogits()) ||
+        moela::abi::sampleCandidateCols(int(c)) != width)
+      return emitOpError() << "logits must be " << parts
+                           << " candidate blocks of 2 C + 2 columns, got "
+                           << cols(getLogits()) << " columns";
+  }
+  return success();
+}
+
+LogicalResult SampleCandidatesOp::verify() {
+  const int64_t c = getCandidates(); // signed: see above
+  if (c < 1 || c > moela::abi::kMaxSampleCandidates || c > cols(getLogits()))
+    return emitOpError() << "candidates must be in [1, min("
+                         << moela::abi::kMaxSampleCandidates << ", "
+                         << cols(getLogits()) << ")], got " << c;
+  if (cols(getSampling()) != moela::abi::kSamplingWords)
+    return emitOpError() << "sampling must have " << moela::abi::kSamplingWords
+                         << " columns (abi::SamplingWord), got "
+                         << cols(getSampling());
+  if (cols(getResult()) != moela::abi::sampleCandidateCols(int(c)))
+    return emitOpError() << "result must have 2 * " << c << " + 2 columns";
   return success();
 }
 

@@ -477,12 +477,42 @@ def Kernel_SampleOp : Kernel_Op<"sample", [Pure]> {
     %ids, %logprobs = kernel.sample %logits, %sampling
         : tensor<?x1280xf32>, tensor<?x8xi32> -> tensor<?x21xi32>, tensor<?x21xf32>
     ```
+
+    With `candidate_parts = N` (vocab-parallel plans, pass
+    moela-sample-vocab-parallel) `logits` is instead the N ranks'
+    `kernel.sample_candidates` blocks side by side, gathered, and the op
+    picks from their union exactly as from the whole rows.
   }];
-  let arguments = (ins Kernel_Tensor:$logits, Kernel_IndexTensor:$sampling);
+  let arguments = (ins Kernel_Tensor:$logits, Kernel_IndexTensor:$sampling,
+                       DefaultValuedAttr<I64Attr, "0">:$candidate_parts);
   let results = (outs Kernel_IndexTensor:$ids, Kernel_Tensor:$logprobs);
   let assemblyFormat = [{
     $logits `,` $sampling attr-dict `:` type($logits) `,` type($sampling)
     `->` type($ids) `,` type($logprobs)
+  }];
+  let hasVerifier = 1;
+}
+
+def Kernel_SampleCandidatesOp : Kernel_Op<"sample_candidates", [Pure]> {
+  let summary = "One rank's share of a vocab-parallel kernel.sample";
+  let description = [{
+    Per row, of the rank's logit columns: the `candidates` most likely tokens
+    the row's sampling needs (at least one) in kernel.sample's order, and the
+    partial log-sum-exp, as one block of `abi::sampleCandidateCols` floats
+    (plan.fbs SampleCandidatesParams). The rank's column 0 is vocabulary id
+    rank * (its columns), which the runtime knows.
+
+    ```mlir
+    %c = kernel.sample_candidates %logits, %sampling candidates 640
+        : tensor<?x640xf32>, tensor<?x8xi32> -> tensor<?x1282xf32>
+    ```
+  }];
+  let arguments = (ins Kernel_Tensor:$logits, Kernel_IndexTensor:$sampling,
+                       I64Attr:$candidates);
+  let results = (outs Kernel_Tensor:$result);
+  let assemblyFormat = [{
+    $logits `,` $sampling `candidates` $candidates attr-dict `:` type($logits)
+    `,` type($sampling) `->` type($result)
   }];
   let hasVerifier = 1;
 }

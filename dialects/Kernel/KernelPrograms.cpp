@@ -49,6 +49,7 @@ moela::kernel::Layout moela::kernel::readLayout(ModuleOp module) {
   layout.tp = integer("tp", 1);
   layout.ep = dict.get("ep") != nullptr;
   layout.vocabParallel = dict.get("vocab_parallel") != nullptr;
+  layout.logitsSharded = dict.get("logits_sharded") != nullptr;
   return layout;
 }
 
@@ -61,5 +62,7 @@ void moela::kernel::writeLayout(ModuleOp module, const Layout &layout) {
     entries.push_back(b.getNamedAttr("ep", b.getUnitAttr()));
   if (layout.vocabParallel)
     entries.push_back(b.getNamedAttr("vocab_parallel", b.getUnitAttr()));
+  if (layout.logitsSharded)
+    entries.push_back(b.getNamedAttr("logits_sharded", b.getUnitAttr()));
   module->setAttr(kLayoutAttr, b.getDictionaryAttr(entries));
 }

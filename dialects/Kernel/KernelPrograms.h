@@ -38,6 +38,8 @@ struct Layout {
   int64_t tp = 1;             // ranks attention and dense layers are split over
   bool ep = false;            // routed experts partitioned over the ranks
   bool vocabParallel = false; // embedding and lm_head rows split
+  bool logitsSharded = false; // the logits result holds the rank's columns
+                              // (moela-sample-vocab-parallel)
 };
 constexpr llvm::StringLiteral kLayoutAttr = "moela.layout";
 

@@ -165,6 +165,11 @@ public:
                         "sampleRows<" + t(o.getLogits()) + ">",
                         abi::kSampleThreads);
         })
+        .Case([&](SampleCandidatesOp o) -> FailureOr<Instance> {
+          return simple("Sample", "SampleCandidatesArgs",
+                        "sampleCandidates<" + t(o.getLogits()) + ">",
+                        abi::kSampleThreads);
+        })
         .Case([&](ArgmaxOp o) -> FailureOr<Instance> {
           return simple("Argmax", "ArgmaxArgs",
                         "argmax<" + t(o.getInput()) + ">", abi::kArgmaxThreads);

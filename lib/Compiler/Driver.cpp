@@ -260,6 +260,7 @@ int compile(const CompileOptions &options, MLIRContext &context,
   pipeline.mtp = options.mtp;
   pipeline.ranks = options.tp;
   pipeline.ep = options.ep;
+  pipeline.sampleCandidatesAlways = options.sampleCandidatesAlways;
   buildDefaultPipeline(pm, pipeline);
   phase("import");
   if (failed(pm.run(*module)))

@@ -91,7 +91,7 @@ public:
     fb::Offset<p::Layout> layout;
     if (split.ranks > 1)
       layout = p::CreateLayout(fbb, static_cast<int>(split.tp), split.ep,
-                               split.vocabParallel);
+                               split.vocabParallel, split.logitsSharded);
 
     p::PlanBuilder plan(fbb);
     plan.add_schema_version(kPlanSchemaVersion);
@@ -530,11 +530,23 @@ private:
         })
         .Case([&](kernel::SampleOp o) {
           family(p::StepParams::SampleParams,
-                 p::CreateSampleParams(fbb).Union());
+                 p::CreateSampleParams(fbb,
+                                       static_cast<int>(o.getCandidateParts()))
+                     .Union());
           in(R::Logits, o.getLogits());
           in(R::Sampling, o.getSampling());
           out(R::Ids, o.getIds());
           out(R::Logprobs, o.getLogprobs());
+          return success();
+        })
+        .Case([&](kernel::SampleCandidatesOp o) {
+          family(p::StepParams::SampleCandidatesParams,
+                 p::CreateSampleCandidatesParams(
+                     fbb, static_cast<int>(o.getCandidates()))
+                     .Union());
+          in(R::Logits, o.getLogits());
+          in(R::Sampling, o.getSampling());
+          out(R::Candidates, o.getResult());
           return success();
         })
         .Default([&](Operation *other) {

@@ -396,7 +396,12 @@ StepOutputs CudaBackend::run(const std::string &name, const StepInputs &in) {
                        : nullptr;
   waitForStream("running the step");
   StepOutputs result;
-  if (logits) {
+  if (logits && plan_->logitsSharded()) { // the rank's columns: gather
+    const int64_t cols = int64_t(values) / std::max(logitRows, 1);
+    result.logits.resize(values * size_t(comm_->size()));
+    allGatherColumns(*comm_, static_cast<const float *>(logitsAt), logitRows,
+                     cols, cols, result.logits.data(), cols * comm_->size());
+  } else if (logits) {
     const float *l = static_cast<const float *>(logitsAt);
     result.logits.assign(l, l + values);
   }

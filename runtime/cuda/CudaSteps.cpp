@@ -484,11 +484,27 @@ void CudaBackend::launchStep(const plan::Step &step,
     return launch(fn, a, kernels::launchArgmax(a, {}));
   }
   case StepParams::SampleParams: {
-    kernels::SampleArgs a{
-        in(R::Logits),           ints(R::Sampling),
-        outInts(R::Ids),         static_cast<float *>(out(R::Logprobs).ptr),
-        rows(ops.in(R::Logits)), cols(ops.in(R::Logits))};
+    kernels::SampleArgs a{in(R::Logits),
+                          ints(R::Sampling),
+                          outInts(R::Ids),
+                          static_cast<float *>(out(R::Logprobs).ptr),
+                          rows(ops.in(R::Logits)),
+                          cols(ops.in(R::Logits)),
+                          step.params_as_SampleParams()->candidate_parts()};
     return launch(fn, a, kernels::launchSample(a, {}));
+  }
+  case StepParams::SampleCandidatesParams: {
+    // This rank's logit columns start at vocabulary id rank * columns.
+    const int columns = cols(ops.in(R::Logits));
+    kernels::SampleCandidatesArgs a{
+        in(R::Logits),
+        ints(R::Sampling),
+        out(R::Candidates),
+        rows(ops.in(R::Logits)),
+        columns,
+        step.params_as_SampleCandidatesParams()->candidates(),
+        (comm_ ? comm_->rank() : 0) * columns};
+    return launch(fn, a, kernels::launchSampleCandidates(a, {}));
   }
   case StepParams::ConcatParams: {
     kernels::ConcatArgs a{in(R::A),           in(R::B),

@@ -5,18 +5,56 @@
 #include "moela/Runtime/Engine.h"
 
 #include <cstdlib>
+#include <cstring>
 
 namespace moela {
 
 namespace {
 
 /// A message is [op, ...]: Reset [slot], ReusePrefix [slot, tokens...],
-/// Feed [slots, length of each, tokens of each...], Stop [].
+/// Feed [slots, length of each, tokens of each..., kRowWords per slot],
+/// Stop [].
 enum class Op : int32_t { Reset, ReusePrefix, Feed, Stop };
 
-std::vector<std::vector<int32_t>> feedOf(const std::vector<int32_t> &m) {
+constexpr size_t kRowWords = 8; // one RowSampling
+
+int32_t bitsOf(float f) {
+  int32_t w;
+  std::memcpy(&w, &f, sizeof w);
+  return w;
+}
+float floatOf(int32_t w) {
+  float f;
+  std::memcpy(&f, &w, sizeof f);
+  return f;
+}
+
+void appendRow(std::vector<int32_t> &m, const RowSampling &r) {
+  m.insert(m.end(), {bitsOf(r.temperature), r.topK, bitsOf(r.topP),
+                     int32_t(uint32_t(r.seed)), int32_t(uint32_t(r.seed >> 32)),
+                     int32_t(uint32_t(r.counter)),
+                     int32_t(uint32_t(r.counter >> 32)), r.topLogprobs});
+}
+
+RowSampling rowAt(const std::vector<int32_t> &m, size_t at) {
+  auto wide = [&](size_t i) {
+    return uint64_t(uint32_t(m.at(i))) | uint64_t(uint32_t(m.at(i + 1))) << 32;
+  };
+  RowSampling r;
+  r.temperature = floatOf(m.at(at));
+  r.topK = m.at(at + 1);
+  r.topP = floatOf(m.at(at + 2));
+  r.seed = wide(at + 3);
+  r.counter = wide(at + 5);
+  r.topLogprobs = m.at(at + 7);
+  return r;
+}
+
+/// The tokens of a Feed message, and `next` set to the word after them.
+std::vector<std::vector<int32_t>> feedOf(const std::vector<int32_t> &m,
+                                         size_t &next) {
   std::vector<std::vector<int32_t>> feed(static_cast<size_t>(m.at(1)));
-  size_t next = 2 + feed.size();
+  next = 2 + feed.size();
   for (size_t b = 0; b < feed.size(); ++b) {
     const size_t length = static_cast<size_t>(m.at(2 + b));
     feed[b].assign(m.begin() + next, m.begin() + next + length);
@@ -50,12 +88,16 @@ void EngineMirror::reusePrefix(int slot, const std::vector<int32_t> &tokens) {
   send(m);
 }
 
-void EngineMirror::feed(const std::vector<std::vector<int32_t>> &tokens) {
+void EngineMirror::feedAndSample(
+    const std::vector<std::vector<int32_t>> &tokens,
+    const std::vector<RowSampling> &rows) {
   std::vector<int32_t> m = {int32_t(Op::Feed), int32_t(tokens.size())};
   for (const auto &t : tokens)
     m.push_back(static_cast<int32_t>(t.size()));
   for (const auto &t : tokens)
     m.insert(m.end(), t.begin(), t.end());
+  for (const RowSampling &r : rows)
+    appendRow(m, r);
   send(m);
 }
 
@@ -78,9 +120,15 @@ void EngineMirror::follow(Engine &engine) {
         engine.reusePrefix(m.at(1),
                            std::vector<int32_t>(m.begin() + 2, m.end()));
         break;
-      case Op::Feed:
-        engine.feed(feedOf(m));
+      case Op::Feed: {
+        size_t next = 0;
+        const std::vector<std::vector<int32_t>> feed = feedOf(m, next);
+        std::vector<RowSampling> rows;
+        for (; next + kRowWords <= m.size(); next += kRowWords)
+          rows.push_back(rowAt(m, next));
+        engine.feedAndSample(feed, rows);
         break;
+      }
       case Op::Stop:
         return;
       }

@@ -18,6 +18,7 @@ namespace moela {
 
 class Communicator;
 class Engine;
+struct RowSampling;
 
 class EngineMirror {
 public:
@@ -26,7 +27,11 @@ public:
   // Rank 0: the call about to be made.
   void reset(int slot);
   void reusePrefix(int slot, const std::vector<int32_t> &tokens);
-  void feed(const std::vector<std::vector<int32_t>> &tokens);
+  /// feedAndSample(tokens, rows): the others replay it with the same rows,
+  /// so that every rank runs the same steps and collectives (a plan's
+  /// collectives, and which outputs are fetched, depend on the sampling).
+  void feedAndSample(const std::vector<std::vector<int32_t>> &tokens,
+                     const std::vector<RowSampling> &rows);
   void stop();
   /// Ends every rank (an engine error on rank 0).
   [[noreturn]] void abort(const std::string &message);

@@ -320,7 +320,7 @@ Scheduler::engineFeed(const std::vector<std::vector<int32_t>> &feed,
                       const std::vector<RowSampling> &rows) {
   if (!mirror)
     return engine.feedAndSample(feed, rows);
-  mirror->feed(feed);
+  mirror->feedAndSample(feed, rows);
   try {
     return engine.feedAndSample(feed, rows);
   } catch (const std::exception &e) {

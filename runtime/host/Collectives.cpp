@@ -34,17 +34,7 @@ void allGather(Communicator &comm, CMat x, Mat y) {
   if (x.rows != y.rows || y.cols != ranks * x.cols)
     fail("all-gather of [", x.rows, ", ", x.cols, "] from ", ranks,
          " ranks into [", y.rows, ", ", y.cols, "]");
-  const int64_t count = x.rows * x.cols;
-  std::vector<float> mine(static_cast<size_t>(count)); // [T, C]
-  std::vector<float> all(size_t(ranks * count));       // [N, T, C]
-  for (int64_t t = 0; t < x.rows; ++t)
-    std::copy(x.row(t), x.row(t) + x.cols, mine.begin() + t * x.cols);
-  comm.allGather(mine.data(), size_t(count), all.data());
-  for (int64_t r = 0; r < ranks; ++r)
-    for (int64_t t = 0; t < y.rows; ++t) {
-      const float *src = all.data() + r * count + t * x.cols;
-      std::copy(src, src + x.cols, y.row(t) + r * x.cols);
-    }
+  allGatherColumns(comm, x.data, x.rows, x.cols, x.stride, y.data, y.stride);
 }
 
 } // namespace moela::host

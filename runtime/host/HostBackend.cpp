@@ -357,8 +357,14 @@ StepOutputs HostBackend::run(const std::string &name, const StepInputs &in) {
 
   StepOutputs result;
   const Buffer &out = p.buffers[program.outputs()->Get(abi::kLogits)];
-  if (in.wantLogits || !samples)
+  if ((in.wantLogits || !samples) && plan_->logitsSharded()) {
+    const int64_t cols = out.spec->cols(), all = cols * comm_->size();
+    result.logits.resize(size_t(out.rows * all));
+    allGatherColumns(*comm_, out.floats, out.rows, cols, cols,
+                     result.logits.data(), all);
+  } else if (in.wantLogits || !samples) {
     result.logits.assign(out.floats, out.floats + out.rows * out.spec->cols());
+  }
   if (samples) {
     const uint32_t n = program.outputs()->size();
     const Buffer &ids = p.buffers[program.outputs()->Get(n - 2)];
@@ -649,10 +655,25 @@ void HostBackend::execute(ProgramState &p, const plan::Step &step,
     host::argmax(in(R::Logits), outI(R::Ids));
     return;
 
-  case StepParams::SampleParams:
-    host::sample(in(R::Logits), inI(R::Sampling), outI(R::Ids),
-                 out(R::Logprobs));
+  case StepParams::SampleParams: {
+    const int parts = step.params_as_SampleParams()->candidate_parts();
+    if (parts > 0)
+      host::sampleFromCandidates(in(R::Logits), parts, inI(R::Sampling),
+                                 outI(R::Ids), out(R::Logprobs));
+    else
+      host::sample(in(R::Logits), inI(R::Sampling), outI(R::Ids),
+                   out(R::Logprobs));
     return;
+  }
+
+  case StepParams::SampleCandidatesParams: {
+    // This rank's logit columns start at vocabulary id rank * columns.
+    const host::CMat logits = in(R::Logits);
+    host::sampleCandidates(logits, inI(R::Sampling),
+                           (comm_ ? comm_->rank() : 0) * logits.cols,
+                           out(R::Candidates));
+    return;
+  }
 
   case StepParams::NextTokensParams:
     host::nextTokens(inI(R::Tokens), inI(R::Positions), inI(R::SeqIds),

@@ -309,6 +309,15 @@ void argmax(CMat logits, IMat ids);
 /// ids and logprobs [R, kSampleCols]: the chosen token, then its row's top
 /// logprobs, most likely first. Throws on a parameter out of range.
 void sample(CMat logits, CIMat sampling, IMat ids, Mat logprobs);
+/// Vocab-parallel sampling (plan.fbs SampleCandidatesParams): one rank's
+/// candidate blocks [R, sampleCandidateCols(C)] of its logit columns, whose
+/// column 0 is vocabulary id `firstId`.
+void sampleCandidates(CMat logits, CIMat sampling, int64_t firstId,
+                      Mat candidates);
+/// Sample over the N ranks' candidate blocks side by side [R, N * W]: the
+/// same ids and (to rounding) logprobs as `sample` of the whole rows.
+void sampleFromCandidates(CMat blocks, int parts, CIMat sampling, IMat ids,
+                          Mat logprobs);
 
 /// next[t] = tokens[t+1] if row t+1 is the same slot at the next position,
 /// else ids[r] for the r with logitRows[r] = t, else tokens[t] (plan.fbs

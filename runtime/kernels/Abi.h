@@ -68,6 +68,11 @@ constexpr int kSampleCols = 1 + kMaxTopLogprobs;
 /// Sampling draws from at most this many of a row's most likely tokens
 /// (top_k 0 or above it means this many).
 constexpr int kMaxSampleCandidates = 1024;
+/// Vocab-parallel sampling (plan.fbs SampleCandidatesParams): a rank's block
+/// of C candidates is [values C | ids C | max | sum exp]; ids are exact as
+/// f32 below 2^24, the most a vocab-parallel plan may have.
+constexpr int sampleCandidateCols(int candidates) { return 2 * candidates + 2; }
+constexpr int kMaxCandidateVocab = 1 << 24;
 
 // ---- Numerics ---------------------------------------------------------------
 

@@ -297,11 +297,22 @@ struct ArgmaxArgs {
 };
 /// The token of each logit row and its logprobs (plan.fbs SampleParams).
 struct SampleArgs {
-  View logits;         // [R, V]
+  View logits;         // [R, V], or [R, parts * W] candidate blocks
   const int *sampling; // [R, abi::kSamplingWords]
   int *ids;            // [R, abi::kSampleCols]
   float *logprobs;     // [R, abi::kSampleCols]
   int rows, cols;
+  int candidate_parts; // 0, or the ranks whose SampleCandidates blocks
+                       // `logits` holds side by side
+};
+/// One rank's share of a vocab-parallel Sample (plan.fbs
+/// SampleCandidatesParams).
+struct SampleCandidatesArgs {
+  View logits;         // [R, Vr]: the rank's columns
+  const int *sampling; // [R, abi::kSamplingWords]
+  View candidates;     // [R, abi::sampleCandidateCols(count)]
+  int rows, cols, count;
+  int first_id; // the vocabulary id of column 0
 };
 /// out = [a | b] (plan.fbs ConcatParams); `cols` = a's + b's.
 struct ConcatArgs {

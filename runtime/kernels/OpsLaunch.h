@@ -104,6 +104,10 @@ inline MOELA_HOST_DEVICE Launch launchSample(const SampleArgs &a,
                                              const Tile &) {
   return opslaunch::make(a.rows, 1, abi::kSampleThreads, 0);
 }
+inline MOELA_HOST_DEVICE Launch
+launchSampleCandidates(const SampleCandidatesArgs &a, const Tile &) {
+  return opslaunch::make(a.rows, 1, abi::kSampleThreads, 0);
+}
 
 // ---- MLA --------------------------------------------------------------------
 

@@ -246,6 +246,8 @@ std::string worldText(const plan::Plan &root) {
       s += ", ep";
     if (l->vocab_parallel())
       s += ", vocab parallel";
+    if (l->logits_sharded())
+      s += ", sharded logits";
   }
   return s;
 }
@@ -363,7 +365,8 @@ void dumpPlanJson(const Plan &plan, std::ostream &os) {
   if (const plan::Layout *l = root.layout())
     j["layout"] = {{"tp", l->tp()},
                    {"ep", l->ep()},
-                   {"vocab_parallel", l->vocab_parallel()}};
+                   {"vocab_parallel", l->vocab_parallel()},
+                   {"logits_sharded", l->logits_sharded()}};
   if (const plan::KvCache *kv = root.kv_cache())
     j["kv_cache"] = {{"layers", kv->layers()},
                      {"latent_dim", kv->latent_dim()},

@@ -308,12 +308,22 @@ private:
       fail(where, ": output buffer index ", outIndex,
            " out of range (program has ", buffers->size(), " buffers)");
     const plan::Buffer &out = *buffers->Get(outIndex);
+    // A plan whose logits are sharded returns the rank's vocab columns.
+    const bool sharded = plan_.layout() && plan_.layout()->logits_sharded();
+    const int64_t logitCols =
+        sharded ? config_.vocabSize / plan_.world_size() : config_.vocabSize;
+    if (sharded &&
+        (plan_.world_size() < 2 || config_.vocabSize % plan_.world_size() != 0))
+      fail(where, ": layout.logits_sharded needs a vocab_size (",
+           config_.vocabSize, ") divisible by world_size ", plan_.world_size(),
+           " >= 2");
     if (out.dtype() != plan::DType::F32 ||
         out.row_kind() != plan::RowKind::PerLogitRow || out.row_factor() != 1 ||
-        out.cols() != config_.vocabSize)
+        out.cols() != logitCols)
       fail(where, ": output buffer '", out.name()->str(),
-           "' must be F32 with PerLogitRow rows, row_factor 1 and vocab_size ",
-           config_.vocabSize, " columns, got ", out.cols(), " columns");
+           "' must be F32 with PerLogitRow rows, row_factor 1 and ",
+           sharded ? "vocab_size / world_size " : "vocab_size ", logitCols,
+           " columns, got ", out.cols(), " columns");
 
     const size_t numWeights = shapes_.size();
     const size_t numKernels = plan_.kernels() ? plan_.kernels()->size() : 0;

@@ -406,6 +406,31 @@ void checkStepFamily(StepChecker &s, const plan::Plan &plan,
     for (const Op *op :
          {&s.in(R::Sampling), &s.out(R::Ids), &s.out(R::Logprobs)})
       s.rowsOf(*op, logits);
+    // Vocab-parallel: the world's candidate blocks of 2 C + 2 side by side.
+    const int64_t parts = step.params_as_SampleParams()->candidate_parts();
+    if (parts < 0 || parts > plan.world_size())
+      s.error("candidate_parts = ", parts, " must be 0 or in [1, world size ",
+              plan.world_size(), "]");
+    if (parts > 0) {
+      const int64_t width = int64_t(logits.operand.cols()) / parts;
+      const int64_t c = (width - 2) / 2;
+      s.cols(logits, parts * abi::sampleCandidateCols(int(c < 1 ? 1 : c)),
+             "candidate_parts blocks of 2 C + 2");
+    }
+    return;
+  }
+  case T::SampleCandidatesParams: {
+    const Op &logits = s.in(R::Logits);
+    const int64_t c = step.params_as_SampleCandidatesParams()->candidates();
+    if (c < 1 || c > abi::kMaxSampleCandidates ||
+        c > int64_t(logits.operand.cols()))
+      s.error("candidates = ", c, " must be in [1, min(",
+              abi::kMaxSampleCandidates, ", ", logits.operand.cols(), ")]");
+    s.cols(s.in(R::Sampling), abi::kSamplingWords, "abi::kSamplingWords");
+    s.cols(s.out(R::Candidates), abi::sampleCandidateCols(int(c)),
+           "2 * candidates + 2");
+    s.rowsOf(s.in(R::Sampling), logits);
+    s.rowsOf(s.out(R::Candidates), logits);
     return;
   }
   case T::NextTokensParams: {

@@ -65,6 +65,11 @@ Kernel sampleKernel() {
   return make("Sample", "SampleArgs", "sampleRows", {cudaType(Ty::F32)}, 1024);
 }
 
+Kernel sampleCandidatesKernel() {
+  return make("Sample", "SampleCandidatesArgs", "sampleCandidates",
+              {cudaType(Ty::F32)}, 1024);
+}
+
 Kernel kvAppendKernel(Ty norm) {
   const char *f = cudaType(Ty::F32);
   return make("KvAppend", "KvAppendArgs", "kvAppend", {f, f, cudaType(norm)});

@@ -24,6 +24,8 @@ Kernel gatherRowsKernel(Ty t);
 Kernel ropeKernel(); // f32
 Kernel argmaxKernel();
 Kernel sampleKernel();
+/// Sample.cuh's vocab-parallel half: one rank's candidate blocks.
+Kernel sampleCandidatesKernel();
 Kernel kvAppendKernel(Ty norm); // f32 latent and k_pe, bf16 cache
 Kernel kvGatherKernel(Ty out);
 Kernel latentAttentionKernel(Ty q, Ty out, int latent, int rope, int heads);

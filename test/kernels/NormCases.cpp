@@ -349,7 +349,10 @@ std::vector<int32_t> samplingRow(float temperature, int topK, float topP,
 /// alone (more candidates than kMaxSampleCandidates when cols > 1024), top-k,
 /// top-p, both, a tie at the top-k threshold (lowest ids kept), a row of
 /// -inf, and 20 top logprobs. Ids must equal the host's, logprobs 1e-5.
-void runSample(Report &r, const std::string &what, int cols) {
+/// With parts > 1 the vocab-parallel form: sampleCandidates on each of
+/// `parts` column slices, then sampleRows over the blocks, against the
+/// host's sample of the whole rows.
+void runSample(Report &r, const std::string &what, int cols, int parts = 1) {
   Rng rng(what);
   const int rows = 12;
   Tensor logits(Ty::F32, rows, cols);
@@ -394,7 +397,26 @@ void runSample(Report &r, const std::string &what, int cols) {
                   ids.devAs<int>(),
                   lp.devAs<float>(),
                   rows,
-                  cols};
+                  cols,
+                  0};
+  const int Vr = cols / parts;
+  const int C = std::min(Vr, abi::kMaxSampleCandidates);
+  const int W = abi::sampleCandidateCols(C);
+  Tensor blocks(Ty::F32, rows, parts > 1 ? parts * W : 1);
+  if (parts > 1) {
+    for (int b = 0; b < parts; ++b) {
+      const K::View slice{logits.dev(size_t(b) * Vr * sizeof(float)),
+                          logits.ld()};
+      const K::View block{blocks.dev(size_t(b) * W * sizeof(float)),
+                          blocks.ld()};
+      K::SampleCandidatesArgs c{
+          slice, sampling.devAs<int>(), block, rows, Vr, C, b * Vr};
+      launch(sampleCandidatesKernel(), K::launchSampleCandidates(c, kTile), c);
+    }
+    a.logits = blocks.view();
+    a.cols = parts * W;
+    a.candidate_parts = parts;
+  }
   launch(sampleKernel(), K::launchSample(a, kTile), a);
   r.equal(what + " ids", ids.ints(), refIds);
   // -inf rows give -inf logprobs on both sides: compare the finite ones.
@@ -516,6 +538,13 @@ void addNormCases(Cases &cases) {
             kEmuAndGpu, sampleKernel(), [cols](Report &r) {
               runSample(r, "sample<f32> 12x" + std::to_string(cols), cols);
             });
+  for (int parts : {2, 3}) {
+    const std::string name =
+        "sample<f32> 12x3000 vocab-parallel x" + std::to_string(parts);
+    addCase(cases, "Ops.Sample", name, kEmuAndGpu, sampleKernel(),
+            [=](Report &r) { runSample(r, name, 3000, parts); });
+    cases.back().kernels.push_back(sampleCandidatesKernel());
+  }
   addCase(cases, "Ops.Sample", "sample<f32> 12x129280", kGpu, sampleKernel(),
           [](Report &r) { runSample(r, "sample<f32> 12x129280", 129280); });
 }

@@ -221,5 +221,74 @@ TEST(HostSampleTest, BadParametersNameTheRow) {
   }
 }
 
+/// host::sampleCandidates on each of `parts` column slices of the rows,
+/// the blocks side by side, then host::sampleFromCandidates.
+Out runVocabParallel(const std::vector<std::vector<float>> &logits,
+                     const std::vector<Params> &params, int parts) {
+  const int64_t rows = int64_t(logits.size()), V = int64_t(logits[0].size());
+  const int64_t Vr = V / parts;
+  const int C = int(std::min<int64_t>(abi::kMaxSampleCandidates, Vr));
+  const int64_t W = abi::sampleCandidateCols(C);
+  std::vector<int32_t> w;
+  for (int64_t r = 0; r < rows; ++r) {
+    std::vector<int32_t> row = words(params[size_t(r)]);
+    w.insert(w.end(), row.begin(), row.end());
+  }
+  const host::CIMat sampling{w.data(), rows, abi::kSamplingWords,
+                             abi::kSamplingWords};
+  std::vector<float> blocks(size_t(rows * parts * W));
+  for (int b = 0; b < parts; ++b) {
+    std::vector<float> slice;
+    for (int64_t r = 0; r < rows; ++r)
+      slice.insert(slice.end(), logits[size_t(r)].begin() + b * Vr,
+                   logits[size_t(r)].begin() + (b + 1) * Vr);
+    host::sampleCandidates({slice.data(), rows, Vr, Vr}, sampling, b * Vr,
+                           {blocks.data() + b * W, rows, W, parts * W});
+  }
+  Out out{std::vector<int32_t>(rows * abi::kSampleCols),
+          std::vector<float>(rows * abi::kSampleCols)};
+  host::sampleFromCandidates(
+      {blocks.data(), rows, parts * W, parts * W}, parts, sampling,
+      {out.ids.data(), rows, abi::kSampleCols, abi::kSampleCols},
+      {out.logprobs.data(), rows, abi::kSampleCols, abi::kSampleCols});
+  return out;
+}
+
+// Vocab-parallel sampling (docs/parallel.md): each rank's candidates, then
+// the draw over their union, give the ids of the whole rows exactly and their
+// logprobs to rounding, for greedy, top-k, top-p and full draws, with and
+// without logprobs, ties across ranks included, on 2, 3 and 4 ranks.
+TEST(HostSampleTest, VocabParallelCandidatesPickWhatTheWholeRowPicks) {
+  for (int parts : {2, 3, 4}) {
+    for (int64_t V : {int64_t(96) * parts, int64_t(1500) * parts}) {
+      std::vector<std::vector<float>> logits;
+      std::vector<Params> params;
+      uint64_t state = 0x1234u + uint64_t(V);
+      for (int r = 0; r < 40; ++r) {
+        std::vector<float> row(static_cast<size_t>(V));
+        for (float &v : row) { // few distinct values: ties across ranks
+          state = state * 6364136223846793005ull + 1442695040888963407ull;
+          v = float((state >> 33) % 64) / 8.0f - 4.0f;
+        }
+        logits.push_back(row);
+        Params p;
+        p.temperature = r % 5 == 0 ? 0.0f : 0.5f + float(r % 3);
+        p.topK = r % 4 == 1 ? 7 : r % 4 == 2 ? 2000 : 0;
+        p.topP = r % 3 == 1 ? 0.6f : 1.0f;
+        p.top = r % 2 ? abi::kMaxTopLogprobs : (r % 4 == 2 ? 3 : -1);
+        p.seed = uint64_t(r) * 977;
+        p.counter = uint64_t(r);
+        params.push_back(p);
+      }
+      const Out whole = run(logits, params);
+      const Out split = runVocabParallel(logits, params, parts);
+      ASSERT_EQ(split.ids, whole.ids) << parts << " ranks, V = " << V;
+      for (size_t i = 0; i < whole.logprobs.size(); ++i)
+        ASSERT_NEAR(split.logprobs[i], whole.logprobs[i], 1e-5)
+            << parts << " ranks, V = " << V << ", entry " << i;
+    }
+  }
+}
+
 } // namespace
 } // namespace moela::test

@@ -4,7 +4,8 @@
 // embedding and lm_head, routed experts partitioned over the ranks in both
 // MoE forms (MoeExperts; MoeDispatch + GroupedGemm), an AllReduce after each
 // partial sum and an AllGather of the logits. shardedModel(1) is the same
-// model unsharded, whose collectives are the identity. Programs "p",
+// model unsharded, whose collectives are the identity, ending with a
+// vocab-parallel Sample over its one rank. Programs "p",
 // "prefill" and "decode" hold the same steps (no attention).
 //
 //===----------------------------------------------------------------------===//
@@ -143,6 +144,33 @@ inline PlanDesc shardedModel(int world) {
   step(StepParams::GatherRowsParams,
        none([](auto &b) { return plan::CreateGatherRowsParams(b); }),
        {p.op(full), p.op(kLogitRows)}, {p.op(kLogits)});
+  if (world == 1) {
+    // The vocab-parallel Sample (docs/parallel.md) over the one rank's row:
+    // its candidate blocks, gathered (a copy), then the draw from them.
+    const uint32_t sampling = p.add("sampling", abi::kSamplingWords,
+                                    RowKind::PerLogitRow, 1, plan::DType::I32);
+    const int C = int(kVocab);
+    const uint32_t blocks =
+        p.add("candidates", abi::sampleCandidateCols(C), RowKind::PerLogitRow);
+    const uint32_t gathered = p.add(
+        "candidates_all", abi::sampleCandidateCols(C), RowKind::PerLogitRow);
+    const uint32_t ids = p.add("ids", abi::kSampleCols, RowKind::PerLogitRow, 1,
+                               plan::DType::I32);
+    const uint32_t lp =
+        p.add("logprobs", abi::kSampleCols, RowKind::PerLogitRow);
+    p.inputs.push_back(sampling);
+    p.outputs.insert(p.outputs.end(), {ids, lp});
+    step(StepParams::SampleCandidatesParams, none([C](auto &b) {
+           return plan::CreateSampleCandidatesParams(b, C);
+         }),
+         {p.op(kLogits), p.op(sampling)}, {p.op(blocks)});
+    step(StepParams::AllGatherParams,
+         none([](auto &b) { return plan::CreateAllGatherParams(b); }),
+         {p.op(blocks)}, {p.op(gathered)});
+    step(StepParams::SampleParams,
+         none([](auto &b) { return plan::CreateSampleParams(b, 1); }),
+         {p.op(gathered), p.op(sampling)}, {p.op(ids), p.op(lp)});
+  }
   d.programs.push_back(p);
   // The same steps as the engine's two programs (the model has no
   // attention: each token's logits depend on that token alone).

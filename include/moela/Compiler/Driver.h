@@ -56,6 +56,9 @@ struct CompileOptions {
   bool ep = false;
   /// With tp > 1: attention data-parallel over the ranks (not yet built).
   bool dpAttention = false;
+  /// With tp > 1: sample from the ranks' candidates even where gathering
+  /// the whole logits would be cheaper (moela-sample-vocab-parallel always).
+  bool sampleCandidatesAlways = false;
   /// GiB of memory per device: refuse a plan whose per-rank budget exceeds it
   /// (0 = no check).
   double deviceMemoryGiB = 0;

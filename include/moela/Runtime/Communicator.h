@@ -12,6 +12,7 @@
 #define MOELA_RUNTIME_COMMUNICATOR_H
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -34,6 +35,12 @@ public:
   /// "single process" or "MPI, rank 1 of 4 on host-a".
   virtual std::string describe() const = 0;
 };
+
+/// Every rank's `rows` x `cols` block (row t at x + t * xLd) side by side by
+/// columns, rank 0 first: y [rows, size * cols] (row t at y + t * yLd). A
+/// collective: every rank calls it with the same rows and cols.
+void allGatherColumns(Communicator &comm, const float *x, int64_t rows,
+                      int64_t cols, int64_t xLd, float *y, int64_t yLd);
 
 /// A world of one: collectives are copies, abort exits.
 std::unique_ptr<Communicator> makeSingleProcessCommunicator();

@@ -25,7 +25,7 @@
 namespace moela {
 
 /// Bumped whenever a reader must know about a schema change (plan.fbs).
-constexpr uint32_t kPlanSchemaVersion = 6;
+constexpr uint32_t kPlanSchemaVersion = 7;
 
 /// The matrix a Weight binds: its parts' rows concatenated. A 1-D tensor [n]
 /// is n rows of one column. For an expert set this is one expert's matrix.
@@ -67,6 +67,11 @@ public:
                                       int rank = 0) const;
   /// Ranks that run the plan together (1 for a single-device plan).
   int worldSize() const { return root_->world_size(); }
+  /// Whether the programs' logits output holds only the rank's vocab
+  /// columns (docs/parallel.md): the backends gather them when asked for.
+  bool logitsSharded() const {
+    return root_->layout() && root_->layout()->logits_sharded();
+  }
   const std::string &origin() const { return origin_; }
 
 private:
