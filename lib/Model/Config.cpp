@@ -30,17 +30,21 @@ namespace {
 constexpr int64_t kMaxDim = int64_t(1) << 31;
 
 /// Upper bounds of the size fields, far above any released model (DeepSeek-V3:
-/// 61 layers, 128 heads, 256 experts, 129280 tokens, 163840 positions), so that
-/// a hostile config cannot make the compiler run for minutes or fill memory.
+/// 61 layers, 128 heads, hidden 7168, 256 experts, 129280 tokens, 163840
+/// positions), so that a hostile config cannot make the compiler run for
+/// minutes or fill memory: every weight stays under the plan's 2^40 elements
+/// and the plan lists at most kMaxRoutedExperts experts' weights.
 constexpr int64_t kMaxLayers = 1024;
 constexpr int64_t kMaxMtpLayers = 16;
 constexpr int64_t kMaxHeads = 1024;
 constexpr int64_t kMaxHeadDim = 4096;
-constexpr int64_t kMaxHidden = 65536;
-constexpr int64_t kMaxLoraRank = 65536;
-constexpr int64_t kMaxIntermediate = int64_t(1) << 20;
+constexpr int64_t kMaxHidden = 32768;
+constexpr int64_t kMaxLoraRank = 16384;
+constexpr int64_t kMaxIntermediate = int64_t(1) << 18;
+constexpr int64_t kMaxMoeIntermediate = int64_t(1) << 16;
 constexpr int64_t kMaxExperts = 4096;
-constexpr int64_t kMaxSharedExperts = 256;
+constexpr int64_t kMaxSharedExperts = 64;
+constexpr int64_t kMaxRoutedExperts = 65536;        // over all (MTP) layers
 constexpr int64_t kMaxVocab = int64_t(1) << 24;     // the tokenizer's id limit
 constexpr int64_t kMaxPositions = int64_t(1) << 24; // 16M tokens
 
@@ -362,7 +366,7 @@ Expected<ModelConfig> parseModelConfig(StringRef text, StringRef origin) {
   c.intermediateSize =
       r.integer("intermediate_size", std::nullopt, 1, kMaxIntermediate);
   c.moeIntermediateSize =
-      r.integer("moe_intermediate_size", std::nullopt, 1, kMaxIntermediate);
+      r.integer("moe_intermediate_size", std::nullopt, 1, kMaxMoeIntermediate);
   c.numHiddenLayers =
       r.integer("num_hidden_layers", std::nullopt, 1, kMaxLayers);
   c.numAttentionHeads =
@@ -428,6 +432,15 @@ Expected<ModelConfig> parseModelConfig(StringRef text, StringRef origin) {
                c.nRoutedExperts));
   rule(moeLayerFreq == 1, "moe_layer_freq",
        formatv("= {0} is not supported (must be 1)", moeLayerFreq));
+  // Each layer's experts are separate tensors of the checkpoint and the plan.
+  int64_t routedExperts =
+      (c.numHiddenLayers + c.numNextnPredictLayers) * c.nRoutedExperts;
+  rule(routedExperts <= kMaxRoutedExperts, "n_routed_experts",
+       formatv("= {0} in {1} layers (num_hidden_layers + "
+               "num_nextn_predict_layers) makes {2} experts, over moela's "
+               "limit {3}",
+               c.nRoutedExperts, c.numHiddenLayers + c.numNextnPredictLayers,
+               routedExperts, kMaxRoutedExperts));
   rule(c.firstKDenseReplace <= c.numHiddenLayers, "first_k_dense_replace",
        formatv("= {0} must be <= num_hidden_layers = {1}", c.firstKDenseReplace,
                c.numHiddenLayers));

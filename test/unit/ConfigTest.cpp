@@ -248,7 +248,16 @@ const BadConfig kBadConfigs[] = {
     {"HeadsOverLimit", set("num_attention_heads", 4096), "",
      {"num_attention_heads = 4096 exceeds moela's limit 1024"}},
     {"HiddenOverLimit", set("hidden_size", 1 << 20), "",
-     {"hidden_size = 1048576 exceeds moela's limit 65536"}},
+     {"hidden_size = 1048576 exceeds moela's limit 32768"}},
+    {"RoutedExpertsOverLimit",
+     all({set("num_hidden_layers", 1000), set("n_routed_experts", 4096)}), "",
+     {"n_routed_experts = 4096 in 1001 layers (num_hidden_layers + "
+      "num_nextn_predict_layers) makes 4100096 experts, over moela's limit "
+      "65536"}},
+    {"LoraRankOverLimit", set("kv_lora_rank", 65536), "",
+     {"kv_lora_rank = 65536 exceeds moela's limit 16384"}},
+    {"SharedExpertsOverLimit", set("n_shared_experts", 256), "",
+     {"n_shared_experts = 256 exceeds moela's limit 64"}},
     {"ExpertsOverLimit", set("n_routed_experts", 100000), "",
      {"n_routed_experts = 100000 exceeds moela's limit 4096"}},
     {"VocabOverLimit", set("vocab_size", 1 << 25), "",
@@ -257,8 +266,10 @@ const BadConfig kBadConfigs[] = {
      {"max_position_embeddings = 1073741824 exceeds moela's limit 16777216"}},
     {"RopeDimOverLimit", set("qk_rope_head_dim", 8192), "",
      {"qk_rope_head_dim = 8192 exceeds moela's limit 4096"}},
-    {"IntermediateOverLimit", set("moe_intermediate_size", 1 << 24), "",
-     {"moe_intermediate_size = 16777216 exceeds moela's limit 1048576"}},
+    {"IntermediateOverLimit", set("intermediate_size", 1 << 20), "",
+     {"intermediate_size = 1048576 exceeds moela's limit 262144"}},
+    {"MoeIntermediateOverLimit", set("moe_intermediate_size", 1 << 20), "",
+     {"moe_intermediate_size = 1048576 exceeds moela's limit 65536"}},
 
     // Nesting deep enough to overflow LLVM's recursive parser.
     {"DeeplyNested", nullptr, "{\"a\": " + std::string(100000, '['),
