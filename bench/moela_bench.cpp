@@ -24,6 +24,7 @@
 #include "moela/Runtime/Backends.h"
 #include "moela/Runtime/Engine.h"
 #include "moela/Runtime/Error.h"
+#include "moela/Runtime/Output.h"
 #include "moela/Runtime/Plan.h"
 #include "moela/Runtime/Weights.h"
 
@@ -308,6 +309,7 @@ int main(int argc, char **argv) {
     }
     bench::writeReport(std::cout, *bench::parseReportFormat(output),
                        measurements);
+    moela::flushStdout(); // a report lost to a full disk is an error
   } catch (const std::exception &e) {
     std::fprintf(stderr, "moela-bench: %s\n", e.what());
     return 1;

@@ -6,6 +6,7 @@
 // cache), decode and streaming decode. MB = 10^6 bytes of text.
 //
 //===----------------------------------------------------------------------===//
+#include "moela/Runtime/Output.h"
 #include "moela/Runtime/Tokenizer.h"
 
 #include <CLI/CLI.hpp>
@@ -167,6 +168,7 @@ int main(int argc, char **argv) {
       std::fprintf(stderr, "moela-bench-tokenizer: round trip mismatch\n");
       return 1;
     }
+    moela::flushStdout(); // a report lost to a full disk is an error
     return 0;
   } catch (const std::exception &e) {
     std::fprintf(stderr, "moela-bench-tokenizer: %s\n", e.what());

@@ -6,6 +6,7 @@
 // arena such that buffers alive at the same time never overlap.
 //
 //===----------------------------------------------------------------------===//
+#include "passes/IntervalIndex.h"
 #include "passes/Passes.h"
 #include "runtime/kernels/Abi.h"
 
@@ -255,16 +256,21 @@ private:
     llvm::stable_sort(order, [&](size_t a, size_t b) {
       return buffers[a].bytes > buffers[b].bytes;
     });
-    SmallVector<size_t> placed;
+    // Lifetimes lie in [-1, number of ops].
+    int64_t lastPoint = 0;
+    for (const BufferInfo &b : buffers)
+      lastPoint = std::max(lastPoint, b.lastUse);
+    IntervalIndex placed(-1, lastPoint);
+    std::vector<int64_t> seen(buffers.size(), -1), neighbours;
     for (size_t i : order) {
       BufferInfo &b = buffers[i];
+      neighbours.clear();
+      placed.overlapping(b.firstUse, b.lastUse, seen, i, neighbours);
       SmallVector<std::pair<int64_t, int64_t>>
           busy; // [offset, end) of live neighbours
-      for (size_t j : placed) {
-        const BufferInfo &o = buffers[j];
-        if (o.firstUse <= b.lastUse && b.firstUse <= o.lastUse)
-          busy.push_back({o.offset, o.offset + o.bytes});
-      }
+      for (int64_t j : neighbours)
+        busy.push_back(
+            {buffers[j].offset, buffers[j].offset + buffers[j].bytes});
       llvm::sort(busy);
       int64_t offset = 0;
       for (auto [start, stop] : busy) {
@@ -274,7 +280,7 @@ private:
       }
       b.offset = offset;
       arenaBytes = std::max(arenaBytes, offset + b.bytes);
-      placed.push_back(i);
+      placed.insert(b.firstUse, b.lastUse, i);
     }
   }
 

@@ -22,6 +22,7 @@
 #include "moela/Runtime/Error.h"
 #include "moela/Runtime/Generation.h"
 #include "moela/Runtime/HostBackend.h"
+#include "moela/Runtime/Json.h"
 #include "moela/Runtime/Plan.h"
 #include "moela/Runtime/Sampler.h"
 #include "moela/Runtime/Weights.h"
@@ -33,8 +34,6 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/raw_ostream.h"
-
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -112,12 +111,15 @@ cl::alias verboseLong("verbose", cl::desc("Alias for -v"),
 }
 
 std::vector<std::vector<int32_t>> readPromptIds(const std::string &path) {
-  std::ifstream in(path);
-  if (!in)
+  if (!std::ifstream(path))
     badInput(path + ": cannot open --prompt-ids");
-  nlohmann::json doc =
-      nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded() || !doc.is_array() || doc.empty())
+  nlohmann::json doc;
+  try {
+    doc = moela::readJsonFile(path);
+  } catch (const moela::Error &e) {
+    badInput(e.what());
+  }
+  if (!doc.is_array() || doc.empty())
     badInput(path + ": --prompt-ids must be a JSON array of arrays of ids");
   std::vector<std::vector<int32_t>> prompts;
   for (const nlohmann::json &row : doc) {

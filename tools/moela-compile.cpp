@@ -1,4 +1,5 @@
 //===- moela-compile.cpp - config.json -> model IR -> kernels -> plan -----===//
+#include "cli/CrashBanner.h"
 #include "cli/Version.h"
 #include "moela/Compiler/Driver.h"
 #include "moela/InitAll.h"
@@ -190,6 +191,7 @@ void configurePassManager(mlir::PassManager &pm) {
 
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
+  moela::cli::setMoelaCrashBanner();
   // Registered passes are what --mlir-print-ir-{before,after}=<pass> name.
   moela::registerAllPasses();
   registerMlirOptions();

@@ -8,6 +8,7 @@
 // -q beats -v, as in moela-compile and moela-run.
 //
 //===----------------------------------------------------------------------===//
+#include "cli/CrashBanner.h"
 #include "cli/Version.h"
 #include "moela/InitAll.h"
 
@@ -84,6 +85,7 @@ int main(int argc, char **argv) {
   moela::registerAllDialects(registry);
   moela::registerAllPasses();
   hideLlvmOptions();
+  moela::cli::setMoelaCrashBanner();
   // MLIR's driver keeps its own --help (less LLVM's backend options); --version
   // says which moela it is.
   llvm::cl::SetVersionPrinter([](llvm::raw_ostream &os) {

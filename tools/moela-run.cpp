@@ -20,6 +20,8 @@
 #include "moela/Runtime/Engine.h"
 #include "moela/Runtime/Error.h"
 #include "moela/Runtime/Generation.h"
+#include "moela/Runtime/Json.h"
+#include "moela/Runtime/Output.h"
 #include "moela/Runtime/Plan.h"
 #include "moela/Runtime/Safetensors.h"
 #include "moela/Runtime/ThreadPool.h"
@@ -76,11 +78,10 @@ struct Options : runtool::ModelFlags {
 /// A JSON array of arrays of token ids from `path` ("[[0, 5, 7], ...]").
 std::vector<std::vector<int32_t>> readIdArrays(const std::string &path,
                                                const char *what) {
-  std::ifstream in(path);
-  if (!in)
+  if (!std::ifstream(path))
     fail(path, ": cannot open ", what);
-  json doc = json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded() || !doc.is_array() || doc.empty())
+  json doc = readJsonFile(path);
+  if (!doc.is_array() || doc.empty())
     fail(path, ": ", what, " must be a JSON array of arrays of token ids");
   std::vector<std::vector<int32_t>> rows;
   for (size_t b = 0; b < doc.size(); ++b) {
@@ -114,8 +115,7 @@ void writeOutputs(const Options &o, const GenerationResult &result,
   if (!o.idsOut.empty()) {
     std::ofstream out(o.idsOut);
     out << json(result.ids).dump() << "\n";
-    if (!out)
-      fail(o.idsOut, ": cannot write");
+    closeOutput(out, o.idsOut, "--ids-out");
   }
   if (!o.logitsOut.empty()) {
     // [B, steps, V]; every sequence has the same number of steps here.
@@ -239,6 +239,8 @@ GenerationResult generateText(Engine &engine,
     else
       std::cout << "[" << b << "] " << texts->text(b) << "\n";
   }
+  if (logprobs)
+    logprobs->close();
   writeOutputs(o, result, engine.vocab());
   reportContextLimit(result, engine.maxSeqLen());
   return result;
@@ -528,7 +530,9 @@ int main(int argc, char **argv) {
   try {
     runtool::settleFlags(app, o.weights, o.temperature, o.topK, o.topP,
                          comm->rank() == 0);
-    return run(o, *comm);
+    int status = run(o, *comm);
+    flushStdout(); // text written to a full disk is an error, not exit 0
+    return status;
   } catch (const EveryRankError &e) {
     // One write, so that the ranks' lines do not interleave.
     const std::string line = "moela-run: rank " + std::to_string(comm->rank()) +

@@ -17,10 +17,11 @@
 #include "cli/Cli11.h"
 #include "cli/Version.h"
 #include "moela/Runtime/Error.h"
+#include "moela/Runtime/Json.h"
+#include "moela/Runtime/Output.h"
 #include "moela/Runtime/Tokenizer.h"
 
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <cmath>
@@ -38,18 +39,14 @@ using nlohmann::json;
 
 namespace {
 
-/// `text` as JSON; a parse error names `where`.
-json parseJson(const std::string &text, const std::string &where) {
-  try {
-    return json::parse(text);
-  } catch (const json::parse_error &e) {
-    moela::fail(where, "invalid JSON: ", e.what());
-  }
+/// `text` as JSON; `where` ("line 3: ") names it in errors.
+json parseInput(const std::string &text, const std::string &where) {
+  return moela::parseJson(text, where.substr(0, where.rfind(": ")));
 }
 
 std::vector<moela::TokenId> parseIds(const std::string &text,
                                      const std::string &where) {
-  const json value = parseJson(text, where);
+  const json value = parseInput(text, where);
   if (!value.is_array())
     moela::fail(where, "expected a JSON array of token ids");
   std::vector<moela::TokenId> ids;
@@ -65,7 +62,7 @@ std::vector<moela::TokenId> parseIds(const std::string &text,
 }
 
 std::string parseText(const std::string &line, const std::string &where) {
-  const json value = parseJson(line, where);
+  const json value = parseInput(line, where);
   if (!value.is_string())
     moela::fail(where, "expected a JSON string");
   return value.get<std::string>();
@@ -163,8 +160,7 @@ int main(int argc, char **argv) {
     start = std::chrono::steady_clock::now();
     size_t tokens = 0, bytes = 0, lines = 0;
     auto finish = [&]() -> int {
-      if (!std::cout.flush())
-        return 1;
+      moela::flushStdout(); // a full disk is an error, not exit 0
       if (verbose) {
         char text[200];
         std::snprintf(text, sizeof(text), "%s %zu %s to %zu %s%s in %.3f ms",

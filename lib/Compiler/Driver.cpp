@@ -53,14 +53,19 @@ public:
     sys::path::append(path, formatv("{0:2}-{1}.mlir", counter++, what).str());
     std::error_code ec;
     raw_fd_ostream os(path, ec);
-    if (ec) {
-      WithColor::warning(errs(), "moela-compile")
-          << "cannot write " << path << ": " << ec.message() << "\n";
-      return;
+    if (!ec) {
+      op->print(os, OpPrintingFlags().enableDebugInfo(/*enable=*/true,
+                                                      /*prettyForm=*/false));
+      os.close();
+      ec = os.error();
+      os.clear_error();
     }
-    op->print(os, OpPrintingFlags().enableDebugInfo(/*enable=*/true,
-                                                    /*prettyForm=*/false));
+    if (ec && firstError.empty())
+      firstError = ("cannot write " + path + ": " + ec.message()).str();
   }
+
+  /// The first file that could not be written, or "".
+  const std::string &error() const { return firstError; }
 
   void runAfterPass(Pass *pass, Operation *op) override {
     if (auto func = dyn_cast<func::FuncOp>(op)) {
@@ -113,6 +118,7 @@ private:
   }
 
   std::string dir;
+  std::string firstError;
   int counter = 0;
   std::mutex mutex;
   std::vector<Nested> nested;         // in pipeline order
@@ -128,6 +134,18 @@ LogicalResult writeOutput(StringRef path,
     return failure();
   }
   write(out->os());
+  // A full disk shows only once the data is flushed: check after closing
+  // (stdout is only flushed: LLVM never closes it).
+  if (path == "-")
+    out->os().flush();
+  else
+    out->os().close();
+  if (std::error_code ec = out->os().error()) {
+    out->os().clear_error();
+    fail("cannot write " + (path == "-" ? "standard output" : path) + ": " +
+         ec.message());
+    return failure(); // the partial file is removed (LLVM removes only files)
+  }
   out->keep();
   return success();
 }
@@ -238,7 +256,7 @@ int compile(const CompileOptions &options, MLIRContext &context,
     }
 
   PassManager pm(&context);
-  std::unique_ptr<DumpIrInstrumentation> dumper;
+  DumpIrInstrumentation *dumper = nullptr; // owned by pm
   if (!options.dumpIrDir.empty()) {
     if (std::error_code ec = sys::fs::create_directories(options.dumpIrDir))
       return fail("cannot create --dump-ir-dir " + options.dumpIrDir + ": " +
@@ -246,6 +264,9 @@ int compile(const CompileOptions &options, MLIRContext &context,
     auto instrumentation =
         std::make_unique<DumpIrInstrumentation>(options.dumpIrDir);
     instrumentation->dump(*module, "import");
+    if (!instrumentation->error().empty())
+      return fail(instrumentation->error());
+    dumper = instrumentation.get();
     pm.addInstrumentation(std::move(instrumentation));
   }
   if (configure)
@@ -265,6 +286,8 @@ int compile(const CompileOptions &options, MLIRContext &context,
   phase("import");
   if (failed(pm.run(*module)))
     return fail("the pass pipeline failed (see the error above)");
+  if (dumper && !dumper->error().empty())
+    return fail(dumper->error());
   phase("passes");
 
   MemoryReport memory = computeMemoryReport(*module, *config, kvDtype);

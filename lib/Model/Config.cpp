@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "moela/Compiler/Config.h"
+#include "moela/Runtime/JsonDepth.h"
 #include "runtime/kernels/Abi.h"
 
 #include "llvm/ADT/StringSwitch.h"
@@ -27,6 +28,25 @@ namespace {
 
 /// Largest accepted dimension: keeps every derived product inside int64.
 constexpr int64_t kMaxDim = int64_t(1) << 31;
+
+/// Upper bounds of the size fields, far above any released model (DeepSeek-V3:
+/// 61 layers, 128 heads, hidden 7168, 256 experts, 129280 tokens, 163840
+/// positions), so that a hostile config cannot make the compiler run for
+/// minutes or fill memory: every weight stays under the plan's 2^40 elements
+/// and the plan lists at most kMaxRoutedExperts experts' weights.
+constexpr int64_t kMaxLayers = 1024;
+constexpr int64_t kMaxMtpLayers = 16;
+constexpr int64_t kMaxHeads = 1024;
+constexpr int64_t kMaxHeadDim = 4096;
+constexpr int64_t kMaxHidden = 32768;
+constexpr int64_t kMaxLoraRank = 16384;
+constexpr int64_t kMaxIntermediate = int64_t(1) << 18;
+constexpr int64_t kMaxMoeIntermediate = int64_t(1) << 16;
+constexpr int64_t kMaxExperts = 4096;
+constexpr int64_t kMaxSharedExperts = 64;
+constexpr int64_t kMaxRoutedExperts = 65536;        // over all (MTP) layers
+constexpr int64_t kMaxVocab = int64_t(1) << 24;     // the tokenizer's id limit
+constexpr int64_t kMaxPositions = int64_t(1) << 24; // 16M tokens
 
 /// Reads typed fields of one JSON object, remembering the first error.
 /// Field paths are spelled as in the file ("rope_scaling.factor").
@@ -83,9 +103,10 @@ public:
     return nullptr;
   }
 
-  /// An integer field; `fallback` = std::nullopt makes it required.
+  /// An integer field in [min, max]; `fallback` = std::nullopt makes it
+  /// required.
   int64_t integer(StringRef field, std::optional<int64_t> fallback,
-                  int64_t min = 0) {
+                  int64_t min = 0, int64_t max = kMaxDim - 1) {
     const json::Value *v = lookup(field, /*required=*/!fallback);
     if (!v)
       return fallback.value_or(0);
@@ -106,6 +127,10 @@ public:
     }
     if (*i >= kMaxDim) {
       fail(field, formatv("= {0} must be < 2^31", *i));
+      return 0;
+    }
+    if (*i > max) {
+      fail(field, formatv("= {0} exceeds moela's limit {1}", *i, max));
       return 0;
     }
     return *i;
@@ -202,18 +227,26 @@ void readRopeScaling(const json::Object &root, StringRef origin,
     r.fail(typeKey, "= \"" + *typeName +
                         "\" is not supported (DeepSeek models use \"yarn\")");
   } else {
+    // Defaults and rules as Hugging Face's DeepseekV3YarnRotaryEmbedding and
+    // DeepSeek's reference: what they compute, moela computes
+    // (docs/model.md §3.1); equal or even swapped betas are computed as they
+    // are (the ramp widens a zero-width range by 0.001).
     yarn.enabled = true;
     yarn.factor = r.positive("factor", std::nullopt);
     yarn.originalMaxPositionEmbeddings =
-        r.integer("original_max_position_embeddings", std::nullopt, 1);
+        r.integer("original_max_position_embeddings", 4096, 1, kMaxPositions);
     yarn.betaFast = r.positive("beta_fast", 32.0);
     yarn.betaSlow = r.positive("beta_slow", 1.0);
     yarn.mscale = r.number("mscale", 1.0);
     yarn.mscaleAllDim = r.number("mscale_all_dim", 0.0);
-    if (!r.failed() && !(yarn.betaFast > yarn.betaSlow))
-      r.fail("beta_fast", "= " + FieldReader::showNumber(yarn.betaFast) +
-                              " must be > beta_slow = " +
-                              FieldReader::showNumber(yarn.betaSlow));
+    // cos and sin are scaled by g(mscale) / g(mscale_all_dim), where the
+    // reference divides by zero.
+    double g = 0.1 * yarn.mscaleAllDim * std::log(yarn.factor) + 1.0;
+    if (!r.failed() && yarn.factor > 1.0 && g == 0.0)
+      r.fail("mscale_all_dim",
+             "= " + FieldReader::showNumber(yarn.mscaleAllDim) +
+                 " makes 0.1 * mscale_all_dim * ln(factor) + 1 zero, the "
+                 "divisor of the rope magnitude");
   }
   top.adopt(r);
 }
@@ -293,6 +326,10 @@ Expected<ModelConfig> loadModelConfig(StringRef path) {
 }
 
 Expected<ModelConfig> parseModelConfig(StringRef text, StringRef origin) {
+  // LLVM's parser recurses once per nesting level.
+  if (std::string deep = jsonDepthError(text); !deep.empty())
+    return createStringError(inconvertibleErrorCode(), "%s: %s",
+                             origin.str().c_str(), deep.c_str());
   Expected<json::Value> parsed = json::parse(text);
   if (!parsed)
     return createStringError(inconvertibleErrorCode(), "%s: invalid JSON: %s",
@@ -324,41 +361,49 @@ Expected<ModelConfig> parseModelConfig(StringRef text, StringRef origin) {
     c.modelType = type->str();
 
   // Required dimensions (docs/model.md §1).
-  c.vocabSize = r.integer("vocab_size", std::nullopt, 1);
-  c.hiddenSize = r.integer("hidden_size", std::nullopt, 1);
-  c.intermediateSize = r.integer("intermediate_size", std::nullopt, 1);
-  c.moeIntermediateSize = r.integer("moe_intermediate_size", std::nullopt, 1);
-  c.numHiddenLayers = r.integer("num_hidden_layers", std::nullopt, 1);
-  c.numAttentionHeads = r.integer("num_attention_heads", std::nullopt, 1);
-  c.kvLoraRank = r.integer("kv_lora_rank", std::nullopt, 1);
-  c.qkNopeHeadDim = r.integer("qk_nope_head_dim", std::nullopt, 1);
-  c.qkRopeHeadDim = r.integer("qk_rope_head_dim", std::nullopt, 1);
-  c.vHeadDim = r.integer("v_head_dim", std::nullopt, 1);
-  c.nRoutedExperts = r.integer("n_routed_experts", std::nullopt, 1);
-  c.numExpertsPerTok = r.integer("num_experts_per_tok", std::nullopt, 1);
+  c.vocabSize = r.integer("vocab_size", std::nullopt, 1, kMaxVocab);
+  c.hiddenSize = r.integer("hidden_size", std::nullopt, 1, kMaxHidden);
+  c.intermediateSize =
+      r.integer("intermediate_size", std::nullopt, 1, kMaxIntermediate);
+  c.moeIntermediateSize =
+      r.integer("moe_intermediate_size", std::nullopt, 1, kMaxMoeIntermediate);
+  c.numHiddenLayers =
+      r.integer("num_hidden_layers", std::nullopt, 1, kMaxLayers);
+  c.numAttentionHeads =
+      r.integer("num_attention_heads", std::nullopt, 1, kMaxHeads);
+  c.kvLoraRank = r.integer("kv_lora_rank", std::nullopt, 1, kMaxLoraRank);
+  c.qkNopeHeadDim = r.integer("qk_nope_head_dim", std::nullopt, 1, kMaxHeadDim);
+  c.qkRopeHeadDim = r.integer("qk_rope_head_dim", std::nullopt, 1, kMaxHeadDim);
+  c.vHeadDim = r.integer("v_head_dim", std::nullopt, 1, kMaxHeadDim);
+  c.nRoutedExperts =
+      r.integer("n_routed_experts", std::nullopt, 1, kMaxExperts);
+  c.numExpertsPerTok =
+      r.integer("num_experts_per_tok", std::nullopt, 1, kMaxExperts);
   c.rmsNormEps = r.positive("rms_norm_eps", std::nullopt);
   c.ropeTheta = r.has("rope_theta") || !root->get("rope_parameters")
                     ? r.positive("rope_theta", std::nullopt)
                     : 0.0;
 
   // Optional fields with their defaults.
-  c.qLoraRank = r.integer("q_lora_rank", 0, 0);
-  c.nSharedExperts = r.integer("n_shared_experts", 0, 0);
-  c.firstKDenseReplace = r.integer("first_k_dense_replace", 0, 0);
-  int64_t moeLayerFreq = r.integer("moe_layer_freq", 1, 1);
-  c.nGroup = r.integer("n_group", 1, 1);
-  c.topkGroup = r.integer("topk_group", 1, 1);
+  c.qLoraRank = r.integer("q_lora_rank", 0, 0, kMaxLoraRank);
+  c.nSharedExperts = r.integer("n_shared_experts", 0, 0, kMaxSharedExperts);
+  c.firstKDenseReplace = r.integer("first_k_dense_replace", 0, 0, kMaxLayers);
+  int64_t moeLayerFreq = r.integer("moe_layer_freq", 1, 1, kMaxLayers);
+  c.nGroup = r.integer("n_group", 1, 1, kMaxExperts);
+  c.topkGroup = r.integer("topk_group", 1, 1, kMaxExperts);
   c.topkMethod = static_cast<TopkMethod>(r.choice(
       "topk_method", {"greedy", "group_limited_greedy", "noaux_tc"}, 0));
   c.scoringFunc = static_cast<ScoringFunc>(
       r.choice("scoring_func", {"softmax", "sigmoid"}, 0));
   c.normTopkProb = r.boolean("norm_topk_prob", false);
   c.routedScalingFactor = r.positive("routed_scaling_factor", 1.0);
-  c.maxPositionEmbeddings = r.integer("max_position_embeddings", 4096, 1);
-  c.numNextnPredictLayers = r.integer("num_nextn_predict_layers", 0, 0);
+  c.maxPositionEmbeddings =
+      r.integer("max_position_embeddings", 4096, 1, kMaxPositions);
+  c.numNextnPredictLayers =
+      r.integer("num_nextn_predict_layers", 0, 0, kMaxMtpLayers);
   c.tieWordEmbeddings = r.boolean("tie_word_embeddings", false);
-  c.bosTokenId = r.integer("bos_token_id", 0, 0);
-  c.eosTokenId = r.integer("eos_token_id", 1, 0);
+  c.bosTokenId = r.integer("bos_token_id", 0, 0, kMaxVocab);
+  c.eosTokenId = r.integer("eos_token_id", 1, 0, kMaxVocab);
   r.choice("hidden_act", {"silu"}, 0);
   static const StringRef kTorchDtypes[] = {"bfloat16", "float16", "float32"};
   c.torchDtype = kTorchDtypes[r.choice("torch_dtype", kTorchDtypes, 0)].str();
@@ -366,6 +411,10 @@ Expected<ModelConfig> parseModelConfig(StringRef text, StringRef origin) {
     readRopeScaling(*root, origin, r, c.yarn, c.ropeTheta);
   if (!r.failed() && c.ropeTheta <= 0)
     r.fail("rope_theta", "is required but missing");
+  // YaRN's correction dims divide by ln(rope_theta).
+  if (!r.failed() && c.yarn.enabled && c.ropeTheta == 1.0)
+    r.fail("rope_theta", "= 1 cannot be used with YaRN (it divides by "
+                         "ln(rope_theta) = 0)");
   if (!r.failed())
     readQuantization(*root, origin, r, c.fp8);
   if (r.failed())
@@ -383,6 +432,15 @@ Expected<ModelConfig> parseModelConfig(StringRef text, StringRef origin) {
                c.nRoutedExperts));
   rule(moeLayerFreq == 1, "moe_layer_freq",
        formatv("= {0} is not supported (must be 1)", moeLayerFreq));
+  // Each layer's experts are separate tensors of the checkpoint and the plan.
+  int64_t routedExperts =
+      (c.numHiddenLayers + c.numNextnPredictLayers) * c.nRoutedExperts;
+  rule(routedExperts <= kMaxRoutedExperts, "n_routed_experts",
+       formatv("= {0} in {1} layers (num_hidden_layers + "
+               "num_nextn_predict_layers) makes {2} experts, over moela's "
+               "limit {3}",
+               c.nRoutedExperts, c.numHiddenLayers + c.numNextnPredictLayers,
+               routedExperts, kMaxRoutedExperts));
   rule(c.firstKDenseReplace <= c.numHiddenLayers, "first_k_dense_replace",
        formatv("= {0} must be <= num_hidden_layers = {1}", c.firstKDenseReplace,
                c.numHiddenLayers));

@@ -3,9 +3,9 @@
 
 #include "Utf8.h"
 #include "moela/Runtime/Error.h"
+#include "moela/Runtime/Json.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
-#include <nlohmann/json.hpp>
 #include <pcre2.h>
 
 namespace moela {
@@ -148,7 +148,8 @@ PreTokenizer PreTokenizer::fromJson(const json &spec, const std::string &file) {
   PreTokenizer result;
   std::vector<std::pair<const json *, std::string>> items;
   const std::string root = file + ": pre_tokenizer";
-  if (spec.is_object() && spec.value("type", "") == "Sequence") {
+  if (spec.is_object() &&
+      stringOr(spec, "type", "", root + ".type") == "Sequence") {
     auto list = spec.find("pretokenizers");
     if (list == spec.end() || !list->is_array())
       fail(root, ".pretokenizers: expected an array");
@@ -171,7 +172,8 @@ PreTokenizer PreTokenizer::fromJson(const json &spec, const std::string &file) {
       fail(where, ": \"", type,
            "\" after ByteLevel is not supported (ByteLevel must be last)");
     if (type == "Split") {
-      std::string behavior = item->value("behavior", "");
+      std::string behavior =
+          stringOr(*item, "behavior", "", where + ".behavior");
       if (behavior != "Isolated")
         fail(where, ".behavior: \"", behavior,
              "\" is not supported (only \"Isolated\")");
@@ -194,7 +196,7 @@ PreTokenizer PreTokenizer::fromJson(const json &spec, const std::string &file) {
       // A prefix space would have to be added to every piece; no DeepSeek
       // file uses it.
       requireFlag(*item, "add_prefix_space", false, where);
-      if (item->value("use_regex", true))
+      if (boolOr(*item, "use_regex", true, where + ".use_regex"))
         result.steps.push_back(
             std::make_unique<Regex>(translateOniguruma(kGpt2Pattern, where),
                                     false, where + ".use_regex"));

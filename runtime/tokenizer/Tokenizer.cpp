@@ -16,8 +16,7 @@
 #include "PreTokenizer.h"
 #include "Utf8.h"
 #include "moela/Runtime/Error.h"
-
-#include <nlohmann/json.hpp>
+#include "moela/Runtime/Json.h"
 
 #include <filesystem>
 #include <fstream>
@@ -35,19 +34,6 @@ constexpr int64_t kMaxTokenId = 1 << 24;
 
 enum TokenFlags : uint8_t { kHasToken = 1, kSpecial = 2 };
 
-json readJson(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    fail("cannot open ", path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  try {
-    return json::parse(buffer.str());
-  } catch (const json::parse_error &e) {
-    fail(path, ": malformed JSON: ", e.what());
-  }
-}
-
 /// `obj[key]`, which must exist and be of `kind` (for the message).
 const json &member(const json &obj, const char *key, json::value_t kind,
                    const std::string &where) {
@@ -57,8 +43,7 @@ const json &member(const json &obj, const char *key, json::value_t kind,
   bool ok = it->type() == kind ||
             (kind == json::value_t::number_integer && it->is_number_integer());
   if (!ok)
-    fail(where, ".", key, ": expected ", json(kind).type_name(), ", got ",
-         it->type_name());
+    failJsonType(where + "." + key, json(kind).type_name(), *it);
   return *it;
 }
 
@@ -128,7 +113,7 @@ void Tokenizer::Impl::load(const std::string &dir, size_t wordCacheEntries) {
   if (!fs::is_directory(dir))
     fail("tokenizer directory ", dir, " does not exist");
   const std::string file = (fs::path(dir) / "tokenizer.json").string();
-  json root = readJson(file);
+  json root = readJsonFile(file);
   // The checks below name what they reject; this catches the rest (a string
   // where a flag belongs, ...) so that every failure is a moela::Error.
   try {
@@ -142,7 +127,7 @@ void Tokenizer::Impl::load(const std::string &dir, size_t wordCacheEntries) {
       (fs::path(dir) / "tokenizer_config.json").string();
   json config = json::object();
   if (fs::exists(configFile)) {
-    config = readJson(configFile);
+    config = readJsonFile(configFile);
     if (!config.is_object())
       fail(configFile, ": expected a JSON object");
   }
@@ -209,16 +194,20 @@ void Tokenizer::Impl::loadTokenizerJson(const json &root,
     fail(file, ": expected a JSON object");
   auto normalizer = root.find("normalizer");
   if (normalizer != root.end() && !normalizer->is_null()) {
+    const std::string where = file + ": normalizer";
+    if (!normalizer->is_object())
+      failJsonType(where, "object", *normalizer);
+    std::string type = stringOr(*normalizer, "type", "?", where + ".type");
     bool emptySequence =
-        normalizer->is_object() &&
-        normalizer->value("type", "") == "Sequence" &&
+        type == "Sequence" &&
         normalizer->value("normalizers", json::array()).empty();
     if (!emptySequence)
-      fail(file, ": normalizer: ",
-           normalizer->is_object() ? normalizer->value("type", "?") : "?",
+      fail(where, ": ", type,
            " is not supported (only none or an empty Sequence)");
   }
   auto decoder = root.find("decoder");
+  if (decoder != root.end() && decoder->is_object())
+    stringOr(*decoder, "type", "", file + ": decoder.type"); // kind checked
   if (decoder == root.end() || !decoder->is_object() ||
       decoder->value("type", "") != "ByteLevel")
     fail(file, ": decoder: only a ByteLevel decoder is supported");
@@ -250,7 +239,8 @@ void Tokenizer::Impl::loadModel(const json &model, const std::string &where,
     fail(where, ": subword prefixes/suffixes are not supported");
   if (!absentOr(model, "byte_fallback", false))
     fail(where, ".byte_fallback: not supported");
-  bool ignoreMerges = model.value("ignore_merges", false);
+  bool ignoreMerges =
+      boolOr(model, "ignore_merges", false, where + ".ignore_merges");
 
   // The vocabulary spells bytes in GPT-2's alphabet; BPE runs on raw bytes.
   const json &vocabJson = member(model, "vocab", json::value_t::object, where);
@@ -344,7 +334,7 @@ void Tokenizer::Impl::loadAddedTokens(const json &list,
       if (!absentOr(token, flag, false))
         fail(at, ".", flag, ": true is not supported");
     define(id, content);
-    if (token.value("special", false))
+    if (boolOr(token, "special", false, at + ".special"))
       flags[id] |= kSpecial;
     else
       flags[id] &= ~kSpecial;
@@ -470,17 +460,11 @@ std::string
 Tokenizer::renderChatTemplate(std::string_view messagesJson,
                               bool addGenerationPrompt,
                               std::string_view variablesJson) const {
-  auto parse = [](std::string_view text, const char *what) {
-    try {
-      return jinja::Json::parse(text);
-    } catch (const jinja::Json::parse_error &e) {
-      fail(what, ": malformed JSON: ", e.what());
-    }
-  };
-  jinja::Json messages = parse(messagesJson, "chat messages");
-  jinja::Json variables = variablesJson.empty()
-                              ? jinja::Json::object()
-                              : parse(variablesJson, "chat template variables");
+  jinja::Json messages = parseOrderedJson(messagesJson, "chat messages");
+  jinja::Json variables =
+      variablesJson.empty()
+          ? jinja::Json::object()
+          : parseOrderedJson(variablesJson, "chat template variables");
   return impl->chat.render(messages, addGenerationPrompt, impl->specialTokens,
                            variables);
 }

@@ -8,16 +8,13 @@
 #include "moela/Runtime/Safetensors.h"
 
 #include "moela/Runtime/Error.h"
-
-#include <nlohmann/json.hpp>
+#include "moela/Runtime/Json.h"
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -82,9 +79,11 @@ SafetensorsEntry parseEntry(const std::string &path, const std::string &name,
   bool overflow = false;
   for (const json &dim : *shape) {
     uint64_t d;
+    // The culprit alone: the whole shape may be huge.
     if (!readCount(dim, d) || d > static_cast<uint64_t>(INT64_MAX))
-      bad("'shape' must be an array of non-negative integers, found ",
-          shape->dump());
+      bad("'shape'[", entry.shape.size(),
+          "] = ", dim.is_number() ? dim.dump() : dim.type_name(),
+          " is not a non-negative integer");
     entry.shape.push_back(static_cast<int64_t>(d));
     overflow |= __builtin_mul_overflow(numel, d, &numel);
   }
@@ -167,12 +166,10 @@ SafetensorsFile::open(const std::string &path) {
   const uint64_t dataBytes = fileBytes - 8 - headerBytes;
   file->dataRegion_ = file->map_ + 8 + headerBytes;
 
-  json header;
-  try {
-    header = json::parse(file->map_ + 8, file->map_ + 8 + headerBytes);
-  } catch (const json::exception &e) {
-    fail(path, ": header is not valid JSON: ", e.what());
-  }
+  json header =
+      parseJson(std::string_view(reinterpret_cast<const char *>(file->map_ + 8),
+                                 headerBytes),
+                path + " (header)");
   if (!header.is_object())
     fail(path, ": header is not a JSON object");
 
@@ -247,19 +244,6 @@ namespace {
 
 bool isIndexPath(const fs::path &p) { return p.extension() == ".json"; }
 
-json readJsonFile(const fs::path &p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in)
-    fail("cannot read ", p.string());
-  std::stringstream text;
-  text << in.rdbuf();
-  try {
-    return json::parse(text.str());
-  } catch (const json::exception &e) {
-    fail(p.string(), ": not valid JSON: ", e.what());
-  }
-}
-
 } // namespace
 
 Checkpoint Checkpoint::open(const std::string &path) {
@@ -294,7 +278,7 @@ Checkpoint Checkpoint::open(const std::string &path) {
   }
 
   const std::string indexName = index.string();
-  json root = readJsonFile(index);
+  json root = readJsonFile(indexName);
   auto weightMap = root.is_object() ? root.find("weight_map") : root.end();
   if (weightMap == root.end() || !weightMap->is_object())
     fail(indexName, ": 'weight_map' must be an object of tensor name -> shard "

@@ -178,21 +178,20 @@ const BadConfig kBadConfigs[] = {
           set("rope_parameters", json::Object{{"rope_type", "linear"}})}),
      "",
      {"rope_parameters.rope_type = \"linear\" is not supported"}},
-    {"YarnBetaFastNotAboveBetaSlow",
-     all({set("rope_scaling.beta_fast", 1), set("rope_scaling.beta_slow", 32)}),
+    {"YarnZeroBeta", set("rope_scaling.beta_slow", 0), "",
+     {"rope_scaling.beta_slow = 0 must be > 0"}},
+    // ln(e) = 1, so g(-10) = 0.1 * -10 * 1 + 1 is exactly 0.
+    {"YarnMagnitudeDivisorZero",
+     all({set("rope_scaling.factor", 2.718281828459045), set("rope_scaling.mscale_all_dim", -10)}),
      "",
-     {"rope_scaling.beta_fast = 1", "must be > beta_slow = 32"}},
-    {"YarnBetaFastEqualBetaSlow",
-     all({set("rope_scaling.beta_fast", 2), set("rope_scaling.beta_slow", 2)}),
-     "",
-     {"rope_scaling.beta_fast = 2", "must be > beta_slow = 2"}},
+     {"rope_scaling.mscale_all_dim = -10 makes 0.1 * mscale_all_dim * "
+      "ln(factor) + 1 zero"}},
+    {"YarnRopeThetaOne", set("rope_theta", 1), "",
+     {"rope_theta = 1 cannot be used with YaRN"}},
     {"YarnMissingFactor", drop("rope_scaling.factor"), "",
      {"rope_scaling.factor is required but missing"}},
     {"YarnZeroFactor", set("rope_scaling.factor", 0), "",
      {"rope_scaling.factor = 0 must be > 0"}},
-    {"YarnMissingOriginalMax",
-     drop("rope_scaling.original_max_position_embeddings"), "",
-     {"rope_scaling.original_max_position_embeddings is required but missing"}},
 
     // quantization_config.
     {"QuantMethodAwq",
@@ -239,6 +238,43 @@ const BadConfig kBadConfigs[] = {
     {"ArchitecturesNotArray", set("architectures", "DeepseekV3ForCausalLM"), "",
      {"architectures = \"DeepseekV3ForCausalLM\"",
       "must name DeepseekV2ForCausalLM or DeepseekV3ForCausalLM"}},
+
+    // Size limits: far above real models, so compile time and memory stay
+    // bounded.
+    {"LayersOverLimit", set("num_hidden_layers", 5000), "",
+     {"num_hidden_layers = 5000 exceeds moela's limit 1024"}},
+    {"MtpLayersOverLimit", set("num_nextn_predict_layers", 262144), "",
+     {"num_nextn_predict_layers = 262144 exceeds moela's limit 16"}},
+    {"HeadsOverLimit", set("num_attention_heads", 4096), "",
+     {"num_attention_heads = 4096 exceeds moela's limit 1024"}},
+    {"HiddenOverLimit", set("hidden_size", 1 << 20), "",
+     {"hidden_size = 1048576 exceeds moela's limit 32768"}},
+    {"RoutedExpertsOverLimit",
+     all({set("num_hidden_layers", 1000), set("n_routed_experts", 4096)}), "",
+     {"n_routed_experts = 4096 in 1001 layers (num_hidden_layers + "
+      "num_nextn_predict_layers) makes 4100096 experts, over moela's limit "
+      "65536"}},
+    {"LoraRankOverLimit", set("kv_lora_rank", 65536), "",
+     {"kv_lora_rank = 65536 exceeds moela's limit 16384"}},
+    {"SharedExpertsOverLimit", set("n_shared_experts", 256), "",
+     {"n_shared_experts = 256 exceeds moela's limit 64"}},
+    {"ExpertsOverLimit", set("n_routed_experts", 100000), "",
+     {"n_routed_experts = 100000 exceeds moela's limit 4096"}},
+    {"VocabOverLimit", set("vocab_size", 1 << 25), "",
+     {"vocab_size = 33554432 exceeds moela's limit 16777216"}},
+    {"PositionsOverLimit", set("max_position_embeddings", 1 << 30), "",
+     {"max_position_embeddings = 1073741824 exceeds moela's limit 16777216"}},
+    {"RopeDimOverLimit", set("qk_rope_head_dim", 8192), "",
+     {"qk_rope_head_dim = 8192 exceeds moela's limit 4096"}},
+    {"IntermediateOverLimit", set("intermediate_size", 1 << 20), "",
+     {"intermediate_size = 1048576 exceeds moela's limit 262144"}},
+    {"MoeIntermediateOverLimit", set("moe_intermediate_size", 1 << 20), "",
+     {"moe_intermediate_size = 1048576 exceeds moela's limit 65536"}},
+
+    // Nesting deep enough to overflow LLVM's recursive parser.
+    {"DeeplyNested", nullptr, "{\"a\": " + std::string(100000, '['),
+     {"line 1, column 262: arrays and objects nest deeper than moela's "
+      "limit of 256 levels"}},
 
     // Not a JSON object at all.
     {"TruncatedJson", nullptr, std::string(kTinyConfig).substr(0, 100),

@@ -326,6 +326,35 @@ TEST_F(Safetensors, BadShape) {
   }
 }
 
+// Tests that a bad shape names the element alone, and that one nested tens
+// of thousands deep (its error message overflowed the stack formatting it)
+// is refused by the nesting limit with its line and column.
+TEST_F(Safetensors, BadShapeElementAndDeepShape) {
+  EXPECT_EQ(rawOpenError("e.safetensors",
+                         R"({"w":{"dtype":"F32","shape":[2,[2]],)"
+                         R"("data_offsets":[0,8]}})",
+                         std::vector<uint8_t>(8)),
+            path("e.safetensors").string() +
+                ": tensor 'w': 'shape'[1] = array is not a non-negative "
+                "integer");
+  std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  EXPECT_EQ(rawOpenError("d.safetensors",
+                         R"({"w":{"dtype":"F32","shape":[2,)" + deep +
+                             R"(],"data_offsets":[0,8]}})",
+                         std::vector<uint8_t>(8)),
+            path("d.safetensors").string() +
+                " (header): line 1, column 285: arrays and objects nest "
+                "deeper than moela's limit of 256 levels");
+  // A number beyond a double: moela's line, not nlohmann's exception text.
+  EXPECT_EQ(rawOpenError("n.safetensors",
+                         R"({"w":{"dtype":"F32","shape":[1e400],)"
+                         R"("data_offsets":[0,8]}})",
+                         std::vector<uint8_t>(8)),
+            path("n.safetensors").string() +
+                " (header): not valid JSON at line 1, column 30: number "
+                "overflow parsing '1e400'");
+}
+
 // Tests malformed data_offsets: wrong arity, negative, begin > end.
 TEST_F(Safetensors, BadDataOffsets) {
   for (const char *offsets : {"[0]", "[0,8,9]", "[-1,7]", "[8,0]", "null"}) {

@@ -450,7 +450,7 @@ TEST_F(SyntheticTokenizer, MalformedJson) {
   } catch (const moela::Error &e) {
     std::string m = e.what();
     EXPECT_NE(m.find("tokenizer.json"), std::string::npos) << m;
-    EXPECT_NE(m.find("malformed JSON"), std::string::npos) << m;
+    EXPECT_NE(m.find("not valid JSON"), std::string::npos) << m;
     EXPECT_EQ(m.find('\n'), std::string::npos) << m;
   }
 }
@@ -532,7 +532,8 @@ TEST_F(SyntheticTokenizer, UnsupportedStructuresAreNamed) {
       {[](json &j) {
          j["pre_tokenizer"]["pretokenizers"][1]["use_regex"] = "yes";
        },
-       "tokenizer.json: unexpected structure"},
+       "tokenizer.json: pre_tokenizer.pretokenizers[1].use_regex: expected "
+       "boolean, found string"},
       {[](json &j) { j["added_tokens"][0]["lstrip"] = true; },
        "added_tokens[0].lstrip"},
   };
@@ -542,5 +543,94 @@ TEST_F(SyntheticTokenizer, UnsupportedStructuresAreNamed) {
     const std::string msg = message(changed);
     EXPECT_NE(msg.find(c.error), std::string::npos)
         << "'" << c.error << "' not in: " << msg;
+  }
+}
+
+// ---- Hostile files: one moela line naming the file and the place
+// -------------
+
+/// The error of loading `text` as tokenizer.json.
+std::string rawMessage(const fs::path &dir, const std::string &file,
+                       const std::string &text) {
+  std::ofstream(dir / file) << text;
+  try {
+    Tokenizer tok(dir.string());
+  } catch (const moela::Error &e) {
+    return e.what();
+  } catch (const std::exception &e) {
+    return std::string("not a moela::Error: ") + e.what();
+  }
+  return "(no error)";
+}
+
+TEST_F(SyntheticTokenizer, WrongKindsNameTheFieldPath) {
+  json bad = root;
+  bad["decoder"]["type"] = 1;
+  EXPECT_EQ(message(bad), (dir / "tokenizer.json").string() +
+                              ": decoder.type: expected string, found number");
+  bad = root;
+  bad["added_tokens"][0]["special"] = "yes";
+  EXPECT_EQ(message(bad),
+            (dir / "tokenizer.json").string() +
+                ": added_tokens[0].special: expected boolean, found string");
+  bad = root;
+  bad["pre_tokenizer"]["pretokenizers"][0]["behavior"] = 5;
+  EXPECT_EQ(message(bad), (dir / "tokenizer.json").string() +
+                              ": pre_tokenizer.pretokenizers[0].behavior: "
+                              "expected string, found number");
+  bad = root;
+  bad["model"]["ignore_merges"] = json::array();
+  EXPECT_EQ(message(bad),
+            (dir / "tokenizer.json").string() +
+                ": model.ignore_merges: expected boolean, found array");
+  bad = root;
+  bad["normalizer"] = {{"type", false}};
+  EXPECT_EQ(message(bad), (dir / "tokenizer.json").string() +
+                              ": normalizer.type: expected string, found "
+                              "boolean");
+}
+
+TEST_F(SyntheticTokenizer, NumberBeyondADoubleIsMoelasError) {
+  std::string text = root.dump();
+  text.insert(text.size() - 1, ", \"x\": 1e400");
+  EXPECT_EQ(rawMessage(dir, "tokenizer.json", text),
+            (dir / "tokenizer.json").string() +
+                ": not valid JSON at line 1, "
+                "column " +
+                std::to_string(text.size() - 5) +
+                ": number overflow parsing '1e400'");
+  write(root);
+  EXPECT_EQ(rawMessage(dir, "tokenizer_config.json",
+                       "{\n  \"model_max_length\": -1e999\n}"),
+            (dir / "tokenizer_config.json").string() +
+                ": not valid JSON at line 2, column 23: number overflow "
+                "parsing '-1e999'");
+}
+
+TEST_F(SyntheticTokenizer, DeepNestingIsRefusedNotACrash) {
+  // Tens of thousands of '[' overflowed the stack of printing the value.
+  std::string deep = "{\"model\": {\"type\": " + std::string(100000, '[');
+  EXPECT_EQ(rawMessage(dir, "tokenizer.json", deep),
+            (dir / "tokenizer.json").string() +
+                ": line 1, column 274: arrays and objects nest deeper than "
+                "moela's limit of 256 levels");
+  write(root);
+  EXPECT_NE(rawMessage(dir, "tokenizer_config.json",
+                       "{\"bos_token\": " + std::string(50000, '{'))
+                .find("nest deeper than moela's limit of 256 levels"),
+            std::string::npos);
+}
+
+TEST_F(SyntheticTokenizer, ChatMessagesTooDeep) {
+  write(root);
+  Tokenizer tok(dir.string());
+  std::string deep = "[" + std::string(1000, '[');
+  try {
+    tok.renderChatTemplate(deep, true, "");
+    FAIL() << "no error";
+  } catch (const moela::Error &e) {
+    EXPECT_EQ(std::string(e.what()),
+              "chat messages: line 1, column 257: arrays and objects nest "
+              "deeper than moela's limit of 256 levels");
   }
 }

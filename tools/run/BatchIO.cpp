@@ -2,6 +2,7 @@
 #include "run/BatchIO.h"
 
 #include "moela/Runtime/Error.h"
+#include "moela/Runtime/Json.h"
 
 #include <fstream>
 #include <iostream>
@@ -17,8 +18,8 @@ bool blank(const std::string &line) {
 }
 
 BatchPrompt parseJsonLine(const std::string &where, const std::string &line) {
-  json doc = json::parse(line, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded() || !doc.is_object())
+  json doc = parseJson(line, where);
+  if (!doc.is_object())
     fail(where, ": not a JSON object");
   if (doc.contains("prompt") == doc.contains("messages"))
     fail(where, ": give exactly one of \"prompt\" and \"messages\"");

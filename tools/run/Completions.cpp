@@ -2,6 +2,11 @@
 //-----===//
 #include "run/Completions.h"
 
+#include "moela/Runtime/Error.h"
+
+#include <cerrno>
+#include <cstring>
+
 namespace moela::runtool {
 
 Completions::Completions(const Tokenizer &tokenizer,
@@ -18,8 +23,9 @@ void Completions::add(size_t b, const std::string &piece) {
   if (piece.empty())
     return;
   texts[b] += piece;
-  if (stream && b == 0)
-    *stream << piece << std::flush;
+  // A full disk stops the run at once, while errno still says why.
+  if (stream && b == 0 && !(*stream << piece << std::flush))
+    fail("cannot write standard output: ", std::strerror(errno));
 }
 
 void Completions::push(size_t b, int32_t id) {

@@ -2,6 +2,7 @@
 #include "run/FlagChecks.h"
 
 #include "moela/Runtime/Error.h"
+#include "moela/Runtime/Json.h"
 
 #include <nlohmann/json.hpp>
 
@@ -23,9 +24,8 @@ std::string applyGenerationConfig(const CLI::App &app,
   fs::path file = dir / "generation_config.json";
   if (!fs::exists(file))
     return {};
-  std::ifstream in(file);
-  nlohmann::json doc = nlohmann::json::parse(in, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object())
+  nlohmann::json doc = readJsonFile(file.string());
+  if (!doc.is_object())
     fail(file.string(), ": not a JSON object");
   auto number = [&](const char *key) {
     if (!doc[key].is_number())

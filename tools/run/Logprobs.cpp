@@ -2,6 +2,7 @@
 #include "run/Logprobs.h"
 
 #include "moela/Runtime/Error.h"
+#include "moela/Runtime/Output.h"
 #include "moela/Runtime/Sampler.h"
 
 #include <nlohmann/json.hpp>
@@ -57,5 +58,7 @@ void LogprobsWriter::write(int seq, const SampledToken &token) {
   if (!out)
     fail(path, ": cannot write --logprobs-out");
 }
+
+void LogprobsWriter::close() { closeOutput(out, path, "--logprobs-out"); }
 
 } // namespace moela::runtool

@@ -22,6 +22,8 @@ public:
   void write(int seq, int32_t id, const std::vector<float> &logits);
   /// The same line from the plan's Sample step (its logprobs in f32).
   void write(int seq, const SampledToken &token);
+  /// Closes the file; a write that failed (a full disk) is an Error.
+  void close();
 
 private:
   std::string path;

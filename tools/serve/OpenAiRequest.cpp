@@ -9,6 +9,8 @@
 //===----------------------------------------------------------------------===//
 #include "serve/OpenAiRequest.h"
 
+#include "moela/Runtime/Error.h"
+#include "moela/Runtime/Json.h"
 #include "serve/ApiError.h"
 
 #include <cmath>
@@ -250,9 +252,12 @@ std::string renderChat(const ServedModel &model, const json &messages,
 } // namespace
 
 json parseBody(const std::string &body) {
-  json doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded())
-    throw ApiError(400, "the request body is not valid JSON");
+  json doc;
+  try {
+    doc = parseOrderedJson(body, "the request body");
+  } catch (const Error &e) {
+    throw ApiError(400, e.what()); // "... not valid JSON at line 1, ..."
+  }
   if (!doc.is_object())
     throw ApiError(400, std::string("the request body must be a JSON object, "
                                     "got ") +

@@ -166,6 +166,15 @@ def error_case(body, status, param, fragment, path="/v1/completions"):
 
 
 error_case("{bad json", 400, None, "not valid JSON")
+# Tens of thousands of '[' crashed the server; now a 400, and it keeps serving.
+deep = "[" * 100000 + "]" * 100000
+error_case('{"prompt": ' + deep + '}', 400, None,
+           "nest deeper than moela's limit of 256 levels")
+error_case('{"messages": ' + deep + '}', 400, None,
+           "nest deeper than moela's limit of 256 levels",
+           path="/v1/chat/completions")
+error_case('{"prompt": "x", "temperature": 1e400}', 400, None,
+           "number overflow parsing '1e400'")
 error_case("[1, 2]", 400, None, "must be a JSON object")
 error_case({"prompt": "x", "max_tokens": "a"}, 400, "max_tokens",
            "must be an integer")
