@@ -148,6 +148,12 @@ private:
         if (t.shard_parts() > 1 && t.shard_dim() < 0)
           fail(where(), ": part '", name, "' has shard_parts ", t.shard_parts(),
                " but no shard_dim");
+        // The checkpoint holds every rank's slice.
+        if (!(checkedProduct(*t.shape()) * t.shard_parts())
+                 .fitsIn(kMaxWeightElements))
+          fail(where(), ": part '", name, "' of shape ",
+               shapeString(*t.shape()), " x ", t.shard_parts(),
+               " shard parts is larger than 2^40 elements");
         int64_t rows = t.shape()->Get(0);
         int64_t cols = rank == 2 ? t.shape()->Get(1) : 1;
         if (j == 0) {
