@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -211,11 +212,47 @@ TEST(Plan, TruncatedAnywhere) {
       continue;
     EXPECT_FALSE(error.empty()) << "cut at " << cut << " loads";
     if (cut >= 8) {
-      EXPECT_EQ(error, "model.plan: corrupt or truncated plan (flatbuffers "
-                       "verifier failed)")
-          << "cut at " << cut;
+      const std::string prefix = "model.plan: corrupt or truncated plan: the "
+                                 "flatbuffers verifier rejects ";
+      EXPECT_EQ(error.rfind(prefix, 0), 0u) << "cut at " << cut;
+      EXPECT_NE(error.substr(prefix.size(), 3), "it ") << error;
+      EXPECT_NE(error.find(" (an offset, size or alignment outside the "
+                           "file's " +
+                           std::to_string(cut) + " bytes)"),
+                std::string::npos)
+          << error;
     }
   }
+}
+
+// The verifier's failure names the part of the plan it rejects.
+TEST(Plan, CorruptionNamesTheSection) {
+  std::vector<uint8_t> bytes = validPlan().build();
+  const plan::Plan &root = *plan::GetPlan(bytes.data());
+  auto lengthAt = [&](const void *vec) {
+    return size_t(static_cast<const uint8_t *>(vec) - bytes.data());
+  };
+  auto corrupt = [&](size_t at) {
+    std::vector<uint8_t> bad = bytes;
+    const uint32_t huge = 0x7fffffff;
+    std::memcpy(bad.data() + at, &huge, 4);
+    return loadError(bad);
+  };
+  const std::string prefix = "model.plan: corrupt or truncated plan: the "
+                             "flatbuffers verifier rejects ";
+  const std::string suffix = " (an offset, size or alignment outside the "
+                             "file's " +
+                             std::to_string(bytes.size()) + " bytes)";
+  const plan::Program &decode = *root.programs()->Get(1);
+  EXPECT_EQ(corrupt(lengthAt(decode.steps()->Get(3)->inputs())),
+            prefix + "programs[1] 'decode' steps[3]" + suffix);
+  EXPECT_EQ(corrupt(lengthAt(decode.buffers()->Get(2)->name())),
+            prefix + "programs[1] 'decode' buffers[2]" + suffix);
+  EXPECT_EQ(corrupt(lengthAt(decode.outputs())),
+            prefix + "programs[1] 'decode' outputs" + suffix);
+  EXPECT_EQ(corrupt(lengthAt(root.weights()->Get(2)->parts())),
+            prefix + "weights[2]" + suffix);
+  EXPECT_EQ(corrupt(lengthAt(root.target())), prefix + "target" + suffix);
 }
 
 // Tests that random byte corruption never crashes the loader (it may load).
