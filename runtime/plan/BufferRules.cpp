@@ -9,6 +9,7 @@
 //   bytes = rows * cols * dtype size rounded up to abi::kBufferAlign;
 // - offset is aligned and [offset, offset + bytes) lies in the arena, whose
 //   arena_bytes is exactly the end of its last buffer;
+// - buffers alive at the same time do not share arena bytes;
 // - the arenas of all programs together are at most kMaxActivationBytes.
 //
 // Every product is a CheckedInt: a value that overflowed never passes.
@@ -18,6 +19,8 @@
 
 #include "moela/Runtime/CheckedInt.h"
 #include "moela/Runtime/DType.h"
+
+#include <map>
 
 namespace moela::planverify {
 namespace {
@@ -65,6 +68,77 @@ void checkScales(const std::string &where, const plan::Program &program,
          " columns (one per 128), got ", plan::EnumNameDType(s.dtype()), ", ",
          Rows{s.row_kind(), s.row_factor()}.str(), " rows and ", s.cols(),
          " columns");
+}
+
+/// Buffers alive at the same time do not share arena bytes (the CUDA
+/// backend reads them at their offsets). A buffer lives from the first to
+/// the last step that names it; inputs, outputs and buffers no step names
+/// for the whole run; scales as long as their data. A sweep over the steps
+/// with the live buffers' byte ranges in an ordered map: O(n log n).
+void checkArenaOverlaps(const plan::Program &program,
+                        const std::string &where) {
+  const auto &buffers = *program.buffers();
+  const size_t n = buffers.size();
+  const int64_t steps = program.steps() ? program.steps()->size() : 0;
+  std::vector<int64_t> first(n, steps + 1), last(n, -2);
+  auto touch = [&](size_t b, int64_t t) {
+    first[b] = std::min(first[b], t);
+    last[b] = std::max(last[b], t);
+  };
+  for (uint32_t b : *program.inputs())
+    touch(b, -1), touch(b, steps);
+  for (uint32_t b : *program.outputs())
+    touch(b, steps);
+  for (int64_t t = 0; t < steps; ++t)
+    for (auto *ops :
+         {program.steps()->Get(flatbuffers::uoffset_t(t))->inputs(),
+          program.steps()->Get(flatbuffers::uoffset_t(t))->outputs()})
+      if (ops)
+        for (const plan::Operand *op : *ops)
+          touch(op->buffer(), t);
+  for (size_t i = 0; i < n; ++i) {
+    if (last[i] < -1)
+      first[i] = -1, last[i] = steps;
+    const int scales = buffers.Get(flatbuffers::uoffset_t(i))->scales();
+    if (scales >= 0 && last[i] >= -1)
+      touch(size_t(scales), first[i]), touch(size_t(scales), last[i]);
+  }
+  // Start and end events by time; at one time, starts before ends.
+  std::vector<std::pair<int64_t, size_t>> starts, ends;
+  for (size_t i = 0; i < n; ++i)
+    starts.push_back({first[i], i}), ends.push_back({last[i], i});
+  std::sort(starts.begin(), starts.end());
+  std::sort(ends.begin(), ends.end());
+  std::map<uint64_t, size_t> live; // offset -> buffer, disjoint ranges
+  auto range = [&](size_t i) {
+    const plan::Buffer &b = *buffers.Get(flatbuffers::uoffset_t(i));
+    return std::make_pair(b.offset(), b.offset() + b.bytes());
+  };
+  auto clash = [&](size_t i, size_t j) {
+    const auto [b0, b1] = range(i);
+    const auto [c0, c1] = range(j);
+    fail(where, ": ", bufferLabel(*buffers.Get(flatbuffers::uoffset_t(i)), i),
+         " at arena bytes [", b0, ", ", b1, ") overlaps ",
+         bufferLabel(*buffers.Get(flatbuffers::uoffset_t(j)), j), " at [", c0,
+         ", ", c1, ") while both are live (steps ",
+         std::max(first[i], first[j]), " to ", std::min(last[i], last[j]), ")");
+  };
+  size_t e = 0;
+  for (size_t s = 0; s < starts.size();) {
+    const int64_t t = starts[s].first;
+    for (; e < ends.size() && ends[e].first < t; ++e)
+      live.erase(range(ends[e].second).first);
+    for (; s < starts.size() && starts[s].first == t; ++s) {
+      const size_t i = starts[s].second;
+      const auto [begin, end] = range(i);
+      auto next = live.lower_bound(begin);
+      if (next != live.end() && next->first < end)
+        clash(i, next->second);
+      if (next != live.begin() && range(std::prev(next)->second).second > begin)
+        clash(i, std::prev(next)->second);
+      live.emplace(begin, i);
+    }
+  }
 }
 
 } // namespace
@@ -127,6 +201,10 @@ void checkBuffers(const plan::Program &program, const std::string &where) {
   if (arena != end)
     fail(where, ": arena_bytes ", arena,
          " must be the end of its last buffer, ", end);
+}
+
+void checkArena(const plan::Program &program, const std::string &where) {
+  checkArenaOverlaps(program, where);
 }
 
 } // namespace moela::planverify

@@ -283,15 +283,16 @@ private:
 
     const size_t numWeights = shapes_.size();
     const size_t numKernels = plan_.kernels() ? plan_.kernels()->size() : 0;
-    if (!program.steps())
-      return;
-    for (size_t i = 0; i < program.steps()->size(); ++i) {
-      const plan::Step &step = *program.steps()->Get(i);
-      StepChecker s(program, step, int(i), shapes_, origin_);
-      s.checkIndices(numWeights, numKernels);
-      checkStepFamily(s, plan_, config_);
-      s.checkAliasing();
-    }
+    if (program.steps())
+      for (size_t i = 0; i < program.steps()->size(); ++i) {
+        const plan::Step &step = *program.steps()->Get(i);
+        StepChecker s(program, step, int(i), shapes_, origin_);
+        s.checkIndices(numWeights, numKernels);
+        checkStepFamily(s, plan_, config_);
+        s.checkAliasing();
+      }
+    // Last: it follows the (now checked) buffer indices of every step.
+    checkArena(program, where);
   }
 
   const plan::Plan &plan_;

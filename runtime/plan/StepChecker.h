@@ -327,6 +327,9 @@ private:
 /// agree with its rows, columns and dtype, lie in the arena and are bounded.
 /// `where` names the program in errors.
 void checkBuffers(const plan::Program &program, const std::string &where);
+/// No two buffers alive at the same step share arena bytes; needs every
+/// step's buffer indices checked first.
+void checkArena(const plan::Program &program, const std::string &where);
 
 /// Checks `s` against the operand layout and parameters its family documents
 /// in plan.fbs (StepRules.cpp).

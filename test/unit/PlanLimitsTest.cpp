@@ -186,6 +186,28 @@ TEST(PlanLimits, BuffersLieInTheirArena) {
   }
 }
 
+TEST(PlanLimits, LiveBuffersDoNotShareArenaBytes) {
+  // The gathered rows moved into the logits' bytes: on the GPU they would
+  // overwrite (or be overwritten by) values still live when they are.
+  Mutant m;
+  size_t rowsIndex;
+  const plan::Buffer &rows = m.buffer("head.rows", &rowsIndex);
+  const plan::Buffer &logits = m.buffer("head");
+  const uint64_t offset = logits.offset() + 256;
+  setField<uint64_t>(&rows, plan::Buffer::VT_OFFSET, offset);
+  const std::string error = m.error();
+  EXPECT_EQ(
+      error.rfind(
+          "tiny.plan: program 'decode': buffer " + std::to_string(rowsIndex) +
+              " 'head.rows' at arena bytes [" + std::to_string(offset) + ", " +
+              std::to_string(offset + rows.bytes()) + ") overlaps buffer ",
+          0),
+      0u)
+      << error;
+  EXPECT_NE(error.find(") while both are live (steps "), std::string::npos)
+      << error;
+}
+
 TEST(PlanLimits, HeadGemmRowsCannotWrap) {
   // decode's absorbed attention: per-head GEMMs with a row block of kv_b.
   Mutant m;
