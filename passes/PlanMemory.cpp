@@ -23,8 +23,7 @@ using kernel::RowKind;
 
 namespace {
 
-constexpr int64_t kAlignment =
-    256; // bytes; keeps every buffer 16-byte vector aligned
+constexpr int64_t kAlignment = abi::kBufferAlign;
 
 struct BufferInfo {
   std::string name;

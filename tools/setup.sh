@@ -14,6 +14,7 @@ packages=(
   libopenmpi-dev openmpi-bin                               # multi-rank runs (mpirun) on the host backend
   libedit-dev                                              # moela-run --interactive: line editing and history
   libcpp-httplib-dev                                       # moela-serve's HTTP server
+  libssl-dev                                               # SHA-256 of the NVRTC cubin cache (OpenSSL libcrypto)
   python3-pip                                              # the server tests' Python packages (below)
 )
 

@@ -1,6 +1,7 @@
 //===- CudaBackend.cpp - Running a plan's cubins on one GPU ---------------===//
 #include "CudaBackendImpl.h"
 
+#include "moela/Runtime/CheckedInt.h"
 #include "moela/Runtime/Communicator.h"
 #include "moela/Runtime/CudaBackend.h"
 #include "moela/Runtime/DType.h"
@@ -119,14 +120,21 @@ void CudaBackend::prepare(const Plan &plan, WeightSource &weights,
   uploadWeights(weights);
   prepareRopeTables();
 
-  // One arena for every program, the largest layout.
+  // One arena for every program, the largest layout (the verifier bounds
+  // them all, BufferRules.cpp).
   size_t arenaBytes = 0;
+  std::string largest;
   programs.clear();
   for (const plan::Program *program : *plan.root().programs()) {
-    arenaBytes = std::max<size_t>(arenaBytes, program->arena_bytes());
+    if (program->arena_bytes() > arenaBytes) {
+      arenaBytes = program->arena_bytes();
+      largest = program->name()->str();
+    }
     programs[program->name()->str()].program = program;
   }
-  arena = DeviceBuffer(arenaBytes, "cuMemAlloc (activation arena)");
+  arena = DeviceBuffer(arenaBytes, plan.origin() +
+                                       ": the activation arena of program '" +
+                                       largest + "'");
 
   const plan::KvCache &kv = *plan.root().kv_cache();
   if (kv.dtype() != plan::DType::BF16 && kv.dtype() != plan::DType::F8E4M3)
@@ -136,27 +144,38 @@ void CudaBackend::prepare(const Plan &plan, WeightSource &weights,
          " (compile with --kv-dtype=bf16 or fp8)");
   // A layer: the rows [pages * 64, R + Dr], then for e4m3 their scales
   // [pages * 64, kvFp8Scales(R + Dr)] f32.
-  const long long width = kv.latent_dim() + kv.rope_dim();
-  const long long rows =
-      static_cast<long long>(kvShape.pages) * abi::kKvPageTokens;
-  kvRowsBytes = rows * width * planDTypeSize(kv.dtype());
-  kvLayerBytes = kvRowsBytes;
+  const int width = kv.latent_dim() + kv.rope_dim(); // the plan bounds both
+  const CheckedInt rows = CheckedInt(kvShape.pages) * abi::kKvPageTokens;
+  const CheckedInt rowsBytes =
+      rows * width * int64_t(planDTypeSize(kv.dtype()));
+  CheckedInt layerBytes = rowsBytes;
   if (kv.dtype() == plan::DType::F8E4M3)
-    kvLayerBytes += rows * abi::kvFp8Scales(static_cast<int>(width)) *
-                    static_cast<long long>(sizeof(float));
-  kvLayerBytes = (kvLayerBytes + 255) / 256 * 256; // aligned layers
-  kvCache = DeviceBuffer(static_cast<size_t>(kvLayerBytes) * kv.layers(),
-                         "cuMemAlloc (KV cache)");
+    layerBytes =
+        layerBytes + rows * abi::kvFp8Scales(width) * int64_t(sizeof(float));
+  layerBytes = layerBytes.roundUp(256); // aligned layers
+  const CheckedInt cacheBytes = layerBytes * kv.layers();
+  if (cacheBytes.overflowed())
+    fail("CUDA backend: the KV cache of ", plan.origin(), " (", kv.layers(),
+         " layers of ", kvShape.pages,
+         " pages) is larger than "
+         "2^63 bytes");
+  kvRowsBytes = *rowsBytes.get();
+  kvLayerBytes = *layerBytes.get();
+  kvCache = DeviceBuffer(size_t(*cacheBytes.get()),
+                         plan.origin() + ": the KV cache (" +
+                             std::to_string(kv.layers()) + " layers of " +
+                             std::to_string(kvShape.pages) + " pages)");
   const size_t tableBytes = sizeof(int32_t) * size_t(kvShape.sequences) *
                             size_t(kvShape.pagesPerSequence());
-  blockTables = DeviceBuffer(tableBytes, "cuMemAlloc (KV block tables)");
+  blockTables = DeviceBuffer(tableBytes, "the KV block tables");
 
   // Workspace: the largest any step asks for (CudaSteps.cpp), at max rows.
   size_t workspaceBytes = 0;
   for (auto &[name, state] : programs)
     workspaceBytes =
         std::max(workspaceBytes, stepWorkspaceBytes(*state.program));
-  workspace = DeviceBuffer(workspaceBytes, "cuMemAlloc (workspace)");
+  workspace =
+      DeviceBuffer(workspaceBytes, plan.origin() + ": the steps' workspace");
 
   // Staging for the block tables, the 4 input vectors and the sampling
   // words, the logits, the drafts and the sampled ids and logprobs.
@@ -229,11 +248,12 @@ void CudaBackend::uploadWeight(uint32_t index, WeightSource &source) {
         dw.dtype = static_cast<plan::DType>(raw.spec.dtype);
         int rows = static_cast<int>(spec.shape[0]);
         int cols = spec.shape.size() > 1 ? static_cast<int>(spec.shape[1]) : 1;
-        dw.data =
-            DeviceBuffer(raw.data.size() * experts, "cuMemAlloc (weights)");
+        const std::string what = plan_->origin() + ": weight " +
+                                 std::to_string(index) + " '" + spec.name + "'";
+        dw.data = DeviceBuffer(raw.data.size() * experts, what);
         if (!raw.scales.empty())
           dw.scales = DeviceBuffer(raw.scales.size() * sizeof(float) * experts,
-                                   "cuMemAlloc (weight scales)");
+                                   what + " (scales)");
         dw.view.rows = rows;
         dw.view.cols = cols;
         dw.view.scale_ld = spec.scaleShape.size() > 1

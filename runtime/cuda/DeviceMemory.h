@@ -5,6 +5,7 @@
 #include "CudaDriver.h"
 
 #include <cstddef>
+#include <string>
 #include <utility>
 
 namespace moela::cuda {
@@ -13,9 +14,13 @@ namespace moela::cuda {
 class DeviceBuffer {
 public:
   DeviceBuffer() = default;
-  explicit DeviceBuffer(size_t bytes, const char *what) : bytes_(bytes) {
+  /// `what` names the memory in errors ("<plan>: the KV cache"), which
+  /// then also give the bytes asked for.
+  DeviceBuffer(size_t bytes, const std::string &what) : bytes_(bytes) {
     if (bytes)
-      check(Driver::get().cuMemAlloc(&ptr_, bytes), what);
+      check(Driver::get().cuMemAlloc(&ptr_, bytes),
+            ("cuMemAlloc of " + std::to_string(bytes) + " bytes for " + what)
+                .c_str());
   }
   ~DeviceBuffer() {
     if (ptr_)

@@ -3,64 +3,23 @@
 
 #include "moela/Runtime/Error.h"
 
+#include "KernelCache.h"
+
 #include <nvrtc.h>
 
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
+#include <optional>
 #include <regex>
-#include <sstream>
-#include <unistd.h>
 
 namespace fs = std::filesystem;
 
 namespace moela {
 namespace {
 
-/// 64-bit FNV-1a with a seed; two of them make the 128-bit cache key.
-uint64_t fnv1a(const std::string &text, uint64_t seed) {
-  uint64_t h = 1469598103934665603ULL ^ seed;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
-
-std::string cacheKey(const std::string &material) {
-  char key[33];
-  std::snprintf(
-      key, sizeof key, "%016llx%016llx",
-      static_cast<unsigned long long>(fnv1a(material, 0)),
-      static_cast<unsigned long long>(fnv1a(material, 0x9e3779b97f4a7c15ULL)));
-  return key;
-}
-
 void check(nvrtcResult result, const std::string &name, const char *what) {
   if (result != NVRTC_SUCCESS)
     fail("kernel ", name, ": ", what, ": ", nvrtcGetErrorString(result));
-}
-
-std::string readFile(const fs::path &path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream os;
-  os << in.rdbuf();
-  return os.str();
-}
-
-/// Writes via a temporary file and a rename, so that concurrent compilers
-/// never see half a file.
-void writeAtomically(const fs::path &path, const std::string &bytes) {
-  fs::path tmp = path;
-  tmp += ".tmp" + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    if (!out)
-      return; // an unwritable cache is not an error
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
 }
 
 std::string cudaIncludeDir() {
@@ -121,22 +80,18 @@ NvrtcResult compileCuda(const std::string &name, const std::string &source,
     material += "\n" + f;
   for (const auto &[include, text] : kernelHeaders())
     material += "\n" + include + "\n" + text;
-  std::string key = cacheKey(material);
-  fs::path cubinPath, logPath;
-  if (!options.cacheDir.empty()) {
-    cubinPath = fs::path(options.cacheDir) / (key + ".cubin");
-    logPath = fs::path(options.cacheDir) / (key + ".log");
-    if (fs::exists(cubinPath) && fs::exists(logPath)) {
+  std::optional<KernelCache> cache;
+  if (!options.cacheDir.empty())
+    cache.emplace(options.cacheDir, kernelCacheMaxBytes());
+  if (cache)
+    if (std::optional<KernelCacheEntry> hit = cache->load(material)) {
       NvrtcResult cached;
-      std::string bytes = readFile(cubinPath);
-      cached.cubin.assign(bytes.begin(), bytes.end());
-      cached.log = readFile(logPath);
+      cached.cubin = std::move(hit->cubin);
+      cached.log = std::move(hit->log);
       parsePtxasReport(cached.log, cached);
       cached.fromCache = true;
-      if (!cached.cubin.empty())
-        return cached;
+      return cached;
     }
-  }
 
   std::vector<const char *> headerTexts, headerNames;
   for (const auto &[include, text] : kernelHeaders()) {
@@ -178,14 +133,8 @@ NvrtcResult compileCuda(const std::string &name, const std::string &source,
     fail("kernel ", name, ": NVRTC produced no cubin for ", options.arch,
          " (give a real architecture such as sm_90a)");
   parsePtxasReport(log, result);
-  if (!options.cacheDir.empty()) {
-    std::error_code ec;
-    fs::create_directories(options.cacheDir, ec);
-    // The log first: a reader takes a cubin only when both exist.
-    writeAtomically(logPath, result.log);
-    writeAtomically(cubinPath,
-                    std::string(result.cubin.begin(), result.cubin.end()));
-  }
+  if (cache)
+    cache->store(material, {result.cubin, result.log});
   return result;
 }
 

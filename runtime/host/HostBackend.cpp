@@ -4,6 +4,7 @@
 #include "BufferLayout.h"
 #include "kernels/Abi.h"
 
+#include "moela/Runtime/CheckedInt.h"
 #include "moela/Runtime/Error.h"
 #include "moela/Runtime/HostBackend.h"
 #include "moela/Runtime/Rope.h"
@@ -221,14 +222,26 @@ void HostBackend::prepare(const Plan &plan, WeightSource &weights,
 
   kvCache_.clear();
   if (const plan::KvCache *cache = plan.root().kv_cache()) {
-    const size_t perLayer = size_t(kv.pages) * abi::kKvPageTokens *
-                            size_t(cache->latent_dim() + cache->rope_dim());
+    // [pages * 64, R + Dr] f32 per layer; the plan bounds R + Dr and the
+    // layers, the caller the pages.
+    const CheckedInt perLayer =
+        CheckedInt(kv.pages) * abi::kKvPageTokens *
+        (CheckedInt(cache->latent_dim()) + cache->rope_dim());
+    const CheckedInt bytes =
+        perLayer * cache->layers() * CheckedInt(sizeof(float));
+    auto outOfMemory = [&] {
+      fail("host backend: out of memory for the KV cache of ", plan.origin(),
+           " (", cache->layers(), " layers x ", perLayer * sizeof(float),
+           " bytes for ", kv.pages, " pages of ", abi::kKvPageTokens,
+           " tokens = ", bytes, " bytes)");
+    };
+    if (bytes.overflowed())
+      outOfMemory();
     try {
-      kvCache_.assign(size_t(cache->layers()), std::vector<float>(perLayer));
+      kvCache_.assign(size_t(cache->layers()),
+                      std::vector<float>(size_t(*perLayer.get())));
     } catch (const std::bad_alloc &) {
-      fail("host backend: out of memory for the KV cache (", cache->layers(),
-           " layers x ", perLayer * sizeof(float), " bytes for ", kv.pages,
-           " pages of ", abi::kKvPageTokens, " tokens)");
+      outOfMemory();
     }
   }
 
@@ -241,11 +254,21 @@ void HostBackend::prepare(const Plan &plan, WeightSource &weights,
       state.floatArena.assign(layout.floatElements, 0.0f);
       state.intArena.assign(layout.intElements, 0);
     } catch (const std::bad_alloc &) {
+      // Name the largest buffer: usually the one to shrink (max tokens).
+      size_t largest = 0;
+      for (size_t i = 0; i < layout.elements.size(); ++i)
+        if (layout.elements[i] > layout.elements[largest])
+          largest = i;
       fail("host backend: out of memory for the buffers of program '",
-           program->name()->str(), "' (",
+           program->name()->str(), "' of ", plan.origin(), " (",
            layout.floatElements * sizeof(float) +
                layout.intElements * sizeof(int32_t),
-           " bytes)");
+           " bytes; the largest, buffer ", largest, " '",
+           program->buffers()
+               ->Get(flatbuffers::uoffset_t(largest))
+               ->name()
+               ->str(),
+           "', ", layout.elements[largest] * sizeof(float), " bytes)");
     }
     for (size_t i = 0; i < program->buffers()->size(); ++i) {
       Buffer buffer;

@@ -80,6 +80,13 @@ constexpr int kMaxCandidateVocab = 1 << 24;
 /// 1x128 (activations) block (docs/model.md §2, §3.4).
 constexpr int kFp8Block = 128;
 
+// ---- Activation arena -------------------------------------------------------
+
+/// A plan buffer's bytes and arena offset are multiples of this (keeps every
+/// buffer 16-byte vector aligned); moela-plan-memory lays them out, the plan
+/// verifier checks it.
+constexpr int kBufferAlign = 256;
+
 // ---- KV cache ---------------------------------------------------------------
 
 /// The latent KV cache is paged (docs/architecture.md, "The paged KV cache"):

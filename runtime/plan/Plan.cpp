@@ -1,7 +1,8 @@
 //===- Plan.cpp - Opening and checking a compiled plan --------------------===//
 //
 // Order of checks: file identifier (is it a plan at all), flatbuffers Verifier
-// (can it be read safely), schema version (does this runtime understand it),
+// (can it be read safely; PlanStructure.cpp names the part it rejects),
+// schema version (does this runtime understand it),
 // then the semantic rules of PlanVerify.cpp. Each failure is one line that
 // names the file.
 //
@@ -67,8 +68,16 @@ Plan Plan::fromBytes(std::vector<uint8_t> bytes, const std::string &origin) {
   options.max_depth = 64;
   options.max_tables = 100'000'000;
   flatbuffers::Verifier verifier(bytes.data(), bytes.size(), options);
-  if (!plan::VerifyPlanBuffer(verifier))
-    fail(origin, ": corrupt or truncated plan (flatbuffers verifier failed)");
+  if (!plan::VerifyPlanBuffer(verifier)) {
+    const std::string at =
+        locatePlanCorruption(bytes.data(), bytes.size(), options);
+    fail(origin,
+         ": corrupt or truncated plan: the flatbuffers verifier "
+         "rejects ",
+         at.empty() ? "it" : at,
+         " (an offset, size or alignment outside the file's ", bytes.size(),
+         " bytes)");
+  }
 
   Plan result;
   result.origin_ = origin;

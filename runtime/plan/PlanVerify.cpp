@@ -15,6 +15,8 @@
 
 #include "StepChecker.h"
 
+#include "moela/Runtime/CheckedInt.h"
+
 #include <algorithm>
 #include <set>
 #include <string>
@@ -23,6 +25,9 @@ namespace moela {
 namespace {
 
 using namespace planverify;
+
+/// Sizes stay far from overflow: a weight part has at most 2^40 elements.
+constexpr int64_t kMaxWeightElements = int64_t(1) << 40;
 
 class PlanVerifier {
 public:
@@ -47,6 +52,14 @@ public:
              "'");
       checkProgram(program);
     }
+    // The host backend allocates every program's buffers at once.
+    CheckedInt total = 0;
+    for (const plan::Program *program : *plan_.programs())
+      total = total + CheckedInt(int64_t(program->arena_bytes()));
+    if (!total.fitsIn(kMaxActivationBytes))
+      fail(origin_, ": the programs' arenas take ", total,
+           " bytes together, more than the limit of ", kMaxActivationBytes,
+           " bytes of activations");
     // Drafts come from every program or from none (the engine speculates
     // across prefill and decode).
     for (const plan::Program *program : *plan_.programs())
@@ -96,6 +109,7 @@ private:
       WeightShape shape;
       shape.experts = w.experts();
       shape.expertParts = w.expert_parts();
+      CheckedInt rowsSum = 0, elements = 0;
       for (size_t j = 0; j < w.parts()->size(); ++j) {
         const plan::TensorRef &t = *w.parts()->Get(j);
         if (!t.name() || t.name()->size() == 0)
@@ -107,14 +121,12 @@ private:
         if (!t.shape() || t.shape()->size() < 1 || t.shape()->size() > 2)
           fail(where(), ": part '", name,
                "' must have a shape of 1 or 2 dimensions");
-        double elements = 1;
-        for (int64_t d : *t.shape()) {
+        for (int64_t d : *t.shape())
           if (d <= 0)
             fail(where(), ": part '", name, "' has shape ",
                  shapeString(*t.shape()), " with a dimension <= 0");
-          elements *= double(d);
-        }
-        if (elements > double(int64_t(1) << 40))
+        elements = elements + checkedProduct(*t.shape());
+        if (!checkedProduct(*t.shape()).fitsIn(kMaxWeightElements))
           fail(where(), ": part '", name, "' of shape ",
                shapeString(*t.shape()), " is larger than 2^40 elements");
         if (t.quantize_at_load() && (t.dtype() != plan::DType::F8E4M3 ||
@@ -136,6 +148,12 @@ private:
         if (t.shard_parts() > 1 && t.shard_dim() < 0)
           fail(where(), ": part '", name, "' has shard_parts ", t.shard_parts(),
                " but no shard_dim");
+        // The checkpoint holds every rank's slice.
+        if (!(checkedProduct(*t.shape()) * t.shard_parts())
+                 .fitsIn(kMaxWeightElements))
+          fail(where(), ": part '", name, "' of shape ",
+               shapeString(*t.shape()), " x ", t.shard_parts(),
+               " shard parts is larger than 2^40 elements");
         int64_t rows = t.shape()->Get(0);
         int64_t cols = rank == 2 ? t.shape()->Get(1) : 1;
         if (j == 0) {
@@ -146,8 +164,17 @@ private:
                shapeString(*t.shape()),
                " cannot be concatenated by rows with the first part");
         }
-        shape.rows += rows;
+        rowsSum = rowsSum + rows;
       }
+      if (!rowsSum.fitsIn(kMaxWeightElements))
+        fail(where(), ": its parts have ", rowsSum,
+             " rows together, more than 2^40");
+      shape.rows = *rowsSum.get();
+      // Expert sets are allocated whole.
+      const CheckedInt total = elements * std::max(1, w.experts());
+      if (!total.fitsIn(kMaxWeightElements))
+        fail(where(), ": ", std::max(1, w.experts()), " x ", elements,
+             " elements is more than 2^40");
       shapes_.push_back(shape);
     }
   }
@@ -186,72 +213,11 @@ private:
            config_.numHiddenLayers + config_.numNextnPredictLayers);
   }
 
-  /// An F8 buffer (W8A8 activations, docs/model.md §3.4) has an F32 scales
-  /// buffer with its rows and one column per 128 of its columns; no other
-  /// buffer has one.
-  void checkScales(const std::string &where, const plan::Program &program,
-                   size_t i) {
-    const auto *buffers = program.buffers();
-    const plan::Buffer &b = *buffers->Get(i);
-    const std::string name = "buffer " + std::to_string(i) + " '" +
-                             (b.name() ? b.name()->str() : std::string()) + "'";
-    if (b.dtype() != plan::DType::F8E4M3) {
-      if (b.scales() != -1)
-        fail(where, ": ", name, " is not F8 but names scales buffer ",
-             b.scales());
-      return;
-    }
-    if (b.scales() < 0 || size_t(b.scales()) >= buffers->size() ||
-        size_t(b.scales()) == i)
-      fail(where, ": F8 ", name, " needs a scales buffer, got index ",
-           b.scales(), " (program has ", buffers->size(), " buffers)");
-    const plan::Buffer &s = *buffers->Get(b.scales());
-    const int64_t blocks = (b.cols() + 127) / 128;
-    if (s.dtype() != plan::DType::F32 || s.row_kind() != b.row_kind() ||
-        s.row_factor() != b.row_factor() || s.cols() != blocks)
-      fail(where, ": scales of F8 ", name, " must be F32 with its rows and ",
-           blocks, " columns (one per 128)");
-  }
-
   void checkProgram(const plan::Program &program) {
     const std::string where =
         origin_ + ": program '" + program.name()->str() + "'";
-    if (program.max_tokens() < 1)
-      fail(where, ": max_tokens ", program.max_tokens(), " must be >= 1");
-    if (program.max_logit_rows() < 1)
-      fail(where, ": max_logit_rows ", program.max_logit_rows(),
-           " must be >= 1");
+    checkBuffers(program, where);
     const auto *buffers = program.buffers();
-    if (!buffers || buffers->size() == 0)
-      fail(where, ": has no buffers");
-    for (size_t i = 0; i < buffers->size(); ++i) {
-      const plan::Buffer &b = *buffers->Get(i);
-      std::string name = b.name() ? b.name()->str() : std::string();
-      if (!isValidDType(b.dtype()))
-        fail(where, ": buffer ", i, " '", name, "' has unknown dtype ",
-             int(b.dtype()));
-      if (b.row_kind() < plan::RowKind::PerToken ||
-          b.row_kind() > plan::RowKind::Fixed)
-        fail(where, ": buffer ", i, " '", name, "' has unknown row kind ",
-             int(b.row_kind()));
-      if (b.row_factor() < 1 || b.cols() < 1)
-        fail(where, ": buffer ", i, " '", name,
-             "' needs row_factor >= 1 and cols >= 1, got ", b.row_factor(),
-             " and ", b.cols());
-      // Sizes stay far from overflow: at most 2^40 elements per buffer.
-      const double rows =
-          double(b.row_factor()) * (b.row_kind() == plan::RowKind::PerToken
-                                        ? program.max_tokens()
-                                    : b.row_kind() == plan::RowKind::PerLogitRow
-                                        ? program.max_logit_rows()
-                                        : 1);
-      if (rows * double(b.cols()) > double(int64_t(1) << 40))
-        fail(where, ": buffer ", i, " '", name, "' of ", rows, " x ", b.cols(),
-             " elements is larger than 2^40 elements");
-      if (!b.name())
-        fail(where, ": buffer ", i, " has no name");
-      checkScales(where, program, i);
-    }
 
     // Inputs: tokens, positions, seq_ids [T]; logit_rows [R]; with a Sample
     // step (moela-sample) sampling [R, kSamplingWords]. Outputs: logits
@@ -327,15 +293,16 @@ private:
 
     const size_t numWeights = shapes_.size();
     const size_t numKernels = plan_.kernels() ? plan_.kernels()->size() : 0;
-    if (!program.steps())
-      return;
-    for (size_t i = 0; i < program.steps()->size(); ++i) {
-      const plan::Step &step = *program.steps()->Get(i);
-      StepChecker s(program, step, int(i), shapes_, origin_);
-      s.checkIndices(numWeights, numKernels);
-      checkStepFamily(s, plan_, config_);
-      s.checkAliasing();
-    }
+    if (program.steps())
+      for (size_t i = 0; i < program.steps()->size(); ++i) {
+        const plan::Step &step = *program.steps()->Get(i);
+        StepChecker s(program, step, int(i), shapes_, origin_);
+        s.checkIndices(numWeights, numKernels);
+        checkStepFamily(s, plan_, config_);
+        s.checkAliasing();
+      }
+    // Last: it follows the (now checked) buffer indices of every step.
+    checkArena(program, where);
   }
 
   const plan::Plan &plan_;

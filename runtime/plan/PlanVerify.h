@@ -17,6 +17,11 @@ std::vector<WeightShape> verifyPlanSemantics(const plan::Plan &plan,
                                              const ModelConfig &config,
                                              const std::string &origin);
 
+/// The first part of the plan the flatbuffers Verifier rejects, in its own
+/// order ("programs[1] 'decode' steps[3]"), or "" if it cannot tell.
+std::string locatePlanCorruption(const uint8_t *data, size_t size,
+                                 const flatbuffers::Verifier::Options &options);
+
 } // namespace moela
 
 #endif // MOELA_RUNTIME_PLANVERIFY_H

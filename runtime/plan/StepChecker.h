@@ -10,6 +10,7 @@
 #define MOELA_RUNTIME_PLAN_STEPCHECKER_H
 
 #include "kernels/Abi.h"
+#include "moela/Runtime/CheckedInt.h"
 #include "moela/Runtime/Error.h"
 #include "moela/Runtime/Plan.h"
 #include "moela/Runtime/StepFamily.h"
@@ -205,13 +206,13 @@ public:
   const WeightShape &weight(Role role) const {
     return shapes_[operands_->weight(role)];
   }
-  void weightRows(Role role, int64_t expected, const char *rule) const {
-    if (weight(role).rows != expected)
+  void weightRows(Role role, CheckedInt expected, const char *rule) const {
+    if (!expected.equals(weight(role).rows))
       error(weightLabel(role), " has ", weight(role).rows, " rows, expected ",
             expected, " (", rule, ")");
   }
-  void weightCols(Role role, int64_t expected, const char *rule) const {
-    if (weight(role).cols != expected)
+  void weightCols(Role role, CheckedInt expected, const char *rule) const {
+    if (!expected.equals(weight(role).cols))
       error(weightLabel(role), " has ", weight(role).cols,
             " columns, expected ", expected, " (", rule, ")");
   }
@@ -234,8 +235,8 @@ public:
             experts);
   }
 
-  void cols(const Op &op, int64_t expected, const std::string &rule) const {
-    if (int64_t(op.operand.cols()) != expected)
+  void cols(const Op &op, CheckedInt expected, const std::string &rule) const {
+    if (!expected.equals(op.operand.cols()))
       error(op.label, " has ", op.operand.cols(), " columns, expected ",
             expected, " (", rule, ")");
   }
@@ -243,10 +244,12 @@ public:
   void rowsOf(const Op &a, const Op &b, int64_t mult = 1,
               const char *multName = "") const {
     Rows ra = rows(a), rb = rows(b);
-    Rows want{rb.kind, rb.factor * mult};
-    if (!(ra == want))
+    const CheckedInt factor = CheckedInt(rb.factor) * mult;
+    Rows want{rb.kind, factor.get().value_or(0)};
+    if (!factor.equals(ra.factor) || ra.kind != rb.kind)
       error(a.label, " has ", ra.str(), " rows, expected ", multName,
-            mult == 1 ? "" : "*", "rows of ", b.label, " = ", want.str());
+            mult == 1 ? "" : "*", "rows of ", b.label, " = ",
+            factor.overflowed() ? "more than 2^63" : want.str());
   }
   void fixedRows(const Op &op, int64_t n, const char *rule) const {
     Rows r = rows(op);
@@ -260,8 +263,8 @@ public:
   void checkAliasing() const {
     auto overlap = [](const plan::Operand &a, const plan::Operand &b) {
       return a.buffer() == b.buffer() &&
-             a.col_offset() < b.col_offset() + b.cols() &&
-             b.col_offset() < a.col_offset() + a.cols();
+             a.col_offset() < uint64_t(b.col_offset()) + b.cols() &&
+             b.col_offset() < uint64_t(a.col_offset()) + a.cols();
     };
     auto same = [](const plan::Operand &a, const plan::Operand &b) {
       return a.buffer() == b.buffer() && a.col_offset() == b.col_offset() &&
@@ -319,6 +322,14 @@ private:
   std::vector<Role> inPlace_;
   std::optional<StepOperands> operands_;
 };
+
+/// The buffer table of `program` (BufferRules.cpp): every buffer's bytes
+/// agree with its rows, columns and dtype, lie in the arena and are bounded.
+/// `where` names the program in errors.
+void checkBuffers(const plan::Program &program, const std::string &where);
+/// No two buffers alive at the same step share arena bytes; needs every
+/// step's buffer indices checked first.
+void checkArena(const plan::Program &program, const std::string &where);
 
 /// Checks `s` against the operand layout and parameters its family documents
 /// in plan.fbs (StepRules.cpp).

@@ -20,9 +20,10 @@ void checkRope(const StepChecker &s, const plan::Rope &rope) {
   if (rope.heads() <= 0 || rope.head_dim() <= 0)
     s.error("rope heads ", rope.heads(), " and head_dim ", rope.head_dim(),
             " must be > 0");
-  if (rope.offset() < 0 || rope.offset() + rope.dim() > rope.head_dim())
-    s.error("rope slice [", rope.offset(), ", ", rope.offset() + rope.dim(),
-            ") outside head_dim ", rope.head_dim());
+  const CheckedInt end = CheckedInt(rope.offset()) + rope.dim();
+  if (rope.offset() < 0 || !end.fitsIn(rope.head_dim()))
+    s.error("rope slice [", rope.offset(), ", ", end, ") outside head_dim ",
+            rope.head_dim());
   if (!(rope.theta() > 0))
     s.error("rope theta ", rope.theta(), " must be > 0");
   if (const plan::Yarn *y = rope.yarn())
@@ -35,7 +36,7 @@ void checkRope(const StepChecker &s, const plan::Rope &rope) {
 /// A Rope that applies to a [T, heads*head_dim] operand.
 void checkRopeOn(const StepChecker &s, const plan::Rope &rope, const Op &op) {
   checkRope(s, rope);
-  s.cols(op, int64_t(rope.heads()) * rope.head_dim(), "rope heads*head_dim");
+  s.cols(op, CheckedInt(rope.heads()) * rope.head_dim(), "rope heads*head_dim");
 }
 
 void checkFloat(const StepChecker &s, double v, const char *what) {
@@ -70,8 +71,8 @@ void checkTile(const StepChecker &s, const plan::Tile &tile) {
 }
 
 /// The span of a per-head strided operand: (heads-1)*stride + width.
-int64_t span(int heads, int stride, int width) {
-  return int64_t(heads - 1) * (stride ? stride : width) + width;
+CheckedInt span(int heads, int stride, int64_t width) {
+  return (CheckedInt(heads) - 1) * (stride ? stride : width) + width;
 }
 
 } // namespace
@@ -186,13 +187,16 @@ void checkStepFamily(StepChecker &s, const plan::Plan &plan,
         p->form() != plan::AttentionForm::Expanded)
       s.error("unknown attention form ", int(p->form()));
     checkFloat(s, p->scale(), "scale");
-    s.weightRows(R::KvB, int64_t(p->heads()) * (p->nope_dim() + p->v_dim()),
+    s.weightRows(R::KvB,
+                 CheckedInt(p->heads()) *
+                     (CheckedInt(p->nope_dim()) + p->v_dim()),
                  "heads*(nope_dim+v_dim)");
     s.weightCols(R::KvB, p->latent_dim(), "latent_dim");
     const Op &q = s.in(R::Q);
-    s.cols(q, int64_t(p->heads()) * (p->nope_dim() + p->rope_dim()),
+    s.cols(q,
+           CheckedInt(p->heads()) * (CheckedInt(p->nope_dim()) + p->rope_dim()),
            "heads*(nope_dim+rope_dim)");
-    s.cols(s.out(R::O), int64_t(p->heads()) * p->v_dim(), "heads*v_dim");
+    s.cols(s.out(R::O), CheckedInt(p->heads()) * p->v_dim(), "heads*v_dim");
     for (const Op *op : {&s.out(R::O), &s.in(R::Positions), &s.in(R::SeqIds)})
       s.rowsOf(*op, q);
     return;
@@ -212,11 +216,11 @@ void checkStepFamily(StepChecker &s, const plan::Plan &plan,
               p->rope_dim());
     checkFloat(s, p->scale(), "scale");
     const Op &qLat = s.in(R::QLat);
-    s.cols(qLat, int64_t(p->heads()) * p->latent_dim(), "heads*latent_dim");
+    s.cols(qLat, CheckedInt(p->heads()) * p->latent_dim(), "heads*latent_dim");
     if (p->rope_dim() > 0)
       s.cols(s.in(R::QPe), span(p->heads(), p->q_pe_stride(), p->rope_dim()),
              "(heads-1)*q_pe_stride + rope_dim");
-    s.cols(s.out(R::OLat), int64_t(p->heads()) * p->latent_dim(),
+    s.cols(s.out(R::OLat), CheckedInt(p->heads()) * p->latent_dim(),
            "heads*latent_dim");
     for (const Op *op : {&s.in(R::QPe), &s.in(R::Positions), &s.in(R::SeqIds),
                          &s.out(R::OLat)})
@@ -227,7 +231,7 @@ void checkStepFamily(StepChecker &s, const plan::Plan &plan,
     const plan::KvCache &kv =
         kvCacheFor(s, plan, step.params_as_KvGatherParams()->layer());
     const Op &rows = s.out(R::CacheRows);
-    s.cols(rows, int64_t(kv.latent_dim()) + kv.rope_dim(),
+    s.cols(rows, CheckedInt(kv.latent_dim()) + kv.rope_dim(),
            "kv_cache latent_dim + rope_dim");
     for (Role r : {R::Positions, R::SeqIds})
       s.rowsOf(s.in(r), rows);
@@ -244,10 +248,11 @@ void checkStepFamily(StepChecker &s, const plan::Plan &plan,
       s.error("heads ", p->heads(), ", nope_dim ", p->nope_dim(), ", v_dim ",
               p->v_dim(), " must be > 0 and rope_dim ", p->rope_dim(), " >= 0");
     checkFloat(s, p->scale(), "scale");
-    const int64_t h = p->heads();
+    const CheckedInt h = p->heads();
     const Op &q = s.in(R::Q);
-    s.cols(q, h * (p->nope_dim() + p->rope_dim()), "heads*(nope_dim+rope_dim)");
-    s.cols(s.in(R::Kv), h * (p->nope_dim() + p->v_dim()),
+    s.cols(q, h * (CheckedInt(p->nope_dim()) + p->rope_dim()),
+           "heads*(nope_dim+rope_dim)");
+    s.cols(s.in(R::Kv), h * (CheckedInt(p->nope_dim()) + p->v_dim()),
            "heads*(nope_dim+v_dim)");
     s.cols(s.in(R::KPe), p->rope_dim(), "rope_dim");
     s.cols(s.out(R::O), h * p->v_dim(), "heads*v_dim");
@@ -259,12 +264,14 @@ void checkStepFamily(StepChecker &s, const plan::Plan &plan,
   case T::HeadGemmParams: {
     const auto *p = step.params_as_HeadGemmParams();
     const WeightShape &w = s.weight(R::Matrix);
+    // Checked: row_offset + rows must not wrap past the test.
+    const CheckedInt end = CheckedInt(p->row_offset()) + p->rows();
     if (p->heads() <= 0 || p->rows() <= 0 || p->row_offset() < 0 ||
-        p->row_offset() + p->rows() > p->head_rows())
-      s.error("head rows [", p->row_offset(), ", ", p->row_offset() + p->rows(),
+        !end.fitsIn(p->head_rows()))
+      s.error("head rows [", p->row_offset(), ", ", end,
               ") must lie inside head_rows ", p->head_rows(), " (heads ",
               p->heads(), ")");
-    s.weightRows(R::Matrix, int64_t(p->heads()) * p->head_rows(),
+    s.weightRows(R::Matrix, CheckedInt(p->heads()) * p->head_rows(),
                  "heads*head_rows");
     const int64_t inLen = p->transpose() ? p->rows() : w.cols;
     const int64_t outLen = p->transpose() ? w.cols : p->rows();
@@ -272,9 +279,10 @@ void checkStepFamily(StepChecker &s, const plan::Plan &plan,
       s.error("in_stride ", p->in_stride(), " smaller than the per-head width ",
               inLen);
     const Op &x = s.in(R::X);
-    s.cols(x, span(p->heads(), p->in_stride(), int(inLen)),
+    s.cols(x, span(p->heads(), p->in_stride(), inLen),
            "(heads-1)*in_stride + per-head input");
-    s.cols(s.out(R::Y), int64_t(p->heads()) * outLen, "heads*per-head output");
+    s.cols(s.out(R::Y), CheckedInt(p->heads()) * outLen,
+           "heads*per-head output");
     s.rowsOf(s.out(R::Y), x);
     return;
   }
@@ -330,7 +338,8 @@ void checkStepFamily(StepChecker &s, const plan::Plan &plan,
       s.error("weight expert sets have ", gu.totalExperts(), " and ",
               down.totalExperts(), " experts, expected ", e);
     const Op &x = s.in(R::X);
-    s.weightRows(R::GateUp, 2 * int64_t(p->intermediate()), "2*intermediate");
+    s.weightRows(R::GateUp, CheckedInt(2) * p->intermediate(),
+                 "2*intermediate");
     s.weightCols(R::GateUp, x.operand.cols(), "x columns");
     s.weightRows(R::Down, x.operand.cols(), "x columns");
     s.weightCols(R::Down, p->intermediate(), "intermediate");
@@ -443,7 +452,8 @@ void checkStepFamily(StepChecker &s, const plan::Plan &plan,
   }
   case T::ConcatParams: {
     const Op &a = s.in(R::A);
-    s.cols(s.out(R::AB), int64_t(a.operand.cols()) + s.in(R::B).operand.cols(),
+    s.cols(s.out(R::AB),
+           CheckedInt(a.operand.cols()) + s.in(R::B).operand.cols(),
            "a's columns + b's");
     s.rowsOf(s.in(R::B), a);
     s.rowsOf(s.out(R::AB), a);
@@ -457,7 +467,7 @@ void checkStepFamily(StepChecker &s, const plan::Plan &plan,
   }
   case T::AllGatherParams: {
     const Op &x = s.in(R::X);
-    s.cols(s.out(R::Y), int64_t(plan.world_size()) * x.operand.cols(),
+    s.cols(s.out(R::Y), CheckedInt(plan.world_size()) * x.operand.cols(),
            "world_size x x's columns");
     s.rowsOf(s.out(R::Y), x);
     return;

@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 #include "moela/Runtime/Safetensors.h"
 
+#include "moela/Runtime/CheckedInt.h"
 #include "moela/Runtime/Error.h"
 #include "moela/Runtime/Json.h"
 
@@ -88,6 +89,15 @@ SafetensorsEntry parseEntry(const std::string &path, const std::string &name,
     overflow |= __builtin_mul_overflow(numel, d, &numel);
   }
 
+  // numel() multiplies in int64 in any order: the dims other than zeros
+  // must multiply within it even when a zero makes the tensor empty.
+  CheckedInt nonZero = 1;
+  for (int64_t d : entry.shape)
+    nonZero = nonZero * (d ? d : 1);
+  if (nonZero.overflowed())
+    bad("shape ", shapeString(entry.shape),
+        " is too large: its dimensions multiply past 2^63");
+
   auto offsets = value.find("data_offsets");
   if (offsets == value.end() || !offsets->is_array() || offsets->size() != 2 ||
       !readCount((*offsets)[0], entry.begin) ||
@@ -117,10 +127,11 @@ SafetensorsEntry parseEntry(const std::string &path, const std::string &name,
 } // namespace
 
 int64_t TensorView::numel() const {
-  int64_t n = 1;
-  for (int64_t d : shape)
-    n *= d;
-  return n;
+  const CheckedInt n = checkedProduct(shape);
+  if (n.overflowed())
+    fail(path, ": tensor '", name, "': shape ", shapeString(shape),
+         " has more than 2^63 elements");
+  return *n.get();
 }
 
 //===----------------------------------------------------------------------===//

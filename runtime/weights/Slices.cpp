@@ -1,6 +1,7 @@
 //===- Slices.cpp - One rank's slice of a checkpoint tensor ---------------===//
 #include "Slices.h"
 
+#include "moela/Runtime/CheckedInt.h"
 #include "moela/Runtime/Error.h"
 
 #include <algorithm>
@@ -53,10 +54,10 @@ void checkSlice(const TensorSpec &spec) {
     fail("tensor '", spec.name, "': ", spec.sliceParts, " slice parts");
   const int64_t full = spec.checkpointShape()[size_t(spec.sliceDim)];
   const int64_t size = spec.shape[size_t(spec.sliceDim)];
-  if (spec.sliceOffset < 0 || spec.sliceOffset + size > full)
-    fail("tensor '", spec.name, "': slice [", spec.sliceOffset, ", ",
-         spec.sliceOffset + size, ") along dim ", spec.sliceDim,
-         " is outside the checkpoint's ", full);
+  const CheckedInt end = CheckedInt(spec.sliceOffset) + size;
+  if (spec.sliceOffset < 0 || !end.fitsIn(full))
+    fail("tensor '", spec.name, "': slice [", spec.sliceOffset, ", ", end,
+         ") along dim ", spec.sliceDim, " is outside the checkpoint's ", full);
 }
 
 void checkBlockAligned(const TensorSpec &spec) {

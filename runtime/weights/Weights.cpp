@@ -3,6 +3,7 @@
 
 #include "Slices.h"
 
+#include "moela/Runtime/CheckedInt.h"
 #include "moela/Runtime/Error.h"
 #include "moela/Runtime/Safetensors.h"
 #include "moela/Runtime/ThreadPool.h"
@@ -19,11 +20,13 @@ namespace moela {
 
 namespace {
 
-int64_t product(const std::vector<int64_t> &dims) {
-  int64_t n = 1;
-  for (int64_t d : dims)
-    n *= d;
-  return n;
+/// The product of `name`'s dims; an error when it overflows int64.
+int64_t product(const std::string &name, const std::vector<int64_t> &dims) {
+  const CheckedInt n = checkedProduct(dims);
+  if (n.overflowed())
+    fail("tensor '", name, "': shape ", shapeString(dims),
+         " has more than 2^63 elements");
+  return *n.get();
 }
 
 /// Rejects specs no source can satisfy: negative dims, a block scale on a
@@ -61,12 +64,17 @@ TensorSpec scaleSpecOf(const TensorSpec &spec) {
 
 } // namespace
 
-int64_t TensorSpec::numel() const { return product(shape); }
+int64_t TensorSpec::numel() const { return product(name, shape); }
 
 std::vector<int64_t> TensorSpec::checkpointShape() const {
   std::vector<int64_t> full = shape;
-  if (sliced())
-    full[sliceDim] *= sliceParts;
+  if (sliced()) {
+    const CheckedInt dim = CheckedInt(full[sliceDim]) * sliceParts;
+    if (dim.overflowed())
+      fail("tensor '", name, "': ", sliceParts, " slices of ",
+           shapeString(shape), " along dim ", sliceDim, " overflow int64");
+    full[sliceDim] = *dim.get();
+  }
   return full;
 }
 
@@ -143,8 +151,8 @@ std::vector<float> toF32(const RawTensor &raw) {
     fail("tensor '", spec.name, "': raw data holds ", raw.data.size(),
          " bytes, ", spec.typeString(), " needs ", bytes);
   if (!spec.scaleName.empty() &&
-      raw.scales.size() !=
-          static_cast<size_t>(product(fp8ScaleShape(spec.shape))))
+      raw.scales.size() != static_cast<size_t>(product(
+                               spec.scaleName, fp8ScaleShape(spec.shape))))
     fail("tensor '", spec.name, "': raw data holds ", raw.scales.size(),
          " block scales, ", spec.typeString(), " needs ",
          shapeString(fp8ScaleShape(spec.shape)));
@@ -335,7 +343,7 @@ private:
     raw.spec.sliceOffset = 0;
     raw.spec.scaleShape = fp8ScaleShape(raw.spec.shape);
     raw.data.resize(values.size());
-    raw.scales.resize(product(raw.spec.scaleShape));
+    raw.scales.resize(product(raw.spec.scaleName, raw.spec.scaleShape));
     quantizeFp8(values.data(), w.rows, w.cols, raw.data.data(),
                 raw.scales.data());
     return raw;
@@ -582,7 +590,7 @@ private:
         break;
       }
       raw.spec.scaleShape = fp8ScaleShape(spec.shape);
-      raw.scales.resize(product(raw.spec.scaleShape));
+      raw.scales.resize(product(raw.spec.scaleName, raw.spec.scaleShape));
       quantizeFp8(w.data(), spec.shape[0], spec.shape[1], out,
                   raw.scales.data());
       break;

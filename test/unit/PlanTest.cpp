@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -211,11 +212,47 @@ TEST(Plan, TruncatedAnywhere) {
       continue;
     EXPECT_FALSE(error.empty()) << "cut at " << cut << " loads";
     if (cut >= 8) {
-      EXPECT_EQ(error, "model.plan: corrupt or truncated plan (flatbuffers "
-                       "verifier failed)")
-          << "cut at " << cut;
+      const std::string prefix = "model.plan: corrupt or truncated plan: the "
+                                 "flatbuffers verifier rejects ";
+      EXPECT_EQ(error.rfind(prefix, 0), 0u) << "cut at " << cut;
+      EXPECT_NE(error.substr(prefix.size(), 3), "it ") << error;
+      EXPECT_NE(error.find(" (an offset, size or alignment outside the "
+                           "file's " +
+                           std::to_string(cut) + " bytes)"),
+                std::string::npos)
+          << error;
     }
   }
+}
+
+// The verifier's failure names the part of the plan it rejects.
+TEST(Plan, CorruptionNamesTheSection) {
+  std::vector<uint8_t> bytes = validPlan().build();
+  const plan::Plan &root = *plan::GetPlan(bytes.data());
+  auto lengthAt = [&](const void *vec) {
+    return size_t(static_cast<const uint8_t *>(vec) - bytes.data());
+  };
+  auto corrupt = [&](size_t at) {
+    std::vector<uint8_t> bad = bytes;
+    const uint32_t huge = 0x7fffffff;
+    std::memcpy(bad.data() + at, &huge, 4);
+    return loadError(bad);
+  };
+  const std::string prefix = "model.plan: corrupt or truncated plan: the "
+                             "flatbuffers verifier rejects ";
+  const std::string suffix = " (an offset, size or alignment outside the "
+                             "file's " +
+                             std::to_string(bytes.size()) + " bytes)";
+  const plan::Program &decode = *root.programs()->Get(1);
+  EXPECT_EQ(corrupt(lengthAt(decode.steps()->Get(3)->inputs())),
+            prefix + "programs[1] 'decode' steps[3]" + suffix);
+  EXPECT_EQ(corrupt(lengthAt(decode.buffers()->Get(2)->name())),
+            prefix + "programs[1] 'decode' buffers[2]" + suffix);
+  EXPECT_EQ(corrupt(lengthAt(decode.outputs())),
+            prefix + "programs[1] 'decode' outputs" + suffix);
+  EXPECT_EQ(corrupt(lengthAt(root.weights()->Get(2)->parts())),
+            prefix + "weights[2]" + suffix);
+  EXPECT_EQ(corrupt(lengthAt(root.target())), prefix + "target" + suffix);
 }
 
 // Tests that random byte corruption never crashes the loader (it may load).
@@ -277,12 +314,16 @@ TEST(Plan, Fp8ActivationsNeedScales) {
                                   "index -1 (program has 10 buffers)");
   d = w8a8Plan();
   d.programs[1].buffers[9].cols = 2;
-  EXPECT_EQ(loadError(d), where + "scales of F8 buffer 8 'g8' must be F32 with "
-                                  "its rows and 1 columns (one per 128)");
+  EXPECT_EQ(loadError(d), where + "scales buffer 9 'g8.scales' of F8 buffer 8 "
+                                  "'g8' must be F32 with its rows and 1 "
+                                  "columns (one per 128), got F32, R rows and "
+                                  "2 columns");
   d = w8a8Plan();
   d.programs[1].buffers[9].kind = RowKind::PerToken;
-  EXPECT_EQ(loadError(d), where + "scales of F8 buffer 8 'g8' must be F32 with "
-                                  "its rows and 1 columns (one per 128)");
+  EXPECT_EQ(loadError(d), where + "scales buffer 9 'g8.scales' of F8 buffer 8 "
+                                  "'g8' must be F32 with its rows and 1 "
+                                  "columns (one per 128), got F32, T rows and "
+                                  "1 columns");
   d = w8a8Plan();
   d.programs[1].buffers[5].scales = 9;
   EXPECT_EQ(loadError(d),
@@ -517,6 +558,39 @@ TEST(Plan, Weights) {
 
 namespace moela::test {
 namespace {
+
+TEST(Plan, AllArenasTogetherAreBounded) {
+  // 40 GiB of activations per program passes alone, not twice.
+  PlanDesc d = validPlan();
+  for (ProgramDesc &p : d.programs)
+    p.add("big", int64_t(40) << 30 >> 6); // [16 tokens, 2^30*40/64] F32
+  const std::string error = loadError(d);
+  EXPECT_EQ(error.rfind("model.plan: the programs' arenas take 85899", 0), 0u)
+      << error;
+  EXPECT_NE(error.find(" bytes together, more than the limit of 68719476736 "
+                       "bytes of activations"),
+            std::string::npos)
+      << error;
+  d.programs.pop_back();
+  d.programs.push_back(validPlan().programs[1]);
+  EXPECT_EQ(loadError(d), "");
+}
+
+TEST(Plan, WeightSizesCannotWrap) {
+  // 3 experts of 2^39 + 2^39 elements: each part fits, the set does not.
+  PlanDesc d = validPlan();
+  d.weights[3].parts[0].shape = {int64_t(1) << 31, 256};
+  d.weights[3].parts[1].shape = {int64_t(1) << 31, 256};
+  EXPECT_EQ(loadError(d), "model.plan: weight 3 "
+                          "'model.layers.1.mlp.experts.{e}.gate_proj.weight': "
+                          "3 x 1099511627776 elements is more than 2^40");
+  d.weights[3].parts[0].shape = {int64_t(1) << 62, 4};
+  EXPECT_EQ(loadError(d), "model.plan: weight 3 "
+                          "'model.layers.1.mlp.experts.{e}.gate_proj.weight': "
+                          "part 'model.layers.1.mlp.experts.{e}.gate_proj."
+                          "weight' of shape [4611686018427387904, 4] is "
+                          "larger than 2^40 elements");
+}
 
 TEST(Plan, KvCacheMustMatchModel) {
   PlanDesc d = validPlan();

@@ -11,6 +11,7 @@
 #define MOELA_TEST_UNIT_PLANTESTUTIL_H
 
 #include "kernels/Abi.h"
+#include "moela/Runtime/DType.h"
 #include "moela/Runtime/Error.h"
 #include "moela/Runtime/ModelConfig.h"
 #include "moela/Runtime/Plan.h"
@@ -106,6 +107,17 @@ struct ProgramDesc {
     buffers.push_back({std::move(bufferName), cols, kind, factor, dtype});
     return uint32_t(buffers.size() - 1);
   }
+  /// Bytes of `d` at max_tokens / max_logit_rows, aligned as plans are.
+  uint64_t bufferBytes(const BufferDesc &d) const {
+    const int64_t rows =
+        d.factor * (d.kind == plan::RowKind::PerToken      ? maxTokens
+                    : d.kind == plan::RowKind::PerLogitRow ? maxLogitRows
+                                                           : 1);
+    const uint64_t raw =
+        uint64_t(rows * d.cols) * dtypeSize(static_cast<DType>(d.dtype));
+    return (raw + abi::kBufferAlign - 1) / abi::kBufferAlign *
+           abi::kBufferAlign;
+  }
   /// The whole of buffer b, or columns [offset, offset + cols).
   plan::Operand op(uint32_t b) const {
     return plan::Operand(b, 0, uint32_t(buffers[b].cols));
@@ -177,11 +189,16 @@ struct PlanDesc {
 
     std::vector<flatbuffers::Offset<plan::Program>> ps;
     for (const ProgramDesc &p : programs) {
+      // Each buffer its own bytes in the arena, as the verifier requires.
       std::vector<flatbuffers::Offset<plan::Buffer>> bufs;
-      for (const BufferDesc &d : p.buffers)
+      uint64_t arena = 0;
+      for (const BufferDesc &d : p.buffers) {
+        const uint64_t bytes = p.bufferBytes(d);
         bufs.push_back(plan::CreateBuffer(b, b.CreateString(d.name), d.dtype,
-                                          d.kind, d.factor, d.cols, 0, 0,
-                                          d.scales));
+                                          d.kind, d.factor, d.cols, arena,
+                                          bytes, d.scales));
+        arena += bytes;
+      }
       std::vector<flatbuffers::Offset<plan::Step>> steps;
       for (const StepDesc &s : p.steps) {
         auto params = s.params ? s.params(b) : flatbuffers::Offset<void>();
@@ -194,7 +211,7 @@ struct PlanDesc {
       ps.push_back(plan::CreateProgram(
           b, b.CreateString(p.name), p.maxTokens, p.maxLogitRows,
           b.CreateVector(bufs), b.CreateVector(p.inputs),
-          b.CreateVector(p.outputs), b.CreateVector(steps), 0,
+          b.CreateVector(p.outputs), b.CreateVector(steps), arena,
           p.freshSequences));
     }
 

@@ -355,6 +355,27 @@ TEST_F(Safetensors, BadShapeElementAndDeepShape) {
                 "overflow parsing '1e400'");
 }
 
+// Tests that an empty tensor cannot hide dimensions whose product overflows
+// int64: [2^62, 2, 0] holds no bytes, but numel() would wrap on the way.
+TEST_F(Safetensors, EmptyShapeWithHugeDimensions) {
+  for (auto [shape, printed] :
+       {std::pair{"[4611686018427387904,2,0]", "[4611686018427387904, 2, 0]"},
+        std::pair{"[0,4611686018427387904,4]", "[0, 4611686018427387904, 4]"}})
+    EXPECT_EQ(rawOpenError("z.safetensors",
+                           std::string(R"({"w":{"dtype":"F32","shape":)") +
+                               shape + R"(,"data_offsets":[0,0]}})",
+                           {}),
+              path("z.safetensors").string() + ": tensor 'w': shape " +
+                  printed + " is too large: its dimensions multiply past 2^63");
+  // A large but representable empty shape stays readable.
+  writeRawSafetensors(
+      path("ok.safetensors"),
+      R"({"w":{"dtype":"F32","shape":[4611686018427387904,0],"data_offsets":[0,0]}})",
+      {});
+  auto file = SafetensorsFile::open(path("ok.safetensors").string());
+  EXPECT_EQ(file->tensor("w").numel(), 0);
+}
+
 // Tests malformed data_offsets: wrong arity, negative, begin > end.
 TEST_F(Safetensors, BadDataOffsets) {
   for (const char *offsets : {"[0]", "[0,8,9]", "[-1,7]", "[8,0]", "null"}) {

@@ -3,8 +3,10 @@
 // Compiles a kernel instantiation against the device templates of
 // runtime/kernels (embedded in the binary, so no source tree is needed) for
 // one GPU architecture. No GPU is needed. Results are cached on disk under a
-// key of (NVRTC version, arch, flags, source); the ptxas report (registers,
-// spills, shared memory) comes back with every cubin.
+// key of (NVRTC version, arch, flags, source, device headers), and a hit is
+// used only after checking it (runtime/cuda/KernelCache.h: SHA-256 of the
+// key and the payload, at most $MOELA_CACHE_MAX_MB); the ptxas report
+// (registers, spills, shared memory) comes back with every cubin.
 //
 //===----------------------------------------------------------------------===//
 #ifndef MOELA_RUNTIME_NVRTC_H

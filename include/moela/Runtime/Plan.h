@@ -27,6 +27,11 @@ namespace moela {
 /// Bumped whenever a reader must know about a schema change (plan.fbs).
 constexpr uint32_t kPlanSchemaVersion = 7;
 
+/// The most activation memory a plan may declare, all its programs' arenas
+/// together (64 GiB; DeepSeek-V3 at 2048 prefill tokens takes 1.4 GB). The
+/// verifier proves it before any backend allocates (BufferRules.cpp).
+constexpr int64_t kMaxActivationBytes = int64_t(64) << 30;
+
 /// The matrix a Weight binds: its parts' rows concatenated. A 1-D tensor [n]
 /// is n rows of one column. For an expert set this is one expert's matrix.
 struct WeightShape {
@@ -37,7 +42,7 @@ struct WeightShape {
   /// Expert parallelism: `experts` per rank of a layer's experts * parts.
   int expertParts = 1;
   /// The layer's experts, which the steps' params count.
-  int totalExperts() const { return experts * expertParts; }
+  int64_t totalExperts() const { return int64_t(experts) * expertParts; }
 };
 
 class Plan {
