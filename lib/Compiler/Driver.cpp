@@ -6,7 +6,10 @@
 #include "moela/Compiler/Explain.h"
 #include "moela/Compiler/Importer.h"
 #include "moela/Compiler/PlanWriter.h"
+#include "moela/Runtime/CostReport.h"
+#include "moela/Runtime/GpuSpec.h"
 #include "moela/Runtime/Nvrtc.h"
+#include "moela/Runtime/Plan.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -23,6 +26,7 @@
 
 #include <chrono>
 #include <mutex>
+#include <sstream>
 
 using namespace mlir;
 using namespace llvm;
@@ -153,6 +157,27 @@ private:
                                         last = start;
 };
 
+/// --cost: the tables on stdout; --cost-json: the JSON to its file.
+LogicalResult writeCostReport(const std::vector<uint8_t> &plan,
+                              const GpuSpec &gpu,
+                              const CompileOptions &options) {
+  // writePlan verified the bytes: the cost model may trust them.
+  const std::vector<RunCost> costs =
+      standardCosts(*plan::GetPlan(plan.data()), gpu);
+  std::ostringstream text;
+  if (!options.cost.empty()) {
+    printCostReport(costs, gpu, text);
+    outs() << text.str();
+    outs().flush();
+  }
+  if (options.costJson.empty())
+    return success();
+  std::ostringstream json;
+  writeCostJson(costs, gpu, json);
+  return writeOutput(options.costJson,
+                     [&](raw_ostream &os) { os << json.str(); });
+}
+
 /// runCompiler, and with `planOut` compilePlanBytes: the plan goes there
 /// instead of to options.output.
 int compile(const CompileOptions &options, MLIRContext &context,
@@ -226,6 +251,16 @@ int compile(const CompileOptions &options, MLIRContext &context,
                 "--tp N, with --ep for the experts");
   if (options.deviceMemoryGiB < 0)
     return fail("--device-memory must be a positive number of GiB");
+  const bool cost = !options.cost.empty() || !options.costJson.empty();
+  GpuSpec gpu;
+  if (cost) {
+    if (options.emit != EmitKind::Plan)
+      return fail("--cost and --cost-json report on a plan: leave --emit out");
+    if (std::string why =
+            loadGpuSpec(options.cost.empty() ? "h200" : options.cost, gpu);
+        !why.empty())
+      return fail(why);
+  }
 
   for (const std::string &name : options.disable)
     if (!llvm::is_contained(optionalPassNames(), name)) {
@@ -320,6 +355,12 @@ int compile(const CompileOptions &options, MLIRContext &context,
   if (planOut) {
     *planOut = std::move(*plan);
     return 0;
+  }
+  if (cost) {
+    if (failed(writeCostReport(*plan, gpu, options)))
+      return 1;
+    if (options.output == "-")
+      return 0; // the report was asked for, not the plan
   }
   if (options.output == "-")
     return fail("a plan is binary: give an output file with -o");
