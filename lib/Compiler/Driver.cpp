@@ -191,6 +191,16 @@ int compile(const CompileOptions &options, MLIRContext &context,
   Expected<ModelConfig> config = loadModelConfig(options.input);
   if (!config)
     return fail(toString(config.takeError()));
+  const bool cost = !options.cost.empty() || !options.costJson.empty();
+  GpuSpec gpu;
+  if (cost) {
+    if (options.emit != EmitKind::Plan)
+      return fail("--cost and --cost-json report on a plan: leave --emit out");
+    if (std::string why =
+            loadGpuSpec(options.cost.empty() ? "h200" : options.cost, gpu);
+        !why.empty())
+      return fail(why);
+  }
   if (options.weightDtype != "auto" && options.weightDtype != "fp8")
     return fail("--weight-dtype=" + options.weightDtype +
                 " is not supported (auto, fp8)");
@@ -251,16 +261,6 @@ int compile(const CompileOptions &options, MLIRContext &context,
                 "--tp N, with --ep for the experts");
   if (options.deviceMemoryGiB < 0)
     return fail("--device-memory must be a positive number of GiB");
-  const bool cost = !options.cost.empty() || !options.costJson.empty();
-  GpuSpec gpu;
-  if (cost) {
-    if (options.emit != EmitKind::Plan)
-      return fail("--cost and --cost-json report on a plan: leave --emit out");
-    if (std::string why =
-            loadGpuSpec(options.cost.empty() ? "h200" : options.cost, gpu);
-        !why.empty())
-      return fail(why);
-  }
 
   for (const std::string &name : options.disable)
     if (!llvm::is_contained(optionalPassNames(), name)) {

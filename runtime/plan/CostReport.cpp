@@ -86,7 +86,7 @@ void addRun(const plan::Plan &plan, const plan::Program &program,
       totals.floorWeights[key] = std::max(totals.floorWeights[key], bytes);
     totals.floorKvBytes += cost.floorKvBytes;
     totals.floorComputeSeconds +=
-        computeSeconds(gpu, Engine::Wgmma, cost.floorFp8, cost.floorFlops);
+        computeSeconds(gpu, ComputeUnit::Wgmma, cost.floorFp8, cost.floorFlops);
   }
   addHostCopies(program, run, gpu, totals);
 }

@@ -25,15 +25,15 @@ double RunShape::visibleRows() const {
   return double(sequences) * (n * double(past) + n * (n + 1) / 2);
 }
 
-const char *engineName(Engine engine) {
+const char *engineName(ComputeUnit engine) {
   switch (engine) {
-  case Engine::None:
+  case ComputeUnit::None:
     return "none";
-  case Engine::CudaCore:
+  case ComputeUnit::CudaCore:
     return "cuda-core";
-  case Engine::MmaSync:
+  case ComputeUnit::MmaSync:
     return "mma.sync";
-  case Engine::Wgmma:
+  case ComputeUnit::Wgmma:
     return "wgmma";
   }
   return "?";
@@ -46,19 +46,19 @@ double expertsTouched(double experts, double topK, double tokens) {
          (1 - std::pow(1 - std::min(topK, experts) / experts, tokens));
 }
 
-double computeSeconds(const GpuSpec &gpu, Engine engine, bool fp8,
+double computeSeconds(const GpuSpec &gpu, ComputeUnit engine, bool fp8,
                       double flops) {
   double tflops = 0;
   switch (engine) {
-  case Engine::None:
+  case ComputeUnit::None:
     return 0;
-  case Engine::CudaCore:
+  case ComputeUnit::CudaCore:
     tflops = gpu.cudaCoreTflops;
     break;
-  case Engine::MmaSync:
+  case ComputeUnit::MmaSync:
     tflops = fp8 ? gpu.mmaFp8Tflops : gpu.mmaBf16Tflops;
     break;
-  case Engine::Wgmma:
+  case ComputeUnit::Wgmma:
     tflops = fp8 ? gpu.wgmmaFp8Tflops : gpu.wgmmaBf16Tflops;
     break;
   }
@@ -163,9 +163,10 @@ double paddedRows(double m, const plan::Tile *tile) {
   return std::ceil(m / bm) * bm;
 }
 
-Engine engineOf(const plan::Tile *tile) {
-  return tile && tile->engine() == plan::GemmEngine::Wgmma ? Engine::Wgmma
-                                                           : Engine::MmaSync;
+ComputeUnit engineOf(const plan::Tile *tile) {
+  return tile && tile->engine() == plan::GemmEngine::Wgmma
+             ? ComputeUnit::Wgmma
+             : ComputeUnit::MmaSync;
 }
 
 /// Every operand once at the run's rows; every weight whole, once.
@@ -186,7 +187,7 @@ void addGeneric(const Costing &c, StepCost &cost) {
 /// Elementwise work: `perElement` CUDA-core FLOPs per element of `op`.
 void addElementwise(const Costing &c, StepCost &cost, const plan::Operand &op,
                     double perElement) {
-  cost.engine = Engine::CudaCore;
+  cost.engine = ComputeUnit::CudaCore;
   cost.cudaFlops += perElement * c.rows(op) * op.cols();
 }
 
@@ -226,7 +227,7 @@ void costFamily(const Costing &c, StepCost &cost) {
     return;
   }
   case plan::StepParams::KvAppendParams:
-    cost.engine = Engine::CudaCore;
+    cost.engine = ComputeUnit::CudaCore;
     cost.kvBytes = c.rows(ops.in(R::Latent)) * c.kvRowBytes();
     return;
   case plan::StepParams::KvGatherParams:
@@ -238,7 +239,7 @@ void costFamily(const Costing &c, StepCost &cost) {
     // with kv_b on the CUDA cores.
     auto *p = step.params_as_MlaAttentionParams();
     const double rows = run.visibleRows(), heads = p->heads();
-    cost.engine = Engine::CudaCore;
+    cost.engine = ComputeUnit::CudaCore;
     cost.kvBytes = rows * heads * c.kvRowBytes();
     cost.floorKvBytes = run.distinctRows() * c.kvRowBytes();
     cost.cudaFlops = 2 * rows * heads *
@@ -267,7 +268,7 @@ void costFamily(const Costing &c, StepCost &cost) {
     const double rows = run.visibleRows();
     const double perHeadRow = 2.0 * (2 * p->latent_dim() + p->rope_dim());
     cost.launches = kernels::latentAttentionLaunches(a);
-    cost.engine = Engine::MmaSync;
+    cost.engine = ComputeUnit::MmaSync;
     cost.kvBytes = groups * rows * c.kvRowBytes();
     cost.floorKvBytes = run.distinctRows() * c.kvRowBytes();
     cost.tensorFlops = rows * paddedHeads * perHeadRow;
@@ -286,7 +287,7 @@ void costFamily(const Costing &c, StepCost &cost) {
         2.0 * p->heads() * (p->nope_dim() + p->rope_dim() + p->v_dim());
     const double n = double(run.tokensPerSequence());
     const double tiles = std::ceil(n / 64);
-    cost.engine = Engine::MmaSync;
+    cost.engine = ComputeUnit::MmaSync;
     cost.tensorFlops =
         run.sequences * tiles * (tiles + 1) / 2 * 64 * 64 * perPair;
     cost.floorFlops = run.sequences * n * (n + 1) / 2 * perPair;
@@ -312,7 +313,7 @@ void costFamily(const Costing &c, StepCost &cost) {
   }
   case plan::StepParams::RouteParams: {
     auto *p = step.params_as_RouteParams();
-    cost.engine = Engine::CudaCore;
+    cost.engine = ComputeUnit::CudaCore;
     cost.cudaFlops = tokens * p->experts() * 8;
     if (p->fused_gate()) {
       const double gate =
@@ -331,7 +332,7 @@ void costFamily(const Costing &c, StepCost &cost) {
     const double flops = 2 * tokens * p->top_k() *
                          (c.weightRows(R::GateUp) + c.weightRows(R::Down)) *
                          c.weightCols(R::GateUp);
-    cost.engine = Engine::CudaCore;
+    cost.engine = ComputeUnit::CudaCore;
     cost.weightBytes = touched * perExpert;
     cost.floorWeights[c.weightKey(R::GateUp)] =
         touched * c.weightBytes(R::GateUp);
@@ -406,10 +407,10 @@ StepCost stepCost(const plan::Plan &plan, const plan::Program &program,
   cost.launches = 1;
   addGeneric(c, cost);
   costFamily(c, cost);
-  const double seconds =
-      std::max({cost.bytes() / (gpu.memoryTBps * 1e12),
-                computeSeconds(gpu, cost.engine, cost.fp8, cost.tensorFlops),
-                computeSeconds(gpu, Engine::CudaCore, false, cost.cudaFlops)});
+  const double seconds = std::max(
+      {cost.bytes() / (gpu.memoryTBps * 1e12),
+       computeSeconds(gpu, cost.engine, cost.fp8, cost.tensorFlops),
+       computeSeconds(gpu, ComputeUnit::CudaCore, false, cost.cudaFlops)});
   cost.micros = seconds * 1e6 +
                 cost.launches * (graph ? gpu.graphLaunchUs : gpu.launchUs);
   return cost;

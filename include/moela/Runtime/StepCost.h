@@ -40,8 +40,8 @@ struct RunShape {
 };
 
 /// The unit a step's FLOPs run on.
-enum class Engine : uint8_t { None, CudaCore, MmaSync, Wgmma };
-const char *engineName(Engine engine);
+enum class ComputeUnit : uint8_t { None, CudaCore, MmaSync, Wgmma };
+const char *engineName(ComputeUnit engine);
 
 /// Experts of `experts` a batch of `tokens` tokens with `topK` each touches
 /// on average under uniform routing: E (1 - (1 - k/E)^T).
@@ -57,7 +57,7 @@ struct StepCost {
   // FLOPs as the engine executes them (whole tiles).
   double tensorFlops = 0;
   double cudaFlops = 0;
-  Engine engine = Engine::None;
+  ComputeUnit engine = ComputeUnit::None;
   bool fp8 = false;  // the tensor-core operands are FP8
   double micros = 0; // launches + max(bytes / bandwidth, FLOPs / peak)
 
@@ -83,7 +83,7 @@ StepCost stepCost(const plan::Plan &plan, const plan::Program &program,
                   const GpuSpec &gpu, bool graph);
 
 /// Seconds of `flops` on `engine` (FP8 or not) of `gpu`.
-double computeSeconds(const GpuSpec &gpu, Engine engine, bool fp8,
+double computeSeconds(const GpuSpec &gpu, ComputeUnit engine, bool fp8,
                       double flops);
 
 } // namespace moela
