@@ -46,6 +46,27 @@ double expertsTouched(double experts, double topK, double tokens) {
          (1 - std::pow(1 - std::min(topK, experts) / experts, tokens));
 }
 
+double expectedExpertTiles(double experts, double topK, double tokens,
+                           double blockM) {
+  const double p = std::min(topK, experts) / experts;
+  if (tokens < 1 || p <= 0)
+    return 0;
+  if (p >= 1)
+    return std::ceil(tokens / blockM);
+  // The pmf in logs over mean +- 12 sd: underflow-free for any batch.
+  const double mean = tokens * p, sd = std::sqrt(tokens * p * (1 - p));
+  const double lo = std::max(0.0, std::floor(mean - 12 * sd - 16)),
+               hi = std::min(tokens, std::ceil(mean + 12 * sd + 16));
+  double tiles = 0;
+  for (double x = lo; x <= hi; ++x) {
+    const double logPmf = std::lgamma(tokens + 1) - std::lgamma(x + 1) -
+                          std::lgamma(tokens - x + 1) + x * std::log(p) +
+                          (tokens - x) * std::log1p(-p);
+    tiles += std::exp(logPmf) * std::ceil(x / blockM);
+  }
+  return tiles;
+}
+
 double computeSeconds(const GpuSpec &gpu, ComputeUnit engine, bool fp8,
                       double flops) {
   double tflops = 0;
@@ -347,7 +368,8 @@ void costFamily(const Costing &c, StepCost &cost) {
     return;
   case plan::StepParams::GroupedGemmParams: {
     // The experts the batch touches (this rank's share of them), each its
-    // rows padded to whole tiles.
+    // rows padded to whole tiles (their expected number: the rows an expert
+    // gets vary from expert to expert).
     auto *p = step.params_as_GroupedGemmParams();
     const double slots = c.rows(ops.in(R::XSorted));
     const double topK = slots / tokens;
@@ -356,14 +378,14 @@ void costFamily(const Costing &c, StepCost &cost) {
     const double touched =
         expertsTouched(p->experts(), topK, tokens) * local / p->experts();
     const double n = c.weightRows(R::Matrix), k = c.weightCols(R::Matrix);
-    const double perExpertRows =
-        touched > 0 ? slots * local / p->experts() / touched : 0;
+    const double bm = paddedRows(1, p->tile());
+    const double rowTiles =
+        local * expectedExpertTiles(p->experts(), topK, tokens, bm);
     cost.weightBytes = touched * c.weightBytes(R::Matrix);
     cost.floorWeights[c.weightKey(R::Matrix)] = cost.weightBytes;
     cost.engine = engineOf(p->tile());
     cost.fp8 = c.isFp8(ops.in(R::XSorted));
-    cost.tensorFlops =
-        2 * touched * paddedRows(perExpertRows, p->tile()) * n * k;
+    cost.tensorFlops = 2 * rowTiles * bm * n * k;
     cost.floorFlops = 2 * slots * local / p->experts() * n * k;
     cost.floorFp8 = c.weightFp8(R::Matrix);
     if (local < p->experts())

@@ -155,6 +155,24 @@ TEST(StepCost, ExpertsTouched) {
   EXPECT_EQ(expertsTouched(8, 2, 0), 0);
 }
 
+TEST(StepCost, ExpectedExpertTiles) {
+  // A few rows: one tile whenever the expert has any.
+  EXPECT_NEAR(expectedExpertTiles(8, 2, 4, 64), 1 - std::pow(0.75, 4), 1e-12);
+  // 2048 tokens, top-8 of 256: 64 rows on average, but about half the
+  // experts get more and run a second 64-row tile. The binomial summed
+  // directly, term by term from P(0) = (31/32)^2048.
+  double pmf = std::pow(31.0 / 32, 2048), tiles64 = 0, tiles128 = 0;
+  for (int x = 0; x <= 2048; ++x) {
+    tiles64 += pmf * std::ceil(x / 64.0);
+    tiles128 += pmf * std::ceil(x / 128.0);
+    pmf *= (2048.0 - x) / (x + 1) / 31;
+  }
+  EXPECT_NEAR(expectedExpertTiles(256, 8, 2048, 64), tiles64, 1e-9);
+  EXPECT_NEAR(expectedExpertTiles(256, 8, 2048, 128), tiles128, 1e-9);
+  EXPECT_GT(tiles64, 1.4);
+  EXPECT_LT(tiles64 * 64, tiles128 * 128); // fewer padded rows
+}
+
 TEST(StepCost, GpuDescriptions) {
   GpuSpec gpu;
   EXPECT_EQ(loadGpuSpec("H100", gpu), "");

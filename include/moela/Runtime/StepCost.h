@@ -47,6 +47,12 @@ const char *engineName(ComputeUnit engine);
 /// on average under uniform routing: E (1 - (1 - k/E)^T).
 double expertsTouched(double experts, double topK, double tokens);
 
+/// The row tiles of `blockM` rows one expert runs on average: E[ceil(X /
+/// blockM)] with X ~ Binomial(tokens, topK / experts), the rows uniform
+/// routing gives it.
+double expectedExpertTiles(double experts, double topK, double tokens,
+                           double blockM);
+
 struct StepCost {
   int launches = 0;
   // Bytes moved through device memory.
