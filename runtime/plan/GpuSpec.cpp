@@ -76,7 +76,12 @@ std::string loadGpuSpec(const std::string &nameOrPath, GpuSpec &gpu) {
   if (!j.is_object())
     return nameOrPath + ": a GPU description is a JSON object";
   GpuSpec g;
-  g.name = j.value("name", nameOrPath);
+  g.name = nameOrPath;
+  if (const auto name = j.find("name"); name != j.end()) {
+    if (!name->is_string())
+      return nameOrPath + ": field 'name' must be a string";
+    g.name = name->get<std::string>();
+  }
   const std::pair<const char *, double *> fields[] = {
       {"memory_tbps", &g.memoryTBps},
       {"wgmma_bf16_tflops", &g.wgmmaBf16Tflops},
