@@ -79,6 +79,8 @@ void addRun(const plan::Plan &plan, const plan::Program &program,
     f.launches += cost.launches;
     f.bytes += cost.bytes();
     f.flops += cost.tensorFlops + cost.cudaFlops;
+    f.tensorFlops += cost.tensorFlops;
+    f.cudaFlops += cost.cudaFlops;
     f.micros += cost.micros;
     if (!floor)
       continue;
@@ -249,6 +251,8 @@ void writeCostJson(const std::vector<RunCost> &costs, const GpuSpec &gpu,
            {"launches", f.launches},
            {"bytes", f.bytes},
            {"flops", f.flops},
+           {"tensor_flops", f.tensorFlops},
+           {"cuda_core_flops", f.cudaFlops},
            {"predicted_us", f.micros},
            {"share",
             c.predictedMs > 0 ? f.micros / 1e3 / c.predictedMs : 0.0}});

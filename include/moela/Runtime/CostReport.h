@@ -24,6 +24,7 @@ struct FamilyCost {
   int launches = 0;
   double bytes = 0;
   double flops = 0; // tensor-core + CUDA-core
+  double tensorFlops = 0, cudaFlops = 0;
   double micros = 0;
 };
 
