@@ -351,8 +351,8 @@ void costFamily(const Costing &c, StepCost &cost) {
     const double touched = expertsTouched(p->experts(), p->top_k(), tokens);
     const double perExpert = c.weightBytes(R::GateUp) + c.weightBytes(R::Down);
     const double flops = 2 * tokens * p->top_k() *
-                         (c.weightRows(R::GateUp) + c.weightRows(R::Down)) *
-                         c.weightCols(R::GateUp);
+                         (c.weightRows(R::GateUp) * c.weightCols(R::GateUp) +
+                          c.weightRows(R::Down) * c.weightCols(R::Down));
     cost.engine = ComputeUnit::CudaCore;
     cost.weightBytes = touched * perExpert;
     cost.floorWeights[c.weightKey(R::GateUp)] =

@@ -147,6 +147,74 @@ TEST_F(TinyCost, CombineInvertsThePermutationFirst) {
   EXPECT_EQ(c.activationBytes, (8 * 192 + 4 * 2 + 8 + 4 * 192 + 4 * 192) * 4);
 }
 
+/// Step `name` (the nth of that name) of the prefill of a 16-token prompt.
+StepCost prefillCost(const Plan &plan, const std::string &name, int nth = 0) {
+  const plan::Program &prefill = plan.program("prefill");
+  for (const plan::Step *step : *prefill.steps())
+    if (step->name()->str() == name && nth-- == 0)
+      return stepCost(plan.root(), prefill, *step, RunShape{16, 1, 1, 0},
+                      h200(), false);
+  ADD_FAILURE() << "no step " << name;
+  return {};
+}
+
+TEST_F(TinyCost, PrefillFamilies) {
+  // KvGather: the 16 rows of [96 | 16] bf16 the step just appended.
+  EXPECT_EQ(prefillCost(*plan, "layers.0.attn.core.rows").kvBytes, 16 * 224);
+  // Causal attention of 16 tokens in one 64 x 64 tile; the floor counts
+  // the 16 * 17 / 2 pairs, 2 heads x (32 + 16 + 32) multiply-adds each.
+  // (The first step of that name is the KvAppend.)
+  const StepCost att = prefillCost(*plan, "layers.0.attn.core", 1);
+  EXPECT_EQ(att.floorFlops, 16 * 17 / 2 * 2.0 * 2 * 80);
+  EXPECT_EQ(att.tensorFlops, 64 * 64 * 2.0 * 2 * 80);
+  // Dispatch: 2 launches; x [16, 192] in, idx [16, 2]; x_sorted [32, 192],
+  // offsets [9], perm [32] out.
+  const StepCost dispatch = prefillCost(*plan, "layers.1.moe.experts");
+  EXPECT_EQ(dispatch.launches, 2);
+  EXPECT_EQ(dispatch.activationBytes,
+            (16 * 192 + 16 * 2 + 32 * 192 + 9 + 32) * 4);
+  // The head reads one row of the last hidden states; Sample its logits.
+  EXPECT_EQ(prefillCost(*plan, "head.rows").activationBytes,
+            (192 + 1 + 192) * 4);
+  EXPECT_EQ(prefillCost(*plan, "sample").cudaFlops, 10 * 1024);
+  const StepCost norm = prefillCost(*plan, "layers.0.input_norm");
+  EXPECT_EQ(norm.cudaFlops, 5 * 16 * 192);
+  EXPECT_EQ(norm.weightBytes, 192 * 2);
+  // Launched one by one: 3 us each.
+  EXPECT_NEAR(norm.micros, norm.bytes() / 4.3e12 * 1e6 + 3.0, 1e-9);
+}
+
+/// The unfused forms: MoeExperts, MlaAttention and SiluMul.
+TEST(StepCost, UnfusedFamilies) {
+  CompileOptions options;
+  options.input = kModels + "/tiny-v3-fp8/config.json";
+  options.target = "host";
+  options.kvDtype = "bf16";
+  options.disable = {"moela-moe-dispatch", "moela-mla-absorb",
+                     "moela-fuse-swiglu"};
+  const Plan plan = Plan::load(compilePlan(options));
+  const plan::Program &decode = plan.program("decode");
+  const RunShape run{4, 4, 4, 99};
+  auto cost = [&](plan::StepParams family) {
+    for (const plan::Step *step : *decode.steps())
+      if (step->params_type() == family)
+        return stepCost(plan.root(), decode, *step, run, h200(), true);
+    ADD_FAILURE() << "no " << stepFamilyName(family) << " step";
+    return StepCost{};
+  };
+  // 4 tokens x 2 slots, each gate and up [96, 192] and down [192, 96].
+  const StepCost experts = cost(plan::StepParams::MoeExpertsParams);
+  EXPECT_EQ(experts.cudaFlops, 2.0 * 4 * 2 * (2 * 96 * 192 + 192 * 96));
+  EXPECT_DOUBLE_EQ(experts.weightBytes,
+                   8 * (1 - std::pow(0.75, 4)) * (3 * 96 * 192 + 3 * 2 * 4));
+  // A block per (token, head) reads the token's 100 rows.
+  const StepCost mla = cost(plan::StepParams::MlaAttentionParams);
+  EXPECT_EQ(mla.kvBytes, 400 * 2 * 224);
+  EXPECT_EQ(mla.floorKvBytes, 400 * 224);
+  EXPECT_EQ(mla.cudaFlops, 2.0 * 400 * 2 * (96 * (32 + 32) + 32 + 16 + 32));
+  EXPECT_EQ(cost(plan::StepParams::SiluMulParams).cudaFlops, 5 * 4 * 320);
+}
+
 TEST(StepCost, ExpertsTouched) {
   EXPECT_NEAR(expertsTouched(256, 8, 1), 8, 1e-9);
   EXPECT_NEAR(expertsTouched(256, 8, 64),
