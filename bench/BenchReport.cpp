@@ -12,7 +12,7 @@ namespace {
 /// The derived numbers of one measurement, as every format prints them.
 struct Row {
   Spread ms, tokensPerSecond;
-  std::optional<double> floorMs, timesFloor;
+  std::optional<double> floorMs, timesFloor, predictedMs, timesPredicted;
 };
 
 Row row(const Measurement &m) {
@@ -21,10 +21,14 @@ Row row(const Measurement &m) {
     ms.push_back(s * 1e3);
     rates.push_back(m.tokens / s);
   }
-  Row r{spread(ms), spread(rates), std::nullopt, std::nullopt};
+  Row r{spread(ms), spread(rates), {}, {}, {}, {}};
   if (m.floorSeconds) {
     r.floorMs = *m.floorSeconds * 1e3;
     r.timesFloor = r.ms.mean / *r.floorMs;
+  }
+  if (m.predictedSeconds) {
+    r.predictedMs = *m.predictedSeconds * 1e3;
+    r.timesPredicted = r.ms.mean / *r.predictedMs;
   }
   return r;
 }
@@ -39,9 +43,11 @@ void writeMarkdown(std::ostream &os, const std::vector<Measurement> &all) {
   const bool floor = !all.empty() && all[0].floorSeconds.has_value();
   const size_t repeats = all.empty() ? 0 : all[0].seconds.size();
   os << "| plan | backend | phase | batch | tokens | ms (mean ± sd, n="
-     << repeats << ") | tokens/s |" << (floor ? " floor ms | × floor |" : "")
+     << repeats << ") | tokens/s |"
+     << (floor ? " predicted ms | × predicted | floor ms | × floor |" : "")
      << "\n";
-  os << "|---|---|---|--:|--:|--:|--:|" << (floor ? "--:|--:|" : "") << "\n";
+  os << "|---|---|---|--:|--:|--:|--:|" << (floor ? "--:|--:|--:|--:|" : "")
+     << "\n";
   for (const Measurement &m : all) {
     const Row r = row(m);
     os << "| " << m.plan << " | " << m.backend << " | " << m.phase << " | "
@@ -50,7 +56,9 @@ void writeMarkdown(std::ostream &os, const std::vector<Measurement> &all) {
        << format("%.1f", r.tokensPerSecond.mean) << " ± "
        << format("%.1f", r.tokensPerSecond.sd) << " |";
     if (floor)
-      os << " " << format("%.3f", r.floorMs.value_or(NAN)) << " | "
+      os << " " << format("%.3f", r.predictedMs.value_or(NAN)) << " | "
+         << format("%.2f", r.timesPredicted.value_or(NAN)) << " | "
+         << format("%.3f", r.floorMs.value_or(NAN)) << " | "
          << format("%.2f", r.timesFloor.value_or(NAN)) << " |";
     os << "\n";
   }
@@ -73,6 +81,10 @@ void writeJson(std::ostream &os, const std::vector<Measurement> &all) {
                                 {"ms", nlohmann::ordered_json::array()}};
     for (double s : m.seconds)
       j["ms"].push_back(s * 1e3);
+    if (r.predictedMs) {
+      j["predicted_ms"] = *r.predictedMs;
+      j["x_predicted"] = *r.timesPredicted;
+    }
     if (r.floorMs) {
       j["floor_ms"] = *r.floorMs;
       j["x_floor"] = *r.timesFloor;
@@ -86,7 +98,7 @@ void writeCsv(std::ostream &os, const std::vector<Measurement> &all) {
   const bool floor = !all.empty() && all[0].floorSeconds.has_value();
   os << "plan,backend,phase,batch,tokens,repeats,ms_mean,ms_sd,"
         "tokens_per_s_mean,tokens_per_s_sd"
-     << (floor ? ",floor_ms,x_floor" : "") << "\n";
+     << (floor ? ",predicted_ms,x_predicted,floor_ms,x_floor" : "") << "\n";
   for (const Measurement &m : all) {
     const Row r = row(m);
     // Plan labels are file stems; quote them in case they hold a comma.
@@ -96,7 +108,9 @@ void writeCsv(std::ostream &os, const std::vector<Measurement> &all) {
        << format("%.6g", r.tokensPerSecond.mean) << ","
        << format("%.6g", r.tokensPerSecond.sd);
     if (floor)
-      os << "," << format("%.6g", r.floorMs.value_or(NAN)) << ","
+      os << "," << format("%.6g", r.predictedMs.value_or(NAN)) << ","
+         << format("%.6g", r.timesPredicted.value_or(NAN)) << ","
+         << format("%.6g", r.floorMs.value_or(NAN)) << ","
          << format("%.6g", r.timesFloor.value_or(NAN));
     os << "\n";
   }

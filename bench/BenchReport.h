@@ -11,10 +11,11 @@ namespace moela::bench {
 
 /// One measurement, repeated: a plan's prefill or decode step on a backend.
 struct Measurement {
-  std::string plan, backend, phase;   // phase: prefill | decode
-  int batch = 0, tokens = 0;          // tokens per run
-  std::vector<double> seconds;        // one per repetition
-  std::optional<double> floorSeconds; // --roofline: the bytes/FLOPs floor
+  std::string plan, backend, phase;       // phase: prefill | decode
+  int batch = 0, tokens = 0;              // tokens per run
+  std::vector<double> seconds;            // one per repetition
+  std::optional<double> floorSeconds;     // --roofline: the model's floor
+  std::optional<double> predictedSeconds; // --roofline: the cost model's time
 };
 
 /// Mean and sample standard deviation (0 for a single value).

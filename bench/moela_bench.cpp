@@ -8,10 +8,10 @@
 // size, side by side in one run: prefill of
 // --prefill tokens (tokens/s) and decode steps at --context cached tokens
 // (ms/step, tokens/s), each measured -r times after one warm-up and reported
-// as mean ± sd (bench/BenchReport.h). With --roofline, each line also gives the
-// bytes and FLOPs the step must move at least and the time they take at the
-// device's limits (H200: 4.3 TB/s, 790 TFLOP/s bf16, 1580 TFLOP/s fp8), and the
-// ratio of the measured time to that floor. Decode steps return greedy
+// as mean ± sd (bench/BenchReport.h). With --roofline, each line also gives
+// the cost model's time for the plan's own steps at that shape and the
+// model's floor on --gpu (docs/cost-model.md), and the measured time's ratio
+// to each. Decode steps return greedy
 // tokens from the plan's Sample step; --logits copies the logits back instead
 // (Engine::feed), as every step did before the Sample step. The report goes
 // to stdout; notes (a backend skipped) to stderr unless -q, and with -v each
@@ -22,6 +22,7 @@
 #include "cli/Cli11.h"
 #include "cli/Version.h"
 #include "moela/Runtime/Backends.h"
+#include "moela/Runtime/CostReport.h"
 #include "moela/Runtime/Engine.h"
 #include "moela/Runtime/Error.h"
 #include "moela/Runtime/Output.h"
@@ -41,76 +42,6 @@
 using namespace moela;
 
 namespace {
-
-/// Bytes and FLOPs a step must move and do at least (weights read once,
-/// KV cache read once per sequence, activations ignored).
-struct Floor {
-  double bytes = 0, flops = 0;
-};
-
-/// Weight bytes of one layer's parts that every token touches, and of one
-/// routed expert.
-struct ModelSizes {
-  double denseBytesPerLayer = 0, expertBytes = 0, attentionBytesPerLayer = 0;
-  double embedBytes = 0, headBytes = 0;
-  double activeParamsPerToken = 0;
-};
-
-ModelSizes modelSizes(const ModelConfig &c) {
-  const double wb = c.fp8.enabled ? 1.0 : 2.0; // decoder-layer linear weights
-  const double d = c.hiddenSize, h = c.numAttentionHeads;
-  double q = c.hasQLora() ? (c.qLoraRank * d + h * c.qkHeadDim() * c.qLoraRank)
-                          : h * c.qkHeadDim() * d;
-  double attn = q + (c.kvLoraRank + c.qkRopeHeadDim) * d +
-                h * (c.qkNopeHeadDim + c.vHeadDim) * c.kvLoraRank +
-                d * h * c.vHeadDim;
-  ModelSizes s;
-  s.attentionBytesPerLayer = attn * wb;
-  s.denseBytesPerLayer = 3 * d * c.intermediateSize * wb;
-  s.expertBytes = 3 * d * c.moeIntermediateSize * wb;
-  s.embedBytes = s.headBytes = c.vocabSize * d * 2;
-  double moeActive =
-      3 * d * c.moeIntermediateSize * (c.numExpertsPerTok + c.nSharedExperts);
-  double dense = 3 * d * c.intermediateSize;
-  double layers = c.numHiddenLayers, moeLayers = layers - c.firstKDenseReplace;
-  s.activeParamsPerToken = layers * attn + c.firstKDenseReplace * dense +
-                           moeLayers * moeActive + c.vocabSize * d;
-  return s;
-}
-
-Floor decodeFloor(const ModelConfig &c, int batch, int context) {
-  ModelSizes s = modelSizes(c);
-  double moeLayers = c.numHiddenLayers - c.firstKDenseReplace;
-  // Distinct experts a batch touches: at most E, expected E(1 - (1-K/E)^B).
-  double e = c.nRoutedExperts, k = c.numExpertsPerTok;
-  double touched = e * (1 - std::pow(1 - k / e, batch));
-  Floor f;
-  f.bytes = c.numHiddenLayers * s.attentionBytesPerLayer +
-            c.firstKDenseReplace * s.denseBytesPerLayer +
-            moeLayers * (touched + c.nSharedExperts) * s.expertBytes +
-            s.headBytes +
-            double(batch) * context * c.numHiddenLayers *
-                c.kvCacheElemsPerToken() * 2;
-  f.flops = 2 * s.activeParamsPerToken * batch +
-            4.0 * batch * context * c.numHiddenLayers * c.numAttentionHeads *
-                (c.kvLoraRank + c.qkRopeHeadDim);
-  return f;
-}
-
-Floor prefillFloor(const ModelConfig &c, int tokens) {
-  ModelSizes s = modelSizes(c);
-  Floor f;
-  f.bytes = c.numHiddenLayers * s.attentionBytesPerLayer +
-            c.firstKDenseReplace * s.denseBytesPerLayer +
-            (c.numHiddenLayers - c.firstKDenseReplace) *
-                (c.nRoutedExperts + c.nSharedExperts) * s.expertBytes;
-  // Causal attention in the expanded form: about T^2/2 query-key pairs per
-  // head, each Dn + Dr (scores) + Dv (P V) multiply-adds of 2 FLOPs.
-  f.flops = 2 * s.activeParamsPerToken * tokens +
-            1.0 * tokens * tokens * c.numHiddenLayers * c.numAttentionHeads *
-                (c.qkHeadDim() + c.vHeadDim);
-  return f;
-}
 
 std::vector<int> parseList(const std::string &text) {
   std::vector<int> values;
@@ -146,7 +77,7 @@ int main(int argc, char **argv) {
   bool randomWeights = false, roofline = false, logits = false;
   bool quiet = false, verbose = false;
   int prefill = 128, steps = 16, context = 0, repeats = 3;
-  double bandwidth = 4.3e12, bf16Flops = 790e12, fp8Flops = 1580e12;
+  std::string gpuName = "h200";
   CLI::App app{"moela-bench: prefill and decode speed of a plan"};
   app.add_option("plans", planPaths, "Plans of one model to compare")
       ->required();
@@ -180,13 +111,12 @@ int main(int argc, char **argv) {
   app.add_flag("--logits", logits,
                "Decode steps copy the logits [R, V] to the host (Engine::feed) "
                "instead of returning greedy tokens (Engine::feedAndSample)");
-  app.add_flag("--roofline", roofline, "Compare with the device limits")
+  app.add_flag("--roofline", roofline,
+               "Compare with the cost model: the plan's predicted time and "
+               "the model's floor on --gpu (docs/cost-model.md)")
       ->group("Roofline");
-  app.add_option("--bandwidth", bandwidth, "Device memory bandwidth, bytes/s")
-      ->group("Roofline");
-  app.add_option("--bf16-flops", bf16Flops, "Dense bf16 FLOP/s")
-      ->group("Roofline");
-  app.add_option("--fp8-flops", fp8Flops, "Dense fp8 FLOP/s")
+  app.add_option("--gpu", gpuName,
+                 "GPU of --roofline: h200, h100 or a JSON file")
       ->group("Roofline");
   app.add_flag("-q,--quiet", quiet,
                "Only the report: no notes on stderr (errors only)")
@@ -210,6 +140,9 @@ int main(int argc, char **argv) {
   try {
     if (weightsPath.empty() == !randomWeights)
       fail("give exactly one of --weights DIR and --random-weights");
+    GpuSpec gpu;
+    if (std::string why = loadGpuSpec(gpuName, gpu); !why.empty())
+      fail(why);
     std::vector<bench::Measurement> measurements;
     for (const std::string &planPath : planPaths) {
       Plan plan = Plan::load(planPath);
@@ -227,7 +160,6 @@ int main(int argc, char **argv) {
       std::uniform_int_distribution<int32_t> token(
           2, static_cast<int32_t>(std::min<int64_t>(config.vocabSize, 100000) -
                                   1));
-      double flopRate = config.fp8.enabled ? fp8Flops : bf16Flops;
 
       std::vector<std::string> names;
       for (size_t start = 0; start <= backends.size();) {
@@ -248,11 +180,12 @@ int main(int argc, char **argv) {
         }
         Engine engine(plan, *backend, *weights, maxBatch, maxSeq);
         auto measurement = [&](const char *phase, int batch, int tokens,
-                               Floor floor) {
-          bench::Measurement m{label, name, phase, batch, tokens, {}, {}};
-          if (roofline)
-            m.floorSeconds =
-                std::max(floor.bytes / bandwidth, floor.flops / flopRate);
+                               const RunCost &cost) {
+          bench::Measurement m{label, name, phase, batch, tokens, {}, {}, {}};
+          if (roofline) {
+            m.floorSeconds = cost.floorMs / 1e3;
+            m.predictedSeconds = cost.predictedMs / 1e3;
+          }
           return m;
         };
 
@@ -262,8 +195,8 @@ int main(int argc, char **argv) {
           t = token(rng);
         prompt[0] = static_cast<int32_t>(config.bosTokenId);
         engine.feed({prompt});
-        bench::Measurement pre =
-            measurement("prefill", 1, prefill, prefillFloor(config, prefill));
+        bench::Measurement pre = measurement(
+            "prefill", 1, prefill, prefillCost(plan.root(), gpu, prefill));
         for (int r = 0; r < repeats; ++r) {
           engine.reset(0);
           auto t0 = std::chrono::steady_clock::now();
@@ -294,8 +227,10 @@ int main(int argc, char **argv) {
               engine.feedAndSample(next, greedy);
           };
           step(); // warm-up (graph capture)
+          // Each step's token sees its context and itself.
           bench::Measurement dec = measurement(
-              "decode", batch, batch, decodeFloor(config, batch, context));
+              "decode", batch, batch,
+              decodeCost(plan.root(), gpu, batch, std::max(1, context) + 1));
           for (int r = 0; r < repeats; ++r) {
             auto t1 = std::chrono::steady_clock::now();
             for (int i = 0; i < steps; ++i)

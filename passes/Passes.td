@@ -259,8 +259,10 @@ def TilePass : Pass<"moela-tile", "mlir::func::FuncOp"> {
     shapes sized so that the program's typical row count fills the SMs, as
     many pipeline stages as the target's shared memory per block holds
     (abi::kTargets), and for kernel.gemm the engine `gemm-kernel` names
-    (the tile's `engine`, which the emitter instantiates). The host target
-    has no tiles.
+    (the tile's `engine`, which the emitter instantiates). A prefill
+    grouped GEMM whose experts get fewer than 128 rows on average
+    (max-prefill-tokens * top-k / experts) takes 64 x 128 tiles: half the
+    padded rows of 128 x 128. The host target has no tiles.
   }];
   let options = [
     Option<"target", "target", "::moela::CompileTarget",
@@ -271,6 +273,10 @@ def TilePass : Pass<"moela-tile", "mlir::func::FuncOp"> {
            "the engine of kernel.gemm: mma (mma.sync, runtime/kernels/Gemm.cuh) "
            "| wgmma (sm_90a warpgroup MMA, runtime/kernels/GemmWgmma.cuh)",
            GemmEngineNames>,
+    Option<"maxPrefillTokens", "max-prefill-tokens", "int64_t",
+           /*default=*/"2048",
+           "tokens of a prefill step: with top-k of E experts an expert's "
+           "grouped GEMM gets about tokens * k / E rows">,
   ];
 }
 

@@ -69,6 +69,7 @@ void moela::buildDefaultPipeline(OpPassManager &pm,
     TilePassOptions tile;
     tile.target = options.target;
     tile.gemmKernel = options.gemmKernel;
+    tile.maxPrefillTokens = options.maxPrefillTokens;
     fpm.addPass(createTilePass(tile));
   }
 

@@ -8,7 +8,10 @@
 // gemm-kernel=wgmma gives kernel.gemm the wgmma engine and the tiles of
 // GemmWgmma.cuh: 128 x 256 x 64 for bf16 weights and 128 x 128 x 64 for the
 // others (FP8 weights keep two accumulator sets) when many rows, 64 x 64 x 64
-// when few.
+// when few. A prefill grouped GEMM gives each expert about T * k / E rows
+// (T the step's tokens, top-k of E experts): when that is under 128 it
+// takes 64 x 128 tiles, which pad an expert's rows to 64 instead of 128
+// (the cost model, docs/cost-model.md, counts the padded FLOPs).
 //
 //===----------------------------------------------------------------------===//
 #include "passes/Passes.h"
@@ -54,6 +57,23 @@ struct TilePass : public moela::impl::TilePassBase<TilePass> {
       int64_t bk = fp8 ? abi::kFp8Block : 64, bytes = fp8 ? 1 : 2;
       return tile(bm, bn, bk, stagesThatFit(*t, bm, bn, bk, bytes), mmaThreads);
     };
+    // Grouped GEMMs of a prefill: 64-row tiles when the average expert
+    // would fill less than a 128-row one. The top-k is the width of the
+    // dispatch's expert indices [T, k].
+    auto groupedTile = [&](kernel::GroupedGemmOp g) {
+      const bool fp8 = g.getWeights().getDtype().isFloat8E4M3FN();
+      auto dispatch = g.getOffsets().getDefiningOp<kernel::MoeDispatchOp>();
+      if (!manyRows || !dispatch)
+        return gemmTile(fp8);
+      auto indices = cast<ShapedType>(dispatch.getIndices().getType());
+      const int64_t topK = indices.getDimSize(1);
+      if (ShapedType::isDynamic(topK) ||
+          maxPrefillTokens * topK >= 128 * int64_t(dispatch.getExperts()))
+        return gemmTile(fp8);
+      const int64_t bk = fp8 ? abi::kFp8Block : 64, bytes = fp8 ? 1 : 2;
+      return tile(64, 128, bk, stagesThatFit(*t, 64, 128, bk, bytes),
+                  mmaThreads);
+    };
     auto isFp8 = [](Attribute w) {
       return cast<nn::WeightAttr>(w).getDtype().isFloat8E4M3FN();
     };
@@ -81,7 +101,7 @@ struct TilePass : public moela::impl::TilePassBase<TilePass> {
                 ? wgmmaTile(gemm.getWeights())
                 : gemmTile(llvm::all_of(gemm.getWeights(), isFp8)));
       else if (auto g = dyn_cast<kernel::GroupedGemmOp>(op))
-        g.setTileAttr(gemmTile(g.getWeights().getDtype().isFloat8E4M3FN()));
+        g.setTileAttr(groupedTile(g));
       else if (auto h = dyn_cast<kernel::HeadGemmOp>(op))
         h.setTileAttr(
             tile(64, 64, 64, stagesThatFit(*t, 64, 64, 64, 2), mmaThreads));

@@ -44,8 +44,14 @@ step matmul-kernels 400 "$bin/moela-gpu-kernel-test" --group matmul
 step wgmma-kernels 300 "$bin/moela-gpu-kernel-test" --group wgmma
 step generate 120 "$bin/moela-run" .gpu/plans/tiny.plan --random-weights --weights-seed 1 \
   --prompt "The capital of France is" --max-new-tokens 32 --backend cuda
+# The cost model's GPU description (docs/cost-model.md) for this card.
+case "$(head -n 2 "$out/gpu.txt" | tail -n 1)" in
+  *H100*) gpu=h100 ;;
+  *) gpu=h200 ;;
+esac
 step bench-v3-4l 600 "$bin/moela-bench" .gpu/plans/v3-4l-mma.plan .gpu/plans/v3-4l-wgmma.plan \
-  --random-weights --backend cuda --prefill 4096 --batch 1,8,64 --context 1024 --steps 16 --roofline
+  --random-weights --backend cuda --prefill 4096 --batch 1,8,64 --context 4095 --steps 16 \
+  --roofline --gpu "$gpu"
 # Serving: moela-serve on the GPU under 1..32 concurrent streaming clients
 # (needs the cpp-httplib carried by tools/gpu-prepare.sh; a failed build
 # fails only these steps).
@@ -76,8 +82,13 @@ head -n 2 "$out/gpu.txt" | tail -n 1
 printf '%s\n' "${rows[@]}"
 echo "-- attention kernels at DeepSeek-V3 sizes:"
 grep -E "^TIME (mla_prefill_attention|latent_attention)" "$out/ops-kernels.log" || true
-echo "-- deepseek-v3-4l (4 layers of DeepSeek-V3, FP8 random weights), cuda backend:"
-grep -E "^(plan|v3-4l)" "$out/bench-v3-4l.log" || true
+echo "-- deepseek-v3-4l (4 layers of DeepSeek-V3, FP8 random weights), cuda backend, measured vs the cost model on $gpu:"
+grep -E "^\| (plan|v3-4l)" "$out/bench-v3-4l.log" || true
+echo "-- its predicted time by kernel family (moela-compile --cost $gpu; per-family times are not measured yet):"
+for kernel in mma wgmma; do
+  echo "v3-4l-$kernel:"
+  sed -n '/^program/,$p' ".gpu/plans/v3-4l-$kernel.cost-$gpu.txt" 2>/dev/null || true
+done
 echo "-- serving (moela-serve, deepseek-v3-4l, cuda backend):"
 grep -E "^\|" "$out/serve-bench.log" 2>/dev/null || true
 echo "-- multi-GPU (TP/EP plans against the host, NCCL bandwidth):"

@@ -46,8 +46,13 @@ for n in 2 4; do
     --disable-pass=moela-moe-dispatch
 done
 # The benchmark model, with each GEMM kernel family, to compare side by side.
+# The cost model's prediction for each (docs/cost-model.md), which
+# gpu-check.sh prints next to the measured times.
 for kernel in mma wgmma; do
-  compile models/deepseek-v3-4l/config.json -o "$dest/plans/v3-4l-$kernel.plan" \
-    --max-prefill-tokens 4096 --max-batch 64 --gemm-kernel=$kernel
+  for gpu in h200 h100; do
+    compile models/deepseek-v3-4l/config.json -o "$dest/plans/v3-4l-$kernel.plan" \
+      --max-prefill-tokens 4096 --max-batch 64 --gemm-kernel=$kernel \
+      --cost $gpu >"$dest/plans/v3-4l-$kernel.cost-$gpu.txt"
+  done
 done
 du -sh "$dest"

@@ -73,6 +73,18 @@ cl::opt<bool> explain("explain",
                       cl::desc("Print the per-device memory report to stderr"),
                       cl::cat(ioCategory));
 
+cl::opt<std::string> cost(
+    "cost",
+    cl::desc("Print the cost model's report on stdout: predicted time of "
+             "decode and prefill by kernel family against the model's floor "
+             "on this GPU (docs/cost-model.md); without -o no plan is written"),
+    cl::value_desc("h200|h100|gpu.json"), cl::cat(ioCategory));
+cl::opt<std::string> costJson(
+    "cost-json",
+    cl::desc("Write the cost report as JSON to this file (the GPU of --cost, "
+             "default h200)"),
+    cl::value_desc("file"), cl::cat(ioCategory));
+
 cl::opt<std::string> target("target",
                             cl::desc("GPU target or the host (default sm_90a)"),
                             cl::value_desc("host|sm_90a"), cl::init("sm_90a"),
@@ -222,6 +234,8 @@ int main(int argc, char **argv) {
   options.dumpIrDir = dumpIrDir;
   options.disable.assign(disablePasses.begin(), disablePasses.end());
   options.explain = explain;
+  options.cost = cost;
+  options.costJson = costJson;
   options.cacheDir = cacheDir;
   options.noCache = noCache;
   options.gemmKernel = gemmKernel;

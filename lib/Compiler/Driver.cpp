@@ -6,7 +6,10 @@
 #include "moela/Compiler/Explain.h"
 #include "moela/Compiler/Importer.h"
 #include "moela/Compiler/PlanWriter.h"
+#include "moela/Runtime/CostReport.h"
+#include "moela/Runtime/GpuSpec.h"
 #include "moela/Runtime/Nvrtc.h"
+#include "moela/Runtime/Plan.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -23,6 +26,7 @@
 
 #include <chrono>
 #include <mutex>
+#include <sstream>
 
 using namespace mlir;
 using namespace llvm;
@@ -171,6 +175,27 @@ private:
                                         last = start;
 };
 
+/// --cost: the tables on stdout; --cost-json: the JSON to its file.
+LogicalResult writeCostReport(const std::vector<uint8_t> &plan,
+                              const GpuSpec &gpu,
+                              const CompileOptions &options) {
+  // writePlan verified the bytes: the cost model may trust them.
+  const std::vector<RunCost> costs =
+      standardCosts(*plan::GetPlan(plan.data()), gpu);
+  std::ostringstream text;
+  if (!options.cost.empty()) {
+    printCostReport(costs, gpu, text);
+    outs() << text.str();
+    outs().flush();
+  }
+  if (options.costJson.empty())
+    return success();
+  std::ostringstream json;
+  writeCostJson(costs, gpu, json);
+  return writeOutput(options.costJson,
+                     [&](raw_ostream &os) { os << json.str(); });
+}
+
 /// runCompiler, and with `planOut` compilePlanBytes: the plan goes there
 /// instead of to options.output.
 int compile(const CompileOptions &options, MLIRContext &context,
@@ -184,6 +209,16 @@ int compile(const CompileOptions &options, MLIRContext &context,
   Expected<ModelConfig> config = loadModelConfig(options.input);
   if (!config)
     return fail(toString(config.takeError()));
+  const bool cost = !options.cost.empty() || !options.costJson.empty();
+  GpuSpec gpu;
+  if (cost) {
+    if (options.emit != EmitKind::Plan)
+      return fail("--cost and --cost-json report on a plan: leave --emit out");
+    if (std::string why =
+            loadGpuSpec(options.cost.empty() ? "h200" : options.cost, gpu);
+        !why.empty())
+      return fail(why);
+  }
   if (options.weightDtype != "auto" && options.weightDtype != "fp8")
     return fail("--weight-dtype=" + options.weightDtype +
                 " is not supported (auto, fp8)");
@@ -344,6 +379,12 @@ int compile(const CompileOptions &options, MLIRContext &context,
   if (planOut) {
     *planOut = std::move(*plan);
     return 0;
+  }
+  if (cost) {
+    if (failed(writeCostReport(*plan, gpu, options)))
+      return 1;
+    if (options.output == "-")
+      return 0; // the report was asked for, not the plan
   }
   if (options.output == "-")
     return fail("a plan is binary: give an output file with -o");

@@ -12,6 +12,7 @@
 // RUN: moela-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(moela-tile{gemm-kernel=wgmma}))' | FileCheck %s --check-prefix=WGMMA
 // RUN: moela-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(moela-tile{gemm-kernel=mma}))' | FileCheck %s --check-prefix=SM90
 // RUN: not moela-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(moela-tile{gemm-kernel=tcgen05}))' 2>&1 | FileCheck %s --check-prefix=BADKERNEL
+// RUN: moela-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(moela-tile{target=sm_90a max-prefill-tokens=4096}))' | FileCheck %s --check-prefix=LONG
 
 // BAD: for the --target option: Cannot find option named 'sm_80'!
 // BADKERNEL: for the --gemm-kernel option: Cannot find option named 'tcgen05'!
@@ -125,4 +126,25 @@ func.func @mtp_0(%x: tensor<?x64xf32>) -> tensor<?x256xf32> {
 func.func @prefill(%x: tensor<?x64xf32>) -> tensor<?x8xf32> {
   %a = kernel.gemm %x weights [#nn.weight<"gate" : bf16[8, 64]>] precise : tensor<?x64xf32> -> tensor<?x8xf32>
   return %a : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that a prefill's grouped GEMMs whose experts get under 128 rows on
+// average (max-prefill-tokens 2048 x top-8 / 256 experts = 64) take 64 x 128
+// tiles, and 128 x 128 from 128 rows on (4096 tokens); the top-k is the
+// width of the dispatch's indices.
+// SM90-LABEL: func.func @prefill
+// SM90: kernel.grouped_gemm {{.*}} proj gate_up silu_mul tile <block_m = 64, block_n = 128, block_k = 128, stages = 8, threads = 256>
+// SM90: kernel.grouped_gemm {{.*}} proj down tile <block_m = 64, block_n = 128, block_k = 64, stages = 8, threads = 256>
+// LONG-LABEL: func.func @prefill
+// LONG: kernel.grouped_gemm {{.*}} proj gate_up silu_mul tile <block_m = 128, block_n = 128, block_k = 128, stages = 7, threads = 256>
+// LONG: kernel.grouped_gemm {{.*}} proj down tile <block_m = 128, block_n = 128, block_k = 64, stages = 7, threads = 256>
+func.func @prefill(%x: tensor<?x64xf32>, %idx: tensor<?x8xi32>) -> tensor<?x64xf32> {
+  %xs, %off, %perm = kernel.moe_dispatch %x, %idx experts 256 : tensor<?x64xf32>, tensor<?x8xi32> -> tensor<?x64xf32>, tensor<257xi32>, tensor<?xi32>
+  %g = kernel.grouped_gemm %xs, %off weights <prefix = "e", count = 256, hidden = 64, intermediate = 32, dtype = f8E4M3FN> proj gate_up silu_mul
+      : tensor<?x64xf32>, tensor<257xi32> -> tensor<?x32xf32>
+  %d = kernel.grouped_gemm %g, %off weights <prefix = "e", count = 256, hidden = 64, intermediate = 32, dtype = bf16> proj down
+      : tensor<?x32xf32>, tensor<257xi32> -> tensor<?x64xf32>
+  return %d : tensor<?x64xf32>
 }

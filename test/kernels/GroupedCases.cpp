@@ -210,6 +210,9 @@ void addGroupedCases(Cases &cases) {
     emu(cases, test, bf16, w, bf16, {64, 64, bk}, true, 8, hidden, inter);
     emu(cases, test, bf16, w, f32, {128, 128, bk}, false, 8, hidden, inter);
     emu(cases, test, bf16, w, f32, {64, 64, bk}, false, 8, hidden, inter);
+    // A prefill whose experts get under 128 rows each (moela-tile).
+    emu(cases, test, bf16, w, bf16, {64, 128, bk}, true, 8, hidden, inter);
+    emu(cases, test, bf16, w, f32, {64, 128, bk}, false, 8, hidden, inter);
   }
   emu(cases, "F32Activations", f32, bf16, f32, {64, 64, 64}, false, 12, 96, 48);
   emu(cases, "F32Activations", f32, bf16, bf16, {64, 64, 64}, true, 12, 96, 48);
@@ -242,8 +245,10 @@ void addGroupedCases(Cases &cases) {
         gpu(f32, false, 256, 64, 8, 64, 96, true);
         gpu(bf16, true, 256, 200, 8, 64, 192, true);
       }
+  // At 2048 tokens an expert gets 64 rows on average: 64 x 128 tiles.
   for (int t : {64, 2048}) {
-    const TileShape tile = t * 8 > 512 ? prefillTile(f8) : decodeTile(f8);
+    const TileShape tile =
+        t * 8 > 512 ? TileShape{64, 128, 128} : decodeTile(f8);
     add(cases, "Gpu", kGpu,
         {bf16, f8, bf16, tile, true, 256, t, 8, 7168, 4096, true, 0, false,
          gpuBound(bf16, f8, bf16), true});

@@ -29,8 +29,12 @@ struct CompileOptions {
   int64_t maxPrefillTokens = 2048;
   int64_t maxBatch = 64;
   std::vector<std::string> disable; // optional passes to leave out, by name
-  std::string dumpIrDir;          // one numbered .mlir per pass when not empty
-  bool explain = false;           // print the memory report to stderr
+  std::string dumpIrDir; // one numbered .mlir per pass when not empty
+  bool explain = false;  // print the memory report to stderr
+  /// The cost report (docs/cost-model.md) for this GPU ("h200", "h100" or a
+  /// JSON file) on stdout; costJson: the same as JSON to that file.
+  std::string cost;
+  std::string costJson;
   std::string cacheDir;           // NVRTC cubin cache ("" = the default folder)
   bool noCache = false;           // compile every kernel afresh
   std::string gemmKernel = "mma"; // kernel.gemm on sm_90a: mma | wgmma
