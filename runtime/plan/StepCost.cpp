@@ -408,7 +408,9 @@ void costFamily(const Costing &c, StepCost &cost) {
   case plan::StepParams::ArgmaxParams:
     return addElementwise(c, cost, ops.in(R::Logits), 1);
   case plan::StepParams::SampleParams:
-    // log-softmax, a top-k selection and a draw per row: a few passes.
+  case plan::StepParams::SampleCandidatesParams:
+    // log-softmax, a top-k selection and a draw per row (or the rank's
+    // candidates and partial sums): a few passes over the row.
     return addElementwise(c, cost, ops.in(R::Logits), 10);
   case plan::StepParams::ConcatParams:
   case plan::StepParams::NextTokensParams:
