@@ -18,14 +18,19 @@ if(MOELA_FUZZ)
   endif()
 endif()
 
+# Shared libraries are left alone: moela's are the test doubles of the driver and
+# NCCL (test/emu, test/unit), which stand in for uninstrumented vendor
+# libraries, and a sanitized one could not link with -z defs (clang puts the
+# ASan runtime in the executable only).
+set(not_shared "$<NOT:$<STREQUAL:$<TARGET_PROPERTY:TYPE>,SHARED_LIBRARY>>")
 if(MOELA_SANITIZE)
   # A UBSan finding stops the program, so a test that triggers one fails.
-  add_compile_options(-fsanitize=${MOELA_SANITIZE} -fno-sanitize-recover=all
+  add_compile_options("$<${not_shared}:-fsanitize=${MOELA_SANITIZE};-fno-sanitize-recover=all>"
     -fno-omit-frame-pointer -gline-tables-only)
-  add_link_options(-fsanitize=${MOELA_SANITIZE})
+  add_link_options("$<${not_shared}:-fsanitize=${MOELA_SANITIZE}>")
   message(STATUS "moela: sanitized build (-fsanitize=${MOELA_SANITIZE})")
 endif()
 if(MOELA_FUZZ)
   # Coverage for libFuzzer in every library; only the fuzz targets link its main.
-  add_compile_options(-fsanitize=fuzzer-no-link)
+  add_compile_options("$<${not_shared}:-fsanitize=fuzzer-no-link>")
 endif()
