@@ -39,7 +39,7 @@ cmake --build "$build" --target "${build_targets[@]}"
 # LLVM's BumpPtrAllocator poisons and unpoisons its slabs from inline header code; Debian's
 # libMLIR.so and libLLVM.so were built without ASan, so their copies never unpoison what ours
 # poisoned (use-after-poison inside libMLIR.so). Ignoring user poisoning keeps every other check.
-export ASAN_OPTIONS=${ASAN_OPTIONS:-allow_user_poisoning=0:detect_leaks=1}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-allow_user_poisoning=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 limits=(-rss_limit_mb=2048 -timeout=10)
 artifacts=$build/fuzz-artifacts
