@@ -13,7 +13,7 @@
 # still crash (reported, not a failure). Crashes found while fuzzing land in BUILD/fuzz-artifacts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-build=${MOELA_FUZZ_BUILD_DIR:-build-fuzz}
+build=$(realpath -m "${MOELA_FUZZ_BUILD_DIR:-build-fuzz}")
 seconds=20 long=0 unit=1
 targets=()
 while (($#)); do
