@@ -30,6 +30,7 @@
 #include "run/BatchIO.h"
 #include "run/Completions.h"
 #include "run/FlagChecks.h"
+#include "run/IdArrays.h"
 #include "run/Interactive.h"
 #include "run/LoadProgress.h"
 #include "run/Logprobs.h"
@@ -74,30 +75,6 @@ struct Options : runtool::ModelFlags {
   bool dumpPlan = false, dumpJson = false;
   bool quiet = false, verbose = false;
 };
-
-/// A JSON array of arrays of token ids from `path` ("[[0, 5, 7], ...]").
-std::vector<std::vector<int32_t>> readIdArrays(const std::string &path,
-                                               const char *what) {
-  if (!std::ifstream(path))
-    fail(path, ": cannot open ", what);
-  json doc = readJsonFile(path);
-  if (!doc.is_array() || doc.empty())
-    fail(path, ": ", what, " must be a JSON array of arrays of token ids");
-  std::vector<std::vector<int32_t>> rows;
-  for (size_t b = 0; b < doc.size(); ++b) {
-    if (!doc[b].is_array())
-      fail(path, ": element ", b, " is not an array of token ids");
-    std::vector<int32_t> row;
-    for (const json &id : doc[b]) {
-      if (!id.is_number_integer() || id.get<int64_t>() < 0 ||
-          id.get<int64_t>() > INT32_MAX)
-        fail(path, ": element ", b, " holds ", id.dump(), ", not a token id");
-      row.push_back(id.get<int32_t>());
-    }
-    rows.push_back(std::move(row));
-  }
-  return rows;
-}
 
 std::vector<int32_t> encodePrompt(const Tokenizer &tokenizer, const Options &o,
                                   const std::string &text) {
@@ -309,13 +286,13 @@ int run(Options o, Communicator &comm) {
     tokenizer = runtool::openTokenizer(o, config);
   if (!lead) {
   } else if (!o.promptIds.empty()) {
-    prompts = readIdArrays(o.promptIds, "--prompt-ids");
+    prompts = runtool::readIdArrays(o.promptIds, "--prompt-ids");
     for (const auto &p : prompts)
       if (p.size() != prompts[0].size() || p.empty())
         fail(o.promptIds,
              ": the prompts must be non-empty and of equal length");
     if (!o.teacherForce.empty())
-      forced = readIdArrays(o.teacherForce, "--teacher-force");
+      forced = runtool::readIdArrays(o.teacherForce, "--teacher-force");
   } else if (!o.prompt.empty()) {
     prompts.push_back(encodePrompt(*tokenizer, o, o.prompt));
   } else if (!o.inputFile.empty()) {

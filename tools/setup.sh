@@ -11,6 +11,7 @@ packages=(
   libpcre2-dev                                             # tokenizer pre-tokenizer regexes
   nlohmann-json3-dev libcli11-dev                          # runtime JSON and command lines
   clang-format-19                                          # tools/format-check.sh
+  clang-19 libclang-rt-19-dev                              # tools/fuzz-check.sh: libFuzzer, ASan, UBSan
   libopenmpi-dev openmpi-bin                               # multi-rank runs (mpirun) on the host backend
   libedit-dev                                              # moela-run --interactive: line editing and history
   libcpp-httplib-dev                                       # moela-serve's HTTP server

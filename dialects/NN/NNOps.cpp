@@ -107,6 +107,7 @@ LogicalResult AllGatherOp::verify() {
   if (failed(verifyCollective(*this, getRanks(), getInput().getType())))
     return failure();
   int64_t c = dimOf(getInput().getType(), 1);
-  return verifyTensorShape(*this, "result", getType(), {kAny, getRanks() * c},
+  return verifyTensorShape(*this, "result", getType(),
+                           {kAny, static_cast<int64_t>(getRanks()) * c},
                            "result is [T, ranks * C]");
 }

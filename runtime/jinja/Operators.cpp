@@ -16,8 +16,16 @@ namespace moela::jinja {
 
 namespace {
 
-// The largest string (bytes) or list (items) `*` may make.
+// The largest string (bytes) or list (items) `*`, `+` and `~` may make: a
+// template that doubles a string in a loop stops here rather than at 2^40.
 constexpr uint64_t kMaxRepetition = 1 << 24;
+
+/// Refuses a result of `size` bytes or items made by `op`.
+void checkSize(const std::string &op, uint64_t size, bool bytes) {
+  if (size > kMaxRepetition)
+    evalFail("'", op, "' would make more than ", kMaxRepetition,
+             bytes ? " bytes" : " items");
+}
 
 bool isInt(const Json &v) { return v.is_number_integer() || v.is_boolean(); }
 bool isNumber(const Json &v) { return v.is_number() || v.is_boolean(); }
@@ -37,9 +45,15 @@ double asDouble(const Json &v) {
 Value arithmetic(const std::string &op, const Value &av, const Value &bv) {
   const Json &a = av.data(), &b = bv.data();
   if (op == "+") {
-    if (a.is_string() && b.is_string())
+    if (a.is_string() && b.is_string()) {
+      checkSize(op,
+                a.get_ref<const std::string &>().size() +
+                    b.get_ref<const std::string &>().size(),
+                true);
       return Json(a.get<std::string>() + b.get<std::string>());
+    }
     if (a.is_array() && b.is_array()) {
+      checkSize(op, a.size() + b.size(), false);
       Json out = a;
       for (const Json &item : b)
         out.push_back(item);
@@ -57,8 +71,7 @@ Value arithmetic(const std::string &op, const Value &av, const Value &bv) {
       if (n <= 0 || unit == 0)
         return seq->is_string() ? Json("") : Json::array();
       if (static_cast<uint64_t>(n) > kMaxRepetition / unit)
-        evalFail("'*' would make more than ", kMaxRepetition,
-                 seq->is_string() ? " bytes" : " items");
+        checkSize(op, kMaxRepetition + 1, seq->is_string());
       if (seq->is_string()) {
         std::string text;
         for (int64_t i = 0; i < n; ++i)
@@ -197,8 +210,11 @@ bool pyContains(const Value &container, const Value &item) {
 }
 
 Value binaryOp(const std::string &op, const Value &a, const Value &b) {
-  if (op == "~")
-    return Json(a.str() + b.str());
+  if (op == "~") {
+    std::string left = a.str(), right = b.str();
+    checkSize(op, left.size() + right.size(), true);
+    return Json(left + right);
+  }
   if (op == "==")
     return Json(pyEquals(a, b));
   if (op == "!=")

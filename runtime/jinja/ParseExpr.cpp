@@ -29,9 +29,11 @@ ExprPtr Parser::parseTuple(bool allowConditional) {
 }
 
 ExprPtr Parser::parseExpression() {
+  Nesting chain(*this, 0);
   int line = peek().line;
   ExprPtr value = parseOr();
   while (acceptName("if")) {
+    chain.deeper();
     auto e = make(Expr::Conditional, line);
     e->args.push_back(std::move(value));
     e->args.push_back(parseOr());
@@ -51,8 +53,10 @@ ExprPtr Parser::binary(Expr::Kind kind, std::string op, ExprPtr left,
 }
 
 ExprPtr Parser::parseOr() {
+  Nesting chain(*this, 0);
   ExprPtr left = parseAnd();
   while (isName("or")) {
+    chain.deeper();
     int line = next().line;
     left = binary(Expr::Or, "or", std::move(left), parseAnd(), line);
   }
@@ -60,8 +64,10 @@ ExprPtr Parser::parseOr() {
 }
 
 ExprPtr Parser::parseAnd() {
+  Nesting chain(*this, 0);
   ExprPtr left = parseNot();
   while (isName("and")) {
+    chain.deeper();
     int line = next().line;
     left = binary(Expr::And, "and", std::move(left), parseNot(), line);
   }
@@ -70,6 +76,7 @@ ExprPtr Parser::parseAnd() {
 
 ExprPtr Parser::parseNot() {
   if (isName("not")) {
+    Nesting nesting(*this);
     auto e = make(Expr::Unary, next().line);
     e->name = "not";
     e->args.push_back(parseNot());
@@ -79,6 +86,7 @@ ExprPtr Parser::parseNot() {
 }
 
 ExprPtr Parser::parseCompare() {
+  Nesting chain(*this, 0);
   ExprPtr left = parseMath1();
   while (true) {
     int line = peek().line;
@@ -95,12 +103,15 @@ ExprPtr Parser::parseCompare() {
     } else
       return left;
     left = binary(Expr::Binary, op, std::move(left), parseMath1(), line);
+    chain.deeper(); // reached only when a link was added
   }
 }
 
 ExprPtr Parser::parseMath1() {
+  Nesting chain(*this, 0);
   ExprPtr left = parseConcat();
   while (isOp("+") || isOp("-")) {
+    chain.deeper();
     const Token &t = next();
     left = binary(Expr::Binary, t.text, std::move(left), parseConcat(), t.line);
   }
@@ -108,8 +119,10 @@ ExprPtr Parser::parseMath1() {
 }
 
 ExprPtr Parser::parseConcat() {
+  Nesting chain(*this, 0);
   ExprPtr left = parseMath2();
   while (isOp("~")) {
+    chain.deeper();
     int line = next().line;
     left = binary(Expr::Binary, "~", std::move(left), parseMath2(), line);
   }
@@ -117,8 +130,10 @@ ExprPtr Parser::parseConcat() {
 }
 
 ExprPtr Parser::parseMath2() {
+  Nesting chain(*this, 0);
   ExprPtr left = parsePow();
   while (isOp("*") || isOp("/") || isOp("//") || isOp("%")) {
+    chain.deeper();
     const Token &t = next();
     left = binary(Expr::Binary, t.text, std::move(left), parsePow(), t.line);
   }
@@ -126,8 +141,10 @@ ExprPtr Parser::parseMath2() {
 }
 
 ExprPtr Parser::parsePow() {
+  Nesting chain(*this, 0);
   ExprPtr left = parseUnary(true);
   while (isOp("**")) {
+    chain.deeper();
     int line = next().line;
     left = binary(Expr::Binary, "**", std::move(left), parseUnary(true), line);
   }
@@ -235,6 +252,7 @@ ExprPtr Parser::parsePrimary() {
 }
 
 ExprPtr Parser::parsePostfix(ExprPtr node) {
+  Nesting chain(*this, 0);
   while (true) {
     int line = peek().line;
     if (acceptOp(".")) {
@@ -252,6 +270,7 @@ ExprPtr Parser::parsePostfix(ExprPtr node) {
     } else {
       return node;
     }
+    chain.deeper(); // reached only when a link was added
   }
 }
 
@@ -321,6 +340,7 @@ ExprPtr Parser::parseCall(ExprPtr callee) {
 }
 
 ExprPtr Parser::parseFilterExpr(ExprPtr node) {
+  Nesting chain(*this, 0);
   while (true) {
     int line = peek().line;
     if (acceptOp("|")) {
@@ -355,6 +375,7 @@ ExprPtr Parser::parseFilterExpr(ExprPtr node) {
     } else {
       return node;
     }
+    chain.deeper(); // reached only when a link was added
   }
 }
 

@@ -32,14 +32,23 @@ private:
   int depth = 0; // of nested blocks and expressions
 
   /// Bounds the recursion, so that a template of 100,000 "(" is an error
-  /// rather than a stack overflow.
+  /// rather than a stack overflow, and the depth of the tree that loops build
+  /// (a chain "a ~ b ~ c ..." is a tree as deep as it is long, which
+  /// rendering and freeing walk recursively): each nested construct, and
+  /// each link of a chain (levels 0, then deeper()), counts one.
   struct Nesting {
     Parser &p;
-    explicit Nesting(Parser &p) : p(p) {
+    int levels = 0;
+    explicit Nesting(Parser &p, int levels = 1) : p(p) {
+      for (int i = 0; i < levels; ++i)
+        deeper();
+    }
+    void deeper() {
+      ++levels;
       if (++p.depth > kMaxNesting)
         p.error("nested more than " + std::to_string(kMaxNesting) + " deep");
     }
-    ~Nesting() { --p.depth; }
+    ~Nesting() { p.depth -= levels; }
   };
   static constexpr int kMaxNesting = 200;
 

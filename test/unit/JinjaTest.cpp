@@ -222,6 +222,32 @@ TEST(JinjaTest, SyntaxErrorsNameTheLine) {
   EXPECT_EQ(parseError("{{ " + std::string(1000, '(') + "1" +
                        std::string(1000, ')') + " }}"),
             "chat.jinja:1: nested more than 200 deep");
+  // A chain is a tree as deep as it is long: 100,000 links were a stack
+  // overflow when rendered or freed (found by test/fuzz/chat_template).
+  auto chain = [](const std::string &head, const std::string &link) {
+    std::string text = "{{ " + head;
+    for (int i = 0; i < 100000; ++i)
+      text += link;
+    return text + " }}";
+  };
+  for (const auto &[head, link] :
+       std::vector<std::pair<std::string, std::string>>{{"x", "[0]"},
+                                                        {"x", ".a"},
+                                                        {"x", "|upper"},
+                                                        {"1", " + 1"},
+                                                        {"1", " ~ 1"},
+                                                        {"1", " and 1"},
+                                                        {"1", " == 1"},
+                                                        {"2", " ** 1"},
+                                                        {"1", " if 1 else 1"}})
+    EXPECT_EQ(parseError(chain(head, link)),
+              "chat.jinja:1: nested more than 200 deep")
+        << head << link;
+  std::string nots = "{{ ";
+  for (int i = 0; i < 100000; ++i)
+    nots += "not ";
+  EXPECT_EQ(parseError(nots + "1 }}"),
+            "chat.jinja:1: nested more than 200 deep");
   EXPECT_EQ(parseError("{{ 1e999 }}"),
             "chat.jinja:1: float literal 1e999 is out of range");
   EXPECT_EQ(parseError("{{ '\\uzzzz' }}"),
@@ -263,6 +289,16 @@ TEST(JinjaTest, RuntimeErrorsNameTheLine) {
             "4611686018427387904||abab");
   EXPECT_EQ(renderError("{{ 'ab' * 100000000 }}"),
             "t.jinja:1: '*' would make more than 16777216 bytes");
+  // Doubling a string in a loop stops at the same bound (was 2^40 bytes).
+  EXPECT_EQ(renderError("{% set ns = namespace(s='x') %}{% for i in range(40) "
+                        "%}{% set ns.s = ns.s ~ ns.s %}{% endfor %}"),
+            "t.jinja:1: '~' would make more than 16777216 bytes");
+  EXPECT_EQ(renderError("{% set ns = namespace(s='x') %}{% for i in range(40) "
+                        "%}{% set ns.s = ns.s + ns.s %}{% endfor %}"),
+            "t.jinja:1: '+' would make more than 16777216 bytes");
+  EXPECT_EQ(renderError("{% set ns = namespace(s=[1]) %}{% for i in range(40) "
+                        "%}{% set ns.s = ns.s + ns.s %}{% endfor %}"),
+            "t.jinja:1: '+' would make more than 16777216 items");
   EXPECT_EQ(renderError("{{ range(200000)|length }}"),
             "t.jinja:1: range too big (more than 100000 items)");
   // raise_exception is the template's own message, alone.

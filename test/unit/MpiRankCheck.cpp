@@ -82,6 +82,14 @@ int collectives(Communicator &comm) {
 
 } // namespace
 
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+// OpenMPI frees neither its own tables nor its plugins' at MPI_Finalize, so a
+// leak check of the ranks reports only OpenMPI (tools/fuzz-check.sh).
+extern "C" const char *__asan_default_options() { return "detect_leaks=0"; }
+#endif
+#endif
+
 int main(int argc, char **argv) {
   const std::string mode = argc > 1 ? argv[1] : "";
   std::unique_ptr<Communicator> comm;
