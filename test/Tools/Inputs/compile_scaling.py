@@ -5,9 +5,10 @@ usage: compile_scaling.py CONFIG.json SCRATCH_DIR   (moela-compile on PATH)
 
 Compiles the config with 128 and with 1024 layers (moela's limit) for the
 host, single-threaded, best of three. Eight times the layers must cost less
-than 16 times the CPU seconds in all and less than 16 times the memory
-planner's seconds (linear: about 8; the old planner took over 40 times, but
-at 1024 layers the linear passes still hid it in the total).
+than 16 times the CPU seconds in all and less than 32 times the memory
+planner's wall seconds (n log n: about 10, up to 17 seen on a loaded
+machine; the old quadratic planner took 64 times, and at 1024 layers the
+linear passes still hid it in the total).
 """
 import json
 import os
@@ -47,7 +48,7 @@ ratio, plan_ratio = large / small, large_plan / small_plan
 print(f"128 layers {small:.2f} s (planner {small_plan:.3f} s), 1024 layers "
       f"{large:.2f} s (planner {large_plan:.3f} s): ratios {ratio:.1f}, "
       f"{plan_ratio:.1f}", file=sys.stderr)
-if ratio >= 16 or plan_ratio >= 16:
+if ratio >= 16 or plan_ratio >= 32:
     sys.exit(f"compile time is superlinear in the layers: 8x the layers took "
              f"{ratio:.1f}x the time ({plan_ratio:.1f}x in the planner)")
 print("compile time linear in layers")
