@@ -13,9 +13,6 @@
 
 namespace moela {
 
-namespace {
-
-/// One row's abi::SamplingWord words.
 void samplingWords(const RowSampling &s, int32_t *w) {
   std::memset(w, 0, sizeof(int32_t) * abi::kSamplingWords);
   std::memcpy(&w[abi::kTemperatureBits], &s.temperature, 4);
@@ -27,6 +24,22 @@ void samplingWords(const RowSampling &s, int32_t *w) {
   w[abi::kCounterHi] = int32_t(uint32_t(s.counter >> 32));
   w[abi::kTopLogprobs] = s.topLogprobs;
 }
+
+RowSampling rowSampling(const int32_t *w) {
+  auto wide = [&](int lo, int hi) {
+    return uint64_t(uint32_t(w[lo])) | uint64_t(uint32_t(w[hi])) << 32;
+  };
+  RowSampling s;
+  std::memcpy(&s.temperature, &w[abi::kTemperatureBits], 4);
+  std::memcpy(&s.topP, &w[abi::kTopPBits], 4);
+  s.topK = w[abi::kTopK];
+  s.seed = wide(abi::kSeedLo, abi::kSeedHi);
+  s.counter = wide(abi::kCounterLo, abi::kCounterHi);
+  s.topLogprobs = w[abi::kTopLogprobs];
+  return s;
+}
+
+namespace {
 
 /// Row r of a Sample step's ids and logprobs [R, kSampleCols].
 SampledToken sampledRow(const int32_t *ids, const float *logprobs,

@@ -1,11 +1,11 @@
 //===- EngineMirror.cpp - Rank 0's engine calls, replayed by the others ---===//
 #include "engine/EngineMirror.h"
 
+#include "kernels/Abi.h"
 #include "moela/Runtime/Communicator.h"
 #include "moela/Runtime/Engine.h"
 
 #include <cstdlib>
-#include <cstring>
 
 namespace moela {
 
@@ -16,39 +16,7 @@ namespace {
 /// Stop [].
 enum class Op : int32_t { Reset, ReusePrefix, Feed, Stop };
 
-constexpr size_t kRowWords = 8; // one RowSampling
-
-int32_t bitsOf(float f) {
-  int32_t w;
-  std::memcpy(&w, &f, sizeof w);
-  return w;
-}
-float floatOf(int32_t w) {
-  float f;
-  std::memcpy(&f, &w, sizeof f);
-  return f;
-}
-
-void appendRow(std::vector<int32_t> &m, const RowSampling &r) {
-  m.insert(m.end(), {bitsOf(r.temperature), r.topK, bitsOf(r.topP),
-                     int32_t(uint32_t(r.seed)), int32_t(uint32_t(r.seed >> 32)),
-                     int32_t(uint32_t(r.counter)),
-                     int32_t(uint32_t(r.counter >> 32)), r.topLogprobs});
-}
-
-RowSampling rowAt(const std::vector<int32_t> &m, size_t at) {
-  auto wide = [&](size_t i) {
-    return uint64_t(uint32_t(m.at(i))) | uint64_t(uint32_t(m.at(i + 1))) << 32;
-  };
-  RowSampling r;
-  r.temperature = floatOf(m.at(at));
-  r.topK = m.at(at + 1);
-  r.topP = floatOf(m.at(at + 2));
-  r.seed = wide(at + 3);
-  r.counter = wide(at + 5);
-  r.topLogprobs = m.at(at + 7);
-  return r;
-}
+constexpr size_t kRowWords = abi::kSamplingWords; // one RowSampling
 
 /// The tokens of a Feed message, and `next` set to the word after them.
 std::vector<std::vector<int32_t>> feedOf(const std::vector<int32_t> &m,
@@ -96,8 +64,10 @@ void EngineMirror::feedAndSample(
     m.push_back(static_cast<int32_t>(t.size()));
   for (const auto &t : tokens)
     m.insert(m.end(), t.begin(), t.end());
-  for (const RowSampling &r : rows)
-    appendRow(m, r);
+  for (const RowSampling &r : rows) {
+    m.resize(m.size() + kRowWords);
+    samplingWords(r, &m[m.size() - kRowWords]);
+  }
   send(m);
 }
 
@@ -125,7 +95,7 @@ void EngineMirror::follow(Engine &engine) {
         const std::vector<std::vector<int32_t>> feed = feedOf(m, next);
         std::vector<RowSampling> rows;
         for (; next + kRowWords <= m.size(); next += kRowWords)
-          rows.push_back(rowAt(m, next));
+          rows.push_back(rowSampling(&m.at(next)));
         engine.feedAndSample(feed, rows);
         break;
       }

@@ -44,6 +44,11 @@ struct RowSampling {
   int topLogprobs = -1;
 };
 
+/// A row's RowSampling as its abi::SamplingWord words (w: kSamplingWords of
+/// them), the Sample step's input, and back.
+void samplingWords(const RowSampling &s, int32_t *w);
+RowSampling rowSampling(const int32_t *w);
+
 /// One chosen token with its logprob (log-softmax of the raw logits) and the
 /// `topLogprobs` most likely tokens, most likely first.
 struct SampledToken {
