@@ -82,6 +82,24 @@ void settleFlags(const CLI::App &app, const std::string &weights,
   if (given("--logprobs") && app.get_option("--logprobs")->as<int>() < 0)
     fail("--logprobs must be >= 0, got ",
          app.get_option("--logprobs")->as<int>());
+  // --perplexity is a mode of its own, and its flags need it.
+  if (given("--perplexity")) {
+    for (const char *flag : {"--prompt", "--prompt-ids", "--input-file",
+                             "--interactive", "--chat", "--teacher-force"})
+      if (given(flag))
+        fail("--perplexity does not combine with ", flag,
+             " (it scores the text of its FILE)");
+  } else {
+    for (const char *flag : {"--ctx-size", "--ppl-stride", "--perplexity-out"})
+      if (given(flag))
+        fail(flag, " needs --perplexity FILE");
+  }
+  if (given("--ctx-size") && app.get_option("--ctx-size")->as<int>() < 2)
+    fail("--ctx-size must be at least 2 (BOS and one text token), got ",
+         app.get_option("--ctx-size")->as<int>());
+  if (given("--ppl-stride") && app.get_option("--ppl-stride")->as<int>() < 1)
+    fail("--ppl-stride must be at least 1, got ",
+         app.get_option("--ppl-stride")->as<int>());
   // The text features need text prompts and the batch/stream paths.
   for (const char *flag : {"--stop", "--logprobs-out", "--output-format"}) {
     if (!given(flag))
