@@ -89,6 +89,10 @@ void settleFlags(const CLI::App &app, const std::string &weights,
       if (given(flag))
         fail("--perplexity does not combine with ", flag,
              " (it scores the text of its FILE)");
+    for (const char *flag : {"--logits-out", "--ids-out", "--logprobs-out"})
+      if (given(flag))
+        fail(flag, " does not apply to --perplexity (its result goes to "
+                   "stdout and --perplexity-out)");
   } else {
     for (const char *flag : {"--ctx-size", "--ppl-stride", "--perplexity-out"})
       if (given(flag))
@@ -116,7 +120,7 @@ void settleFlags(const CLI::App &app, const std::string &weights,
   if (!defaults.empty() && lead)
     std::cerr << "moela-run: sampling defaults: " << defaults << "\n";
 
-  if (temperature == 0.0f) {
+  if (temperature == 0.0f && !given("--perplexity")) {
     for (const char *flag : {"--top-k", "--top-p", "--seed"})
       if (given(flag))
         warn(std::string(flag) +
@@ -141,6 +145,13 @@ void settleFlags(const CLI::App &app, const std::string &weights,
       if (given(flag))
         warn(std::string(flag) + " has no effect with --teacher-force (the "
                                  "tokens are given)");
+  if (given("--perplexity"))
+    for (const char *flag :
+         {"--max-new-tokens", "--temperature", "--top-k", "--top-p", "--seed",
+          "--ignore-eos", "--stop", "--speculate", "--output-format"})
+      if (given(flag))
+        warn(std::string(flag) +
+             " has no effect with --perplexity (it scores the text given)");
   if (given("--weights-seed") && !given("--random-weights"))
     warn("--weights-seed has no effect without --random-weights");
 }
