@@ -294,8 +294,15 @@ int run(Options o, Communicator &comm) {
   if (!lead) {
   } else if (!o.perplexity.empty()) {
     // The whole file as one text, without BOS: each window adds its own.
-    pplText.push_back(
-        tokenizer->encode(runtool::readPerplexityText(o.perplexity), false));
+    try {
+      pplText.push_back(
+          tokenizer->encode(runtool::readPerplexityText(o.perplexity), false));
+    } catch (const Error &e) {
+      fail(o.perplexity, ": ", e.what()); // invalid UTF-8, with its offset
+    }
+    if (pplText[0].size() < 2)
+      fail(o.perplexity, ": ", pplText[0].size(),
+           " tokens; perplexity needs at least 2");
   } else if (!o.promptIds.empty()) {
     prompts = runtool::readIdArrays(o.promptIds, "--prompt-ids");
     for (const auto &p : prompts)
