@@ -82,7 +82,7 @@ void scorePerplexity(Engine &engine, const std::vector<int32_t> &text,
       }
     }
   }
-  for (int s = 0; s < engine.slots(); ++s)
+  for (int s = 0; s < engine.slots(); ++s) // the last windows' pages too
     engine.reset(s);
   const double seconds = secondsSince(start);
   if (!o.lead)

@@ -7,7 +7,8 @@
 // most its max_tokens (any start position: multi-turn chat, chunked prefill),
 // single tokens through @decode. It keeps the prefill and decode throughput.
 // With a plan compiled --mtp every step also yields MTP drafts, and
-// verify()/rewind() let a generation loop decode speculatively.
+// verify()/rewind() let a generation loop decode speculatively. score()
+// returns the log-prob of a given next token at every fed token (perplexity).
 // Pages of 64 tokens come from one pool, lazily as sequences grow; with
 // prefix caching full pages are shared between sequences with the same token
 // prefix (docs/architecture.md, "The paged KV cache").
