@@ -42,3 +42,10 @@ config.substitutions.append(
 # MOELA_CUDA_DRIVER=%emu_driver.
 config.substitutions.append(
     ("%emu_driver", os.path.join(config.moela_binary_dir, "lib", "libmoela-cuda-emu.so")))
+# The sm_90a plans the emulated driver has the kernels of (test/emu: tiny.plan,
+# ...), for moela-run --backend cuda on it; feature cuda-emu where built.
+_emu_plans = os.path.join(config.moela_binary_dir, "test", "emu", "plans")
+config.substitutions.append(("%emu_plans", _emu_plans))
+if os.path.exists(os.path.join(config.moela_binary_dir, "lib", "libmoela-cuda-emu.so")) \
+        and os.path.exists(os.path.join(_emu_plans, "tiny.plan")):
+    config.available_features.add("cuda-emu")

@@ -3,7 +3,8 @@
 // moela-run model.plan --weights DIR --prompt "..."   (or --random-weights)
 // Modes: one prompt (streamed), --interactive chat, --input-file (batched),
 // --prompt-ids / --teacher-force with --logits-out / --ids-out for scoring,
-// --dump-plan [--json]. Every error is one line on stderr and exit code 1.
+// --perplexity FILE (sliding windows, run/ScorePerplexity), --dump-plan
+// [--json]. Every error is one line on stderr and exit code 1.
 //
 // Under mpirun (a plan compiled for N ranks, docs/parallel.md) every rank runs
 // the plan on its shard; rank 0 tokenizes, samples, prints and writes the
@@ -35,7 +36,9 @@
 #include "run/LoadProgress.h"
 #include "run/Logprobs.h"
 #include "run/ModelFlags.h"
+#include "run/Perplexity.h"
 #include "run/PlanFromCheckpoint.h"
+#include "run/ScorePerplexity.h"
 #include "run/ShareIds.h"
 #include "run/Stats.h"
 
@@ -73,6 +76,9 @@ struct Options : runtool::ModelFlags {
   int logprobs = 0;
   std::string logprobsOut, outputFormat = "text";
   bool dumpPlan = false, dumpJson = false;
+  // --perplexity FILE: ctx 0 = min(512, the context); stride 0 = ctx - 1.
+  std::string perplexity, perplexityOut;
+  int ctxSize = 0, pplStride = 0;
   bool quiet = false, verbose = false;
 };
 
@@ -269,10 +275,10 @@ int run(Options o, Communicator &comm) {
   if (o.weights.empty() == !o.randomWeights)
     fail("give exactly one of --weights DIR and --random-weights");
   int modes = !o.prompt.empty() + o.interactive + !o.inputFile.empty() +
-              !o.promptIds.empty();
+              !o.promptIds.empty() + !o.perplexity.empty();
   if (modes != 1)
-    fail("give exactly one of --prompt, --interactive, --input-file and "
-         "--prompt-ids");
+    fail("give exactly one of --prompt, --interactive, --input-file, "
+         "--prompt-ids and --perplexity");
   if (!o.teacherForce.empty() && o.promptIds.empty())
     fail("--teacher-force needs --prompt-ids");
 
@@ -284,7 +290,19 @@ int run(Options o, Communicator &comm) {
   const bool text = o.promptIds.empty();   // the same on every rank
   if (text && lead)
     tokenizer = runtool::openTokenizer(o, config);
+  std::vector<std::vector<int32_t>> pplText; // --perplexity: [1][tokens]
   if (!lead) {
+  } else if (!o.perplexity.empty()) {
+    // The whole file as one text, without BOS: each window adds its own.
+    try {
+      pplText.push_back(
+          tokenizer->encode(runtool::readPerplexityText(o.perplexity), false));
+    } catch (const Error &e) {
+      fail(o.perplexity, ": ", e.what()); // invalid UTF-8, with its offset
+    }
+    if (pplText[0].size() < 2)
+      fail(o.perplexity, ": ", pplText[0].size(),
+           " tokens; perplexity needs at least 2");
   } else if (!o.promptIds.empty()) {
     prompts = runtool::readIdArrays(o.promptIds, "--prompt-ids");
     for (const auto &p : prompts)
@@ -306,13 +324,38 @@ int run(Options o, Communicator &comm) {
   }
   runtool::shareIdArrays(comm, prompts);
   runtool::shareIdArrays(comm, forced);
+  runtool::shareIdArrays(comm, pplText);
   for (const auto &p : prompts)
     for (int32_t id : p)
       if (id >= config.vocabSize)
         fail("token id ", id, " is outside the model's vocabulary of ",
              config.vocabSize);
 
-  const int maxSeqLen = runtool::contextLength(o, config);
+  int maxSeqLen = runtool::contextLength(o, config);
+  runtool::PerplexityOptions ppl;
+  size_t pplWindows = 0;
+  if (!o.perplexity.empty()) {
+    for (int32_t id : pplText.at(0))
+      if (id >= config.vocabSize)
+        fail("token id ", id, " is outside the model's vocabulary of ",
+             config.vocabSize);
+    if (o.ctxSize > maxSeqLen)
+      fail("--ctx-size ", o.ctxSize, " exceeds the context of ", maxSeqLen,
+           " tokens (--max-seq-len)");
+    ppl.ctx = o.ctxSize > 0 ? o.ctxSize : std::min(512, maxSeqLen);
+    ppl.stride = o.pplStride > 0 ? o.pplStride : ppl.ctx - 1;
+    ppl.bos = static_cast<int32_t>(config.bosTokenId);
+    ppl.out = o.perplexityOut;
+    ppl.lead = lead;
+    ppl.quiet = o.quiet;
+    // Checks the text's length, --ctx-size and --ppl-stride before the
+    // weights are read.
+    pplWindows = runtool::perplexityWindows(int64_t(pplText[0].size()), ppl.ctx,
+                                            ppl.stride)
+                     .size();
+    // No window is longer than ctx: the KV cache holds that much per slot.
+    maxSeqLen = ppl.ctx;
+  }
   for (const auto &p : prompts)
     if (static_cast<int>(p.size()) > maxSeqLen)
       fail("the prompt has ", p.size(), " tokens but the context holds ",
@@ -330,8 +373,10 @@ int run(Options o, Communicator &comm) {
   if (!note.empty() && lead && !o.quiet)
     std::cerr << "moela-run: " << note << "\n";
   // More prompts than the plan's batch run in groups of that many.
-  int slots = std::clamp<int>(static_cast<int>(prompts.size()), 1,
-                              plan.program(abi::kDecode).max_tokens());
+  // --perplexity: as many windows at a time.
+  int slots = std::clamp<int>(
+      static_cast<int>(o.perplexity.empty() ? prompts.size() : pplWindows), 1,
+      plan.program(abi::kDecode).max_tokens());
   phase("backend");
   runtool::LoadProgress progress(
       *weights, o.randomWeights ? 0 : runtool::checkpointBytes(o.weights),
@@ -373,7 +418,10 @@ int run(Options o, Communicator &comm) {
 
   GenerationResult tally; // for the draft statistics
   // Only rank 0 prints and writes files; every rank runs the same steps.
-  if (o.interactive) {
+  if (!o.perplexity.empty()) {
+    runtool::scorePerplexity(engine, pplText[0], ppl);
+    return 0; // its own rate line, no generation statistics
+  } else if (o.interactive) {
     runtool::runInteractive(engine, *backend, tokenizer.get(),
                             {o.system, o.quiet}, gen, comm, timings);
   } else if (!forced.empty() || !o.teacherForce.empty()) {
@@ -480,6 +528,21 @@ int main(int argc, char **argv) {
                  "compiled --mtp, greedy): auto (default: when possible), on, "
                  "off")
       ->group("Generation");
+  app.add_option("--perplexity", o.perplexity,
+                 "Score the text of FILE ('-': stdin) in windows of "
+                 "--ctx-size tokens (BOS first) and print its perplexity")
+      ->group("Perplexity");
+  app.add_option("--ctx-size", o.ctxSize,
+                 "With --perplexity: tokens per window, BOS included "
+                 "(default: min(512, --max-seq-len))")
+      ->group("Perplexity");
+  app.add_option("--ppl-stride", o.pplStride,
+                 "With --perplexity: text tokens between window starts "
+                 "(default: --ctx-size - 1, non-overlapping)")
+      ->group("Perplexity");
+  app.add_option("--perplexity-out", o.perplexityOut,
+                 "With --perplexity: write the result as JSON")
+      ->group("Perplexity");
   app.add_flag("-q,--quiet", o.quiet,
                "No notes, banners or final statistics on stderr")
       ->group("Output");

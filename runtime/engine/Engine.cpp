@@ -6,9 +6,11 @@
 #include "kernels/Abi.h"
 #include "moela/Runtime/Error.h"
 #include "moela/Runtime/Plan.h"
+#include "moela/Runtime/ThreadPool.h"
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 
 namespace moela {
@@ -41,6 +43,16 @@ RowSampling rowSampling(const int32_t *w) {
 
 namespace {
 
+/// log_softmax(logits)[target] in double: the per-token NLL of perplexity
+/// must not lose digits to an f32 sum over a vocabulary of 100k+ entries.
+double logSoftmaxAt(const float *logits, int64_t vocab, int32_t target) {
+  const float top = *std::max_element(logits, logits + vocab);
+  double sum = 0;
+  for (int64_t v = 0; v < vocab; ++v)
+    sum += std::exp(double(logits[v]) - double(top));
+  return double(logits[target]) - double(top) - std::log(sum);
+}
+
 /// Row r of a Sample step's ids and logprobs [R, kSampleCols].
 SampledToken sampledRow(const int32_t *ids, const float *logprobs,
                         int topLogprobs) {
@@ -63,6 +75,10 @@ Engine::Engine(const Plan &plan, Backend &backend, WeightSource &weights,
     fail(plan.origin(), ": the plan needs both a prefill and a decode program");
   prefillMaxTokens = plan.program(abi::kPrefill).max_tokens();
   prefillNeedsFresh = plan.program(abi::kPrefill).fresh_sequences();
+  prefillMaxLogitRows = plan.program(abi::kPrefill).max_logit_rows();
+  if (prefillNeedsFresh && plan.hasProgram(abi::kExtend))
+    prefillMaxLogitRows = std::min<int>(
+        prefillMaxLogitRows, plan.program(abi::kExtend).max_logit_rows());
   hasDrafts_ = programHasDrafts(plan.program(abi::kDecode));
   samples_ = programSamples(plan.program(abi::kDecode));
   drafts_.assign(slots, -1);
@@ -377,6 +393,111 @@ Engine::feedRows(const std::vector<std::vector<int32_t>> &newTokens,
       if (i + 1 == tokens[b].size()) {
         in.logitRows.push_back(static_cast<int32_t>(in.tokens.size()));
         owners.push_back(b);
+      }
+      append(in, b, tokens[b][i]);
+    }
+  }
+  flush();
+  for (size_t b = 0; b < tokens.size(); ++b)
+    if (!tokens[b].empty())
+      publishFull(b);
+  return out;
+}
+
+std::vector<std::vector<double>>
+Engine::score(const std::vector<std::vector<int32_t>> &newTokens,
+              const std::vector<std::vector<int32_t>> &targets) {
+  if (newTokens.size() > fed.size())
+    fail(newTokens.size(), " sequences given, the engine holds ", fed.size());
+  if (targets.size() != newTokens.size())
+    fail("score: ", targets.size(), " target lists for ", newTokens.size(),
+         " sequences");
+  for (size_t b = 0; b < newTokens.size(); ++b) {
+    if (targets[b].size() != newTokens[b].size())
+      fail("score: sequence ", b, " has ", newTokens[b].size(), " tokens but ",
+           targets[b].size(), " targets");
+    for (int32_t t : targets[b])
+      if (t < -1 || t >= vocab_)
+        fail("score: target ", t, " of sequence ", b,
+             " is outside the vocabulary of ", vocab_);
+    if (fed[b].size() + newTokens[b].size() > size_t(maxSeqLen_))
+      fail("sequence ", b, " needs ", fed[b].size() + newTokens[b].size(),
+           " positions but the context holds ", maxSeqLen_);
+  }
+  // As feedRows: a sequence's stale tokens go again first, unscored.
+  std::vector<std::vector<int32_t>> tokens(newTokens.size()),
+      wanted(newTokens.size());
+  for (size_t b = 0; b < newTokens.size(); ++b)
+    if (!newTokens[b].empty()) {
+      const int again = stale(b);
+      tokens[b].assign(fed[b].end() - again, fed[b].end());
+      wanted[b].assign(size_t(again), -1);
+      tokens[b].insert(tokens[b].end(), newTokens[b].begin(),
+                       newTokens[b].end());
+      wanted[b].insert(wanted[b].end(), targets[b].begin(), targets[b].end());
+    }
+  allocatePages(tokens);
+  for (size_t b = 0; b < tokens.size(); ++b)
+    fed[b].resize(fed[b].size() - (tokens[b].size() - newTokens[b].size()));
+
+  std::vector<std::vector<double>> out(tokens.size());
+  std::fill(drafts_.begin(), drafts_.end(), -1);
+  // The chunking of feedRows' prefill, with a logit row at every scored
+  // token; the rows' owners and targets say where each log-prob goes.
+  StepInputs in;
+  std::vector<size_t> owners;
+  std::vector<int32_t> rowTargets;
+  auto fresh = [&] {
+    for (size_t i = 0; i < in.tokens.size(); ++i)
+      if (in.positions[i] != 0 && (i == 0 || in.seqIds[i - 1] != in.seqIds[i]))
+        return false;
+    return true;
+  };
+  auto flush = [&] {
+    if (in.tokens.empty())
+      return;
+    in.wantLogits = !in.logitRows.empty();
+    std::vector<Row> rows =
+        run(prefillNeedsFresh && !fresh() ? abi::kExtend : abi::kPrefill, in);
+    for (const Row &row : rows)
+      if (int64_t(row.logits.size()) != vocab_)
+        fail(backend.name(), " backend returned no logits to score");
+    // A pass over the vocabulary per row, in double: on the host's cores
+    // (as long as a tiny model's step on the host).
+    std::vector<double> logprobs(rows.size());
+    parallelFor(int64_t(rows.size()), 1, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r)
+        logprobs[r] =
+            logSoftmaxAt(rows[r].logits.data(), vocab_, rowTargets[r]);
+    });
+    for (size_t r = 0; r < rows.size(); ++r)
+      out[owners[r]].push_back(logprobs[r]);
+    in = StepInputs();
+    owners.clear();
+    rowTargets.clear();
+  };
+  auto refeedLast = [&](size_t b) {
+    if (hasDrafts_ && prefillMaxTokens > 1 && !fed[b].empty()) {
+      const int32_t last = fed[b].back();
+      fed[b].pop_back();
+      append(in, b, last);
+    }
+  };
+  for (size_t b = 0; b < tokens.size(); ++b) {
+    if (!tokens[b].empty())
+      refeedLast(b);
+    for (size_t i = 0; i < tokens[b].size(); ++i) {
+      const bool scored = wanted[b][i] >= 0;
+      if (static_cast<int>(in.tokens.size()) >= prefillMaxTokens ||
+          (scored &&
+           static_cast<int>(in.logitRows.size()) >= prefillMaxLogitRows)) {
+        flush();
+        refeedLast(b);
+      }
+      if (scored) {
+        in.logitRows.push_back(static_cast<int32_t>(in.tokens.size()));
+        owners.push_back(b);
+        rowTargets.push_back(wanted[b][i]);
       }
       append(in, b, tokens[b][i]);
     }

@@ -82,6 +82,28 @@ void settleFlags(const CLI::App &app, const std::string &weights,
   if (given("--logprobs") && app.get_option("--logprobs")->as<int>() < 0)
     fail("--logprobs must be >= 0, got ",
          app.get_option("--logprobs")->as<int>());
+  // --perplexity is a mode of its own, and its flags need it.
+  if (given("--perplexity")) {
+    for (const char *flag : {"--prompt", "--prompt-ids", "--input-file",
+                             "--interactive", "--chat", "--teacher-force"})
+      if (given(flag))
+        fail("--perplexity does not combine with ", flag,
+             " (it scores the text of its FILE)");
+    for (const char *flag : {"--logits-out", "--ids-out", "--logprobs-out"})
+      if (given(flag))
+        fail(flag, " does not apply to --perplexity (its result goes to "
+                   "stdout and --perplexity-out)");
+  } else {
+    for (const char *flag : {"--ctx-size", "--ppl-stride", "--perplexity-out"})
+      if (given(flag))
+        fail(flag, " needs --perplexity FILE");
+  }
+  if (given("--ctx-size") && app.get_option("--ctx-size")->as<int>() < 2)
+    fail("--ctx-size must be at least 2 (BOS and one text token), got ",
+         app.get_option("--ctx-size")->as<int>());
+  if (given("--ppl-stride") && app.get_option("--ppl-stride")->as<int>() < 1)
+    fail("--ppl-stride must be at least 1, got ",
+         app.get_option("--ppl-stride")->as<int>());
   // The text features need text prompts and the batch/stream paths.
   for (const char *flag : {"--stop", "--logprobs-out", "--output-format"}) {
     if (!given(flag))
@@ -98,7 +120,7 @@ void settleFlags(const CLI::App &app, const std::string &weights,
   if (!defaults.empty() && lead)
     std::cerr << "moela-run: sampling defaults: " << defaults << "\n";
 
-  if (temperature == 0.0f) {
+  if (temperature == 0.0f && !given("--perplexity")) {
     for (const char *flag : {"--top-k", "--top-p", "--seed"})
       if (given(flag))
         warn(std::string(flag) +
@@ -123,6 +145,13 @@ void settleFlags(const CLI::App &app, const std::string &weights,
       if (given(flag))
         warn(std::string(flag) + " has no effect with --teacher-force (the "
                                  "tokens are given)");
+  if (given("--perplexity"))
+    for (const char *flag :
+         {"--max-new-tokens", "--temperature", "--top-k", "--top-p", "--seed",
+          "--ignore-eos", "--stop", "--speculate", "--output-format"})
+      if (given(flag))
+        warn(std::string(flag) +
+             " has no effect with --perplexity (it scores the text given)");
   if (given("--weights-seed") && !given("--random-weights"))
     warn("--weights-seed has no effect without --random-weights");
 }

@@ -7,7 +7,8 @@
 // most its max_tokens (any start position: multi-turn chat, chunked prefill),
 // single tokens through @decode. It keeps the prefill and decode throughput.
 // With a plan compiled --mtp every step also yields MTP drafts, and
-// verify()/rewind() let a generation loop decode speculatively.
+// verify()/rewind() let a generation loop decode speculatively. score()
+// returns the log-prob of a given next token at every fed token (perplexity).
 // Pages of 64 tokens come from one pool, lazily as sequences grow; with
 // prefix caching full pages are shared between sequences with the same token
 // prefix (docs/architecture.md, "The paged KV cache").
@@ -131,6 +132,19 @@ public:
   feedAndSample(const std::vector<std::vector<int32_t>> &tokens,
                 const std::vector<RowSampling> &perSlot,
                 std::vector<std::vector<float>> *logits = nullptr);
+  /// Teacher-forced scoring (perplexity): appends tokens[b] to sequence b
+  /// for every b, like feed(), and returns for each b the log-probability
+  /// log_softmax(logits after tokens[b][i])[targets[b][i]] of every i with
+  /// targets[b][i] >= 0, in the order of i (computed in double from the f32
+  /// logits). targets[b] has one entry per token; -1 = context only, no
+  /// logit row. Runs @prefill (@extend for chunks that continue a sequence)
+  /// in chunks of at most max_tokens tokens and max_logit_rows scored ones,
+  /// so a window of any length fits the plan, and holds only one chunk's
+  /// [R, V] logits at a time. Never samples.
+  std::vector<std::vector<double>>
+  score(const std::vector<std::vector<int32_t>> &tokens,
+        const std::vector<std::vector<int32_t>> &targets);
+
   /// Whether the plan's programs end with a Sample step (moela-sample).
   bool samplesOnDevice() const { return samples_; }
 
@@ -191,6 +205,9 @@ private:
   int maxSeqLen_;
   int64_t vocab_;
   int prefillMaxTokens = 0, decodeMaxTokens = 0;
+  /// Logit rows a prefill chunk may ask for (prefill's and extend's
+  /// max_logit_rows): score() cuts its chunks at this many scored tokens.
+  int prefillMaxLogitRows = 0;
   /// The plan's prefill takes only chunks whose sequences all start in them
   /// (plan.fbs Program.fresh_sequences); other chunks run "extend".
   bool prefillNeedsFresh = false;
