@@ -23,12 +23,13 @@
 //  - Built-in variables (threadIdx, blockIdx, blockDim, gridDim) are
 //    thread_local globals that the scheduler sets before it resumes a fiber.
 //  - __shared__ is thread_local: one instance per worker, i.e. per running
-//    block. Static shared arrays keep the previous block's values (they are
-//    not poisoned). `extern __shared__` arrays (dynamic shared memory) must be
-//    defined with MOELA_EMU_DYNAMIC_SHARED (one per kernel's array name, each
-//    kMaxDynamicSharedBytes long); the launcher fills them with 0xff (NaN in
-//    every float format) before each block and checks after it that the 4 KiB
-//    past the launch's size are untouched.
+//    block. Static shared arrays are filled with the word 0x7fbfffff before
+//    each block (NaN as f32, bf16 and f16; 2143289343 as int32:
+//    EmuStaticShared.h). `extern __shared__` arrays (dynamic shared memory)
+//    must be defined with MOELA_EMU_DYNAMIC_SHARED (one per kernel's array
+//    name, each kMaxDynamicSharedBytes long); the launcher fills them with 0xff
+//    (NaN in every float format) before each block and checks after it that the
+//    4 KiB past the launch's size are untouched.
 //  - Warp collectives (shuffles, votes, match_any, __syncwarp, ldmatrix,
 //    mma) are rendezvous of the warp's 32 lanes: each lane deposits its
 //    operand, the last to arrive computes every lane's result. They require

@@ -11,6 +11,7 @@
 #define MOELA_TEST_EMU_EMUSCHEDULER_H
 
 #include "EmuState.h"
+#include "EmuStaticShared.h"
 
 #include <cstdio>
 #include <map>
@@ -170,6 +171,7 @@ inline void Runner::runBlock(const LaunchState &l, unsigned linearBlock) {
   activeArray = -1;
   if (threads % 32) // lanes past the block never arrive anywhere
     warps.back().exited = 32 - threads % 32;
+  poisonStaticShared(); // a block must not see the previous block's values
   for (size_t i = 0; i < arrays.size(); ++i)
     std::memset(arrays[i], 0xff,
                 std::min<size_t>(dynamicShared()[i].bytes,
