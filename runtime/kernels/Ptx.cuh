@@ -270,7 +270,8 @@ template <int N> __device__ __forceinline__ void wgmmaWait() {
 
 /// Compiler fence on accumulator registers: reads after it see the values
 /// the asynchronous wgmmas wrote (used right after wgmmaWait). Emulated
-/// wgmmas write d at the issue: nothing to do.
+/// wgmmas write d at the wait_group through the array's address, which g++
+/// sees escape: nothing to do.
 template <int R> __device__ __forceinline__ void fenceRegs(float (&d)[R]) {
 #pragma unroll
   for (int i = 0; i < R; ++i)

@@ -179,9 +179,26 @@ struct AsyncRead {
   unsigned char bytes[16];
 };
 
+/// What one wgmma group (or the wgmma.mma_async since the last commit) has in
+/// flight: the shared bytes its operands read, and one entry per thread and
+/// wgmma of the accumulator array it writes at completion.
+struct WgmmaGroup {
+  std::vector<AsyncRead> reads;
+  std::vector<float *> accumulators;
+  bool empty() const { return reads.empty() && accumulators.empty(); }
+};
+
+/// The results of in-flight wgmmas for one thread's accumulator array: its
+/// registers hold NaN (kWgmmaPendingBits) until the last group writing it
+/// completes.
+struct PendingAccumulators {
+  std::vector<float> values;
+  int inFlight = 0; // wgmma.mma_async not completed yet
+};
+
 /// A warpgroup (4 consecutive warps, the first a multiple of 4): its
 /// rendezvous (every wgmma instruction is .sync.aligned over the 128
-/// threads) and its wgmma groups (PtxEmu.h).
+/// threads) and its wgmma groups (PtxAsyncEmu.h).
 struct WarpgroupState {
   unsigned arrived = 0, gen = 0;
   int pendingKind = 0;
@@ -190,9 +207,10 @@ struct WarpgroupState {
     unsigned seq;
     const void *in;
   } slot[128];
-  bool fenced = false;                // wgmma.fence since the last wait_group
-  std::vector<AsyncRead> uncommitted; // wgmma.mma_async since the last commit
-  std::deque<std::vector<AsyncRead>> committed; // oldest first
+  bool fenced = false;              // wgmma.fence since the last wait_group
+  WgmmaGroup uncommitted;           // wgmma.mma_async since the last commit
+  std::deque<WgmmaGroup> committed; // oldest first
+  std::map<float *, PendingAccumulators> pending; // by accumulator array
 };
 
 /// An mbarrier object (PtxEmu.h), keyed by its shared address; its 8 bytes

@@ -32,22 +32,27 @@
 //    16-byte K chunk c at c * 16, or c * LBO without swizzle (W = 16), then
 //    address bits [4, 4 + log2(W / 16)) ^= bits [7, ...) of the final
 //    address, W = the swizzle width). The result is computed at the issue
-//    (the exact sum, + D unless scale-d = 0, rounded once to fp32) and
-//    scattered into the 128 threads' registers by the ISA's D fragment
-//    layout (warp q, lane l: d[4j + i] = D[16q + l/4 + 8 (i >= 2)][8j +
-//    2 (l % 4) + (i & 1)]); the 16-byte chunks it read are kept and compared
-//    at the wait_group that completes its group: shared memory overwritten
-//    while a wgmma may still read it fails the launch. Also failing: a
+//    (the exact sum, + D unless scale-d = 0, rounded once to fp32; D is the
+//    pending result of an in-flight wgmma on the same registers, as in a
+//    chain of K steps) but reaches the 128 threads' registers, by the ISA's
+//    D fragment layout (warp q, lane l: d[4j + i] = D[16q + l/4 + 8 (i >=
+//    2)][8j + 2 (l % 4) + (i & 1)]), only at the wait_group that completes
+//    the last group writing them; until then they hold the NaN
+//    kWgmmaPendingBits, so a kernel that reads its accumulators too early
+//    computes NaN, and one that writes them in flight fails the launch. The
+//    16-byte chunks a wgmma read are kept and compared at that wait_group:
+//    shared memory overwritten while a wgmma may still read it fails the
+//    launch. Also failing: a
 //    wgmma.mma_async with no wgmma.fence since the start or the last
 //    wait_group (conservative: the ISA asks for it only when the registers
 //    were accessed in between), descriptors or scale-d that differ between the
 //    threads, reserved descriptor bits, a base offset other than 0, transposed
 //    (MN-major) operands, imm-scale other than +-1, operands outside the
 //    launch's dynamic shared memory, and a block that ends with wgmma groups
-//    not waited for. Not checked: reads of the accumulator registers before
-//    the wait_group (the emulation writes them at the issue), and the
-//    reduced-precision accumulation of FP8 tensor cores (the emulation is
-//    exact, as for mma.sync).
+//    not waited for. Not modelled: the compiler's freedom to move register
+//    accesses across wgmma.wait_group (Ptx.cuh's fenceRegs; g++ must reload
+//    the escaped arrays anyway), and the reduced-precision accumulation of
+//    FP8 tensor cores (the emulation is exact, as for mma.sync).
 //
 //===----------------------------------------------------------------------===//
 #ifndef MOELA_TEST_EMU_PTXASYNCEMU_H
@@ -56,6 +61,11 @@
 #include "PtxEmu.h"
 
 namespace emu {
+
+/// What the accumulator registers of an in-flight wgmma read: a signalling
+/// NaN with a recognisable payload.
+constexpr uint32_t kWgmmaPendingBits = 0x7fbadbadu;
+
 namespace ptx {
 
 // ---- mbarrier ---------------------------------------------------------------
@@ -166,13 +176,42 @@ inline void wgmma_commit_group_sync_aligned() {
       detail::kWgCommit, nullptr,
       [](const void *const(&)[128], detail::WarpgroupState &w) {
         w.committed.push_back(std::move(w.uncommitted));
-        w.uncommitted.clear();
+        w.uncommitted = {};
       });
 }
 
+namespace detail {
+
+/// A completing wgmma group: its operands must not have changed since the
+/// issue, and each accumulator array whose last in-flight wgmma it held
+/// receives the results (its registers must still hold the poison: a thread
+/// that wrote them while a wgmma owned them has a bug).
+inline void completeWgmmaGroup(WarpgroupState &w, const WgmmaGroup &g) {
+  for (const AsyncRead &a : g.reads)
+    if (std::memcmp(a.p, a.bytes, 16) != 0)
+      fail("wgmma.wait_group: shared bytes [" + hex(a.addr) +
+           ", +16) that an in-flight "
+           "wgmma.mma_async reads were overwritten before it completed");
+  for (float *d : g.accumulators) {
+    auto it = w.pending.find(d);
+    if (--it->second.inFlight > 0)
+      continue;
+    const std::vector<float> &v = it->second.values;
+    for (size_t i = 0; i < v.size(); ++i)
+      if (num::bits(d[i]) != kWgmmaPendingBits)
+        fail("wgmma.wait_group: accumulator register " + std::to_string(i) +
+             " of a thread was written while a wgmma.mma_async owned it");
+    std::memcpy(d, v.data(), v.size() * sizeof(float));
+    w.pending.erase(it);
+  }
+}
+
+} // namespace detail
+
 /// wgmma.wait_group.sync.aligned n: every committed group but the newest n
-/// completes. Checks that the shared memory those groups read did not change
-/// since their issue (the operands are read asynchronously until then).
+/// completes: its accumulators receive their results, and the shared memory
+/// it read must not have changed since the issue (the operands are read
+/// asynchronously until then).
 inline void wgmma_wait_group_sync_aligned(int n) {
   using namespace detail;
   if (n < 0 || n > 7)
@@ -185,12 +224,7 @@ inline void wgmma_wait_group_sync_aligned(int n) {
             fail("wgmma.wait_group: threads of the warpgroup wait for "
                  "different counts");
         while (int(w.committed.size()) > keep) {
-          for (const AsyncRead &a : w.committed.front())
-            if (std::memcmp(a.p, a.bytes, 16) != 0)
-              fail(
-                  "wgmma.wait_group: shared bytes [" + hex(a.addr) +
-                  ", +16) that an in-flight "
-                  "wgmma.mma_async reads were overwritten before it completed");
+          completeWgmmaGroup(w, w.committed.front());
           w.committed.pop_front();
         }
         w.fenced = false; // the accumulators are read next: a new wgmma needs
@@ -309,7 +343,7 @@ inline void wgmmaCompute(const void *const (&in)[128], WarpgroupState &w) {
         a.p = p;
         a.addr = addr;
         std::memcpy(a.bytes, p, 16);
-        w.uncommitted.push_back(a);
+        w.uncommitted.reads.push_back(a);
         for (int e = 0; e < 16 / (fp8 ? 1 : 2); ++e) {
           const int k = chunk * (fp8 ? 16 : 8) + e;
           float v;
@@ -329,17 +363,30 @@ inline void wgmmaCompute(const void *const (&in)[128], WarpgroupState &w) {
   const double sign = double(x.scaleA * x.scaleB);
   for (int t = 0; t < 128; ++t) {
     float *d = static_cast<const WgmmaIn *>(in[t])->d;
+    // D is the result of the thread's in-flight wgmmas on d, if any (a chain
+    // of K steps), else d's registers.
+    PendingAccumulators &p = w.pending[d];
+    if (p.inFlight == 0)
+      p.values.assign(d, d + N / 2);
+    else if (p.values.size() != size_t(N / 2))
+      fail("wgmma.mma_async: n " + std::to_string(N) +
+           " on accumulators an in-flight wgmma of another n writes");
     const int q = t / 32, lane = t % 32, g = lane / 4, tq = lane % 4;
     for (int j = 0; j < N / 8; ++j)
       for (int i = 0; i < 4; ++i) {
         const int row = 16 * q + g + (i >= 2 ? 8 : 0),
                   col = 8 * j + 2 * tq + (i & 1);
-        double acc = x.scaleD ? double(d[4 * j + i]) : 0.0;
+        double acc = x.scaleD ? double(p.values[4 * j + i]) : 0.0;
         const float *a = &A[size_t(row) * K], *b = &B[size_t(col) * K];
         for (int k = 0; k < K; ++k)
           acc += sign * double(a[k]) * double(b[k]);
-        d[4 * j + i] = float(acc);
+        p.values[4 * j + i] = float(acc);
       }
+    // Until its group completes (wgmma.wait_group), d reads as NaN.
+    ++p.inFlight;
+    w.uncommitted.accumulators.push_back(d);
+    const float poison = num::fromBits(kWgmmaPendingBits);
+    std::fill(d, d + N / 2, poison);
   }
 }
 
