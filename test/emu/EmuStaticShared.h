@@ -105,7 +105,8 @@ inline StaticSharedTable readStaticSharedTable() {
   for (int s = 0; s < eh->e_shnum; ++s) {
     if (sh[s].sh_type != SHT_SYMTAB)
       continue;
-    const auto *syms = reinterpret_cast<const Elf64_Sym *>(file + sh[s].sh_offset);
+    const auto *syms =
+        reinterpret_cast<const Elf64_Sym *>(file + sh[s].sh_offset);
     names = reinterpret_cast<const char *>(file + sh[sh[s].sh_link].sh_offset);
     for (size_t i = 0; i < sh[s].sh_size / sizeof(Elf64_Sym); ++i) {
       const Elf64_Sym &y = syms[i];
