@@ -53,6 +53,7 @@ struct StaticSharedObject {
 /// The static __shared__ objects of this module, and sharedAnchor's offset.
 struct StaticSharedTable {
   std::vector<StaticSharedObject> objects;
+  std::vector<unsigned char> pattern; // the poison, as long as the largest
   size_t anchorOffset = 0;
   bool found = false; // the symbol table was read and the anchor found
 };
@@ -132,6 +133,10 @@ inline StaticSharedTable readStaticSharedTable() {
     if (!guarded.count(names + y->st_name) && seen.insert(y->st_value).second)
       t.objects.push_back({size_t(y->st_value), size_t(y->st_size)});
   munmap(map, size_t(st.st_size));
+  for (const StaticSharedObject &o : t.objects)
+    while (t.pattern.size() < o.bytes)
+      t.pattern.push_back(static_cast<unsigned char>(
+          kStaticSharedPoison >> (8 * (t.pattern.size() % 4))));
   if (!t.found)
     std::fprintf(stderr,
                  "emu: no symbol table in %s: static __shared__ memory is not "
@@ -151,11 +156,8 @@ inline void poisonStaticShared() {
   if (!t.found)
     return;
   unsigned char *base = &sharedAnchor - t.anchorOffset;
-  unsigned char word[4];
-  std::memcpy(word, &kStaticSharedPoison, 4);
   for (const StaticSharedObject &o : t.objects)
-    for (size_t b = 0; b < o.bytes; ++b)
-      base[o.offset + b] = word[b % 4];
+    std::memcpy(base + o.offset, t.pattern.data(), o.bytes);
 }
 
 } // namespace detail
