@@ -10,7 +10,14 @@
 //  - device memory is host memory, poisoned with 0xff (NaN in every float
 //    format) on allocation, so a kernel that reads what nobody wrote shows;
 //    cp.async reads outside every allocation fail the launch;
-//  - streams run synchronously; events take the host clock;
+//  - streams run their work at once, in order; events take the host clock;
+//  - but asynchronous copies deliver to the host only at a synchronisation
+//    (EmuAsyncCopies.h): a cuMemcpyDtoHAsync destination holds 0xff until
+//    its stream is synchronised (cuStreamSynchronize, a cuStreamQuery that
+//    says done, cuEventSynchronize on a later event, cuCtxSynchronize, a
+//    synchronous copy), and a pinned cuMemcpyHtoDAsync source that the host
+//    changes before then fails that synchronisation with
+//    CUDA_ERROR_ILLEGAL_STATE. MOELA_EMU_EAGER_COPIES=1 delivers at once;
 //  - stream capture records launches, copies and host functions
 //    (cuLaunchHostFunc: the emulated NCCL's collectives) into a graph that
 //    cuGraphLaunch replays (the kernel arguments are copied at capture, as
@@ -25,6 +32,7 @@
 //    cuGetErrorString.
 //
 //===----------------------------------------------------------------------===//
+#include "EmuAsyncCopies.h"
 #include "EmuKernelRegistry.h"
 
 #include <cuda.h>
@@ -68,6 +76,8 @@ struct CUstream_st {
 struct CUevent_st {
   std::chrono::steady_clock::time_point at;
   bool recorded = false;
+  const void *stream = nullptr; // where it was last recorded
+  uint64_t copies = 0;          // the copies enqueued before it (sequence)
 };
 
 namespace {
@@ -78,8 +88,10 @@ constexpr int kSms = 132;                    // H100 SXM
 bool initialized = false;
 CUctx_st primary;
 thread_local CUctx_st *current = nullptr;
-CUstream_st legacyStream;       // the null stream
-thread_local int capturing = 0; // streams this thread is capturing
+CUstream_st legacyStream;                    // the null stream
+thread_local int capturing = 0;              // streams this thread is capturing
+thread_local CUstream_st *running = nullptr; // the stream of the op running
+emu::driver::AsyncCopies asyncCopies;
 
 /// CUDA forbids synchronous calls in a thread that captures (mode
 /// THREAD_LOCAL or GLOBAL, the only ones moela uses).
@@ -190,7 +202,21 @@ CUresult enqueue(CUstream s, Op op) {
     g->ops.push_back(std::move(op));
     return CUDA_SUCCESS;
   }
-  return op();
+  CUstream_st *saved = running;
+  running = streamOf(s);
+  const CUresult r = op();
+  running = saved;
+  return r;
+}
+
+/// Delivers the asynchronous copies of `stream` (all streams: nullptr)
+/// enqueued before `before`: the host may read them now.
+CUresult synchronised(const void *stream, const char *what,
+                      uint64_t before = ~uint64_t(0)) {
+  const std::string why = asyncCopies.deliver(stream, before);
+  return why.empty()
+             ? CUDA_SUCCESS
+             : error(CUDA_ERROR_ILLEGAL_STATE, std::string(what) + ": " + why);
 }
 
 /// Whether [p, p + bytes) lies in one allocation.
@@ -382,7 +408,9 @@ CUresult CUDAAPI cuCtxSetCurrent(CUcontext ctx) {
 CUresult CUDAAPI cuCtxSynchronize(void) {
   if (CUresult r = needContext("cuCtxSynchronize"))
     return r;
-  return notWhileCapturing("cuCtxSynchronize");
+  if (CUresult r = notWhileCapturing("cuCtxSynchronize"))
+    return r;
+  return synchronised(nullptr, "cuCtxSynchronize");
 }
 
 // ---- Modules and launches ---------------------------------------------------
@@ -554,12 +582,15 @@ CUresult CUDAAPI cuMemAllocHost(void **out, size_t bytes) {
   if (CUresult r = needContext("cuMemAllocHost"))
     return r;
   *out = std::aligned_alloc(4096, (bytes + 4095) / 4096 * 4096);
-  return *out ? CUDA_SUCCESS
-              : error(CUDA_ERROR_OUT_OF_MEMORY,
-                      "cuMemAllocHost of " + std::to_string(bytes) + " bytes");
+  if (!*out)
+    return error(CUDA_ERROR_OUT_OF_MEMORY,
+                 "cuMemAllocHost of " + std::to_string(bytes) + " bytes");
+  asyncCopies.pinned(*out, bytes);
+  return CUDA_SUCCESS;
 }
 
 CUresult CUDAAPI cuMemFreeHost(void *p) {
+  asyncCopies.unpinned(p);
   std::free(p);
   return CUDA_SUCCESS;
 }
@@ -571,6 +602,8 @@ CUresult CUDAAPI cuMemcpyHtoD(CUdeviceptr dst, const void *src, size_t bytes) {
     return r;
   if (CUresult r = checkDevice(dst, bytes, "cuMemcpyHtoD"))
     return r;
+  if (CUresult r = synchronised(nullptr, "cuMemcpyHtoD"))
+    return r;
   std::memcpy(reinterpret_cast<void *>(dst), src, bytes);
   return CUDA_SUCCESS;
 }
@@ -581,6 +614,8 @@ CUresult CUDAAPI cuMemcpyDtoH(void *dst, CUdeviceptr src, size_t bytes) {
   if (CUresult r = notWhileCapturing("cuMemcpyDtoH"))
     return r;
   if (CUresult r = checkDevice(src, bytes, "cuMemcpyDtoH"))
+    return r;
+  if (CUresult r = synchronised(nullptr, "cuMemcpyDtoH"))
     return r;
   std::memcpy(dst, reinterpret_cast<const void *>(src), bytes);
   return CUDA_SUCCESS;
@@ -594,6 +629,7 @@ CUresult CUDAAPI cuMemcpyHtoDAsync(CUdeviceptr dst, const void *src,
     return r;
   return enqueue(stream, [=] {
     std::memcpy(reinterpret_cast<void *>(dst), src, bytes);
+    asyncCopies.fromHost(running, src, bytes);
     return CUDA_SUCCESS;
   });
 }
@@ -605,7 +641,8 @@ CUresult CUDAAPI cuMemcpyDtoHAsync(void *dst, CUdeviceptr src, size_t bytes,
   if (CUresult r = checkDevice(src, bytes, "cuMemcpyDtoHAsync"))
     return r;
   return enqueue(stream, [=] {
-    std::memcpy(dst, reinterpret_cast<const void *>(src), bytes);
+    asyncCopies.toHost(running, dst, reinterpret_cast<const void *>(src),
+                       bytes);
     return CUDA_SUCCESS;
   });
 }
@@ -669,24 +706,28 @@ CUresult CUDAAPI cuStreamDestroy(CUstream stream) {
     delete stream->capture;
     --capturing;
   }
+  // Its work completes (the copies land) though nobody waits for it.
+  const CUresult r = synchronised(stream, "cuStreamDestroy");
   delete stream;
-  return CUDA_SUCCESS;
+  return r;
 }
 
-CUresult CUDAAPI cuStreamSynchronize(CUstream) {
+CUresult CUDAAPI cuStreamSynchronize(CUstream stream) {
   if (CUresult r = needContext("cuStreamSynchronize"))
     return r;
   if (CUresult r = notWhileCapturing("cuStreamSynchronize"))
     return r;
-  return CUDA_SUCCESS; // streams run synchronously
+  return synchronised(streamOf(stream), "cuStreamSynchronize");
 }
 
-CUresult CUDAAPI cuStreamQuery(CUstream) {
+CUresult CUDAAPI cuStreamQuery(CUstream stream) {
   if (CUresult r = needContext("cuStreamQuery"))
     return r;
   if (CUresult r = notWhileCapturing("cuStreamQuery"))
     return r;
-  return CUDA_SUCCESS; // streams run synchronously: never CUDA_ERROR_NOT_READY
+  // The work ran at its enqueue: never CUDA_ERROR_NOT_READY; "done" lets the
+  // host read the copies.
+  return synchronised(streamOf(stream), "cuStreamQuery");
 }
 
 CUresult CUDAAPI cuStreamBeginCapture(CUstream stream, CUstreamCaptureMode) {
@@ -780,14 +821,18 @@ CUresult CUDAAPI cuEventRecord(CUevent event, CUstream stream) {
   return enqueue(stream, [event] {
     event->at = std::chrono::steady_clock::now();
     event->recorded = true;
+    event->stream = running;
+    event->copies = asyncCopies.enqueued();
     return CUDA_SUCCESS;
   });
 }
 
 CUresult CUDAAPI cuEventSynchronize(CUevent event) {
-  return event ? CUDA_SUCCESS
-               : error(CUDA_ERROR_INVALID_HANDLE,
-                       "cuEventSynchronize: null event");
+  if (!event)
+    return error(CUDA_ERROR_INVALID_HANDLE, "cuEventSynchronize: null event");
+  if (!event->recorded)
+    return CUDA_SUCCESS;
+  return synchronised(event->stream, "cuEventSynchronize", event->copies);
 }
 
 CUresult CUDAAPI cuEventElapsedTime(float *ms, CUevent start, CUevent end) {
