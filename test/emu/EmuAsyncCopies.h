@@ -133,7 +133,8 @@ private:
   bool isPinned(const void *p) const {
     const uintptr_t a = reinterpret_cast<uintptr_t>(p);
     auto it = pinned_.upper_bound(a);
-    return it != pinned_.begin() && a < std::prev(it)->first + std::prev(it)->second;
+    return it != pinned_.begin() &&
+           a < std::prev(it)->first + std::prev(it)->second;
   }
   static std::string hex(const void *p) {
     char buf[32];

@@ -57,8 +57,7 @@ struct Fixture {
 TEST(EmuDriverMutants, DeviceToHostCopyLandsAtSynchronisation) {
   Fixture f;
   std::vector<int32_t> host(Fixture::kCount, 7);
-  check(f.d.cuMemcpyDtoHAsync(host.data(), f.device, Fixture::kBytes,
-                              f.stream),
+  check(f.d.cuMemcpyDtoHAsync(host.data(), f.device, Fixture::kBytes, f.stream),
         "cuMemcpyDtoHAsync");
   // The mutant reads before cuStreamSynchronize: the poison (0xff bytes).
   EXPECT_EQ(host[5], -1);
