@@ -17,7 +17,10 @@ thread_local bool insideWorker = false;
 /// Workers wait for a job; a job wakes only as many workers as it has chunks
 /// beyond the caller's own (small jobs do not pay for waking every core).
 /// Each woken worker takes a ticket, runs chunks until none are left, and
-/// reports back; the caller runs chunks too.
+/// reports back; the caller runs chunks too. Any waiting worker may take any
+/// ticket, also one that has served the job already (it then finds no chunk
+/// left): a wake-up can land on such a worker, and if it could not take the
+/// ticket the wake-up would be lost and the caller wait forever.
 class Pool {
 public:
   explicit Pool(int threads) {
@@ -43,7 +46,6 @@ public:
       nextChunk = 0;
       tickets = busy = static_cast<int>(
           std::min<int64_t>(static_cast<int64_t>(workers.size()), chunks - 1));
-      ++generation;
     }
     for (int i = 0; i < busy; ++i)
       wake.notify_one();
@@ -62,16 +64,12 @@ private:
   }
 
   void workerLoop() {
-    uint64_t seen = 0;
     for (;;) {
       {
         std::unique_lock<std::mutex> lock(mutex);
-        wake.wait(lock, [&] {
-          return stopping || (tickets > 0 && generation != seen);
-        });
+        wake.wait(lock, [&] { return stopping || tickets > 0; });
         if (stopping)
           return;
-        seen = generation;
         --tickets;
       }
       drain();
@@ -91,7 +89,6 @@ private:
   std::atomic<int64_t> nextChunk{0};
   int busy = 0;    // workers of the current job still running
   int tickets = 0; // workers of the current job not yet woken
-  uint64_t generation = 0;
   bool stopping = false;
 };
 
