@@ -107,6 +107,9 @@ size_t CudaBackend::stepWorkspaceBytes(const plan::Program &program) const {
       a.heads = p->heads();
       a.latent_dim = p->latent_dim();
       a.rope_dim = p->rope_dim();
+      // The splits grow with the context a slot holds: size for this run's
+      // (the launch reads the same pages_per_seq, cacheLayer()).
+      a.cache.pages_per_seq = kvShape_.pagesPerSequence();
       need = kernels::latentAttentionWorkspaceBytes(a);
     } else if (auto *p = step->params_as_MoeCombineParams()) {
       kernels::CombineArgs a{};
