@@ -9,7 +9,9 @@
 //  - one device, "moela CUDA emulator", with H100 (sm_90) attributes;
 //  - device memory is host memory, poisoned with 0xff (NaN in every float
 //    format) on allocation, so a kernel that reads what nobody wrote shows;
-//    cp.async reads outside every allocation fail the launch;
+//    cp.async reads outside every allocation fail the launch; each
+//    allocation ends at a PROT_NONE page, so an access 256 bytes or more
+//    past its end faults (SIGSEGV) instead of corrupting the next one;
 //  - streams run their work at once, in order; events take the host clock;
 //  - but asynchronous copies deliver to the host only at a synchronisation
 //    (EmuAsyncCopies.h): a cuMemcpyDtoHAsync destination holds 0xff until
@@ -49,6 +51,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <sys/mman.h>
 #include <vector>
 
 // The opaque handles of cuda.h, defined here.
@@ -96,6 +99,33 @@ emu::driver::AsyncCopies asyncCopies;
 /// CUDA forbids synchronous calls in a thread that captures (mode
 /// THREAD_LOCAL or GLOBAL, the only ones moela uses).
 CUresult notWhileCapturing(const char *what);
+
+/// Device allocations end at an inaccessible (PROT_NONE) page, so a kernel
+/// or copy that runs past one by 256 bytes or more faults at once instead
+/// of corrupting its neighbour (on a GPU: other data or an illegal
+/// address). `rounded` is a multiple of 256, the alignment cuMemAlloc
+/// guarantees; the mapping's start is unused slack.
+constexpr size_t kPage = 4096;
+size_t guardedSpan(size_t rounded) {
+  return (rounded + kPage - 1) / kPage * kPage + kPage;
+}
+void *guardedAlloc(size_t rounded) {
+  const size_t span = guardedSpan(rounded);
+  void *base = mmap(nullptr, span, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (base == MAP_FAILED)
+    return nullptr;
+  char *guard = static_cast<char *>(base) + span - kPage;
+  if (mprotect(guard, kPage, PROT_NONE) != 0) {
+    munmap(base, span);
+    return nullptr;
+  }
+  return guard - rounded;
+}
+void guardedFree(void *p, size_t rounded) {
+  const size_t span = guardedSpan(rounded);
+  munmap(static_cast<char *>(p) + rounded + kPage - span, span);
+}
 
 std::mutex allocMutex;
 std::map<CUdeviceptr, size_t> allocations;
@@ -534,7 +564,7 @@ CUresult CUDAAPI cuMemAlloc(CUdeviceptr *out, size_t bytes) {
   if (bytes == 0)
     return error(CUDA_ERROR_INVALID_VALUE, "cuMemAlloc of 0 bytes");
   const size_t rounded = (bytes + 255) / 256 * 256;
-  void *p = std::aligned_alloc(256, rounded);
+  void *p = guardedAlloc(rounded);
   if (!p)
     return error(CUDA_ERROR_OUT_OF_MEMORY,
                  "cuMemAlloc of " + std::to_string(bytes) + " bytes");
@@ -554,17 +584,19 @@ CUresult CUDAAPI cuMemFree(CUdeviceptr p) {
     return r;
   if (CUresult r = notWhileCapturing("cuMemFree"))
     return r;
+  size_t rounded = 0;
   {
     std::lock_guard<std::mutex> lock(allocMutex);
     auto it = allocations.find(p);
     if (it == allocations.end())
       return error(CUDA_ERROR_INVALID_VALUE,
                    "cuMemFree of a pointer cuMemAlloc did not return");
-    allocatedBytes -= (it->second + 255) / 256 * 256;
+    rounded = (it->second + 255) / 256 * 256;
+    allocatedBytes -= rounded;
     allocations.erase(it);
   }
   emu::driver::untrackDeviceMemory(reinterpret_cast<void *>(p));
-  std::free(reinterpret_cast<void *>(p));
+  guardedFree(reinterpret_cast<void *>(p), rounded);
   return CUDA_SUCCESS;
 }
 
