@@ -85,7 +85,8 @@ int quantize() {
   const std::map<std::string, moela::TensorSpec> toQuantize =
       quantizedTensors(configPath, mtp);
 
-  std::unique_ptr<moela::WeightSource> source = moela::openCheckpoint(in.string());
+  std::unique_ptr<moela::WeightSource> source =
+      moela::openCheckpoint(in.string());
   moela::Checkpoint ckpt = moela::Checkpoint::open(in.string());
   std::vector<moela::RawTensor> quantized; // keeps the written bytes alive
   quantized.reserve(toQuantize.size());
@@ -98,8 +99,8 @@ int quantize() {
       continue;
     }
     moela::RawTensor &raw = quantized.emplace_back(source->loadRaw(q->second));
-    tensors.push_back({name, moela::DType::F8E4M3, raw.spec.shape,
-                       raw.data.data()});
+    tensors.push_back(
+        {name, moela::DType::F8E4M3, raw.spec.shape, raw.data.data()});
     tensors.push_back({raw.spec.scaleName, moela::DType::F32,
                        raw.spec.scaleShape, raw.scales.data()});
   }

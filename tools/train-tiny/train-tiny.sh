@@ -6,13 +6,16 @@
 # 2. a Python virtual environment with PyTorch (CPU), tokenizers, safetensors;
 # 3. a 4096-token byte-level BPE vocabulary with DeepSeek-V3's pre-tokenizer;
 # 4. training (train.py, seeded; TRAIN_THREADS threads, default 1);
-# 5. the FP8 twin with moela-quantize, and the reference logits for CI.
+# 5. the FP8 twin with moela-quantize, and the reference logits for CI
+#    (TRAIN_DATA_DIR, default test/data/tiny-kjv).
+# TRAIN_STEPS (default 1200) shortens a smoke run.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 out=${1:-$root/models/tiny-kjv}
 work=${TRAIN_WORK_DIR:-$root/build/train-tiny}
 venv=${TRAIN_VENV:-$work/venv}
+data=${TRAIN_DATA_DIR:-$root/test/data/tiny-kjv}
 mkdir -p "$work"
 
 if ! command -v bible >/dev/null; then
@@ -29,16 +32,16 @@ python3 "$here/corpus.py" "$work/corpus"
 "$py" "$here/tokenizer.py" "$work/corpus/train.txt" \
   "$root/models/tokenizer/deepseek-v3/tokenizer.json" 4096 "$work/tokenizer"
 "$py" "$here/train.py" --config "$here/config.json" --corpus "$work/corpus" \
-  --tokenizer "$work/tokenizer" --out "$out" --threads "${TRAIN_THREADS:-1}"
-cp "$work/corpus/heldout.txt" "$root/test/data/tiny-kjv/heldout.txt"
+  --tokenizer "$work/tokenizer" --out "$out" --threads "${TRAIN_THREADS:-1}" \
+  --steps "${TRAIN_STEPS:-1200}"
+mkdir -p "$data"
+cp "$work/corpus/heldout.txt" "$data/heldout.txt"
 
 cmake -G Ninja -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$root/build" --target moela-quantize
 rm -rf "$out-fp8"
 "$root/build/bin/moela-quantize" "$out" "$out-fp8"
-rm -f "$out-fp8/train-log.json"
-"$py" "$here/heldout_ids.py" "$work/tokenizer" "$root/test/data/tiny-kjv/heldout.txt" \
-  "$root/test/data/tiny-kjv/reference-ids.json"
-"$py" "$here/reference_logits.py" "$out" "$root/test/data/tiny-kjv/reference-ids.json" \
-  "$root/test/data/tiny-kjv/reference.safetensors"
-echo "train-tiny.sh: wrote $out, $out-fp8 and test/data/tiny-kjv"
+rm -f "$out-fp8/train-log.json" "$out-fp8/README.md"
+"$py" "$here/heldout_ids.py" "$work/tokenizer" "$data/heldout.txt" "$data/reference-ids.json"
+"$py" "$here/reference_logits.py" "$out" "$data/reference-ids.json" "$data/reference.safetensors"
+echo "train-tiny.sh: wrote $out, $out-fp8 and $data"
