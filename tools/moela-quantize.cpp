@@ -37,10 +37,19 @@ namespace fs = std::filesystem;
 
 namespace {
 
+cl::OptionCategory category("moela-quantize");
 cl::opt<std::string> inputDir(cl::Positional, cl::Required,
-                              cl::desc("<checkpoint dir>"));
+                              cl::desc("<checkpoint dir>"), cl::cat(category));
 cl::opt<std::string> outputDir(cl::Positional, cl::Required,
-                               cl::desc("<output dir>"));
+                               cl::desc("<output dir>"), cl::cat(category));
+cl::opt<bool> quiet("q", cl::desc("Nothing but errors"), cl::cat(category));
+cl::alias quietLong("quiet", cl::desc("Alias for -q"), cl::aliasopt(quiet),
+                    cl::cat(category));
+cl::opt<bool> verbose("v",
+                      cl::desc("Name each tensor quantized, with its shape"),
+                      cl::cat(category));
+cl::alias verboseLong("verbose", cl::desc("Alias for -v"),
+                      cl::aliasopt(verbose), cl::cat(category));
 
 /// The compiler has printed why; nothing more to say.
 struct CompileFailed {};
@@ -99,6 +108,9 @@ int quantize() {
       continue;
     }
     moela::RawTensor &raw = quantized.emplace_back(source->loadRaw(q->second));
+    if (verbose && !quiet)
+      errs() << "moela-quantize: " << name << " " << q->second.typeString()
+             << "\n";
     tensors.push_back(
         {name, moela::DType::F8E4M3, raw.spec.shape, raw.data.data()});
     tensors.push_back({raw.spec.scaleName, moela::DType::F32,
@@ -129,8 +141,9 @@ int quantize() {
     fs::copy_file(file.path(), out / name,
                   fs::copy_options::overwrite_existing);
   }
-  outs() << "moela-quantize: " << quantized.size() << " of " << ckpt.size()
-         << " tensors quantized to FP8 in " << out.string() << "\n";
+  if (!quiet)
+    outs() << "moela-quantize: " << quantized.size() << " of " << ckpt.size()
+           << " tensors quantized to FP8 in " << out.string() << "\n";
   return 0;
 }
 
@@ -138,6 +151,7 @@ int quantize() {
 
 int main(int argc, char **argv) {
   moela::registerAllPasses();
+  cl::HideUnrelatedOptions(category);
   cl::SetVersionPrinter([](raw_ostream &os) {
     os << moela::cli::versionText("moela-quantize",
                                   {"MLIR/LLVM: " LLVM_VERSION_STRING});
