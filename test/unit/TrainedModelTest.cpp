@@ -1,4 +1,4 @@
-//===- TrainedModelTest.cpp - moela against the trainer of models/tiny-kjv -===//
+//===- TrainedModelTest.cpp - models/tiny-kjv against its trainer ---------===//
 //
 // models/tiny-kjv was trained by tools/train-tiny (PyTorch), whose model is
 // written from docs/model.md independently of moela. test/data/tiny-kjv holds
@@ -46,8 +46,7 @@ struct TrainerReference {
   }
 };
 
-template <typename T>
-std::vector<T> copyOut(const TensorView &view) {
+template <typename T> std::vector<T> copyOut(const TensorView &view) {
   std::vector<T> out(size_t(view.numel()));
   std::memcpy(out.data(), view.data, out.size() * sizeof(T));
   return out;
@@ -126,9 +125,9 @@ TEST(TrainedModel, WholeSequencePrefillGivesTheTrainersLastRow) {
                       ref.ids.begin() + (b + 1) * ref.tokens);
   std::vector<std::vector<float>> got = engine.feed(prompts);
   for (int64_t b = 0; b < ref.batch; ++b)
-    EXPECT_LE(maxDiff(got[b].data(), ref.logitRow(b, ref.tokens - 1),
-                      ref.vocab),
-              1e-3)
+    EXPECT_LE(
+        maxDiff(got[b].data(), ref.logitRow(b, ref.tokens - 1), ref.vocab),
+        1e-3)
         << "sequence " << b;
 }
 
