@@ -288,6 +288,22 @@ Engine::feedAndSample(const std::vector<std::vector<int32_t>> &tokens,
   return out;
 }
 
+const char *Engine::prefillProgram(const StepInputs &in) const {
+  if (prefillNeedsFresh)
+    for (size_t i = 0; i < in.tokens.size(); ++i)
+      if (in.positions[i] != 0 && (i == 0 || in.seqIds[i - 1] != in.seqIds[i]))
+        return abi::kExtend; // a sequence continues in this chunk
+  return abi::kPrefill;
+}
+
+void Engine::refeedLast(StepInputs &in, size_t slot) {
+  if (hasDrafts_ && prefillMaxTokens > 1 && !fed[slot].empty()) {
+    const int32_t last = fed[slot].back();
+    fed[slot].pop_back();
+    append(in, slot, last);
+  }
+}
+
 std::vector<Engine::Row>
 Engine::feedRows(const std::vector<std::vector<int32_t>> &newTokens,
                  const std::vector<RowSampling> *perSlot, bool wantLogits) {
@@ -361,34 +377,20 @@ Engine::feedRows(const std::vector<std::vector<int32_t>> &newTokens,
   // its MTP cache row was made without the token that follows it.
   StepInputs in;
   std::vector<size_t> owners;
-  auto fresh = [&] {
-    for (size_t i = 0; i < in.tokens.size(); ++i)
-      if (in.positions[i] != 0 && (i == 0 || in.seqIds[i - 1] != in.seqIds[i]))
-        return false;
-    return true;
-  };
   auto flush = [&] {
     if (in.tokens.empty())
       return;
-    runChunk(prefillNeedsFresh && !fresh() ? abi::kExtend : abi::kPrefill, in,
-             owners);
+    runChunk(prefillProgram(in), in, owners);
     in = StepInputs();
     owners.clear();
   };
-  auto refeedLast = [&](size_t b) {
-    if (hasDrafts_ && prefillMaxTokens > 1 && !fed[b].empty()) {
-      const int32_t last = fed[b].back();
-      fed[b].pop_back();
-      append(in, b, last);
-    }
-  };
   for (size_t b = 0; b < tokens.size(); ++b) {
     if (!tokens[b].empty())
-      refeedLast(b);
+      refeedLast(in, b);
     for (size_t i = 0; i < tokens[b].size(); ++i) {
       if (static_cast<int>(in.tokens.size()) >= prefillMaxTokens) {
         flush();
-        refeedLast(b);
+        refeedLast(in, b);
       }
       if (i + 1 == tokens[b].size()) {
         in.logitRows.push_back(static_cast<int32_t>(in.tokens.size()));
@@ -447,18 +449,11 @@ Engine::score(const std::vector<std::vector<int32_t>> &newTokens,
   StepInputs in;
   std::vector<size_t> owners;
   std::vector<int32_t> rowTargets;
-  auto fresh = [&] {
-    for (size_t i = 0; i < in.tokens.size(); ++i)
-      if (in.positions[i] != 0 && (i == 0 || in.seqIds[i - 1] != in.seqIds[i]))
-        return false;
-    return true;
-  };
   auto flush = [&] {
     if (in.tokens.empty())
       return;
     in.wantLogits = !in.logitRows.empty();
-    std::vector<Row> rows =
-        run(prefillNeedsFresh && !fresh() ? abi::kExtend : abi::kPrefill, in);
+    std::vector<Row> rows = run(prefillProgram(in), in);
     for (const Row &row : rows)
       if (int64_t(row.logits.size()) != vocab_)
         fail(backend.name(), " backend returned no logits to score");
@@ -476,23 +471,16 @@ Engine::score(const std::vector<std::vector<int32_t>> &newTokens,
     owners.clear();
     rowTargets.clear();
   };
-  auto refeedLast = [&](size_t b) {
-    if (hasDrafts_ && prefillMaxTokens > 1 && !fed[b].empty()) {
-      const int32_t last = fed[b].back();
-      fed[b].pop_back();
-      append(in, b, last);
-    }
-  };
   for (size_t b = 0; b < tokens.size(); ++b) {
     if (!tokens[b].empty())
-      refeedLast(b);
+      refeedLast(in, b);
     for (size_t i = 0; i < tokens[b].size(); ++i) {
       const bool scored = wanted[b][i] >= 0;
       if (static_cast<int>(in.tokens.size()) >= prefillMaxTokens ||
           (scored &&
            static_cast<int>(in.logitRows.size()) >= prefillMaxLogitRows)) {
         flush();
-        refeedLast(b);
+        refeedLast(in, b);
       }
       if (scored) {
         in.logitRows.push_back(static_cast<int32_t>(in.tokens.size()));

@@ -179,6 +179,12 @@ private:
   /// Tokens at the end of `slot` whose cache rows are gone (a rewind into a
   /// shared page released it): the next feed computes them again.
   int stale(size_t slot) const;
+  /// The program for a prefill chunk: "extend" when some sequence continues
+  /// in it and the plan's prefill takes only fresh sequences.
+  const char *prefillProgram(const StepInputs &in) const;
+  /// With MTP drafts, feeds `slot`'s last token again at the start of a
+  /// chunk: its MTP cache row was made without the token that follows it.
+  void refeedLast(StepInputs &in, size_t slot);
   /// Allocates the pages that feeding work[b] to every b takes; throws
   /// KvCacheFull, allocating nothing, when the pool cannot supply them.
   void allocatePages(const std::vector<std::vector<int32_t>> &work);
